@@ -1,0 +1,197 @@
+//! Audit events: what happened to a credential, who did it, and when. By construction they
+//! hold no secret and no hash: no variant has a field that could carry one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::credential::{Credential, Environment};
+use crate::ids::{ClientId, EventId, TenantId};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: EventId,
+    pub tenant: TenantId,
+    pub client_id: ClientId,
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub action: AuditAction,
+}
+
+impl AuditEvent {
+    pub fn new(credential: &Credential, context: &Context, action: AuditAction) -> Self {
+        Self {
+            id: EventId::generate(),
+            tenant: credential.tenant.clone(),
+            client_id: credential.client_id.clone(),
+            at: context.now,
+            actor: context.actor.clone(),
+            request_id: context.request_id.clone(),
+            action,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.action.kind()
+    }
+}
+
+/// Who is acting, when, and under which request: everything a lifecycle rule needs to know
+/// about the call besides the credential itself.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub actor: Actor,
+    pub now: Timestamp,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub subject: String,
+    pub role: ActorRole,
+}
+
+impl Actor {
+    /// The scheduled sweeper.
+    pub fn system() -> Self {
+        Self {
+            subject: "system".to_owned(),
+            role: ActorRole::System,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorRole {
+    Admin,
+    Advisor,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change<T> {
+    pub before: T,
+    pub after: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "details")]
+pub enum AuditAction {
+    #[serde(rename = "credential.created")]
+    Created {
+        name: String,
+        scopes: Vec<String>,
+        environment: Environment,
+        expires_at: Option<Timestamp>,
+    },
+    #[serde(rename = "credential.secret_rotated")]
+    SecretRotated {
+        secret_version: u32,
+        /// When the replaced secret stops working; absent when it stopped at once.
+        previous_secret_valid_until: Option<Timestamp>,
+    },
+    #[serde(rename = "credential.expiry_changed")]
+    ExpiryChanged {
+        before: Option<Timestamp>,
+        after: Option<Timestamp>,
+    },
+    #[serde(rename = "credential.updated")]
+    Updated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<Change<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<Change<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scopes: Option<Change<Vec<String>>>,
+    },
+    #[serde(rename = "credential.suspended")]
+    Suspended {},
+    #[serde(rename = "credential.reactivated")]
+    Reactivated {},
+    #[serde(rename = "credential.revoked")]
+    Revoked {
+        reason: Option<String>,
+        /// Whether the credential had already expired: revoking it records intent, not effect.
+        was_expired: bool,
+    },
+    #[serde(rename = "credential.deleted")]
+    Deleted { name: String },
+    #[serde(rename = "credential.expired")]
+    Expired { expires_at: Timestamp },
+}
+
+impl AuditAction {
+    pub const KINDS: [&'static str; 9] = [
+        "credential.created",
+        "credential.secret_rotated",
+        "credential.expiry_changed",
+        "credential.updated",
+        "credential.suspended",
+        "credential.reactivated",
+        "credential.revoked",
+        "credential.deleted",
+        "credential.expired",
+    ];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditAction::Created { .. } => Self::KINDS[0],
+            AuditAction::SecretRotated { .. } => Self::KINDS[1],
+            AuditAction::ExpiryChanged { .. } => Self::KINDS[2],
+            AuditAction::Updated { .. } => Self::KINDS[3],
+            AuditAction::Suspended {} => Self::KINDS[4],
+            AuditAction::Reactivated {} => Self::KINDS[5],
+            AuditAction::Revoked { .. } => Self::KINDS[6],
+            AuditAction::Deleted { .. } => Self::KINDS[7],
+            AuditAction::Expired { .. } => Self::KINDS[8],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_their_documented_type_names() {
+        let actions = [
+            AuditAction::Created {
+                name: "n".into(),
+                scopes: vec!["a:b".into()],
+                environment: Environment::Live,
+                expires_at: None,
+            },
+            AuditAction::SecretRotated {
+                secret_version: 2,
+                previous_secret_valid_until: None,
+            },
+            AuditAction::ExpiryChanged {
+                before: None,
+                after: None,
+            },
+            AuditAction::Updated {
+                name: None,
+                description: None,
+                scopes: None,
+            },
+            AuditAction::Suspended {},
+            AuditAction::Reactivated {},
+            AuditAction::Revoked {
+                reason: None,
+                was_expired: false,
+            },
+            AuditAction::Deleted { name: "n".into() },
+            AuditAction::Expired {
+                expires_at: chrono::DateTime::UNIX_EPOCH,
+            },
+        ];
+        for action in actions {
+            let json = serde_json::to_value(&action).unwrap();
+            assert_eq!(json["type"], action.kind());
+            let back: AuditAction = serde_json::from_value(json).unwrap();
+            assert_eq!(back, action);
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The credential model, its computed status, and the value types that guard its fields.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ClientId, TenantId};
+use crate::secret::{SecretHash, looks_like_secret};
+use crate::time::Timestamp;
+
+/// A credential as the domain sees it. The secret itself never appears here, only its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    pub client_id: ClientId,
+    pub tenant: TenantId,
+    pub name: Name,
+    pub description: Description,
+    pub scopes: Scopes,
+    pub environment: Environment,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Option<Timestamp>,
+    pub secret: SecretRecord,
+    pub suspended_at: Option<Timestamp>,
+    pub revocation: Option<Revocation>,
+    /// Set once the sweeper has written the `credential.expired` event.
+    pub expiry_recorded_at: Option<Timestamp>,
+    /// Maintained by the token endpoint outside the versioned lifecycle writes.
+    pub last_used_at: Option<Timestamp>,
+    /// Optimistic-concurrency version: every lifecycle write increments it by one.
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretRecord {
+    pub hash: SecretHash,
+    /// 1 for the secret issued at creation, +1 per rotation.
+    pub version: u32,
+    pub rotated_at: Option<Timestamp>,
+    /// The secret replaced by the last rotation, while its grace period lasts.
+    pub previous: Option<PreviousSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousSecret {
+    pub hash: SecretHash,
+    pub valid_until: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Revocation {
+    pub at: Timestamp,
+    pub by: String,
+    pub reason: Option<Reason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Suspended,
+    Expired,
+    Revoked,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Active,
+        Status::Suspended,
+        Status::Expired,
+        Status::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Suspended => "suspended",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Credential {
+    /// Status is derived, never stored: `revoked` > `expired` > `suspended` > `active`, with
+    /// expiry effective to the second whether or not the sweeper has recorded it yet.
+    pub fn status(&self, now: Timestamp) -> Status {
+        if self.revocation.is_some() {
+            Status::Revoked
+        } else if self.is_past_expiry(now) {
+            Status::Expired
+        } else if self.suspended_at.is_some() {
+            Status::Suspended
+        } else {
+            Status::Active
+        }
+    }
+
+    pub fn is_past_expiry(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// When the sweeper next has something to record for this credential, if ever. Revoked
+    /// credentials and recorded expiries have nothing left; the expiry index holds only the rest.
+    pub fn sweep_due_at(&self) -> Option<Timestamp> {
+        if self.revocation.is_some() || self.expiry_recorded_at.is_some() {
+            return None;
+        }
+        self.expires_at
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Live,
+    Test,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Live => "live",
+            Environment::Test => "test",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "live" => Some(Environment::Live),
+            "test" => Some(Environment::Test),
+            _ => None,
+        }
+    }
+}
+
+/// A field a caller supplied that breaks a rule of the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    /// The request field at fault, as the caller named it.
+    pub field: &'static str,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// A sentence a person understands.
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Text a person types into a form ends up in listings and audit events: refuse control
+/// characters (they corrupt terminals and logs) and anything shaped like a client secret.
+fn check_text(
+    field: &'static str,
+    code: &'static str,
+    text: &str,
+    allow_newlines: bool,
+) -> Result<(), ValidationError> {
+    let bad_char = text
+        .chars()
+        .find(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\t')));
+    if let Some(c) = bad_char {
+        return Err(ValidationError::new(
+            field,
+            code,
+            format!(
+                "{field} must not contain control characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        ));
+    }
+    if looks_like_secret(text) {
+        return Err(ValidationError::new(
+            field,
+            "secret_in_text",
+            format!(
+                "{field} appears to contain a client secret; secrets must never be stored as text"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! text_newtype {
+    ($(#[$doc:meta])* $ty:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+        #[serde(transparent)]
+        pub struct $ty(String);
+
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// 1 to 100 characters, trimmed, no control characters.
+    Name
+);
+text_newtype!(
+    /// Up to 500 characters; newlines allowed.
+    Description
+);
+text_newtype!(
+    /// Why an admin revoked a credential: up to 500 characters.
+    Reason
+);
+
+impl Name {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let trimmed = text.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(ValidationError::new(
+                "name",
+                "invalid_name",
+                format!(
+                    "name must be 1 to {} characters (got {chars})",
+                    Self::MAX_CHARS
+                ),
+            ));
+        }
+        check_text("name", "invalid_name", trimmed, false)?;
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+impl Description {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let trimmed = text.trim();
+        let chars = trimmed.chars().count();
+        if chars > Self::MAX_CHARS {
+            return Err(ValidationError::new(
+                "description",
+                "invalid_description",
+                format!(
+                    "description must be at most {} characters (got {chars})",
+                    Self::MAX_CHARS
+                ),
+            ));
+        }
+        check_text("description", "invalid_description", trimmed, true)?;
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+impl Reason {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let trimmed = text.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(ValidationError::new(
+                "reason",
+                "invalid_reason",
+                format!(
+                    "reason must be 1 to {} characters (got {chars})",
+                    Self::MAX_CHARS
+                ),
+            ));
+        }
+        check_text("reason", "invalid_reason", trimmed, true)?;
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+/// `resource:action`, each part a lower-case letter then up to 63 of `a-z 0-9 _ - .`,
+/// e.g. `products:read` or `events-register:read`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Scope(String);
+
+impl Scope {
+    pub const PART_MAX_LEN: usize = 64;
+    /// The same rule as [`Scope::parse`], for documents that describe the API.
+    pub const PATTERN: &'static str = "^[a-z][a-z0-9_.-]{0,63}:[a-z][a-z0-9_.-]{0,63}$";
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let part_ok = |part: &str| {
+            let mut bytes = part.bytes();
+            bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+                && part.len() <= Self::PART_MAX_LEN
+                && bytes.all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+                })
+        };
+        match text.split_once(':') {
+            Some((resource, action)) if part_ok(resource) && part_ok(action) => {
+                Ok(Self(text.to_owned()))
+            }
+            _ => Err(ValidationError::new(
+                "scopes",
+                "invalid_scope",
+                format!(
+                    "scope {text:?} is not of the form resource:action \
+                     (lower-case letters, digits, '_', '-', '.'; e.g. products:read)"
+                ),
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One to fifty distinct scopes, kept sorted: their order carries no meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Scopes(BTreeSet<Scope>);
+
+impl Scopes {
+    pub const MAX: usize = 50;
+
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, ValidationError> {
+        if items.is_empty() {
+            return Err(ValidationError::new(
+                "scopes",
+                "missing_scopes",
+                "at least one scope is required",
+            ));
+        }
+        let set = items
+            .iter()
+            .map(|s| Scope::parse(s.as_ref()))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        if set.len() > Self::MAX {
+            return Err(ValidationError::new(
+                "scopes",
+                "too_many_scopes",
+                format!(
+                    "at most {} scopes are allowed (got {})",
+                    Self::MAX,
+                    set.len()
+                ),
+            ));
+        }
+        Ok(Self(set))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
+        self.0.iter()
+    }
+
+    pub fn contains(&self, scope: &Scope) -> bool {
+        self.0.contains(scope)
+    }
+
+    pub fn is_superset(&self, other: &Scopes) -> bool {
+        self.0.is_superset(&other.0)
+    }
+
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(|s| s.0.clone()).collect()
+    }
+
+    /// Space-separated, as OAuth's `scope` parameter and claim carry them.
+    pub fn to_oauth_string(&self) -> String {
+        self.to_strings().join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(Name::parse("  CRM sync ").unwrap().as_str(), "CRM sync");
+        assert_eq!(Name::parse("").unwrap_err().code, "invalid_name");
+        assert_eq!(Name::parse("   ").unwrap_err().code, "invalid_name");
+        assert!(
+            Name::parse(&"é".repeat(100)).is_ok(),
+            "limit counts characters, not bytes"
+        );
+        assert_eq!(
+            Name::parse(&"x".repeat(101)).unwrap_err().code,
+            "invalid_name"
+        );
+        assert_eq!(
+            Name::parse("a\u{1b}[31mred").unwrap_err().code,
+            "invalid_name"
+        );
+        assert_eq!(Name::parse("line\nbreak").unwrap_err().code, "invalid_name");
+    }
+
+    #[test]
+    fn descriptions_allow_newlines_but_not_other_controls() {
+        assert!(Description::parse("").is_ok());
+        assert!(Description::parse("first line\nsecond\tline").is_ok());
+        assert_eq!(
+            Description::parse("bell\u{7}").unwrap_err().code,
+            "invalid_description"
+        );
+        assert_eq!(
+            Description::parse(&"x".repeat(501)).unwrap_err().code,
+            "invalid_description"
+        );
+    }
+
+    #[test]
+    fn text_fields_refuse_pasted_secrets() {
+        let secret = crate::secret::ClientSecret::generate(Environment::Live);
+        let text = format!("rotated to {} today", secret.expose());
+        assert_eq!(
+            Description::parse(&text).unwrap_err().code,
+            "secret_in_text"
+        );
+        assert_eq!(Reason::parse(&text).unwrap_err().code, "secret_in_text");
+        assert_eq!(
+            Name::parse(secret.expose()).unwrap_err().code,
+            "secret_in_text"
+        );
+    }
+
+    #[test]
+    fn scopes_follow_the_pattern() {
+        for good in [
+            "products:read",
+            "events-register:read",
+            "a:b",
+            "admin.users:write_all",
+        ] {
+            assert!(Scope::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "products",
+            "products:",
+            ":read",
+            "Products:read",
+            "products:read:all",
+            "1products:read",
+            "products :read",
+            "prod#ucts:read",
+        ] {
+            assert_eq!(
+                Scope::parse(bad).unwrap_err().code,
+                "invalid_scope",
+                "{bad:?}"
+            );
+        }
+        let long = format!("{}:read", "a".repeat(65));
+        assert!(Scope::parse(&long).is_err());
+    }
+
+    #[test]
+    fn scope_sets_are_deduplicated_sorted_and_bounded() {
+        let scopes = Scopes::parse(&["b:read", "a:read", "b:read"]).unwrap();
+        assert_eq!(scopes.to_strings(), ["a:read", "b:read"]);
+        assert_eq!(scopes.to_oauth_string(), "a:read b:read");
+        assert_eq!(
+            Scopes::parse::<&str>(&[]).unwrap_err().code,
+            "missing_scopes"
+        );
+        let many: Vec<String> = (0..51).map(|i| format!("r{i}:read")).collect();
+        assert_eq!(Scopes::parse(&many).unwrap_err().code, "too_many_scopes");
+        assert!(Scopes::parse(&many[..50]).is_ok());
+    }
+}

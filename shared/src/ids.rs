@@ -1,0 +1,171 @@
+//! Identifiers. Each parses from untrusted text exactly once, at the edge; past that point the
+//! type says the value is well formed, so storage keys built from it cannot be malformed.
+
+use std::fmt;
+
+use rand::distr::{Distribution, Uniform};
+use rand::rngs::SysRng;
+use rand_core::UnwrapErr;
+use serde::{Deserialize, Serialize};
+
+const CLIENT_ID_PREFIX: &str = "cid_";
+const CLIENT_ID_RANDOM_LEN: usize = 26;
+/// RFC 4648 base32, lower-cased: unambiguous when read aloud and safe in URLs and keys.
+const BASE32_LOWER: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// The public, permanent identifier of a credential: `cid_` and 26 random base32 characters
+/// (130 bits), so IDs cannot be guessed or enumerated.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn generate() -> Self {
+        let alphabet = Uniform::new(0, BASE32_LOWER.len()).expect("non-empty alphabet");
+        // The OS CSPRNG failing is unrecoverable: there is no safe identifier to hand out instead.
+        let mut rng = UnwrapErr(SysRng);
+        let random: String = alphabet
+            .sample_iter(&mut rng)
+            .take(CLIENT_ID_RANDOM_LEN)
+            .map(|i| char::from(BASE32_LOWER[i]))
+            .collect();
+        Self(format!("{CLIENT_ID_PREFIX}{random}"))
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let random = text.strip_prefix(CLIENT_ID_PREFIX)?;
+        let well_formed = random.len() == CLIENT_ID_RANDOM_LEN
+            && random.bytes().all(|b| BASE32_LOWER.contains(&b));
+        well_formed.then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tenant (the platform's "business"): letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let well_formed = (1..=Self::MAX_LEN).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        well_formed.then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An audit event's identifier: a ULID, so identifiers made in one millisecond still sort in
+/// the order they were made by one process.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventId(String);
+
+impl EventId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::generate().to_string())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        ulid::Ulid::from_string(text)
+            .ok()
+            .map(|u| Self(u.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! string_id_impls {
+    ($($ty:ident: $what:literal),* $(,)?) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($ty), self.0)
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(text: String) -> Result<Self, String> {
+                Self::parse(&text).ok_or_else(|| format!("not a valid {}", $what))
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(id: $ty) -> String {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    )*};
+}
+
+string_id_impls!(ClientId: "client ID", TenantId: "tenant", EventId: "event ID");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_client_ids_parse_and_differ() {
+        let a = ClientId::generate();
+        let b = ClientId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 30);
+        assert_eq!(ClientId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn client_id_rejects_wrong_shapes() {
+        for bad in [
+            "",
+            "cid_",
+            "cid_ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "cid_abcdefghijklmnopqrstuvwxy",
+            "cid_abcdefghijklmnopqrstuvwxyz2",
+            "key_abcdefghijklmnopqrstuvwxyz",
+            "cid_abcdefghijklmnopqrstuvwx01",
+        ] {
+            assert_eq!(ClientId::parse(bad), None, "{bad}");
+        }
+        assert!(ClientId::parse("cid_abcdefghijklmnopqrstuvwxyz").is_some());
+    }
+
+    #[test]
+    fn tenant_ids_are_key_safe() {
+        assert!(TenantId::parse("acme").is_some());
+        assert!(TenantId::parse("Acme-Corp_2.eu").is_some());
+        for bad in ["", "a#b", "a/b", "a b", "ünï", &"x".repeat(65)] {
+            assert_eq!(TenantId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_ids_are_ulids() {
+        let id = EventId::generate();
+        assert_eq!(EventId::parse(id.as_str()), Some(id));
+        assert_eq!(EventId::parse("nope"), None);
+    }
+}

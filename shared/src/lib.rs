@@ -1,0 +1,16 @@
+//! Clavis: API credentials (client ID + secret) for a multi-tenant platform, exchanged for
+//! short-lived access tokens. This crate holds everything the Lambda functions share: the
+//! credential model and its lifecycle rules, secrets, audit events, the storage port with its
+//! DynamoDB and in-memory adapters, and the HTTP handlers each function runs.
+
+pub mod audit;
+pub mod credential;
+pub mod ids;
+pub mod lifecycle;
+pub mod secret;
+pub mod store;
+pub mod time;
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod lifecycle_tests;

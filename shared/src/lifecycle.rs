@@ -1,0 +1,467 @@
+//! The lifecycle rules of a credential, as plain functions over the model and the time. Each
+//! permitted operation yields the next state of the credential and the audit event recording
+//! it; each refusal is a typed error with a stable code. Nothing here touches storage.
+
+use chrono::Duration;
+
+use crate::audit::{Actor, AuditAction, AuditEvent, Change, Context};
+use crate::credential::{
+    Credential, Description, Environment, Name, PreviousSecret, Reason, Revocation, Scopes,
+    SecretRecord, Status, ValidationError,
+};
+use crate::ids::{ClientId, TenantId};
+use crate::secret::SecretHash;
+use crate::time::Timestamp;
+
+/// An expiry this close (or closer) can no longer be edited: integrations must not be surprised
+/// by a last-minute change, and a UI with a skewed clock must not race the deadline.
+pub const EXPIRY_LOCK_WINDOW: Duration = Duration::hours(72);
+/// How long a rotated-out secret may keep working.
+pub const MAX_GRACE_PERIOD: Duration = Duration::days(7);
+/// No expiry further out than this; a credential meant to live forever has no expiry at all.
+pub const MAX_EXPIRY_AHEAD: Duration = Duration::days(3650);
+
+/// A permitted operation: the credential after it, and the event that records it. Both are
+/// written together or not at all.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub credential: Credential,
+    pub event: AuditEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(
+        "The credential has been revoked. Revocation is permanent: create a new credential instead."
+    )]
+    CredentialRevoked,
+    #[error(
+        "The credential expired at {expires_at}. Create a new credential instead; you may revoke this one for a clean audit trail."
+    )]
+    CredentialExpired { expires_at: Timestamp },
+    #[error("The credential is suspended. Reactivate it first.")]
+    CredentialSuspended,
+    #[error("The credential is already suspended.")]
+    AlreadySuspended,
+    #[error("The credential is not suspended, so there is nothing to reactivate.")]
+    CredentialNotSuspended,
+    #[error(
+        "The expiry ({expires_at}) is 72 hours away or less and can no longer be changed. Create a new credential if you need a different expiry."
+    )]
+    ExpiryLocked { expires_at: Timestamp },
+}
+
+impl LifecycleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LifecycleError::Invalid(invalid) => invalid.code,
+            LifecycleError::CredentialRevoked => "credential_revoked",
+            LifecycleError::CredentialExpired { .. } => "credential_expired",
+            LifecycleError::CredentialSuspended | LifecycleError::AlreadySuspended => {
+                "credential_suspended"
+            }
+            LifecycleError::CredentialNotSuspended => "credential_not_suspended",
+            LifecycleError::ExpiryLocked { .. } => "expiry_locked",
+        }
+    }
+}
+
+/// Refuses unless the credential's status is one of `allowed`, naming the status that stands
+/// in the way.
+fn require(
+    credential: &Credential,
+    now: Timestamp,
+    allowed: &[Status],
+) -> Result<(), LifecycleError> {
+    let status = credential.status(now);
+    if allowed.contains(&status) {
+        return Ok(());
+    }
+    Err(match status {
+        Status::Revoked => LifecycleError::CredentialRevoked,
+        Status::Expired => LifecycleError::CredentialExpired {
+            expires_at: credential.expires_at.unwrap_or(now),
+        },
+        Status::Suspended => LifecycleError::CredentialSuspended,
+        Status::Active => LifecycleError::CredentialNotSuspended,
+    })
+}
+
+/// Whether an edit of `expires_at` is refused at `now`. Locked from exactly 72:00:00 before.
+pub fn is_expiry_locked(expires_at: Timestamp, now: Timestamp) -> bool {
+    expires_at - now <= EXPIRY_LOCK_WINDOW
+}
+
+/// Checks a requested expiry: strictly in the future, and not absurdly far.
+pub fn check_new_expiry(
+    field: &'static str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<Timestamp, ValidationError> {
+    if expires_at <= now {
+        return Err(ValidationError::new(
+            field,
+            "expiry_in_past",
+            format!(
+                "{field} must be in the future (it is {expires_at}, the server's time is {now})"
+            ),
+        ));
+    }
+    if expires_at - now > MAX_EXPIRY_AHEAD {
+        return Err(ValidationError::new(
+            field,
+            "expiry_too_far",
+            format!(
+                "{field} must be at most {} days ahead; leave it out for a credential that does not expire",
+                MAX_EXPIRY_AHEAD.num_days()
+            ),
+        ));
+    }
+    Ok(expires_at)
+}
+
+/// Resolves the two ways a caller may ask for an expiry at creation.
+pub fn requested_expiry(
+    expires_at: Option<Timestamp>,
+    expires_in_days: Option<i64>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, ValidationError> {
+    match (expires_at, expires_in_days) {
+        (Some(_), Some(_)) => Err(ValidationError::new(
+            "expires_in_days",
+            "conflicting_expiry",
+            "give expires_at or expires_in_days, not both",
+        )),
+        (Some(at), None) => check_new_expiry("expires_at", at, now).map(Some),
+        (None, Some(days)) if !(1..=MAX_EXPIRY_AHEAD.num_days()).contains(&days) => {
+            Err(ValidationError::new(
+                "expires_in_days",
+                "invalid_expiry",
+                format!(
+                    "expires_in_days must be between 1 and {}",
+                    MAX_EXPIRY_AHEAD.num_days()
+                ),
+            ))
+        }
+        (None, Some(days)) => Ok(Some(now + Duration::days(days))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// How long the secret replaced by a rotation keeps working: 0 (it stops at once) to 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GracePeriod(Duration);
+
+impl GracePeriod {
+    pub fn from_seconds(seconds: i64) -> Result<Self, ValidationError> {
+        if !(0..=MAX_GRACE_PERIOD.num_seconds()).contains(&seconds) {
+            return Err(ValidationError::new(
+                "previous_secret_valid_for_seconds",
+                "invalid_grace_period",
+                format!(
+                    "previous_secret_valid_for_seconds must be between 0 and {} (7 days)",
+                    MAX_GRACE_PERIOD.num_seconds()
+                ),
+            ));
+        }
+        Ok(Self(Duration::seconds(seconds)))
+    }
+
+    pub fn none() -> Self {
+        Self(Duration::zero())
+    }
+}
+
+/// Everything a new credential needs besides its generated ID and secret.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub tenant: TenantId,
+    pub name: Name,
+    pub description: Description,
+    pub scopes: Scopes,
+    pub environment: Environment,
+    pub expires_at: Option<Timestamp>,
+}
+
+fn next_version(credential: &Credential) -> Credential {
+    Credential {
+        version: credential.version + 1,
+        ..credential.clone()
+    }
+}
+
+pub fn create(
+    new: NewCredential,
+    client_id: ClientId,
+    secret_hash: SecretHash,
+    context: &Context,
+) -> Result<Transition, LifecycleError> {
+    if let Some(at) = new.expires_at {
+        check_new_expiry("expires_at", at, context.now)?;
+    }
+    let credential = Credential {
+        client_id,
+        tenant: new.tenant,
+        name: new.name,
+        description: new.description,
+        scopes: new.scopes,
+        environment: new.environment,
+        created_at: context.now,
+        created_by: context.actor.subject.clone(),
+        expires_at: new.expires_at,
+        secret: SecretRecord {
+            hash: secret_hash,
+            version: 1,
+            rotated_at: None,
+            previous: None,
+        },
+        suspended_at: None,
+        revocation: None,
+        expiry_recorded_at: None,
+        last_used_at: None,
+        version: 1,
+    };
+    let event = AuditEvent::new(
+        &credential,
+        context,
+        AuditAction::Created {
+            name: credential.name.to_string(),
+            scopes: credential.scopes.to_strings(),
+            environment: credential.environment,
+            expires_at: credential.expires_at,
+        },
+    );
+    Ok(Transition { credential, event })
+}
+
+/// New secret, same client ID, same expiry (rotation never extends a credential's life).
+pub fn rotate_secret(
+    credential: &Credential,
+    new_hash: SecretHash,
+    grace: GracePeriod,
+    context: &Context,
+) -> Result<Transition, LifecycleError> {
+    require(
+        credential,
+        context.now,
+        &[Status::Active, Status::Suspended],
+    )?;
+    let previous = (grace.0 > Duration::zero()).then(|| PreviousSecret {
+        hash: credential.secret.hash.clone(),
+        valid_until: context.now + grace.0,
+    });
+    let mut next = next_version(credential);
+    next.secret = SecretRecord {
+        hash: new_hash,
+        version: credential.secret.version + 1,
+        rotated_at: Some(context.now),
+        previous,
+    };
+    let event = AuditEvent::new(
+        &next,
+        context,
+        AuditAction::SecretRotated {
+            secret_version: next.secret.version,
+            previous_secret_valid_until: next.secret.previous.as_ref().map(|p| p.valid_until),
+        },
+    );
+    Ok(Transition {
+        credential: next,
+        event,
+    })
+}
+
+/// Sets (`Some`) or removes (`None`) the expiry of an active credential whose current expiry,
+/// if any, is more than 72 hours away.
+pub fn set_expiry(
+    credential: &Credential,
+    expires_at: Option<Timestamp>,
+    context: &Context,
+) -> Result<Transition, LifecycleError> {
+    require(credential, context.now, &[Status::Active])?;
+    if let Some(current) = credential.expires_at
+        && is_expiry_locked(current, context.now)
+    {
+        return Err(LifecycleError::ExpiryLocked {
+            expires_at: current,
+        });
+    }
+    if let Some(at) = expires_at {
+        check_new_expiry("expires_at", at, context.now)?;
+    }
+    let mut next = next_version(credential);
+    next.expires_at = expires_at;
+    let event = AuditEvent::new(
+        &next,
+        context,
+        AuditAction::ExpiryChanged {
+            before: credential.expires_at,
+            after: expires_at,
+        },
+    );
+    Ok(Transition {
+        credential: next,
+        event,
+    })
+}
+
+/// A partial update of the descriptive fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DetailsPatch {
+    pub name: Option<Name>,
+    pub description: Option<Description>,
+    pub scopes: Option<Scopes>,
+}
+
+/// Renames, re-describes or re-scopes a credential that is not revoked. New scopes apply to the
+/// next token; tokens already issued keep theirs. `Ok(None)` when nothing would change, so a
+/// form saved twice does not fill the audit trail.
+pub fn update_details(
+    credential: &Credential,
+    patch: DetailsPatch,
+    context: &Context,
+) -> Result<Option<Transition>, LifecycleError> {
+    require(
+        credential,
+        context.now,
+        &[Status::Active, Status::Suspended, Status::Expired],
+    )?;
+    fn change<T: PartialEq + Clone, U>(
+        current: &T,
+        requested: Option<T>,
+        show: impl Fn(&T) -> U,
+    ) -> Option<(T, Change<U>)> {
+        let requested = requested.filter(|r| r != current)?;
+        let recorded = Change {
+            before: show(current),
+            after: show(&requested),
+        };
+        Some((requested, recorded))
+    }
+    let name = change(&credential.name, patch.name, Name::to_string);
+    let description = change(
+        &credential.description,
+        patch.description,
+        Description::to_string,
+    );
+    let scopes = change(&credential.scopes, patch.scopes, Scopes::to_strings);
+    if name.is_none() && description.is_none() && scopes.is_none() {
+        return Ok(None);
+    }
+    let mut next = next_version(credential);
+    let action = AuditAction::Updated {
+        name: name.map(|(value, recorded)| {
+            next.name = value;
+            recorded
+        }),
+        description: description.map(|(value, recorded)| {
+            next.description = value;
+            recorded
+        }),
+        scopes: scopes.map(|(value, recorded)| {
+            next.scopes = value;
+            recorded
+        }),
+    };
+    let event = AuditEvent::new(&next, context, action);
+    Ok(Some(Transition {
+        credential: next,
+        event,
+    }))
+}
+
+pub fn suspend(credential: &Credential, context: &Context) -> Result<Transition, LifecycleError> {
+    require(credential, context.now, &[Status::Active]).map_err(|refusal| match refusal {
+        LifecycleError::CredentialSuspended => LifecycleError::AlreadySuspended,
+        other => other,
+    })?;
+    let mut next = next_version(credential);
+    next.suspended_at = Some(context.now);
+    let event = AuditEvent::new(&next, context, AuditAction::Suspended {});
+    Ok(Transition {
+        credential: next,
+        event,
+    })
+}
+
+pub fn reactivate(
+    credential: &Credential,
+    context: &Context,
+) -> Result<Transition, LifecycleError> {
+    require(credential, context.now, &[Status::Suspended])?;
+    let mut next = next_version(credential);
+    next.suspended_at = None;
+    let event = AuditEvent::new(&next, context, AuditAction::Reactivated {});
+    Ok(Transition {
+        credential: next,
+        event,
+    })
+}
+
+/// Permanent. Allowed for expired credentials too: revoking one records administrative intent,
+/// distinct from the passage of time, and from then on it shows as revoked.
+pub fn revoke(
+    credential: &Credential,
+    reason: Option<Reason>,
+    context: &Context,
+) -> Result<Transition, LifecycleError> {
+    require(
+        credential,
+        context.now,
+        &[Status::Active, Status::Suspended, Status::Expired],
+    )?;
+    let was_expired = credential.is_past_expiry(context.now);
+    let mut next = next_version(credential);
+    next.secret.previous = None;
+    next.revocation = Some(Revocation {
+        at: context.now,
+        by: context.actor.subject.clone(),
+        reason: reason.clone(),
+    });
+    let event = AuditEvent::new(
+        &next,
+        context,
+        AuditAction::Revoked {
+            reason: reason.map(|r| r.to_string()),
+            was_expired,
+        },
+    );
+    Ok(Transition {
+        credential: next,
+        event,
+    })
+}
+
+/// Deleting is always allowed; the audit trail keeps a `credential.deleted` event.
+pub fn delete(credential: &Credential, context: &Context) -> AuditEvent {
+    AuditEvent::new(
+        credential,
+        context,
+        AuditAction::Deleted {
+            name: credential.name.to_string(),
+        },
+    )
+}
+
+/// The sweeper's one write per expired credential. `None` when there is nothing to record:
+/// not yet expired, already recorded, or revoked (revocation supersedes expiry).
+pub fn record_expiry(credential: &Credential, now: Timestamp) -> Option<Transition> {
+    let expires_at = credential.expires_at?;
+    if credential.status(now) != Status::Expired || credential.expiry_recorded_at.is_some() {
+        return None;
+    }
+    let context = Context {
+        actor: Actor::system(),
+        now,
+        request_id: None,
+    };
+    let mut next = next_version(credential);
+    next.expiry_recorded_at = Some(now);
+    let event = AuditEvent::new(&next, &context, AuditAction::Expired { expires_at });
+    Some(Transition {
+        credential: next,
+        event,
+    })
+}

@@ -1,0 +1,1044 @@
+//! The DynamoDB adapter: translates between domain types and the single-table items of the
+//! design, and nowhere else. Every lifecycle write is one TransactWriteItems of the credential
+//! change and its audit event, conditioned on the version the caller read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{
+    CREDENTIAL_SK, DENIED_TOKEN_SK, Listing, audit_key, audit_prefix, credential_listing_key,
+    credential_listing_prefix, credential_pk, denied_token_pk, page_from, sweep_bucket, tenant_pk,
+};
+use super::schema::{GSI1, TABLE};
+use super::{
+    AuditLog, AuditScope, CredentialStore, Cursor, Page, PageRequest, Retention, StoreError,
+    TokenDenyList, UsageMonth, UsageStore,
+};
+use crate::audit::AuditEvent;
+use crate::credential::{
+    Credential, Description, Environment, Name, PreviousSecret, Reason, Revocation, Scopes,
+    SecretRecord, Status,
+};
+use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::Transition;
+use crate::secret::SecretHash;
+use crate::time::{Clock, Timestamp, key_format, parse_rfc3339};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A listing never makes more round trips than this for one page; past it, the page is
+/// returned short with a cursor, and the caller continues from there.
+const MAX_QUERY_ROUND_TRIPS: usize = 10;
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_MAX_KEYS: usize = 100;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+    retention: Retention,
+}
+
+impl DynamoStore {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        clock: Arc<dyn Clock>,
+        retention: Retention,
+    ) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            clock,
+            retention,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Items
+
+const ENTITY_CREDENTIAL: &str = "credential";
+const ENTITY_AUDIT: &str = "audit";
+const ENTITY_USAGE: &str = "usage";
+const ENTITY_DENIED_TOKEN: &str = "denied_token";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CredentialItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    entity: String,
+    client_id: String,
+    tenant: String,
+    name: String,
+    description: String,
+    scopes: Vec<String>,
+    environment: String,
+    created_at: String,
+    created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    secret_hash: String,
+    secret_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_rotated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_secret_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_secret_valid_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suspended_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revocation_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_recorded_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_used_at: Option<String>,
+    version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+/// Attributes a lifecycle write never sets: the key, and what the token endpoint maintains.
+const NOT_WRITTEN_BY_LIFECYCLE: [&str; 3] = ["PK", "SK", "last_used_at"];
+/// Attributes a lifecycle write removes when the new state has no value for them.
+const OPTIONAL_ATTRIBUTES: [&str; 12] = [
+    "GSI2PK",
+    "GSI2SK",
+    "expires_at",
+    "secret_rotated_at",
+    "previous_secret_hash",
+    "previous_secret_valid_until",
+    "suspended_at",
+    "revoked_at",
+    "revoked_by",
+    "revocation_reason",
+    "expiry_recorded_at",
+    "ttl",
+];
+
+fn epoch(at: Timestamp) -> i64 {
+    at.timestamp()
+}
+
+fn corrupt(field: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "{field} has an unreadable value ({} bytes)",
+        value.len()
+    ))
+}
+
+fn stored_time(field: &str, value: &str) -> Result<Timestamp, StoreError> {
+    parse_rfc3339(value).ok_or_else(|| corrupt(field, value))
+}
+
+fn stored_time_opt(field: &str, value: Option<&String>) -> Result<Option<Timestamp>, StoreError> {
+    value.map(|v| stored_time(field, v)).transpose()
+}
+
+impl CredentialItem {
+    fn from_credential(credential: &Credential, retention: &Retention) -> Self {
+        let due = credential.sweep_due_at();
+        let revocation = credential.revocation.as_ref();
+        let previous = credential.secret.previous.as_ref();
+        Self {
+            pk: credential_pk(&credential.client_id),
+            sk: CREDENTIAL_SK.to_owned(),
+            gsi1pk: tenant_pk(&credential.tenant),
+            gsi1sk: credential_listing_key(credential),
+            gsi2pk: due.map(sweep_bucket),
+            gsi2sk: due.map(|d| format!("{}#{}", key_format(d), credential.client_id)),
+            entity: ENTITY_CREDENTIAL.to_owned(),
+            client_id: credential.client_id.to_string(),
+            tenant: credential.tenant.to_string(),
+            name: credential.name.to_string(),
+            description: credential.description.to_string(),
+            scopes: credential.scopes.to_strings(),
+            environment: credential.environment.as_str().to_owned(),
+            created_at: key_format(credential.created_at),
+            created_by: credential.created_by.clone(),
+            expires_at: credential.expires_at.map(key_format),
+            secret_hash: credential.secret.hash.as_phc().to_owned(),
+            secret_version: credential.secret.version,
+            secret_rotated_at: credential.secret.rotated_at.map(key_format),
+            previous_secret_hash: previous.map(|p| p.hash.as_phc().to_owned()),
+            previous_secret_valid_until: previous.map(|p| key_format(p.valid_until)),
+            suspended_at: credential.suspended_at.map(key_format),
+            revoked_at: revocation.map(|r| key_format(r.at)),
+            revoked_by: revocation.map(|r| r.by.clone()),
+            revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(Reason::to_string)),
+            expiry_recorded_at: credential.expiry_recorded_at.map(key_format),
+            last_used_at: credential.last_used_at.map(key_format),
+            version: credential.version,
+            ttl: retention.credential_expires_at(credential).map(epoch),
+        }
+    }
+
+    fn into_credential(self) -> Result<Credential, StoreError> {
+        if self.entity != ENTITY_CREDENTIAL {
+            return Err(StoreError::Corrupt(format!(
+                "expected a credential, found {}",
+                self.entity
+            )));
+        }
+        let client_id = ClientId::parse(&self.client_id)
+            .ok_or_else(|| corrupt("client_id", &self.client_id))?;
+        let tenant =
+            TenantId::parse(&self.tenant).ok_or_else(|| corrupt("tenant", &self.tenant))?;
+        // Stored text passed validation when it was written; a failure here means the item was
+        // edited by hand, and is reported rather than served.
+        let name = Name::parse(&self.name).map_err(|_| corrupt("name", &self.name))?;
+        let description = Description::parse(&self.description)
+            .map_err(|_| corrupt("description", &self.description))?;
+        let scopes =
+            Scopes::parse(&self.scopes).map_err(|_| corrupt("scopes", &self.scopes.join(" ")))?;
+        let environment = Environment::parse(&self.environment)
+            .ok_or_else(|| corrupt("environment", &self.environment))?;
+        let previous = match (self.previous_secret_hash, &self.previous_secret_valid_until) {
+            (Some(hash), Some(until)) => Some(PreviousSecret {
+                hash: SecretHash::from_phc(hash),
+                valid_until: stored_time("previous_secret_valid_until", until)?,
+            }),
+            _ => None,
+        };
+        let revocation = match &self.revoked_at {
+            Some(at) => Some(Revocation {
+                at: stored_time("revoked_at", at)?,
+                by: self.revoked_by.unwrap_or_default(),
+                reason: self
+                    .revocation_reason
+                    .as_deref()
+                    .map(Reason::parse)
+                    .transpose()
+                    .map_err(|_| StoreError::Corrupt("revocation_reason is unreadable".into()))?,
+            }),
+            None => None,
+        };
+        Ok(Credential {
+            client_id,
+            tenant,
+            name,
+            description,
+            scopes,
+            environment,
+            created_at: stored_time("created_at", &self.created_at)?,
+            created_by: self.created_by,
+            expires_at: stored_time_opt("expires_at", self.expires_at.as_ref())?,
+            secret: SecretRecord {
+                hash: SecretHash::from_phc(self.secret_hash),
+                version: self.secret_version,
+                rotated_at: stored_time_opt("secret_rotated_at", self.secret_rotated_at.as_ref())?,
+                previous,
+            },
+            suspended_at: stored_time_opt("suspended_at", self.suspended_at.as_ref())?,
+            revocation,
+            expiry_recorded_at: stored_time_opt(
+                "expiry_recorded_at",
+                self.expiry_recorded_at.as_ref(),
+            )?,
+            last_used_at: stored_time_opt("last_used_at", self.last_used_at.as_ref())?,
+            version: self.version,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AuditItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    entity: String,
+    #[serde(flatten)]
+    event: AuditEvent,
+    ttl: i64,
+}
+
+impl AuditItem {
+    fn from_event(event: &AuditEvent, retention: &Retention) -> Self {
+        let key = audit_key(event);
+        Self {
+            pk: credential_pk(&event.client_id),
+            sk: key.clone(),
+            gsi1pk: tenant_pk(&event.tenant),
+            gsi1sk: key,
+            entity: ENTITY_AUDIT.to_owned(),
+            event: event.clone(),
+            ttl: epoch(retention.audit_expires_at(event)),
+        }
+    }
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode item: {e}")))
+}
+
+fn from_item<'a, T: Deserialize<'a>>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Corrupt(format!("cannot decode item: {e}")))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+}
+
+/// Item time-to-live as DynamoDB stores it, or `None` when the item has none.
+fn ttl_of(item: &Item) -> Option<i64> {
+    match item.get(TABLE.ttl_attribute) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// DynamoDB deletes expired items up to days late; every read treats them as gone already.
+fn is_live(item: &Item, now: Timestamp) -> bool {
+    ttl_of(item).is_none_or(|ttl| ttl > epoch(now))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// Throttling, timeouts and unreachable endpoints become `Unavailable` (the caller may retry);
+/// everything else is a `Backend` error, which no caller should ever see the details of.
+pub(crate) fn map_sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => matches!(
+            service.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "LimitExceededException"
+            )
+        ),
+        _ => false,
+    };
+    let text = DisplayErrorContext(&err).to_string();
+    if transient {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Backend(text)
+    }
+}
+
+/// Reads why DynamoDB cancelled a transaction whose first item is the credential write.
+fn map_transaction_error<R: std::fmt::Debug>(
+    err: SdkError<TransactWriteItemsError, R>,
+    on_condition_failed: StoreError,
+) -> StoreError {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let codes: Vec<&str> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None"))
+            .collect();
+        if codes.first() == Some(&"ConditionalCheckFailed") {
+            return on_condition_failed;
+        }
+        if codes.contains(&"TransactionConflict") {
+            return StoreError::Conflict;
+        }
+        if codes.iter().any(|c| {
+            matches!(
+                *c,
+                "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+            )
+        }) {
+            return StoreError::Unavailable(format!("transaction throttled: {codes:?}"));
+        }
+        return StoreError::Backend(format!("transaction cancelled: {codes:?}"));
+    }
+    map_sdk_error(err)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+/// `SET` every attribute the new state has and `REMOVE` every optional one it lacks, except
+/// what lifecycle writes do not own. An update, not a put, so that a concurrent
+/// `last_used_at` written by the token endpoint survives.
+fn lifecycle_update(item: Item) -> (String, HashMap<String, String>, Item) {
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut sets = Vec::new();
+    for (i, (name, value)) in item
+        .into_iter()
+        .filter(|(name, _)| !NOT_WRITTEN_BY_LIFECYCLE.contains(&name.as_str()))
+        .enumerate()
+    {
+        names.insert(format!("#s{i}"), name.clone());
+        values.insert(format!(":s{i}"), value);
+        sets.push(format!("#s{i} = :s{i}"));
+    }
+    let present: Vec<String> = names.values().cloned().collect();
+    let removes: Vec<String> = OPTIONAL_ATTRIBUTES
+        .iter()
+        .filter(|name| !present.iter().any(|p| p.as_str() == **name))
+        .enumerate()
+        .map(|(i, name)| {
+            names.insert(format!("#r{i}"), (*name).to_owned());
+            format!("#r{i}")
+        })
+        .collect();
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    (expression, names, values)
+}
+
+impl DynamoStore {
+    fn audit_put(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&AuditItem::from_event(
+                event,
+                &self.retention,
+            ))?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Writes `first` and the audit event atomically. The event's ID doubles as the
+    /// idempotency token, so an SDK retry of a write that did land is not reported as a conflict.
+    async fn transact(
+        &self,
+        first: TransactWriteItem,
+        event: &AuditEvent,
+        on_condition_failed: StoreError,
+    ) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .transact_items(first)
+            .transact_items(self.audit_put(event)?)
+            .client_request_token(event.id.as_str())
+            .send()
+            .await
+            .map_err(|e| map_transaction_error(e, on_condition_failed))?;
+        Ok(())
+    }
+
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(output.item.filter(|item| is_live(item, self.clock.now())))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// One query, paged through until `want` matching items are in hand or the partition ends.
+struct Query<'a> {
+    index: Option<&'static str>,
+    key_condition: &'a str,
+    filter: String,
+    names: HashMap<String, String>,
+    values: Item,
+    start: Option<Item>,
+}
+
+/// Matching items in listing order, and where to resume if the round-trip budget ran out
+/// before `want` items were found.
+struct Found {
+    items: Vec<Item>,
+    resume_from: Option<Item>,
+}
+
+impl DynamoStore {
+    async fn query(&self, mut query: Query<'_>, want: usize) -> Result<Found, StoreError> {
+        let mut items = Vec::new();
+        for _ in 0..MAX_QUERY_ROUND_TRIPS {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(query.index.map(str::to_owned))
+                .key_condition_expression(query.key_condition)
+                .filter_expression(&query.filter)
+                .set_expression_attribute_names(Some(query.names.clone()))
+                .set_expression_attribute_values(Some(query.values.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from((want - items.len()).max(25)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(query.start.take())
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                _ if items.len() >= want => {
+                    items.truncate(want);
+                    return Ok(Found {
+                        items,
+                        resume_from: None,
+                    });
+                }
+                Some(last) => query.start = Some(last),
+                None => {
+                    return Ok(Found {
+                        items,
+                        resume_from: None,
+                    });
+                }
+            }
+        }
+        Ok(Found {
+            items,
+            resume_from: query.start,
+        })
+    }
+
+    /// The filter every read applies: items past their TTL are gone, whether or not DynamoDB
+    /// has deleted them yet.
+    fn live_filter(&self, names: &mut HashMap<String, String>, values: &mut Item) -> &'static str {
+        names.insert("#ttl".into(), TABLE.ttl_attribute.into());
+        values.insert(":now_epoch".into(), n(epoch(self.clock.now())));
+        "(attribute_not_exists(#ttl) OR #ttl > :now_epoch)"
+    }
+
+    /// Builds a page from a query's results, ending it at the resume point when the round-trip
+    /// budget ran out first.
+    fn page<T>(
+        found: Found,
+        limit: usize,
+        decode: impl Fn(Item) -> Result<T, StoreError>,
+        cursor_of: impl Fn(&T) -> Cursor,
+        resume_cursor: impl Fn(&Item) -> Option<Cursor>,
+    ) -> Result<Page<T>, StoreError> {
+        let items = found
+            .items
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut page = page_from(items, limit, cursor_of);
+        if page.next_cursor.is_none() {
+            page.next_cursor = found.resume_from.as_ref().and_then(resume_cursor);
+        }
+        Ok(page)
+    }
+}
+
+fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
+/// A cursor at a position DynamoDB reported (`LastEvaluatedKey`).
+fn cursor_at(key: &Item, sort_attribute: &str) -> Option<Cursor> {
+    let client_id = string_attr(key, "PK")?
+        .strip_prefix("CRED#")
+        .and_then(ClientId::parse)?;
+    Some(Cursor {
+        sort_key: string_attr(key, sort_attribute)?.to_owned(),
+        client_id,
+    })
+}
+
+fn status_filter(status: Status) -> &'static str {
+    match status {
+        Status::Revoked => "attribute_exists(revoked_at)",
+        Status::Expired => "attribute_not_exists(revoked_at) AND expires_at <= :now",
+        Status::Suspended => {
+            "attribute_not_exists(revoked_at) AND (attribute_not_exists(expires_at) OR expires_at > :now) AND attribute_exists(suspended_at)"
+        }
+        Status::Active => {
+            "attribute_not_exists(revoked_at) AND (attribute_not_exists(expires_at) OR expires_at > :now) AND attribute_not_exists(suspended_at)"
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+#[async_trait]
+impl CredentialStore for DynamoStore {
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
+        let item = to_item(&CredentialItem::from_credential(
+            &created.credential,
+            &self.retention,
+        ))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.transact(
+            TransactWriteItem::builder().put(put).build(),
+            &created.event,
+            StoreError::AlreadyExists,
+        )
+        .await
+    }
+
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let Some(item) = self
+            .get_item(key(credential_pk(client_id), CREDENTIAL_SK))
+            .await?
+        else {
+            return Ok(None);
+        };
+        from_item::<CredentialItem>(item)?
+            .into_credential()
+            .map(Some)
+    }
+
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+        let credential = &change.credential;
+        let item = to_item(&CredentialItem::from_credential(
+            credential,
+            &self.retention,
+        ))?;
+        let (expression, mut names, mut values) = lifecycle_update(item);
+        names.insert("#expected_version".into(), "version".into());
+        values.insert(":expected_version".into(), n(expected_version));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                credential_pk(&credential.client_id),
+                CREDENTIAL_SK,
+            )))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(PK) AND #expected_version = :expected_version")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.transact(
+            TransactWriteItem::builder().update(update).build(),
+            &change.event,
+            StoreError::Conflict,
+        )
+        .await
+    }
+
+    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                credential_pk(&credential.client_id),
+                CREDENTIAL_SK,
+            )))
+            .condition_expression("#version = :expected_version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected_version", n(credential.version))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.transact(
+            TransactWriteItem::builder().delete(delete).build(),
+            event,
+            StoreError::Conflict,
+        )
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Credential>, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(tenant_pk(tenant))),
+            (":prefix".to_owned(), s(credential_listing_prefix())),
+        ]);
+        let mut filter = self.live_filter(&mut names, &mut values).to_owned();
+        if let Some(status) = status {
+            values.insert(":now".into(), s(key_format(self.clock.now())));
+            filter = format!("{filter} AND {}", status_filter(status));
+        }
+        let start = match &page.cursor {
+            Some(cursor) => {
+                let cursor = cursor.check(Listing::Credentials)?;
+                let mut start = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
+                start.insert("GSI1PK".into(), s(tenant_pk(tenant)));
+                start.insert("GSI1SK".into(), s(cursor.sort_key.clone()));
+                Some(start)
+            }
+            None => None,
+        };
+        let query = Query {
+            index: Some(GSI1),
+            key_condition: "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
+            filter,
+            names,
+            values,
+            start,
+        };
+        let found = self.query(query, page.limit + 1).await?;
+        Self::page(
+            found,
+            page.limit,
+            |item| from_item::<CredentialItem>(item)?.into_credential(),
+            Cursor::for_credential,
+            |key| cursor_at(key, "GSI1SK"),
+        )
+    }
+}
+
+#[async_trait]
+impl AuditLog for DynamoStore {
+    async fn list_events(
+        &self,
+        scope: &AuditScope,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let cursor = match &page.cursor {
+            Some(cursor) => Some(cursor.check(Listing::Audit)?),
+            None => None,
+        };
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":prefix".to_owned(), s(audit_prefix()))]);
+        let live = self.live_filter(&mut names, &mut values);
+        let (index, key_condition, filter, sort_attribute, start) = match scope {
+            AuditScope::Tenant(tenant) => {
+                values.insert(":pk".into(), s(tenant_pk(tenant)));
+                let start = cursor.map(|c| {
+                    let mut start = key(credential_pk(&c.client_id), c.sort_key.clone());
+                    start.insert("GSI1PK".into(), s(tenant_pk(tenant)));
+                    start.insert("GSI1SK".into(), s(c.sort_key.clone()));
+                    start
+                });
+                let condition = "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)";
+                (Some(GSI1), condition, live.to_owned(), "GSI1SK", start)
+            }
+            AuditScope::Credential(tenant, client_id) => {
+                values.insert(":pk".into(), s(credential_pk(client_id)));
+                values.insert(":tenant".into(), s(tenant.as_str()));
+                let start = cursor.map(|c| key(credential_pk(client_id), c.sort_key.clone()));
+                let condition = "PK = :pk AND begins_with(SK, :prefix)";
+                (
+                    None,
+                    condition,
+                    format!("{live} AND tenant = :tenant"),
+                    "SK",
+                    start,
+                )
+            }
+        };
+        let query = Query {
+            index,
+            key_condition,
+            filter,
+            names,
+            values,
+            start,
+        };
+        let found = self.query(query, page.limit + 1).await?;
+        Self::page(
+            found,
+            page.limit,
+            |item| Ok(from_item::<AuditItem>(item)?.event),
+            Cursor::for_event,
+            |key| cursor_at(key, sort_attribute),
+        )
+    }
+}
+
+#[async_trait]
+impl UsageStore for DynamoStore {
+    async fn record_use(&self, client_id: &ClientId, at: Timestamp) -> Result<(), StoreError> {
+        let counter = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(credential_pk(client_id), UsageMonth::of(at).sort_key())))
+            .update_expression(
+                "ADD request_count :one SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
+            )
+            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":at", s(key_format(at)))
+            .expression_attribute_values(":ttl", n(epoch(at + self.retention.usage_counters)))
+            .expression_attribute_values(":entity", s(ENTITY_USAGE))
+            .expression_attribute_values(":client_id", s(client_id.as_str()))
+            .send();
+        let last_used = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(credential_pk(client_id), CREDENTIAL_SK)))
+            .update_expression("SET last_used_at = :at")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :at)",
+            )
+            .expression_attribute_values(":at", s(key_format(at)))
+            .send();
+        let (counter, last_used) = tokio::join!(counter, last_used);
+        counter.map_err(map_sdk_error)?;
+        match last_used {
+            // A deleted credential, or a later use already recorded: nothing to do.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            other => other.map(drop).map_err(map_sdk_error),
+        }
+    }
+
+    async fn request_counts(
+        &self,
+        client_ids: &[ClientId],
+        month: UsageMonth,
+    ) -> Result<HashMap<ClientId, u64>, StoreError> {
+        let mut counts = HashMap::new();
+        let now = self.clock.now();
+        for chunk in client_ids.chunks(BATCH_GET_MAX_KEYS) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| key(credential_pk(id), month.sort_key()))
+                .collect();
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            for attempt in 0..5u32 {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending.clone())
+                    .send()
+                    .await
+                    .map_err(map_sdk_error)?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if !is_live(&item, now) {
+                        continue;
+                    }
+                    let client_id = string_attr(&item, "PK")
+                        .and_then(|pk| pk.strip_prefix("CRED#"))
+                        .and_then(ClientId::parse);
+                    let count = match item.get("request_count") {
+                        Some(AttributeValue::N(value)) => value.parse::<u64>().ok(),
+                        _ => None,
+                    };
+                    if let (Some(client_id), Some(count)) = (client_id, count) {
+                        counts.insert(client_id, count);
+                    }
+                }
+                match output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        pending = rest;
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(counts)
+    }
+}
+
+#[async_trait]
+impl TokenDenyList for DynamoStore {
+    async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError> {
+        let mut item = key(denied_token_pk(jti), DENIED_TOKEN_SK);
+        item.insert("entity".into(), s(ENTITY_DENIED_TOKEN));
+        item.insert(TABLE.ttl_attribute.into(), n(epoch(token_expires_at)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .get_item(key(denied_token_pk(jti), DENIED_TOKEN_SK))
+            .await?
+            .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Actor, ActorRole, Context};
+    use crate::lifecycle::{self, NewCredential};
+
+    fn sample(all_optional: bool) -> Credential {
+        let now = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let context = Context {
+            actor: Actor {
+                subject: "u1".into(),
+                role: ActorRole::Admin,
+            },
+            now,
+            request_id: None,
+        };
+        let mut credential = lifecycle::create(
+            NewCredential {
+                tenant: TenantId::parse("acme").unwrap(),
+                name: Name::parse("n").unwrap(),
+                description: Description::parse("").unwrap(),
+                scopes: Scopes::parse(&["a:b"]).unwrap(),
+                environment: Environment::Live,
+                expires_at: None,
+            },
+            ClientId::generate(),
+            SecretHash::from_phc("$argon2id$x".into()),
+            &context,
+        )
+        .unwrap()
+        .credential;
+        if all_optional {
+            credential.expires_at = Some(now);
+            credential.secret.rotated_at = Some(now);
+            credential.secret.previous = Some(PreviousSecret {
+                hash: SecretHash::from_phc("$argon2id$y".into()),
+                valid_until: now,
+            });
+            credential.suspended_at = Some(now);
+            credential.revocation = Some(Revocation {
+                at: now,
+                by: "u2".into(),
+                reason: Some(Reason::parse("r").unwrap()),
+            });
+            credential.expiry_recorded_at = Some(now);
+            credential.last_used_at = Some(now);
+        }
+        credential
+    }
+
+    #[test]
+    fn optional_attribute_list_matches_the_item() {
+        let full: Vec<String> = to_item(&CredentialItem::from_credential(
+            &sample(true),
+            &Retention::default(),
+        ))
+        .unwrap()
+        .into_keys()
+        .collect();
+        let minimal = to_item(&CredentialItem::from_credential(
+            &sample(false),
+            &Retention::default(),
+        ))
+        .unwrap();
+        let mut optional: Vec<&str> = full
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !minimal.contains_key(*k) && !NOT_WRITTEN_BY_LIFECYCLE.contains(k))
+            .collect();
+        // A revoked credential leaves the sweep index, so fill GSI2 from a live one.
+        optional.extend(["GSI2PK", "GSI2SK"]);
+        optional.sort_unstable();
+        let mut expected = OPTIONAL_ATTRIBUTES.to_vec();
+        expected.sort_unstable();
+        assert_eq!(optional, expected);
+    }
+
+    #[test]
+    fn credential_items_round_trip() {
+        for credential in [sample(false), sample(true)] {
+            let item = to_item(&CredentialItem::from_credential(
+                &credential,
+                &Retention::default(),
+            ))
+            .unwrap();
+            let back = from_item::<CredentialItem>(item)
+                .unwrap()
+                .into_credential()
+                .unwrap();
+            assert_eq!(back, credential);
+        }
+    }
+
+    #[test]
+    fn lifecycle_updates_remove_absent_optionals_and_spare_usage() {
+        let item = to_item(&CredentialItem::from_credential(
+            &sample(false),
+            &Retention::default(),
+        ))
+        .unwrap();
+        let (expression, names, _) = lifecycle_update(item);
+        assert!(expression.contains(" REMOVE "));
+        let named: Vec<&String> = names.values().collect();
+        assert!(
+            !named
+                .iter()
+                .any(|n| n.as_str() == "last_used_at" || n.as_str() == "PK")
+        );
+        for optional in OPTIONAL_ATTRIBUTES {
+            assert!(named.iter().any(|n| n.as_str() == optional), "{optional}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The in-memory adapter: the same semantics as DynamoDB (conditional writes, newest-first
+//! ordering, cursors, TTL filtering) behind one mutex. For unit tests and `STORE=memory`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::keys::{Listing, audit_key, credential_listing_key, page_from};
+use super::{
+    AuditLog, AuditScope, CredentialStore, Cursor, Page, PageRequest, Retention, StoreError,
+    TokenDenyList, UsageMonth, UsageStore,
+};
+use crate::audit::AuditEvent;
+use crate::credential::{Credential, Status};
+use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::Transition;
+use crate::time::{Clock, Timestamp};
+
+pub struct MemoryStore {
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+    retention: Retention,
+}
+
+#[derive(Default)]
+struct State {
+    credentials: HashMap<ClientId, Credential>,
+    events: Vec<AuditEvent>,
+    usage: HashMap<(ClientId, UsageMonth), Usage>,
+    denied_tokens: HashMap<String, Timestamp>,
+}
+
+struct Usage {
+    count: u64,
+    expires_at: Timestamp,
+}
+
+impl MemoryStore {
+    pub fn new(clock: Arc<dyn Clock>, retention: Retention) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            clock,
+            retention,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every critical section below completes its checks before it mutates anything, so a
+        // poisoned lock still guards consistent data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_live(&self, credential: &Credential, now: Timestamp) -> bool {
+        self.retention
+            .credential_expires_at(credential)
+            .is_none_or(|ttl| ttl > now)
+    }
+
+    /// The stored credential at `client_id` if DynamoDB would still return it.
+    fn live<'a>(
+        &self,
+        state: &'a State,
+        client_id: &ClientId,
+        now: Timestamp,
+    ) -> Option<&'a Credential> {
+        state
+            .credentials
+            .get(client_id)
+            .filter(|c| self.is_live(c, now))
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryStore {
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let credential = &created.credential;
+        if self.live(&state, &credential.client_id, now).is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let mut stored = credential.clone();
+        stored.last_used_at = None;
+        state
+            .credentials
+            .insert(credential.client_id.clone(), stored);
+        state.events.push(created.event.clone());
+        Ok(())
+    }
+
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let now = self.clock.now();
+        let state = self.state();
+        Ok(self.live(&state, client_id, now).cloned())
+    }
+
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let credential = &change.credential;
+        let stored = self
+            .live(&state, &credential.client_id, now)
+            .filter(|stored| stored.version == expected_version)
+            .ok_or(StoreError::Conflict)?;
+        // Lifecycle writes never carry usage: the token endpoint owns `last_used_at`.
+        let mut next = credential.clone();
+        next.last_used_at = stored.last_used_at;
+        state.credentials.insert(credential.client_id.clone(), next);
+        state.events.push(change.event.clone());
+        Ok(())
+    }
+
+    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        self.live(&state, &credential.client_id, now)
+            .filter(|stored| stored.version == credential.version)
+            .ok_or(StoreError::Conflict)?;
+        state.credentials.remove(&credential.client_id);
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Credential>, StoreError> {
+        let after = match &page.cursor {
+            Some(cursor) => Some(cursor.check(Listing::Credentials)?.sort_key.clone()),
+            None => None,
+        };
+        let now = self.clock.now();
+        let state = self.state();
+        let mut matching: Vec<(String, &Credential)> = state
+            .credentials
+            .values()
+            .filter(|c| &c.tenant == tenant && self.is_live(c, now))
+            .filter(|c| status.is_none_or(|s| c.status(now) == s))
+            .map(|c| (credential_listing_key(c), c))
+            .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
+            .collect();
+        matching.sort_by(|a, b| b.0.cmp(&a.0));
+        let items = matching
+            .into_iter()
+            .take(page.limit + 1)
+            .map(|(_, c)| c.clone())
+            .collect();
+        Ok(page_from(items, page.limit, Cursor::for_credential))
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn list_events(
+        &self,
+        scope: &AuditScope,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let after = match &page.cursor {
+            Some(cursor) => Some(cursor.check(Listing::Audit)?.sort_key.clone()),
+            None => None,
+        };
+        let now = self.clock.now();
+        let state = self.state();
+        let in_scope = |e: &AuditEvent| match scope {
+            AuditScope::Tenant(tenant) => &e.tenant == tenant,
+            AuditScope::Credential(tenant, client_id) => {
+                &e.tenant == tenant && &e.client_id == client_id
+            }
+        };
+        let mut matching: Vec<(String, &AuditEvent)> = state
+            .events
+            .iter()
+            .filter(|e| in_scope(e) && self.retention.audit_expires_at(e) > now)
+            .map(|e| (audit_key(e), e))
+            .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
+            .collect();
+        matching.sort_by(|a, b| b.0.cmp(&a.0));
+        let items = matching
+            .into_iter()
+            .take(page.limit + 1)
+            .map(|(_, e)| e.clone())
+            .collect();
+        Ok(page_from(items, page.limit, Cursor::for_event))
+    }
+}
+
+#[async_trait]
+impl UsageStore for MemoryStore {
+    async fn record_use(&self, client_id: &ClientId, at: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let month = UsageMonth::of(at);
+        let expires_at = at + self.retention.usage_counters;
+        let usage = state
+            .usage
+            .entry((client_id.clone(), month))
+            .or_insert(Usage {
+                count: 0,
+                expires_at,
+            });
+        usage.count += 1;
+        usage.expires_at = expires_at;
+        if let Some(credential) = state.credentials.get_mut(client_id) {
+            credential.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn request_counts(
+        &self,
+        client_ids: &[ClientId],
+        month: UsageMonth,
+    ) -> Result<HashMap<ClientId, u64>, StoreError> {
+        let now = self.clock.now();
+        let state = self.state();
+        Ok(client_ids
+            .iter()
+            .filter_map(|id| {
+                let usage = state.usage.get(&(id.clone(), month))?;
+                (usage.expires_at > now).then(|| (id.clone(), usage.count))
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl TokenDenyList for MemoryStore {
+    async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError> {
+        self.state()
+            .denied_tokens
+            .insert(jti.to_owned(), token_expires_at);
+        Ok(())
+    }
+
+    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .state()
+            .denied_tokens
+            .get(jti)
+            .is_some_and(|expires_at| *expires_at > now))
+    }
+}

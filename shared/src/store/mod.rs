@@ -1,0 +1,172 @@
+//! The storage port: narrow traits the handlers depend on, and the two adapters that implement
+//! them (DynamoDB for real, memory for fast tests and `STORE=memory`). Both pass one contract
+//! suite (`tests/tests/integration/store_contract.rs`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Duration;
+
+use crate::audit::AuditEvent;
+use crate::credential::{Credential, Status};
+use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::Transition;
+use crate::time::Timestamp;
+
+pub mod dynamodb;
+mod keys;
+pub mod memory;
+pub mod schema;
+
+pub use keys::{Cursor, UsageMonth};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the item's version or state is no longer what the caller read.
+    #[error("the credential was changed by another request")]
+    Conflict,
+    #[error("an item with this key already exists")]
+    AlreadyExists,
+    #[error("the pagination cursor is not valid for this listing")]
+    InvalidCursor,
+    /// Throttling, timeouts, an unreachable endpoint: worth retrying later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// One page of a listing: newest first, at most `limit` items, and a cursor when there are more.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: usize = 25;
+    pub const MAX_LIMIT: usize = 100;
+
+    pub fn first(limit: usize) -> Self {
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            cursor: None,
+        }
+    }
+
+    pub fn after(limit: usize, cursor: Cursor) -> Self {
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            cursor: Some(cursor),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    Tenant(TenantId),
+    Credential(TenantId, ClientId),
+}
+
+/// How long items outlive their usefulness before DynamoDB's TTL removes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A revoked or (recorded) expired credential stays visible, and revocable, this long.
+    pub ended_credentials: Duration,
+    pub audit_events: Duration,
+    pub usage_counters: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            ended_credentials: Duration::days(90),
+            audit_events: Duration::days(400),
+            usage_counters: Duration::days(400),
+        }
+    }
+}
+
+impl Retention {
+    /// When a credential item may be removed: a while after it was revoked, or a while after
+    /// the expiry the sweeper recorded. Live credentials are kept.
+    pub fn credential_expires_at(&self, credential: &Credential) -> Option<Timestamp> {
+        if let Some(revocation) = &credential.revocation {
+            return Some(revocation.at + self.ended_credentials);
+        }
+        credential
+            .expiry_recorded_at
+            .and(credential.expires_at)
+            .map(|expired| expired + self.ended_credentials)
+    }
+
+    pub fn audit_expires_at(&self, event: &AuditEvent) -> Timestamp {
+        event.at + self.audit_events
+    }
+}
+
+/// Credentials and their lifecycle writes. Every write carries its audit event and lands
+/// atomically with it, conditioned on the version the caller read.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the client ID is taken.
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError>;
+    /// Strongly consistent. `None` for unknown, deleted, or past-retention credentials.
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError>;
+    /// Fails with `Conflict` unless the stored version is still `expected_version`.
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError>;
+    /// Fails with `Conflict` unless the stored version is still `credential.version`.
+    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Newest first; `status` filters on the status computed at the store's current time.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Credential>, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Newest first.
+    async fn list_events(
+        &self,
+        scope: &AuditScope,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+}
+
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Counts one use in the month of `at` and sets the credential's `last_used_at`.
+    async fn record_use(&self, client_id: &ClientId, at: Timestamp) -> Result<(), StoreError>;
+    /// Uses in `month`; credentials with none are absent from the map.
+    async fn request_counts(
+        &self,
+        client_ids: &[ClientId],
+        month: UsageMonth,
+    ) -> Result<HashMap<ClientId, u64>, StoreError>;
+}
+
+#[async_trait]
+pub trait TokenDenyList: Send + Sync {
+    /// Remembers a revoked token until it would have expired anyway.
+    async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError>;
+    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
+}
+
+/// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
+pub trait Store: CredentialStore + AuditLog + UsageStore + TokenDenyList {}
+
+impl<T: CredentialStore + AuditLog + UsageStore + TokenDenyList> Store for T {}
+
+pub type SharedStore = Arc<dyn Store>;
