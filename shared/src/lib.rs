@@ -4,6 +4,7 @@
 //! DynamoDB and in-memory adapters, and the HTTP handlers each function runs.
 
 pub mod audit;
+pub mod config;
 pub mod credential;
 pub mod ids;
 pub mod lifecycle;

@@ -1,1 +1,138 @@
+//! Shared fixtures: one DynamoDB Local per test process (started on first use, killed with
+//! the process), a fresh table per test, and builders for domain values.
 
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use chrono::Duration;
+use clavis::audit::{Actor, ActorRole, Context};
+use clavis::config::StoreSettings;
+use clavis::credential::{Description, Environment, Name, Scopes};
+use clavis::ids::{ClientId, TenantId};
+use clavis::lifecycle::{self, NewCredential, Transition};
+use clavis::secret::SecretHash;
+use clavis::store::memory::MemoryStore;
+use clavis::store::schema::create_table;
+use clavis::store::{Retention, SharedStore};
+use clavis::time::{Clock, ManualClock, SystemClock, Timestamp};
+use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
+use tokio::sync::OnceCell;
+
+pub mod scan;
+
+static DYNAMODB_LOCAL: OnceCell<DynamoDbLocal> = OnceCell::const_new();
+
+/// The process's DynamoDB Local. It is never dropped: the process's exit kills it (see
+/// `clavis_local::dynamodb_local`), so no test run leaves a Java process behind.
+pub async fn dynamodb_local() -> &'static DynamoDbLocal {
+    DYNAMODB_LOCAL
+        .get_or_init(|| async {
+            DynamoDbLocal::start(Storage::InMemory)
+                .await
+                .unwrap_or_else(|e| panic!("DynamoDB Local: {e}"))
+        })
+        .await
+}
+
+/// A new, empty table on DynamoDB Local, and a client bound to the calling test's runtime.
+pub async fn fresh_table() -> (StoreSettings, Client) {
+    let local = dynamodb_local().await;
+    let settings = local.store_settings(&format!("clavis-test-{}", ulid::Ulid::generate()));
+    let client = settings.client().await;
+    create_table(&client, &settings.table_name)
+        .await
+        .unwrap_or_else(|e| panic!("create table: {e}"));
+    (settings, client)
+}
+
+/// A store plus the clock it reads, which tests move by hand.
+pub struct Fixture {
+    pub store: SharedStore,
+    pub clock: Arc<ManualClock>,
+    /// Set for DynamoDB: lets a test inspect the raw table.
+    pub table: Option<(Client, String)>,
+}
+
+impl Fixture {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub fn context(&self) -> Context {
+        context_at(self.now())
+    }
+}
+
+/// Starts at the real time, so that TTLs the store computes lie in the real future and
+/// DynamoDB Local's own TTL deletion never races a test.
+fn test_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(SystemClock.now()))
+}
+
+pub fn memory_fixture() -> Fixture {
+    let clock = test_clock();
+    Fixture {
+        store: Arc::new(MemoryStore::new(clock.clone(), Retention::default())),
+        clock,
+        table: None,
+    }
+}
+
+pub async fn dynamodb_fixture() -> Fixture {
+    let (settings, client) = fresh_table().await;
+    let clock = test_clock();
+    Fixture {
+        store: Arc::new(settings.dynamo_store(clock.clone()).await),
+        clock,
+        table: Some((client, settings.table_name)),
+    }
+}
+
+pub fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).expect("test tenant")
+}
+
+pub fn admin() -> Actor {
+    Actor {
+        subject: "admin-1".into(),
+        role: ActorRole::Admin,
+    }
+}
+
+pub fn context_at(now: Timestamp) -> Context {
+    Context {
+        actor: admin(),
+        now,
+        request_id: Some(format!("req-{}", ulid::Ulid::generate())),
+    }
+}
+
+/// A stand-in hash: the store never looks inside one, and real argon2 would slow the suite.
+pub fn fake_hash(label: &str) -> SecretHash {
+    SecretHash::from_phc(format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ${label}"))
+}
+
+pub fn new_credential(
+    tenant_name: &str,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Transition {
+    lifecycle::create(
+        NewCredential {
+            tenant: tenant(tenant_name),
+            name: Name::parse("Inventory sync").expect("name"),
+            description: Description::parse("nightly stock levels").expect("description"),
+            scopes: Scopes::parse(&["products:read", "stock:write"]).expect("scopes"),
+            environment: Environment::Live,
+            expires_at,
+        },
+        ClientId::generate(),
+        fake_hash("first"),
+        &context_at(now),
+    )
+    .expect("valid credential")
+}

