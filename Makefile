@@ -9,21 +9,30 @@ SHELL := bash
 CARGO ?= cargo
 NODE_STAMP := node_modules/.clavis-installed
 
-.PHONY: help run test bench bench-hot fmt lint clean
+.PHONY: help run dev-token test bench bench-hot fmt lint clean
 
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
 	@echo "make test   everything CI runs: fmt, clippy, unit, contract and end-to-end tests"
+	@echo "make dev-token TENANT=demo ROLE=admin [ADVISES=a,b]   print a management token"
 	@echo "make bench  criterion benchmarks of the hot functions; figures go in BENCHMARKS.md"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# DynamoDB Local is installed (npm ci) and started by the gateway itself; STORE=memory needs neither.
+run:
+	$(CARGO) run --locked -p clavis-local -- serve
+
+# make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex
+dev-token:
+	@$(CARGO) run --locked -q -p clavis-local -- dev-token
+
 test: $(NODE_STAMP)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked --exclude clavis-functions
 
 bench: bench-hot
 

@@ -96,12 +96,17 @@ impl DynamoDbLocal {
     pub async fn start(storage: Storage) -> Result<Self, LaunchError> {
         let root = repo_root();
         let jar_dir = install(&root)?;
-        let log_dir = match &storage {
-            Storage::Directory(dir) => dir.clone(),
-            Storage::InMemory => root.join("target"),
+        // A data directory has one instance at a time; in-memory instances (one per test
+        // process) each get their own log.
+        let log_path = match &storage {
+            Storage::Directory(dir) => dir.join("dynamodb-local.log"),
+            Storage::InMemory => root
+                .join("target")
+                .join(format!("dynamodb-local-{}.log", std::process::id())),
         };
-        std::fs::create_dir_all(&log_dir)?;
-        let log_path = log_dir.join(format!("dynamodb-local-{}.log", std::process::id()));
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         // Another process may take the port between our probe and Java binding it; try again.
         let mut last_error = None;
         for _ in 0..3 {

@@ -1,4 +1,6 @@
-//! Local development and test support for Clavis: DynamoDB Local, and (with the management API)
-//! the local gateway that serves every route the way API Gateway would.
+//! Local development and test support for Clavis: DynamoDB Local, a stand-in identity provider,
+//! and the local gateway that serves every route the way API Gateway would.
 
 pub mod dynamodb_local;
+pub mod gateway;
+pub mod idp;

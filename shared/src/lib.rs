@@ -3,14 +3,19 @@
 //! credential model and its lifecycle rules, secrets, audit events, the storage port with its
 //! DynamoDB and in-memory adapters, and the HTTP handlers each function runs.
 
+pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod credential;
 pub mod ids;
 pub mod lifecycle;
 pub mod secret;
+pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod time;
+pub mod token;
 
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]

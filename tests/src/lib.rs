@@ -18,6 +18,7 @@ use clavis::time::{Clock, ManualClock, SystemClock, Timestamp};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 use tokio::sync::OnceCell;
 
+pub mod api;
 pub mod scan;
 
 static DYNAMODB_LOCAL: OnceCell<DynamoDbLocal> = OnceCell::const_new();

@@ -73,7 +73,13 @@ impl UsageMonth {
     }
 
     pub(crate) fn sort_key(self) -> String {
-        format!("{USAGE_PREFIX}{:04}-{:02}", self.year, self.month)
+        format!("{USAGE_PREFIX}{self}")
+    }
+}
+
+impl std::fmt::Display for UsageMonth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
     }
 }
 

@@ -1,4 +1,9 @@
 //! Integration tests: one binary, so one DynamoDB Local serves them all.
 
+mod api_access;
+mod api_input;
+mod api_lifecycle;
+mod api_secrets;
+mod readme;
 mod secrets_at_rest;
 mod store_contract;

@@ -1,0 +1,6 @@
+//! delete-credential: DELETE /v1/tenants/{tenant}/credentials/{client_id}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::Endpoint::DeleteCredential).await
+}

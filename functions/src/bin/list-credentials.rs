@@ -1,0 +1,6 @@
+//! list-credentials: GET /v1/tenants/{tenant}/credentials
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::Endpoint::ListCredentials).await
+}

@@ -1,0 +1,6 @@
+//! revoke-credential: POST /v1/tenants/{tenant}/credentials/{client_id}/revoke
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::Endpoint::RevokeCredential).await
+}

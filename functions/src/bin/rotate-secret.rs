@@ -1,0 +1,6 @@
+//! rotate-secret: POST /v1/tenants/{tenant}/credentials/{client_id}/rotate
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::Endpoint::RotateSecret).await
+}

@@ -1,0 +1,6 @@
+//! suspend-credential: POST /v1/tenants/{tenant}/credentials/{client_id}/suspend
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::Endpoint::SuspendCredential).await
+}

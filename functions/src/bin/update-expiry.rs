@@ -1,0 +1,6 @@
+//! update-expiry: PUT /v1/tenants/{tenant}/credentials/{client_id}/expiry
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::Endpoint::UpdateExpiry).await
+}

@@ -1,0 +1,245 @@
+//! The local gateway: serves every route of the route table over HTTP the way API Gateway's
+//! HTTP API would. For each request it runs the JWT authorizer emulation, builds the payload
+//! 2.0 event API Gateway would send, converts it with lambda_http's own parser (so handlers see
+//! exactly the request a Lambda function sees), and calls the same handler the function runs.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use chrono::Utc;
+use clavis::api::{Access, App, find_route};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::idp::LocalIdp;
+
+/// API Gateway's payload limit.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    app: Arc<App>,
+    idp: Arc<LocalIdp>,
+}
+
+/// A gateway serving in the background until stopped or dropped.
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningGateway {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Gateway {
+    pub fn new(app: Arc<App>, idp: Arc<LocalIdp>) -> Self {
+        Self { app, idp }
+    }
+
+    /// Binds `addr` (port 0 for any free port) and serves until the returned handle stops.
+    pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningGateway> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let gateway = Arc::new(self);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, peer)) = accepted else { continue };
+                        let gateway = Arc::clone(&gateway);
+                        let mut stop_connection = stopped.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |request| {
+                                let gateway = Arc::clone(&gateway);
+                                async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
+                            });
+                            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = connection => {}
+                                _ = stop_connection.changed() => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        Ok(RunningGateway {
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let Some((route, path_parameters)) = find_route(parts.method.as_str(), parts.uri.path())
+        else {
+            return gateway_message(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+            }
+        };
+        let claims = match route.access {
+            Access::Jwt => {
+                let token = parts
+                    .headers
+                    .get(hyper::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::trim);
+                match token.and_then(|t| self.idp.verify(t)) {
+                    Some(claims) => Some(claims),
+                    None => {
+                        let mut response =
+                            gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
+                        response
+                            .headers_mut()
+                            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                        return response;
+                    }
+                }
+            }
+        };
+        let event = payload_v2(&parts, &body, route.key(), &path_parameters, claims, peer);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the Lambda request");
+                return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            }
+        };
+        let response = route.endpoint.handle(&self.app, request).await;
+        let (parts, body) = response.into_parts();
+        Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+    }
+}
+
+/// API Gateway's own error responses (before or instead of a function): `{"message": …}`.
+fn gateway_message(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(
+        json!({ "message": message }).to_string(),
+    )));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The API Gateway HTTP API payload (format 2.0) for one request.
+fn payload_v2(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    route_key: String,
+    path_parameters: &[(&'static str, String)],
+    claims: Option<std::collections::HashMap<String, String>>,
+    peer: SocketAddr,
+) -> Value {
+    // API Gateway lower-cases header names and joins repeated headers with commas; cookies
+    // travel separately.
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == hyper::header::COOKIE {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
+            continue;
+        }
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(STANDARD.encode(body)), true),
+    };
+    let now = Utc::now();
+    let user_agent = parts
+        .headers
+        .get(hyper::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let host = parts
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let authorizer = claims.map(|claims| json!({ "jwt": { "claims": claims, "scopes": null } }));
+    json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "cookies": if cookies.is_empty() { Value::Null } else { json!(cookies) },
+        "headers": headers,
+        "pathParameters": path_parameters.iter().map(|(k, v)| ((*k).to_owned(), Value::String(v.clone()))).collect::<Map<_, _>>(),
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": user_agent,
+            },
+            "requestId": ulid::Ulid::generate().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+            "authorizer": authorizer,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}

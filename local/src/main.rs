@@ -1,0 +1,170 @@
+//! `clavis-local`: the whole API on one machine. `make run` starts `serve`; `make dev-token`
+//! prints management tokens for the local identity provider.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use clavis::api::App;
+use clavis::config::{Env, secret_hasher};
+use clavis::store::schema::ensure_table;
+use clavis::store::{Retention, SharedStore, memory::MemoryStore};
+use clavis::time::{Clock, SystemClock};
+use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
+use clavis_local::gateway::Gateway;
+use clavis_local::idp::{DevClaims, LocalIdp};
+
+#[derive(Parser)]
+#[command(
+    name = "clavis-local",
+    about = "Run Clavis locally, the way API Gateway and Lambda run it",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    /// Where DynamoDB Local's data and the development keys are kept.
+    #[arg(long, env = "CLAVIS_DATA_DIR", default_value = ".data", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a command, `clavis-local` serves.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// `dynamodb` runs DynamoDB Local (needs Java 17+); `memory` keeps everything in memory.
+    #[arg(long, env = "STORE", value_enum, default_value_t = StoreKind::Dynamodb)]
+    store: StoreKind,
+    #[arg(long, env = "TABLE_NAME", default_value = "clavis-local")]
+    table: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every route on 127.0.0.1 (the default command).
+    Serve(ServeArgs),
+    /// Print a management token signed by the local identity provider.
+    DevToken {
+        #[arg(long, env = "TENANT", default_value = "demo")]
+        tenant: String,
+        /// admin, advisor, or any other role (which may manage nothing).
+        #[arg(long, env = "ROLE", default_value = "admin")]
+        role: String,
+        /// Tenants an advisor manages, comma-separated.
+        #[arg(long, env = "ADVISES", value_delimiter = ',')]
+        advises: Vec<String>,
+        #[arg(long, env = "SUBJECT", default_value = "dev-user")]
+        subject: String,
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreKind {
+    Dynamodb,
+    Memory,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::DevToken {
+            tenant,
+            role,
+            advises,
+            subject,
+            hours,
+        } => {
+            let idp = LocalIdp::load_or_create(&cli.data_dir)?;
+            let claims = DevClaims {
+                sub: subject,
+                role,
+                tenant: Some(tenant),
+                advises: advises.into_iter().filter(|a| !a.is_empty()).collect(),
+            };
+            println!("{}", idp.mint(&claims, hours)?);
+            Ok(())
+        }
+        Command::Serve(args) => serve(cli.data_dir, args).await,
+    }
+}
+
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let ServeArgs {
+        port,
+        store: kind,
+        table,
+    } = args;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .compact()
+        .init();
+    let idp = Arc::new(LocalIdp::load_or_create(&data_dir)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (store, dynamodb, described): (SharedStore, Option<DynamoDbLocal>, String) = match kind {
+        StoreKind::Memory => (
+            Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default())),
+            None,
+            "in memory (gone when it stops)".into(),
+        ),
+        StoreKind::Dynamodb => {
+            eprintln!(
+                "Starting DynamoDB Local (data in {})…",
+                data_dir.join("dynamodb").display()
+            );
+            let local = DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
+            let settings = local.store_settings(&table);
+            ensure_table(&settings.client().await, &table).await?;
+            let described = format!("DynamoDB Local at {}, table {table}", local.endpoint());
+            (
+                Arc::new(settings.dynamo_store(Arc::clone(&clock)).await),
+                Some(local),
+                described,
+            )
+        }
+    };
+    let hasher = Arc::new(secret_hasher(&Env::from_process())?);
+    let app = Arc::new(App::new(store, hasher, clock));
+    let gateway = Gateway::new(app, Arc::clone(&idp))
+        .start(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await?;
+    let admin = DevClaims {
+        sub: "dev-admin".into(),
+        role: "admin".into(),
+        tenant: Some("demo".into()),
+        advises: Vec::new(),
+    };
+    println!(
+        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\nOther callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n",
+        url = gateway.url(),
+        token = idp.mint(&admin, 12)?,
+    );
+    shutdown_signal().await;
+    eprintln!("Stopping…");
+    gateway.stop().await;
+    if let Some(local) = dynamodb {
+        local.stop();
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+    }
+}

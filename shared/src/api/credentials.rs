@@ -1,0 +1,438 @@
+//! Handlers of the `/v1` management routes: each parses its request, calls the service, and
+//! renders the result. Authentication, authorization, problem rendering and the access log
+//! happen once, in [`managed`].
+
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use super::App;
+use super::http::{
+    Problem, etag, json_body, json_response, path_parameter, precondition, query_parameter,
+    request_id,
+};
+use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
+use crate::credential::{Description, Environment, Name, Reason, Scopes, Status, ValidationError};
+use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::{DetailsPatch, GracePeriod};
+use crate::secret::ClientSecret;
+use crate::service::{Acting, CreateRequest, Snapshot};
+use crate::store::{Cursor, PageRequest};
+use crate::time::{Timestamp, parse_rfc3339};
+
+/// Runs `op` for an authenticated caller allowed to manage the path's tenant, and renders
+/// whatever comes out, success or problem, with the headers every management response carries.
+async fn managed(
+    request: &Request,
+    op: impl AsyncFnOnce(Acting) -> Result<Response<Body>, Problem>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(request);
+    let result = async {
+        let caller = super::http::caller(request)?;
+        let tenant = path_parameter(request, "tenant")
+            .and_then(|t| TenantId::parse(&t))
+            .ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid_tenant",
+                    "The tenant in the path is not a valid tenant ID.",
+                )
+                .with_field("tenant")
+            })?;
+        let actor = caller.authorize(&tenant)?;
+        op(Acting {
+            actor,
+            tenant,
+            request_id: request_id.clone(),
+        })
+        .await
+    }
+    .await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(problem) => {
+            if let Some(cause) = problem.internal_cause() {
+                tracing::error!(request_id = request_id.as_deref(), code = problem.code, cause = %cause, "request failed");
+            }
+            problem.into_response(request_id.as_deref())
+        }
+    };
+    let headers = response.headers_mut();
+    // Credentials are private data, and some responses carry a secret: never cache any of them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(id) = request_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        headers.insert("x-request-id", id);
+    }
+    tracing::info!(
+        request_id = request_id.as_deref(),
+        method = %request.method(),
+        path = request.uri().path(),
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+fn client_id(request: &Request) -> Result<ClientId, Problem> {
+    let raw = path_parameter(request, "client_id").unwrap_or_default();
+    // A malformed ID names no credential: the same answer as an unknown one.
+    ClientId::parse(&raw).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "credential_not_found",
+            "No credential with this client ID exists in this tenant.",
+        )
+    })
+}
+
+fn credential_response(status: StatusCode, snapshot: &Snapshot) -> Response<Body> {
+    let mut response = json_response(status, &CredentialView::from(snapshot));
+    set_etag(&mut response, snapshot);
+    response
+}
+
+fn secret_response(
+    status: StatusCode,
+    snapshot: &Snapshot,
+    secret: &ClientSecret,
+) -> Response<Body> {
+    let view = IssuedSecretView {
+        credential: CredentialView::from(snapshot),
+        client_secret: secret.expose(),
+        client_secret_notice: SECRET_NOTICE,
+    };
+    let mut response = json_response(status, &view);
+    set_etag(&mut response, snapshot);
+    response
+}
+
+fn set_etag(response: &mut Response<Body>, snapshot: &Snapshot) {
+    if let Ok(value) = HeaderValue::from_str(&etag(snapshot.credential.version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+}
+
+fn expiry(field: &'static str, text: &str) -> Result<Timestamp, Problem> {
+    parse_rfc3339(text).ok_or_else(|| {
+        ValidationError::new(
+            field,
+            "invalid_expiry",
+            format!("{field} must be an RFC 3339 date-time in UTC or with an offset, e.g. 2027-01-31T00:00:00Z"),
+        )
+        .into()
+    })
+}
+
+fn scopes(items: &[String]) -> Result<Scopes, Problem> {
+    Scopes::parse(items).map_err(Problem::from)
+}
+
+// --- create -------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    scopes: Vec<String>,
+    #[serde(default)]
+    environment: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+}
+
+pub async fn create_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let body: CreateBody = json_body(&request, false)?;
+        let environment = match body.environment.as_deref() {
+            None => Environment::Live,
+            Some(text) => Environment::parse(text).ok_or_else(|| {
+                Problem::from(ValidationError::new(
+                    "environment",
+                    "invalid_environment",
+                    "environment must be \"live\" or \"test\"",
+                ))
+            })?,
+        };
+        let create = CreateRequest {
+            name: Name::parse(&body.name)?,
+            description: Description::parse(body.description.as_deref().unwrap_or_default())?,
+            scopes: scopes(&body.scopes)?,
+            environment,
+            expires_at: body
+                .expires_at
+                .as_deref()
+                .map(|t| expiry("expires_at", t))
+                .transpose()?,
+            expires_in_days: body.expires_in_days,
+        };
+        let (snapshot, secret) = app.credentials.create(&acting, create).await?;
+        let mut response = secret_response(StatusCode::CREATED, &snapshot, &secret);
+        let location = format!(
+            "/v1/tenants/{}/credentials/{}",
+            acting.tenant, snapshot.credential.client_id
+        );
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        Ok(response)
+    })
+    .await
+}
+
+// --- read ---------------------------------------------------------------------------------------
+
+fn page_request(request: &Request) -> Result<PageRequest, Problem> {
+    let limit = match query_parameter(request, "limit")? {
+        None => PageRequest::DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid_limit",
+                    format!(
+                        "limit must be a whole number from 1 to {}.",
+                        PageRequest::MAX_LIMIT
+                    ),
+                )
+                .with_field("limit")
+            })?,
+    };
+    Ok(match query_parameter(request, "cursor")? {
+        None => PageRequest::first(limit),
+        Some(token) => PageRequest::after(limit, Cursor::decode(&token).map_err(Problem::from)?),
+    })
+}
+
+pub async fn list_credentials(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let status = match query_parameter(&request, "status")? {
+            None => None,
+            Some(text) => Some(Status::parse(&text).ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid_status",
+                    "status must be one of active, suspended, expired, revoked.",
+                )
+                .with_field("status")
+            })?),
+        };
+        let page = page_request(&request)?;
+        let found = app.credentials.list(&acting.tenant, status, &page).await?;
+        Ok(json_response(
+            StatusCode::OK,
+            &PageView::credentials(&found),
+        ))
+    })
+    .await
+}
+
+pub async fn get_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let snapshot = app.credentials.get(&acting.tenant, &client_id).await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
+pub async fn list_audit_events(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = match path_parameter(&request, "client_id") {
+            Some(_) => Some(client_id(&request)?),
+            None => None,
+        };
+        let page = page_request(&request)?;
+        let found = app
+            .credentials
+            .audit(&acting.tenant, client_id.as_ref(), &page)
+            .await?;
+        Ok(json_response(StatusCode::OK, &PageView::events(&found)))
+    })
+    .await
+}
+
+// --- change -------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+pub async fn update_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let body: UpdateBody = json_body(&request, false)?;
+        if body.name.is_none() && body.description.is_none() && body.scopes.is_none() {
+            return Err(Problem::bad_request(
+                "empty_update",
+                "Give at least one of name, description, scopes.",
+            ));
+        }
+        let patch = DetailsPatch {
+            name: body.name.as_deref().map(Name::parse).transpose()?,
+            description: body
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()?,
+            scopes: body.scopes.as_deref().map(scopes).transpose()?,
+        };
+        let snapshot = app
+            .credentials
+            .update_details(&acting, &client_id, precondition.as_ref(), patch)
+            .await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
+/// Distinguishes `"expires_at": null` (remove the expiry) from a missing field.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpiryBody {
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<Option<String>>,
+}
+
+pub async fn update_expiry(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let body: ExpiryBody = json_body(&request, false)?;
+        let requested = body.expires_at.ok_or_else(|| {
+            Problem::bad_request(
+                "missing_field",
+                "expires_at is required: a date-time, or null to remove the expiry.",
+            )
+            .with_field("expires_at")
+        })?;
+        let expires_at = requested
+            .as_deref()
+            .map(|t| expiry("expires_at", t))
+            .transpose()?;
+        let snapshot = app
+            .credentials
+            .set_expiry(&acting, &client_id, precondition.as_ref(), expires_at)
+            .await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    previous_secret_valid_for_seconds: Option<i64>,
+}
+
+pub async fn rotate_secret(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let body: RotateBody = json_body(&request, true)?;
+        let grace = GracePeriod::from_seconds(body.previous_secret_valid_for_seconds.unwrap_or(0))?;
+        let (snapshot, secret) = app
+            .credentials
+            .rotate_secret(&acting, &client_id, precondition.as_ref(), grace)
+            .await?;
+        Ok(secret_response(StatusCode::OK, &snapshot, &secret))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+pub async fn suspend_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let NoBody {} = json_body(&request, true)?;
+        let snapshot = app
+            .credentials
+            .suspend(&acting, &client_id, precondition.as_ref())
+            .await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
+pub async fn reactivate_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let NoBody {} = json_body(&request, true)?;
+        let snapshot = app
+            .credentials
+            .reactivate(&acting, &client_id, precondition.as_ref())
+            .await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn revoke_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let body: RevokeBody = json_body(&request, true)?;
+        let reason = body.reason.as_deref().map(Reason::parse).transpose()?;
+        let snapshot = app
+            .credentials
+            .revoke(&acting, &client_id, precondition.as_ref(), reason)
+            .await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
+pub async fn delete_credential(app: &App, request: Request) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        app.credentials
+            .delete(&acting, &client_id, precondition.as_ref())
+            .await?;
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        Ok(response)
+    })
+    .await
+}

@@ -1,0 +1,418 @@
+//! Credential operations as callers see them: load, check the caller's precondition, apply a
+//! lifecycle rule, write conditionally, and retry when another writer got there first. No HTTP
+//! here and no AWS: the handlers translate, the store persists.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use crate::audit::{Actor, AuditEvent, Context};
+use crate::credential::{Credential, Description, Environment, Name, Reason, Scopes, Status};
+use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::{
+    self, DetailsPatch, GracePeriod, LifecycleError, NewCredential, Transition,
+};
+use crate::secret::{ClientSecret, HashError, SecretHash, SecretHasher};
+use crate::store::{AuditScope, Page, PageRequest, SharedStore, StoreError, UsageMonth};
+use crate::time::{Clock, Timestamp};
+
+/// How many times an operation without `If-Match` re-reads and re-decides after losing a race.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// An authorized caller acting on one tenant, within one request.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub actor: Actor,
+    pub tenant: TenantId,
+    pub request_id: Option<String>,
+}
+
+/// The caller's `If-Match`: the versions it expects, or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    Any,
+    Versions(Vec<u64>),
+}
+
+impl Precondition {
+    pub fn holds_for(&self, version: u64) -> bool {
+        match self {
+            Precondition::Any => true,
+            Precondition::Versions(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// A credential as read at one instant, with this month's usage.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub credential: Credential,
+    pub requests_this_month: u64,
+    pub usage_month: UsageMonth,
+    pub read_at: Timestamp,
+}
+
+impl Snapshot {
+    pub fn status(&self) -> Status {
+        self.credential.status(self.read_at)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("No credential {0} exists in this tenant.")]
+    NotFound(ClientId),
+    #[error(transparent)]
+    Rule(#[from] LifecycleError),
+    #[error("The credential has changed since you read it: its version is {}, not the one in If-Match.", .0.credential.version)]
+    PreconditionFailed(Box<Snapshot>),
+    #[error("The credential is being changed by other requests at this moment; try again.")]
+    Contention,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not hash a new secret: {0}")]
+    Hashing(String),
+}
+
+impl From<HashError> for ServiceError {
+    fn from(e: HashError) -> Self {
+        ServiceError::Hashing(e.to_string())
+    }
+}
+
+/// What a caller asks for when creating a credential; the expiry is resolved against the
+/// server's clock.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub name: Name,
+    pub description: Description,
+    pub scopes: Scopes,
+    pub environment: Environment,
+    pub expires_at: Option<Timestamp>,
+    pub expires_in_days: Option<i64>,
+}
+
+/// What a lifecycle decision asks the store to do.
+// Lives for one iteration of the retry loop; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Write {
+    Update(Transition),
+    Delete(AuditEvent),
+    Nothing,
+}
+
+pub struct CredentialService {
+    store: SharedStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CredentialService {
+    pub fn new(store: SharedStore, hasher: Arc<SecretHasher>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            hasher,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn context(&self, acting: &Acting) -> Context {
+        Context {
+            actor: acting.actor.clone(),
+            now: self.clock.now(),
+            request_id: acting.request_id.clone(),
+        }
+    }
+
+    /// argon2id takes milliseconds of CPU: keep it off the async workers.
+    async fn new_secret(
+        &self,
+        environment: Environment,
+    ) -> Result<(ClientSecret, SecretHash), ServiceError> {
+        let hasher = Arc::clone(&self.hasher);
+        tokio::task::spawn_blocking(move || {
+            let secret = ClientSecret::generate(environment);
+            let hash = hasher.hash(&secret)?;
+            Ok((secret, hash))
+        })
+        .await
+        .map_err(|e| ServiceError::Hashing(e.to_string()))?
+    }
+
+    async fn load(
+        &self,
+        tenant: &TenantId,
+        client_id: &ClientId,
+    ) -> Result<Credential, ServiceError> {
+        // Another tenant's credential is indistinguishable from none, so IDs cannot be probed.
+        match self.store.get(client_id).await? {
+            Some(credential) if &credential.tenant == tenant => Ok(credential),
+            _ => Err(ServiceError::NotFound(client_id.clone())),
+        }
+    }
+
+    async fn snapshots(&self, credentials: Vec<Credential>) -> Result<Vec<Snapshot>, ServiceError> {
+        let read_at = self.clock.now();
+        let usage_month = UsageMonth::of(read_at);
+        let ids: Vec<ClientId> = credentials.iter().map(|c| c.client_id.clone()).collect();
+        let counts: HashMap<ClientId, u64> = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.request_counts(&ids, usage_month).await?
+        };
+        Ok(credentials
+            .into_iter()
+            .map(|credential| Snapshot {
+                requests_this_month: counts.get(&credential.client_id).copied().unwrap_or(0),
+                credential,
+                usage_month,
+                read_at,
+            })
+            .collect())
+    }
+
+    async fn snapshot(&self, credential: Credential) -> Result<Snapshot, ServiceError> {
+        let mut snapshots = self.snapshots(vec![credential]).await?;
+        snapshots
+            .pop()
+            .ok_or(ServiceError::Store(StoreError::Backend(
+                "empty snapshot".into(),
+            )))
+    }
+
+    /// Read, check, decide, write; on a lost race, read again and decide again. With a
+    /// precondition, a version that moved on answers `PreconditionFailed` with the fresh state.
+    async fn mutate(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+        mut decide: impl FnMut(&Credential, &Context) -> Result<Write, LifecycleError>,
+    ) -> Result<Credential, ServiceError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(StdDuration::from_millis(5 << attempt)).await;
+            }
+            let current = self.load(&acting.tenant, client_id).await?;
+            if let Some(precondition) = precondition
+                && !precondition.holds_for(current.version)
+            {
+                return Err(ServiceError::PreconditionFailed(Box::new(
+                    self.snapshot(current).await?,
+                )));
+            }
+            let context = self.context(acting);
+            let written = match decide(&current, &context)? {
+                Write::Nothing => return Ok(current),
+                Write::Update(change) => self
+                    .store
+                    .update(current.version, &change)
+                    .await
+                    .map(|()| change.credential),
+                Write::Delete(event) => self.store.delete(&current, &event).await.map(|()| current),
+            };
+            match written {
+                Err(StoreError::Conflict) => continue,
+                other => return other.map_err(ServiceError::from),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    pub async fn create(
+        &self,
+        acting: &Acting,
+        request: CreateRequest,
+    ) -> Result<(Snapshot, ClientSecret), ServiceError> {
+        let now = self.clock.now();
+        let expires_at =
+            lifecycle::requested_expiry(request.expires_at, request.expires_in_days, now)
+                .map_err(LifecycleError::from)?;
+        let (secret, hash) = self.new_secret(request.environment).await?;
+        let new = NewCredential {
+            tenant: acting.tenant.clone(),
+            name: request.name,
+            description: request.description,
+            scopes: request.scopes,
+            environment: request.environment,
+            expires_at,
+        };
+        // 130 random bits make a collision practically impossible; should one happen anyway,
+        // a second ID settles it rather than failing the request.
+        for _ in 0..2 {
+            let created = lifecycle::create(
+                new.clone(),
+                ClientId::generate(),
+                hash.clone(),
+                &self.context(acting),
+            )?;
+            match self.store.insert(&created).await {
+                Ok(()) => return Ok((self.snapshot(created.credential).await?, secret)),
+                Err(StoreError::AlreadyExists) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Store(StoreError::AlreadyExists))
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        client_id: &ClientId,
+    ) -> Result<Snapshot, ServiceError> {
+        let credential = self.load(tenant, client_id).await?;
+        self.snapshot(credential).await
+    }
+
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Snapshot>, ServiceError> {
+        let found = self.store.list(tenant, status, page).await?;
+        Ok(Page {
+            items: self.snapshots(found.items).await?,
+            next_cursor: found.next_cursor,
+        })
+    }
+
+    pub async fn update_details(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+        patch: DetailsPatch,
+    ) -> Result<Snapshot, ServiceError> {
+        let after = self
+            .mutate(acting, client_id, precondition, |current, context| {
+                Ok(
+                    match lifecycle::update_details(current, patch.clone(), context)? {
+                        Some(change) => Write::Update(change),
+                        None => Write::Nothing,
+                    },
+                )
+            })
+            .await?;
+        self.snapshot(after).await
+    }
+
+    pub async fn set_expiry(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+        expires_at: Option<Timestamp>,
+    ) -> Result<Snapshot, ServiceError> {
+        let after = self
+            .mutate(acting, client_id, precondition, |current, context| {
+                lifecycle::set_expiry(current, expires_at, context).map(Write::Update)
+            })
+            .await?;
+        self.snapshot(after).await
+    }
+
+    pub async fn rotate_secret(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+        grace: GracePeriod,
+    ) -> Result<(Snapshot, ClientSecret), ServiceError> {
+        let environment = self.load(&acting.tenant, client_id).await?.environment;
+        // Hash once, outside the retry loop: the environment of a credential never changes.
+        let (secret, hash) = self.new_secret(environment).await?;
+        let after = self
+            .mutate(acting, client_id, precondition, |current, context| {
+                lifecycle::rotate_secret(current, hash.clone(), grace, context).map(Write::Update)
+            })
+            .await?;
+        Ok((self.snapshot(after).await?, secret))
+    }
+
+    pub async fn suspend(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+    ) -> Result<Snapshot, ServiceError> {
+        let after = self
+            .mutate(acting, client_id, precondition, |current, context| {
+                lifecycle::suspend(current, context).map(Write::Update)
+            })
+            .await?;
+        self.snapshot(after).await
+    }
+
+    pub async fn reactivate(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+    ) -> Result<Snapshot, ServiceError> {
+        let after = self
+            .mutate(acting, client_id, precondition, |current, context| {
+                lifecycle::reactivate(current, context).map(Write::Update)
+            })
+            .await?;
+        self.snapshot(after).await
+    }
+
+    pub async fn revoke(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+        reason: Option<Reason>,
+    ) -> Result<Snapshot, ServiceError> {
+        let after = self
+            .mutate(acting, client_id, precondition, |current, context| {
+                lifecycle::revoke(current, reason.clone(), context).map(Write::Update)
+            })
+            .await?;
+        self.snapshot(after).await
+    }
+
+    pub async fn delete(
+        &self,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
+    ) -> Result<(), ServiceError> {
+        self.mutate(acting, client_id, precondition, |current, context| {
+            Ok(Write::Delete(lifecycle::delete(current, context)))
+        })
+        .await
+        .map(drop)
+    }
+
+    /// A tenant's audit trail, or one credential's (which outlives the credential itself).
+    pub async fn audit(
+        &self,
+        tenant: &TenantId,
+        client_id: Option<&ClientId>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, ServiceError> {
+        let scope = match client_id {
+            Some(id) => AuditScope::Credential(tenant.clone(), id.clone()),
+            None => AuditScope::Tenant(tenant.clone()),
+        };
+        let found = self.store.list_events(&scope, page).await?;
+        // An ID with no trail in this tenant never existed here (or its trail aged out).
+        if let Some(id) = client_id
+            && found.items.is_empty()
+            && page.cursor.is_none()
+        {
+            return Err(ServiceError::NotFound(id.clone()));
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,3 @@
+//! Tokens: signing keys and their public JWKs.
+
+pub mod keys;

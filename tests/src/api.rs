@@ -1,0 +1,230 @@
+//! End-to-end fixture: a local gateway on a free port, over its own table (or memory), with
+//! the clock the test moves, and every log line of the process captured for inspection.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use clavis::api::App;
+use clavis::secret::SecretHasher;
+use clavis_local::gateway::{Gateway, RunningGateway};
+use clavis_local::idp::{DevClaims, LocalIdp};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::{Fixture, dynamodb_fixture, memory_fixture};
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once per process) a subscriber that records everything Clavis logs, down to
+/// TRACE, and what the AWS SDK logs at DEBUG.
+fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(Arc::clone(&buffer));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "trace,aws_smithy_runtime=debug,aws_sdk_dynamodb=debug,hyper=info,h2=info",
+            ))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init();
+        buffer
+    })
+    .clone()
+}
+
+/// Everything logged by this test process so far.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&capture_logs().lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+pub struct TestApi {
+    pub fixture: Fixture,
+    pub idp: Arc<LocalIdp>,
+    pub http: reqwest::Client,
+    pub gateway: RunningGateway,
+}
+
+/// One response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The problem `code` of an error response.
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Self {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        self
+    }
+}
+
+impl TestApi {
+    pub async fn dynamodb() -> Self {
+        Self::over(dynamodb_fixture().await).await
+    }
+
+    pub async fn memory() -> Self {
+        Self::over(memory_fixture()).await
+    }
+
+    async fn over(fixture: Fixture) -> Self {
+        capture_logs();
+        let idp = Arc::new(LocalIdp::ephemeral().expect("idp"));
+        let app = Arc::new(App::new(
+            fixture.store.clone(),
+            Arc::new(SecretHasher::default()),
+            fixture.clock.clone(),
+        ));
+        let gateway = Gateway::new(app, Arc::clone(&idp))
+            .start(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("gateway");
+        Self {
+            fixture,
+            idp,
+            http: reqwest::Client::new(),
+            gateway,
+        }
+    }
+
+    pub fn token(&self, role: &str, tenant: &str, advises: &[&str]) -> String {
+        let claims = DevClaims {
+            sub: format!("{role}-of-{tenant}"),
+            role: role.to_owned(),
+            tenant: Some(tenant.to_owned()),
+            advises: advises.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        self.idp.mint(&claims, 1).expect("token")
+    }
+
+    pub fn admin(&self, tenant: &str) -> String {
+        self.token("admin", tenant, &[])
+    }
+
+    /// Sends a request: `body` as JSON when it is a JSON value, raw otherwise.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.gateway.url()));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::read(request).await
+    }
+
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.gateway.url()))
+            .bearer_auth(token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Self::read(request).await
+    }
+
+    async fn read(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the gateway");
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body"),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    /// Creates a credential in `tenant` and returns the whole 201 response body.
+    pub async fn create(&self, tenant: &str, body: Value) -> Value {
+        self.post(
+            &format!("/v1/tenants/{tenant}/credentials"),
+            &self.admin(tenant),
+            body,
+        )
+        .await
+        .expect(201)
+        .json()
+    }
+}

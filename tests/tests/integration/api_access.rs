@@ -1,0 +1,232 @@
+//! Who may do what: every route of the route table, for every kind of caller.
+
+use clavis::api::{Endpoint, ROUTES, Route};
+use clavis_local::idp::{DevClaims, LocalIdp};
+use clavis_tests::api::{Reply, TestApi};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn body_for(endpoint: Endpoint) -> Option<Value> {
+    match endpoint {
+        Endpoint::CreateCredential => Some(json!({"name": "Matrix", "scopes": ["products:read"]})),
+        Endpoint::UpdateCredential => Some(json!({"name": "Renamed"})),
+        Endpoint::UpdateExpiry => Some(json!({"expires_at": null})),
+        Endpoint::SuspendCredential | Endpoint::RotateSecret | Endpoint::RevokeCredential => {
+            Some(json!({}))
+        }
+        _ => None,
+    }
+}
+
+fn success_status(endpoint: Endpoint) -> u16 {
+    match endpoint {
+        Endpoint::CreateCredential => 201,
+        Endpoint::DeleteCredential => 204,
+        _ => 200,
+    }
+}
+
+async fn call(
+    api: &TestApi,
+    route: &Route,
+    tenant: &str,
+    client_id: &str,
+    token: Option<&str>,
+) -> Reply {
+    let path = route
+        .path
+        .replace("{tenant}", tenant)
+        .replace("{client_id}", client_id);
+    let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+    api.send(method, &path, token, body_for(route.endpoint), &[])
+        .await
+}
+
+/// A credential in the state the route acts on (reactivate needs a suspended one).
+async fn target(api: &TestApi, endpoint: Endpoint) -> String {
+    let created = api
+        .create(
+            "acme",
+            json!({"name": "Target", "scopes": ["products:read"]}),
+        )
+        .await;
+    let id = created["credential"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    if endpoint == Endpoint::ReactivateCredential {
+        api.post(
+            &format!("/v1/tenants/acme/credentials/{id}/suspend"),
+            &api.admin("acme"),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_admits_exactly_the_admins_and_advisors_of_the_tenant() {
+    let api = TestApi::dynamodb().await;
+    let stranger_idp = LocalIdp::ephemeral().unwrap();
+    let forged = stranger_idp
+        .mint(
+            &DevClaims {
+                sub: "mallory".into(),
+                role: "admin".into(),
+                tenant: Some("acme".into()),
+                advises: vec![],
+            },
+            1,
+        )
+        .unwrap();
+    let expired = api
+        .idp
+        .mint(
+            &DevClaims {
+                sub: "late".into(),
+                role: "admin".into(),
+                tenant: Some("acme".into()),
+                advises: vec![],
+            },
+            -1,
+        )
+        .unwrap();
+    let allowed = [
+        ("admin of acme", api.admin("acme")),
+        (
+            "advisor of acme",
+            api.token("advisor", "agency", &["globex", "acme"]),
+        ),
+    ];
+    let forbidden = [
+        ("admin of globex", api.admin("globex")),
+        (
+            "advisor of others",
+            api.token("advisor", "agency", &["globex"]),
+        ),
+        ("member of acme", api.token("member", "acme", &[])),
+        ("viewer of acme", api.token("viewer", "acme", &["acme"])),
+        ("role-less", api.token("", "acme", &[])),
+    ];
+    let unauthenticated = [
+        ("no token", None),
+        ("garbage", Some("garbage".to_owned())),
+        ("foreign key", Some(forged)),
+        ("expired", Some(expired)),
+    ];
+    let mut checked = 0;
+    for route in &ROUTES {
+        let id = target(&api, route.endpoint).await;
+        let trail_before = api
+            .get("/v1/tenants/acme/audit?limit=100", &api.admin("acme"))
+            .await
+            .expect(200)
+            .json()["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        for (who, token) in &unauthenticated {
+            let reply = call(&api, route, "acme", &id, token.as_deref()).await;
+            assert_eq!(
+                reply.status,
+                401,
+                "{who} on {}: {}",
+                route.key(),
+                reply.text
+            );
+            checked += 1;
+        }
+        for (who, token) in &forbidden {
+            call(&api, route, "acme", &id, Some(token))
+                .await
+                .expect_problem(403, "forbidden");
+            let _ = who;
+            checked += 1;
+        }
+        let trail_after = api
+            .get("/v1/tenants/acme/audit?limit=100", &api.admin("acme"))
+            .await
+            .expect(200)
+            .json()["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(
+            trail_before,
+            trail_after,
+            "refused callers changed nothing on {}",
+            route.key()
+        );
+        for (who, token) in &allowed {
+            let id = target(&api, route.endpoint).await;
+            let reply = call(&api, route, "acme", &id, Some(token)).await;
+            assert_eq!(
+                reply.status,
+                success_status(route.endpoint),
+                "{who} on {}: {}",
+                route.key(),
+                reply.text
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ROUTES.len() * 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_credential_is_indistinguishable_from_none() {
+    let api = TestApi::dynamodb().await;
+    let id = target(&api, Endpoint::GetCredential).await;
+    let globex = api.admin("globex");
+    for route in ROUTES.iter().filter(|r| r.path.contains("{client_id}")) {
+        let probe = call(&api, route, "globex", &id, Some(&globex))
+            .await
+            .expect_problem(404, "credential_not_found");
+        let unknown = call(
+            &api,
+            route,
+            "globex",
+            "cid_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            Some(&globex),
+        )
+        .await;
+        assert_eq!(
+            probe.json()["detail"].as_str().map(|d| d.replace(&id, "")),
+            unknown.json()["detail"]
+                .as_str()
+                .map(|d| d.replace("cid_aaaaaaaaaaaaaaaaaaaaaaaaaa", ""))
+        );
+    }
+    // And it is untouched.
+    let shown = api
+        .get(
+            &format!("/v1/tenants/acme/credentials/{id}"),
+            &api.admin("acme"),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        (shown["version"].as_u64(), shown["status"].as_str()),
+        (Some(1), Some("active"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_api_gateways_404() {
+    let api = TestApi::memory().await;
+    let token = api.admin("acme");
+    for (method, path) in [
+        (Method::GET, "/v1/nothing"),
+        (Method::PUT, "/v1/tenants/acme/credentials"),
+        (Method::GET, "/"),
+    ] {
+        let reply = api.send(method, path, Some(&token), None, &[]).await;
+        assert_eq!(
+            (reply.status, reply.json()),
+            (404, json!({"message": "Not Found"}))
+        );
+    }
+}
