@@ -92,6 +92,17 @@ pub struct CreateRequest {
     pub expires_in_days: Option<i64>,
 }
 
+/// A change to a credential's state or details; each is a rule of [`crate::lifecycle`].
+#[derive(Debug, Clone)]
+pub enum Change {
+    Details(DetailsPatch),
+    /// Sets (`Some`) or removes (`None`) the expiry.
+    Expiry(Option<Timestamp>),
+    Suspend,
+    Reactivate,
+    Revoke(Option<Reason>),
+}
+
 /// What a lifecycle decision asks the store to do.
 // Lives for one iteration of the retry loop; boxing would only add an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -285,36 +296,31 @@ impl CredentialService {
         })
     }
 
-    pub async fn update_details(
+    /// Applies one of the versioned changes that return the credential as it is afterwards.
+    pub async fn change(
         &self,
         acting: &Acting,
         client_id: &ClientId,
         precondition: Option<&Precondition>,
-        patch: DetailsPatch,
+        change: Change,
     ) -> Result<Snapshot, ServiceError> {
         let after = self
             .mutate(acting, client_id, precondition, |current, context| {
-                Ok(
-                    match lifecycle::update_details(current, patch.clone(), context)? {
-                        Some(change) => Write::Update(change),
-                        None => Write::Nothing,
-                    },
-                )
-            })
-            .await?;
-        self.snapshot(after).await
-    }
-
-    pub async fn set_expiry(
-        &self,
-        acting: &Acting,
-        client_id: &ClientId,
-        precondition: Option<&Precondition>,
-        expires_at: Option<Timestamp>,
-    ) -> Result<Snapshot, ServiceError> {
-        let after = self
-            .mutate(acting, client_id, precondition, |current, context| {
-                lifecycle::set_expiry(current, expires_at, context).map(Write::Update)
+                let transition = match &change {
+                    Change::Details(patch) => {
+                        match lifecycle::update_details(current, patch.clone(), context)? {
+                            Some(transition) => transition,
+                            None => return Ok(Write::Nothing),
+                        }
+                    }
+                    Change::Expiry(expires_at) => {
+                        lifecycle::set_expiry(current, *expires_at, context)?
+                    }
+                    Change::Suspend => lifecycle::suspend(current, context)?,
+                    Change::Reactivate => lifecycle::reactivate(current, context)?,
+                    Change::Revoke(reason) => lifecycle::revoke(current, reason.clone(), context)?,
+                };
+                Ok(Write::Update(transition))
             })
             .await?;
         self.snapshot(after).await
@@ -336,49 +342,6 @@ impl CredentialService {
             })
             .await?;
         Ok((self.snapshot(after).await?, secret))
-    }
-
-    pub async fn suspend(
-        &self,
-        acting: &Acting,
-        client_id: &ClientId,
-        precondition: Option<&Precondition>,
-    ) -> Result<Snapshot, ServiceError> {
-        let after = self
-            .mutate(acting, client_id, precondition, |current, context| {
-                lifecycle::suspend(current, context).map(Write::Update)
-            })
-            .await?;
-        self.snapshot(after).await
-    }
-
-    pub async fn reactivate(
-        &self,
-        acting: &Acting,
-        client_id: &ClientId,
-        precondition: Option<&Precondition>,
-    ) -> Result<Snapshot, ServiceError> {
-        let after = self
-            .mutate(acting, client_id, precondition, |current, context| {
-                lifecycle::reactivate(current, context).map(Write::Update)
-            })
-            .await?;
-        self.snapshot(after).await
-    }
-
-    pub async fn revoke(
-        &self,
-        acting: &Acting,
-        client_id: &ClientId,
-        precondition: Option<&Precondition>,
-        reason: Option<Reason>,
-    ) -> Result<Snapshot, ServiceError> {
-        let after = self
-            .mutate(acting, client_id, precondition, |current, context| {
-                lifecycle::revoke(current, reason.clone(), context).map(Write::Update)
-            })
-            .await?;
-        self.snapshot(after).await
     }
 
     pub async fn delete(

@@ -216,6 +216,33 @@ impl TestApi {
             .await
     }
 
+    /// Creates an ordinary credential in `tenant` and returns its client ID.
+    pub async fn create_in(&self, tenant: &str) -> String {
+        let created = self
+            .create(
+                tenant,
+                serde_json::json!({"name": "Target", "scopes": ["products:read"]}),
+            )
+            .await;
+        created["credential"]["client_id"]
+            .as_str()
+            .expect("client_id")
+            .to_owned()
+    }
+
+    /// How many audit events the tenant's trail holds (up to 100).
+    pub async fn audit_len(&self, tenant: &str) -> usize {
+        let trail = self
+            .get(
+                &format!("/v1/tenants/{tenant}/audit?limit=100"),
+                &self.admin(tenant),
+            )
+            .await
+            .expect(200)
+            .json();
+        trail["items"].as_array().map_or(0, Vec::len)
+    }
+
     /// Creates a credential in `tenant` and returns the whole 201 response body.
     pub async fn create(&self, tenant: &str, body: Value) -> Value {
         self.post(

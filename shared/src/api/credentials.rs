@@ -18,7 +18,7 @@ use crate::credential::{Description, Environment, Name, Reason, Scopes, Status, 
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{DetailsPatch, GracePeriod};
 use crate::secret::ClientSecret;
-use crate::service::{Acting, CreateRequest, Snapshot};
+use crate::service::{Acting, Change, CreateRequest, Snapshot};
 use crate::store::{Cursor, PageRequest};
 use crate::time::{Timestamp, parse_rfc3339};
 
@@ -268,6 +268,25 @@ pub async fn list_audit_events(app: &App, request: Request) -> Response<Body> {
 
 // --- change -------------------------------------------------------------------------------------
 
+/// Handles the routes that apply one [`Change`] and answer with the credential after it.
+async fn change_credential(
+    app: &App,
+    request: Request,
+    read: impl FnOnce(&Request) -> Result<Change, Problem>,
+) -> Response<Body> {
+    managed(&request, async |acting| {
+        let client_id = client_id(&request)?;
+        let precondition = precondition(&request)?;
+        let change = read(&request)?;
+        let snapshot = app
+            .credentials
+            .change(&acting, &client_id, precondition.as_ref(), change)
+            .await?;
+        Ok(credential_response(StatusCode::OK, &snapshot))
+    })
+    .await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
@@ -280,17 +299,15 @@ struct UpdateBody {
 }
 
 pub async fn update_credential(app: &App, request: Request) -> Response<Body> {
-    managed(&request, async |acting| {
-        let client_id = client_id(&request)?;
-        let precondition = precondition(&request)?;
-        let body: UpdateBody = json_body(&request, false)?;
+    change_credential(app, request, |request| {
+        let body: UpdateBody = json_body(request, false)?;
         if body.name.is_none() && body.description.is_none() && body.scopes.is_none() {
             return Err(Problem::bad_request(
                 "empty_update",
                 "Give at least one of name, description, scopes.",
             ));
         }
-        let patch = DetailsPatch {
+        Ok(Change::Details(DetailsPatch {
             name: body.name.as_deref().map(Name::parse).transpose()?,
             description: body
                 .description
@@ -298,12 +315,7 @@ pub async fn update_credential(app: &App, request: Request) -> Response<Body> {
                 .map(Description::parse)
                 .transpose()?,
             scopes: body.scopes.as_deref().map(scopes).transpose()?,
-        };
-        let snapshot = app
-            .credentials
-            .update_details(&acting, &client_id, precondition.as_ref(), patch)
-            .await?;
-        Ok(credential_response(StatusCode::OK, &snapshot))
+        }))
     })
     .await
 }
@@ -323,10 +335,8 @@ struct ExpiryBody {
 }
 
 pub async fn update_expiry(app: &App, request: Request) -> Response<Body> {
-    managed(&request, async |acting| {
-        let client_id = client_id(&request)?;
-        let precondition = precondition(&request)?;
-        let body: ExpiryBody = json_body(&request, false)?;
+    change_credential(app, request, |request| {
+        let body: ExpiryBody = json_body(request, false)?;
         let requested = body.expires_at.ok_or_else(|| {
             Problem::bad_request(
                 "missing_field",
@@ -334,15 +344,49 @@ pub async fn update_expiry(app: &App, request: Request) -> Response<Body> {
             )
             .with_field("expires_at")
         })?;
-        let expires_at = requested
-            .as_deref()
-            .map(|t| expiry("expires_at", t))
-            .transpose()?;
-        let snapshot = app
-            .credentials
-            .set_expiry(&acting, &client_id, precondition.as_ref(), expires_at)
-            .await?;
-        Ok(credential_response(StatusCode::OK, &snapshot))
+        Ok(Change::Expiry(
+            requested
+                .as_deref()
+                .map(|t| expiry("expires_at", t))
+                .transpose()?,
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+pub async fn suspend_credential(app: &App, request: Request) -> Response<Body> {
+    change_credential(app, request, |request| {
+        let NoBody {} = json_body(request, true)?;
+        Ok(Change::Suspend)
+    })
+    .await
+}
+
+pub async fn reactivate_credential(app: &App, request: Request) -> Response<Body> {
+    change_credential(app, request, |request| {
+        let NoBody {} = json_body(request, true)?;
+        Ok(Change::Reactivate)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn revoke_credential(app: &App, request: Request) -> Response<Body> {
+    change_credential(app, request, |request| {
+        let body: RevokeBody = json_body(request, true)?;
+        Ok(Change::Revoke(
+            body.reason.as_deref().map(Reason::parse).transpose()?,
+        ))
     })
     .await
 }
@@ -365,60 +409,6 @@ pub async fn rotate_secret(app: &App, request: Request) -> Response<Body> {
             .rotate_secret(&acting, &client_id, precondition.as_ref(), grace)
             .await?;
         Ok(secret_response(StatusCode::OK, &snapshot, &secret))
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoBody {}
-
-pub async fn suspend_credential(app: &App, request: Request) -> Response<Body> {
-    managed(&request, async |acting| {
-        let client_id = client_id(&request)?;
-        let precondition = precondition(&request)?;
-        let NoBody {} = json_body(&request, true)?;
-        let snapshot = app
-            .credentials
-            .suspend(&acting, &client_id, precondition.as_ref())
-            .await?;
-        Ok(credential_response(StatusCode::OK, &snapshot))
-    })
-    .await
-}
-
-pub async fn reactivate_credential(app: &App, request: Request) -> Response<Body> {
-    managed(&request, async |acting| {
-        let client_id = client_id(&request)?;
-        let precondition = precondition(&request)?;
-        let NoBody {} = json_body(&request, true)?;
-        let snapshot = app
-            .credentials
-            .reactivate(&acting, &client_id, precondition.as_ref())
-            .await?;
-        Ok(credential_response(StatusCode::OK, &snapshot))
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeBody {
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-pub async fn revoke_credential(app: &App, request: Request) -> Response<Body> {
-    managed(&request, async |acting| {
-        let client_id = client_id(&request)?;
-        let precondition = precondition(&request)?;
-        let body: RevokeBody = json_body(&request, true)?;
-        let reason = body.reason.as_deref().map(Reason::parse).transpose()?;
-        let snapshot = app
-            .credentials
-            .revoke(&acting, &client_id, precondition.as_ref(), reason)
-            .await?;
-        Ok(credential_response(StatusCode::OK, &snapshot))
     })
     .await
 }

@@ -15,16 +15,7 @@ type Case<'a> = (Method, String, Option<&'a str>, Vec<u8>, u16, &'a str);
 async fn malformed_requests_get_a_4xx_with_a_code_and_change_nothing() {
     let api = TestApi::dynamodb().await;
     let token = api.admin("acme");
-    let created = api
-        .create(
-            "acme",
-            json!({"name": "Target", "scopes": ["products:read"]}),
-        )
-        .await;
-    let id = created["credential"]["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_in("acme").await;
     let create = "/v1/tenants/acme/credentials".to_owned();
     let one = format!("/v1/tenants/acme/credentials/{id}");
     let expiry = format!("{one}/expiry");
@@ -110,12 +101,7 @@ async fn malformed_requests_get_a_4xx_with_a_code_and_change_nothing() {
     assert_eq!(shown["version"], 1);
     let listed = api.get(&create, &token).await.expect(200).json();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-    let trail = api
-        .get("/v1/tenants/acme/audit", &token)
-        .await
-        .expect(200)
-        .json();
-    assert_eq!(trail["items"].as_array().unwrap().len(), 1);
+    assert_eq!(api.audit_len("acme").await, 1);
     assert!(total >= 45);
 }
 
