@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::Utc;
-use clavis::api::{Access, App, find_route};
+use clavis::api::{Access, App, Endpoint, OAuthApp, find_route};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -31,7 +31,63 @@ const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
 pub struct Gateway {
     app: Arc<App>,
+    oauth: Arc<OAuthApp>,
     idp: Arc<LocalIdp>,
+}
+
+/// A bound listener: its address is known (the token issuer is the gateway's own URL) before
+/// the apps that serve it are built.
+pub struct Bound {
+    listener: TcpListener,
+    pub addr: SocketAddr,
+}
+
+impl Bound {
+    /// Binds `addr`; port 0 takes any free port.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        Ok(Self { listener, addr })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves `gateway` in the background until the returned handle stops.
+    pub fn serve(self, gateway: Gateway) -> RunningGateway {
+        let Bound { listener, addr } = self;
+        let (stop, mut stopped) = watch::channel(false);
+        let gateway = Arc::new(gateway);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, peer)) = accepted else { continue };
+                        let gateway = Arc::clone(&gateway);
+                        let mut stop_connection = stopped.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |request| {
+                                let gateway = Arc::clone(&gateway);
+                                async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
+                            });
+                            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = connection => {}
+                                _ = stop_connection.changed() => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        RunningGateway {
+            addr,
+            stop,
+            task: Some(task),
+        }
+    }
 }
 
 /// A gateway serving in the background until stopped or dropped.
@@ -61,44 +117,8 @@ impl Drop for RunningGateway {
 }
 
 impl Gateway {
-    pub fn new(app: Arc<App>, idp: Arc<LocalIdp>) -> Self {
-        Self { app, idp }
-    }
-
-    /// Binds `addr` (port 0 for any free port) and serves until the returned handle stops.
-    pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningGateway> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, mut stopped) = watch::channel(false);
-        let gateway = Arc::new(self);
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, peer)) = accepted else { continue };
-                        let gateway = Arc::clone(&gateway);
-                        let mut stop_connection = stopped.clone();
-                        tokio::spawn(async move {
-                            let service = service_fn(move |request| {
-                                let gateway = Arc::clone(&gateway);
-                                async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
-                            });
-                            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                            tokio::select! {
-                                _ = connection => {}
-                                _ = stop_connection.changed() => {}
-                            }
-                        });
-                    }
-                }
-            }
-        });
-        Ok(RunningGateway {
-            addr,
-            stop,
-            task: Some(task),
-        })
+    pub fn new(app: Arc<App>, oauth: Arc<OAuthApp>, idp: Arc<LocalIdp>) -> Self {
+        Self { app, oauth, idp }
     }
 
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
@@ -114,6 +134,7 @@ impl Gateway {
             }
         };
         let claims = match route.access {
+            Access::Public => None,
             Access::Jwt => {
                 let token = parts
                     .headers
@@ -142,7 +163,10 @@ impl Gateway {
                 return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
             }
         };
-        let response = route.endpoint.handle(&self.app, request).await;
+        let response = match route.endpoint {
+            Endpoint::Credentials(endpoint) => endpoint.handle(&self.app, request).await,
+            Endpoint::OAuth(endpoint) => endpoint.handle(&self.oauth, request).await,
+        };
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
     }

@@ -52,19 +52,7 @@ impl LocalIdp {
     /// The development identity provider of `make run`: its key is kept in `data_dir` so that
     /// tokens printed once keep working across restarts.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, IdpError> {
-        let path = data_dir.join(KEY_FILE);
-        let file_error = |source| IdpError::File {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Ok(pem) = std::fs::read_to_string(&path) {
-            return Ok(Self {
-                key: SigningKey::from_pem(KeyAlgorithm::Rs256, &pem)?,
-            });
-        }
-        std::fs::create_dir_all(data_dir).map_err(file_error)?;
-        let (key, pem) = SigningKey::generate(KeyAlgorithm::Rs256)?;
-        write_private(&path, &pem).map_err(file_error)?;
+        let (key, _) = persistent_key(&data_dir.join(KEY_FILE), KeyAlgorithm::Rs256)?;
         Ok(Self { key })
     }
 
@@ -129,6 +117,26 @@ fn api_gateway_claim(value: serde_json::Value) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// A development key kept at `path` (created, owner-readable only, on first use), and its PEM.
+pub fn persistent_key(
+    path: &Path,
+    algorithm: KeyAlgorithm,
+) -> Result<(SigningKey, String), IdpError> {
+    let file_error = |source| IdpError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Ok(pem) = std::fs::read_to_string(path) {
+        return Ok((SigningKey::from_pem(algorithm, &pem)?, pem));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(file_error)?;
+    }
+    let (key, pem) = SigningKey::generate(algorithm)?;
+    write_private(path, &pem).map_err(file_error)?;
+    Ok((key, pem))
 }
 
 /// Writes a private key readable by its owner only.

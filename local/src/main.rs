@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use clavis::api::App;
-use clavis::config::{Env, secret_hasher};
+use clavis::api::{App, OAuthApp};
+use clavis::config::{Env, TokenSettings, secret_hasher};
 use clavis::store::schema::ensure_table;
 use clavis::store::{Retention, SharedStore, memory::MemoryStore};
 use clavis::time::{Clock, SystemClock};
+use clavis::token::keys::KeyAlgorithm;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
-use clavis_local::gateway::Gateway;
-use clavis_local::idp::{DevClaims, LocalIdp};
+use clavis_local::gateway::{Bound, Gateway};
+use clavis_local::idp::{DevClaims, LocalIdp, persistent_key};
 
 #[derive(Parser)]
 #[command(
@@ -135,11 +136,30 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
             )
         }
     };
-    let hasher = Arc::new(secret_hasher(&Env::from_process())?);
+    let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let env = Env::from_process();
+    let hasher = Arc::new(secret_hasher(&env)?);
+    // Access tokens are signed with a development key kept beside the data; the issuer is
+    // this gateway, so discovery and the JWKS are served where the tokens say.
+    let (_, signing_pem) =
+        persistent_key(&data_dir.join("dev-signing-key.pem"), KeyAlgorithm::Rs256)?;
+    let mut token_env = env
+        .with("TOKEN_ISSUER", bound.url())
+        .with("SIGNING_KEY_PEM", signing_pem);
+    if token_env.optional("TOKEN_AUDIENCE").is_none() {
+        token_env = token_env.with("TOKEN_AUDIENCE", "clavis-api");
+    }
+    let token_settings = TokenSettings::from_env(&token_env)?;
+    let tokens = token_settings.tokens("us-east-1").await?;
+    let oauth = Arc::new(OAuthApp::new(
+        Arc::clone(&store),
+        Arc::clone(&hasher),
+        Arc::clone(&clock),
+        tokens,
+        &token_settings,
+    )?);
     let app = Arc::new(App::new(store, hasher, clock));
-    let gateway = Gateway::new(app, Arc::clone(&idp))
-        .start(SocketAddr::from(([127, 0, 0, 1], port)))
-        .await?;
+    let gateway = bound.serve(Gateway::new(app, oauth, Arc::clone(&idp)));
     let admin = DevClaims {
         sub: "dev-admin".into(),
         role: "admin".into(),

@@ -10,10 +10,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use chrono::Duration;
 
+use crate::client_auth::ThrottlePolicy;
 use crate::secret::SecretHasher;
 use crate::store::Retention;
 use crate::store::dynamodb::DynamoStore;
 use crate::time::Clock;
+use crate::token::keys::{KeyAlgorithm, SigningKey};
+use crate::token::{KeySet, Tokens};
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {variable} {problem}")]
@@ -164,6 +167,169 @@ impl StoreSettings {
     }
 }
 
+/// Where the signing keys come from.
+#[derive(Clone)]
+pub enum KeySource {
+    /// A Secrets Manager secret holding `{"current": "<PEM>", "previous": "<PEM>" | null}`, read
+    /// once per cold start: the key never sits in the function's configuration.
+    SecretsManager { secret_id: String },
+    /// PEM text in the environment: local development and tests.
+    Pem {
+        current: String,
+        previous: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::SecretsManager { secret_id } => write!(f, "SecretsManager({secret_id})"),
+            KeySource::Pem { .. } => f.write_str("Pem(<redacted>)"),
+        }
+    }
+}
+
+/// What the OAuth functions need beyond the store.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// The public base URL of the API, e.g. `https://api.example.com`: the `iss` of every token,
+    /// and where `/.well-known/openid-configuration` is served.
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: KeyAlgorithm,
+    pub keys: KeySource,
+    pub throttle: ThrottlePolicy,
+    /// Verified secrets remembered per warm instance (0 turns the cache off).
+    pub verification_cache_entries: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct SecretKeys {
+    current: String,
+    #[serde(default)]
+    previous: Option<String>,
+}
+
+impl TokenSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let issuer = env
+            .required("TOKEN_ISSUER")?
+            .trim_end_matches('/')
+            .to_owned();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || issuer.contains(['?', '#'])
+        {
+            return Err(ConfigError::new(
+                "TOKEN_ISSUER",
+                "must be the API's base URL, e.g. https://api.example.com",
+            ));
+        }
+        let algorithm = env
+            .optional("SIGNING_ALGORITHM")
+            .unwrap_or("RS256")
+            .parse::<KeyAlgorithm>()
+            .map_err(|e| ConfigError::new("SIGNING_ALGORITHM", e.0))?;
+        let keys = match (
+            env.optional("SIGNING_KEYS_SECRET_ID"),
+            env.optional("SIGNING_KEY_PEM"),
+        ) {
+            (Some(secret_id), None) => KeySource::SecretsManager {
+                secret_id: secret_id.to_owned(),
+            },
+            (None, Some(pem)) => KeySource::Pem {
+                current: pem.to_owned(),
+                previous: env.optional("PREVIOUS_SIGNING_KEY_PEM").map(str::to_owned),
+            },
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "SIGNING_KEY_PEM",
+                    "must not be set together with SIGNING_KEYS_SECRET_ID",
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "SIGNING_KEYS_SECRET_ID",
+                    "(or SIGNING_KEY_PEM locally) is required",
+                ));
+            }
+        };
+        let window: i64 = env.number("TOKEN_FAILURE_WINDOW_SECONDS", 300)?;
+        let max_failures: u32 = env.number("TOKEN_FAILURE_LIMIT", 10)?;
+        if !(1..=86_400).contains(&window) || max_failures == 0 {
+            return Err(ConfigError::new(
+                "TOKEN_FAILURE_LIMIT/TOKEN_FAILURE_WINDOW_SECONDS",
+                "must be at least 1 (and the window at most a day)",
+            ));
+        }
+        Ok(Self {
+            issuer,
+            audience: env.required("TOKEN_AUDIENCE")?.to_owned(),
+            algorithm,
+            keys,
+            throttle: ThrottlePolicy {
+                max_failures,
+                window: Duration::seconds(window),
+            },
+            verification_cache_entries: env.number("VERIFICATION_CACHE_ENTRIES", 10_000)?,
+        })
+    }
+
+    /// Loads the signing keys (from Secrets Manager in `region`, in AWS) and builds the token
+    /// issuer.
+    pub async fn tokens(&self, region: &str) -> Result<Tokens, ConfigError> {
+        let (current, previous) = match &self.keys {
+            KeySource::Pem { current, previous } => (current.clone(), previous.clone()),
+            KeySource::SecretsManager { secret_id } => {
+                let config = aws_config::defaults(BehaviorVersion::latest())
+                    .region(Region::new(region.to_owned()))
+                    .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+                    .load()
+                    .await;
+                let secret = aws_sdk_secretsmanager::Client::new(&config)
+                    .get_secret_value()
+                    .secret_id(secret_id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        ConfigError::new(
+                            "SIGNING_KEYS_SECRET_ID",
+                            format!(
+                                "cannot be read: {}",
+                                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                            ),
+                        )
+                    })?;
+                let keys: SecretKeys = serde_json::from_str(
+                    secret.secret_string().unwrap_or_default(),
+                )
+                .map_err(|_| {
+                    ConfigError::new(
+                        "SIGNING_KEYS_SECRET_ID",
+                        "must hold JSON {\"current\": \"<PEM>\", \"previous\": \"<PEM>\" or null}",
+                    )
+                })?;
+                (keys.current, keys.previous)
+            }
+        };
+        let key = |variable: &str, pem: &str| {
+            SigningKey::from_pem(self.algorithm, pem)
+                .map_err(|e| ConfigError::new(variable, e.to_string()))
+        };
+        let current = key("SIGNING_KEY_PEM", &current)?;
+        let previous = previous
+            .as_deref()
+            .map(|pem| key("PREVIOUS_SIGNING_KEY_PEM", pem))
+            .transpose()?;
+        let keys = KeySet::new(current, previous)
+            .map_err(|e| ConfigError::new("PREVIOUS_SIGNING_KEY_PEM", e.to_string()))?;
+        Ok(Tokens::new(
+            keys,
+            self.issuer.clone(),
+            self.audience.clone(),
+        ))
+    }
+}
+
 /// argon2id cost, OWASP's by default.
 pub fn secret_hasher(env: &Env) -> Result<SecretHasher, ConfigError> {
     let memory = env.number("ARGON2_MEMORY_KIB", SecretHasher::DEFAULT_MEMORY_KIB)?;
@@ -220,6 +386,59 @@ mod tests {
         let env = env.with("AUDIT_RETENTION_DAYS", "30");
         let settings = StoreSettings::from_env(&env).unwrap();
         assert_eq!(settings.retention.audit_events, Duration::days(30));
+    }
+
+    fn token_env() -> Env {
+        let (_, pem) = SigningKey::generate(KeyAlgorithm::EdDsa).unwrap();
+        Env::default()
+            .with("TOKEN_ISSUER", "https://api.example.com/")
+            .with("TOKEN_AUDIENCE", "clavis-api")
+            .with("SIGNING_ALGORITHM", "EdDSA")
+            .with("SIGNING_KEY_PEM", pem)
+    }
+
+    #[tokio::test]
+    async fn token_settings_load_pem_keys() {
+        let settings = TokenSettings::from_env(&token_env()).unwrap();
+        assert_eq!(settings.issuer, "https://api.example.com");
+        assert!(
+            !format!("{settings:?}").contains("PRIVATE KEY"),
+            "keys never print"
+        );
+        let tokens = settings.tokens("eu-west-1").await.unwrap();
+        assert_eq!(tokens.keys().jwks().keys.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn token_settings_name_what_is_wrong() {
+        let missing = |variable: &str| {
+            let mut env = token_env();
+            env.0.remove(variable);
+            TokenSettings::from_env(&env).unwrap_err().variable
+        };
+        assert_eq!(missing("TOKEN_ISSUER"), "TOKEN_ISSUER");
+        assert_eq!(missing("TOKEN_AUDIENCE"), "TOKEN_AUDIENCE");
+        assert_eq!(missing("SIGNING_KEY_PEM"), "SIGNING_KEYS_SECRET_ID");
+        let bad = |variable: &str, value: &str| {
+            TokenSettings::from_env(&token_env().with(variable, value))
+                .unwrap_err()
+                .variable
+        };
+        assert_eq!(bad("TOKEN_ISSUER", "api.example.com"), "TOKEN_ISSUER");
+        assert_eq!(bad("SIGNING_ALGORITHM", "HS256"), "SIGNING_ALGORITHM");
+        assert_eq!(bad("SIGNING_KEYS_SECRET_ID", "arn:x"), "SIGNING_KEY_PEM");
+        assert_eq!(
+            bad("TOKEN_FAILURE_LIMIT", "0"),
+            "TOKEN_FAILURE_LIMIT/TOKEN_FAILURE_WINDOW_SECONDS"
+        );
+        let garbled = TokenSettings::from_env(
+            &token_env().with("SIGNING_KEY_PEM", "-----BEGIN PRIVATE KEY-----"),
+        )
+        .unwrap();
+        assert_eq!(
+            garbled.tokens("eu-west-1").await.unwrap_err().variable,
+            "SIGNING_KEY_PEM"
+        );
     }
 
     #[test]

@@ -5,9 +5,11 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use clavis::api::App;
+use clavis::api::{App, OAuthApp};
+use clavis::config::{Env, TokenSettings};
 use clavis::secret::SecretHasher;
-use clavis_local::gateway::{Gateway, RunningGateway};
+use clavis::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_local::gateway::{Bound, Gateway, RunningGateway};
 use clavis_local::idp::{DevClaims, LocalIdp};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -114,25 +116,53 @@ impl Reply {
 
 impl TestApi {
     pub async fn dynamodb() -> Self {
-        Self::over(dynamodb_fixture().await).await
+        Self::over(dynamodb_fixture().await, Env::default()).await
     }
 
     pub async fn memory() -> Self {
-        Self::over(memory_fixture()).await
+        Self::over(memory_fixture(), Env::default()).await
     }
 
-    async fn over(fixture: Fixture) -> Self {
+    /// With token settings of the test's own (e.g. `SIGNING_ALGORITHM`, `TOKEN_FAILURE_LIMIT`).
+    pub async fn dynamodb_with(settings: Env) -> Self {
+        Self::over(dynamodb_fixture().await, settings).await
+    }
+
+    async fn over(fixture: Fixture, settings: Env) -> Self {
         capture_logs();
         let idp = Arc::new(LocalIdp::ephemeral().expect("idp"));
-        let app = Arc::new(App::new(
-            fixture.store.clone(),
-            Arc::new(SecretHasher::default()),
-            fixture.clock.clone(),
-        ));
-        let gateway = Gateway::new(app, Arc::clone(&idp))
-            .start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
-            .expect("gateway");
+            .expect("bind");
+        let algorithm = settings
+            .optional("SIGNING_ALGORITHM")
+            .unwrap_or("RS256")
+            .parse::<KeyAlgorithm>()
+            .expect("algorithm");
+        let (_, pem) = SigningKey::generate(algorithm).expect("signing key");
+        let mut env = settings
+            .with("TOKEN_ISSUER", bound.url())
+            .with("SIGNING_KEY_PEM", pem);
+        if env.optional("TOKEN_AUDIENCE").is_none() {
+            env = env.with("TOKEN_AUDIENCE", "clavis-api");
+        }
+        let token_settings = TokenSettings::from_env(&env).expect("token settings");
+        let tokens = token_settings.tokens("us-east-1").await.expect("tokens");
+        let hasher = Arc::new(SecretHasher::default());
+        let oauth = OAuthApp::new(
+            fixture.store.clone(),
+            Arc::clone(&hasher),
+            fixture.clock.clone(),
+            tokens,
+            &token_settings,
+        )
+        .expect("oauth app");
+        let app = App::new(fixture.store.clone(), hasher, fixture.clock.clone());
+        let gateway = bound.serve(Gateway::new(
+            Arc::new(app),
+            Arc::new(oauth),
+            Arc::clone(&idp),
+        ));
         Self {
             fixture,
             idp,
@@ -207,6 +237,10 @@ impl TestApi {
         }
     }
 
+    pub async fn get_public(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None, None, &[]).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.send(Method::GET, path, Some(token), None, &[]).await
     }
@@ -253,5 +287,60 @@ impl TestApi {
         .await
         .expect(201)
         .json()
+    }
+}
+
+type OAuthFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send>,
+>;
+
+impl TestApi {
+    /// The transport for the `oauth2` crate: it speaks OAuth, reqwest carries the bytes.
+    pub fn oauth_transport(&self) -> impl Fn(oauth2::HttpRequest) -> OAuthFuture + use<> {
+        let http = self.http.clone();
+        move |request| {
+            let http = http.clone();
+            Box::pin(async move {
+                let response = http.execute(reqwest::Request::try_from(request)?).await?;
+                let mut reply = oauth2::http::Response::builder().status(response.status());
+                for (name, value) in response.headers() {
+                    reply = reply.header(name, value);
+                }
+                let body = response.bytes().await?.to_vec();
+                Ok(reply.body(body).unwrap_or_default())
+            })
+        }
+    }
+
+    /// A form POST to an OAuth endpoint, with optional HTTP Basic client authentication.
+    pub async fn form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.gateway.url()))
+            .form(fields);
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        Self::read(request).await
+    }
+
+    /// A form POST with an `Authorization` header exactly as given.
+    pub async fn form_authorized(
+        &self,
+        path: &str,
+        authorization: &str,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.gateway.url()))
+            .header("authorization", authorization)
+            .form(fields);
+        Self::read(request).await
     }
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::api::run_lambda(clavis::api::Endpoint::SuspendCredential).await
+    clavis::api::run_lambda(clavis::api::CredentialsEndpoint::Suspend).await
 }

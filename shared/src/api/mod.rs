@@ -6,14 +6,17 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response, service_fn};
 
-use crate::config::{ConfigError, Env, StoreSettings, secret_hasher};
+use crate::client_auth::{ClientAuthenticator, VerificationCache};
+use crate::config::{ConfigError, Env, StoreSettings, TokenSettings, secret_hasher};
 use crate::secret::SecretHasher;
 use crate::service::CredentialService;
 use crate::store::SharedStore;
 use crate::time::{Clock, SystemClock};
+use crate::token::Tokens;
 
 pub mod credentials;
 pub mod http;
+pub mod oauth;
 pub mod views;
 
 /// What the management functions share: built once per cold start.
@@ -38,69 +41,149 @@ impl App {
     }
 }
 
-/// Every operation the API offers; one Lambda function each.
+/// What the OAuth functions share: the store, the signing keys, and the client authenticator
+/// with its per-instance verification cache.
+pub struct OAuthApp {
+    pub clients: ClientAuthenticator,
+    pub tokens: Tokens,
+    pub store: SharedStore,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl OAuthApp {
+    pub fn new(
+        store: SharedStore,
+        hasher: Arc<SecretHasher>,
+        clock: Arc<dyn Clock>,
+        tokens: Tokens,
+        settings: &TokenSettings,
+    ) -> Result<Self, ConfigError> {
+        let failure = |e: crate::client_auth::AuthFailure| ConfigError {
+            variable: "VERIFICATION_CACHE_ENTRIES".into(),
+            problem: e.to_string(),
+        };
+        let cache = VerificationCache::new(settings.verification_cache_entries).map_err(failure)?;
+        let clients = ClientAuthenticator::new(
+            Arc::clone(&store),
+            hasher,
+            Arc::clone(&clock),
+            cache,
+            settings.throttle,
+        )
+        .map_err(failure)?;
+        Ok(Self {
+            clients,
+            tokens,
+            store,
+            clock,
+        })
+    }
+
+    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let store_settings = StoreSettings::from_env(env)?;
+        let token_settings = TokenSettings::from_env(env)?;
+        let hasher = Arc::new(secret_hasher(env)?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = token_settings.tokens(&store_settings.region).await?;
+        let store: SharedStore = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        Self::new(store, hasher, clock, tokens, &token_settings)
+    }
+}
+
+/// The management operations; each is one Lambda function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    CreateCredential,
-    ListCredentials,
-    GetCredential,
-    UpdateCredential,
+pub enum CredentialsEndpoint {
+    Create,
+    List,
+    Get,
+    Update,
     UpdateExpiry,
     RotateSecret,
-    SuspendCredential,
-    ReactivateCredential,
-    RevokeCredential,
-    DeleteCredential,
+    Suspend,
+    Reactivate,
+    Revoke,
+    Delete,
     ListAuditEvents,
 }
 
-impl Endpoint {
-    pub const ALL: [Endpoint; 11] = [
-        Endpoint::CreateCredential,
-        Endpoint::ListCredentials,
-        Endpoint::GetCredential,
-        Endpoint::UpdateCredential,
-        Endpoint::UpdateExpiry,
-        Endpoint::RotateSecret,
-        Endpoint::SuspendCredential,
-        Endpoint::ReactivateCredential,
-        Endpoint::RevokeCredential,
-        Endpoint::DeleteCredential,
-        Endpoint::ListAuditEvents,
-    ];
-
-    /// The Lambda function (and binary in `functions/src/bin/`) that serves this endpoint.
-    pub fn function(self) -> &'static str {
-        match self {
-            Endpoint::CreateCredential => "create-credential",
-            Endpoint::ListCredentials => "list-credentials",
-            Endpoint::GetCredential => "get-credential",
-            Endpoint::UpdateCredential => "update-credential",
-            Endpoint::UpdateExpiry => "update-expiry",
-            Endpoint::RotateSecret => "rotate-secret",
-            Endpoint::SuspendCredential => "suspend-credential",
-            Endpoint::ReactivateCredential => "reactivate-credential",
-            Endpoint::RevokeCredential => "revoke-credential",
-            Endpoint::DeleteCredential => "delete-credential",
-            Endpoint::ListAuditEvents => "list-audit-events",
-        }
-    }
-
+impl CredentialsEndpoint {
     pub async fn handle(self, app: &App, request: Request) -> Response<Body> {
         match self {
-            Endpoint::CreateCredential => credentials::create_credential(app, request).await,
-            Endpoint::ListCredentials => credentials::list_credentials(app, request).await,
-            Endpoint::GetCredential => credentials::get_credential(app, request).await,
-            Endpoint::UpdateCredential => credentials::update_credential(app, request).await,
-            Endpoint::UpdateExpiry => credentials::update_expiry(app, request).await,
-            Endpoint::RotateSecret => credentials::rotate_secret(app, request).await,
-            Endpoint::SuspendCredential => credentials::suspend_credential(app, request).await,
-            Endpoint::ReactivateCredential => {
-                credentials::reactivate_credential(app, request).await
-            }
-            Endpoint::RevokeCredential => credentials::revoke_credential(app, request).await,
-            Endpoint::DeleteCredential => credentials::delete_credential(app, request).await,
-            Endpoint::ListAuditEvents => credentials::list_audit_events(app, request).await,
+            Self::Create => credentials::create_credential(app, request).await,
+            Self::List => credentials::list_credentials(app, request).await,
+            Self::Get => credentials::get_credential(app, request).await,
+            Self::Update => credentials::update_credential(app, request).await,
+            Self::UpdateExpiry => credentials::update_expiry(app, request).await,
+            Self::RotateSecret => credentials::rotate_secret(app, request).await,
+            Self::Suspend => credentials::suspend_credential(app, request).await,
+            Self::Reactivate => credentials::reactivate_credential(app, request).await,
+            Self::Revoke => credentials::revoke_credential(app, request).await,
+            Self::Delete => credentials::delete_credential(app, request).await,
+            Self::ListAuditEvents => credentials::list_audit_events(app, request).await,
+        }
+    }
+}
+
+/// The OAuth operations; each is one Lambda function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OAuthEndpoint {
+    IssueToken,
+    IntrospectToken,
+    RevokeToken,
+    Discovery,
+}
+
+impl OAuthEndpoint {
+    pub async fn handle(self, app: &OAuthApp, request: Request) -> Response<Body> {
+        match self {
+            Self::IssueToken => oauth::issue_token(app, request).await,
+            Self::IntrospectToken => oauth::introspect_token(app, request).await,
+            Self::RevokeToken => oauth::revoke_token(app, request).await,
+            Self::Discovery => oauth::discovery(app, request).await,
+        }
+    }
+}
+
+/// Every operation the API offers, by the state its function needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Credentials(CredentialsEndpoint),
+    OAuth(OAuthEndpoint),
+}
+
+impl From<CredentialsEndpoint> for Endpoint {
+    fn from(endpoint: CredentialsEndpoint) -> Self {
+        Endpoint::Credentials(endpoint)
+    }
+}
+
+impl From<OAuthEndpoint> for Endpoint {
+    fn from(endpoint: OAuthEndpoint) -> Self {
+        Endpoint::OAuth(endpoint)
+    }
+}
+
+impl Endpoint {
+    /// The Lambda function (and binary in `functions/src/bin/`) that serves this endpoint.
+    pub fn function(self) -> &'static str {
+        use CredentialsEndpoint as C;
+        use OAuthEndpoint as O;
+        match self {
+            Endpoint::Credentials(C::Create) => "create-credential",
+            Endpoint::Credentials(C::List) => "list-credentials",
+            Endpoint::Credentials(C::Get) => "get-credential",
+            Endpoint::Credentials(C::Update) => "update-credential",
+            Endpoint::Credentials(C::UpdateExpiry) => "update-expiry",
+            Endpoint::Credentials(C::RotateSecret) => "rotate-secret",
+            Endpoint::Credentials(C::Suspend) => "suspend-credential",
+            Endpoint::Credentials(C::Reactivate) => "reactivate-credential",
+            Endpoint::Credentials(C::Revoke) => "revoke-credential",
+            Endpoint::Credentials(C::Delete) => "delete-credential",
+            Endpoint::Credentials(C::ListAuditEvents) => "list-audit-events",
+            Endpoint::OAuth(O::IssueToken) => "issue-token",
+            Endpoint::OAuth(O::IntrospectToken) => "introspect-token",
+            Endpoint::OAuth(O::RevokeToken) => "revoke-token",
+            Endpoint::OAuth(O::Discovery) => "discovery",
         }
     }
 }
@@ -110,6 +193,9 @@ impl Endpoint {
 pub enum Access {
     /// The HTTP API's JWT authorizer must accept the bearer token first.
     Jwt,
+    /// Open to anyone; the function authenticates the client itself (OAuth) or serves
+    /// public documents (discovery).
+    Public,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,56 +212,72 @@ const CREDENTIAL: &str = "/v1/tenants/{tenant}/credentials/{client_id}";
 
 /// The one table of routes: the local gateway serves it, and the SAM template and the OpenAPI
 /// document are checked against it.
-pub const ROUTES: [Route; 12] = {
-    const fn route(method: &'static str, path: &'static str, endpoint: Endpoint) -> Route {
+pub const ROUTES: [Route; 18] = {
+    use CredentialsEndpoint as C;
+    use OAuthEndpoint as O;
+    const fn managed(method: &'static str, path: &'static str, endpoint: C) -> Route {
         Route {
             method,
             path,
-            endpoint,
+            endpoint: Endpoint::Credentials(endpoint),
             access: Access::Jwt,
         }
     }
+    const fn public(method: &'static str, path: &'static str, endpoint: O) -> Route {
+        Route {
+            method,
+            path,
+            endpoint: Endpoint::OAuth(endpoint),
+            access: Access::Public,
+        }
+    }
     [
-        route("POST", CREDENTIALS, Endpoint::CreateCredential),
-        route("GET", CREDENTIALS, Endpoint::ListCredentials),
-        route("GET", CREDENTIAL, Endpoint::GetCredential),
-        route("PATCH", CREDENTIAL, Endpoint::UpdateCredential),
-        route("DELETE", CREDENTIAL, Endpoint::DeleteCredential),
-        route(
+        managed("POST", CREDENTIALS, C::Create),
+        managed("GET", CREDENTIALS, C::List),
+        managed("GET", CREDENTIAL, C::Get),
+        managed("PATCH", CREDENTIAL, C::Update),
+        managed("DELETE", CREDENTIAL, C::Delete),
+        managed(
             "PUT",
             "/v1/tenants/{tenant}/credentials/{client_id}/expiry",
-            Endpoint::UpdateExpiry,
+            C::UpdateExpiry,
         ),
-        route(
+        managed(
             "POST",
             "/v1/tenants/{tenant}/credentials/{client_id}/rotate",
-            Endpoint::RotateSecret,
+            C::RotateSecret,
         ),
-        route(
+        managed(
             "POST",
             "/v1/tenants/{tenant}/credentials/{client_id}/suspend",
-            Endpoint::SuspendCredential,
+            C::Suspend,
         ),
-        route(
+        managed(
             "POST",
             "/v1/tenants/{tenant}/credentials/{client_id}/reactivate",
-            Endpoint::ReactivateCredential,
+            C::Reactivate,
         ),
-        route(
+        managed(
             "POST",
             "/v1/tenants/{tenant}/credentials/{client_id}/revoke",
-            Endpoint::RevokeCredential,
+            C::Revoke,
         ),
-        route(
+        managed(
             "GET",
             "/v1/tenants/{tenant}/credentials/{client_id}/audit",
-            Endpoint::ListAuditEvents,
+            C::ListAuditEvents,
         ),
-        route(
+        managed("GET", "/v1/tenants/{tenant}/audit", C::ListAuditEvents),
+        public("POST", "/oauth/token", O::IssueToken),
+        public("POST", "/oauth/introspect", O::IntrospectToken),
+        public("POST", "/oauth/revoke", O::RevokeToken),
+        public("GET", "/.well-known/jwks.json", O::Discovery),
+        public(
             "GET",
-            "/v1/tenants/{tenant}/audit",
-            Endpoint::ListAuditEvents,
+            "/.well-known/oauth-authorization-server",
+            O::Discovery,
         ),
+        public("GET", "/.well-known/openid-configuration", O::Discovery),
     ]
 };
 
@@ -216,19 +318,38 @@ pub fn find_route(
         .find_map(|route| route.match_path(path).map(|parameters| (route, parameters)))
 }
 
-/// The whole life of a management Lambda function: read the configuration and build the
-/// clients once per cold start (a missing setting stops it here, naming the variable), then
-/// hand every request to the endpoint's handler.
-pub async fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+/// Every function name in the route table, once each.
+pub fn functions() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ROUTES.iter().map(|r| r.endpoint.function()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The whole life of a Lambda function: read the configuration and build the clients once per
+/// cold start (a missing setting stops it here, naming the variable), then hand every request
+/// to the endpoint's handler.
+pub async fn run_lambda(endpoint: impl Into<Endpoint>) -> Result<(), lambda_http::Error> {
     crate::telemetry::init_lambda();
-    let app = App::from_env(&Env::from_process()).await.inspect_err(|e| {
-        tracing::error!(function = endpoint.function(), error = %e, "cannot start");
-    })?;
-    let app = &app;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Infallible>(endpoint.handle(app, request).await)
-    }))
-    .await
+    let endpoint = endpoint.into();
+    let env = Env::from_process();
+    let cannot_start = |e: &ConfigError| tracing::error!(function = endpoint.function(), error = %e, "cannot start");
+    match endpoint {
+        Endpoint::Credentials(endpoint) => {
+            let app = &App::from_env(&env).await.inspect_err(cannot_start)?;
+            lambda_http::run(service_fn(move |request: Request| async move {
+                Ok::<_, Infallible>(endpoint.handle(app, request).await)
+            }))
+            .await
+        }
+        Endpoint::OAuth(endpoint) => {
+            let app = &OAuthApp::from_env(&env).await.inspect_err(cannot_start)?;
+            lambda_http::run(service_fn(move |request: Request| async move {
+                Ok::<_, Infallible>(endpoint.handle(app, request).await)
+            }))
+            .await
+        }
+    }
 }
 
 #[cfg(test)]
@@ -236,24 +357,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_endpoint_has_a_route_and_routes_are_unique() {
-        for endpoint in Endpoint::ALL {
-            assert!(
-                ROUTES.iter().any(|r| r.endpoint == endpoint),
-                "{endpoint:?}"
-            );
-        }
+    fn routes_are_unique_and_every_function_has_one() {
         let mut keys: Vec<String> = ROUTES.iter().map(Route::key).collect();
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
+        assert_eq!(functions().len(), 15);
     }
 
     #[test]
     fn paths_match_templates_segment_by_segment() {
         let (route, params) =
             find_route("POST", "/v1/tenants/acme/credentials/cid_x/rotate").unwrap();
-        assert_eq!(route.endpoint, Endpoint::RotateSecret);
+        assert_eq!(
+            route.endpoint,
+            Endpoint::Credentials(CredentialsEndpoint::RotateSecret)
+        );
         assert_eq!(
             params,
             [
@@ -262,10 +381,13 @@ mod tests {
             ]
         );
         let (route, _) = find_route("GET", "/v1/tenants/acme/audit").unwrap();
-        assert_eq!(route.endpoint, Endpoint::ListAuditEvents);
+        assert_eq!(route.endpoint.function(), "list-audit-events");
+        let (route, _) = find_route("GET", "/.well-known/openid-configuration").unwrap();
+        assert_eq!(route.access, Access::Public);
         assert!(find_route("GET", "/v1/tenants//credentials").is_none());
         assert!(find_route("GET", "/v1/tenants/acme/credentials/").is_none());
         assert!(find_route("PUT", "/v1/tenants/acme/credentials").is_none());
         assert!(find_route("GET", "/v1/tenants/acme/credentials/x/y").is_none());
+        assert!(find_route("GET", "/oauth/token").is_none());
     }
 }

@@ -16,12 +16,13 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{
     CREDENTIAL_SK, DENIED_TOKEN_SK, Listing, audit_key, audit_prefix, credential_listing_key,
-    credential_listing_prefix, credential_pk, denied_token_pk, page_from, sweep_bucket, tenant_pk,
+    credential_listing_prefix, credential_pk, denied_token_pk, failure_window_sk, page_from,
+    sweep_bucket, tenant_pk, throttle_pk,
 };
 use super::schema::{GSI1, TABLE};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, Page, PageRequest, Retention, StoreError,
-    TokenDenyList, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialStore, Cursor, FailureCounter, Page, PageRequest, Retention,
+    StoreError, TokenDenyList, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{
@@ -79,6 +80,7 @@ const ENTITY_CREDENTIAL: &str = "credential";
 const ENTITY_AUDIT: &str = "audit";
 const ENTITY_USAGE: &str = "usage";
 const ENTITY_DENIED_TOKEN: &str = "denied_token";
+const ENTITY_FAILURES: &str = "auth_failures";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct CredentialItem {
@@ -809,7 +811,12 @@ impl AuditLog for DynamoStore {
 
 #[async_trait]
 impl UsageStore for DynamoStore {
-    async fn record_use(&self, client_id: &ClientId, at: Timestamp) -> Result<(), StoreError> {
+    async fn record_use(
+        &self,
+        client_id: &ClientId,
+        at: Timestamp,
+        refresh_last_used: bool,
+    ) -> Result<(), StoreError> {
         let counter = self
             .client
             .update_item()
@@ -825,6 +832,10 @@ impl UsageStore for DynamoStore {
             .expression_attribute_values(":entity", s(ENTITY_USAGE))
             .expression_attribute_values(":client_id", s(client_id.as_str()))
             .send();
+        if !refresh_last_used {
+            counter.await.map_err(map_sdk_error)?;
+            return Ok(());
+        }
         let last_used = self
             .client
             .update_item()
@@ -931,6 +942,47 @@ impl TokenDenyList for DynamoStore {
             .get_item(key(denied_token_pk(jti), DENIED_TOKEN_SK))
             .await?
             .is_some())
+    }
+}
+
+#[async_trait]
+impl FailureCounter for DynamoStore {
+    async fn failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let item = self
+            .get_item(key(throttle_pk(client_id), failure_window_sk(window_start)))
+            .await?;
+        Ok(match item.as_ref().and_then(|i| i.get("failures")) {
+            Some(AttributeValue::N(count)) => count.parse().unwrap_or(u32::MAX),
+            _ => 0,
+        })
+    }
+
+    async fn record_failure(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                throttle_pk(client_id),
+                failure_window_sk(window_start),
+            )))
+            .update_expression("ADD failures :one SET #ttl = :ttl, entity = :entity")
+            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(epoch(window_end)))
+            .expression_attribute_values(":entity", s(ENTITY_FAILURES))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
     }
 }
 

@@ -29,6 +29,14 @@ pub(crate) fn denied_token_pk(jti: &str) -> String {
     format!("JTI#{jti}")
 }
 
+pub(crate) fn throttle_pk(client_id: &ClientId) -> String {
+    format!("THROTTLE#{client_id}")
+}
+
+pub(crate) fn failure_window_sk(window_start: Timestamp) -> String {
+    format!("WINDOW#{}", key_format(window_start))
+}
+
 /// GSI1 sort key of a credential: creation time, then client ID to break ties.
 pub(crate) fn credential_listing_key(credential: &Credential) -> String {
     format!(

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, Page, PageRequest, Retention, StoreError,
-    TokenDenyList, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialStore, Cursor, FailureCounter, Page, PageRequest, Retention,
+    StoreError, TokenDenyList, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
@@ -29,6 +29,7 @@ struct State {
     events: Vec<AuditEvent>,
     usage: HashMap<(ClientId, UsageMonth), Usage>,
     denied_tokens: HashMap<String, Timestamp>,
+    failures: HashMap<(ClientId, Timestamp), (u32, Timestamp)>,
 }
 
 struct Usage {
@@ -190,7 +191,12 @@ impl AuditLog for MemoryStore {
 
 #[async_trait]
 impl UsageStore for MemoryStore {
-    async fn record_use(&self, client_id: &ClientId, at: Timestamp) -> Result<(), StoreError> {
+    async fn record_use(
+        &self,
+        client_id: &ClientId,
+        at: Timestamp,
+        refresh_last_used: bool,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         let month = UsageMonth::of(at);
         let expires_at = at + self.retention.usage_counters;
@@ -203,7 +209,12 @@ impl UsageStore for MemoryStore {
             });
         usage.count += 1;
         usage.expires_at = expires_at;
-        if let Some(credential) = state.credentials.get_mut(client_id) {
+        if let Some(credential) = state
+            .credentials
+            .get_mut(client_id)
+            .filter(|_| refresh_last_used)
+            && credential.last_used_at.is_none_or(|last| last < at)
+        {
             credential.last_used_at = Some(at);
         }
         Ok(())
@@ -242,5 +253,37 @@ impl TokenDenyList for MemoryStore {
             .denied_tokens
             .get(jti)
             .is_some_and(|expires_at| *expires_at > now))
+    }
+}
+
+#[async_trait]
+impl FailureCounter for MemoryStore {
+    async fn failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .state()
+            .failures
+            .get(&(client_id.clone(), window_start))
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map_or(0, |(count, _)| *count))
+    }
+
+    async fn record_failure(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let entry = state
+            .failures
+            .entry((client_id.clone(), window_start))
+            .or_insert((0, window_end));
+        entry.0 += 1;
+        Ok(())
     }
 }

@@ -147,8 +147,15 @@ pub trait AuditLog: Send + Sync {
 
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    /// Counts one use in the month of `at` and sets the credential's `last_used_at`.
-    async fn record_use(&self, client_id: &ClientId, at: Timestamp) -> Result<(), StoreError>;
+    /// Counts one use in the month of `at`, and sets the credential's `last_used_at` when
+    /// `refresh_last_used` (callers refresh it at most once a minute: it is shown, not billed,
+    /// and skipping it halves the writes of a busy client).
+    async fn record_use(
+        &self,
+        client_id: &ClientId,
+        at: Timestamp,
+        refresh_last_used: bool,
+    ) -> Result<(), StoreError>;
     /// Uses in `month`; credentials with none are absent from the map.
     async fn request_counts(
         &self,
@@ -164,9 +171,27 @@ pub trait TokenDenyList: Send + Sync {
     async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
 }
 
-/// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
-pub trait Store: CredentialStore + AuditLog + UsageStore + TokenDenyList {}
+/// Failed client authentications per client ID and fixed time window, for throttling.
+#[async_trait]
+pub trait FailureCounter: Send + Sync {
+    /// Failures recorded for `client_id` in the window that starts at `window_start`.
+    async fn failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError>;
+    /// Counts one failure; the counter expires (by TTL) at `window_end`.
+    async fn record_failure(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> Result<(), StoreError>;
+}
 
-impl<T: CredentialStore + AuditLog + UsageStore + TokenDenyList> Store for T {}
+/// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
+pub trait Store: CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter {}
+
+impl<T: CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter> Store for T {}
 
 pub type SharedStore = Arc<dyn Store>;

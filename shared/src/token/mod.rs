@@ -1,3 +1,198 @@
-//! Tokens: signing keys and their public JWKs.
+//! Access tokens: JWTs per RFC 9068, signed with the current key, verifiable with the current
+//! or the previous one (so a key rotation never breaks tokens in flight).
+
+use chrono::Duration;
+use jsonwebtoken::Validation;
+use jsonwebtoken::jwk::JwkSet;
+use serde::{Deserialize, Serialize};
+
+use crate::credential::{Credential, Scopes};
+use crate::time::Timestamp;
 
 pub mod keys;
+
+use keys::{KeyError, SigningKey};
+
+/// RFC 9068's media type for JWT access tokens, in the JOSE `typ` header.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(1);
+/// How far in the future an `iat` may lie before the token is refused (clock skew).
+const MAX_CLOCK_SKEW: Duration = Duration::seconds(60);
+
+/// The claims of a Clavis access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    /// The client ID: the token represents the integration itself.
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    /// Space-separated, as granted.
+    pub scope: String,
+    pub tenant: String,
+    pub secret_version: u32,
+}
+
+/// The keys verifiers may meet: the one signing now, and the one before it.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    current: SigningKey,
+    previous: Option<SigningKey>,
+}
+
+impl KeySet {
+    pub fn new(current: SigningKey, previous: Option<SigningKey>) -> Result<Self, KeyError> {
+        if previous.as_ref().is_some_and(|p| p.kid() == current.kid()) {
+            return Err(KeyError(
+                "the previous signing key is the current one".into(),
+            ));
+        }
+        Ok(Self { current, previous })
+    }
+
+    pub fn current(&self) -> &SigningKey {
+        &self.current
+    }
+
+    fn find(&self, kid: &str) -> Option<&SigningKey> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .find(|key| key.kid() == kid)
+    }
+
+    /// The public keys, current first, as `/.well-known/jwks.json` serves them.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: std::iter::once(&self.current)
+                .chain(self.previous.as_ref())
+                .map(|key| key.public_jwk().clone())
+                .collect(),
+        }
+    }
+}
+
+/// Why a presented token is not a valid Clavis access token. Callers answer all of them the
+/// same way (`active: false`, or silence for revocation); the reasons are for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejected {
+    #[error("not a JWT")]
+    Malformed,
+    #[error("not an access token (typ)")]
+    WrongType,
+    #[error("signed by no key of ours")]
+    UnknownKey,
+    #[error("signature, algorithm, issuer or audience do not check out")]
+    Invalid,
+    #[error("expired")]
+    Expired,
+    #[error("issued in the future")]
+    IssuedInFuture,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub claims: AccessTokenClaims,
+}
+
+/// Issues and verifies access tokens for one issuer and audience.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    keys: KeySet,
+    issuer: String,
+    audience: String,
+}
+
+impl Tokens {
+    pub fn new(keys: KeySet, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            keys,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A one-hour token for `credential`, carrying `scopes` (already checked to be its own).
+    pub fn issue(
+        &self,
+        credential: &Credential,
+        scopes: &Scopes,
+        now: Timestamp,
+    ) -> Result<IssuedToken, KeyError> {
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: credential.client_id.to_string(),
+            aud: self.audience.clone(),
+            exp: (now + ACCESS_TOKEN_LIFETIME).timestamp(),
+            iat: now.timestamp(),
+            jti: ulid::Ulid::generate().to_string(),
+            client_id: credential.client_id.to_string(),
+            scope: scopes.to_oauth_string(),
+            tenant: credential.tenant.to_string(),
+            secret_version: credential.secret.version,
+        };
+        let access_token = self.keys.current.sign(ACCESS_TOKEN_TYPE, &claims)?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: ACCESS_TOKEN_LIFETIME.num_seconds(),
+            scope: claims.scope.clone(),
+            claims,
+        })
+    }
+
+    /// Checks a presented token: our type, one of our keys with that key's own algorithm (so
+    /// `alg: none` and HMAC-with-the-public-key never verify), our issuer and audience, and
+    /// `exp`/`iat` against `now`.
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<AccessTokenClaims, TokenRejected> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejected::Malformed)?;
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
+                || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(TokenRejected::WrongType);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.find(kid))
+            .ok_or(TokenRejected::UnknownKey)?;
+        let algorithm = key.algorithm().jwt_algorithm();
+        if header.alg != algorithm {
+            return Err(TokenRejected::Invalid);
+        }
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // Time is checked below against the service's clock, not the library's.
+        validation.validate_exp = false;
+        let claims =
+            jsonwebtoken::decode::<AccessTokenClaims>(token, key.decoding_key(), &validation)
+                .map_err(|_| TokenRejected::Invalid)?
+                .claims;
+        if claims.exp <= now.timestamp() {
+            return Err(TokenRejected::Expired);
+        }
+        if claims.iat > (now + MAX_CLOCK_SKEW).timestamp() {
+            return Err(TokenRejected::IssuedInFuture);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -49,7 +49,7 @@ async fn no_plaintext_secret_is_stored_anywhere_in_the_table() {
             .await
             .unwrap();
         fx.store
-            .record_use(&created.credential.client_id, fx.now())
+            .record_use(&created.credential.client_id, fx.now(), true)
             .await
             .unwrap();
         let reason = Some(Reason::parse("rotated out").unwrap());

@@ -41,6 +41,7 @@ contract!(
     audit_events_vanish_after_their_retention,
     usage_counts_per_month_and_survives_lifecycle_writes,
     denied_tokens_are_remembered_until_they_expire,
+    failures_count_per_client_and_window_until_the_window_ends,
 );
 
 async fn insert(fx: &Fixture, tenant_name: &str) -> Credential {
@@ -571,10 +572,18 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
     let other = insert(&fx, "acme").await;
     let now = fx.now();
     for _ in 0..3 {
-        fx.store.record_use(&c.client_id, now).await.unwrap();
+        fx.store.record_use(&c.client_id, now, true).await.unwrap();
     }
     let next_month = now + Duration::days(32);
-    fx.store.record_use(&c.client_id, next_month).await.unwrap();
+    fx.store
+        .record_use(&c.client_id, next_month, true)
+        .await
+        .unwrap();
+    // Counted, but last_used_at left alone when the caller does not ask to refresh it.
+    fx.store
+        .record_use(&c.client_id, next_month + Duration::seconds(5), false)
+        .await
+        .unwrap();
     let ids = [c.client_id.clone(), other.client_id.clone()];
     let this = fx
         .store
@@ -588,7 +597,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .request_counts(&ids, UsageMonth::of(next_month))
         .await
         .unwrap();
-    assert_eq!(next.get(&c.client_id), Some(&1));
+    assert_eq!(next.get(&c.client_id), Some(&2));
     let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at, Some(next_month));
     // A lifecycle write built from a read taken before the use must not erase it.
@@ -602,7 +611,10 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .delete(&other, &lifecycle::delete(&other, &fx.context()))
         .await
         .unwrap();
-    fx.store.record_use(&other.client_id, now).await.unwrap();
+    fx.store
+        .record_use(&other.client_id, now, true)
+        .await
+        .unwrap();
     assert!(fx.store.get(&other.client_id).await.unwrap().is_none());
 }
 
@@ -616,5 +628,30 @@ async fn denied_tokens_are_remembered_until_they_expire(fx: Fixture) {
     assert!(
         !fx.store.is_token_denied("jti-1").await.unwrap(),
         "past exp the token is dead anyway"
+    );
+}
+
+async fn failures_count_per_client_and_window_until_the_window_ends(fx: Fixture) {
+    let a = ClientId::generate();
+    let b = ClientId::generate();
+    let window = fx.now();
+    let end = window + Duration::minutes(5);
+    assert_eq!(fx.store.failures(&a, window).await.unwrap(), 0);
+    for _ in 0..3 {
+        fx.store.record_failure(&a, window, end).await.unwrap();
+    }
+    fx.store.record_failure(&b, window, end).await.unwrap();
+    assert_eq!(fx.store.failures(&a, window).await.unwrap(), 3);
+    assert_eq!(fx.store.failures(&b, window).await.unwrap(), 1);
+    assert_eq!(
+        fx.store.failures(&a, end).await.unwrap(),
+        0,
+        "a new window starts from zero"
+    );
+    fx.advance(Duration::minutes(5));
+    assert_eq!(
+        fx.store.failures(&a, window).await.unwrap(),
+        0,
+        "the counter expires with its window"
     );
 }

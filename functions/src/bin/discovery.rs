@@ -1,0 +1,6 @@
+//! discovery: GET /.well-known/jwks.json, /.well-known/oauth-authorization-server, /.well-known/openid-configuration
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::OAuthEndpoint::Discovery).await
+}

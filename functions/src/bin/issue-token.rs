@@ -1,0 +1,6 @@
+//! issue-token: POST /oauth/token (RFC 6749 §4.4, client credentials)
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::run_lambda(clavis::api::OAuthEndpoint::IssueToken).await
+}

@@ -1,0 +1,540 @@
+//! Client authentication for the OAuth endpoints: is this the secret of this client, and may
+//! the client use it now? Built to keep argon2id's cost where it belongs:
+//!
+//! - a secret failing its checksum is refused before anything is read or hashed;
+//! - a secret this instance already verified against the very hash now stored skips argon2
+//!   (the credential item is still read on every request, so a rotation, revocation or
+//!   suspension takes effect on the next one);
+//! - an unknown client ID costs one argon2 verification against a decoy hash, exactly like a
+//!   known one, so timing does not tell which IDs exist;
+//! - repeated failures for one client ID are throttled per fixed window, by counters that
+//!   expire with their window.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::SystemRandom;
+use chrono::{Duration, TimeZone, Utc};
+use lru::LruCache;
+
+use crate::credential::{Credential, Environment, Status};
+use crate::ids::ClientId;
+use crate::secret::{ClientSecret, SecretHash, SecretHasher};
+use crate::store::{SharedStore, StoreError};
+use crate::time::{Clock, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// The client ID or secret is not even well formed.
+    #[error("malformed client credentials")]
+    Malformed,
+    /// Unknown client or wrong secret: deliberately indistinguishable.
+    #[error("unknown client or wrong secret")]
+    BadCredentials,
+    /// The right secret, for a credential that may not be used now.
+    #[error("the credential is {0}")]
+    Inactive(Status),
+    #[error("too many failed attempts; retry after {retry_after_seconds} s")]
+    Throttled { retry_after_seconds: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("secret verification failed to run: {0}")]
+    Internal(String),
+}
+
+/// How many failures one client ID may accumulate in a window before it is made to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            window: Duration::minutes(5),
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// The fixed window `now` falls in: `[start, end)`.
+    fn window_at(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let length = self.window.num_seconds().max(1);
+        let start = now.timestamp() - now.timestamp().rem_euclid(length);
+        let start = Utc.timestamp_opt(start, 0).single().unwrap_or(now);
+        (start, start + Duration::seconds(length))
+    }
+}
+
+/// Secrets this instance has verified, remembered as an HMAC under a key that never leaves the
+/// process, and keyed on the stored hash they were verified against.
+pub struct VerificationCache {
+    key: hmac::Key,
+    entries: Option<Mutex<LruCache<String, hmac::Tag>>>,
+}
+
+impl VerificationCache {
+    /// `capacity` 0 disables the cache (every request pays argon2).
+    pub fn new(capacity: usize) -> Result<Self, AuthFailure> {
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
+            .map_err(|_| AuthFailure::Internal("no randomness for the cache key".into()))?;
+        Ok(Self {
+            key,
+            entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+        })
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, LruCache<String, hmac::Tag>>> {
+        self.entries
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn remembers(&self, hash: &SecretHash, secret: &ClientSecret) -> bool {
+        let Some(mut entries) = self.lock() else {
+            return false;
+        };
+        let Some(tag) = entries.get(hash.as_phc()) else {
+            return false;
+        };
+        // Constant-time comparison of the presented secret against the one verified before.
+        hmac::verify(&self.key, secret.expose().as_bytes(), tag.as_ref()).is_ok()
+    }
+
+    fn remember(&self, hash: &SecretHash, secret: &ClientSecret) {
+        if let Some(mut entries) = self.lock() {
+            entries.put(
+                hash.as_phc().to_owned(),
+                hmac::sign(&self.key, secret.expose().as_bytes()),
+            );
+        }
+    }
+}
+
+pub struct ClientAuthenticator {
+    store: SharedStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+    cache: VerificationCache,
+    /// The hash an unknown client's secret is checked against, made with the configured cost.
+    decoy: SecretHash,
+    throttle: ThrottlePolicy,
+}
+
+impl ClientAuthenticator {
+    pub fn new(
+        store: SharedStore,
+        hasher: Arc<SecretHasher>,
+        clock: Arc<dyn Clock>,
+        cache: VerificationCache,
+        throttle: ThrottlePolicy,
+    ) -> Result<Self, AuthFailure> {
+        let decoy = hasher
+            .hash(&ClientSecret::generate(Environment::Live))
+            .map_err(|e| AuthFailure::Internal(e.to_string()))?;
+        Ok(Self {
+            store,
+            hasher,
+            clock,
+            cache,
+            decoy,
+            throttle,
+        })
+    }
+
+    /// The credential the presented ID and secret belong to, if it is active.
+    pub async fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Credential, AuthFailure> {
+        let (Some(client_id), Ok((secret, _))) =
+            (ClientId::parse(client_id), ClientSecret::parse(secret))
+        else {
+            return Err(AuthFailure::Malformed);
+        };
+        let now = self.clock.now();
+        let credential = self.store.get(&client_id).await?;
+        let hashes = credential
+            .as_ref()
+            .map(|c| accepted_hashes(c, now))
+            .unwrap_or_default();
+        if hashes
+            .iter()
+            .any(|hash| self.cache.remembers(hash, &secret))
+        {
+            return admit(credential, now);
+        }
+        let (window_start, window_end) = self.throttle.window_at(now);
+        if self.store.failures(&client_id, window_start).await? >= self.throttle.max_failures {
+            return Err(AuthFailure::Throttled {
+                retry_after_seconds: (window_end - now).num_seconds().max(1),
+            });
+        }
+        let checked: Vec<SecretHash> = if hashes.is_empty() {
+            vec![self.decoy.clone()]
+        } else {
+            hashes
+        };
+        let matched = self.verify(&secret, checked).await?;
+        match (matched, &credential) {
+            (Some(hash), Some(_)) => {
+                self.cache.remember(&hash, &secret);
+                admit(credential, now)
+            }
+            _ => {
+                self.store
+                    .record_failure(&client_id, window_start, window_end)
+                    .await?;
+                Err(AuthFailure::BadCredentials)
+            }
+        }
+    }
+
+    /// The first of `hashes` the secret verifies against, off the async workers.
+    async fn verify(
+        &self,
+        secret: &ClientSecret,
+        hashes: Vec<SecretHash>,
+    ) -> Result<Option<SecretHash>, AuthFailure> {
+        let hasher = Arc::clone(&self.hasher);
+        let secret = secret.clone();
+        tokio::task::spawn_blocking(move || {
+            hashes.into_iter().find(|hash| hasher.verify(&secret, hash))
+        })
+        .await
+        .map_err(|e| AuthFailure::Internal(e.to_string()))
+    }
+}
+
+/// The hashes a presented secret may match: the current secret's, and the replaced one's while
+/// its grace period lasts.
+fn accepted_hashes(credential: &Credential, now: Timestamp) -> Vec<SecretHash> {
+    std::iter::once(credential.secret.hash.clone())
+        .chain(
+            credential
+                .secret
+                .previous
+                .as_ref()
+                .filter(|p| p.valid_until > now)
+                .map(|p| p.hash.clone()),
+        )
+        .collect()
+}
+
+fn admit(credential: Option<Credential>, now: Timestamp) -> Result<Credential, AuthFailure> {
+    let credential = credential.ok_or(AuthFailure::BadCredentials)?;
+    match credential.status(now) {
+        Status::Active => Ok(credential),
+        other => Err(AuthFailure::Inactive(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Actor, ActorRole, Context};
+    use crate::credential::{Description, Name, Scopes};
+    use crate::ids::TenantId;
+    use crate::lifecycle::{self, GracePeriod, NewCredential, Transition};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{CredentialStore, FailureCounter, Retention};
+    use crate::time::{ManualClock, SystemClock};
+
+    struct Setup {
+        auth: ClientAuthenticator,
+        store: Arc<MemoryStore>,
+        clock: Arc<ManualClock>,
+        hasher: Arc<SecretHasher>,
+    }
+
+    fn setup(cache_entries: usize) -> Setup {
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let store = Arc::new(MemoryStore::new(clock.clone(), Retention::default()));
+        let hasher = Arc::new(SecretHasher::new(64, 1, 1).unwrap());
+        let auth = ClientAuthenticator::new(
+            store.clone(),
+            hasher.clone(),
+            clock.clone(),
+            VerificationCache::new(cache_entries).unwrap(),
+            ThrottlePolicy::default(),
+        )
+        .unwrap();
+        Setup {
+            auth,
+            store,
+            clock,
+            hasher,
+        }
+    }
+
+    fn context(s: &Setup) -> Context {
+        Context {
+            actor: Actor {
+                subject: "u".into(),
+                role: ActorRole::Admin,
+            },
+            now: s.clock.now(),
+            request_id: None,
+        }
+    }
+
+    async fn create(s: &Setup) -> (Credential, ClientSecret) {
+        let secret = ClientSecret::generate(Environment::Live);
+        let created = lifecycle::create(
+            NewCredential {
+                tenant: TenantId::parse("acme").unwrap(),
+                name: Name::parse("n").unwrap(),
+                description: Description::default(),
+                scopes: Scopes::parse(&["a:read"]).unwrap(),
+                environment: Environment::Live,
+                expires_at: Some(s.clock.now() + Duration::days(1)),
+            },
+            ClientId::generate(),
+            s.hasher.hash(&secret).unwrap(),
+            &context(s),
+        )
+        .unwrap();
+        s.store.insert(&created).await.unwrap();
+        (created.credential, secret)
+    }
+
+    async fn apply(s: &Setup, before: &Credential, change: Transition) -> Credential {
+        s.store.update(before.version, &change).await.unwrap();
+        change.credential
+    }
+
+    async fn failures(s: &Setup, id: &ClientId) -> u32 {
+        let (start, _) = ThrottlePolicy::default().window_at(s.clock.now());
+        s.store.failures(id, start).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_right_secret_authenticates_again_and_again() {
+        let s = setup(100);
+        let (c, secret) = create(&s).await;
+        for _ in 0..3 {
+            let got = s
+                .auth
+                .authenticate(c.client_id.as_str(), secret.expose())
+                .await
+                .unwrap();
+            assert_eq!(got.client_id, c.client_id);
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_and_unknown_are_the_same_failure_and_are_counted() {
+        let s = setup(100);
+        let (c, _) = create(&s).await;
+        let wrong = ClientSecret::generate(Environment::Live);
+        let unknown = ClientId::generate();
+        assert!(matches!(
+            s.auth
+                .authenticate(c.client_id.as_str(), wrong.expose())
+                .await,
+            Err(AuthFailure::BadCredentials)
+        ));
+        assert!(matches!(
+            s.auth.authenticate(unknown.as_str(), wrong.expose()).await,
+            Err(AuthFailure::BadCredentials)
+        ));
+        assert_eq!(failures(&s, &c.client_id).await, 1);
+        assert_eq!(failures(&s, &unknown).await, 1);
+    }
+
+    #[tokio::test]
+    async fn malformed_input_is_refused_without_counting_or_hashing() {
+        let s = setup(100);
+        let (c, secret) = create(&s).await;
+        let mut typo = secret.expose().to_owned();
+        typo.replace_range(10..11, if &typo[10..11] == "a" { "b" } else { "a" });
+        for (id, presented) in [
+            (c.client_id.as_str(), typo.as_str()),
+            ("cid_nope", secret.expose()),
+            (c.client_id.as_str(), ""),
+        ] {
+            assert!(matches!(
+                s.auth.authenticate(id, presented).await,
+                Err(AuthFailure::Malformed)
+            ));
+        }
+        assert_eq!(failures(&s, &c.client_id).await, 0);
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_are_throttled_until_the_window_ends() {
+        let s = setup(100);
+        let (c, secret) = create(&s).await;
+        let wrong = ClientSecret::generate(Environment::Live);
+        for _ in 0..10 {
+            assert!(matches!(
+                s.auth
+                    .authenticate(c.client_id.as_str(), wrong.expose())
+                    .await,
+                Err(AuthFailure::BadCredentials)
+            ));
+        }
+        let Err(AuthFailure::Throttled {
+            retry_after_seconds,
+        }) = s
+            .auth
+            .authenticate(c.client_id.as_str(), wrong.expose())
+            .await
+        else {
+            panic!("the eleventh failure in a window is throttled");
+        };
+        assert!((1..=300).contains(&retry_after_seconds));
+        // Even the right secret waits, unless this instance has verified it before.
+        assert!(matches!(
+            s.auth
+                .authenticate(c.client_id.as_str(), secret.expose())
+                .await,
+            Err(AuthFailure::Throttled { .. })
+        ));
+        s.clock.advance(Duration::seconds(retry_after_seconds));
+        assert!(
+            s.auth
+                .authenticate(c.client_id.as_str(), secret.expose())
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verified_client_is_not_locked_out_by_someone_elses_failures() {
+        let s = setup(100);
+        let (c, secret) = create(&s).await;
+        s.auth
+            .authenticate(c.client_id.as_str(), secret.expose())
+            .await
+            .unwrap();
+        let wrong = ClientSecret::generate(Environment::Live);
+        for _ in 0..12 {
+            let _ = s
+                .auth
+                .authenticate(c.client_id.as_str(), wrong.expose())
+                .await;
+        }
+        assert!(
+            s.auth
+                .authenticate(c.client_id.as_str(), secret.expose())
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn rotation_suspension_and_revocation_apply_to_the_very_next_request() {
+        let s = setup(100);
+        let (c, first) = create(&s).await;
+        s.auth
+            .authenticate(c.client_id.as_str(), first.expose())
+            .await
+            .unwrap();
+        let second = ClientSecret::generate(Environment::Live);
+        let c = apply(
+            &s,
+            &c,
+            lifecycle::rotate_secret(
+                &c,
+                s.hasher.hash(&second).unwrap(),
+                GracePeriod::none(),
+                &context(&s),
+            )
+            .unwrap(),
+        )
+        .await;
+        assert!(
+            matches!(
+                s.auth
+                    .authenticate(c.client_id.as_str(), first.expose())
+                    .await,
+                Err(AuthFailure::BadCredentials)
+            ),
+            "a cached old secret is dead once the stored hash changed"
+        );
+        s.auth
+            .authenticate(c.client_id.as_str(), second.expose())
+            .await
+            .unwrap();
+        let c = apply(&s, &c, lifecycle::suspend(&c, &context(&s)).unwrap()).await;
+        assert!(matches!(
+            s.auth
+                .authenticate(c.client_id.as_str(), second.expose())
+                .await,
+            Err(AuthFailure::Inactive(Status::Suspended))
+        ));
+        let c = apply(&s, &c, lifecycle::revoke(&c, None, &context(&s)).unwrap()).await;
+        assert!(matches!(
+            s.auth
+                .authenticate(c.client_id.as_str(), second.expose())
+                .await,
+            Err(AuthFailure::Inactive(Status::Revoked))
+        ));
+    }
+
+    #[tokio::test]
+    async fn expiry_applies_at_the_second_without_a_sweep() {
+        let s = setup(100);
+        let (c, secret) = create(&s).await;
+        s.auth
+            .authenticate(c.client_id.as_str(), secret.expose())
+            .await
+            .unwrap();
+        s.clock.set(c.expires_at.unwrap());
+        assert!(matches!(
+            s.auth
+                .authenticate(c.client_id.as_str(), secret.expose())
+                .await,
+            Err(AuthFailure::Inactive(Status::Expired))
+        ));
+    }
+
+    #[tokio::test]
+    async fn both_secrets_work_inside_a_grace_period_and_only_the_new_one_after() {
+        for cache in [0, 100] {
+            let s = setup(cache);
+            let (c, old) = create(&s).await;
+            let new = ClientSecret::generate(Environment::Live);
+            let grace = GracePeriod::from_seconds(600).unwrap();
+            let c = apply(
+                &s,
+                &c,
+                lifecycle::rotate_secret(&c, s.hasher.hash(&new).unwrap(), grace, &context(&s))
+                    .unwrap(),
+            )
+            .await;
+            for _ in 0..2 {
+                assert!(
+                    s.auth
+                        .authenticate(c.client_id.as_str(), old.expose())
+                        .await
+                        .is_ok()
+                );
+                assert!(
+                    s.auth
+                        .authenticate(c.client_id.as_str(), new.expose())
+                        .await
+                        .is_ok()
+                );
+            }
+            s.clock.advance(Duration::seconds(600));
+            assert!(matches!(
+                s.auth
+                    .authenticate(c.client_id.as_str(), old.expose())
+                    .await,
+                Err(AuthFailure::BadCredentials)
+            ));
+            assert!(
+                s.auth
+                    .authenticate(c.client_id.as_str(), new.expose())
+                    .await
+                    .is_ok()
+            );
+        }
+    }
+}
