@@ -9,7 +9,7 @@ SHELL := bash
 CARGO ?= cargo
 NODE_STAMP := node_modules/.clavis-installed
 
-.PHONY: help run dev-token test bench bench-hot fmt lint clean
+.PHONY: help run dev-token test bench bench-hot bench-http fmt lint clean
 
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
@@ -34,10 +34,18 @@ test: $(NODE_STAMP)
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) test --workspace --locked --exclude clavis-functions
 
-bench: bench-hot
+bench: bench-hot bench-http
 
+# criterion: secret generation and checks, argon2id, JWT sign and verify.
 bench-hot:
-	$(CARGO) bench --locked -p clavis --bench secrets
+	$(CARGO) bench --locked -p clavis --bench secrets --bench tokens
+
+# hey (Debian) against the token endpoint through the local gateway, on DynamoDB Local.
+bench-http: $(NODE_STAMP)
+	@command -v hey >/dev/null || apt-get install -y hey
+	@command -v jq >/dev/null || apt-get install -y jq
+	@command -v bc >/dev/null || apt-get install -y bc
+	scripts/bench-http.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -17,7 +17,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use clavis::config::StoreSettings;
-use clavis::store::Retention;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -138,12 +137,7 @@ impl DynamoDbLocal {
 
     /// Settings for a table on this instance.
     pub fn store_settings(&self, table_name: &str) -> StoreSettings {
-        StoreSettings {
-            table_name: table_name.to_owned(),
-            endpoint: Some(self.endpoint.clone()),
-            region: "us-east-1".to_owned(),
-            retention: Retention::default(),
-        }
+        StoreSettings::local(&self.endpoint, table_name)
     }
 
     async fn wait_until_ready(&self, limit: Duration, log: &Path) -> Result<(), LaunchError> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use clavis::api::{App, OAuthApp};
-use clavis::config::{Env, TokenSettings, secret_hasher};
+use clavis::config::{Env, StoreSettings, TokenSettings, secret_hasher};
 use clavis::store::schema::ensure_table;
 use clavis::store::{Retention, SharedStore, memory::MemoryStore};
 use clavis::time::{Clock, SystemClock};
@@ -42,6 +42,9 @@ struct ServeArgs {
     store: StoreKind,
     #[arg(long, env = "TABLE_NAME", default_value = "clavis-local")]
     table: String,
+    /// Use a DynamoDB (Local) that is already running at this URL instead of starting one.
+    #[arg(long, env = "DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +65,13 @@ enum Command {
         subject: String,
         #[arg(long, default_value_t = 12)]
         hours: i64,
+    },
+    /// Run DynamoDB Local alone (data under the data directory) until stopped, printing its
+    /// endpoint: for tools and benchmarks that outlive one gateway.
+    Dynamodb {
+        /// Keep nothing on disk (benchmarks: no fsync per write, as in DynamoDB proper).
+        #[arg(long)]
+        in_memory: bool,
     },
 }
 
@@ -93,6 +103,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Serve(args) => serve(cli.data_dir, args).await,
+        Command::Dynamodb { in_memory } => {
+            let storage = if in_memory {
+                Storage::InMemory
+            } else {
+                Storage::Directory(cli.data_dir.join("dynamodb"))
+            };
+            let local = DynamoDbLocal::start(storage).await?;
+            println!("{}", local.endpoint());
+            shutdown_signal().await;
+            local.stop();
+            Ok(())
+        }
     }
 }
 
@@ -101,6 +123,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
         port,
         store: kind,
         table,
+        dynamodb_endpoint,
     } = args;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -121,17 +144,26 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
             "in memory (gone when it stops)".into(),
         ),
         StoreKind::Dynamodb => {
-            eprintln!(
-                "Starting DynamoDB Local (data in {})…",
-                data_dir.join("dynamodb").display()
-            );
-            let local = DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
-            let settings = local.store_settings(&table);
+            let (settings, local) = match dynamodb_endpoint {
+                Some(endpoint) => (StoreSettings::local(&endpoint, &table), None),
+                None => {
+                    eprintln!(
+                        "Starting DynamoDB Local (data in {})…",
+                        data_dir.join("dynamodb").display()
+                    );
+                    let local =
+                        DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
+                    (local.store_settings(&table), Some(local))
+                }
+            };
             ensure_table(&settings.client().await, &table).await?;
-            let described = format!("DynamoDB Local at {}, table {table}", local.endpoint());
+            let described = format!(
+                "DynamoDB Local at {}, table {table}",
+                settings.endpoint.as_deref().unwrap_or_default()
+            );
             (
                 Arc::new(settings.dynamo_store(Arc::clone(&clock)).await),
-                Some(local),
+                local,
                 described,
             )
         }

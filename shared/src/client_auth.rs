@@ -17,6 +17,7 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use chrono::{Duration, TimeZone, Utc};
 use lru::LruCache;
+use tokio::sync::Semaphore;
 
 use crate::credential::{Credential, Environment, Status};
 use crate::ids::ClientId;
@@ -122,6 +123,10 @@ pub struct ClientAuthenticator {
     /// The hash an unknown client's secret is checked against, made with the configured cost.
     decoy: SecretHash,
     throttle: ThrottlePolicy,
+    /// Verifications running at once, at most one per core: each holds its argon2id memory
+    /// (19 MiB by default), so an unbounded burst would exhaust memory, and more threads than
+    /// cores only thrash the caches without finishing any sooner.
+    verifying: Semaphore,
 }
 
 impl ClientAuthenticator {
@@ -142,6 +147,9 @@ impl ClientAuthenticator {
             cache,
             decoy,
             throttle,
+            verifying: Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            ),
         })
     }
 
@@ -200,6 +208,11 @@ impl ClientAuthenticator {
         secret: &ClientSecret,
         hashes: Vec<SecretHash>,
     ) -> Result<Option<SecretHash>, AuthFailure> {
+        let _permit = self
+            .verifying
+            .acquire()
+            .await
+            .map_err(|e| AuthFailure::Internal(e.to_string()))?;
         let hasher = Arc::clone(&self.hasher);
         let secret = secret.clone();
         tokio::task::spawn_blocking(move || {

@@ -97,6 +97,16 @@ pub struct StoreSettings {
 }
 
 impl StoreSettings {
+    /// DynamoDB Local at `endpoint` (any region and credentials do), default retention.
+    pub fn local(endpoint: &str, table_name: &str) -> Self {
+        Self {
+            table_name: table_name.to_owned(),
+            endpoint: Some(endpoint.to_owned()),
+            region: "us-east-1".to_owned(),
+            retention: Retention::default(),
+        }
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let endpoint = env.optional("DYNAMODB_ENDPOINT").map(str::to_owned);
         let region = match (env.optional("AWS_REGION"), &endpoint) {
