@@ -2,14 +2,16 @@
 //! prints management tokens for the local identity provider.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use clavis::api::{App, OAuthApp};
 use clavis::config::{Env, StoreSettings, TokenSettings, secret_hasher};
 use clavis::store::schema::ensure_table;
 use clavis::store::{Retention, SharedStore, memory::MemoryStore};
+use clavis::sweep::Sweeper;
 use clavis::time::{Clock, SystemClock};
 use clavis::token::keys::KeyAlgorithm;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
@@ -66,6 +68,15 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: i64,
     },
+    /// Run one expiry sweep now, against the DynamoDB Local a running `serve` uses (or one
+    /// started for the purpose on the same data), and print what it did.
+    Sweep {
+        #[arg(long, env = "TABLE_NAME", default_value = "clavis-local")]
+        table: String,
+        /// Use a DynamoDB (Local) that is already running at this URL.
+        #[arg(long, env = "DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+    },
     /// Run DynamoDB Local alone (data under the data directory) until stopped, printing its
     /// endpoint: for tools and benchmarks that outlive one gateway.
     Dynamodb {
@@ -103,6 +114,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Serve(args) => serve(cli.data_dir, args).await,
+        Command::Sweep {
+            table,
+            dynamodb_endpoint,
+        } => sweep_once(&cli.data_dir, &table, dynamodb_endpoint).await,
         Command::Dynamodb { in_memory } => {
             let storage = if in_memory {
                 Storage::InMemory
@@ -118,13 +133,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let ServeArgs {
-        port,
-        store: kind,
-        table,
-        dynamodb_endpoint,
-    } = args;
+/// Where a running `serve` notes its DynamoDB Local, so `clavis-local sweep` reaches the same
+/// data (one data directory takes one DynamoDB Local at a time).
+fn endpoint_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("dynamodb.endpoint")
+}
+
+fn init_logs() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -135,6 +150,55 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .compact()
         .init();
+}
+
+async fn sweep_once(
+    data_dir: &Path,
+    table: &str,
+    endpoint: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    init_logs();
+    let endpoint = endpoint.or_else(|| {
+        std::fs::read_to_string(endpoint_file(data_dir))
+            .ok()
+            .map(|e| e.trim().to_owned())
+    });
+    let running = match endpoint {
+        Some(endpoint) => {
+            let settings = StoreSettings::local(&endpoint, table);
+            let answers = settings.client().await.list_tables().limit(1).send().await;
+            answers.is_ok().then_some(settings)
+        }
+        None => None,
+    };
+    let (settings, local) = match running {
+        Some(settings) => (settings, None),
+        None => {
+            let local = DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
+            (local.store_settings(table), Some(local))
+        }
+    };
+    ensure_table(&settings.client().await, table).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: SharedStore = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+    let report = Sweeper::new(store, clock, Retention::default().expiry_notice)
+        .sweep_and_log(None)
+        .await;
+    if let Some(local) = local {
+        local.stop();
+    }
+    println!("{}", serde_json::to_string_pretty(&report?)?);
+    Ok(())
+}
+
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let ServeArgs {
+        port,
+        store: kind,
+        table,
+        dynamodb_endpoint,
+    } = args;
+    init_logs();
     let idp = Arc::new(LocalIdp::load_or_create(&data_dir)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, dynamodb, described): (SharedStore, Option<DynamoDbLocal>, String) = match kind {
@@ -153,6 +217,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
                     );
                     let local =
                         DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
+                    std::fs::write(endpoint_file(&data_dir), local.endpoint())?;
                     (local.store_settings(&table), Some(local))
                 }
             };
@@ -170,6 +235,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
     };
     let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let env = Env::from_process();
+    let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
     let hasher = Arc::new(secret_hasher(&env)?);
     // Access tokens are signed with a development key kept beside the data; the issuer is
     // this gateway, so discovery and the JWKS are served where the tokens say.
@@ -190,6 +256,20 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
         tokens,
         &token_settings,
     )?);
+    // The sweeper on its schedule, as EventBridge runs it in AWS (first run at start).
+    let sweeper = Sweeper::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Retention::default().expiry_notice,
+    );
+    let schedule = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            // A failed sweep is logged by sweep_and_log; the next tick starts where it stopped.
+            let _report = sweeper.sweep_and_log(None).await;
+        }
+    });
     let app = Arc::new(App::new(store, hasher, clock));
     let gateway = bound.serve(Gateway::new(app, oauth, Arc::clone(&idp)));
     let admin = DevClaims {
@@ -205,8 +285,11 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
     );
     shutdown_signal().await;
     eprintln!("Stopping…");
+    schedule.abort();
     gateway.stop().await;
     if let Some(local) = dynamodb {
+        // Only a hint for `clavis-local sweep`, which checks that the endpoint answers anyway.
+        let _ = std::fs::remove_file(endpoint_file(&data_dir));
         local.stop();
     }
     Ok(())

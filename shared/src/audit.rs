@@ -120,10 +120,12 @@ pub enum AuditAction {
     Deleted { name: String },
     #[serde(rename = "credential.expired")]
     Expired { expires_at: Timestamp },
+    #[serde(rename = "credential.expiring_soon")]
+    ExpiringSoon { expires_at: Timestamp },
 }
 
 impl AuditAction {
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         "credential.created",
         "credential.secret_rotated",
         "credential.expiry_changed",
@@ -133,6 +135,7 @@ impl AuditAction {
         "credential.revoked",
         "credential.deleted",
         "credential.expired",
+        "credential.expiring_soon",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -146,6 +149,7 @@ impl AuditAction {
             AuditAction::Revoked { .. } => Self::KINDS[6],
             AuditAction::Deleted { .. } => Self::KINDS[7],
             AuditAction::Expired { .. } => Self::KINDS[8],
+            AuditAction::ExpiringSoon { .. } => Self::KINDS[9],
         }
     }
 }
@@ -184,6 +188,9 @@ mod tests {
             },
             AuditAction::Deleted { name: "n".into() },
             AuditAction::Expired {
+                expires_at: chrono::DateTime::UNIX_EPOCH,
+            },
+            AuditAction::ExpiringSoon {
                 expires_at: chrono::DateTime::UNIX_EPOCH,
             },
         ];

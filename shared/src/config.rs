@@ -133,6 +133,7 @@ impl StoreSettings {
                 ended_credentials: days("CREDENTIAL_RETENTION_DAYS", defaults.ended_credentials)?,
                 audit_events: days("AUDIT_RETENTION_DAYS", defaults.audit_events)?,
                 usage_counters: defaults.usage_counters,
+                expiry_notice: days("EXPIRY_NOTICE_DAYS", defaults.expiry_notice)?,
             },
         })
     }

@@ -26,6 +26,9 @@ pub struct Credential {
     pub revocation: Option<Revocation>,
     /// Set once the sweeper has written the `credential.expired` event.
     pub expiry_recorded_at: Option<Timestamp>,
+    /// Set once the sweeper has written the `credential.expiring_soon` event for the current
+    /// expiry; cleared when the expiry changes, so a new expiry gets its own notice.
+    pub expiry_notice_recorded_at: Option<Timestamp>,
     /// Maintained by the token endpoint outside the versioned lifecycle writes.
     pub last_used_at: Option<Timestamp>,
     /// Optimistic-concurrency version: every lifecycle write increments it by one.
@@ -111,13 +114,18 @@ impl Credential {
         self.expires_at.is_some_and(|at| at <= now)
     }
 
-    /// When the sweeper next has something to record for this credential, if ever. Revoked
+    /// When the sweeper next has something to record for this credential, if ever: the
+    /// expiring-soon notice `notice_window` before the expiry, then the expiry itself. Revoked
     /// credentials and recorded expiries have nothing left; the expiry index holds only the rest.
-    pub fn sweep_due_at(&self) -> Option<Timestamp> {
+    pub fn sweep_due_at(&self, notice_window: chrono::Duration) -> Option<Timestamp> {
         if self.revocation.is_some() || self.expiry_recorded_at.is_some() {
             return None;
         }
-        self.expires_at
+        let expires_at = self.expires_at?;
+        Some(match self.expiry_notice_recorded_at {
+            Some(_) => expires_at,
+            None => expires_at - notice_window,
+        })
     }
 }
 

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod sweep;
 pub mod telemetry;
 pub mod time;
 pub mod token;

@@ -29,6 +29,18 @@ pub struct Transition {
     pub event: AuditEvent,
 }
 
+impl Transition {
+    /// Where this change puts the credential in the sweep index: its next due time, but never
+    /// earlier than the change itself (a credential created two days before its expiry is due
+    /// for its notice now, not five days ago), so a sweep that has finished an hour never has
+    /// to look back at it.
+    pub fn sweep_index_at(&self, notice_window: Duration) -> Option<Timestamp> {
+        self.credential
+            .sweep_due_at(notice_window)
+            .map(|due| due.max(self.event.at))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LifecycleError {
     #[error(transparent)]
@@ -220,6 +232,7 @@ pub fn create(
         suspended_at: None,
         revocation: None,
         expiry_recorded_at: None,
+        expiry_notice_recorded_at: None,
         last_used_at: None,
         version: 1,
     };
@@ -293,6 +306,7 @@ pub fn set_expiry(
     }
     let mut next = next_version(credential);
     next.expires_at = expires_at;
+    next.expiry_notice_recorded_at = None;
     let event = AuditEvent::new(
         &next,
         context,
@@ -452,16 +466,59 @@ pub fn record_expiry(credential: &Credential, now: Timestamp) -> Option<Transiti
     if credential.status(now) != Status::Expired || credential.expiry_recorded_at.is_some() {
         return None;
     }
+    let mut next = next_version(credential);
+    next.expiry_recorded_at = Some(now);
+    Some(system_transition(
+        next,
+        now,
+        AuditAction::Expired { expires_at },
+    ))
+}
+
+/// The sweeper's warning that a credential expires within `notice_window`, once per expiry.
+/// `None` when there is nothing to record: no expiry, not yet inside the window, already
+/// expired (the expiry itself is recorded instead), already noticed, or revoked.
+pub fn record_expiring_soon(
+    credential: &Credential,
+    now: Timestamp,
+    notice_window: Duration,
+) -> Option<Transition> {
+    let expires_at = credential.expires_at?;
+    if credential.revocation.is_some()
+        || credential.expiry_notice_recorded_at.is_some()
+        || credential.is_past_expiry(now)
+        || expires_at - now > notice_window
+    {
+        return None;
+    }
+    let mut next = next_version(credential);
+    next.expiry_notice_recorded_at = Some(now);
+    Some(system_transition(
+        next,
+        now,
+        AuditAction::ExpiringSoon { expires_at },
+    ))
+}
+
+/// What the sweeper records for `credential` at `now`, if anything: the expiry once it has
+/// passed, else the notice once it is near.
+pub fn sweep(
+    credential: &Credential,
+    now: Timestamp,
+    notice_window: Duration,
+) -> Option<Transition> {
+    record_expiry(credential, now).or_else(|| record_expiring_soon(credential, now, notice_window))
+}
+
+fn system_transition(next: Credential, now: Timestamp, action: AuditAction) -> Transition {
     let context = Context {
         actor: Actor::system(),
         now,
         request_id: None,
     };
-    let mut next = next_version(credential);
-    next.expiry_recorded_at = Some(now);
-    let event = AuditEvent::new(&next, &context, AuditAction::Expired { expires_at });
-    Some(Transition {
+    let event = AuditEvent::new(&next, &context, action);
+    Transition {
         credential: next,
         event,
-    })
+    }
 }

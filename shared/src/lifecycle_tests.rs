@@ -576,14 +576,98 @@ fn expiry_is_recorded_once_by_the_system() {
     assert!(record_expiry(&new_credential(None), t0() + after_expiry()).is_none());
 }
 
+const WEEK: Duration = Duration::days(7);
+
 #[test]
 fn recorded_and_ended_credentials_leave_the_sweep_index() {
     let c = active();
-    assert_eq!(c.sweep_due_at(), c.expires_at);
-    assert_eq!(revoked().sweep_due_at(), None);
-    assert_eq!(new_credential(None).sweep_due_at(), None);
+    let expires_at = c.expires_at.unwrap();
+    assert_eq!(
+        c.sweep_due_at(WEEK),
+        Some(expires_at - WEEK),
+        "notice first"
+    );
+    let noticed = record_expiring_soon(&c, expires_at - WEEK, WEEK)
+        .unwrap()
+        .credential;
+    assert_eq!(
+        noticed.sweep_due_at(WEEK),
+        Some(expires_at),
+        "then the expiry"
+    );
+    assert_eq!(revoked().sweep_due_at(WEEK), None);
+    assert_eq!(new_credential(None).sweep_due_at(WEEK), None);
     let recorded = record_expiry(&c, t0() + after_expiry()).unwrap().credential;
-    assert_eq!(recorded.sweep_due_at(), None);
+    assert_eq!(recorded.sweep_due_at(WEEK), None);
+}
+
+#[test]
+fn the_index_never_places_a_credential_behind_the_change_that_put_it_there() {
+    // Created two days before its expiry: its notice is due now, not five days ago.
+    let created = create(
+        NewCredential {
+            tenant: TenantId::parse("acme").unwrap(),
+            name: Name::parse("short-lived").unwrap(),
+            description: Description::default(),
+            scopes: Scopes::parse(&["customers:read"]).unwrap(),
+            environment: Environment::Live,
+            expires_at: Some(t0() + Duration::days(2)),
+        },
+        ClientId::generate(),
+        hash("first"),
+        &at(Duration::zero()),
+    )
+    .unwrap();
+    assert_eq!(created.sweep_index_at(WEEK), Some(t0()));
+    let far = set_expiry(
+        &active(),
+        Some(t0() + Duration::days(60)),
+        &at(Duration::zero()),
+    )
+    .unwrap();
+    assert_eq!(far.sweep_index_at(WEEK), Some(t0() + Duration::days(53)));
+}
+
+#[test]
+fn the_expiring_soon_notice_comes_once_per_expiry_inside_its_window() {
+    let c = active();
+    let expires_at = c.expires_at.unwrap();
+    let just_outside = expires_at - WEEK - Duration::seconds(1);
+    assert!(record_expiring_soon(&c, just_outside, WEEK).is_none());
+    let t = record_expiring_soon(&c, expires_at - WEEK, WEEK).unwrap();
+    assert_eq!(t.event.actor, Actor::system());
+    assert_eq!(t.event.action, AuditAction::ExpiringSoon { expires_at });
+    assert_eq!(t.credential.version, c.version + 1);
+    assert!(
+        record_expiring_soon(&t.credential, expires_at - Duration::days(1), WEEK).is_none(),
+        "once"
+    );
+    assert!(record_expiring_soon(&revoked(), expires_at - Duration::days(1), WEEK).is_none());
+    assert!(
+        record_expiring_soon(&c, expires_at, WEEK).is_none(),
+        "an expired credential gets its expiry recorded instead"
+    );
+    // A new expiry deserves its own notice.
+    let moved = set_expiry(
+        &t.credential,
+        Some(expires_at + Duration::days(30)),
+        &at(Duration::zero()),
+    )
+    .unwrap()
+    .credential;
+    assert_eq!(moved.expiry_notice_recorded_at, None);
+    assert!(record_expiring_soon(&moved, expires_at + Duration::days(25), WEEK).is_some());
+}
+
+#[test]
+fn a_sweep_records_the_expiry_before_any_notice() {
+    let c = active();
+    let expires_at = c.expires_at.unwrap();
+    let late = sweep(&c, expires_at + Duration::hours(1), WEEK).unwrap();
+    assert_eq!(late.event.action, AuditAction::Expired { expires_at });
+    let early = sweep(&c, expires_at - Duration::days(3), WEEK).unwrap();
+    assert_eq!(early.event.action, AuditAction::ExpiringSoon { expires_at });
+    assert!(sweep(&c, expires_at - Duration::days(8), WEEK).is_none());
 }
 
 #[test]

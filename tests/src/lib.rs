@@ -137,3 +137,18 @@ pub fn new_credential(
     )
     .expect("valid credential")
 }
+
+/// Runs each named `async fn(Fixture)` of the calling module twice: against the in-memory store
+/// and against a fresh table in DynamoDB Local. Both adapters must behave the same.
+#[macro_export]
+macro_rules! against_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $test() { super::$test($crate::memory_fixture()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+              async fn $test() { super::$test($crate::dynamodb_fixture().await).await })*
+        }
+    };
+}

@@ -15,14 +15,15 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
-    CREDENTIAL_SK, DENIED_TOKEN_SK, Listing, audit_key, audit_prefix, credential_listing_key,
-    credential_listing_prefix, credential_pk, denied_token_pk, failure_window_sk, page_from,
-    sweep_bucket, tenant_pk, throttle_pk,
+    CREDENTIAL_SK, DENIED_TOKEN_SK, Listing, SWEEP_CHECKPOINT_PK, SWEEP_CHECKPOINT_SK, audit_key,
+    audit_prefix, credential_listing_key, credential_listing_prefix, credential_pk,
+    denied_token_pk, failure_window_sk, page_from, sweep_bucket, sweep_sort_key,
+    sweep_sort_key_until, tenant_pk, throttle_pk,
 };
-use super::schema::{GSI1, TABLE};
+use super::schema::{GSI1, GSI2, TABLE};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, FailureCounter, Page, PageRequest, Retention,
-    StoreError, TokenDenyList, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter, Page,
+    PageRequest, Retention, StoreError, SweepIndex, TokenDenyList, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{
@@ -81,6 +82,7 @@ const ENTITY_AUDIT: &str = "audit";
 const ENTITY_USAGE: &str = "usage";
 const ENTITY_DENIED_TOKEN: &str = "denied_token";
 const ENTITY_FAILURES: &str = "auth_failures";
+const ENTITY_SWEEP_CHECKPOINT: &str = "sweep_checkpoint";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct CredentialItem {
@@ -126,6 +128,8 @@ struct CredentialItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expiry_recorded_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_notice_recorded_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_used_at: Option<String>,
     version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +139,7 @@ struct CredentialItem {
 /// Attributes a lifecycle write never sets: the key, and what the token endpoint maintains.
 const NOT_WRITTEN_BY_LIFECYCLE: [&str; 3] = ["PK", "SK", "last_used_at"];
 /// Attributes a lifecycle write removes when the new state has no value for them.
-const OPTIONAL_ATTRIBUTES: [&str; 12] = [
+const OPTIONAL_ATTRIBUTES: [&str; 13] = [
     "GSI2PK",
     "GSI2SK",
     "expires_at",
@@ -147,6 +151,7 @@ const OPTIONAL_ATTRIBUTES: [&str; 12] = [
     "revoked_by",
     "revocation_reason",
     "expiry_recorded_at",
+    "expiry_notice_recorded_at",
     "ttl",
 ];
 
@@ -170,8 +175,13 @@ fn stored_time_opt(field: &str, value: Option<&String>) -> Result<Option<Timesta
 }
 
 impl CredentialItem {
-    fn from_credential(credential: &Credential, retention: &Retention) -> Self {
-        let due = credential.sweep_due_at();
+    /// `sweep_at`: where the credential sits in the sweep index (GSI2), if anywhere.
+    fn from_credential(
+        credential: &Credential,
+        retention: &Retention,
+        sweep_at: Option<Timestamp>,
+    ) -> Self {
+        let due = sweep_at;
         let revocation = credential.revocation.as_ref();
         let previous = credential.secret.previous.as_ref();
         Self {
@@ -180,7 +190,7 @@ impl CredentialItem {
             gsi1pk: tenant_pk(&credential.tenant),
             gsi1sk: credential_listing_key(credential),
             gsi2pk: due.map(sweep_bucket),
-            gsi2sk: due.map(|d| format!("{}#{}", key_format(d), credential.client_id)),
+            gsi2sk: due.map(|d| sweep_sort_key(d, &credential.client_id)),
             entity: ENTITY_CREDENTIAL.to_owned(),
             client_id: credential.client_id.to_string(),
             tenant: credential.tenant.to_string(),
@@ -201,6 +211,7 @@ impl CredentialItem {
             revoked_by: revocation.map(|r| r.by.clone()),
             revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(Reason::to_string)),
             expiry_recorded_at: credential.expiry_recorded_at.map(key_format),
+            expiry_notice_recorded_at: credential.expiry_notice_recorded_at.map(key_format),
             last_used_at: credential.last_used_at.map(key_format),
             version: credential.version,
             ttl: retention.credential_expires_at(credential).map(epoch),
@@ -268,6 +279,10 @@ impl CredentialItem {
             expiry_recorded_at: stored_time_opt(
                 "expiry_recorded_at",
                 self.expiry_recorded_at.as_ref(),
+            )?,
+            expiry_notice_recorded_at: stored_time_opt(
+                "expiry_notice_recorded_at",
+                self.expiry_notice_recorded_at.as_ref(),
             )?,
             last_used_at: stored_time_opt("last_used_at", self.last_used_at.as_ref())?,
             version: self.version,
@@ -477,6 +492,18 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// An unconditional put of an item outside the lifecycle (checkpoint, deny-list entry).
+    async fn put_item(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -617,6 +644,92 @@ fn status_filter(status: Status) -> (&'static str, bool) {
     (expression, status != Status::Revoked)
 }
 
+#[async_trait]
+impl SweepIndex for DynamoStore {
+    async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError> {
+        let Some(item) = self
+            .get_item(key(SWEEP_CHECKPOINT_PK.into(), SWEEP_CHECKPOINT_SK))
+            .await?
+        else {
+            return Ok(None);
+        };
+        match item.get("oldest_hour") {
+            Some(AttributeValue::S(hour)) => stored_time("oldest_hour", hour).map(Some),
+            _ => Err(StoreError::Corrupt(
+                "the sweep checkpoint has no oldest_hour".into(),
+            )),
+        }
+    }
+
+    async fn save_sweep_checkpoint(&self, hour: Timestamp) -> Result<(), StoreError> {
+        let mut item = key(SWEEP_CHECKPOINT_PK.into(), SWEEP_CHECKPOINT_SK);
+        item.insert("entity".into(), s(ENTITY_SWEEP_CHECKPOINT));
+        item.insert("oldest_hour".into(), s(key_format(hour)));
+        self.put_item(item).await
+    }
+
+    async fn due(
+        &self,
+        hour: Timestamp,
+        until: Timestamp,
+        after: Option<&DueCursor>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError> {
+        let bucket = sweep_bucket(hour);
+        let start = after.map(|cursor| {
+            let mut start = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
+            start.insert("GSI2PK".into(), s(bucket.clone()));
+            start.insert("GSI2SK".into(), s(cursor.sort_key.clone()));
+            start
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .key_condition_expression("GSI2PK = :bucket AND GSI2SK <= :until")
+            .expression_attribute_values(":bucket", s(bucket))
+            .expression_attribute_values(":until", s(sweep_sort_key_until(until)))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        let items_read = u64::try_from(out.scanned_count()).unwrap_or(0);
+        let next = match out.last_evaluated_key() {
+            Some(last) => {
+                let text = |name: &str| match last.get(name) {
+                    Some(AttributeValue::S(value)) => Ok(value.clone()),
+                    _ => Err(StoreError::Backend(format!(
+                        "the sweep index page ended without {name}"
+                    ))),
+                };
+                let pk = text("PK")?;
+                let client_id = pk
+                    .strip_prefix("CRED#")
+                    .and_then(ClientId::parse)
+                    .ok_or_else(|| corrupt("PK", &pk))?;
+                Some(DueCursor {
+                    sort_key: text("GSI2SK")?,
+                    client_id,
+                })
+            }
+            None => None,
+        };
+        let credentials = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<CredentialItem>(item)?.into_credential())
+            .collect::<Result<_, _>>()?;
+        Ok(DuePage {
+            credentials,
+            next,
+            items_read,
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ports
 
@@ -626,6 +739,7 @@ impl CredentialStore for DynamoStore {
         let item = to_item(&CredentialItem::from_credential(
             &created.credential,
             &self.retention,
+            created.sweep_index_at(self.retention.expiry_notice),
         ))?;
         let put = Put::builder()
             .table_name(&self.table)
@@ -658,6 +772,7 @@ impl CredentialStore for DynamoStore {
         let item = to_item(&CredentialItem::from_credential(
             credential,
             &self.retention,
+            change.sweep_index_at(self.retention.expiry_notice),
         ))?;
         let (expression, mut names, mut values) = lifecycle_update(item);
         names.insert("#expected_version".into(), "version".into());
@@ -927,14 +1042,7 @@ impl TokenDenyList for DynamoStore {
         let mut item = key(denied_token_pk(jti), DENIED_TOKEN_SK);
         item.insert("entity".into(), s(ENTITY_DENIED_TOKEN));
         item.insert(TABLE.ttl_attribute.into(), n(epoch(token_expires_at)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
-        Ok(())
+        self.put_item(item).await
     }
 
     async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
@@ -1031,6 +1139,7 @@ mod tests {
                 reason: Some(Reason::parse("r").unwrap()),
             });
             credential.expiry_recorded_at = Some(now);
+            credential.expiry_notice_recorded_at = Some(now);
             credential.last_used_at = Some(now);
         }
         credential
@@ -1041,6 +1150,7 @@ mod tests {
         let full: Vec<String> = to_item(&CredentialItem::from_credential(
             &sample(true),
             &Retention::default(),
+            None,
         ))
         .unwrap()
         .into_keys()
@@ -1048,6 +1158,7 @@ mod tests {
         let minimal = to_item(&CredentialItem::from_credential(
             &sample(false),
             &Retention::default(),
+            None,
         ))
         .unwrap();
         let mut optional: Vec<&str> = full
@@ -1069,6 +1180,7 @@ mod tests {
             let item = to_item(&CredentialItem::from_credential(
                 &credential,
                 &Retention::default(),
+                None,
             ))
             .unwrap();
             let back = from_item::<CredentialItem>(item)
@@ -1084,6 +1196,7 @@ mod tests {
         let item = to_item(&CredentialItem::from_credential(
             &sample(false),
             &Retention::default(),
+            None,
         ))
         .unwrap();
         let (expression, names, _) = lifecycle_update(item);

@@ -64,6 +64,19 @@ pub(crate) fn sweep_bucket(due: Timestamp) -> String {
     format!("EXPIRES#{}", due.format("%Y-%m-%dT%H"))
 }
 
+/// GSI2 sort key: the due time, then the client ID to break ties.
+pub(crate) fn sweep_sort_key(due: Timestamp, client_id: &ClientId) -> String {
+    format!("{}#{client_id}", key_format(due))
+}
+
+/// The greatest sort key due at or before `until` (`~` sorts after every client ID character).
+pub(crate) fn sweep_sort_key_until(until: Timestamp) -> String {
+    format!("{}#~", key_format(until))
+}
+
+pub(crate) const SWEEP_CHECKPOINT_PK: &str = "SWEEP";
+pub(crate) const SWEEP_CHECKPOINT_SK: &str = "CHECKPOINT";
+
 /// A billing month, `yyyy-mm` in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UsageMonth {

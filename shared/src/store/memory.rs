@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::keys::{Listing, audit_key, credential_listing_key, page_from};
+use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, FailureCounter, Page, PageRequest, Retention,
-    StoreError, TokenDenyList, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter, Page,
+    PageRequest, Retention, StoreError, SweepIndex, TokenDenyList, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
@@ -30,6 +30,19 @@ struct State {
     usage: HashMap<(ClientId, UsageMonth), Usage>,
     denied_tokens: HashMap<String, Timestamp>,
     failures: HashMap<(ClientId, Timestamp), (u32, Timestamp)>,
+    /// GSI2: where each credential sits in the sweep index.
+    sweep_index: HashMap<ClientId, Timestamp>,
+    sweep_checkpoint: Option<Timestamp>,
+}
+
+impl State {
+    fn index_for_sweep(&mut self, change: &Transition, notice_window: chrono::Duration) {
+        let client_id = &change.credential.client_id;
+        match change.sweep_index_at(notice_window) {
+            Some(at) => self.sweep_index.insert(client_id.clone(), at),
+            None => self.sweep_index.remove(client_id),
+        };
+    }
 }
 
 struct Usage {
@@ -86,6 +99,7 @@ impl CredentialStore for MemoryStore {
         state
             .credentials
             .insert(credential.client_id.clone(), stored);
+        state.index_for_sweep(created, self.retention.expiry_notice);
         state.events.push(created.event.clone());
         Ok(())
     }
@@ -108,6 +122,7 @@ impl CredentialStore for MemoryStore {
         let mut next = credential.clone();
         next.last_used_at = stored.last_used_at;
         state.credentials.insert(credential.client_id.clone(), next);
+        state.index_for_sweep(change, self.retention.expiry_notice);
         state.events.push(change.event.clone());
         Ok(())
     }
@@ -119,6 +134,7 @@ impl CredentialStore for MemoryStore {
             .filter(|stored| stored.version == credential.version)
             .ok_or(StoreError::Conflict)?;
         state.credentials.remove(&credential.client_id);
+        state.sweep_index.remove(&credential.client_id);
         state.events.push(event.clone());
         Ok(())
     }
@@ -285,5 +301,56 @@ impl FailureCounter for MemoryStore {
             .or_insert((0, window_end));
         entry.0 += 1;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SweepIndex for MemoryStore {
+    async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.state().sweep_checkpoint)
+    }
+
+    async fn save_sweep_checkpoint(&self, hour: Timestamp) -> Result<(), StoreError> {
+        self.state().sweep_checkpoint = Some(hour);
+        Ok(())
+    }
+
+    async fn due(
+        &self,
+        hour: Timestamp,
+        until: Timestamp,
+        after: Option<&DueCursor>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError> {
+        let state = self.state();
+        let hour_end = hour + chrono::Duration::hours(1);
+        let mut due: Vec<(String, &ClientId)> = state
+            .sweep_index
+            .iter()
+            .filter(|(_, at)| **at >= hour && **at < hour_end && **at <= until)
+            .map(|(client_id, at)| (sweep_sort_key(*at, client_id), client_id))
+            .filter(|(key, _)| after.is_none_or(|cursor| *key > cursor.sort_key))
+            .collect();
+        due.sort();
+        let limit = limit.max(1);
+        let more = due.len() > limit;
+        due.truncate(limit);
+        let next = if more {
+            due.last().map(|(key, client_id)| DueCursor {
+                sort_key: key.clone(),
+                client_id: (*client_id).clone(),
+            })
+        } else {
+            None
+        };
+        let credentials: Vec<Credential> = due
+            .iter()
+            .filter_map(|(_, client_id)| state.credentials.get(*client_id).cloned())
+            .collect();
+        Ok(DuePage {
+            items_read: credentials.len() as u64,
+            credentials,
+            next,
+        })
     }
 }

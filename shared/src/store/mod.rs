@@ -77,13 +77,15 @@ pub enum AuditScope {
     Credential(TenantId, ClientId),
 }
 
-/// How long items outlive their usefulness before DynamoDB's TTL removes them.
+/// How long items outlive their usefulness before DynamoDB's TTL removes them, and how early
+/// before an expiry the sweep index brings a credential up for its expiring-soon notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// A revoked or (recorded) expired credential stays visible, and revocable, this long.
     pub ended_credentials: Duration,
     pub audit_events: Duration,
     pub usage_counters: Duration,
+    pub expiry_notice: Duration,
 }
 
 impl Default for Retention {
@@ -92,6 +94,7 @@ impl Default for Retention {
             ended_credentials: Duration::days(90),
             audit_events: Duration::days(400),
             usage_counters: Duration::days(400),
+            expiry_notice: Duration::days(7),
         }
     }
 }
@@ -189,9 +192,50 @@ pub trait FailureCounter: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
-pub trait Store: CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter {}
+/// Where a page of the sweep index ended; the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCursor {
+    pub(crate) sort_key: String,
+    pub(crate) client_id: ClientId,
+}
 
-impl<T: CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter> Store for T {}
+/// One page of credentials due in one hour bucket of the sweep index.
+#[derive(Debug, Clone)]
+pub struct DuePage {
+    pub credentials: Vec<Credential>,
+    pub next: Option<DueCursor>,
+    /// Index entries the store read to answer (DynamoDB's `ScannedCount`): what the page cost.
+    pub items_read: u64,
+}
+
+/// The sparse expiry index (GSI2) and the sweeper's checkpoint in it.
+#[async_trait]
+pub trait SweepIndex: Send + Sync {
+    /// The start of the oldest hour that may still hold unrecorded work; `None` before the
+    /// first sweep.
+    async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError>;
+    async fn save_sweep_checkpoint(&self, hour: Timestamp) -> Result<(), StoreError>;
+    /// Credentials in the bucket of the hour starting at `hour` that are due at or before
+    /// `until`, in due order, after `after`. Read from an eventually consistent index: callers
+    /// write with the version they read, and re-read on a conflict.
+    async fn due(
+        &self,
+        hour: Timestamp,
+        until: Timestamp,
+        after: Option<&DueCursor>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError>;
+}
+
+/// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
+pub trait Store:
+    CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter + SweepIndex
+{
+}
+
+impl<T: CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter + SweepIndex> Store
+    for T
+{
+}
 
 pub type SharedStore = Arc<dyn Store>;

@@ -8,3 +8,4 @@ mod oauth;
 mod readme;
 mod secrets_at_rest;
 mod store_contract;
+mod sweep;

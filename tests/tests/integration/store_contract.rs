@@ -12,19 +12,7 @@ use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
 use clavis::store::{AuditScope, Cursor, PageRequest, StoreError, UsageMonth};
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $test() { super::$test(clavis_tests::memory_fixture()).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-              async fn $test() { super::$test(clavis_tests::dynamodb_fixture().await).await })*
-        }
-    };
-}
-
-contract!(
+clavis_tests::against_both_stores!(
     inserted_credentials_read_back_whole,
     client_ids_are_never_reused,
     unknown_credentials_are_absent,

@@ -1,0 +1,6 @@
+//! sweep-expired: EventBridge schedule (every 15 minutes); records passed and near expiries
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::sweep::run_lambda().await
+}
