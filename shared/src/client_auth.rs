@@ -315,6 +315,17 @@ mod tests {
         (created.credential, secret)
     }
 
+    /// The client `c` authenticating with `secret`.
+    async fn present(
+        s: &Setup,
+        c: &Credential,
+        secret: &ClientSecret,
+    ) -> Result<Credential, AuthFailure> {
+        s.auth
+            .authenticate(c.client_id.as_str(), secret.expose())
+            .await
+    }
+
     async fn apply(s: &Setup, before: &Credential, change: Transition) -> Credential {
         s.store.update(before.version, &change).await.unwrap();
         change.credential
@@ -330,11 +341,7 @@ mod tests {
         let s = setup(100);
         let (c, secret) = create(&s).await;
         for _ in 0..3 {
-            let got = s
-                .auth
-                .authenticate(c.client_id.as_str(), secret.expose())
-                .await
-                .unwrap();
+            let got = present(&s, &c, &secret).await.unwrap();
             assert_eq!(got.client_id, c.client_id);
         }
     }
@@ -346,9 +353,7 @@ mod tests {
         let wrong = ClientSecret::generate(Environment::Live);
         let unknown = ClientId::generate();
         assert!(matches!(
-            s.auth
-                .authenticate(c.client_id.as_str(), wrong.expose())
-                .await,
+            present(&s, &c, &wrong).await,
             Err(AuthFailure::BadCredentials)
         ));
         assert!(matches!(
@@ -385,69 +390,67 @@ mod tests {
         let wrong = ClientSecret::generate(Environment::Live);
         for _ in 0..10 {
             assert!(matches!(
-                s.auth
-                    .authenticate(c.client_id.as_str(), wrong.expose())
-                    .await,
+                present(&s, &c, &wrong).await,
                 Err(AuthFailure::BadCredentials)
             ));
         }
         let Err(AuthFailure::Throttled {
             retry_after_seconds,
-        }) = s
-            .auth
-            .authenticate(c.client_id.as_str(), wrong.expose())
-            .await
+        }) = present(&s, &c, &wrong).await
         else {
             panic!("the eleventh failure in a window is throttled");
         };
         assert!((1..=300).contains(&retry_after_seconds));
         // Even the right secret waits, unless this instance has verified it before.
         assert!(matches!(
-            s.auth
-                .authenticate(c.client_id.as_str(), secret.expose())
-                .await,
+            present(&s, &c, &secret).await,
             Err(AuthFailure::Throttled { .. })
         ));
         s.clock.advance(Duration::seconds(retry_after_seconds));
+        assert!(present(&s, &c, &secret).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn argon2_verifications_wait_for_a_free_core() {
+        let s = setup(0);
+        let (c, secret) = create(&s).await;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let busy = s
+            .auth
+            .verifying
+            .acquire_many(u32::try_from(cores).unwrap())
+            .await
+            .unwrap();
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            present(&s, &c, &secret),
+        )
+        .await;
         assert!(
-            s.auth
-                .authenticate(c.client_id.as_str(), secret.expose())
-                .await
-                .is_ok()
+            waiting.is_err(),
+            "no verification starts while every core is busy"
         );
+        drop(busy);
+        assert!(present(&s, &c, &secret).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_verified_client_is_not_locked_out_by_someone_elses_failures() {
         let s = setup(100);
         let (c, secret) = create(&s).await;
-        s.auth
-            .authenticate(c.client_id.as_str(), secret.expose())
-            .await
-            .unwrap();
+        present(&s, &c, &secret).await.unwrap();
         let wrong = ClientSecret::generate(Environment::Live);
         for _ in 0..12 {
-            let _ = s
-                .auth
-                .authenticate(c.client_id.as_str(), wrong.expose())
-                .await;
+            let _ = present(&s, &c, &wrong).await;
         }
-        assert!(
-            s.auth
-                .authenticate(c.client_id.as_str(), secret.expose())
-                .await
-                .is_ok()
-        );
+        assert!(present(&s, &c, &secret).await.is_ok());
     }
 
     #[tokio::test]
     async fn rotation_suspension_and_revocation_apply_to_the_very_next_request() {
         let s = setup(100);
         let (c, first) = create(&s).await;
-        s.auth
-            .authenticate(c.client_id.as_str(), first.expose())
-            .await
-            .unwrap();
+        present(&s, &c, &first).await.unwrap();
         let second = ClientSecret::generate(Environment::Live);
         let c = apply(
             &s,
@@ -463,29 +466,20 @@ mod tests {
         .await;
         assert!(
             matches!(
-                s.auth
-                    .authenticate(c.client_id.as_str(), first.expose())
-                    .await,
+                present(&s, &c, &first).await,
                 Err(AuthFailure::BadCredentials)
             ),
             "a cached old secret is dead once the stored hash changed"
         );
-        s.auth
-            .authenticate(c.client_id.as_str(), second.expose())
-            .await
-            .unwrap();
+        present(&s, &c, &second).await.unwrap();
         let c = apply(&s, &c, lifecycle::suspend(&c, &context(&s)).unwrap()).await;
         assert!(matches!(
-            s.auth
-                .authenticate(c.client_id.as_str(), second.expose())
-                .await,
+            present(&s, &c, &second).await,
             Err(AuthFailure::Inactive(Status::Suspended))
         ));
         let c = apply(&s, &c, lifecycle::revoke(&c, None, &context(&s)).unwrap()).await;
         assert!(matches!(
-            s.auth
-                .authenticate(c.client_id.as_str(), second.expose())
-                .await,
+            present(&s, &c, &second).await,
             Err(AuthFailure::Inactive(Status::Revoked))
         ));
     }
@@ -494,15 +488,10 @@ mod tests {
     async fn expiry_applies_at_the_second_without_a_sweep() {
         let s = setup(100);
         let (c, secret) = create(&s).await;
-        s.auth
-            .authenticate(c.client_id.as_str(), secret.expose())
-            .await
-            .unwrap();
+        present(&s, &c, &secret).await.unwrap();
         s.clock.set(c.expires_at.unwrap());
         assert!(matches!(
-            s.auth
-                .authenticate(c.client_id.as_str(), secret.expose())
-                .await,
+            present(&s, &c, &secret).await,
             Err(AuthFailure::Inactive(Status::Expired))
         ));
     }
@@ -522,32 +511,15 @@ mod tests {
             )
             .await;
             for _ in 0..2 {
-                assert!(
-                    s.auth
-                        .authenticate(c.client_id.as_str(), old.expose())
-                        .await
-                        .is_ok()
-                );
-                assert!(
-                    s.auth
-                        .authenticate(c.client_id.as_str(), new.expose())
-                        .await
-                        .is_ok()
-                );
+                assert!(present(&s, &c, &old).await.is_ok());
+                assert!(present(&s, &c, &new).await.is_ok());
             }
             s.clock.advance(Duration::seconds(600));
             assert!(matches!(
-                s.auth
-                    .authenticate(c.client_id.as_str(), old.expose())
-                    .await,
+                present(&s, &c, &old).await,
                 Err(AuthFailure::BadCredentials)
             ));
-            assert!(
-                s.auth
-                    .authenticate(c.client_id.as_str(), new.expose())
-                    .await
-                    .is_ok()
-            );
+            assert!(present(&s, &c, &new).await.is_ok());
         }
     }
 }

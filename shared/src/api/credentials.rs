@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::App;
 use super::http::{
-    Problem, etag, json_body, json_response, path_parameter, precondition, query_parameter,
-    request_id,
+    Problem, etag, json_body, json_response, log_request, path_parameter, precondition,
+    query_parameter, request_id,
 };
 use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
 use crate::credential::{Description, Environment, Name, Reason, Scopes, Status, ValidationError};
@@ -72,14 +72,7 @@ async fn managed(
     {
         headers.insert("x-request-id", id);
     }
-    tracing::info!(
-        request_id = request_id.as_deref(),
-        method = %request.method(),
-        path = request.uri().path(),
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
+    log_request(request, request_id.as_deref(), &response, started);
     response
 }
 

@@ -228,6 +228,23 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     response
 }
 
+/// The one access-log line every endpoint writes per request.
+pub fn log_request(
+    request: &Request,
+    request_id: Option<&str>,
+    response: &Response<Body>,
+    started: std::time::Instant,
+) {
+    tracing::info!(
+        request_id,
+        method = %request.method(),
+        path = request.uri().path(),
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+}
+
 pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::OAuthApp;
-use super::http::json_response;
+use super::http::{json_response, log_request, request_id};
 use crate::client_auth::AuthFailure;
 use crate::credential::{Credential, Scopes, Status};
 use crate::store::StoreError;
@@ -270,13 +270,7 @@ async fn endpoint(
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    tracing::info!(
-        method = %request.method(),
-        path = request.uri().path(),
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
+    log_request(request, request_id(request).as_deref(), &response, started);
     response
 }
 
