@@ -19,7 +19,7 @@ use chrono::{Duration, TimeZone, Utc};
 use lru::LruCache;
 use tokio::sync::Semaphore;
 
-use crate::credential::{Credential, Environment, Status};
+use crate::credential::{Credential, Status};
 use crate::ids::ClientId;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
 use crate::store::{SharedStore, StoreError};
@@ -136,11 +136,9 @@ impl ClientAuthenticator {
         clock: Arc<dyn Clock>,
         cache: VerificationCache,
         throttle: ThrottlePolicy,
-    ) -> Result<Self, AuthFailure> {
-        let decoy = hasher
-            .hash(&ClientSecret::generate(Environment::Live))
-            .map_err(|e| AuthFailure::Internal(e.to_string()))?;
-        Ok(Self {
+    ) -> Self {
+        let decoy = hasher.decoy();
+        Self {
             store,
             hasher,
             clock,
@@ -150,7 +148,7 @@ impl ClientAuthenticator {
             verifying: Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             ),
-        })
+        }
     }
 
     /// The credential the presented ID and secret belong to, if it is active.
@@ -250,7 +248,7 @@ fn admit(credential: Option<Credential>, now: Timestamp) -> Result<Credential, A
 mod tests {
     use super::*;
     use crate::audit::{Actor, ActorRole, Context};
-    use crate::credential::{Description, Name, Scopes};
+    use crate::credential::{Description, Environment, Name, Scopes};
     use crate::ids::TenantId;
     use crate::lifecycle::{self, GracePeriod, NewCredential, Transition};
     use crate::store::memory::MemoryStore;
@@ -274,8 +272,7 @@ mod tests {
             clock.clone(),
             VerificationCache::new(cache_entries).unwrap(),
             ThrottlePolicy::default(),
-        )
-        .unwrap();
+        );
         Setup {
             auth,
             store,

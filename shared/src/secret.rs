@@ -171,6 +171,25 @@ impl SecretHasher {
         Ok(SecretHash(hash.to_string()))
     }
 
+    /// A hash that no secret matches, at this hasher's cost, made without hashing anything: a
+    /// random salt and a random output. Verifying against it costs exactly what verifying
+    /// against a real hash does, which is what the token endpoint needs for unknown client IDs,
+    /// and building it adds nothing to a cold start.
+    pub fn decoy(&self) -> SecretHash {
+        use base64::Engine;
+        use base64::engine::general_purpose::STANDARD_NO_PAD;
+        use rand::RngExt;
+        let mut rng = UnwrapErr(SysRng);
+        let salt: [u8; 16] = rng.random();
+        let output: [u8; 32] = rng.random();
+        SecretHash(format!(
+            "$argon2id$v=19${}${}${}",
+            self.params,
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(output)
+        ))
+    }
+
     /// Constant-time in the secret (argon2's output comparison is). A stored hash that does
     /// not parse verifies nothing.
     pub fn verify(&self, secret: &ClientSecret, hash: &SecretHash) -> bool {
@@ -186,6 +205,25 @@ impl SecretHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decoy_has_the_hashers_cost_and_matches_no_secret() {
+        let hasher = SecretHasher::default();
+        let secret = ClientSecret::generate(Environment::Live);
+        let real = hasher.hash(&secret).expect("hash");
+        let decoy = hasher.decoy();
+        let cost = |hash: &SecretHash| {
+            let parsed = PasswordHash::new(hash.as_phc()).expect("a PHC string");
+            (
+                parsed.algorithm.to_string(),
+                Params::try_from(&parsed).expect("argon2 parameters"),
+                parsed.hash.map(|h| h.len()),
+            )
+        };
+        assert_eq!(cost(&decoy), cost(&real));
+        assert!(!hasher.verify(&secret, &decoy));
+        assert_ne!(decoy.as_phc(), hasher.decoy().as_phc());
+    }
 
     #[test]
     fn generated_secrets_have_the_documented_shape() {

@@ -58,19 +58,15 @@ impl OAuthApp {
         tokens: Tokens,
         settings: &TokenSettings,
     ) -> Result<Self, ConfigError> {
-        let failure = |e: crate::client_auth::AuthFailure| ConfigError {
-            variable: "VERIFICATION_CACHE_ENTRIES".into(),
-            problem: e.to_string(),
-        };
-        let cache = VerificationCache::new(settings.verification_cache_entries).map_err(failure)?;
+        let cache = VerificationCache::new(settings.verification_cache_entries)
+            .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
         let clients = ClientAuthenticator::new(
             Arc::clone(&store),
             hasher,
             Arc::clone(&clock),
             cache,
             settings.throttle,
-        )
-        .map_err(failure)?;
+        );
         Ok(Self {
             clients,
             tokens,
@@ -189,7 +185,7 @@ impl Endpoint {
 }
 
 /// How API Gateway admits a request to a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Access {
     /// The HTTP API's JWT authorizer must accept the bearer token first.
     Jwt,
@@ -326,30 +322,64 @@ pub fn functions() -> Vec<&'static str> {
     names
 }
 
+/// Endpoints whose functions share the state they build at cold start. A function's binary
+/// is generic over its family, so it links only that family's handlers and clients (no
+/// Secrets Manager client in a management function, no management handler in the token
+/// service), which keeps each bootstrap small.
+pub trait EndpointFamily: Copy + Into<Endpoint> + Send + Sync + 'static {
+    type State: Send + Sync + 'static;
+
+    /// Reads every setting and builds the clients, failing on the first setting missing.
+    fn state_from_env(env: &Env) -> impl Future<Output = Result<Self::State, ConfigError>> + Send;
+
+    fn serve(
+        self,
+        state: &Self::State,
+        request: Request,
+    ) -> impl Future<Output = Response<Body>> + Send;
+}
+
+impl EndpointFamily for CredentialsEndpoint {
+    type State = App;
+
+    fn state_from_env(env: &Env) -> impl Future<Output = Result<App, ConfigError>> + Send {
+        App::from_env(env)
+    }
+
+    fn serve(self, app: &App, request: Request) -> impl Future<Output = Response<Body>> + Send {
+        self.handle(app, request)
+    }
+}
+
+impl EndpointFamily for OAuthEndpoint {
+    type State = OAuthApp;
+
+    fn state_from_env(env: &Env) -> impl Future<Output = Result<OAuthApp, ConfigError>> + Send {
+        OAuthApp::from_env(env)
+    }
+
+    fn serve(
+        self,
+        app: &OAuthApp,
+        request: Request,
+    ) -> impl Future<Output = Response<Body>> + Send {
+        self.handle(app, request)
+    }
+}
+
 /// The whole life of a Lambda function: read the configuration and build the clients once per
 /// cold start (a missing setting stops it here, naming the variable), then hand every request
 /// to the endpoint's handler.
-pub async fn run_lambda(endpoint: impl Into<Endpoint>) -> Result<(), lambda_http::Error> {
+pub async fn run_lambda<E: EndpointFamily>(endpoint: E) -> Result<(), lambda_http::Error> {
     crate::telemetry::init_lambda();
-    let endpoint = endpoint.into();
-    let env = Env::from_process();
-    let cannot_start = |e: &ConfigError| tracing::error!(function = endpoint.function(), error = %e, "cannot start");
-    match endpoint {
-        Endpoint::Credentials(endpoint) => {
-            let app = &App::from_env(&env).await.inspect_err(cannot_start)?;
-            lambda_http::run(service_fn(move |request: Request| async move {
-                Ok::<_, Infallible>(endpoint.handle(app, request).await)
-            }))
-            .await
-        }
-        Endpoint::OAuth(endpoint) => {
-            let app = &OAuthApp::from_env(&env).await.inspect_err(cannot_start)?;
-            lambda_http::run(service_fn(move |request: Request| async move {
-                Ok::<_, Infallible>(endpoint.handle(app, request).await)
-            }))
-            .await
-        }
-    }
+    let function = endpoint.into().function();
+    let state = &E::state_from_env(&Env::from_process())
+        .await
+        .inspect_err(|e| tracing::error!(function, error = %e, "cannot start"))?;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Infallible>(endpoint.serve(state, request).await)
+    }))
+    .await
 }
 
 #[cfg(test)]
