@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use chrono::Duration;
 
 use crate::client_auth::ThrottlePolicy;
@@ -141,29 +141,24 @@ impl StoreSettings {
     /// A DynamoDB client. In AWS the credentials come from the environment Lambda sets, so no
     /// metadata endpoint is probed at cold start; DynamoDB Local gets fixed dummy credentials.
     pub async fn client(&self) -> Client {
-        let region = Region::new(self.region.clone());
         let config = match &self.endpoint {
-            Some(endpoint) => {
-                aws_config::defaults(BehaviorVersion::latest())
-                    .region(region)
-                    .endpoint_url(endpoint)
-                    .credentials_provider(Credentials::new(
-                        "local",
-                        "local",
-                        None,
-                        None,
-                        "clavis-local",
-                    ))
-                    .load()
-                    .await
-            }
-            None => {
-                aws_config::defaults(BehaviorVersion::latest())
-                    .region(region)
-                    .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-                    .load()
-                    .await
-            }
+            Some(endpoint) => sdk_config(
+                &self.region,
+                SharedCredentialsProvider::new(Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "clavis-local",
+                )),
+            )
+            .into_builder()
+            .endpoint_url(endpoint)
+            .build(),
+            None => sdk_config(
+                &self.region,
+                SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            ),
         };
         Client::new(&config)
     }
@@ -198,6 +193,18 @@ impl std::fmt::Debug for KeySource {
             KeySource::Pem { .. } => f.write_str("Pem(<redacted>)"),
         }
     }
+}
+
+/// What every AWS client shares, built without aws-config's default chains (profile files,
+/// IMDS, SSO, STS): in Lambda the region and the credentials are in the environment, and
+/// leaving the chains out keeps them out of every bootstrap. The SDK still supplies its
+/// defaults for retries, timeouts, the HTTPS client and the async sleep.
+fn sdk_config(region: &str, credentials: SharedCredentialsProvider) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .build()
 }
 
 /// What the OAuth functions need beyond the store.
@@ -291,11 +298,10 @@ impl TokenSettings {
         let (current, previous) = match &self.keys {
             KeySource::Pem { current, previous } => (current.clone(), previous.clone()),
             KeySource::SecretsManager { secret_id } => {
-                let config = aws_config::defaults(BehaviorVersion::latest())
-                    .region(Region::new(region.to_owned()))
-                    .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-                    .load()
-                    .await;
+                let config = sdk_config(
+                    region,
+                    SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+                );
                 let secret = aws_sdk_secretsmanager::Client::new(&config)
                     .get_secret_value()
                     .secret_id(secret_id)
