@@ -123,6 +123,12 @@ impl TestApi {
         Self::over(memory_fixture(), Env::default()).await
     }
 
+    /// In memory, trusting management tokens of `idp` (e.g. one whose key is on disk, as
+    /// `make run` keeps it).
+    pub async fn memory_with_idp(idp: LocalIdp) -> Self {
+        Self::with(memory_fixture(), Env::default(), idp).await
+    }
+
     /// With token settings of the test's own (e.g. `SIGNING_ALGORITHM`, `TOKEN_FAILURE_LIMIT`).
     pub async fn dynamodb_with(settings: Env) -> Self {
         Self::over(dynamodb_fixture().await, settings).await
@@ -130,8 +136,12 @@ impl TestApi {
 
     /// Over a store of the test's own making (e.g. one whose DynamoDB client records its calls).
     pub async fn over(fixture: Fixture, settings: Env) -> Self {
+        Self::with(fixture, settings, LocalIdp::ephemeral().expect("idp")).await
+    }
+
+    async fn with(fixture: Fixture, settings: Env, idp: LocalIdp) -> Self {
         capture_logs();
-        let idp = Arc::new(LocalIdp::ephemeral().expect("idp"));
+        let idp = Arc::new(idp);
         let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("bind");

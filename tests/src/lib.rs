@@ -20,6 +20,7 @@ use tokio::sync::OnceCell;
 
 pub mod api;
 pub mod scan;
+pub mod stub;
 
 static DYNAMODB_LOCAL: OnceCell<DynamoDbLocal> = OnceCell::const_new();
 

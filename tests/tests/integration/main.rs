@@ -7,6 +7,7 @@ mod api_secrets;
 mod infra;
 mod oauth;
 mod readme;
+mod sdk;
 mod secrets_at_rest;
 mod store_contract;
 mod sweep;

@@ -1,0 +1,714 @@
+//! The management client: every `/v1` route, for admins and advisors holding a management token
+//! from the platform's identity provider.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::Stream;
+use reqwest::header::{CONTENT_TYPE, IF_MATCH};
+use reqwest::{Method, Response, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Problem, Result};
+use crate::model::{
+    AuditEvent, Credential, CredentialUpdate, IssuedSecret, IssuedSecretDocument, NewCredential,
+    PageDocument, Status, Timestamp,
+};
+use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
+use crate::transport::{RetryPolicy, Timeouts, Transport, retry_after};
+
+/// A client of the management API.
+///
+/// Cheap to clone (clones share one connection pool). Its `Debug` output shows the base URL,
+/// never the token.
+///
+/// ```no_run
+/// use clavis_sdk::{Client, NewCredential};
+/// use secrecy::ExposeSecret;
+///
+/// # async fn example() -> Result<(), clavis_sdk::Error> {
+/// let client = Client::builder("https://api.example.com", std::env::var("CLAVIS_TOKEN").unwrap_or_default())
+///     .build()?;
+/// let acme = client.tenant("acme");
+/// let issued = acme
+///     .create(&NewCredential::new("Inventory sync", ["products:read"]).expires_in_days(90))
+///     .await?;
+/// println!("client ID {}", issued.credential.client_id);
+/// // The secret is shown this once: store it now.
+/// let _secret: &str = issued.client_secret.expose_secret();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: Url,
+    token: SecretString,
+    transport: Transport,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base.as_str())
+            .field("token", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// Configures a [`Client`]: timeouts, retries, or a `reqwest::Client` of your own.
+pub struct ClientBuilder {
+    base_url: String,
+    token: SecretString,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("token", &"[REDACTED]")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// How long to wait for a connection (10 s unless set).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// How long one attempt may take in all (30 s unless set).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.request = timeout;
+        self
+    }
+
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Send through this client (its own timeouts, proxies and TLS settings then apply).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    pub fn build(self) -> Result<Client> {
+        Ok(Client {
+            inner: Arc::new(Inner {
+                base: base_url(&self.base_url)?,
+                token: self.token,
+                transport: Transport::new(self.http, self.timeouts, self.retry)?,
+            }),
+        })
+    }
+}
+
+/// Parses the API's base URL (e.g. `https://api.example.com` or `http://127.0.0.1:3000`).
+pub(crate) fn base_url(text: &str) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        Error::Config(format!(
+            "the API URL {text:?} is not a URL ({e}); give one like https://api.example.com"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(Error::Config(format!(
+            "the API URL {text:?} must be an http:// or https:// URL"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "the API URL {text:?} must not have a query or fragment"
+        )));
+    }
+    Ok(url)
+}
+
+/// `base` with path segments appended, each percent-encoded as one segment.
+pub(crate) fn endpoint<'a>(base: &Url, segments: impl IntoIterator<Item = &'a str>) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+impl Client {
+    /// A builder for the API at `base_url`, authenticating with a management `token` (a bearer
+    /// token from the platform's identity provider; `clavis dev-token` mints one for the local
+    /// gateway).
+    pub fn builder(base_url: impl Into<String>, token: impl Into<SecretString>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            token: token.into(),
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            http: None,
+        }
+    }
+
+    /// A client with the default timeouts and retries.
+    pub fn new(base_url: impl Into<String>, token: impl Into<SecretString>) -> Result<Self> {
+        Self::builder(base_url, token).build()
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The credentials of one tenant.
+    pub fn tenant(&self, tenant: impl Into<String>) -> Tenant {
+        Tenant {
+            client: self.clone(),
+            tenant: tenant.into(),
+        }
+    }
+
+    /// A token source for an integration's credentials against this same API, sharing this
+    /// client's connection pool and retry policy. See [`TokenSource`].
+    pub fn token_source(&self, credentials: ClientCredentials) -> TokenSourceBuilder {
+        TokenSource::builder(self.inner.base.as_str(), credentials)
+            .http_client(self.inner.transport.http.clone())
+            .retry_policy(self.inner.transport.retry)
+    }
+
+    fn url<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
+        endpoint(&self.inner.base, segments)
+    }
+
+    /// Sends one management request and returns the response if it succeeded, or the problem.
+    async fn call(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<Vec<u8>>,
+        if_match: Option<IfMatch>,
+    ) -> Result<Response> {
+        let transport = &self.inner.transport;
+        let response = transport
+            .send(&method, url, false, || {
+                let mut request = transport
+                    .http
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(self.inner.token.expose_secret());
+                if let Some(body) = &body {
+                    request = request
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone());
+                }
+                if let Some(tag) = if_match {
+                    request = request.header(IF_MATCH, tag.header_value());
+                }
+                request
+            })
+            .await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(problem(url, response).await)
+        }
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&impl Serialize>,
+        if_match: Option<IfMatch>,
+    ) -> Result<T> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Error::Config(format!("cannot encode the request: {e}")))?;
+        let response = self.call(method, url, body, if_match).await?;
+        read_json(url, response).await
+    }
+}
+
+/// Reads a successful response's JSON body as `T`.
+pub(crate) async fn read_json<T: DeserializeOwned>(url: &Url, response: Response) -> Result<T> {
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::transport(url, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::unexpected(
+            url,
+            status,
+            format!("the body is not what was expected: {e}"),
+        )
+    })
+}
+
+/// The error a failed management response stands for.
+async fn problem(url: &Url, response: Response) -> Error {
+    let status = response.status().as_u16();
+    let wait = retry_after(response.headers(), SystemTime::now());
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(e) => return Error::transport(url, e),
+    };
+    let mut problem = match serde_json::from_slice::<Problem>(&bytes) {
+        Ok(problem) => problem,
+        Err(_) => {
+            #[derive(serde::Deserialize)]
+            struct GatewayMessage {
+                message: Option<String>,
+            }
+            let message = serde_json::from_slice::<GatewayMessage>(&bytes)
+                .ok()
+                .and_then(|m| m.message);
+            Problem::from_gateway(status, message)
+        }
+    };
+    problem.retry_after = wait;
+    Error::Api(Box::new(problem))
+}
+
+/// The credentials of one tenant: create, list, and the tenant's audit trail.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    client: Client,
+    tenant: String,
+}
+
+impl Tenant {
+    pub fn id(&self) -> &str {
+        &self.tenant
+    }
+
+    fn url<'a>(&'a self, rest: impl IntoIterator<Item = &'a str>) -> Url {
+        self.client.url(
+            ["v1", "tenants", self.tenant.as_str()]
+                .into_iter()
+                .chain(rest),
+        )
+    }
+
+    /// Creates a credential. The answer carries its secret: the only time it can be read.
+    pub async fn create(&self, request: &NewCredential) -> Result<IssuedSecret> {
+        let url = self.url(["credentials"]);
+        let document: IssuedSecretDocument = self
+            .client
+            .call_json(Method::POST, &url, Some(request), None)
+            .await?;
+        Ok(document.into())
+    }
+
+    /// The tenant's credentials, newest first, page by page as they are read.
+    ///
+    /// ```no_run
+    /// # async fn example(client: clavis_sdk::Client) -> Result<(), clavis_sdk::Error> {
+    /// use clavis_sdk::{ListOptions, Status};
+    ///
+    /// let mut active = client.tenant("acme").list(ListOptions::new().status(Status::Active));
+    /// while let Some(credential) = active.next().await? {
+    ///     println!("{} {}", credential.client_id, credential.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list(&self, options: ListOptions) -> Pager<Credential> {
+        let mut url = self.url(["credentials"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(status) = options.status {
+                query.append_pair("status", status.as_str());
+            }
+            if let Some(limit) = options.page_size {
+                query.append_pair("limit", &limit.to_string());
+            }
+        }
+        Pager::new(self.client.clone(), url)
+    }
+
+    /// The tenant's audit trail, newest first.
+    pub fn audit(&self, page_size: Option<u32>) -> Pager<AuditEvent> {
+        Pager::new(
+            self.client.clone(),
+            with_limit(self.url(["audit"]), page_size),
+        )
+    }
+
+    /// One credential of this tenant, by client ID.
+    pub fn credential(&self, client_id: impl Into<String>) -> CredentialRef {
+        CredentialRef {
+            tenant: self.clone(),
+            client_id: client_id.into(),
+            if_match: None,
+        }
+    }
+}
+
+fn with_limit(mut url: Url, page_size: Option<u32>) -> Url {
+    if let Some(limit) = page_size {
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+    }
+    url
+}
+
+/// Filters and page size of [`Tenant::list`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListOptions {
+    status: Option<Status>,
+    page_size: Option<u32>,
+}
+
+impl ListOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only credentials with this status.
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Items per request, 1 to 100 (the API's default is 25).
+    pub fn page_size(mut self, page_size: u32) -> Self {
+        self.page_size = Some(page_size);
+        self
+    }
+}
+
+/// An `If-Match` precondition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// Apply only if the credential is still at this version (its ETag).
+    Version(u64),
+    /// Apply whatever the version (`If-Match: *`): the credential must merely exist.
+    Any,
+}
+
+impl IfMatch {
+    fn header_value(self) -> String {
+        match self {
+            IfMatch::Version(version) => format!("\"{version}\""),
+            IfMatch::Any => "*".to_owned(),
+        }
+    }
+}
+
+/// One credential: read it, change it, rotate its secret, end it, read its audit trail.
+///
+/// Every change can be made conditional with [`if_match`](Self::if_match): if the credential
+/// changed since you read it, the API answers `412` with code `version_mismatch`, and the error
+/// carries the credential as it is now ([`Problem::credential`]).
+///
+/// ```no_run
+/// # async fn example(client: clavis_sdk::Client) -> Result<(), clavis_sdk::Error> {
+/// let credential = client.tenant("acme").credential("cid_0123456789abcdefghijklmnop");
+/// let current = credential.get().await?;
+/// match credential.if_match(current.version).suspend().await {
+///     Ok(suspended) => println!("now {}", suspended.status),
+///     Err(e) if e.code() == Some("version_mismatch") => println!("changed meanwhile; read it again"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CredentialRef {
+    tenant: Tenant,
+    client_id: String,
+    if_match: Option<IfMatch>,
+}
+
+impl CredentialRef {
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// A handle whose changes apply only if the credential is still at `version` (its
+    /// `version`, which is also its ETag).
+    pub fn if_match(&self, version: u64) -> Self {
+        self.with_precondition(Some(IfMatch::Version(version)))
+    }
+
+    /// A handle whose changes carry `precondition` (none with `None`).
+    pub fn with_precondition(&self, precondition: Option<IfMatch>) -> Self {
+        Self {
+            if_match: precondition,
+            ..self.clone()
+        }
+    }
+
+    fn url<'a>(&'a self, rest: impl IntoIterator<Item = &'a str>) -> Url {
+        self.tenant.url(
+            ["credentials", self.client_id.as_str()]
+                .into_iter()
+                .chain(rest),
+        )
+    }
+
+    async fn change(
+        &self,
+        method: Method,
+        action: Option<&str>,
+        body: Option<&impl Serialize>,
+    ) -> Result<Credential> {
+        let url = self.url(action);
+        self.tenant
+            .client
+            .call_json(method, &url, body, self.if_match)
+            .await
+    }
+
+    /// The credential as it is now (its status computed at this instant).
+    pub async fn get(&self) -> Result<Credential> {
+        let url = self.url(None);
+        self.tenant
+            .client
+            .call_json(Method::GET, &url, None::<&()>, None)
+            .await
+    }
+
+    /// Changes its name, description or scopes. Refused once revoked.
+    pub async fn update(&self, update: &CredentialUpdate) -> Result<Credential> {
+        self.change(Method::PATCH, None, Some(update)).await
+    }
+
+    /// Moves its expiry (allowed while active and the current expiry is more than 72 hours
+    /// away; the new one must be in the future).
+    pub async fn set_expiry(&self, expires_at: Timestamp) -> Result<Credential> {
+        self.put_expiry(Some(expires_at)).await
+    }
+
+    /// Removes its expiry (same conditions as [`set_expiry`](Self::set_expiry)).
+    pub async fn remove_expiry(&self) -> Result<Credential> {
+        self.put_expiry(None).await
+    }
+
+    async fn put_expiry(&self, expires_at: Option<Timestamp>) -> Result<Credential> {
+        #[derive(Serialize)]
+        struct Body {
+            expires_at: Option<Timestamp>,
+        }
+        self.change(Method::PUT, Some("expiry"), Some(&Body { expires_at }))
+            .await
+    }
+
+    /// Issues a new secret under the same client ID; the answer carries it, once. With a grace
+    /// period (at most 7 days) the replaced secret keeps working that long; without, it stops
+    /// at once. Refused when expired or revoked.
+    pub async fn rotate(&self, grace: Option<Duration>) -> Result<IssuedSecret> {
+        #[derive(Serialize)]
+        struct Body {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            previous_secret_valid_for_seconds: Option<u64>,
+        }
+        let url = self.url(["rotate"]);
+        let body = Body {
+            previous_secret_valid_for_seconds: grace.map(|g| g.as_secs()),
+        };
+        let document: IssuedSecretDocument = self
+            .tenant
+            .client
+            .call_json(Method::POST, &url, Some(&body), self.if_match)
+            .await?;
+        Ok(document.into())
+    }
+
+    /// Stops it getting tokens until reactivated.
+    pub async fn suspend(&self) -> Result<Credential> {
+        self.change(Method::POST, Some("suspend"), None::<&()>)
+            .await
+    }
+
+    /// Lets a suspended (and unexpired) credential get tokens again.
+    pub async fn reactivate(&self) -> Result<Credential> {
+        self.change(Method::POST, Some("reactivate"), None::<&()>)
+            .await
+    }
+
+    /// Revokes it, permanently (an expired credential too), recording `reason`.
+    pub async fn revoke(&self, reason: Option<&str>) -> Result<Credential> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+        }
+        self.change(Method::POST, Some("revoke"), Some(&Body { reason }))
+            .await
+    }
+
+    /// Deletes it; the audit trail keeps a `credential.deleted` event.
+    pub async fn delete(&self) -> Result<()> {
+        let url = self.url(None);
+        self.tenant
+            .client
+            .call(Method::DELETE, &url, None, self.if_match)
+            .await?;
+        Ok(())
+    }
+
+    /// Its audit trail, newest first.
+    pub fn audit(&self, page_size: Option<u32>) -> Pager<AuditEvent> {
+        Pager::new(
+            self.tenant.client.clone(),
+            with_limit(self.url(["audit"]), page_size),
+        )
+    }
+}
+
+/// A listing read page by page, as the caller consumes it: item by item with
+/// [`next`](Self::next), a page at a time with [`next_page`](Self::next_page), as a
+/// [`Stream`] with [`into_stream`](Self::into_stream), or whole with
+/// [`collect_all`](Self::collect_all).
+///
+/// ```no_run
+/// # async fn example(client: clavis_sdk::Client) -> Result<(), clavis_sdk::Error> {
+/// use futures_util::TryStreamExt;
+///
+/// let events: Vec<_> = client.tenant("acme").audit(None).into_stream().try_collect().await?;
+/// # Ok(()) }
+/// ```
+pub struct Pager<T> {
+    client: Client,
+    url: Url,
+    /// `None` once the last page has been read; `Some(None)` before the first.
+    cursor: Option<Option<String>>,
+    buffer: VecDeque<T>,
+}
+
+impl<T> fmt::Debug for Pager<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pager")
+            .field("url", &self.url.as_str())
+            .field("buffered", &self.buffer.len())
+            .field("finished", &self.cursor.is_none())
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Pager<T> {
+    fn new(client: Client, url: Url) -> Self {
+        Self {
+            client,
+            url,
+            cursor: Some(None),
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Starts (or continues) from a cursor an earlier page answered with.
+    pub fn starting_after(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(Some(cursor.into()));
+        self.buffer.clear();
+        self
+    }
+
+    /// The cursor of the next page to read, to resume later with
+    /// [`starting_after`](Self::starting_after); `None` at the first page or after the last.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_ref().and_then(|c| c.as_deref())
+    }
+
+    /// The next page's items (what is left of the current page first); `None` after the last.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>> {
+        if !self.buffer.is_empty() {
+            return Ok(Some(self.buffer.drain(..).collect()));
+        }
+        let Some(cursor) = self.cursor.take() else {
+            return Ok(None);
+        };
+        let mut url = self.url.clone();
+        if let Some(cursor) = &cursor {
+            url.query_pairs_mut().append_pair("cursor", cursor);
+        }
+        let page: PageDocument<T> = match self
+            .client
+            .call_json(Method::GET, &url, None::<&()>, None)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                // Leave the cursor where it was, so the same page can be asked for again.
+                self.cursor = Some(cursor);
+                return Err(e);
+            }
+        };
+        self.cursor = page.next_cursor.map(Some);
+        Ok(Some(page.items))
+    }
+
+    /// The next item; `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<T>> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                return Ok(Some(item));
+            }
+            match self.next_page().await? {
+                Some(items) => self.buffer.extend(items),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Every remaining item.
+    pub async fn collect_all(mut self) -> Result<Vec<T>> {
+        let mut all = Vec::new();
+        while let Some(items) = self.next_page().await? {
+            all.extend(items);
+        }
+        Ok(all)
+    }
+
+    /// The remaining items as a stream, which ends after the first error.
+    pub fn into_stream(self) -> impl Stream<Item = Result<T>> + Send + 'static {
+        futures_util::stream::try_unfold(self, |mut pager| async move {
+            Ok(pager.next().await?.map(|item| (item, pager)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_built_segment_by_segment() {
+        let base = base_url("https://api.example.com/prod/").unwrap();
+        let url = endpoint(&base, ["v1", "tenants", "a/b c", "credentials"]);
+        assert_eq!(
+            url.as_str(),
+            "https://api.example.com/prod/v1/tenants/a%2Fb%20c/credentials"
+        );
+        let bare = base_url("http://127.0.0.1:3000").unwrap();
+        assert_eq!(
+            endpoint(&bare, ["oauth", "token"]).as_str(),
+            "http://127.0.0.1:3000/oauth/token"
+        );
+    }
+
+    #[test]
+    fn unusable_base_urls_are_refused_with_an_example() {
+        for bad in ["api.example.com", "ftp://x", "https://x/?a=1", ""] {
+            let error = base_url(bad).unwrap_err();
+            assert!(matches!(error, Error::Config(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let client = Client::new("https://api.example.com", "very-secret-token").unwrap();
+        let text = format!(
+            "{client:?} {:?}",
+            Client::builder("https://x", "very-secret-token")
+        );
+        assert!(!text.contains("very-secret-token"), "{text}");
+    }
+}

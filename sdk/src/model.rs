@@ -1,0 +1,316 @@
+//! The management API's documents, as they travel: what it answers and what requests carry.
+//! Defined here rather than shared with the server so that users do not compile the server.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// A point in time as the API writes it: UTC, whole seconds.
+pub type Timestamp = DateTime<Utc>;
+
+/// A credential's status, computed by the server at the time of the response:
+/// `revoked` > `expired` > `suspended` > `active`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Status {
+    Active,
+    Suspended,
+    Expired,
+    Revoked,
+    /// A status this version of the SDK does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Suspended => "suspended",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "active" => Ok(Status::Active),
+            "suspended" => Ok(Status::Suspended),
+            "expired" => Ok(Status::Expired),
+            "revoked" => Ok(Status::Revoked),
+            other => Err(format!(
+                "unknown status {other:?}: use active, suspended, expired or revoked"
+            )),
+        }
+    }
+}
+
+/// Which secrets a credential gets: `csk_live_…` or `csk_test_…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Environment {
+    #[default]
+    Live,
+    Test,
+    /// An environment this version of the SDK does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Live => "live",
+            Environment::Test => "test",
+            Environment::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "live" => Ok(Environment::Live),
+            "test" => Ok(Environment::Test),
+            other => Err(format!("unknown environment {other:?}: use live or test")),
+        }
+    }
+}
+
+/// A credential as the management API shows it. It never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Credential {
+    /// Public and permanent, e.g. `cid_…`.
+    pub client_id: String,
+    pub tenant: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `resource:action` strings, sorted.
+    pub scopes: Vec<String>,
+    pub environment: Environment,
+    pub status: Status,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub created_by: String,
+    pub expires_at: Option<Timestamp>,
+    /// Whether the expiry is within 72 hours and so can no longer be edited.
+    #[serde(default)]
+    pub expiry_locked: bool,
+    pub secret_version: u32,
+    pub secret_rotated_at: Option<Timestamp>,
+    /// While a rotation's grace period lasts, the replaced secret works until this time.
+    pub previous_secret_valid_until: Option<Timestamp>,
+    pub suspended_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<String>,
+    pub revocation_reason: Option<String>,
+    pub last_used_at: Option<Timestamp>,
+    /// Token requests and introspections in `usage_month` (UTC, `yyyy-mm`).
+    #[serde(default)]
+    pub request_count: u64,
+    #[serde(default)]
+    pub usage_month: String,
+    /// The optimistic-concurrency version, which is also the ETag: pass it to
+    /// [`CredentialRef::if_match`](crate::CredentialRef::if_match) so that a change applies
+    /// only to the credential as you last saw it.
+    pub version: u64,
+}
+
+/// A credential with its newly issued secret: what `create` and `rotate` answer, the only time
+/// the secret can be read. Its `Debug` output shows no secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IssuedSecret {
+    pub credential: Credential,
+    /// Read it with [`secrecy::ExposeSecret`], store it, and drop it.
+    pub client_secret: SecretString,
+    /// The server's reminder that the secret cannot be shown again.
+    pub notice: String,
+}
+
+/// The wire form of [`IssuedSecret`].
+#[derive(Deserialize)]
+pub(crate) struct IssuedSecretDocument {
+    pub credential: Credential,
+    pub client_secret: String,
+    #[serde(default)]
+    pub client_secret_notice: String,
+}
+
+impl From<IssuedSecretDocument> for IssuedSecret {
+    fn from(document: IssuedSecretDocument) -> Self {
+        Self {
+            credential: document.credential,
+            client_secret: SecretString::from(document.client_secret),
+            notice: document.client_secret_notice,
+        }
+    }
+}
+
+/// A new credential. `name` and at least one scope are required.
+///
+/// ```
+/// use clavis_sdk::{Environment, NewCredential};
+///
+/// let request = NewCredential::new("Inventory sync", ["products:read", "stock:write"])
+///     .description("Nightly stock levels")
+///     .environment(Environment::Test)
+///     .expires_in_days(90);
+/// assert_eq!(request.scopes().len(), 2);
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCredential {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<Environment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in_days: Option<i64>,
+}
+
+impl NewCredential {
+    pub fn new(
+        name: impl Into<String>,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+            scopes: scopes.into_iter().map(Into::into).collect(),
+            environment: None,
+            expires_at: None,
+            expires_in_days: None,
+        }
+    }
+
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// `live` unless set.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// An exact expiry, in the future and at most 3650 days ahead.
+    pub fn expires_at(mut self, at: Timestamp) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// An expiry this many days from now (server time).
+    pub fn expires_in_days(mut self, days: i64) -> Self {
+        self.expires_in_days = Some(days);
+        self
+    }
+
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+/// A change of name, description or scopes; fields left unset stay as they are. New scopes
+/// replace the old ones and apply to the next token issued.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CredentialUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<String>>,
+}
+
+impl CredentialUpdate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether nothing would change (the API refuses an empty update).
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.description.is_none() && self.scopes.is_none()
+    }
+}
+
+/// Who did something recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Actor {
+    pub subject: String,
+    /// `admin`, `advisor` or `system` (the expiry sweeper).
+    pub role: String,
+}
+
+/// One entry of the audit trail. It never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditEvent {
+    pub id: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub at: Timestamp,
+    pub actor: Actor,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// `credential.created`, `credential.secret_rotated`, `credential.revoked`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What changed, shaped by `kind` (e.g. `before`/`after` for an expiry change).
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+/// One page of a listing, as the API answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PageDocument<T> {
+    pub items: Vec<T>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}

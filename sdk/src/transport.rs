@@ -1,0 +1,248 @@
+//! Sending requests: timeouts, and retries with backoff on throttling and server errors that
+//! honour `Retry-After`. Shared by the management client and the token source.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+
+use crate::error::{Error, Result};
+
+/// When and how often a request is tried again.
+///
+/// A request is retried when the server answers `429 Too Many Requests` or `503 Service
+/// Unavailable` (both mean the request was not carried out), when the connection could not be
+/// made, and, for requests that are safe to repeat (`GET`, `PUT`, `DELETE` and token
+/// requests), on `500`, `502` and `504` and on timeouts too. A `Retry-After` header sets the
+/// wait; otherwise it grows exponentially, with jitter, from `initial_backoff` to
+/// `max_backoff`. A `Retry-After` longer than `max_retry_after` is not waited for: the error is
+/// returned at once and carries it ([`Error::retry_after`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 turns retrying off).
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn never() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The wait before retry number `retry` (0-based) when the server named none: exponential,
+    /// capped, with "equal jitter" (half fixed, half random) so that many clients failing
+    /// together do not come back together.
+    fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(retry))
+            .min(self.max_backoff);
+        let half = ceiling / 2;
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let jitter = half.mul_f64((random % 1_000) as f64 / 1_000.0);
+        half + jitter
+    }
+}
+
+/// Timeouts and retries around one `reqwest::Client`.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub retry: RetryPolicy,
+}
+
+/// Connection and request timeouts of the clients this crate builds itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
+pub(crate) const USER_AGENT: &str = concat!("clavis-sdk/", env!("CARGO_PKG_VERSION"));
+
+impl Transport {
+    pub fn new(
+        http: Option<reqwest::Client>,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
+        let http = match http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(timeouts.connect)
+                .timeout(timeouts.request)
+                .user_agent(USER_AGENT)
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        Ok(Self { http, retry })
+    }
+
+    /// Sends the request `build` makes (once per attempt), retrying as [`RetryPolicy`] says,
+    /// and returns the last response, whatever its status.
+    pub async fn send(
+        &self,
+        method: &Method,
+        url: &Url,
+        idempotent: bool,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response> {
+        let idempotent = idempotent
+            || matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+            );
+        let mut retry = 0;
+        loop {
+            let more = retry < self.retry.max_retries;
+            let wait = match build().send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if !more || !retryable_status(status, idempotent) {
+                        return Ok(response);
+                    }
+                    match retry_after(response.headers(), SystemTime::now()) {
+                        Some(wait) if wait > self.retry.max_retry_after => return Ok(response),
+                        Some(wait) => wait,
+                        None => self.retry.backoff(retry),
+                    }
+                }
+                Err(e) => {
+                    let safe = e.is_connect() || (idempotent && e.is_timeout());
+                    if !more || !safe {
+                        return Err(Error::transport(url, e));
+                    }
+                    self.retry.backoff(retry)
+                }
+            };
+            retry += 1;
+            tracing::debug!(
+                %method,
+                path = url.path(),
+                retry,
+                wait_ms = wait.as_millis() as u64,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn retryable_status(status: StatusCode, idempotent: bool) -> bool {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => true,
+        StatusCode::INTERNAL_SERVER_ERROR
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::GATEWAY_TIMEOUT => idempotent,
+        _ => false,
+    }
+}
+
+/// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3), relative to `now`.
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            retry_after(&with("120"), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after(&with("Sun, 06 Nov 1994 08:50:07 GMT"), now),
+            Some(Duration::from_secs(30))
+        );
+        // RFC 850 and asctime dates are HTTP dates too.
+        assert_eq!(
+            retry_after(&with("Sunday, 06-Nov-94 08:49:47 GMT"), now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after(&with("Sun Nov  6 08:49:37 1994"), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after(&with("Sun, 06 Nov 1994 08:00:00 GMT"), now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(retry_after(&with("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter_inside_bounds() {
+        let policy = RetryPolicy::default();
+        for retry in 0..10 {
+            let ceiling = (policy.initial_backoff * 2u32.pow(retry)).min(policy.max_backoff);
+            let wait = policy.backoff(retry);
+            assert!(wait >= ceiling / 2 && wait <= ceiling, "{retry}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn only_requests_safe_to_repeat_are_retried_on_server_errors() {
+        for status in [429, 503] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(retryable_status(status, false));
+        }
+        for status in [500, 502, 504] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(retryable_status(status, true));
+            assert!(!retryable_status(status, false));
+        }
+        for status in [400, 401, 404, 409, 412] {
+            assert!(!retryable_status(
+                StatusCode::from_u16(status).unwrap(),
+                true
+            ));
+        }
+    }
+}

@@ -1,0 +1,800 @@
+//! The Rust SDK against the local gateway: every management route through `Client`, and the
+//! token source's caching, refresh, single flight and 401 retry, counted where the requests
+//! arrive (the credential's usage counter, and a proxy in front of the gateway).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clavis_sdk::{
+    Client, ClientCredentials, Clock, CredentialUpdate, Environment, Error, IfMatch, ListOptions,
+    NewCredential, RetryPolicy, Status, TokenSource,
+};
+use clavis_tests::api::{TestApi, captured_logs};
+use clavis_tests::stub::{Proxy, Stub, StubRequest, StubResponse};
+use futures_util::TryStreamExt;
+use secrecy::ExposeSecret;
+
+/// A clock the test moves: the token source decides freshness by it.
+struct TestClock {
+    start: Instant,
+    offset: Mutex<Duration>,
+}
+
+impl TestClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            offset: Mutex::new(Duration::ZERO),
+        })
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Instant {
+        self.start + *self.offset.lock().unwrap()
+    }
+}
+
+fn client(api: &TestApi, tenant: &str) -> Client {
+    Client::new(api.gateway.url(), api.admin(tenant)).unwrap()
+}
+
+/// A new credential's client credentials.
+async fn integration(client: &Client, name: &str) -> ClientCredentials {
+    let issued = client
+        .tenant("acme")
+        .create(&NewCredential::new(name, ["products:read", "stock:write"]))
+        .await
+        .unwrap();
+    ClientCredentials::new(issued.credential.client_id, issued.client_secret)
+}
+
+/// Token requests the server has served for a credential this month (its usage counter).
+async fn tokens_served(client: &Client, credentials: &ClientCredentials) -> u64 {
+    client
+        .tenant("acme")
+        .credential(credentials.client_id())
+        .get()
+        .await
+        .unwrap()
+        .request_count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_management_client_covers_every_route() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let acme = client.tenant("acme");
+
+    let issued = acme
+        .create(
+            &NewCredential::new("Inventory sync", ["stock:write", "products:read"])
+                .description("nightly stock levels")
+                .environment(Environment::Test)
+                .expires_in_days(90),
+        )
+        .await
+        .unwrap();
+    let created = &issued.credential;
+    assert_eq!(created.status, Status::Active);
+    assert_eq!(created.environment, Environment::Test);
+    assert_eq!(created.scopes, ["products:read", "stock:write"]);
+    assert_eq!(created.version, 1);
+    assert!(created.expires_at.is_some());
+    assert!(
+        issued
+            .client_secret
+            .expose_secret()
+            .starts_with("csk_test_")
+    );
+    assert!(issued.notice.contains("only once"), "{}", issued.notice);
+
+    let credential = acme.credential(&created.client_id);
+    let read = credential.get().await.unwrap();
+    assert_eq!(
+        (&read.client_id, read.version, &read.name),
+        (&created.client_id, 1, &created.name)
+    );
+
+    let updated = credential
+        .update(
+            &CredentialUpdate::new()
+                .name("Stock sync")
+                .scopes(["products:read"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.scopes.as_slice(),
+            updated.version
+        ),
+        ("Stock sync", ["products:read".to_owned()].as_slice(), 2)
+    );
+
+    let later = api.fixture.now() + chrono::Duration::days(200);
+    let moved = credential.set_expiry(later).await.unwrap();
+    assert_eq!(moved.expires_at, Some(later));
+    let unbounded = credential.remove_expiry().await.unwrap();
+    assert_eq!(unbounded.expires_at, None);
+
+    let rotated = credential
+        .rotate(Some(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert_eq!(rotated.credential.client_id, created.client_id);
+    assert_eq!(rotated.credential.secret_version, 2);
+    assert!(rotated.credential.previous_secret_valid_until.is_some());
+    assert_ne!(
+        rotated.client_secret.expose_secret(),
+        issued.client_secret.expose_secret()
+    );
+
+    assert_eq!(
+        credential.suspend().await.unwrap().status,
+        Status::Suspended
+    );
+    assert_eq!(
+        credential.reactivate().await.unwrap().status,
+        Status::Active
+    );
+    let revoked = credential
+        .revoke(Some("integration retired"))
+        .await
+        .unwrap();
+    assert_eq!(revoked.status, Status::Revoked);
+    assert_eq!(
+        revoked.revocation_reason.as_deref(),
+        Some("integration retired")
+    );
+
+    // The credential's trail, two events a page, newest first.
+    let trail: Vec<String> = credential
+        .audit(Some(2))
+        .collect_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            "credential.revoked",
+            "credential.reactivated",
+            "credential.suspended",
+            "credential.secret_rotated",
+            "credential.expiry_changed",
+            "credential.expiry_changed",
+            "credential.updated",
+            "credential.created",
+        ]
+    );
+
+    credential.delete().await.unwrap();
+    let gone = credential.get().await.unwrap_err();
+    assert_eq!(
+        (gone.status(), gone.code()),
+        (Some(404), Some("credential_not_found"))
+    );
+    // The tenant's trail keeps the deletion, as a stream.
+    let tenant_trail: Vec<_> = acme.audit(None).into_stream().try_collect().await.unwrap();
+    assert_eq!(tenant_trail[0].kind, "credential.deleted");
+    assert_eq!(tenant_trail[0].actor.subject, "admin-of-acme");
+    assert_eq!(tenant_trail.len(), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_are_read_page_by_page_as_they_are_consumed() {
+    let api = TestApi::memory().await;
+    let proxy = Proxy::start(api.gateway.url()).await;
+    let client = Client::new(proxy.url(), api.admin("acme")).unwrap();
+    let acme = client.tenant("acme");
+    for n in 0..5 {
+        acme.create(&NewCredential::new(
+            format!("Integration {n}"),
+            ["products:read"],
+        ))
+        .await
+        .unwrap();
+        api.fixture.advance(chrono::Duration::seconds(1));
+    }
+    let suspended = acme.list(ListOptions::new()).next().await.unwrap().unwrap();
+    acme.credential(&suspended.client_id)
+        .suspend()
+        .await
+        .unwrap();
+    let list_path = "/v1/tenants/acme/credentials";
+    let before = proxy.count("GET", list_path);
+
+    let mut pager = acme.list(ListOptions::new().page_size(2));
+    let first = pager.next().await.unwrap().unwrap();
+    assert_eq!(first.name, "Integration 4", "newest first");
+    assert_eq!(
+        proxy.count("GET", list_path) - before,
+        1,
+        "one page read so far"
+    );
+    let rest = pager.collect_all().await.unwrap();
+    let names: Vec<&str> = rest.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Integration 3",
+            "Integration 2",
+            "Integration 1",
+            "Integration 0"
+        ]
+    );
+    assert_eq!(
+        proxy.count("GET", list_path) - before,
+        3,
+        "5 items, 2 a page"
+    );
+
+    let active: Vec<_> = acme
+        .list(ListOptions::new().status(Status::Active))
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 4);
+    assert!(active.iter().all(|c| c.status == Status::Active));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_makes_every_change_conditional() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let credential = client
+        .tenant("acme")
+        .credential(integration(&client, "Guarded").await.client_id());
+
+    let seen_at_1 = credential.if_match(1);
+    assert_eq!(credential.suspend().await.unwrap().version, 2);
+    let stale = seen_at_1.reactivate().await.unwrap_err();
+    assert_eq!(
+        (stale.status(), stale.code()),
+        (Some(412), Some("version_mismatch"))
+    );
+    let current = stale
+        .problem()
+        .and_then(|p| p.credential.as_ref())
+        .expect("a 412 carries the current credential");
+    assert_eq!((current.version, current.status), (2, Status::Suspended));
+
+    let refreshed = credential.if_match(current.version);
+    assert_eq!(refreshed.reactivate().await.unwrap().version, 3);
+    for stale_change in [
+        seen_at_1.update(&CredentialUpdate::new().name("x")).await,
+        seen_at_1.revoke(None).await,
+        seen_at_1.remove_expiry().await,
+    ] {
+        assert_eq!(stale_change.unwrap_err().code(), Some("version_mismatch"));
+    }
+    assert_eq!(
+        seen_at_1.rotate(None).await.unwrap_err().code(),
+        Some("version_mismatch")
+    );
+    assert_eq!(
+        seen_at_1.delete().await.unwrap_err().code(),
+        Some("version_mismatch")
+    );
+    let any = credential.with_precondition(Some(IfMatch::Any));
+    assert_eq!(any.revoke(None).await.unwrap().status, Status::Revoked);
+    credential.if_match(4).delete().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_carry_the_problem_code_and_a_sentence() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let acme = client.tenant("acme");
+
+    let revoked = acme.credential(integration(&client, "Retired").await.client_id());
+    revoked.revoke(None).await.unwrap();
+    let refused = revoked.rotate(None).await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.code()),
+        (Some(409), Some("credential_revoked"))
+    );
+    assert!(
+        refused.to_string().contains("Revocation is permanent")
+            && refused
+                .to_string()
+                .contains("(credential_revoked, HTTP 409)"),
+        "{refused}"
+    );
+
+    let soon = acme
+        .create(
+            &NewCredential::new("Expiring", ["products:read"])
+                .expires_at(api.fixture.now() + chrono::Duration::hours(48)),
+        )
+        .await
+        .unwrap();
+    assert!(soon.credential.expiry_locked);
+    let locked = acme
+        .credential(&soon.credential.client_id)
+        .remove_expiry()
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), Some("expiry_locked"));
+
+    let invalid = acme
+        .create(&NewCredential::new("Bad", ["not a scope"]))
+        .await
+        .unwrap_err();
+    let problem = invalid.problem().unwrap();
+    assert_eq!(
+        (
+            problem.status,
+            problem.code.as_str(),
+            problem.field.as_deref()
+        ),
+        (400, "invalid_scope", Some("scopes"))
+    );
+
+    // Refused by the gateway's authorizer before any function runs: still a code to match on.
+    let stranger = Client::new(api.gateway.url(), "not-a-token").unwrap();
+    let unauthenticated = stranger
+        .tenant("acme")
+        .list(ListOptions::new())
+        .next()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unauthenticated.status(), unauthenticated.code()),
+        (Some(401), Some("unauthorized"))
+    );
+    // Another tenant's admin: the API says so with its own problem.
+    let other = client
+        .tenant("globex")
+        .list(ListOptions::new())
+        .next()
+        .await;
+    assert_eq!(other.unwrap_err().code(), Some("forbidden"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_source_caches_and_refreshes_before_expiry() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let credentials = integration(&client, "Cached").await;
+    let clock = TestClock::new();
+    let skew = Duration::from_secs(120);
+    let tokens = client
+        .token_source(credentials.clone())
+        .refresh_skew(skew)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+
+    let first = tokens.token().await.unwrap();
+    assert_eq!(first.expires_in(), Duration::from_secs(3600));
+    assert_eq!(first.scope(), Some("products:read stock:write"));
+    for _ in 0..5 {
+        let again = tokens.token().await.unwrap();
+        assert_eq!(
+            again.secret().expose_secret(),
+            first.secret().expose_secret()
+        );
+    }
+    assert_eq!(tokens_served(&client, &credentials).await, 1);
+
+    // One second before the refresh point: still the cached token.
+    clock.advance(Duration::from_secs(3600) - skew - Duration::from_secs(1));
+    let cached = tokens.token().await.unwrap();
+    assert_eq!(
+        cached.secret().expose_secret(),
+        first.secret().expose_secret()
+    );
+    assert_eq!(tokens_served(&client, &credentials).await, 1);
+
+    // Inside the skew, though the token has two minutes left: a new one, fetched once.
+    clock.advance(Duration::from_secs(2));
+    let refreshed = tokens.token().await.unwrap();
+    assert_ne!(
+        refreshed.secret().expose_secret(),
+        first.secret().expose_secret()
+    );
+    let again = tokens.token().await.unwrap();
+    assert_eq!(
+        again.secret().expose_secret(),
+        refreshed.secret().expose_secret()
+    );
+    assert_eq!(tokens_served(&client, &credentials).await, 2);
+    assert_eq!(tokens.token_requests(), 2);
+
+    // The new token is a good one.
+    let introspection = api
+        .form(
+            "/oauth/introspect",
+            Some((
+                credentials.client_id(),
+                // The integration's own secret authenticates the introspection.
+                &secret_of(&credentials),
+            )),
+            &[("token", refreshed.secret().expose_secret())],
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(introspection["active"], true);
+}
+
+/// The secret of `credentials`, for calls made without the SDK.
+fn secret_of(credentials: &ClientCredentials) -> String {
+    credentials.client_secret().expose_secret().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_callers_share_one_token_request() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let credentials = integration(&client, "Busy").await;
+    let proxy = Proxy::start(api.gateway.url()).await;
+    let clock = TestClock::new();
+    let tokens = TokenSource::builder(proxy.url(), credentials.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+
+    let burst = |tokens: TokenSource| async move {
+        let start = Arc::new(tokio::sync::Barrier::new(50));
+        let callers: Vec<_> = (0..50)
+            .map(|_| {
+                let tokens = tokens.clone();
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    tokens.token().await
+                })
+            })
+            .collect();
+        let mut secrets = Vec::new();
+        for caller in callers {
+            let token = caller.await.unwrap().unwrap();
+            secrets.push(token.secret().expose_secret().to_owned());
+        }
+        secrets.dedup();
+        secrets
+    };
+
+    let first = burst(tokens.clone()).await;
+    assert_eq!(first.len(), 1, "every caller got the same token");
+    assert_eq!(proxy.count("POST", "/oauth/token"), 1);
+    assert_eq!(tokens_served(&client, &credentials).await, 1);
+
+    // Due for refresh: again fifty at once, again one request.
+    clock.advance(Duration::from_secs(3600));
+    let second = burst(tokens.clone()).await;
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first);
+    assert_eq!(proxy.count("POST", "/oauth/token"), 2);
+    assert_eq!(tokens_served(&client, &credentials).await, 2);
+    assert_eq!(tokens.token_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_waiting_on_a_failed_refresh_share_its_error() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let credentials = integration(&client, "Failing").await;
+    let proxy = Proxy::start(api.gateway.url()).await;
+    // Slow enough that every caller is waiting when it fails.
+    proxy.fail_after(
+        Duration::from_millis(300),
+        "POST",
+        "/oauth/token",
+        503,
+        Some("0"),
+        100,
+    );
+    let tokens = TokenSource::builder(proxy.url(), credentials)
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let start = Arc::new(tokio::sync::Barrier::new(20));
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let tokens = tokens.clone();
+            let start = Arc::clone(&start);
+            tokio::spawn(async move {
+                start.wait().await;
+                tokens.token().await
+            })
+        })
+        .collect();
+    for caller in callers {
+        let error = caller.await.unwrap().unwrap_err();
+        assert_eq!(error.status(), Some(503), "{error}");
+    }
+    assert_eq!(
+        proxy.count("POST", "/oauth/token"),
+        1,
+        "the waiters took the failure of the one fetch they waited for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_from_the_resource_server_fetches_a_fresh_token_and_retries_once() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let integration_credentials = integration(&client, "Integration").await;
+    let resource_server = integration(&client, "Resource server").await;
+
+    // The tenant's API: it asks Clavis about every token (introspection, with its own
+    // credentials) and answers 401 to one that is not active.
+    let answers: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+    let gateway = api.gateway.url();
+    let (rs_id, rs_secret) = (
+        resource_server.client_id().to_owned(),
+        secret_of(&resource_server),
+    );
+    let log = Arc::clone(&answers);
+    let api_server = Stub::serve(move |request: StubRequest| {
+        let (gateway, rs_id, rs_secret, log) = (
+            gateway.clone(),
+            rs_id.clone(),
+            rs_secret.clone(),
+            Arc::clone(&log),
+        );
+        async move {
+            let token = request.bearer().unwrap_or_default().to_owned();
+            let introspection: serde_json::Value = reqwest::Client::new()
+                .post(format!("{gateway}/oauth/introspect"))
+                .basic_auth(rs_id, Some(rs_secret))
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let status = if introspection["active"] == true {
+                200
+            } else {
+                401
+            };
+            log.lock().unwrap().push((token, status));
+            StubResponse::new(status).header("www-authenticate", "Bearer error=\"invalid_token\"")
+        }
+    })
+    .await;
+
+    let tokens = client
+        .token_source(integration_credentials.clone())
+        .build()
+        .unwrap();
+    let revoked = tokens.token().await.unwrap();
+    // The integration's token is revoked (RFC 7009) while the source still caches it.
+    api.form(
+        "/oauth/revoke",
+        Some((
+            integration_credentials.client_id(),
+            &secret_of(&integration_credentials),
+        )),
+        &[("token", revoked.secret().expose_secret())],
+    )
+    .await
+    .expect(200);
+
+    let http = reqwest::Client::new();
+    let response = tokens
+        .send(http.get(format!("{}/products", api_server.url())))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = answers.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1),
+        (revoked.secret().expose_secret(), 401)
+    );
+    assert_ne!(seen[1].0, seen[0].0, "the retry carried a fresh token");
+    assert_eq!(seen[1].1, 200);
+    assert_eq!(tokens.token_requests(), 2);
+
+    // The fresh token is cached for the next request.
+    tokens
+        .send(http.get(format!("{}/products", api_server.url())))
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_requests(), 2);
+
+    // An API that refuses every token gets exactly one retry, and its 401 comes back.
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_refuser = Arc::clone(&refusals);
+    let refuser = Stub::serve(move |request: StubRequest| {
+        seen_by_refuser
+            .lock()
+            .unwrap()
+            .push(request.header("authorization").map(str::to_owned));
+        async { StubResponse::new(401) }
+    })
+    .await;
+    let response = tokens.send(http.get(refuser.url())).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let refused = refusals.lock().unwrap().clone();
+    assert_eq!(refused.len(), 2, "one retry, not more");
+    assert!(
+        refused
+            .iter()
+            .all(|h| h.as_deref().is_some_and(|h| h.starts_with("Bearer ey"))),
+        "{refused:?}"
+    );
+    assert_ne!(refused[0], refused[1]);
+
+    // `authorize` attaches the header for callers that send themselves.
+    let request = tokens
+        .authorize(http.get(refuser.url()))
+        .await
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(request.headers()["authorization"].is_sensitive());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_honour_retry_after_and_only_repeat_what_is_safe() {
+    let api = TestApi::memory().await;
+    let proxy = Proxy::start(api.gateway.url()).await;
+    let client = Client::new(proxy.url(), api.admin("acme")).unwrap();
+    let acme = client.tenant("acme");
+    let list = "/v1/tenants/acme/credentials";
+
+    // 503 with Retry-After: 1 → waits a second, then succeeds.
+    proxy.fail("GET", list, 503, Some("1"), 1);
+    let started = Instant::now();
+    acme.list(ListOptions::new()).collect_all().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(
+        (proxy.count("GET", list), proxy.forwarded("GET", list)),
+        (2, 1)
+    );
+
+    // A wait longer than the policy allows is not waited for: the error says how long.
+    proxy.fail("GET", list, 429, Some("3600"), 1);
+    let started = Instant::now();
+    let throttled = acme.list(ListOptions::new()).next().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(throttled.code(), Some("too_many_requests"));
+    assert_eq!(throttled.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(proxy.count("GET", list), 3);
+
+    // A 500 on a POST may have done its work: not repeated. On a GET it is.
+    proxy.fail("POST", list, 500, None, 1);
+    let failed = acme
+        .create(&NewCredential::new("Maybe", ["products:read"]))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.status(), Some(500));
+    assert_eq!(proxy.count("POST", list), 1);
+    proxy.fail("GET", list, 500, None, 2);
+    acme.list(ListOptions::new()).collect_all().await.unwrap();
+    assert_eq!(proxy.count("GET", list), 3 + 3);
+
+    // A 503 without Retry-After means nothing was done: a POST is repeated after a backoff.
+    proxy.fail("POST", list, 503, None, 1);
+    let created = acme
+        .create(&NewCredential::new("Retried", ["products:read"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (proxy.count("POST", list), proxy.forwarded("POST", list)),
+        (3, 1)
+    );
+
+    // The token endpoint: retried through 502s, since a token request changes nothing.
+    proxy.fail("POST", "/oauth/token", 502, None, 2);
+    let tokens = client
+        .token_source(ClientCredentials::new(
+            created.credential.client_id,
+            created.client_secret,
+        ))
+        .build()
+        .unwrap();
+    // `token_source` keeps the client's base URL (the proxy) and retry policy.
+    tokens.token().await.unwrap();
+    assert_eq!(proxy.count("POST", "/oauth/token"), 3);
+    assert_eq!(tokens.token_requests(), 3);
+
+    // No retries when the policy says so.
+    let impatient = Client::builder(proxy.url(), api.admin("acme"))
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .unwrap();
+    proxy.fail("GET", list, 503, Some("0"), 1);
+    let unavailable = impatient
+        .tenant("acme")
+        .list(ListOptions::new())
+        .next()
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), Some("service_unavailable"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_refusals_carry_the_oauth_error() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let credentials = integration(&client, "Refused").await;
+    let wrong = TokenSource::builder(
+        api.gateway.url(),
+        ClientCredentials::new(credentials.client_id(), "csk_live_wrong"),
+    )
+    .build()
+    .unwrap();
+    let error = wrong.token().await.unwrap_err();
+    assert!(matches!(error, Error::OAuth(_)), "{error}");
+    assert_eq!(
+        (error.status(), error.code()),
+        (Some(401), Some("invalid_client"))
+    );
+    assert!(
+        error.to_string().contains("Client authentication failed"),
+        "{error}"
+    );
+
+    let overreaching = client
+        .token_source(credentials)
+        .scope("billing:write")
+        .build()
+        .unwrap();
+    assert_eq!(
+        overreaching.token().await.unwrap_err().code(),
+        Some("invalid_scope")
+    );
+
+    let nowhere = TokenSource::builder(
+        "http://127.0.0.1:9",
+        ClientCredentials::new("cid_x", "csk_x"),
+    )
+    .retry_policy(RetryPolicy::never())
+    .build()
+    .unwrap();
+    let unreachable = nowhere.token().await.unwrap_err();
+    assert!(matches!(unreachable, Error::Transport { .. }));
+    assert!(
+        unreachable
+            .to_string()
+            .starts_with("could not reach http://127.0.0.1:9"),
+        "{unreachable}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stay_out_of_debug_output_and_logs() {
+    let api = TestApi::memory().await;
+    let admin = api.admin("acme");
+    let client = Client::new(api.gateway.url(), admin.clone()).unwrap();
+    let issued = client
+        .tenant("acme")
+        .create(&NewCredential::new("Quiet", ["products:read"]))
+        .await
+        .unwrap();
+    let secret = issued.client_secret.expose_secret().to_owned();
+    let credentials = ClientCredentials::new(&issued.credential.client_id, secret.clone());
+    let tokens = client.token_source(credentials.clone()).build().unwrap();
+    let token = tokens.token().await.unwrap();
+    let access = token.secret().expose_secret().to_owned();
+
+    let debug = format!("{issued:?} {credentials:?} {tokens:?} {token:?} {client:?}");
+    for hidden in [&secret, &access, &admin] {
+        assert!(!debug.contains(hidden.as_str()), "{debug}");
+    }
+    assert!(debug.contains(&issued.credential.client_id));
+
+    let logs = captured_logs();
+    assert!(
+        logs.contains("requesting an access token"),
+        "the SDK's own log lines are captured"
+    );
+    assert!(!logs.contains(&secret) && !logs.contains(&access));
+}
