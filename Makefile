@@ -85,13 +85,13 @@ bench-sweep: $(NODE_STAMP)
 	$(CARGO) run --locked --profile bench -q -p clavis-local --bin sweep-cost -- 1000 10000 100000
 
 # Process start to first answered invocation, through a stand-in for the Lambda Runtime API,
-# of host (x86_64) release builds of two functions: the build deployed, but runnable here.
+# of host (x86_64) release builds of three functions: the build deployed, but runnable here.
 bench-cold-start: $(NODE_STAMP)
 	$(CARGO) build --locked --release -q -p clavis-functions --bin discovery --bin get-credential --bin issue-token
 	$(CARGO) build --locked --profile bench -q -p clavis-local --bin cold-start
-	target/bench/cold-start target/release/discovery GET /.well-known/jwks.json 20
-	target/bench/cold-start target/release/issue-token POST /oauth/token 20
-	target/bench/cold-start target/release/get-credential GET /v1/tenants/demo/credentials/cid_00000000000000000000000000 20
+	target/release/cold-start target/release/discovery GET /.well-known/jwks.json 20
+	target/release/cold-start target/release/issue-token POST /oauth/token 20
+	target/release/cold-start target/release/get-credential GET /v1/tenants/demo/credentials/cid_00000000000000000000000000 20
 
 fmt:
 	$(CARGO) fmt --all
