@@ -125,7 +125,7 @@ pub(crate) fn base_url(text: &str) -> Result<Url> {
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         return Err(Error::Config(format!(
-            "the API URL {text:?} must be an http:// or https:// URL"
+            "the API URL {text:?} must be an http:// or https:// URL, like https://api.example.com"
         )));
     }
     if url.query().is_some() || url.fragment().is_some() {
