@@ -1,0 +1,359 @@
+//! Each command as one call of the SDK; what it prints is `output`'s business.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+
+use clavis_sdk::{
+    Client, ClientCredentials, CredentialRef, CredentialUpdate, IfMatch, IssuedSecret, ListOptions,
+    NewCredential, Pager, Tenant, TokenSource,
+};
+use serde::de::DeserializeOwned;
+
+use crate::args::{Change, Cli, Command, Destroy, ExpiryCommand, Manage, SaveArgs, TokenArgs};
+use crate::config::{Settings, missing};
+use crate::dev_token;
+use crate::error::{CliError, Context};
+use crate::output::Outcome;
+use crate::secret_file::{self, Reserved};
+
+/// A failed command, with what it was about (for the hint).
+pub struct Failure {
+    pub error: CliError,
+    pub context: Context,
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let Cli { global, command } = cli;
+    let mut context = Context {
+        client_id: command.client_id().map(str::to_owned),
+        ..Context::default()
+    };
+    let settings = match Settings::resolve(&global) {
+        Ok(settings) => settings,
+        Err(error) => return Err(Failure { error, context }),
+    };
+    context.url = settings.url.clone();
+    context.tenant = settings.tenant.clone();
+    match execute(command, &settings, global.json).await {
+        Ok(outcome) => {
+            outcome.print(global.json);
+            Ok(())
+        }
+        Err(error) => Err(Failure { error, context }),
+    }
+}
+
+impl Command {
+    fn client_id(&self) -> Option<&str> {
+        let Command::Manage(command) = self else {
+            return None;
+        };
+        let change = match command {
+            Manage::Show(target) => return Some(&target.client_id),
+            Manage::Audit(args) => return args.client_id.as_deref(),
+            Manage::Create(_) | Manage::List(_) => return None,
+            Manage::Update(args) => &args.change,
+            Manage::Expiry(ExpiryCommand::Set(args)) => &args.change,
+            Manage::Expiry(ExpiryCommand::Remove(change))
+            | Manage::Suspend(change)
+            | Manage::Reactivate(change) => change,
+            Manage::Rotate(args) => &args.change,
+            Manage::Revoke(args) => &args.destroy.change,
+            Manage::Delete(destroy) => &destroy.change,
+        };
+        Some(&change.target.client_id)
+    }
+}
+
+async fn execute(command: Command, settings: &Settings, json: bool) -> Result<Outcome, CliError> {
+    match command {
+        Command::Manage(command) => manage(command, settings, json).await,
+        Command::Token(args) => token(&args, settings).await,
+        Command::DevToken(args) => {
+            dev_token::mint(&args, settings.tenant.as_deref()).map(Outcome::DevToken)
+        }
+    }
+}
+
+async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outcome, CliError> {
+    let tenant = management(settings)?;
+    let url = settings.url()?;
+    Ok(match command {
+        Manage::Create(args) => {
+            let mut request = NewCredential::new(args.name, args.scopes);
+            if let Some(description) = args.description {
+                request = request.description(description);
+            }
+            if let Some(environment) = args.environment {
+                request = request.environment(environment);
+            }
+            if let Some(days) = args.expiry.expires_in_days {
+                request = request.expires_in_days(days);
+            }
+            if let Some(at) = args.expiry.expires_at {
+                request = request.expires_at(at);
+            }
+            issue(&args.save, url, json, true, tenant.create(&request)).await?
+        }
+        Manage::List(args) => {
+            let mut options = ListOptions::new();
+            if let Some(status) = args.status {
+                options = options.status(status);
+            }
+            if let Some(limit) = args.limit {
+                options = options.page_size(page_size(limit));
+            }
+            Outcome::Credentials(take(tenant.list(options), args.limit).await?)
+        }
+        Manage::Show(target) => Outcome::Credential {
+            credential: tenant.credential(target.client_id).get().await?,
+            done: None,
+        },
+        Manage::Update(args) => {
+            let mut update = CredentialUpdate::new();
+            if let Some(name) = args.name {
+                update = update.name(name);
+            }
+            if let Some(description) = args.description {
+                update = update.description(description);
+            }
+            if !args.scopes.is_empty() {
+                update = update.scopes(args.scopes);
+            }
+            if update.is_empty() {
+                return Err(CliError::config(
+                    "nothing to update",
+                    Some("Give --name, --description or --scope (the scopes replace the current ones).".to_owned()),
+                ));
+            }
+            Outcome::done(
+                "Updated",
+                handle(&tenant, &args.change).update(&update).await?,
+            )
+        }
+        Manage::Expiry(ExpiryCommand::Set(args)) => {
+            let at = match (args.when.at, args.when.in_days) {
+                (Some(at), _) => at,
+                (None, Some(days)) => in_days(days)?,
+                // clap requires one of the two; this only keeps the match total.
+                (None, None) => {
+                    return Err(CliError::config(
+                        "no new expiry given",
+                        Some("Give --at TIME or --in-days DAYS.".to_owned()),
+                    ));
+                }
+            };
+            Outcome::done(
+                "Moved the expiry of",
+                handle(&tenant, &args.change).set_expiry(at).await?,
+            )
+        }
+        Manage::Expiry(ExpiryCommand::Remove(change)) => Outcome::done(
+            "Removed the expiry of",
+            handle(&tenant, &change).remove_expiry().await?,
+        ),
+        Manage::Rotate(args) => {
+            let credential = handle(&tenant, &args.change);
+            issue(&args.save, url, json, false, credential.rotate(args.grace)).await?
+        }
+        Manage::Suspend(change) => {
+            Outcome::done("Suspended", handle(&tenant, &change).suspend().await?)
+        }
+        Manage::Reactivate(change) => {
+            Outcome::done("Reactivated", handle(&tenant, &change).reactivate().await?)
+        }
+        Manage::Revoke(args) => {
+            let credential = confirmed(&tenant, &args.destroy, "Revoke", "permanently").await?;
+            Outcome::done("Revoked", credential.revoke(args.reason.as_deref()).await?)
+        }
+        Manage::Delete(destroy) => {
+            let credential = confirmed(&tenant, &destroy, "Delete", "for good").await?;
+            credential.delete().await?;
+            Outcome::Deleted {
+                client_id: destroy.change.target.client_id,
+            }
+        }
+        Manage::Audit(args) => {
+            let size = Some(page_size(args.limit));
+            let pager = match &args.client_id {
+                Some(id) => tenant.credential(id).audit(size),
+                None => tenant.audit(size),
+            };
+            Outcome::Events(take(pager, Some(args.limit)).await?)
+        }
+    })
+}
+
+fn management(settings: &Settings) -> Result<Tenant, CliError> {
+    let client = Client::new(settings.url()?, settings.token()?.clone())?;
+    Ok(client.tenant(settings.tenant()?))
+}
+
+fn handle(tenant: &Tenant, change: &Change) -> CredentialRef {
+    tenant
+        .credential(&change.target.client_id)
+        .with_precondition(change.if_match.map(IfMatch::Version))
+}
+
+fn page_size(limit: usize) -> u32 {
+    u32::try_from(limit.clamp(1, 100)).unwrap_or(100)
+}
+
+/// At most `limit` items of a listing, reading only the pages needed.
+async fn take<T: DeserializeOwned + Send + 'static>(
+    mut pager: Pager<T>,
+    limit: Option<usize>,
+) -> Result<Vec<T>, CliError> {
+    let mut items = Vec::new();
+    while limit.is_none_or(|limit| items.len() < limit) {
+        match pager.next().await? {
+            Some(item) => items.push(item),
+            None => break,
+        }
+    }
+    Ok(items)
+}
+
+fn in_days(days: i64) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    chrono::TimeDelta::try_days(days)
+        .and_then(|delta| chrono::Utc::now().checked_add_signed(delta))
+        .ok_or_else(|| {
+            CliError::config(
+                format!("--in-days {days} is out of range"),
+                Some("The expiry can be at most 3650 days ahead.".to_owned()),
+            )
+        })
+}
+
+/// Issues a secret, having first created the files it goes to: an existing file refuses the
+/// command before anything changes on the server.
+async fn issue(
+    save: &SaveArgs,
+    url: &str,
+    json: bool,
+    created: bool,
+    request: impl Future<Output = clavis_sdk::Result<IssuedSecret>>,
+) -> Result<Outcome, CliError> {
+    let reserved = Reserved::open(save)?;
+    let issued = request.await?;
+    if reserved.is_empty() {
+        return Ok(Outcome::Issued {
+            issued,
+            saved: Vec::new(),
+            created,
+        });
+    }
+    match reserved.write(&issued, url) {
+        Ok(saved) => Ok(Outcome::Issued {
+            issued,
+            saved,
+            created,
+        }),
+        Err(error) => {
+            // The secret exists nowhere else: show it rather than lose it.
+            Outcome::Issued {
+                issued,
+                saved: Vec::new(),
+                created,
+            }
+            .print(json);
+            Err(error)
+        }
+    }
+}
+
+/// The credential to revoke or delete, once the person has confirmed (or `--yes` said so).
+async fn confirmed(
+    tenant: &Tenant,
+    destroy: &Destroy,
+    verb: &str,
+    how: &str,
+) -> Result<CredentialRef, CliError> {
+    let credential = handle(tenant, &destroy.change);
+    if destroy.yes {
+        return Ok(credential);
+    }
+    let id = credential.client_id().to_owned();
+    let command = verb.to_lowercase();
+    if !std::io::stdin().is_terminal() {
+        // Waiting for an answer nobody will type would hang a script.
+        return Err(CliError::refused(
+            format!(
+                "not confirmed: {command} {id} needs confirmation, and stdin is not a terminal"
+            ),
+            Some(format!(
+                "Run it in a terminal to be asked, or add --yes: `clavis {command} {id} --yes`."
+            )),
+        ));
+    }
+    // Naming the credential guards against a pasted wrong ID; it also fails early if it is gone.
+    let current = credential.get().await?;
+    eprint!(
+        "{verb} {id} ({:?}, {}) in tenant {} {how}? [y/N] ",
+        current.name,
+        current.status,
+        tenant.id()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::file("read the answer from", std::path::Path::new("stdin"), e))?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        Ok(credential)
+    } else {
+        Err(CliError::refused(
+            format!("not confirmed: {id} was not changed"),
+            None,
+        ))
+    }
+}
+
+/// An access token for the integration's credentials.
+async fn token(args: &TokenArgs, settings: &Settings) -> Result<Outcome, CliError> {
+    let (url, credentials) = match &args.credentials {
+        Some(path) => {
+            let file = secret_file::read_credentials(path)?;
+            let url = settings.url.clone().or(file.url);
+            (
+                url,
+                ClientCredentials::new(file.client_id, file.client_secret),
+            )
+        }
+        None => {
+            let client_id = args
+                .client_id
+                .clone()
+                .or_else(|| settings.client_id.clone())
+                .ok_or_else(|| {
+                    missing(
+                        "client ID",
+                        "--credentials FILE or --client-id",
+                        "CLAVIS_CLIENT_ID",
+                        "client_id",
+                        None,
+                    )
+                })?;
+            let secret = settings.client_secret.clone().ok_or_else(|| {
+                missing(
+                    "client secret",
+                    "--credentials FILE",
+                    "CLAVIS_CLIENT_SECRET",
+                    "client_secret",
+                    None,
+                )
+            })?;
+            (
+                settings.url.clone(),
+                ClientCredentials::new(client_id, secret),
+            )
+        }
+    };
+    let url = url.ok_or_else(|| missing("API URL", "--url", "CLAVIS_URL", "url", None))?;
+    let mut builder = TokenSource::builder(url, credentials);
+    if let Some(scope) = &args.scope {
+        builder = builder.scope(scope.clone());
+    }
+    Ok(Outcome::Token(builder.build()?.token().await?))
+}

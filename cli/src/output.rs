@@ -1,0 +1,314 @@
+//! What a command prints: tables and sentences for people, one JSON document for scripts.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clavis_sdk::{AccessToken, AuditEvent, Credential, IssuedSecret, Timestamp};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+/// What a command produced.
+pub enum Outcome {
+    /// A credential as it is after the command, and what was done to it.
+    Credential {
+        credential: Credential,
+        done: Option<&'static str>,
+    },
+    /// A new secret (`create`, `rotate`) and the files it was written to, if any.
+    Issued {
+        issued: IssuedSecret,
+        saved: Vec<PathBuf>,
+        created: bool,
+    },
+    Credentials(Vec<Credential>),
+    Events(Vec<AuditEvent>),
+    Deleted {
+        client_id: String,
+    },
+    Token(AccessToken),
+    DevToken(String),
+}
+
+impl Outcome {
+    pub fn done(done: &'static str, credential: Credential) -> Self {
+        Outcome::Credential {
+            credential,
+            done: Some(done),
+        }
+    }
+
+    pub fn print(&self, json: bool) {
+        let text = if json { self.json() } else { self.text() };
+        print!("{text}");
+        if let Outcome::Issued { issued, .. } = self
+            && json
+        {
+            // Scripts read stdout; the person running them still sees the warning.
+            eprintln!("{}", reminder(issued));
+        }
+    }
+
+    fn json(&self) -> String {
+        let value = match self {
+            Outcome::Credential { credential, .. } => json!(credential),
+            Outcome::Issued {
+                issued,
+                saved,
+                created: _,
+            } => {
+                let mut value = json!({
+                    "credential": issued.credential,
+                    "client_secret_notice": issued.notice,
+                });
+                if saved.is_empty() {
+                    value["client_secret"] = json!(issued.client_secret.expose_secret());
+                } else {
+                    value["saved_to"] = json!(saved);
+                }
+                value
+            }
+            Outcome::Credentials(credentials) => json!(credentials),
+            Outcome::Events(events) => json!(events),
+            Outcome::Deleted { client_id } => json!({"client_id": client_id, "deleted": true}),
+            Outcome::Token(token) => json!({
+                "access_token": token.secret().expose_secret(),
+                "token_type": "Bearer",
+                "expires_in": token.expires_in().as_secs(),
+                "scope": token.scope(),
+            }),
+            Outcome::DevToken(token) => json!({"token": token}),
+        };
+        format!("{value:#}\n")
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Outcome::Credential { credential, done } => {
+                let mut text = String::new();
+                if let Some(done) = done {
+                    let _ = writeln!(text, "{done} {}.\n", credential.client_id);
+                }
+                text + &details(credential)
+            }
+            Outcome::Issued {
+                issued,
+                saved,
+                created,
+            } => issued_text(issued, saved, *created),
+            Outcome::Credentials(credentials) if credentials.is_empty() => {
+                "No credentials. Create one with `clavis create NAME --scope resource:action`.\n"
+                    .to_owned()
+            }
+            Outcome::Credentials(credentials) => table(
+                &[
+                    "CLIENT ID",
+                    "NAME",
+                    "STATUS",
+                    "ENV",
+                    "SCOPES",
+                    "EXPIRES",
+                    "LAST USED",
+                ],
+                credentials.iter().map(|c| {
+                    vec![
+                        c.client_id.clone(),
+                        c.name.clone(),
+                        c.status.to_string(),
+                        c.environment.to_string(),
+                        c.scopes.join(" "),
+                        time_or(c.expires_at, "never"),
+                        time_or(c.last_used_at, "never"),
+                    ]
+                }),
+            ),
+            Outcome::Events(events) if events.is_empty() => "No audit events.\n".to_owned(),
+            Outcome::Events(events) => table(
+                &["AT", "EVENT", "CLIENT ID", "ACTOR"],
+                events.iter().map(|e| {
+                    vec![
+                        time(e.at),
+                        e.kind.clone(),
+                        e.client_id.clone(),
+                        format!("{} ({})", e.actor.subject, e.actor.role),
+                    ]
+                }),
+            ),
+            Outcome::Deleted { client_id } => {
+                format!("Deleted {client_id}. The audit trail keeps a record of it.\n")
+            }
+            // Alone on its line, so that `$(clavis token)` is the token.
+            Outcome::Token(token) => format!("{}\n", token.secret().expose_secret()),
+            Outcome::DevToken(token) => format!("{token}\n"),
+        }
+    }
+}
+
+fn issued_text(issued: &IssuedSecret, saved: &[PathBuf], created: bool) -> String {
+    let credential = &issued.credential;
+    let mut text = if created {
+        format!(
+            "Created {} ({:?}) in tenant {}.\n\n",
+            credential.client_id, credential.name, credential.tenant
+        )
+    } else {
+        format!(
+            "Rotated {}: secret version {}.\n\n",
+            credential.client_id, credential.secret_version
+        )
+    };
+    let _ = writeln!(text, "  Client ID:      {}", credential.client_id);
+    if saved.is_empty() {
+        let _ = writeln!(
+            text,
+            "  Client secret:  {}",
+            issued.client_secret.expose_secret()
+        );
+    } else {
+        for path in saved {
+            let _ = writeln!(
+                text,
+                "  Client secret:  written to {} (readable by you only)",
+                path.display()
+            );
+        }
+    }
+    if let Some(until) = credential.previous_secret_valid_until {
+        let _ = writeln!(
+            text,
+            "  Old secret:     keeps working until {}",
+            time(until)
+        );
+    }
+    let _ = writeln!(text, "\n{}", reminder(issued));
+    text
+}
+
+/// The server's own words when it sent them, which say what to do if the secret is lost.
+fn reminder(issued: &IssuedSecret) -> String {
+    if issued.notice.is_empty() {
+        "Store this secret now: it cannot be shown again. If you lose it, rotate the credential."
+            .to_owned()
+    } else {
+        issued.notice.clone()
+    }
+}
+
+fn details(c: &Credential) -> String {
+    let mut rows: Vec<(&str, String)> =
+        vec![("Client ID", c.client_id.clone()), ("Name", c.name.clone())];
+    if !c.description.is_empty() {
+        rows.push(("Description", c.description.clone()));
+    }
+    rows.extend([
+        ("Tenant", c.tenant.clone()),
+        ("Status", c.status.to_string()),
+        ("Environment", c.environment.to_string()),
+        ("Scopes", c.scopes.join(" ")),
+        ("Created", by(time(c.created_at), &c.created_by)),
+        (
+            "Expires",
+            match c.expires_at {
+                None => "never".to_owned(),
+                Some(at) if c.expiry_locked => {
+                    format!("{} (within 72 hours: locked)", time(at))
+                }
+                Some(at) => time(at),
+            },
+        ),
+        (
+            "Secret",
+            match c.secret_rotated_at {
+                Some(at) => format!("version {}, rotated {}", c.secret_version, time(at)),
+                None => format!("version {}", c.secret_version),
+            },
+        ),
+    ]);
+    if let Some(until) = c.previous_secret_valid_until {
+        rows.push(("Old secret", format!("works until {}", time(until))));
+    }
+    if let Some(at) = c.suspended_at {
+        rows.push(("Suspended", time(at)));
+    }
+    if let Some(at) = c.revoked_at {
+        let mut revoked = by(time(at), c.revoked_by.as_deref().unwrap_or_default());
+        if let Some(reason) = &c.revocation_reason {
+            let _ = write!(revoked, ": {reason}");
+        }
+        rows.push(("Revoked", revoked));
+    }
+    rows.push(("Last used", time_or(c.last_used_at, "never")));
+    if !c.usage_month.is_empty() {
+        rows.push((
+            "Requests",
+            format!("{} in {}", c.request_count, c.usage_month),
+        ));
+    }
+    rows.push(("Version", c.version.to_string()));
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(label, value)| format!("{label:<width$}  {value}\n"))
+        .collect()
+}
+
+fn by(what: String, who: &str) -> String {
+    if who.is_empty() {
+        what
+    } else {
+        format!("{what} by {who}")
+    }
+}
+
+fn time(at: Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn time_or(at: Option<Timestamp>, otherwise: &str) -> String {
+    at.map_or_else(|| otherwise.to_owned(), time)
+}
+
+/// Columns padded to their widest cell; the last one is not padded, so lines end cleanly.
+fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = std::iter::once(headers.iter().map(|h| (*h).to_owned()).collect())
+        .chain(rows)
+        .collect();
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut text = String::new();
+    for row in &rows {
+        let last = row.len().saturating_sub(1);
+        for (i, cell) in row.iter().enumerate() {
+            if i == last {
+                text.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                let _ = write!(text, "{cell}{}  ", " ".repeat(pad));
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_on_characters_not_bytes() {
+        let text = table(
+            &["A", "B"],
+            vec![
+                vec!["ü".into(), "x".into()],
+                vec!["long".into(), "y".into()],
+            ]
+            .into_iter(),
+        );
+        assert_eq!(text, "A     B\nü     x\nlong  y\n");
+    }
+}
