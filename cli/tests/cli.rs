@@ -1,0 +1,849 @@
+//! The `clavis` binary against the local gateway (in memory): every command, its JSON, the
+//! show-once files, confirmation, settings from flags, environment and profile, and its help.
+//!
+//! These live in the CLI's own package because only there does Cargo build the binary for the
+//! tests and name it (`CARGO_BIN_EXE_clavis`); the gateway comes from `clavis_tests::api`.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use clavis_local::idp::LocalIdp;
+use clavis_tests::api::TestApi;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+/// One finished run of `clavis`.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn expect(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "{self:#?}");
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// `clavis` with a clean environment of its own: the gateway's URL, a tenant, a management
+/// token, and a home directory (so no real profile is read) that also holds the files written.
+struct Session {
+    env: BTreeMap<String, String>,
+    dir: PathBuf,
+    /// Only the session that made the directory removes it.
+    owns_dir: bool,
+}
+
+impl Session {
+    fn new(api: &TestApi, tenant: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("clavis-cli-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = BTreeMap::from([
+            ("HOME".to_owned(), dir.display().to_string()),
+            ("CLAVIS_URL".to_owned(), api.gateway.url()),
+            ("CLAVIS_TENANT".to_owned(), tenant.to_owned()),
+            ("CLAVIS_TOKEN".to_owned(), api.admin(tenant)),
+        ]);
+        Self {
+            env,
+            dir,
+            owns_dir: true,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The same settings and directory, for a variation that should not outlive this one.
+    fn fork(&self) -> Self {
+        Self {
+            env: self.env.clone(),
+            dir: self.dir.clone(),
+            owns_dir: false,
+        }
+    }
+
+    fn with(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    fn without(mut self, name: &str) -> Self {
+        self.env.remove(name);
+        self
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, None).await
+    }
+
+    async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_clavis"))
+            .args(args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(&self.dir)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("clavis runs");
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(text.as_bytes()).await.unwrap();
+        }
+        let output = child.wait_with_output().await.unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs with `--json`, expecting success, and parses what it printed.
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        self.run(&args).await.expect(0).json()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn is_jwt(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() == 3 && parts[0].starts_with("ey") && parts.iter().all(|p| !p.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_management_command_works_against_the_local_gateway() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+
+    let created = s
+        .json(&[
+            "create",
+            "Inventory sync",
+            "--scope",
+            "stock:write,products:read",
+            "--description",
+            "Nightly stock levels",
+            "--expires-in-days",
+            "90",
+        ])
+        .await;
+    let id = created["credential"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first_secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert!(first_secret.starts_with("csk_live_"), "{created}");
+    assert_eq!(
+        created["credential"]["scopes"],
+        json!(["products:read", "stock:write"])
+    );
+    assert!(created["credential"]["expires_at"].is_string());
+    assert!(
+        created["client_secret_notice"]
+            .as_str()
+            .unwrap()
+            .contains("only once")
+    );
+
+    // The gateway's clock stands still unless moved; listings order by creation time.
+    api.fixture.advance(chrono::TimeDelta::seconds(1));
+    // For people: the secret, and the reminder that it is shown once.
+    let other = s
+        .run(&[
+            "create",
+            "Reports",
+            "-s",
+            "orders:read",
+            "--environment",
+            "test",
+        ])
+        .await
+        .expect(0);
+    assert!(
+        other.stdout.contains("Client secret:  csk_test_"),
+        "{other:#?}"
+    );
+    assert!(other.stdout.contains("shown only once"), "{other:#?}");
+
+    let listed = s.json(&["list"]).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Reports", "Inventory sync"], "newest first");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.get("client_secret").is_none())
+    );
+    assert_eq!(
+        s.json(&["list", "--limit", "1"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.json(&["list", "--status", "suspended"]).await, json!([]));
+    let table = s.run(&["list"]).await.expect(0).stdout;
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("CLIENT ID"), "{table}");
+    assert!(table.contains(&id) && table.contains("Reports"), "{table}");
+    assert!(!table.contains(&first_secret));
+
+    let shown = s.json(&["show", &id]).await;
+    assert_eq!(
+        (shown["version"].as_u64(), shown["status"].as_str()),
+        (Some(1), Some("active"))
+    );
+    let details = s.run(&["show", &id]).await.expect(0).stdout;
+    assert!(
+        details.contains("Status") && details.contains("active"),
+        "{details}"
+    );
+
+    let updated = s
+        .json(&[
+            "update",
+            &id,
+            "--name",
+            "Inventory sync v2",
+            "-s",
+            "products:read",
+            "--if-match",
+            "1",
+        ])
+        .await;
+    assert_eq!(updated["name"], "Inventory sync v2");
+    assert_eq!(updated["scopes"], json!(["products:read"]));
+    assert_eq!(updated["version"], 2);
+    let stale = s
+        .run(&["update", &id, "--name", "x", "--if-match", "1"])
+        .await
+        .expect(1);
+    assert!(stale.stderr.contains("version_mismatch"), "{stale:#?}");
+    assert!(
+        stale.stderr.contains("--if-match 2"),
+        "the hint names the current version: {stale:#?}"
+    );
+    let nothing = s.run(&["update", &id]).await.expect(2);
+    assert!(
+        nothing.stderr.contains("--name, --description or --scope"),
+        "{nothing:#?}"
+    );
+
+    let moved = s.json(&["expiry", "set", &id, "--in-days", "180"]).await;
+    let expires: chrono::DateTime<chrono::Utc> =
+        moved["expires_at"].as_str().unwrap().parse().unwrap();
+    let days = (expires - chrono::Utc::now()).num_days();
+    assert!((179..=180).contains(&days), "{moved}");
+    let at = (chrono::Utc::now() + chrono::TimeDelta::days(200))
+        .format("%Y-%m-%d")
+        .to_string();
+    let moved = s.json(&["expiry", "set", &id, "--at", &at]).await;
+    assert!(
+        moved["expires_at"].as_str().unwrap().starts_with(&at),
+        "{moved}"
+    );
+    let removed = s.json(&["expiry", "remove", &id]).await;
+    assert_eq!(removed["expires_at"], Value::Null);
+
+    let rotated = s.json(&["rotate", &id, "--grace", "1h"]).await;
+    assert_eq!(rotated["credential"]["secret_version"], 2);
+    assert!(rotated["credential"]["previous_secret_valid_until"].is_string());
+    let secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(secret, first_secret);
+
+    let integration = Session::new(&api, "acme")
+        .without("CLAVIS_TOKEN")
+        .with("CLAVIS_CLIENT_ID", &id)
+        .with("CLAVIS_CLIENT_SECRET", &secret);
+    assert!(is_jwt(
+        integration.run(&["token"]).await.expect(0).stdout.trim()
+    ));
+
+    assert_eq!(s.json(&["suspend", &id]).await["status"], "suspended");
+    let refused = integration.run(&["token"]).await.expect(1);
+    assert!(refused.stderr.contains("invalid_client"), "{refused:#?}");
+    assert!(refused.stderr.contains("hint: "), "{refused:#?}");
+    let reactivated = s.run(&["reactivate", &id]).await.expect(0).stdout;
+    assert!(
+        reactivated.starts_with(&format!("Reactivated {id}.")),
+        "{reactivated}"
+    );
+    assert!(is_jwt(
+        integration.run(&["token"]).await.expect(0).stdout.trim()
+    ));
+
+    let revoked = s
+        .json(&["revoke", &id, "--yes", "--reason", "integration retired"])
+        .await;
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["revocation_reason"], "integration retired");
+    let again = s.run(&["rotate", &id]).await.expect(1);
+    assert!(again.stderr.contains("credential_revoked"), "{again:#?}");
+    assert!(again.stderr.contains("clavis create"), "{again:#?}");
+
+    let trail = s.json(&["audit", &id]).await;
+    let kinds: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "credential.revoked",
+            "credential.reactivated",
+            "credential.suspended",
+            "credential.secret_rotated",
+            "credential.expiry_changed",
+            "credential.expiry_changed",
+            "credential.expiry_changed",
+            "credential.updated",
+            "credential.created",
+        ]
+    );
+    assert_eq!(
+        s.json(&["audit", "--limit", "2"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let table = s.run(&["audit"]).await.expect(0).stdout;
+    assert!(
+        table.starts_with("AT") && table.contains("credential.revoked"),
+        "{table}"
+    );
+
+    let deleted = s.json(&["delete", &id, "--yes"]).await;
+    assert_eq!(deleted, json!({"client_id": id, "deleted": true}));
+    let gone = s.run(&["show", &id]).await.expect(1);
+    assert!(gone.stderr.contains("credential_not_found"), "{gone:#?}");
+    assert!(
+        gone.stderr
+            .contains(&format!("There is no credential {id} in tenant acme")),
+        "{gone:#?}"
+    );
+    assert!(gone.stderr.contains("`clavis list`"), "{gone:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_goes_to_new_private_files_that_are_never_overwritten() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+    let env_file = s.path("inventory.env");
+    let json_file = s.path("inventory.json");
+    let env_arg = env_file.display().to_string();
+    let json_arg = json_file.display().to_string();
+
+    let run = s
+        .run(&[
+            "create",
+            "Inventory sync",
+            "-s",
+            "products:read",
+            "--save-env",
+            &env_arg,
+            "--save-json",
+            &json_arg,
+        ])
+        .await
+        .expect(0);
+    assert!(
+        run.stdout.contains("shown only once"),
+        "the reminder: {run:#?}"
+    );
+    assert!(
+        run.stdout.contains(&format!("written to {env_arg}")),
+        "{run:#?}"
+    );
+
+    for file in [&env_file, &json_file] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    let id = saved["client_id"].as_str().unwrap().to_owned();
+    let secret = saved["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("csk_live_"));
+    assert_eq!(saved["url"], api.gateway.url());
+    assert!(
+        !run.stdout.contains(&secret),
+        "not on the terminal when saved: {run:#?}"
+    );
+    let env_text = std::fs::read_to_string(&env_file).unwrap();
+    assert!(
+        env_text.contains(&format!("CLAVIS_CLIENT_ID={id}\n")),
+        "{env_text}"
+    );
+    assert!(
+        env_text.contains(&format!("CLAVIS_CLIENT_SECRET={secret}\n")),
+        "{env_text}"
+    );
+
+    // The env file is a shell's too.
+    let sourced = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -a; . '{env_arg}'; echo \"$CLAVIS_CLIENT_ID $CLAVIS_CLIENT_SECRET\""
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sourced.stdout).trim(),
+        format!("{id} {secret}")
+    );
+
+    // Either file is what `clavis token` needs.
+    let integration = Session::new(&api, "acme")
+        .without("CLAVIS_TOKEN")
+        .without("CLAVIS_URL");
+    for file in [&env_arg, &json_arg] {
+        let token = integration
+            .run(&["token", "--credentials", file])
+            .await
+            .expect(0);
+        assert!(is_jwt(token.stdout.trim()), "{token:#?}");
+    }
+
+    // Again to the same path: refused before anything changes, the file as it was.
+    let before = std::fs::read(&env_file).unwrap();
+    for args in [
+        vec![
+            "create",
+            "Second",
+            "-s",
+            "products:read",
+            "--save-env",
+            &env_arg,
+        ],
+        vec!["rotate", &id, "--save-json", &json_arg],
+    ] {
+        let refused = s.run(&args).await.expect(3);
+        assert!(refused.stderr.contains("already exists"), "{refused:#?}");
+        assert!(refused.stderr.contains("never overwrites"), "{refused:#?}");
+        assert!(
+            refused.stderr.contains("Choose another path"),
+            "{refused:#?}"
+        );
+        assert!(
+            refused.stderr.contains("Nothing was changed on the server"),
+            "{refused:#?}"
+        );
+    }
+    assert_eq!(std::fs::read(&env_file).unwrap(), before);
+    assert_eq!(
+        s.json(&["list"]).await.as_array().unwrap().len(),
+        1,
+        "no second credential"
+    );
+    assert_eq!(
+        s.json(&["show", &id]).await["secret_version"],
+        1,
+        "not rotated"
+    );
+    // A refused --save-json did not leave the --save-env file it had created meanwhile.
+    let fresh_env = s.path("fresh.env");
+    let fresh = fresh_env.display().to_string();
+    s.run(&[
+        "create",
+        "Third",
+        "-s",
+        "products:read",
+        "--save-env",
+        &fresh,
+        "--save-json",
+        &json_arg,
+    ])
+    .await
+    .expect(3);
+    assert!(!fresh_env.exists());
+    // Nor does a request the API refuses.
+    let failed = s
+        .run(&["create", "Bad", "-s", "not a scope", "--save-env", &fresh])
+        .await
+        .expect(1);
+    assert!(failed.stderr.contains("invalid_scope"), "{failed:#?}");
+    assert!(!fresh_env.exists());
+
+    // A rotation to a new file: the new secret there, the old one still in the first file.
+    let rotated_file = s.path("rotated.json");
+    let rotated_arg = rotated_file.display().to_string();
+    let rotated = s.json(&["rotate", &id, "--save-json", &rotated_arg]).await;
+    assert!(rotated.get("client_secret").is_none(), "{rotated}");
+    assert_eq!(rotated["saved_to"], json!([rotated_arg]));
+    let new: Value =
+        serde_json::from_str(&std::fs::read_to_string(&rotated_file).unwrap()).unwrap();
+    assert_eq!(new["client_id"], id.as_str());
+    assert_ne!(new["client_secret"], secret.as_str());
+    assert_eq!(
+        std::fs::metadata(&rotated_file)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // No grace period: the old secret stopped at once.
+    integration
+        .run(&[
+            "token",
+            "--credentials",
+            &json_arg,
+            "--url",
+            &api.gateway.url(),
+        ])
+        .await
+        .expect(1);
+    integration
+        .run(&["token", "--credentials", &rotated_arg])
+        .await
+        .expect(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_and_delete_need_yes_when_stdin_is_not_a_terminal() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+    let id = api.create_in("acme").await;
+    for command in ["revoke", "delete"] {
+        for stdin in [None, Some("y\n")] {
+            let refused = s.run_with_stdin(&[command, &id], stdin).await.expect(3);
+            assert!(refused.stderr.contains("not confirmed"), "{refused:#?}");
+            assert!(
+                refused.stderr.contains("stdin is not a terminal"),
+                "{refused:#?}"
+            );
+            assert!(
+                refused
+                    .stderr
+                    .contains(&format!("clavis {command} {id} --yes")),
+                "{refused:#?}"
+            );
+        }
+    }
+    assert_eq!(s.json(&["show", &id]).await["status"], "active");
+    assert_eq!(api.audit_len("acme").await, 1, "only its creation");
+    s.run(&["revoke", &id, "-y"]).await.expect(0);
+    s.run(&["delete", &id, "-y"]).await.expect(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_prints_an_access_token_the_api_accepts() {
+    let api = TestApi::memory().await;
+    let created = api
+        .create(
+            "acme",
+            json!({"name": "Job", "scopes": ["products:read", "stock:write"]}),
+        )
+        .await;
+    let id = created["credential"]["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let s = Session::new(&api, "acme")
+        .without("CLAVIS_TOKEN")
+        .with("CLAVIS_CLIENT_ID", id)
+        .with("CLAVIS_CLIENT_SECRET", secret);
+
+    let token = s.run(&["token"]).await.expect(0).stdout;
+    assert_eq!(token.lines().count(), 1, "the token alone: {token}");
+    let token = token.trim();
+    assert!(is_jwt(token));
+    let introspected = api
+        .form("/oauth/introspect", Some((id, secret)), &[("token", token)])
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["client_id"], id);
+
+    let narrow = s.json(&["token", "--scope", "products:read"]).await;
+    assert_eq!(narrow["token_type"], "Bearer");
+    assert_eq!(narrow["expires_in"], 3600);
+    assert_eq!(narrow["scope"], "products:read");
+    assert!(is_jwt(narrow["access_token"].as_str().unwrap()));
+
+    let wrong = s
+        .with("CLAVIS_CLIENT_SECRET", "csk_live_wrong")
+        .run(&["token", "--json"])
+        .await
+        .expect(1);
+    let error: Value = serde_json::from_str(wrong.stderr.trim()).unwrap();
+    assert_eq!(error["code"], "invalid_client", "{wrong:#?}");
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("client ID and secret")
+    );
+
+    let nothing = Session::new(&api, "acme").run(&["token"]).await.expect(2);
+    assert!(
+        nothing.stderr.contains("no client ID given"),
+        "{nothing:#?}"
+    );
+    assert!(nothing.stderr.contains("CLAVIS_CLIENT_ID"), "{nothing:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_prints_a_token_the_local_gateway_accepts() {
+    let data = std::env::temp_dir().join(format!("clavis-dev-{}", ulid::Ulid::generate()));
+    // What `make run` does on first start: create the development key in the data directory.
+    let idp = LocalIdp::load_or_create(&data).unwrap();
+    let api = TestApi::memory_with_idp(idp).await;
+    let data_arg = data.display().to_string();
+    let s = Session::new(&api, "acme")
+        .without("CLAVIS_TOKEN")
+        .with("CLAVIS_DATA_DIR", &data_arg);
+
+    let token = s.run(&["dev-token"]).await.expect(0).stdout;
+    let admin = s.with("CLAVIS_TOKEN", token.trim());
+    admin
+        .run(&["create", "Made with a dev token", "-s", "products:read"])
+        .await
+        .expect(0);
+    let trail = admin.json(&["audit"]).await;
+    assert_eq!(
+        trail[0]["actor"],
+        json!({"subject": "dev-admin", "role": "admin"})
+    );
+
+    // An advisor of acme, from another tenant, as `make dev-token` would mint one.
+    let advisor = Session::new(&api, "agency").without("CLAVIS_TOKEN");
+    let advisor_token = advisor
+        .run(&[
+            "dev-token",
+            "--data-dir",
+            &data_arg,
+            "--role",
+            "advisor",
+            "--advises",
+            "acme,globex",
+            "--subject",
+            "ann",
+        ])
+        .await
+        .expect(0)
+        .stdout;
+    let advisor = advisor.with("CLAVIS_TOKEN", advisor_token.trim());
+    assert_eq!(
+        advisor
+            .json(&["--tenant", "acme", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let refused = advisor
+        .run(&["--tenant", "initech", "list"])
+        .await
+        .expect(1);
+    assert!(refused.stderr.contains("forbidden"), "{refused:#?}");
+    assert!(refused.stderr.contains("tenant initech"), "{refused:#?}");
+
+    let json = advisor.json(&["dev-token", "--data-dir", &data_arg]).await;
+    assert!(is_jwt(json["token"].as_str().unwrap()));
+
+    let missing = advisor
+        .run(&["dev-token", "--data-dir", "/nonexistent"])
+        .await
+        .expect(2);
+    assert!(
+        missing
+            .stderr
+            .contains("no development key at /nonexistent/dev-idp-key.pem"),
+        "{missing:#?}"
+    );
+    assert!(missing.stderr.contains("make run"), "{missing:#?}");
+    std::fs::remove_dir_all(data).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_come_from_flags_then_environment_then_the_profile() {
+    let api = TestApi::memory().await;
+    api.create_in("acme").await;
+    let s = Session::new(&api, "acme")
+        .without("CLAVIS_URL")
+        .without("CLAVIS_TENANT")
+        .without("CLAVIS_TOKEN");
+    let config = s.path("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[default]\nurl = \"http://127.0.0.1:9\"\n\n[local]\nurl = \"{}\"\ntenant = \"acme\"\ntoken = \"{}\"\n",
+            api.gateway.url(),
+            api.admin("acme")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config_arg = config.display().to_string();
+
+    let listed = s
+        .json(&["--config", &config_arg, "--profile", "local", "list"])
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    // The default place, $XDG_CONFIG_HOME/clavis/config.toml, and CLAVIS_PROFILE.
+    std::fs::create_dir_all(s.path("xdg/clavis")).unwrap();
+    std::fs::copy(&config, s.path("xdg/clavis/config.toml")).unwrap();
+    let xdg = s.path("xdg").display().to_string();
+    let s = s.with("XDG_CONFIG_HOME", &xdg);
+    let by_env = s.fork().with("CLAVIS_PROFILE", "local");
+    assert_eq!(by_env.json(&["list"]).await.as_array().unwrap().len(), 1);
+
+    // The environment beats the profile, and a flag beats the environment.
+    let other = by_env.with("CLAVIS_TENANT", "globex");
+    let forbidden = other.run(&["list"]).await.expect(1);
+    assert!(forbidden.stderr.contains("tenant globex"), "{forbidden:#?}");
+    other.run(&["list", "--tenant", "acme"]).await.expect(0);
+
+    // The default profile points at a closed port.
+    let unreachable = s
+        .run(&["list", "--tenant", "acme", "--token", "t"])
+        .await
+        .expect(1);
+    assert!(
+        unreachable
+            .stderr
+            .contains("could not reach http://127.0.0.1:9"),
+        "{unreachable:#?}"
+    );
+    assert!(unreachable.stderr.contains("make run"), "{unreachable:#?}");
+
+    let unknown = s.run(&["--profile", "staging", "list"]).await.expect(2);
+    assert!(
+        unknown.stderr.contains("no profile \"staging\""),
+        "{unknown:#?}"
+    );
+    assert!(
+        unknown.stderr.contains("Its profiles: default, local."),
+        "{unknown:#?}"
+    );
+
+    let bare = Session::new(&api, "acme").without("CLAVIS_TOKEN");
+    let no_token = bare.run(&["list"]).await.expect(2);
+    assert!(
+        no_token.stderr.contains("error: no management token given"),
+        "{no_token:#?}"
+    );
+    assert!(no_token.stderr.contains("CLAVIS_TOKEN"), "{no_token:#?}");
+    assert!(
+        no_token.stderr.contains("clavis dev-token"),
+        "{no_token:#?}"
+    );
+    let bad_url = bare
+        .run(&["list", "--url", "localhost:3000", "--token", "t"])
+        .await
+        .expect(2);
+    assert!(
+        bad_url.stderr.contains("https://api.example.com"),
+        "{bad_url:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_names_every_command_and_usage_errors_exit_2() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+    let help = s.run(&["--help"]).await.expect(0).stdout;
+    let commands = [
+        "create",
+        "list",
+        "show",
+        "update",
+        "expiry",
+        "rotate",
+        "suspend",
+        "reactivate",
+        "revoke",
+        "delete",
+        "audit",
+        "token",
+        "dev-token",
+    ];
+    for command in commands {
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "{command} in:\n{help}"
+        );
+    }
+    assert!(help.contains("Exit status"), "{help}");
+    for command in commands
+        .iter()
+        .map(|c| vec![*c])
+        .chain([vec!["expiry", "set"], vec!["expiry", "remove"]])
+    {
+        let mut args = command.clone();
+        args.push("--help");
+        let text = s.run(&args).await.expect(0).stdout;
+        assert!(
+            text.contains(&format!("Usage: clavis {}", command.join(" "))),
+            "{command:?}:\n{text}"
+        );
+        assert!(text.contains("Global options:"), "{command:?}:\n{text}");
+    }
+    let secret_help = s.run(&["create", "--help"]).await.stdout;
+    assert!(
+        secret_help.contains("cannot be shown again"),
+        "{secret_help}"
+    );
+    assert!(
+        !help.contains(&api.admin("acme")[..20]),
+        "no token in the help"
+    );
+
+    let missing = s.run(&["create", "No scopes"]).await.expect(2);
+    assert!(missing.stderr.contains("--scope <SCOPE>"), "{missing:#?}");
+    let both = s
+        .run(&[
+            "expiry",
+            "set",
+            "cid_x",
+            "--at",
+            "2030-01-01",
+            "--in-days",
+            "3",
+        ])
+        .await
+        .expect(2);
+    assert!(both.stderr.contains("cannot be used with"), "{both:#?}");
+    let bad_time = s
+        .run(&["expiry", "set", "cid_x", "--at", "soon"])
+        .await
+        .expect(2);
+    assert!(bad_time.stderr.contains("RFC 3339"), "{bad_time:#?}");
+}
