@@ -18,21 +18,35 @@
 //! # An integration
 //!
 //! ```no_run
+//! use std::time::Duration;
+//!
 //! use clavis_sdk::{ClientCredentials, TokenSource};
 //!
-//! # async fn example() -> Result<(), clavis_sdk::Error> {
-//! // CLAVIS_CLIENT_ID and CLAVIS_CLIENT_SECRET, as `clavis create --save-env` writes them.
-//! let tokens = TokenSource::builder("https://api.example.com", ClientCredentials::from_env()?)
-//!     .scope("products:read")
-//!     .build()?;
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     // CLAVIS_URL, CLAVIS_CLIENT_ID and CLAVIS_CLIENT_SECRET, as `clavis create --save-env` writes them.
+//!     let tokens = TokenSource::builder(std::env::var("CLAVIS_URL")?, ClientCredentials::from_env()?)
+//!         .scope("products:read")
+//!         .refresh_skew(Duration::from_secs(120))
+//!         .build()?;
+//!     let http = clavis_sdk::reqwest::Client::new();
 //!
-//! let http = reqwest::Client::new();
-//! // The token is attached, cached between calls, and refreshed when needed.
-//! let products = tokens
-//!     .send(http.get("https://shop.example.com/api/products"))
-//!     .await?;
-//! println!("{}", products.status());
-//! # Ok(()) }
+//!     // Clones share one cache: however many tasks need a token at once, one request fetches it.
+//!     let mut pages = tokio::task::JoinSet::new();
+//!     for page in 1..=3 {
+//!         let (tokens, http) = (tokens.clone(), http.clone());
+//!         pages.spawn(async move {
+//!             // The token is attached, refreshed two minutes before it expires, and fetched
+//!             // afresh (the request sent once more) if the shop's API answers 401.
+//!             let url = format!("https://shop.example.com/api/products?page={page}");
+//!             tokens.send(http.get(url)).await
+//!         });
+//!     }
+//!     while let Some(response) = pages.join_next().await {
+//!         println!("{}", response??.status());
+//!     }
+//!     Ok(())
+//! }
 //! ```
 //!
 //! # Managing credentials
