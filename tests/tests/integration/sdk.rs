@@ -642,6 +642,51 @@ async fn a_401_from_the_resource_server_fetches_a_fresh_token_and_retries_once()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_refused_with_the_same_token_share_one_refresh() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let credentials = integration(&client, "Busy integration").await;
+    let proxy = Proxy::start(api.gateway.url()).await;
+    let tokens = TokenSource::builder(proxy.url(), credentials)
+        .build()
+        .unwrap();
+    let stale = tokens.token().await.unwrap();
+
+    // The tenant's API no longer takes the cached token (say its signing key was rotated).
+    let refused = stale.secret().expose_secret().to_owned();
+    let api_server = Stub::serve(move |request: StubRequest| {
+        let status = if request.bearer() == Some(refused.as_str()) {
+            401
+        } else {
+            200
+        };
+        async move { StubResponse::new(status) }
+    })
+    .await;
+
+    let http = reqwest::Client::new();
+    let start = Arc::new(tokio::sync::Barrier::new(30));
+    let callers: Vec<_> = (0..30)
+        .map(|_| {
+            let (tokens, http, start) = (tokens.clone(), http.clone(), Arc::clone(&start));
+            let url = api_server.url();
+            tokio::spawn(async move {
+                start.wait().await;
+                tokens.send(http.get(url)).await
+            })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap().unwrap().status(), 200);
+    }
+    assert_eq!(
+        proxy.count("POST", "/oauth/token"),
+        2,
+        "the first token, then one refresh for all thirty refusals"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_honour_retry_after_and_only_repeat_what_is_safe() {
     let api = TestApi::memory().await;
     let proxy = Proxy::start(api.gateway.url()).await;
