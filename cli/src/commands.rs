@@ -10,7 +10,7 @@ use clavis_sdk::{
 use serde::de::DeserializeOwned;
 
 use crate::args::{Change, Cli, Command, Destroy, ExpiryCommand, Manage, SaveArgs, TokenArgs};
-use crate::config::{Settings, missing};
+use crate::config::Settings;
 use crate::dev_token;
 use crate::error::{CliError, Context};
 use crate::output::Outcome;
@@ -327,7 +327,7 @@ async fn token(args: &TokenArgs, settings: &Settings) -> Result<Outcome, CliErro
                 .clone()
                 .or_else(|| settings.client_id.clone())
                 .ok_or_else(|| {
-                    missing(
+                    settings.missing(
                         "client ID",
                         "--credentials FILE or --client-id",
                         "CLAVIS_CLIENT_ID",
@@ -336,7 +336,7 @@ async fn token(args: &TokenArgs, settings: &Settings) -> Result<Outcome, CliErro
                     )
                 })?;
             let secret = settings.client_secret.clone().ok_or_else(|| {
-                missing(
+                settings.missing(
                     "client secret",
                     "--credentials FILE",
                     "CLAVIS_CLIENT_SECRET",
@@ -350,7 +350,7 @@ async fn token(args: &TokenArgs, settings: &Settings) -> Result<Outcome, CliErro
             )
         }
     };
-    let url = url.ok_or_else(|| missing("API URL", "--url", "CLAVIS_URL", "url", None))?;
+    let url = url.ok_or_else(|| settings.missing("API URL", "--url", "CLAVIS_URL", "url", None))?;
     let mut builder = TokenSource::builder(url, credentials);
     if let Some(scope) = &args.scope {
         builder = builder.scope(scope.clone());

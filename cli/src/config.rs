@@ -28,6 +28,8 @@ pub struct Settings {
     pub token: Option<SecretString>,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    /// The configuration file read (or that would have been), for hints.
+    file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -44,24 +46,25 @@ impl Settings {
             token: global.token.clone().or(profile.token),
             client_id: profile.client_id,
             client_secret: client_secret.or(profile.client_secret),
+            file: global.config.clone().or_else(default_path),
         })
     }
 
     pub fn url(&self) -> Result<&str, CliError> {
         self.url
             .as_deref()
-            .ok_or_else(|| missing("API URL", "--url", "CLAVIS_URL", "url", None))
+            .ok_or_else(|| self.missing("API URL", "--url", "CLAVIS_URL", "url", None))
     }
 
     pub fn tenant(&self) -> Result<&str, CliError> {
         self.tenant
             .as_deref()
-            .ok_or_else(|| missing("tenant", "--tenant", "CLAVIS_TENANT", "tenant", None))
+            .ok_or_else(|| self.missing("tenant", "--tenant", "CLAVIS_TENANT", "tenant", None))
     }
 
     pub fn token(&self) -> Result<&SecretString, CliError> {
         self.token.as_ref().ok_or_else(|| {
-            missing(
+            self.missing(
                 "management token",
                 "--token",
                 "CLAVIS_TOKEN",
@@ -70,21 +73,28 @@ impl Settings {
             )
         })
     }
-}
 
-/// The error for a setting found nowhere, naming every place it may come from.
-pub fn missing(what: &str, flag: &str, variable: &str, key: &str, more: Option<&str>) -> CliError {
-    let file = default_path().map_or_else(
-        || "the configuration file".to_owned(),
-        |p| p.display().to_string(),
-    );
-    let mut hint =
-        format!("Pass {flag}, set {variable}, or add {key} = \"…\" to a profile in {file}.");
-    if let Some(more) = more {
-        hint.push(' ');
-        hint.push_str(more);
+    /// The error for a setting found nowhere, naming every place it may come from.
+    pub fn missing(
+        &self,
+        what: &str,
+        flag: &str,
+        variable: &str,
+        key: &str,
+        more: Option<&str>,
+    ) -> CliError {
+        let file = self.file.as_ref().map_or_else(
+            || "the configuration file".to_owned(),
+            |p| p.display().to_string(),
+        );
+        let mut hint =
+            format!("Pass {flag}, set {variable}, or add {key} = \"…\" to a profile in {file}.");
+        if let Some(more) = more {
+            hint.push(' ');
+            hint.push_str(more);
+        }
+        CliError::config(format!("no {what} given"), Some(hint))
     }
-    CliError::config(format!("no {what} given"), Some(hint))
 }
 
 /// One profile of the configuration file. Tokens and secrets may be kept here too, in a file
