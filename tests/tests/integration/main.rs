@@ -6,6 +6,7 @@ mod api_lifecycle;
 mod api_secrets;
 mod infra;
 mod oauth;
+mod races;
 mod readme;
 mod sdk;
 mod secrets_at_rest;
