@@ -13,7 +13,7 @@ use clavis_local::gateway::{Bound, Gateway, RunningGateway};
 use clavis_local::idp::{DevClaims, LocalIdp};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{Fixture, dynamodb_fixture, memory_fixture};
 
@@ -64,6 +64,13 @@ pub struct TestApi {
     pub idp: Arc<LocalIdp>,
     pub http: reqwest::Client,
     pub gateway: RunningGateway,
+}
+
+/// A credential created for an integration, with its one-time secret.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub id: String,
+    pub secret: String,
 }
 
 /// One response, read whole.
@@ -150,10 +157,12 @@ impl TestApi {
             .unwrap_or("RS256")
             .parse::<KeyAlgorithm>()
             .expect("algorithm");
-        let (_, pem) = SigningKey::generate(algorithm).expect("signing key");
-        let mut env = settings
-            .with("TOKEN_ISSUER", bound.url())
-            .with("SIGNING_KEY_PEM", pem);
+        let mut env = settings.with("TOKEN_ISSUER", bound.url());
+        // A test that forges tokens brings its own key; every other gets a fresh one.
+        if env.optional("SIGNING_KEY_PEM").is_none() {
+            let (_, pem) = SigningKey::generate(algorithm).expect("signing key");
+            env = env.with("SIGNING_KEY_PEM", pem);
+        }
         if env.optional("TOKEN_AUDIENCE").is_none() {
             env = env.with("TOKEN_AUDIENCE", "clavis-api");
         }
@@ -353,5 +362,50 @@ impl TestApi {
             .header("authorization", authorization)
             .form(fields);
         Self::read(request).await
+    }
+
+    /// A new credential of `tenant` with `scopes`, and its secret.
+    pub async fn integration(&self, tenant: &str, scopes: &[&str]) -> Integration {
+        let created = self
+            .create(tenant, json!({"name": "Integration", "scopes": scopes}))
+            .await;
+        Integration {
+            id: created["credential"]["client_id"]
+                .as_str()
+                .expect("client_id")
+                .to_owned(),
+            secret: created["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        }
+    }
+
+    /// An access token for `who` from the token endpoint.
+    pub async fn access_token(&self, who: &Integration) -> String {
+        let reply = self
+            .form(
+                "/oauth/token",
+                Some((&who.id, &who.secret)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await
+            .expect(200);
+        reply.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// What `/oauth/introspect` says of `token`, asked by `caller`.
+    pub async fn introspect(&self, caller: &Integration, token: &str) -> Value {
+        self.form(
+            "/oauth/introspect",
+            Some((&caller.id, &caller.secret)),
+            &[("token", token)],
+        )
+        .await
+        .expect(200)
+        .json()
     }
 }

@@ -154,6 +154,11 @@ impl Form {
                 "The body exceeds {MAX_FORM_BYTES} bytes."
             )));
         }
+        // RFC 6749 Appendix B: the form is UTF-8. Decoding raw bytes lossily would turn them
+        // into a different value instead of an error.
+        if std::str::from_utf8(body).is_err() {
+            return Err(OAuthError::invalid_request("The body is not valid UTF-8."));
+        }
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(body) {
             if pairs.iter().any(|(seen, _)| *seen == name) {

@@ -28,6 +28,9 @@ pub struct AccessTokenClaims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// Clavis never sets it, but a token that carries one is not accepted before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
     pub client_id: String,
     /// Space-separated, as granted.
@@ -90,6 +93,8 @@ pub enum TokenRejected {
     Expired,
     #[error("issued in the future")]
     IssuedInFuture,
+    #[error("not valid yet (nbf)")]
+    NotYetValid,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +143,7 @@ impl Tokens {
             aud: self.audience.clone(),
             exp: (now + ACCESS_TOKEN_LIFETIME).timestamp(),
             iat: now.timestamp(),
+            nbf: None,
             jti: ulid::Ulid::generate().to_string(),
             client_id: credential.client_id.to_string(),
             scope: scopes.to_oauth_string(),
@@ -155,7 +161,7 @@ impl Tokens {
 
     /// Checks a presented token: our type, one of our keys with that key's own algorithm (so
     /// `alg: none` and HMAC-with-the-public-key never verify), our issuer and audience, and
-    /// `exp`/`iat` against `now`.
+    /// `exp`/`iat`/`nbf` against `now`.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<AccessTokenClaims, TokenRejected> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejected::Malformed)?;
         let typ_ok = header.typ.as_deref().is_some_and(|t| {
@@ -189,6 +195,12 @@ impl Tokens {
         }
         if claims.iat > (now + MAX_CLOCK_SKEW).timestamp() {
             return Err(TokenRejected::IssuedInFuture);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > (now + MAX_CLOCK_SKEW).timestamp())
+        {
+            return Err(TokenRejected::NotYetValid);
         }
         Ok(claims)
     }

@@ -111,6 +111,24 @@ fn tokens_expire_after_an_hour_and_not_before() {
 }
 
 #[test]
+fn a_token_is_not_accepted_before_its_nbf() {
+    let tokens = tokens(KeyAlgorithm::Rs256);
+    let c = credential();
+    let mut claims = tokens.issue(&c, &c.scopes, now()).unwrap().claims;
+    claims.nbf = Some((now() + Duration::minutes(10)).timestamp());
+    let early = tokens
+        .keys()
+        .current()
+        .sign(ACCESS_TOKEN_TYPE, &claims)
+        .unwrap();
+    assert_eq!(
+        tokens.verify(&early, now()),
+        Err(TokenRejected::NotYetValid)
+    );
+    assert!(tokens.verify(&early, now() + Duration::minutes(10)).is_ok());
+}
+
+#[test]
 fn a_rotated_out_key_still_verifies_tokens_in_flight() {
     let old = SigningKey::generate(KeyAlgorithm::Rs256).unwrap().0;
     let new = SigningKey::generate(KeyAlgorithm::Rs256).unwrap().0;

@@ -6,42 +6,12 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 use clavis::config::Env;
-use clavis_tests::api::{Reply, TestApi};
+use clavis_tests::api::{Integration, Reply, TestApi};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use serde_json::{Value, json};
-
-struct Integration {
-    id: String,
-    secret: String,
-}
-
-async fn integration(api: &TestApi, tenant: &str, scopes: &[&str]) -> Integration {
-    let created = api
-        .create(tenant, json!({"name": "Integration", "scopes": scopes}))
-        .await;
-    Integration {
-        id: created["credential"]["client_id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
-    }
-}
-
-async fn token(api: &TestApi, who: &Integration) -> String {
-    let reply = api
-        .form(
-            "/oauth/token",
-            Some((&who.id, &who.secret)),
-            &[("grant_type", "client_credentials")],
-        )
-        .await
-        .expect(200);
-    reply.json()["access_token"].as_str().unwrap().to_owned()
-}
 
 #[track_caller]
 fn oauth_error(reply: &Reply, status: u16, error: &str) {
@@ -55,22 +25,13 @@ fn oauth_error(reply: &Reply, status: u16, error: &str) {
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }
 
-async fn introspect(api: &TestApi, caller: &Integration, token: &str) -> Value {
-    api.form(
-        "/oauth/introspect",
-        Some((&caller.id, &caller.secret)),
-        &[("token", token)],
-    )
-    .await
-    .expect(200)
-    .json()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standard_client_gets_tokens_that_a_jwt_library_verifies_against_the_jwks() {
     for algorithm in ["RS256", "ES256", "EdDSA"] {
         let api = TestApi::dynamodb_with(Env::default().with("SIGNING_ALGORITHM", algorithm)).await;
-        let who = integration(&api, "acme", &["products:read", "stock:write"]).await;
+        let who = api
+            .integration("acme", &["products:read", "stock:write"])
+            .await;
         let url = api.gateway.url();
         let transport = api.oauth_transport();
         for auth_type in [AuthType::BasicAuth, AuthType::RequestBody] {
@@ -153,7 +114,7 @@ async fn a_standard_client_gets_tokens_that_a_jwt_library_verifies_against_the_j
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
     let api = TestApi::dynamodb().await;
-    let who = integration(&api, "acme", &["products:read"]).await;
+    let who = api.integration("acme", &["products:read"]).await;
     let grant = [("grant_type", "client_credentials")];
     let basic = Some((who.id.as_str(), who.secret.as_str()));
     let wrong_secret =
@@ -352,7 +313,7 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failures_are_throttled_with_retry_after() {
     let api = TestApi::dynamodb_with(Env::default().with("TOKEN_FAILURE_LIMIT", "3")).await;
-    let who = integration(&api, "acme", &["products:read"]).await;
+    let who = api.integration("acme", &["products:read"]).await;
     let wrong = clavis::secret::ClientSecret::generate(clavis::credential::Environment::Live);
     let grant = [("grant_type", "client_credentials")];
     for _ in 0..3 {
@@ -378,10 +339,10 @@ async fn repeated_failures_are_throttled_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_with_and_without_grace_and_tokens_in_flight() {
     let api = TestApi::dynamodb().await;
-    let resource_server = integration(&api, "acme", &["introspect:read"]).await;
-    let who = integration(&api, "acme", &["products:read"]).await;
+    let resource_server = api.integration("acme", &["introspect:read"]).await;
+    let who = api.integration("acme", &["products:read"]).await;
     let grant = [("grant_type", "client_credentials")];
-    let before = token(&api, &who).await;
+    let before = api.access_token(&who).await;
     let rotate = format!("/v1/tenants/acme/credentials/{}/rotate", who.id);
     let rotated = api
         .post(
@@ -433,14 +394,14 @@ async fn rotation_with_and_without_grace_and_tokens_in_flight() {
         .await
         .expect(200);
     // A token issued before the rotations keeps working until it expires.
-    let shown = introspect(&api, &resource_server, &before).await;
+    let shown = api.introspect(&resource_server, &before).await;
     assert_eq!(
         (shown["active"].as_bool(), shown["client_id"].as_str()),
         (Some(true), Some(who.id.as_str()))
     );
     api.fixture.advance(Duration::minutes(50));
     assert_eq!(
-        introspect(&api, &resource_server, &before).await,
+        api.introspect(&resource_server, &before).await,
         json!({"active": false})
     );
 }
@@ -448,14 +409,14 @@ async fn rotation_with_and_without_grace_and_tokens_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
     let api = TestApi::dynamodb().await;
-    let resource_server = integration(&api, "acme", &["introspect:read"]).await;
-    let who = integration(&api, "acme", &["products:read"]).await;
-    let outsider = integration(&api, "globex", &["products:read"]).await;
+    let resource_server = api.integration("acme", &["introspect:read"]).await;
+    let who = api.integration("acme", &["products:read"]).await;
+    let outsider = api.integration("globex", &["products:read"]).await;
     let admin = api.admin("acme");
     let base = format!("/v1/tenants/acme/credentials/{}", who.id);
-    let access = token(&api, &who).await;
+    let access = api.access_token(&who).await;
 
-    let active = introspect(&api, &resource_server, &access).await;
+    let active = api.introspect(&resource_server, &access).await;
     assert_eq!(active["active"], true);
     assert_eq!(
         (
@@ -466,7 +427,7 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
         (Some("products:read"), Some("Bearer"), Some("acme"))
     );
     assert_eq!(
-        introspect(&api, &outsider, &access).await,
+        api.introspect(&outsider, &access).await,
         json!({"active": false}),
         "another tenant learns nothing"
     );
@@ -474,14 +435,14 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
         .await
         .expect(200);
     assert_eq!(
-        introspect(&api, &resource_server, &access).await,
+        api.introspect(&resource_server, &access).await,
         json!({"active": false})
     );
     api.post(&format!("{base}/reactivate"), &admin, json!({}))
         .await
         .expect(200);
     assert_eq!(
-        introspect(&api, &resource_server, &access).await["active"],
+        api.introspect(&resource_server, &access).await["active"],
         true
     );
 
@@ -499,7 +460,7 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
         .await;
     oauth_error(&foreign, 400, "unauthorized_client");
     assert_eq!(
-        introspect(&api, &resource_server, &access).await["active"],
+        api.introspect(&resource_server, &access).await["active"],
         true
     );
     let revoked = api
@@ -508,7 +469,7 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
         .expect(200);
     assert!(revoked.text.is_empty());
     assert_eq!(
-        introspect(&api, &resource_server, &access).await,
+        api.introspect(&resource_server, &access).await,
         json!({"active": false})
     );
     api.form(
@@ -526,16 +487,16 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
     );
 
     // Revoking the credential ends every token of it at once (for online verifiers).
-    let another = token(&api, &who).await;
+    let another = api.access_token(&who).await;
     assert_eq!(
-        introspect(&api, &resource_server, &another).await["active"],
+        api.introspect(&resource_server, &another).await["active"],
         true
     );
     api.post(&format!("{base}/revoke"), &admin, json!({}))
         .await
         .expect(200);
     assert_eq!(
-        introspect(&api, &resource_server, &another).await,
+        api.introspect(&resource_server, &another).await,
         json!({"active": false})
     );
     for junk in ["", "a.b.c", "not-a-token"] {
@@ -559,8 +520,8 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_introspections_are_counted_in_the_management_api() {
     let api = TestApi::dynamodb().await;
-    let resource_server = integration(&api, "acme", &["introspect:read"]).await;
-    let who = integration(&api, "acme", &["products:read"]).await;
+    let resource_server = api.integration("acme", &["introspect:read"]).await;
+    let who = api.integration("acme", &["products:read"]).await;
     let before = api
         .get(
             &format!("/v1/tenants/acme/credentials/{}", who.id),
@@ -578,10 +539,10 @@ async fn tokens_and_introspections_are_counted_in_the_management_api() {
     );
     let mut last = String::new();
     for _ in 0..3 {
-        last = token(&api, &who).await;
+        last = api.access_token(&who).await;
     }
     for _ in 0..2 {
-        introspect(&api, &resource_server, &last).await;
+        api.introspect(&resource_server, &last).await;
     }
     let after = api
         .get(
