@@ -5,8 +5,9 @@
 //! - a secret this instance already verified against the very hash now stored skips argon2
 //!   (the credential item is still read on every request, so a rotation, revocation or
 //!   suspension takes effect on the next one);
-//! - an unknown client ID costs one argon2 verification against a decoy hash, exactly like a
-//!   known one, so timing does not tell which IDs exist;
+//! - a refused secret always costs two argon2 verifications (the current hash and the one a
+//!   rotation's grace period keeps, padded with a decoy hash), so timing tells neither which
+//!   client IDs exist nor which are mid-rotation;
 //! - repeated failures for one client ID are throttled per fixed window, by counters that
 //!   expire with their window.
 
@@ -180,14 +181,18 @@ impl ClientAuthenticator {
                 retry_after_seconds: (window_end - now).num_seconds().max(1),
             });
         }
-        let checked: Vec<SecretHash> = if hashes.is_empty() {
-            vec![self.decoy.clone()]
-        } else {
-            hashes
-        };
-        let matched = self.verify(&secret, checked).await?;
+        // Pad with the decoy to the most hashes a known credential can have, so that a refusal
+        // costs the same for an unknown ID, a known one, and one inside a rotation's grace
+        // period. A match against the decoy (random bytes) is never a match.
+        let known = hashes.len();
+        let mut checked = hashes;
+        checked.resize(MAX_ACCEPTED_HASHES, self.decoy.clone());
+        let matched = self
+            .verify(&secret, checked)
+            .await?
+            .filter(|(index, _)| *index < known);
         match (matched, &credential) {
-            (Some(hash), Some(_)) => {
+            (Some((_, hash)), Some(_)) => {
                 self.cache.remember(&hash, &secret);
                 admit(credential, now)
             }
@@ -200,12 +205,13 @@ impl ClientAuthenticator {
         }
     }
 
-    /// The first of `hashes` the secret verifies against, off the async workers.
+    /// The first of `hashes` the secret verifies against, and its position, off the async
+    /// workers.
     async fn verify(
         &self,
         secret: &ClientSecret,
         hashes: Vec<SecretHash>,
-    ) -> Result<Option<SecretHash>, AuthFailure> {
+    ) -> Result<Option<(usize, SecretHash)>, AuthFailure> {
         let _permit = self
             .verifying
             .acquire()
@@ -214,12 +220,18 @@ impl ClientAuthenticator {
         let hasher = Arc::clone(&self.hasher);
         let secret = secret.clone();
         tokio::task::spawn_blocking(move || {
-            hashes.into_iter().find(|hash| hasher.verify(&secret, hash))
+            hashes
+                .into_iter()
+                .enumerate()
+                .find(|(_, hash)| hasher.verify(&secret, hash))
         })
         .await
         .map_err(|e| AuthFailure::Internal(e.to_string()))
     }
 }
+
+/// A credential's current secret and, during a rotation's grace period, the replaced one.
+const MAX_ACCEPTED_HASHES: usize = 2;
 
 /// The hashes a presented secret may match: the current secret's, and the replaced one's while
 /// its grace period lasts.

@@ -13,3 +13,4 @@ mod sdk;
 mod secrets_at_rest;
 mod store_contract;
 mod sweep;
+mod token_timing;
