@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.clavis-installed
 VENV := .venv
 VENV_STAMP := $(VENV)/.clavis-installed
 
-.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start fmt clean
+.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start soak fmt clean
 
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
@@ -23,6 +23,8 @@ help:
 	@echo "make lint   rustfmt, clippy and cfn-lint on infra/template.yaml"
 	@echo "make deploy build, then sam deploy (--guided the first time); see README: Deploying"
 	@echo "make bench  criterion (hot functions) and hey (token endpoint, sweeper cost); see BENCHMARKS.md"
+	@echo "make soak   token endpoint and management API under hey together for SOAK_SECONDS (60), then"
+	@echo "            checks every accepted write is in the table and the audit trail; see SECURITY.md"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -92,6 +94,12 @@ bench-cold-start: $(NODE_STAMP)
 	target/release/cold-start target/release/discovery GET /.well-known/jwks.json 20
 	target/release/cold-start target/release/issue-token POST /oauth/token 20
 	target/release/cold-start target/release/get-credential GET /v1/tenants/demo/credentials/cid_00000000000000000000000000 20
+
+# Not part of `make test`: a minute of load, then a check that nothing was lost or leaked.
+SOAK_SECONDS ?= 60
+soak: $(NODE_STAMP)
+	@command -v hey >/dev/null || apt-get install -y hey
+	$(CARGO) run --locked --profile bench -q -p clavis-tests --bin soak -- $(SOAK_SECONDS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -2,7 +2,8 @@
 # Property-based tests of the HTTP API against its document: validates infra/openapi.yaml, then
 # runs schemathesis against a local gateway (STORE=memory, started here on a free port and
 # stopped on exit) as an admin of tenant "demo". Fails on any 5xx, any response that does not
-# match the document, and any schema-invalid request that is accepted.
+# match the document, any schema-invalid request that is accepted, and any client secret in the
+# gateway's log afterwards.
 #
 # Two checks are left out, on purpose:
 # - unsupported_method: API Gateway answers 404 {"message":"Not Found"} for a method a route
@@ -38,3 +39,10 @@ TOKEN=$(TENANT=demo ROLE=admin target/debug/clavis-local dev-token)
   --checks all --exclude-checks unsupported_method,positive_data_acceptance \
   --max-examples "$EXAMPLES" --seed "$SEED" \
   --report-dir target/schemathesis --no-color
+
+# Every credential schemathesis created or rotated had its secret in one response and nowhere
+# else: nothing shaped like a secret may be in the gateway's log.
+if grep -qE 'csk_(live|test)_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}' target/schemathesis-gateway.log; then
+  echo "a client secret appears in target/schemathesis-gateway.log" >&2
+  exit 1
+fi
