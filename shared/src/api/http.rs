@@ -300,8 +300,8 @@ pub fn query_parameter(request: &Request, name: &'static str) -> Result<Option<S
 }
 
 /// The request body as JSON of type `T`: at most [`MAX_BODY_BYTES`], JSON media type (or
-/// none), no unknown fields. An empty body reads as `{}` when `empty_is_object` is set, for
-/// actions whose body is optional.
+/// none), no unknown fields. A zero-length body reads as `{}` when `empty_is_object` is set,
+/// for actions whose body is optional.
 pub fn json_body<T: DeserializeOwned>(
     request: &Request,
     empty_is_object: bool,
@@ -338,8 +338,16 @@ pub fn json_body<T: DeserializeOwned>(
             ));
         }
     }
+    // Only a body of zero bytes is absent; whitespace alone is not JSON, so it is refused
+    // rather than read as `{}`.
     let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        None if empty_is_object => b"{}",
+        None if empty_is_object && bytes.is_empty() => b"{}",
+        None if empty_is_object => {
+            return Err(Problem::bad_request(
+                "invalid_json",
+                "Send no body at all, or a JSON object.",
+            ));
+        }
         None => {
             return Err(Problem::bad_request(
                 "missing_body",
@@ -531,6 +539,25 @@ mod tests {
         let huge = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
         let problem = json_body::<Sample>(&request_with(&huge, json), false).unwrap_err();
         assert_eq!(problem.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Optional {
+        #[serde(default)]
+        #[allow(dead_code)]
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn an_optional_body_is_absent_only_when_it_has_no_bytes() {
+        let json = Some("application/json");
+        assert!(json_body::<Optional>(&request_with("", json), true).is_ok());
+        assert!(json_body::<Optional>(&request_with("{}", json), true).is_ok());
+        for not_json in ["\n", " ", "\r\n\t"] {
+            let problem = json_body::<Optional>(&request_with(not_json, json), true).unwrap_err();
+            assert_eq!(problem.code, "invalid_json", "{not_json:?}");
+        }
     }
 
     #[test]
