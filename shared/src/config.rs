@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
@@ -195,15 +197,56 @@ impl std::fmt::Debug for KeySource {
     }
 }
 
+/// How long one AWS call may take, all attempts included. The SDK's own defaults bound only
+/// the TCP connect (3.1 s): an endpoint that accepts a connection and then says nothing would
+/// hold a request until the function's timeout killed it, with no answer to the caller.
+///
+/// The numbers, from the outside in: API Gateway gives up on an integration after 29-30 s, and
+/// every function but the sweeper has `Timeout: 10` (infra/template.yaml). A request makes at
+/// most three store calls one after another on its slowest path (the token endpoint: the
+/// credential, the failure counter, the usage update; a management write: the read, the
+/// transaction, a conflict's re-read), so one call must end within 3 s for the request to
+/// answer before 10 s even when every call is at its limit. In an outage the first call fails
+/// and the request answers 503 at once: within 3 s when DynamoDB is silent, in well under a
+/// second when the connection is refused.
+pub const AWS_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// One attempt: DynamoDB answers single-item and two-item transactional calls in milliseconds
+/// (tens at the 99.9th percentile); an attempt still silent after 2 s is lost, and the retry
+/// (if the 3 s above leave room) goes out on a fresh connection. Transactional writes carry a
+/// client request token, so a retried commit is not applied twice.
+const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// A connection to a regional endpoint takes milliseconds; one that takes a second is not
+/// coming, and the next attempt gets the rest of the budget.
+const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What every AWS client shares, built without aws-config's default chains (profile files,
 /// IMDS, SSO, STS): in Lambda the region and the credentials are in the environment, and
-/// leaving the chains out keeps them out of every bootstrap. The SDK still supplies its
-/// defaults for retries, timeouts, the HTTPS client and the async sleep.
+/// leaving the chains out keeps them out of every bootstrap. The SDK supplies the HTTPS client
+/// and the async sleep; timeouts and retries are set here (see [`AWS_CALL_TIMEOUT`]).
+///
+/// Retries: three attempts (the SDK's standard strategy, which retries throttling, 5xx,
+/// timeouts and dropped connections, within a client-wide retry quota), waiting a random
+/// 0-100 ms and then 0-200 ms between them. That absorbs a brief burst of throttling, which on
+/// an on-demand table clears in milliseconds, without spending the request's budget: throttling
+/// that outlasts it answers 503 with `Retry-After`, and the caller retries.
 fn sdk_config(region: &str, credentials: SharedCredentialsProvider) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .credentials_provider(credentials)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(AWS_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+                .operation_timeout(AWS_CALL_TIMEOUT)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(100))
+                .with_max_backoff(std::time::Duration::from_secs(1)),
+        )
         .build()
 }
 
