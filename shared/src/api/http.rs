@@ -89,13 +89,30 @@ impl Problem {
         problem
     }
 
+    /// The store could not be reached, or refused to work now, before anything was written.
     fn unavailable(cause: impl std::fmt::Display) -> Self {
         let mut problem = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
-            "The credential store is temporarily unavailable. Nothing was changed; retry shortly.",
+            "The credential store is temporarily unavailable, and nothing was changed. Retry shortly.",
         )
         .with_header(header::RETRY_AFTER, "1");
+        problem.extras().internal = Some(cause.to_string());
+        problem
+    }
+
+    /// The store stopped answering while a change was being written: it may or may not have
+    /// been applied (in full, never in part). Same code and status as [`Problem::unavailable`],
+    /// since the remedy starts the same way (wait, then look); `outcome: "unknown"` tells
+    /// programs not to repeat a request that is not idempotent without reading first.
+    fn outcome_unknown(cause: impl std::fmt::Display) -> Self {
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The credential store stopped answering while this change was being saved, so it may or may not have been applied (entirely or not at all). Read the credential before repeating the request: a create or rotation that was applied issued a secret that could not be shown, and repeating it would issue another.",
+        )
+        .with_header(header::RETRY_AFTER, "1")
+        .with_extension("outcome", serde_json::Value::from("unknown"));
         problem.extras().internal = Some(cause.to_string());
         problem
     }
@@ -164,6 +181,7 @@ impl From<StoreError> for Problem {
             )
             .with_field("cursor"),
             StoreError::Unavailable(_) => Problem::unavailable(e),
+            StoreError::OutcomeUnknown(_) => Problem::outcome_unknown(e),
             StoreError::Conflict | StoreError::AlreadyExists => Problem::new(
                 StatusCode::CONFLICT,
                 "concurrent_modification",
@@ -628,9 +646,28 @@ mod tests {
             !text.contains("ValidationException") && !text.contains("clavis-prod"),
             "{text}"
         );
-        let unavailable =
-            Problem::from(StoreError::Unavailable("timeout".into())).into_response(None);
-        assert_eq!(unavailable.status(), 503);
-        assert_eq!(unavailable.headers()["retry-after"], "1");
+        for (error, outcome) in [
+            (
+                StoreError::Unavailable("dispatch failure: 127.0.0.1:8000".into()),
+                None,
+            ),
+            (
+                StoreError::OutcomeUnknown("timeout: table clavis-prod".into()),
+                Some("unknown"),
+            ),
+        ] {
+            let unavailable = Problem::from(error).into_response(None);
+            assert_eq!(unavailable.status(), 503);
+            assert_eq!(unavailable.headers()["retry-after"], "1");
+            let body: serde_json::Value =
+                serde_json::from_slice(unavailable.body().as_ref()).unwrap();
+            assert_eq!(body["code"], "service_unavailable");
+            assert_eq!(body["outcome"].as_str(), outcome);
+            let text = body.to_string();
+            assert!(
+                !text.contains("127.0.0.1") && !text.contains("clavis-prod"),
+                "{text}"
+            );
+        }
     }
 }

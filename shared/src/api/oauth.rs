@@ -78,7 +78,9 @@ impl OAuthError {
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => Self {
+            // The token endpoints write nothing whose loss matters to the caller (usage and
+            // failure counters; a token revocation, which may be repeated), so a retry is safe.
+            StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_) => Self {
                 retry_after: Some(1),
                 cause: Some(e.to_string()),
                 ..Self::new(

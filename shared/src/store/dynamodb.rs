@@ -392,6 +392,12 @@ where
 }
 
 /// Reads why DynamoDB cancelled a transaction whose first item is the credential write.
+///
+/// A cancellation is an answer: DynamoDB evaluated the transaction and wrote nothing. (Had an
+/// earlier attempt of the SDK's committed, the retry, carrying the same client request token,
+/// would have been answered with success instead.) Anything else that makes the write fail
+/// after the request may have left (a timeout, a dropped connection, an error on DynamoDB's
+/// side, or throttling of a retry whose first attempt timed out) leaves its outcome unknown.
 fn map_transaction_error<R: std::fmt::Debug>(
     err: SdkError<TransactWriteItemsError, R>,
     on_condition_failed: StoreError,
@@ -420,7 +426,10 @@ fn map_transaction_error<R: std::fmt::Debug>(
         }
         return StoreError::Backend(format!("transaction cancelled: {codes:?}"));
     }
-    map_sdk_error(err)
+    match map_sdk_error(err) {
+        StoreError::Unavailable(cause) => StoreError::OutcomeUnknown(cause),
+        other => other,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

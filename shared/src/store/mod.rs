@@ -30,9 +30,16 @@ pub enum StoreError {
     AlreadyExists,
     #[error("the pagination cursor is not valid for this listing")]
     InvalidCursor,
-    /// Throttling, timeouts, an unreachable endpoint: worth retrying later.
+    /// Throttling, timeouts, an unreachable endpoint, before anything was written: worth
+    /// retrying later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// A lifecycle write the database never confirmed (timeouts, dropped connections, errors on
+    /// its side, outlasting the client's retries): the transaction may or may not have been
+    /// applied, and only reading the credential again tells which. Either way it is all or
+    /// nothing, credential and audit event together.
+    #[error("the database did not confirm the write, which may or may not have been applied: {0}")]
+    OutcomeUnknown(String),
     #[error("a stored item could not be read: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

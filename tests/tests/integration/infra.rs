@@ -434,6 +434,91 @@ async fn the_template_table_is_the_table_the_code_creates() {
     assert_eq!(template["Resources"]["Table"]["DeletionPolicy"], "Retain");
 }
 
+/// A `$ref` followed within the document, or the value itself.
+fn resolved<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").map(text) {
+        Some(reference) => {
+            let pointer = reference
+                .strip_prefix("#/")
+                .unwrap_or_else(|| panic!("{reference} is not a local reference"));
+            let target = pointer.split('/').fold(document, |node, name| &node[name]);
+            assert!(!target.is_null(), "{reference} leads nowhere");
+            resolved(document, target)
+        }
+        None => value,
+    }
+}
+
+/// An operation whose function touches the table can meet a database that is unavailable, and
+/// the document must say how it answers then: 503 with a `Retry-After` the caller can count on,
+/// `service_unavailable` on `/v1`, `temporarily_unavailable` on `/oauth`. Which functions touch
+/// the table is read from the template's grants (checked against the calls each function
+/// makes below); the discovery documents touch nothing and never answer 503.
+#[test]
+fn every_operation_that_uses_the_table_documents_503_with_retry_after() {
+    let openapi = openapi();
+    let grants = template_grants(&template());
+    let mut documented = BTreeSet::new();
+    for (path, item) in mapping(&openapi["paths"]) {
+        let path = text(path);
+        for (method, operation) in mapping(item) {
+            let method = text(method);
+            if !["get", "put", "post", "delete", "patch"].contains(&method) {
+                continue;
+            }
+            let function = text(&operation["x-clavis-function"]);
+            let uses_table = grants.get(function).is_some_and(|g| !g.is_empty());
+            let unavailable = operation["responses"].get("503");
+            let Some(unavailable) = unavailable.map(|r| resolved(&openapi, r)) else {
+                assert!(
+                    !uses_table,
+                    "{method} {path} ({function}) does not document 503"
+                );
+                continue;
+            };
+            assert!(uses_table, "{method} {path} ({function}) never answers 503");
+            let retry_after = resolved(&openapi, &unavailable["headers"]["Retry-After"]);
+            assert_eq!(
+                retry_after["required"], true,
+                "{method} {path}: Retry-After must be a required header of the 503"
+            );
+            if path.starts_with("/v1/") {
+                let schema = resolved(
+                    &openapi,
+                    &unavailable["content"]["application/problem+json"]["schema"],
+                );
+                let parts = schema["allOf"].as_sequence().expect("allOf");
+                assert!(
+                    parts
+                        .iter()
+                        .any(|part| part["properties"]["code"]["const"] == "service_unavailable"),
+                    "{method} {path}: the 503 must carry code service_unavailable"
+                );
+            } else {
+                let schema = resolved(
+                    &openapi,
+                    &unavailable["content"]["application/json"]["schema"],
+                );
+                let errors = schema["properties"]["error"]["enum"]
+                    .as_sequence()
+                    .expect("OAuth error codes");
+                assert!(
+                    errors.iter().any(|e| e == "temporarily_unavailable"),
+                    "{method} {path}"
+                );
+            }
+            documented.insert(function.to_owned());
+        }
+    }
+    let using: BTreeSet<String> = grants
+        .into_iter()
+        .filter(|(_, g)| !g.is_empty())
+        .map(|(function, _)| function)
+        .filter(|function| function != "sweep-expired")
+        .collect();
+    assert_eq!(documented, using);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Least privilege: each function's IAM policy names exactly the DynamoDB actions its handlers
 // use, on the table or the one index they query, as recorded from the SDK calls they make.
