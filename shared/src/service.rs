@@ -80,6 +80,13 @@ impl From<HashError> for ServiceError {
     }
 }
 
+/// Uses of one credential in one month.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    count: u64,
+    month: UsageMonth,
+}
+
 /// What a caller asks for when creating a credential; the expiry is resolved against the
 /// server's clock.
 #[derive(Debug, Clone)]
@@ -190,6 +197,31 @@ impl CredentialService {
             .collect())
     }
 
+    /// This month's uses of one credential. Writes read it before they write, so that once a
+    /// change is committed nothing can fail any more: a failure after the commit would answer
+    /// an error for a change that was made, and lose the secret of a rotation.
+    async fn usage(&self, client_id: &ClientId) -> Result<Usage, ServiceError> {
+        let month = UsageMonth::of(self.clock.now());
+        let counts = self
+            .store
+            .request_counts(std::slice::from_ref(client_id), month)
+            .await?;
+        Ok(Usage {
+            count: counts.get(client_id).copied().unwrap_or(0),
+            month,
+        })
+    }
+
+    /// The credential as a write left it, with the usage read before the write.
+    fn written(&self, credential: Credential, usage: Usage) -> Snapshot {
+        Snapshot {
+            credential,
+            requests_this_month: usage.count,
+            usage_month: usage.month,
+            read_at: self.clock.now(),
+        }
+    }
+
     async fn snapshot(&self, credential: Credential) -> Result<Snapshot, ServiceError> {
         let mut snapshots = self.snapshots(vec![credential]).await?;
         snapshots
@@ -257,8 +289,12 @@ impl CredentialService {
             expires_at,
         };
         // 130 random bits make a collision practically impossible; should one happen anyway,
-        // a second ID settles it rather than failing the request.
-        for _ in 0..2 {
+        // another ID settles it rather than failing the request. A transaction conflict (another
+        // transaction on the same items at that moment) wrote nothing either: try again.
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(StdDuration::from_millis(5 << attempt)).await;
+            }
             let created = lifecycle::create(
                 new.clone(),
                 ClientId::generate(),
@@ -266,12 +302,19 @@ impl CredentialService {
                 &self.context(acting),
             )?;
             match self.store.insert(&created).await {
-                Ok(()) => return Ok((self.snapshot(created.credential).await?, secret)),
-                Err(StoreError::AlreadyExists) => continue,
+                // A new credential has no uses yet: nothing left to read that could fail.
+                Ok(()) => {
+                    let usage = Usage {
+                        count: 0,
+                        month: UsageMonth::of(created.event.at),
+                    };
+                    return Ok((self.written(created.credential, usage), secret));
+                }
+                Err(StoreError::AlreadyExists | StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Store(StoreError::AlreadyExists))
+        Err(ServiceError::Contention)
     }
 
     pub async fn get(
@@ -304,6 +347,7 @@ impl CredentialService {
         precondition: Option<&Precondition>,
         change: Change,
     ) -> Result<Snapshot, ServiceError> {
+        let usage = self.usage(client_id).await?;
         let after = self
             .mutate(acting, client_id, precondition, |current, context| {
                 let transition = match &change {
@@ -323,7 +367,7 @@ impl CredentialService {
                 Ok(Write::Update(transition))
             })
             .await?;
-        self.snapshot(after).await
+        Ok(self.written(after, usage))
     }
 
     pub async fn rotate_secret(
@@ -333,7 +377,9 @@ impl CredentialService {
         precondition: Option<&Precondition>,
         grace: GracePeriod,
     ) -> Result<(Snapshot, ClientSecret), ServiceError> {
-        let environment = self.load(&acting.tenant, client_id).await?.environment;
+        let (current, usage) =
+            tokio::join!(self.load(&acting.tenant, client_id), self.usage(client_id));
+        let (environment, usage) = (current?.environment, usage?);
         // Hash once, outside the retry loop: the environment of a credential never changes.
         let (secret, hash) = self.new_secret(environment).await?;
         let after = self
@@ -341,7 +387,7 @@ impl CredentialService {
                 lifecycle::rotate_secret(current, hash.clone(), grace, context).map(Write::Update)
             })
             .await?;
-        Ok((self.snapshot(after).await?, secret))
+        Ok((self.written(after, usage), secret))
     }
 
     pub async fn delete(
