@@ -146,7 +146,8 @@ impl TestApi {
         Self::with(fixture, settings, LocalIdp::ephemeral().expect("idp")).await
     }
 
-    async fn with(fixture: Fixture, settings: Env, idp: LocalIdp) -> Self {
+    /// Over a store of the test's own making, trusting management tokens of `idp`.
+    pub async fn with(fixture: Fixture, settings: Env, idp: LocalIdp) -> Self {
         capture_logs();
         let idp = Arc::new(idp);
         let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -157,12 +158,18 @@ impl TestApi {
             .unwrap_or("RS256")
             .parse::<KeyAlgorithm>()
             .expect("algorithm");
-        let mut env = settings.with("TOKEN_ISSUER", bound.url());
-        // A test that forges tokens brings its own key; every other gets a fresh one.
-        if env.optional("SIGNING_KEY_PEM").is_none() {
-            let (_, pem) = SigningKey::generate(algorithm).expect("signing key");
-            env = env.with("SIGNING_KEY_PEM", pem);
-        }
+        // A test may fix the key and the issuer (as a deployment's configuration does, so that
+        // a second instance accepts the first one's tokens); otherwise each API has its own.
+        let pem = match settings.optional("SIGNING_KEY_PEM") {
+            Some(pem) => pem.to_owned(),
+            None => SigningKey::generate(algorithm).expect("signing key").1,
+        };
+        let issuer = settings
+            .optional("TOKEN_ISSUER")
+            .map_or_else(|| bound.url(), str::to_owned);
+        let mut env = settings
+            .with("TOKEN_ISSUER", issuer)
+            .with("SIGNING_KEY_PEM", pem);
         if env.optional("TOKEN_AUDIENCE").is_none() {
             env = env.with("TOKEN_AUDIENCE", "clavis-api");
         }

@@ -19,6 +19,8 @@ use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 use tokio::sync::OnceCell;
 
 pub mod api;
+pub mod forwarder;
+pub mod injector;
 pub mod scan;
 pub mod stub;
 
