@@ -4,6 +4,7 @@ mod api_access;
 mod api_input;
 mod api_lifecycle;
 mod api_secrets;
+mod faults;
 mod hostile;
 mod infra;
 mod oauth;
