@@ -139,6 +139,10 @@ pub struct Problem {
     /// On `412 version_mismatch`: the credential as it is now, to refresh from.
     #[serde(default)]
     pub credential: Option<Credential>,
+    /// On `503 service_unavailable`: `"unknown"` when the change may or may not have been
+    /// applied (see [`Problem::outcome_unknown`]).
+    #[serde(default)]
+    pub outcome: Option<String>,
     /// From the `Retry-After` header.
     #[serde(skip)]
     pub retry_after: Option<Duration>,
@@ -175,8 +179,17 @@ impl Problem {
             field: None,
             request_id: None,
             credential: None,
+            outcome: None,
             retry_after: None,
         }
+    }
+
+    /// The credential store stopped answering while the change was being saved: it may or may
+    /// not have been applied (entirely or not at all). Read the credential before repeating
+    /// the request; a create or rotation that was applied issued a secret that could not be
+    /// shown. Such a request is never repeated by the client's retries.
+    pub fn outcome_unknown(&self) -> bool {
+        self.outcome.as_deref() == Some("unknown")
     }
 }
 

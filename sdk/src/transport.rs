@@ -14,7 +14,11 @@ use crate::error::{Error, Result};
 /// A request is retried when the server answers `429 Too Many Requests` or `503 Service
 /// Unavailable` (both mean the request was not carried out), when the connection could not be
 /// made, and, for requests that are safe to repeat (`GET`, `PUT`, `DELETE` and token
-/// requests), on `500`, `502` and `504` and on timeouts too. A `Retry-After` header sets the
+/// requests), on `500`, `502` and `504` and on timeouts too. The one `503` that does not mean
+/// "not carried out" is a problem with `outcome: "unknown"` (the credential store stopped
+/// answering while the change was being saved): a request that is not safe to repeat is not
+/// retried then, since repeating a create or a rotation that was applied would apply it twice;
+/// the error comes back with [`Problem::outcome_unknown`](crate::Problem::outcome_unknown) set. A `Retry-After` header sets the
 /// wait; otherwise it grows exponentially, with jitter, from `initial_backoff` to
 /// `max_backoff`. A `Retry-After` longer than `max_retry_after` is not waited for: the error is
 /// returned at once and carries it ([`Error::retry_after`]).
@@ -130,6 +134,14 @@ impl Transport {
                     if !more || !retryable_status(status, idempotent) {
                         return Ok(response);
                     }
+                    let response = if status == StatusCode::SERVICE_UNAVAILABLE && !idempotent {
+                        match outcome_unknown(response, url).await? {
+                            (response, true) => return Ok(response),
+                            (response, false) => response,
+                        }
+                    } else {
+                        response
+                    };
                     match retry_after(response.headers(), SystemTime::now()) {
                         Some(wait) if wait > self.retry.max_retry_after => return Ok(response),
                         Some(wait) => wait,
@@ -165,6 +177,24 @@ fn retryable_status(status: StatusCode, idempotent: bool) -> bool {
         | StatusCode::GATEWAY_TIMEOUT => idempotent,
         _ => false,
     }
+}
+
+/// Whether a `503` says its change may or may not have been applied (`outcome: "unknown"` in
+/// the problem document). Reads the body, and hands back a response that still carries it.
+async fn outcome_unknown(response: Response, url: &Url) -> Result<(Response, bool)> {
+    let (status, version, headers) = (
+        response.status(),
+        response.version(),
+        response.headers().clone(),
+    );
+    let body = response.bytes().await.map_err(|e| Error::transport(url, e))?;
+    let unknown = serde_json::from_slice::<serde_json::Value>(&body)
+        .is_ok_and(|problem| problem["outcome"] == "unknown");
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok((Response::from(rebuilt), unknown))
 }
 
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3), relative to `now`.

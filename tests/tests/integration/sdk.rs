@@ -765,6 +765,49 @@ async fn retries_honour_retry_after_and_only_repeat_what_is_safe() {
     assert_eq!(unavailable.code(), Some("service_unavailable"));
 }
 
+/// A 503 whose change may have been applied (`outcome: "unknown"`) comes back to the caller
+/// at once: repeating a rotation that was applied would issue a second secret. Any other 503
+/// means nothing was done, and the same POST is repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_outcome_is_unknown_is_handed_back_not_repeated() {
+    let requests = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&requests);
+    let server = Stub::serve(move |request: StubRequest| {
+        seen.lock().unwrap().push(request.path().to_owned());
+        let mut problem = serde_json::json!({
+            "type": "urn:clavis:problem:service_unavailable",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "The credential store is temporarily unavailable.",
+            "code": "service_unavailable",
+        });
+        if request.path().ends_with("/rotate") {
+            problem["outcome"] = "unknown".into();
+        }
+        async move { StubResponse::new(503).header("retry-after", "0").json(&problem) }
+    })
+    .await;
+    let client = Client::new(server.url(), "token").unwrap();
+    let credential = client.tenant("acme").credential("cid_x");
+
+    let error = credential.rotate(None).await.unwrap_err();
+    let problem = error.problem().expect("a problem document");
+    assert_eq!(
+        (problem.code.as_str(), problem.outcome_unknown()),
+        ("service_unavailable", true)
+    );
+    assert_eq!(requests.lock().unwrap().len(), 1, "the rotation was sent once");
+
+    let error = credential.suspend().await.unwrap_err();
+    assert!(!error.problem().expect("a problem").outcome_unknown());
+    let retries = RetryPolicy::default().max_retries;
+    assert_eq!(
+        requests.lock().unwrap().len(),
+        1 + 1 + retries as usize,
+        "a 503 that changed nothing is repeated"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_endpoint_refusals_carry_the_oauth_error() {
     let api = TestApi::memory().await;
