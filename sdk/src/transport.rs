@@ -187,7 +187,10 @@ async fn outcome_unknown(response: Response, url: &Url) -> Result<(Response, boo
         response.version(),
         response.headers().clone(),
     );
-    let body = response.bytes().await.map_err(|e| Error::transport(url, e))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Error::transport(url, e))?;
     let unknown = serde_json::from_slice::<serde_json::Value>(&body)
         .is_ok_and(|problem| problem["outcome"] == "unknown");
     let mut rebuilt = http::Response::new(body);

@@ -784,7 +784,11 @@ async fn a_change_whose_outcome_is_unknown_is_handed_back_not_repeated() {
         if request.path().ends_with("/rotate") {
             problem["outcome"] = "unknown".into();
         }
-        async move { StubResponse::new(503).header("retry-after", "0").json(&problem) }
+        async move {
+            StubResponse::new(503)
+                .header("retry-after", "0")
+                .json(&problem)
+        }
     })
     .await;
     let client = Client::new(server.url(), "token").unwrap();
@@ -796,7 +800,11 @@ async fn a_change_whose_outcome_is_unknown_is_handed_back_not_repeated() {
         (problem.code.as_str(), problem.outcome_unknown()),
         ("service_unavailable", true)
     );
-    assert_eq!(requests.lock().unwrap().len(), 1, "the rotation was sent once");
+    assert_eq!(
+        requests.lock().unwrap().len(),
+        1,
+        "the rotation was sent once"
+    );
 
     let error = credential.suspend().await.unwrap_err();
     assert!(!error.problem().expect("a problem").outcome_unknown());
