@@ -73,6 +73,22 @@ pub struct Integration {
     pub secret: String,
 }
 
+impl Integration {
+    /// The client ID and one-time secret of a create's answer.
+    pub fn of(created: &Value) -> Self {
+        Self {
+            id: created["credential"]["client_id"]
+                .as_str()
+                .expect("client_id")
+                .to_owned(),
+            secret: created["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        }
+    }
+}
+
 /// One response, read whole.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -373,32 +389,35 @@ impl TestApi {
 
     /// A new credential of `tenant` with `scopes`, and its secret.
     pub async fn integration(&self, tenant: &str, scopes: &[&str]) -> Integration {
+        self.integration_named(tenant, "Integration", scopes).await
+    }
+
+    /// As [`integration`](Self::integration), under `name`.
+    pub async fn integration_named(
+        &self,
+        tenant: &str,
+        name: &str,
+        scopes: &[&str],
+    ) -> Integration {
         let created = self
-            .create(tenant, json!({"name": "Integration", "scopes": scopes}))
+            .create(tenant, json!({"name": name, "scopes": scopes}))
             .await;
-        Integration {
-            id: created["credential"]["client_id"]
-                .as_str()
-                .expect("client_id")
-                .to_owned(),
-            secret: created["client_secret"]
-                .as_str()
-                .expect("client_secret")
-                .to_owned(),
-        }
+        Integration::of(&created)
+    }
+
+    /// `who` asks the token endpoint for an access token, with HTTP Basic authentication.
+    pub async fn token_request(&self, who: &Integration) -> Reply {
+        self.form(
+            "/oauth/token",
+            Some((&who.id, &who.secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await
     }
 
     /// An access token for `who` from the token endpoint.
     pub async fn access_token(&self, who: &Integration) -> String {
-        let reply = self
-            .form(
-                "/oauth/token",
-                Some((&who.id, &who.secret)),
-                &[("grant_type", "client_credentials")],
-            )
-            .await
-            .expect(200);
-        reply.json()["access_token"]
+        self.token_request(who).await.expect(200).json()["access_token"]
             .as_str()
             .expect("access_token")
             .to_owned()

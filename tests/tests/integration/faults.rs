@@ -21,7 +21,7 @@ use clavis::store::{Retention, SharedStore};
 use clavis::time::{Clock, ManualClock, SystemClock};
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
-use clavis_tests::api::{Reply, TestApi};
+use clavis_tests::api::{Integration, Reply, TestApi};
 use clavis_tests::forwarder::{Forwarder, Link};
 use clavis_tests::injector::{Fault, FaultInjector};
 use clavis_tests::{Fixture, dynamodb_local, fresh_table};
@@ -192,43 +192,6 @@ fn events_of(stored: &HashMap<String, Stored>, request_id: &str) -> Vec<(String,
         .collect()
 }
 
-struct Issued {
-    id: String,
-    secret: String,
-}
-
-async fn issue(api: &TestApi, tenant: &str, name: &str) -> Issued {
-    let created = api
-        .create(tenant, json!({"name": name, "scopes": ["products:read"]}))
-        .await;
-    Issued {
-        id: created["credential"]["client_id"]
-            .as_str()
-            .expect("client_id")
-            .to_owned(),
-        secret: created["client_secret"]
-            .as_str()
-            .expect("secret")
-            .to_owned(),
-    }
-}
-
-async fn access_token(api: &TestApi, who: &Issued) -> Reply {
-    api.form(
-        "/oauth/token",
-        Some((&who.id, &who.secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-}
-
-fn token_of(reply: Reply) -> String {
-    reply.expect(200).json()["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
-}
-
 fn version(reply: &Reply) -> u64 {
     reply.json()["version"].as_u64().expect("version")
 }
@@ -250,7 +213,7 @@ fn every_route<'a>(
     api: &'a TestApi,
     tenant: &'a str,
     target: &'a str,
-    client: &'a Issued,
+    client: &'a Integration,
     token: &'a str,
 ) -> Vec<BoxFuture<'a, Probed>> {
     let admin = api.admin(tenant);
@@ -459,9 +422,11 @@ async fn an_unreachable_database_answers_503_everywhere_and_the_same_api_recover
     let tenant = "outage";
 
     // Before: a client with a token, and a credential for the writes to aim at.
-    let client = issue(&api, tenant, "Integration").await;
-    let token = token_of(access_token(&api, &client).await);
-    let target = issue(&api, tenant, "Target").await;
+    let client = api.integration(tenant, &["products:read"]).await;
+    let token = api.access_token(&client).await;
+    let target = api
+        .integration_named(tenant, "Target", &["products:read"])
+        .await;
     let port = forwarder.addr().port().to_string();
     let internals = [table.name.as_str(), port.as_str()];
 
@@ -593,7 +558,9 @@ async fn a_database_restarted_on_its_data_is_served_again_by_the_running_api() {
     .await;
     let tenant = "restart";
     let admin = api.admin(tenant);
-    let client = issue(&api, tenant, "Survivor").await;
+    let client = api
+        .integration_named(tenant, "Survivor", &["products:read"])
+        .await;
     let path = format!("/v1/tenants/{tenant}/credentials/{}", client.id);
     api.post(&format!("{path}/suspend"), &admin, json!({}))
         .await
@@ -601,7 +568,7 @@ async fn a_database_restarted_on_its_data_is_served_again_by_the_running_api() {
     api.post(&format!("{path}/reactivate"), &admin, json!({}))
         .await
         .expect(200);
-    let token = token_of(access_token(&api, &client).await);
+    let token = api.access_token(&client).await;
 
     // The database goes away for real.
     let stopping = Instant::now();
@@ -609,7 +576,7 @@ async fn a_database_restarted_on_its_data_is_served_again_by_the_running_api() {
     let stopped_in = stopping.elapsed();
     let down = [
         api.get(&path, &admin).await,
-        access_token(&api, &client).await,
+        api.token_request(&client).await,
     ];
     for (reply, route) in down.iter().zip(["get", "token"]) {
         assert_eq!(reply.status, 503, "{route}: {}", reply.text);
@@ -652,7 +619,7 @@ async fn a_database_restarted_on_its_data_is_served_again_by_the_running_api() {
         ]
     );
     // The secret still verifies, and the token issued before the outage is still good.
-    token_of(access_token(&api, &client).await);
+    api.access_token(&client).await;
     let introspected = api
         .form(
             "/oauth/introspect",
@@ -689,7 +656,9 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
     let (api, table) = api_through(&faults, None, Env::default()).await;
     let tenant = "throttled";
     let admin = api.admin(tenant);
-    let client = issue(&api, tenant, "Busy").await;
+    let client = api
+        .integration_named(tenant, "Busy", &["products:read"])
+        .await;
     let path = format!("/v1/tenants/{tenant}/credentials/{}", client.id);
 
     // Two throttled attempts, then an answer: the SDK's retries absorb them.
@@ -709,7 +678,7 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
     api.post(&format!("{path}/reactivate"), &admin, json!({}))
         .await
         .expect(200);
-    token_of(access_token(&api, &client).await);
+    api.access_token(&client).await;
 
     // Throttling that outlasts the retries: 503 with Retry-After, never a 500.
     let mut persistent = Vec::new();
@@ -739,7 +708,7 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
     });
     faults.inject("GetItem", Fault::throttling(), 3);
     let started = Instant::now();
-    let reply = access_token(&api, &client).await;
+    let reply = api.token_request(&client).await;
     persistent.push(Probed {
         route: "token",
         writes: false,
@@ -799,7 +768,9 @@ async fn transaction_conflicts_are_retried_and_answer_409_only_when_they_persist
     let (api, table) = api_through(&faults, None, Env::default()).await;
     let tenant = "contended";
     let admin = api.admin(tenant);
-    let client = issue(&api, tenant, "Contended").await;
+    let client = api
+        .integration_named(tenant, "Contended", &["products:read"])
+        .await;
     let path = format!("/v1/tenants/{tenant}/credentials/{}", client.id);
     let conflict = || Fault::Cancel(vec!["TransactionConflict", "None"]);
 
@@ -885,7 +856,9 @@ async fn a_commit_whose_answer_is_lost_is_retried_without_being_applied_twice() 
     // transaction is done, without doing it a second time.
     let before = faults.attempts("TransactWriteItems");
     faults.inject("TransactWriteItems", Fault::LoseAnswer, 1);
-    let client = issue(&api, tenant, "Once").await;
+    let client = api
+        .integration_named(tenant, "Once", &["products:read"])
+        .await;
     assert_eq!(faults.attempts("TransactWriteItems") - before, 2);
     let path = format!("/v1/tenants/{tenant}/credentials/{}", client.id);
 
@@ -895,7 +868,7 @@ async fn a_commit_whose_answer_is_lost_is_retried_without_being_applied_twice() 
         .await
         .expect(200);
     assert_eq!(rotated.json()["credential"]["secret_version"], 2);
-    let rotated = Issued {
+    let rotated = Integration {
         id: client.id.clone(),
         secret: rotated.json()["client_secret"]
             .as_str()
@@ -933,8 +906,8 @@ async fn a_commit_whose_answer_is_lost_is_retried_without_being_applied_twice() 
         ]
     );
     assert_eq!(stored[&client.id].secret_version, Some(2));
-    token_of(access_token(&api, &rotated).await);
-    access_token(&api, &client).await.expect(401);
+    api.access_token(&rotated).await;
+    api.token_request(&client).await.expect(401);
     eprintln!(
         "faults/lost-answers: injected {:?}, every write applied once",
         faults.injected()
@@ -947,7 +920,9 @@ async fn a_write_the_database_never_confirms_answers_an_honest_503_and_is_all_or
     let (api, table) = api_through(&faults, None, Env::default()).await;
     let tenant = "unconfirmed";
     let admin = api.admin(tenant);
-    let client = issue(&api, tenant, "Unconfirmed").await;
+    let client = api
+        .integration_named(tenant, "Unconfirmed", &["products:read"])
+        .await;
     let path = format!("/v1/tenants/{tenant}/credentials/{}", client.id);
 
     // Every attempt is carried out and every answer lost: the caller cannot be told.
@@ -1060,10 +1035,16 @@ async fn handlers_dropped_mid_write_leave_all_or_nothing_and_a_cold_start_sees_e
     let idp = (*first.idp).clone();
     let tenant = "timeouts";
     let admin = first.admin(tenant);
-    let steady = issue(&first, tenant, "Steady").await;
-    let steady_token = token_of(access_token(&first, &steady).await);
-    let held_back = issue(&first, tenant, "Held back").await;
-    let committed = issue(&first, tenant, "Committed").await;
+    let steady = first
+        .integration_named(tenant, "Steady", &["products:read"])
+        .await;
+    let steady_token = first.access_token(&steady).await;
+    let held_back = first
+        .integration_named(tenant, "Held back", &["products:read"])
+        .await;
+    let committed = first
+        .integration_named(tenant, "Committed", &["products:read"])
+        .await;
     let base = format!("/v1/tenants/{tenant}/credentials");
 
     // The invocation times out while its transaction waits to be sent: nothing is written.
@@ -1148,11 +1129,11 @@ async fn handlers_dropped_mid_write_leave_all_or_nothing_and_a_cold_start_sees_e
         (version(&after), after.json()["status"].as_str()),
         (1, Some("active"))
     );
-    access_token(&cold, &committed).await.expect(401);
+    cold.token_request(&committed).await.expect(401);
     // Secrets issued before verify at the new instance (no cache, a fresh argon2id check),
     // tokens issued before are good there, and its own tokens are too.
-    let fresh = token_of(access_token(&cold, &steady).await);
-    token_of(access_token(&cold, &held_back).await);
+    let fresh = cold.access_token(&steady).await;
+    cold.access_token(&held_back).await;
     for token in [&steady_token, &fresh] {
         let introspected = cold
             .form(

@@ -23,7 +23,7 @@ use clavis::store::{Retention, SharedStore};
 use clavis::sweep::Sweeper;
 use clavis::time::{Clock, ManualClock, SystemClock};
 use clavis_tests::Fixture;
-use clavis_tests::api::TestApi;
+use clavis_tests::api::{Integration, TestApi};
 use yaml_serde::Value;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -712,14 +712,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         .expect("secret")
         .to_owned();
     usage.file("create-credential");
-    let id = created["credential"]["client_id"]
-        .as_str()
-        .expect("client_id")
-        .to_owned();
-    let secret = created["client_secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let Integration { id, secret } = Integration::of(&created);
     let credential = format!("{base}/{id}");
     let stale = Some("\"0\"");
 

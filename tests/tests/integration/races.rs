@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use clavis::config::Env;
-use clavis_tests::api::{Reply, TestApi};
+use clavis_tests::api::{Integration, Reply, TestApi};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -227,14 +227,10 @@ async fn concurrent_lifecycle_operations_serialise_and_leave_one_trail() {
             json!({"name": "raced", "scopes": ["products:read"], "expires_in_days": 30}),
         )
         .await;
-    let id = created["credential"]["client_id"]
-        .as_str()
-        .expect("client id")
-        .to_owned();
-    let first_secret = created["client_secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let Integration {
+        id,
+        secret: first_secret,
+    } = Integration::of(&created);
     let start = Model::of(&created["credential"]);
 
     // Round one: everything but revocation, 48 operations at once.
