@@ -242,24 +242,36 @@ text_newtype!(
     Reason
 );
 
+/// Person-typed text as stored: surrounding whitespace trimmed. The checks apply to the text as
+/// sent (as infra/openapi.yaml states them), so a trailing control character is refused rather
+/// than trimmed away, and the length limit is the one the caller's validator saw.
+fn parse_text(
+    field: &'static str,
+    code: &'static str,
+    text: &str,
+    required: bool,
+    max_chars: usize,
+    allow_newlines: bool,
+) -> Result<String, ValidationError> {
+    let chars = text.chars().count();
+    let trimmed = text.trim();
+    if chars > max_chars || (required && trimmed.is_empty()) {
+        let min = usize::from(required);
+        return Err(ValidationError::new(
+            field,
+            code,
+            format!("{field} must be {min} to {max_chars} characters, not blank (got {chars})"),
+        ));
+    }
+    check_text(field, code, text, allow_newlines)?;
+    Ok(trimmed.to_owned())
+}
+
 impl Name {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let trimmed = text.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(ValidationError::new(
-                "name",
-                "invalid_name",
-                format!(
-                    "name must be 1 to {} characters (got {chars})",
-                    Self::MAX_CHARS
-                ),
-            ));
-        }
-        check_text("name", "invalid_name", trimmed, false)?;
-        Ok(Self(trimmed.to_owned()))
+        parse_text("name", "invalid_name", text, true, Self::MAX_CHARS, false).map(Self)
     }
 }
 
@@ -267,20 +279,15 @@ impl Description {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let trimmed = text.trim();
-        let chars = trimmed.chars().count();
-        if chars > Self::MAX_CHARS {
-            return Err(ValidationError::new(
-                "description",
-                "invalid_description",
-                format!(
-                    "description must be at most {} characters (got {chars})",
-                    Self::MAX_CHARS
-                ),
-            ));
-        }
-        check_text("description", "invalid_description", trimmed, true)?;
-        Ok(Self(trimmed.to_owned()))
+        parse_text(
+            "description",
+            "invalid_description",
+            text,
+            false,
+            Self::MAX_CHARS,
+            true,
+        )
+        .map(Self)
     }
 }
 
@@ -288,20 +295,15 @@ impl Reason {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let trimmed = text.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(ValidationError::new(
-                "reason",
-                "invalid_reason",
-                format!(
-                    "reason must be 1 to {} characters (got {chars})",
-                    Self::MAX_CHARS
-                ),
-            ));
-        }
-        check_text("reason", "invalid_reason", trimmed, true)?;
-        Ok(Self(trimmed.to_owned()))
+        parse_text(
+            "reason",
+            "invalid_reason",
+            text,
+            true,
+            Self::MAX_CHARS,
+            true,
+        )
+        .map(Self)
     }
 }
 
@@ -429,6 +431,14 @@ mod tests {
             "invalid_name"
         );
         assert_eq!(Name::parse("line\nbreak").unwrap_err().code, "invalid_name");
+        // Checked as sent: trimming does not hide a control character or excess length.
+        assert_eq!(Name::parse("CRM sync\n").unwrap_err().code, "invalid_name");
+        assert_eq!(
+            Name::parse(&format!("{} ", "x".repeat(100)))
+                .unwrap_err()
+                .code,
+            "invalid_name"
+        );
     }
 
     #[test]
