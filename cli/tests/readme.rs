@@ -3,34 +3,18 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use clavis_local::idp::LocalIdp;
 use clavis_tests::api::TestApi;
+use clavis_tests::readme::{fenced_blocks, run_bash};
 
-fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md")
-}
-
-/// The bodies of the fenced blocks in `language` between two markers of the README.
-fn blocks(text: &str, start: &str, end: &str, language: &str) -> Vec<String> {
-    let from = text.find(start).expect("start marker");
-    let to = from + text[from..].find(end).expect("end marker");
-    let mut found = Vec::new();
-    let mut lines = text[from..to].lines();
-    while let Some(line) = lines.next() {
-        if let Some(tag) = line.strip_prefix("```") {
-            let body: Vec<&str> = lines
-                .by_ref()
-                .take_while(|l| !l.starts_with("```"))
-                .collect();
-            if tag == language {
-                found.push(body.join("\n"));
-            }
-        }
-    }
-    found
+/// The bodies of the README's fenced blocks in `language` between two markers.
+fn blocks(start: &str, end: &str, language: &str) -> Vec<String> {
+    fenced_blocks(start, end)
+        .into_iter()
+        .filter(|(tag, _)| tag == language)
+        .map(|(_, body)| body)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +24,6 @@ async fn the_readme_cli_commands_run_as_written() {
     let idp = LocalIdp::load_or_create(&dir.join(".data")).unwrap();
     let api = TestApi::memory_with_idp(idp).await;
     let shell = blocks(
-        &readme(),
         "<!-- cli-walkthrough -->",
         "<!-- /cli-walkthrough -->",
         "sh",
@@ -61,25 +44,13 @@ async fn the_readme_cli_commands_run_as_written() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run_in = dir.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .env_clear()
+    let stdout = run_bash(script, move |bash| {
+        bash.env_clear()
             .env("PATH", path)
             .env("HOME", &run_in)
-            .current_dir(&run_in)
-            .output()
+            .current_dir(&run_in);
     })
-    .await
-    .unwrap()
-    .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the commands failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    .await;
     assert!(stdout.contains("shown only once"), "{stdout}");
     assert!(stdout.contains("credential.revoked"), "{stdout}");
     assert!(stdout.contains("Deleted cid_"), "{stdout}");
@@ -96,7 +67,6 @@ async fn the_readme_cli_commands_run_as_written() {
 #[test]
 fn the_readme_integration_is_the_sdks_compiled_example() {
     let rust = blocks(
-        &readme(),
         "### An integration with the token source",
         "## Token service",
         "rust",

@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 pub mod api;
 pub mod forwarder;
 pub mod injector;
+pub mod readme;
 pub mod scan;
 pub mod stub;
 

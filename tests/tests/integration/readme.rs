@@ -1,32 +1,13 @@
 //! The README's walk-through, run as written against a gateway on DynamoDB Local: every shell
 //! block runs in one bash session, and what each prints must equal the block documented after it.
 
-use std::process::Command;
-
 use clavis_local::idp::DevClaims;
 use clavis_tests::api::TestApi;
+use clavis_tests::readme::{fenced_blocks, run_bash};
 
 /// The walk-through's (shell, expected output) pairs, in order.
 fn walkthrough() -> Vec<(String, Option<String>)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let start = readme
-        .find("<!-- walkthrough -->")
-        .expect("walk-through start marker");
-    let end = readme
-        .find("<!-- /walkthrough -->")
-        .expect("walk-through end marker");
-    let mut blocks: Vec<(String, String)> = Vec::new();
-    let mut lines = readme[start..end].lines();
-    while let Some(line) = lines.next() {
-        if let Some(language) = line.strip_prefix("```") {
-            let body: Vec<&str> = lines
-                .by_ref()
-                .take_while(|l| !l.starts_with("```"))
-                .collect();
-            blocks.push((language.to_owned(), body.join("\n")));
-        }
-    }
+    let blocks = fenced_blocks("<!-- walkthrough -->", "<!-- /walkthrough -->");
     let mut steps = Vec::new();
     let mut blocks = blocks.into_iter().peekable();
     while let Some((language, body)) = blocks.next() {
@@ -66,23 +47,10 @@ async fn the_readme_walkthrough_prints_what_it_documents() {
         script.push_str(&format!("echo '@@step {i}@@'\n{shell}\n"));
     }
     let url = api.gateway.url();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .env("CLAVIS_URL", url)
-            .env("TOKEN", token)
-            .output()
+    let stdout = run_bash(script, move |bash| {
+        bash.env("CLAVIS_URL", url).env("TOKEN", token);
     })
-    .await
-    .unwrap()
-    .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the walk-through failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    .await;
     let printed: Vec<&str> = stdout
         .split("@@step ")
         .skip(1)
