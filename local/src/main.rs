@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,9 +93,68 @@ enum StoreKind {
     Memory,
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// What keeps `clavis-local` from starting, said so a newcomer knows what to do.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(
+        "cannot use {path} as the data directory: {reason}.\nSet CLAVIS_DATA_DIR to a folder you can write (default: .data in the current directory)"
+    )]
+    DataDir { path: String, reason: String },
+    #[error(
+        "port {port} on 127.0.0.1 is already in use (is another `make run` serving?).\nStop what holds it, or choose another port: PORT={next} make run",
+        next = .port.saturating_add(1)
+    )]
+    PortTaken { port: u16 },
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source}.\nChoose another port: PORT=3001 make run"
+    )]
+    Listen { port: u16, source: std::io::Error },
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The message and its causes as sentences, never a Debug dump.
+            eprintln!("clavis-local: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  because: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The data directory made absolute once, here, so that nothing started in another working
+/// directory (DynamoDB Local runs in its jar's folder) reads a relative path elsewhere.
+fn resolve_data_dir(dir: &Path) -> Result<PathBuf, StartError> {
+    let failed = |reason: String| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    let absolute = std::path::absolute(dir).map_err(|e| failed(e.to_string()))?;
+    if absolute.exists() && !absolute.is_dir() {
+        return Err(failed("it is a file, not a folder".into()));
+    }
+    std::fs::create_dir_all(&absolute).map_err(|e| failed(e.to_string()))?;
+    Ok(absolute)
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let cli = Cli {
+        data_dir: resolve_data_dir(&cli.data_dir)?,
+        ..cli
+    };
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::DevToken {
             tenant,
@@ -152,11 +212,7 @@ fn init_logs() {
         .init();
 }
 
-async fn sweep_once(
-    data_dir: &Path,
-    table: &str,
-    endpoint: Option<String>,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn sweep_once(data_dir: &Path, table: &str, endpoint: Option<String>) -> Result<(), Failure> {
     init_logs();
     let endpoint = endpoint.or_else(|| {
         std::fs::read_to_string(endpoint_file(data_dir))
@@ -191,7 +247,7 @@ async fn sweep_once(
     Ok(())
 }
 
-async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     let ServeArgs {
         port,
         store: kind,
@@ -199,6 +255,13 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
         dynamodb_endpoint,
     } = args;
     init_logs();
+    // The port first: a taken port should not wait for DynamoDB Local to start.
+    let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => StartError::PortTaken { port },
+            _ => StartError::Listen { port, source },
+        })?;
     let idp = Arc::new(LocalIdp::load_or_create(&data_dir)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, dynamodb, described): (SharedStore, Option<DynamoDbLocal>, String) = match kind {
@@ -233,7 +296,6 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Box<dyn std::er
             )
         }
     };
-    let bound = Bound::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let env = Env::from_process();
     let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
     let hasher = Arc::new(secret_hasher(&env)?);
