@@ -16,8 +16,13 @@ export type AuditEvent = Schemas["AuditEvent"];
 export type IssuedSecret = Schemas["IssuedSecret"];
 /** The body of a create: `name`, `scopes`, and optionally `description`, `environment`, `expires_at` or `expires_in_days`. */
 export type NewCredential = JsonOf<operations["create-credential"]["requestBody"]>;
-/** Name, description or scopes to change (at least one). */
-export type CredentialUpdate = JsonOf<operations["update-credential"]["requestBody"]>;
+type UpdateBody = JsonOf<operations["update-credential"]["requestBody"]>;
+/**
+ * Name, description or scopes to change (at least one; `null` leaves a member as it is). The
+ * spec's `anyOf` alternatives only say "at least one" and would type scopes loosely, so they are
+ * left out here.
+ */
+export type CredentialUpdate = Exclude<UpdateBody, { name: string } | { description: string } | { scopes: unknown[] }>;
 export type CredentialPage = JsonOf<operations["list-credentials"]["responses"][200]>;
 export type AuditPage = JsonOf<components["responses"]["AuditPage"]>;
 type ExpiryBody = JsonOf<operations["update-expiry"]["requestBody"]>;

@@ -75,7 +75,10 @@ export interface TokenSourceOptions extends TransportOptions {
    * is always used for at least half its lifetime, however large the skew.
    */
   skewSeconds?: number;
-  /** The clock deciding when a token is due, in ms (`Date.now` unless set; tests move time by hand). */
+  /**
+   * The clock deciding when a token is due, in ms: the monotonic `performance.now` unless set
+   * (tests move time by hand).
+   */
   now?: () => number;
 }
 
@@ -120,7 +123,7 @@ export class TokenSource {
     this.scope = options.scope;
     this.#clientSecret = options.clientSecret;
     this.#skewMs = skewSeconds * 1000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     this.#transport = new Transport(options);
   }
 

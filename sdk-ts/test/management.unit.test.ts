@@ -69,6 +69,9 @@ describe("ClavisClient", () => {
     await demo.credentialAudit(CID, { limit: 5 });
     await demo.audit({ cursor: "c2" });
 
+    // @ts-expect-error scopes are scope strings, as the spec says
+    const loose: Parameters<typeof demo.update>[1] = { scopes: [1] };
+    assert.ok(loose);
     assert.equal(got.etag, '"1"');
     assert.equal(got.credential.client_id, CID);
     const seen = stub.requests.map((r) => [r.method, r.url.pathname + r.url.search, r.headers.get("if-match"), r.body]);
