@@ -215,7 +215,7 @@ function ifMatchHeader(ifMatch: IfMatch): string {
 }
 
 /** Reads a successful response's JSON body. */
-export async function readJson<T>(url: URL, response: Response): Promise<T> {
+async function readJson<T>(url: URL, response: Response): Promise<T> {
   const text = await response.text();
   try {
     return JSON.parse(text) as T;
