@@ -1,0 +1,450 @@
+// The management client: every `/v1` route of infra/openapi.yaml, for admins and advisors
+// holding a management token from the platform's identity provider. Request and response types
+// come from the generated `schema.ts`, so the client cannot drift from the spec unnoticed.
+
+import { ClavisError, UnexpectedResponseError } from "./errors.js";
+import type { components, operations } from "./schema.js";
+import { Transport, baseUrl, endpoint, isRecord, retryAfterMs } from "./transport.js";
+import type { TransportOptions } from "./transport.js";
+
+type Schemas = components["schemas"];
+type JsonOf<T> = T extends { content: { "application/json": infer Body } } ? Body : never;
+
+export type Credential = Schemas["Credential"];
+export type CredentialStatus = Schemas["Status"];
+export type AuditEvent = Schemas["AuditEvent"];
+export type IssuedSecret = Schemas["IssuedSecret"];
+/** The body of a create: `name`, `scopes`, and optionally `description`, `environment`, `expires_at` or `expires_in_days`. */
+export type NewCredential = JsonOf<operations["create-credential"]["requestBody"]>;
+type UpdateBody = JsonOf<operations["update-credential"]["requestBody"]>;
+/**
+ * Name, description or scopes to change (at least one; `null` leaves a member as it is). The
+ * spec's `anyOf` alternatives only say "at least one" and would type scopes loosely, so they are
+ * left out here.
+ */
+export type CredentialUpdate = Exclude<UpdateBody, { name: string } | { description: string } | { scopes: unknown[] }>;
+export type CredentialPage = JsonOf<operations["list-credentials"]["responses"][200]>;
+export type AuditPage = JsonOf<components["responses"]["AuditPage"]>;
+type ExpiryBody = JsonOf<operations["update-expiry"]["requestBody"]>;
+type RotateBody = JsonOf<NonNullable<operations["rotate-secret"]["requestBody"]>>;
+type RevokeBody = JsonOf<NonNullable<operations["revoke-credential"]["requestBody"]>>;
+type ListQuery = NonNullable<operations["list-credentials"]["parameters"]["query"]>;
+type AuditQuery = NonNullable<operations["list-audit-events"]["parameters"]["query"]>;
+
+/** The operations of the spec that this client serves: every one under `/v1`. */
+export type ManagementOperation = Exclude<
+  keyof operations,
+  "issue-token" | "introspect-token" | "revoke-token" | `discovery-${string}`
+>;
+
+type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/**
+ * Which method and path template each management operation uses. The type makes the compiler
+ * refuse a spec operation this client does not serve; a test checks the pairs against the spec.
+ */
+export const managementRoutes = {
+  "create-credential": ["POST", "/v1/tenants/{tenant}/credentials"],
+  "list-credentials": ["GET", "/v1/tenants/{tenant}/credentials"],
+  "get-credential": ["GET", "/v1/tenants/{tenant}/credentials/{client_id}"],
+  "update-credential": ["PATCH", "/v1/tenants/{tenant}/credentials/{client_id}"],
+  "delete-credential": ["DELETE", "/v1/tenants/{tenant}/credentials/{client_id}"],
+  "update-expiry": ["PUT", "/v1/tenants/{tenant}/credentials/{client_id}/expiry"],
+  "rotate-secret": ["POST", "/v1/tenants/{tenant}/credentials/{client_id}/rotate"],
+  "suspend-credential": ["POST", "/v1/tenants/{tenant}/credentials/{client_id}/suspend"],
+  "reactivate-credential": ["POST", "/v1/tenants/{tenant}/credentials/{client_id}/reactivate"],
+  "revoke-credential": ["POST", "/v1/tenants/{tenant}/credentials/{client_id}/revoke"],
+  "list-audit-events": ["GET", "/v1/tenants/{tenant}/credentials/{client_id}/audit"],
+  "list-tenant-audit-events": ["GET", "/v1/tenants/{tenant}/audit"],
+} as const satisfies Record<ManagementOperation, readonly [HttpMethod, string]>;
+
+/** A management token, or a function that supplies one for each request (e.g. the console's `getToken`). */
+export type TokenProvider = string | (() => Promise<string>);
+
+export interface ClavisClientOptions extends TransportOptions {
+  /** The API's base URL, e.g. `https://api.example.com` or `http://127.0.0.1:3000`. */
+  url: string;
+  /** The management token (a bearer token from the platform's identity provider). */
+  token: TokenProvider;
+}
+
+/** `If-Match`: the credential's `version` (also its ETag) the change is based on, or `"*"`. */
+export type IfMatch = number | "*";
+
+export interface ChangeOptions {
+  /** Apply only if the credential is still at this version; otherwise a `412` {@link ClavisError} carries the current one. */
+  ifMatch?: IfMatch;
+  /** Cancel the request. */
+  signal?: AbortSignal;
+}
+
+export interface IssueOptions extends ChangeOptions {
+  /**
+   * Sent as `Idempotency-Key` (32–255 visible ASCII characters) so that a repeat returns the
+   * first answer instead of issuing a second secret, where the server supports it.
+   */
+  idempotencyKey?: string;
+}
+
+export interface RotateOptions extends IssueOptions {
+  /** Keep the replaced secret working this long (0 to 604800 s); without it, it stops at once. */
+  previousSecretValidForSeconds?: number;
+}
+
+export interface RevokeOptions extends ChangeOptions {
+  /** Why, recorded in the credential and its audit trail. */
+  reason?: string;
+}
+
+export interface ListOptions {
+  /** Only credentials with this computed status. */
+  status?: CredentialStatus;
+  /** Items per page, 1 to 100 (the API's default is 25). */
+  limit?: number;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
+  signal?: AbortSignal;
+}
+
+export type AuditListOptions = Omit<ListOptions, "status">;
+
+/** A credential as read, and its ETag (`"<version>"`). */
+export interface CredentialWithETag {
+  credential: Credential;
+  etag: string | undefined;
+}
+
+interface Call {
+  method: HttpMethod;
+  segments: readonly string[];
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  ifMatch?: IfMatch | undefined;
+  idempotencyKey?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+
+/**
+ * A client of the management API. Its JSON and `util.inspect` forms show the URL, never the token.
+ *
+ * ```ts
+ * const client = new ClavisClient({ url: "http://127.0.0.1:3000", token: process.env.TOKEN! });
+ * const demo = client.tenant("demo");
+ * const issued = await demo.create({ name: "Inventory sync", scopes: ["products:read"] });
+ * ```
+ */
+export class ClavisClient {
+  readonly url: string;
+  readonly #base: URL;
+  readonly #token: TokenProvider;
+  readonly #transport: Transport;
+
+  constructor(options: ClavisClientOptions) {
+    this.#base = baseUrl(options.url);
+    this.url = this.#base.href;
+    this.#token = options.token;
+    this.#transport = new Transport(options);
+  }
+
+  /** The credentials and audit trail of one tenant. */
+  tenant(tenant: string): TenantClient {
+    return new TenantClient(this, tenant);
+  }
+
+  toJSON(): { url: string } {
+    return { url: this.url };
+  }
+
+  [inspectSymbol](): string {
+    return `ClavisClient { url: ${JSON.stringify(this.url)}, token: [REDACTED] }`;
+  }
+
+  /** @internal Sends one management request; returns the response if it succeeded, or throws the problem. */
+  async call(call: Call): Promise<Response> {
+    const url = endpoint(this.#base, call.segments);
+    for (const [name, value] of Object.entries(call.query ?? {})) {
+      if (value !== undefined) {
+        url.searchParams.set(name, String(value));
+      }
+    }
+    const token = typeof this.#token === "string" ? this.#token : await this.#token();
+    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+    const response = await this.#transport.send(() => {
+      const headers = new Headers({ accept: "application/json", authorization: `Bearer ${token}` });
+      if (body !== undefined) {
+        headers.set("content-type", "application/json");
+      }
+      if (call.ifMatch !== undefined) {
+        headers.set("if-match", ifMatchHeader(call.ifMatch));
+      }
+      if (call.idempotencyKey !== undefined) {
+        headers.set("idempotency-key", call.idempotencyKey);
+      }
+      const init: RequestInit = { method: call.method, headers };
+      if (body !== undefined) {
+        init.body = body;
+      }
+      if (call.signal !== undefined) {
+        init.signal = call.signal;
+      }
+      return new Request(url, init);
+    });
+    if (response.ok) {
+      return response;
+    }
+    throw await problem(url, response);
+  }
+
+  /** @internal */
+  async callJson<T>(call: Call): Promise<T> {
+    const response = await this.call(call);
+    return readJson<T>(new URL(response.url || this.url), response);
+  }
+}
+
+function ifMatchHeader(ifMatch: IfMatch): string {
+  if (ifMatch === "*") {
+    return "*";
+  }
+  if (!Number.isSafeInteger(ifMatch) || ifMatch < 1) {
+    throw new RangeError(`ifMatch must be a credential version (a positive integer) or "*", not ${String(ifMatch)}`);
+  }
+  return `"${ifMatch}"`;
+}
+
+/** Reads a successful response's JSON body. */
+async function readJson<T>(url: URL, response: Response): Promise<T> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new UnexpectedResponseError(url, response.status, "the body is not JSON");
+  }
+}
+
+/** The error a failed management response stands for. */
+async function problem(url: URL, response: Response): Promise<ClavisError | UnexpectedResponseError> {
+  const wait = retryAfterMs(response.headers, Date.now());
+  let body: unknown;
+  try {
+    body = JSON.parse(await response.text());
+  } catch {
+    body = undefined;
+  }
+  if (
+    isRecord(body) &&
+    typeof body["code"] === "string" &&
+    typeof body["status"] === "number" &&
+    typeof body["title"] === "string" &&
+    typeof body["detail"] === "string"
+  ) {
+    const credential = body["credential"];
+    const outcome = body["outcome"];
+    return new ClavisError(
+      {
+        type: typeof body["type"] === "string" ? body["type"] : "about:blank",
+        title: body["title"],
+        status: body["status"],
+        detail: body["detail"],
+        code: body["code"],
+        ...(typeof body["field"] === "string" ? { field: body["field"] } : {}),
+        ...(typeof body["request_id"] === "string" ? { request_id: body["request_id"] } : {}),
+        ...(isRecord(credential) ? { credential: credential as Credential } : {}),
+        ...(typeof outcome === "string" ? { outcome } : {}),
+      },
+      wait,
+    );
+  }
+  const message = isRecord(body) && typeof body["message"] === "string" ? body["message"] : undefined;
+  return ClavisError.fromGateway(response.status, message, wait);
+}
+
+/** The credentials and audit trail of one tenant. Every method maps to one `/v1` route. */
+export class TenantClient {
+  readonly #client: ClavisClient;
+  readonly tenant: string;
+
+  constructor(client: ClavisClient, tenant: string) {
+    this.#client = client;
+    this.tenant = tenant;
+  }
+
+  #path(...rest: string[]): string[] {
+    return ["v1", "tenants", this.tenant, ...rest];
+  }
+
+  #credential(clientId: string, action?: string): string[] {
+    return action === undefined
+      ? this.#path("credentials", clientId)
+      : this.#path("credentials", clientId, action);
+  }
+
+  #change(clientId: string, action: string | undefined, method: HttpMethod, body: unknown, options: ChangeOptions): Promise<Credential> {
+    return this.#client.callJson<Credential>({
+      method,
+      segments: this.#credential(clientId, action),
+      body,
+      ifMatch: options.ifMatch,
+      signal: options.signal,
+    });
+  }
+
+  /** `POST /v1/tenants/{tenant}/credentials`: creates a credential. The answer carries its secret, the only time it can be read. */
+  create(credential: NewCredential, options: Omit<IssueOptions, "ifMatch"> = {}): Promise<IssuedSecret> {
+    return this.#client.callJson<IssuedSecret>({
+      method: "POST",
+      segments: this.#path("credentials"),
+      body: credential,
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
+    });
+  }
+
+  /** `GET /v1/tenants/{tenant}/credentials`: one page of the tenant's credentials, newest first. */
+  list(options: ListOptions = {}): Promise<CredentialPage> {
+    const query: ListQuery = {};
+    if (options.status !== undefined) query.status = options.status;
+    if (options.limit !== undefined) query.limit = options.limit;
+    if (options.cursor !== undefined) query.cursor = options.cursor;
+    return this.#client.callJson<CredentialPage>({
+      method: "GET",
+      segments: this.#path("credentials"),
+      query: { ...query },
+      signal: options.signal,
+    });
+  }
+
+  /** Every credential (matching `status`), newest first, reading page after page as iterated. */
+  listAll(options: Omit<ListOptions, "cursor"> = {}): AsyncIterableIterator<Credential> {
+    return paginate((cursor) => this.list(withCursor(options, cursor)));
+  }
+
+  /** `GET …/credentials/{client_id}`: the credential, its status computed now, and its ETag. */
+  async get(clientId: string, options: { signal?: AbortSignal } = {}): Promise<CredentialWithETag> {
+    const response = await this.#client.call({
+      method: "GET",
+      segments: this.#credential(clientId),
+      signal: options.signal,
+    });
+    const credential = await readJson<Credential>(new URL(this.#client.url), response);
+    return { credential, etag: response.headers.get("etag") ?? undefined };
+  }
+
+  /** `PATCH …/credentials/{client_id}`: changes name, description or scopes (not of a revoked credential). */
+  update(clientId: string, changes: CredentialUpdate, options: ChangeOptions = {}): Promise<Credential> {
+    return this.#change(clientId, undefined, "PATCH", changes, options);
+  }
+
+  /** `PUT …/expiry`: moves the expiry (active credentials, outside the 72-hour lock window). */
+  setExpiry(clientId: string, expiresAt: Date | string, options: ChangeOptions = {}): Promise<Credential> {
+    const body: ExpiryBody = { expires_at: expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt };
+    return this.#change(clientId, "expiry", "PUT", body, options);
+  }
+
+  /** `PUT …/expiry` with `null`: removes the expiry (same conditions as {@link setExpiry}). */
+  removeExpiry(clientId: string, options: ChangeOptions = {}): Promise<Credential> {
+    const body: ExpiryBody = { expires_at: null };
+    return this.#change(clientId, "expiry", "PUT", body, options);
+  }
+
+  /** `POST …/rotate`: a new secret for the same client ID, returned this once; the expiry is unchanged. */
+  rotate(clientId: string, options: RotateOptions = {}): Promise<IssuedSecret> {
+    const body: RotateBody = {};
+    if (options.previousSecretValidForSeconds !== undefined) {
+      body.previous_secret_valid_for_seconds = options.previousSecretValidForSeconds;
+    }
+    return this.#client.callJson<IssuedSecret>({
+      method: "POST",
+      segments: this.#credential(clientId, "rotate"),
+      body,
+      ifMatch: options.ifMatch,
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
+    });
+  }
+
+  /** `POST …/suspend`: stops an active credential getting tokens until reactivated. */
+  suspend(clientId: string, options: ChangeOptions = {}): Promise<Credential> {
+    return this.#change(clientId, "suspend", "POST", undefined, options);
+  }
+
+  /** `POST …/reactivate`: makes a suspended, unexpired credential active again. */
+  reactivate(clientId: string, options: ChangeOptions = {}): Promise<Credential> {
+    return this.#change(clientId, "reactivate", "POST", undefined, options);
+  }
+
+  /** `POST …/revoke`: revokes permanently (expired credentials too), recording `reason`. */
+  revoke(clientId: string, options: RevokeOptions = {}): Promise<Credential> {
+    const body: RevokeBody = {};
+    if (options.reason !== undefined) {
+      body.reason = options.reason;
+    }
+    return this.#change(clientId, "revoke", "POST", body, options);
+  }
+
+  /** `DELETE …/credentials/{client_id}`: deletes it; the audit trail keeps a `credential.deleted` event. */
+  async delete(clientId: string, options: ChangeOptions = {}): Promise<void> {
+    const response = await this.#client.call({
+      method: "DELETE",
+      segments: this.#credential(clientId),
+      ifMatch: options.ifMatch,
+      signal: options.signal,
+    });
+    await response.body?.cancel();
+  }
+
+  /** `GET …/credentials/{client_id}/audit`: one page of a credential's audit trail, newest first (kept after deletion). */
+  credentialAudit(clientId: string, options: AuditListOptions = {}): Promise<AuditPage> {
+    return this.#client.callJson<AuditPage>({
+      method: "GET",
+      segments: this.#credential(clientId, "audit"),
+      query: { ...auditQuery(options) },
+      signal: options.signal,
+    });
+  }
+
+  /** Every audit event of a credential, newest first, page after page as iterated. */
+  credentialAuditAll(clientId: string, options: Omit<AuditListOptions, "cursor"> = {}): AsyncIterableIterator<AuditEvent> {
+    return paginate((cursor) => this.credentialAudit(clientId, withCursor(options, cursor)));
+  }
+
+  /** `GET /v1/tenants/{tenant}/audit`: one page of the tenant's audit trail, newest first. */
+  audit(options: AuditListOptions = {}): Promise<AuditPage> {
+    return this.#client.callJson<AuditPage>({
+      method: "GET",
+      segments: this.#path("audit"),
+      query: { ...auditQuery(options) },
+      signal: options.signal,
+    });
+  }
+
+  /** Every audit event of the tenant, newest first, page after page as iterated. */
+  auditAll(options: Omit<AuditListOptions, "cursor"> = {}): AsyncIterableIterator<AuditEvent> {
+    return paginate((cursor) => this.audit(withCursor(options, cursor)));
+  }
+}
+
+function auditQuery(options: AuditListOptions): AuditQuery {
+  const query: AuditQuery = {};
+  if (options.limit !== undefined) query.limit = options.limit;
+  if (options.cursor !== undefined) query.cursor = options.cursor;
+  return query;
+}
+
+function withCursor<T extends object>(options: T, cursor: string | undefined): T & { cursor?: string } {
+  return cursor === undefined ? options : { ...options, cursor };
+}
+
+/** Items of page after page, following `next_cursor` until it is null. */
+async function* paginate<T>(
+  page: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor: string | null }>,
+): AsyncGenerator<T, void, undefined> {
+  let cursor: string | undefined;
+  do {
+    const current = await page(cursor);
+    yield* current.items;
+    cursor = current.next_cursor ?? undefined;
+  } while (cursor !== undefined);
+}

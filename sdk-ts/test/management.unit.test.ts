@@ -1,0 +1,283 @@
+// The management client against a stub fetch: routes and headers, problems as typed errors,
+// retries (Retry-After, outcome unknown), paging, and the token kept out of sight.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { inspect } from "node:util";
+
+import { ClavisClient, ClavisError, ConfigError, NetworkError, managementRoutes } from "../src/index.js";
+import type { ClavisClientOptions, Fetch } from "../src/index.js";
+import { repoRoot } from "./local-gateway.js";
+import { json, problem, recordingSleep, sampleCredential, stubFetch } from "./stub.js";
+
+const TOKEN = "eyJhbGciOiJSUzI1NiJ9.management-token.signature";
+const CID = "cid_abcdefghijklmnopqrstuvwxyz";
+const BASE = `/v1/tenants/demo/credentials/${CID}`;
+
+function client(fetch: Fetch, extra: Partial<ClavisClientOptions> = {}): ClavisClient {
+  return new ClavisClient({ url: "https://api.example.com", token: TOKEN, fetch, ...extra });
+}
+
+const issued = { credential: sampleCredential(), client_secret: "csk_live_x_y", client_secret_notice: "Store it." };
+
+describe("ClavisClient", () => {
+  it("serves every /v1 operation of the spec, with the spec's method and path", () => {
+    // The generated schema lists each path with `get: operations["…"]` lines: read them back.
+    const schema = readFileSync(`${repoRoot()}/sdk-ts/src/schema.ts`, "utf8");
+    const paths = schema.slice(schema.indexOf("export interface paths"), schema.indexOf("export type webhooks"));
+    const inSpec = new Map<string, string>();
+    let path = "";
+    for (const line of paths.split("\n")) {
+      const opened = /^ {4}"([^"]+)": \{$/.exec(line);
+      if (opened?.[1] !== undefined) {
+        path = opened[1];
+      }
+      const operation = /^ {8}(get|put|post|patch|delete): operations\["([^"]+)"\];$/.exec(line);
+      if (operation?.[1] !== undefined && operation[2] !== undefined && path.startsWith("/v1/")) {
+        inSpec.set(operation[2], `${operation[1].toUpperCase()} ${path}`);
+      }
+    }
+    const served = new Map(Object.entries(managementRoutes).map(([id, [method, route]]) => [id, `${method} ${route}`]));
+    assert.ok(inSpec.size >= 12, `found ${inSpec.size} /v1 operations in the schema`);
+    assert.deepEqual(served, inSpec);
+  });
+
+  it("sends each operation to its route with the bearer token, If-Match and JSON bodies", async () => {
+    const stub = stubFetch((request) => {
+      if (request.url.pathname.endsWith("/rotate") || (request.method === "POST" && request.url.pathname.endsWith("/credentials"))) {
+        return json(request.url.pathname.endsWith("/rotate") ? 200 : 201, issued);
+      }
+      if (request.method === "DELETE") return new Response(null, { status: 204 });
+      if (request.url.pathname.endsWith("/audit") || request.url.pathname.endsWith("/credentials")) {
+        return json(200, { items: [], next_cursor: null });
+      }
+      return json(200, sampleCredential(), { etag: '"1"' });
+    });
+    const demo = client(stub.fetch).tenant("demo");
+    await demo.create({ name: "n", scopes: ["a:b"] }, { idempotencyKey: "k".repeat(32) });
+    await demo.list({ status: "active", limit: 10, cursor: "c1" });
+    const got = await demo.get(CID);
+    await demo.update(CID, { name: "m" }, { ifMatch: 3 });
+    await demo.setExpiry(CID, new Date("2030-01-02T03:04:05Z"), { ifMatch: "*" });
+    await demo.removeExpiry(CID);
+    await demo.rotate(CID, { previousSecretValidForSeconds: 3600, ifMatch: 4 });
+    await demo.suspend(CID, { ifMatch: 5 });
+    await demo.reactivate(CID);
+    await demo.revoke(CID, { reason: "retired" });
+    await demo.delete(CID, { ifMatch: 6 });
+    await demo.credentialAudit(CID, { limit: 5 });
+    await demo.audit({ cursor: "c2" });
+
+    // @ts-expect-error scopes are scope strings, as the spec says
+    const loose: Parameters<typeof demo.update>[1] = { scopes: [1] };
+    assert.ok(loose);
+    assert.equal(got.etag, '"1"');
+    assert.equal(got.credential.client_id, CID);
+    const seen = stub.requests.map((r) => [r.method, r.url.pathname + r.url.search, r.headers.get("if-match"), r.body]);
+    assert.deepEqual(seen, [
+      ["POST", "/v1/tenants/demo/credentials", null, '{"name":"n","scopes":["a:b"]}'],
+      ["GET", "/v1/tenants/demo/credentials?status=active&limit=10&cursor=c1", null, ""],
+      ["GET", BASE, null, ""],
+      ["PATCH", BASE, '"3"', '{"name":"m"}'],
+      ["PUT", `${BASE}/expiry`, "*", '{"expires_at":"2030-01-02T03:04:05.000Z"}'],
+      ["PUT", `${BASE}/expiry`, null, '{"expires_at":null}'],
+      ["POST", `${BASE}/rotate`, '"4"', '{"previous_secret_valid_for_seconds":3600}'],
+      ["POST", `${BASE}/suspend`, '"5"', ""],
+      ["POST", `${BASE}/reactivate`, null, ""],
+      ["POST", `${BASE}/revoke`, null, '{"reason":"retired"}'],
+      ["DELETE", BASE, '"6"', ""],
+      ["GET", `${BASE}/audit?limit=5`, null, ""],
+      ["GET", "/v1/tenants/demo/audit?cursor=c2", null, ""],
+    ]);
+    for (const request of stub.requests) {
+      assert.equal(request.headers.get("authorization"), `Bearer ${TOKEN}`);
+      assert.equal(request.headers.get("content-type"), request.body === "" ? null : "application/json");
+    }
+    assert.equal(stub.requests[0]?.headers.get("idempotency-key"), "k".repeat(32));
+    assert.equal(stub.requests[1]?.headers.get("idempotency-key"), null);
+  });
+
+  it("encodes path segments and keeps a base path", async () => {
+    const stub = stubFetch(() => json(200, sampleCredential()));
+    await client(stub.fetch, { url: "https://api.example.com/prod" }).tenant("a/b c").get("x?y");
+    assert.equal(stub.requests[0]?.url.href, "https://api.example.com/prod/v1/tenants/a%2Fb%20c/credentials/x%3Fy");
+    assert.throws(() => client(stub.fetch, { url: "api.example.com" }), ConfigError);
+    assert.throws(() => client(stub.fetch, { url: "https://x/?a=1" }), ConfigError);
+    await assert.rejects(client(stub.fetch).tenant("demo").suspend(CID, { ifMatch: 0 }), RangeError);
+  });
+
+  it("asks a token function for the token on each request", async () => {
+    const stub = stubFetch(() => json(200, { items: [], next_cursor: null }));
+    let asked = 0;
+    const supplied = client(stub.fetch, {
+      token: () => {
+        asked += 1;
+        return Promise.resolve(`t${asked}`);
+      },
+    });
+    await supplied.tenant("demo").list();
+    await supplied.tenant("demo").audit();
+    assert.deepEqual(stub.requests.map((r) => r.headers.get("authorization")), ["Bearer t1", "Bearer t2"]);
+  });
+
+  it("turns problems into ClavisError with code, title, detail, field and request id", async () => {
+    const stub = stubFetch(() => problem(409, "expiry_locked", { request_id: "req-1", field: "expires_at" }));
+    await assert.rejects(client(stub.fetch).tenant("demo").setExpiry(CID, "2030-01-01T00:00:00Z"), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.status, 409);
+      assert.equal(error.code, "expiry_locked");
+      assert.equal(error.title, "Refused");
+      assert.equal(error.detail, "Refused: expiry_locked.");
+      assert.equal(error.field, "expires_at");
+      assert.equal(error.requestId, "req-1");
+      assert.equal(error.message, "Refused: expiry_locked. (expiry_locked, HTTP 409) [request req-1]");
+      return true;
+    });
+  });
+
+  it("carries the current credential on 412", async () => {
+    const now = sampleCredential({ version: 7, name: "Changed meanwhile" });
+    const stub = stubFetch(() => problem(412, "version_mismatch", { credential: now }));
+    await assert.rejects(client(stub.fetch).tenant("demo").suspend(CID, { ifMatch: 6 }), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.status, 412);
+      assert.equal(error.code, "version_mismatch");
+      assert.deepEqual(error.credential, now);
+      return true;
+    });
+  });
+
+  it("gives API Gateway's own refusals a code too", async () => {
+    const stub = stubFetch(() => json(401, { message: "Unauthorized" }, { "www-authenticate": "Bearer" }));
+    await assert.rejects(client(stub.fetch).tenant("demo").list(), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.code, "unauthorized");
+      assert.equal(error.status, 401);
+      assert.equal(error.title, "Unauthorized");
+      assert.ok(!error.message.includes(TOKEN));
+      return true;
+    });
+  });
+
+  it("retries a 503 after its Retry-After, and a POST too when nothing was written", async () => {
+    let calls = 0;
+    const stub = stubFetch(() => {
+      calls += 1;
+      return calls === 1 ? problem(503, "service_unavailable", {}, { "retry-after": "2" }) : json(201, issued);
+    });
+    const { sleep, waits } = recordingSleep();
+    const result = await client(stub.fetch, { sleep }).tenant("demo").create({ name: "n", scopes: ["a:b"] });
+    assert.equal(result.client_secret, "csk_live_x_y");
+    assert.deepEqual(waits, [2_000]);
+    assert.equal(stub.requests.length, 2);
+    assert.equal(stub.requests[1]?.body, '{"name":"n","scopes":["a:b"]}', "the body is sent again");
+  });
+
+  it("honours a Retry-After given as an HTTP date, and 429s", async () => {
+    const at = new Date(Date.now() + 60_000).toUTCString();
+    let calls = 0;
+    const stub = stubFetch(() => {
+      calls += 1;
+      return calls === 1 ? json(429, { message: "Too Many Requests" }, { "retry-after": at }) : json(200, { items: [], next_cursor: null });
+    });
+    const { sleep, waits } = recordingSleep();
+    await client(stub.fetch, { sleep, retry: { maxRetryAfterMs: 120_000 } }).tenant("demo").list();
+    assert.equal(waits.length, 1);
+    assert.ok((waits[0] ?? 0) > 55_000 && (waits[0] ?? 0) <= 60_000, String(waits[0]));
+  });
+
+  it("does not repeat a change whose outcome is unknown", async () => {
+    const stub = stubFetch(() => problem(503, "service_unavailable", { outcome: "unknown" }, { "retry-after": "1" }));
+    const { sleep, waits } = recordingSleep();
+    await assert.rejects(client(stub.fetch, { sleep }).tenant("demo").rotate(CID), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.code, "service_unavailable");
+      assert.equal(error.outcomeUnknown, true);
+      assert.equal(error.retryAfterMs, 1_000);
+      return true;
+    });
+    assert.equal(stub.requests.length, 1);
+    assert.deepEqual(waits, []);
+  });
+
+  it("retries server errors only for requests safe to repeat, and gives up after the policy", async () => {
+    const failing = stubFetch(() => problem(500, "internal_error"));
+    const { sleep, waits } = recordingSleep();
+    const demo = client(failing.fetch, { sleep, retry: { maxRetries: 2, initialBackoffMs: 100, maxBackoffMs: 1_000 } }).tenant("demo");
+    await assert.rejects(demo.get(CID), (error: unknown) => error instanceof ClavisError && error.status === 500);
+    assert.equal(failing.requests.length, 3);
+    assert.equal(waits.length, 2);
+    assert.ok((waits[0] ?? 0) >= 50 && (waits[0] ?? 0) <= 100 && (waits[1] ?? 0) >= 100 && (waits[1] ?? 0) <= 200, String(waits));
+    await assert.rejects(demo.suspend(CID), ClavisError);
+    assert.equal(failing.requests.length, 4, "a POST is not repeated after a 500");
+  });
+
+  it("pages through every item with the async iterators", async () => {
+    const pages: Record<string, { items: unknown[]; next_cursor: string | null }> = {
+      "": { items: [sampleCredential({ name: "a" }), sampleCredential({ name: "b" })], next_cursor: "p2" },
+      p2: { items: [sampleCredential({ name: "c" })], next_cursor: "p3" },
+      p3: { items: [], next_cursor: null },
+    };
+    const stub = stubFetch((request) => json(200, pages[request.url.searchParams.get("cursor") ?? ""]));
+    const names: string[] = [];
+    for await (const credential of client(stub.fetch).tenant("demo").listAll({ status: "active", limit: 2 })) {
+      names.push(credential.name);
+    }
+    assert.deepEqual(names, ["a", "b", "c"]);
+    assert.deepEqual(stub.requests.map((r) => r.url.search), [
+      "?status=active&limit=2",
+      "?status=active&limit=2&cursor=p2",
+      "?status=active&limit=2&cursor=p3",
+    ]);
+    const events = stubFetch(() => json(200, { items: [{ id: "e1" }], next_cursor: null }));
+    const seen = [];
+    for await (const event of client(events.fetch).tenant("demo").credentialAuditAll(CID)) {
+      seen.push(event.id);
+    }
+    for await (const event of client(events.fetch).tenant("demo").auditAll()) {
+      seen.push(event.id);
+    }
+    assert.deepEqual(seen, ["e1", "e1"]);
+  });
+
+  it("reports an unreachable server as a NetworkError, and never shows the token", async () => {
+    const stub = stubFetch(() => {
+      throw new TypeError("fetch failed", { cause: Object.assign(new Error("getaddrinfo ENOTFOUND api.example.com"), { code: "ENOTFOUND" }) });
+    });
+    const { sleep } = recordingSleep();
+    const unreachable = client(stub.fetch, { sleep });
+    await assert.rejects(unreachable.tenant("demo").delete(CID), (error: unknown) => {
+      assert.ok(error instanceof NetworkError);
+      assert.equal(error.code, "network_error");
+      assert.equal(error.timedOut, false);
+      assert.match(error.message, /could not reach https:\/\/api\.example\.com: .*ENOTFOUND/);
+      for (const text of [error.message, inspect(error, { depth: 10 }), JSON.stringify(error)]) {
+        assert.ok(!text.includes(TOKEN), text);
+      }
+      return true;
+    });
+    for (const text of [JSON.stringify(unreachable), inspect(unreachable, { showHidden: true }), String(unreachable)]) {
+      assert.ok(!text.includes(TOKEN), text);
+    }
+  });
+
+  it("times an attempt out as a NetworkError", async () => {
+    const hanging: Fetch = (input, init) =>
+      new Promise((_resolve, reject) => {
+        const signal = input instanceof Request ? input.signal : init?.signal;
+        signal?.addEventListener("abort", () => reject(signal.reason));
+      });
+    // A real request's socket keeps the event loop alive while it waits; this stub has none,
+    // and AbortSignal.timeout's timer does not keep the loop alive by itself.
+    const keepAlive = setInterval(() => undefined, 1_000);
+    try {
+      await assert.rejects(
+        client(hanging, { timeoutMs: 20, retry: { maxRetries: 0 } }).tenant("demo").list(),
+        (error: unknown) => error instanceof NetworkError && error.timedOut,
+      );
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+});

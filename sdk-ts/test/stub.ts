@@ -1,0 +1,102 @@
+// A stub `fetch` for unit tests: each request goes to a handler the test writes, and is recorded.
+
+import type { Fetch } from "../src/index.js";
+
+export interface Recorded {
+  method: string;
+  url: URL;
+  headers: Headers;
+  body: string;
+}
+
+export type Handler = (request: Recorded) => Response | Promise<Response>;
+
+export interface Stub {
+  fetch: Fetch;
+  requests: Recorded[];
+  /** The requests whose path is `path`. */
+  to(path: string): Recorded[];
+}
+
+export function stubFetch(handler: Handler): Stub {
+  const requests: Recorded[] = [];
+  const fetch: Fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const recorded: Recorded = {
+      method: request.method,
+      url: new URL(request.url),
+      headers: request.headers,
+      body: await request.text(),
+    };
+    requests.push(recorded);
+    return handler(recorded);
+  };
+  return { fetch, requests, to: (path) => requests.filter((r) => r.url.pathname === path) };
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+/** A promise the test resolves when it chooses: synchronisation without sleeps. */
+export function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** Records the waits a client asks for instead of sleeping. */
+export function recordingSleep(): { sleep: (ms: number) => Promise<void>; waits: number[] } {
+  const waits: number[] = [];
+  return {
+    waits,
+    sleep: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  };
+}
+
+/** An RFC 9457 problem response, as the management API sends them. */
+export function problem(
+  status: number,
+  code: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Response {
+  const body = { type: `urn:clavis:problem:${code}`, title: "Refused", status, detail: `Refused: ${code}.`, code, ...extra };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/problem+json", ...headers },
+  });
+}
+
+export function sampleCredential(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    client_id: "cid_abcdefghijklmnopqrstuvwxyz",
+    tenant: "demo",
+    name: "Inventory sync",
+    description: "",
+    scopes: ["products:read"],
+    environment: "live",
+    status: "active",
+    created_at: "2026-01-01T00:00:00Z",
+    created_by: "alice",
+    expires_at: null,
+    expiry_locked: false,
+    secret_version: 1,
+    secret_rotated_at: null,
+    previous_secret_valid_until: null,
+    suspended_at: null,
+    revoked_at: null,
+    revoked_by: null,
+    revocation_reason: null,
+    last_used_at: null,
+    request_count: 0,
+    usage_month: "2026-01",
+    version: 1,
+    ...overrides,
+  };
+}
