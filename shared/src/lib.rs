@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client_auth;
 pub mod config;
 pub mod credential;
+pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
 pub mod secret;

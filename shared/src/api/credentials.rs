@@ -10,15 +10,15 @@ use serde::Deserialize;
 
 use super::App;
 use super::http::{
-    Problem, etag, json_body, json_response, log_request, path_parameter, precondition,
-    query_parameter, request_id,
+    Problem, body_bytes, etag, idempotency_key, json_body, json_response, log_request,
+    path_parameter, precondition, query_parameter, request_id,
 };
 use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
 use crate::credential::{Description, Environment, Name, Reason, Scopes, Status, ValidationError};
+use crate::idempotency::IdempotencyKey;
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{DetailsPatch, GracePeriod};
-use crate::secret::ClientSecret;
-use crate::service::{Acting, Change, CreateRequest, Snapshot};
+use crate::service::{Acting, Change, CreateRequest, Issued, Once, Snapshot};
 use crate::store::{Cursor, PageRequest};
 use crate::time::{Timestamp, parse_rfc3339};
 
@@ -94,19 +94,72 @@ fn credential_response(status: StatusCode, snapshot: &Snapshot) -> Response<Body
     response
 }
 
-fn secret_response(
-    status: StatusCode,
-    snapshot: &Snapshot,
-    secret: &ClientSecret,
-) -> Response<Body> {
+/// What create and rotate keep of their answer for a repeated request: all but the secret.
+fn issued_body(snapshot: &Snapshot) -> serde_json::Value {
     let view = IssuedSecretView {
         credential: CredentialView::from(snapshot),
-        client_secret: secret.expose(),
         client_secret_notice: SECRET_NOTICE,
     };
-    let mut response = json_response(status, &view);
-    set_etag(&mut response, snapshot);
+    // Our own view type always serialises; `Null` would only fail the field reads below.
+    serde_json::to_value(view).unwrap_or_default()
+}
+
+/// The answer to a create or rotation, fresh or repeated: the same body either way, with the
+/// secret, its ETag and (for a create) its Location.
+fn secret_response(
+    status: StatusCode,
+    issued: Issued,
+    tenant: Option<&TenantId>,
+) -> Response<Body> {
+    let (mut body, secret, replayed) = match issued {
+        Issued::Fresh(snapshot, secret) => (issued_body(&snapshot), secret, false),
+        Issued::Replayed { response, secret } => (response, secret, true),
+    };
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("client_secret".into(), secret.expose().into());
+    }
+    let credential = &body["credential"];
+    let version = credential["version"].as_u64();
+    let location = tenant
+        .zip(credential["client_id"].as_str())
+        .map(|(tenant, client_id)| format!("/v1/tenants/{tenant}/credentials/{client_id}"));
+    let mut response = json_response(status, &body);
+    let headers = response.headers_mut();
+    if let Some(value) = version.and_then(|v| HeaderValue::from_str(&etag(v)).ok()) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, value);
+    }
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     response
+}
+
+/// A create or rotation made with an `Idempotency-Key`, identified by its body and `If-Match`
+/// as sent.
+fn once<'a>(
+    request: &'a Request,
+    key: Option<IdempotencyKey>,
+    if_match: &'a [u8],
+) -> Option<Once<'a>> {
+    key.map(|key| Once {
+        key,
+        request: vec![body_bytes(request), if_match],
+        render: &issued_body,
+    })
+}
+
+fn if_match_bytes(request: &Request) -> Vec<u8> {
+    request
+        .headers()
+        .get_all(header::IF_MATCH)
+        .iter()
+        .flat_map(|v| [v.as_bytes(), b"\n"])
+        .flatten()
+        .copied()
+        .collect()
 }
 
 fn set_etag(response: &mut Response<Body>, snapshot: &Snapshot) {
@@ -149,6 +202,7 @@ struct CreateBody {
 
 pub async fn create_credential(app: &App, request: Request) -> Response<Body> {
     managed(&request, async |acting| {
+        let key = idempotency_key(&request)?;
         let body: CreateBody = json_body(&request, false)?;
         let environment = match body.environment.as_deref() {
             None => Environment::Live,
@@ -172,16 +226,15 @@ pub async fn create_credential(app: &App, request: Request) -> Response<Body> {
                 .transpose()?,
             expires_in_days: body.expires_in_days,
         };
-        let (snapshot, secret) = app.credentials.create(&acting, create).await?;
-        let mut response = secret_response(StatusCode::CREATED, &snapshot, &secret);
-        let location = format!(
-            "/v1/tenants/{}/credentials/{}",
-            acting.tenant, snapshot.credential.client_id
-        );
-        if let Ok(value) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, value);
-        }
-        Ok(response)
+        let issued = app
+            .credentials
+            .create(&acting, create, once(&request, key, &[]))
+            .await?;
+        Ok(secret_response(
+            StatusCode::CREATED,
+            issued,
+            Some(&acting.tenant),
+        ))
     })
     .await
 }
@@ -395,13 +448,21 @@ pub async fn rotate_secret(app: &App, request: Request) -> Response<Body> {
     managed(&request, async |acting| {
         let client_id = client_id(&request)?;
         let precondition = precondition(&request)?;
+        let key = idempotency_key(&request)?;
         let body: RotateBody = json_body(&request, true)?;
         let grace = GracePeriod::from_seconds(body.previous_secret_valid_for_seconds.unwrap_or(0))?;
-        let (snapshot, secret) = app
+        let if_match = if_match_bytes(&request);
+        let issued = app
             .credentials
-            .rotate_secret(&acting, &client_id, precondition.as_ref(), grace)
+            .rotate_secret(
+                &acting,
+                &client_id,
+                precondition.as_ref(),
+                grace,
+                once(&request, key, &if_match),
+            )
             .await?;
-        Ok(secret_response(StatusCode::OK, &snapshot, &secret))
+        Ok(secret_response(StatusCode::OK, issued, None))
     })
     .await
 }

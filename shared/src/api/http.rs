@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{AuthError, Caller};
 use crate::credential::ValidationError;
+use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 use crate::service::{Precondition, ServiceError};
 use crate::store::StoreError;
 
@@ -109,7 +110,7 @@ impl Problem {
         let mut problem = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
-            "The credential store stopped answering while this change was being saved, so it may or may not have been applied (entirely or not at all). Read the credential before repeating the request: a create or rotation that was applied issued a secret that could not be shown, and repeating it would issue another.",
+            "The credential store stopped answering while this change was being saved, so it may or may not have been applied (entirely or not at all). Repeat a create or rotation with the same Idempotency-Key to get its answer, secret included; without a key, read the credential before repeating, since a repeat would issue another secret.",
         )
         .with_header(header::RETRY_AFTER, "1")
         .with_extension("outcome", serde_json::Value::from("unknown"));
@@ -187,6 +188,12 @@ impl From<StoreError> for Problem {
                 "concurrent_modification",
                 "The credential was changed by another request at the same moment; try again.",
             ),
+            StoreError::IdempotencyKeyTaken => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "Another request with this Idempotency-Key is being applied at this moment. Repeat this one shortly to get its answer.",
+            )
+            .with_header(header::RETRY_AFTER, "1"),
             StoreError::Corrupt(_) | StoreError::Backend(_) => Problem::internal(e),
         }
     }
@@ -221,7 +228,12 @@ impl From<ServiceError> for Problem {
                 e.to_string(),
             ),
             ServiceError::Store(store) => store.into(),
-            ServiceError::Hashing(_) => Problem::internal(e),
+            ServiceError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            ServiceError::Hashing(_) | ServiceError::Sealing => Problem::internal(e),
         }
     }
 }
@@ -317,6 +329,38 @@ pub fn query_parameter(request: &Request, name: &'static str) -> Result<Option<S
     }
 }
 
+/// The request body as sent.
+pub fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+/// The `Idempotency-Key` header, if sent: one value of 32 to 255 visible ASCII characters.
+pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, Problem> {
+    let mut values = request.headers().get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid = |detail: String| {
+        Problem::bad_request("invalid_idempotency_key", detail).with_field("Idempotency-Key")
+    };
+    if values.next().is_some() {
+        return Err(invalid(
+            "Send one Idempotency-Key header, not several.".into(),
+        ));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| invalid(InvalidIdempotencyKey.to_string()))?;
+    IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|e| invalid(e.to_string()))
+}
+
 /// The request body as JSON of type `T`: at most [`MAX_BODY_BYTES`], JSON media type (or
 /// none), no unknown fields. A zero-length body reads as `{}` when `empty_is_object` is set,
 /// for actions whose body is optional.
@@ -324,12 +368,7 @@ pub fn json_body<T: DeserializeOwned>(
     request: &Request,
     empty_is_object: bool,
 ) -> Result<T, Problem> {
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
+    let bytes = body_bytes(request);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

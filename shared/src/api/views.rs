@@ -78,11 +78,12 @@ impl From<&Snapshot> for CredentialView {
     }
 }
 
-/// The response that hands out a secret: the only place one ever leaves Clavis.
+/// The response that hands out a secret (the only place one ever leaves Clavis), less its
+/// `client_secret`, which is added as it is sent, so that this part can be kept for a repeated
+/// request without the secret.
 #[derive(Debug, Serialize)]
-pub struct IssuedSecretView<'a> {
+pub struct IssuedSecretView {
     pub credential: CredentialView,
-    pub client_secret: &'a str,
     pub client_secret_notice: &'static str,
 }
 

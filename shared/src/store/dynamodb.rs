@@ -15,21 +15,23 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
-    CREDENTIAL_SK, DENIED_TOKEN_SK, Listing, SWEEP_CHECKPOINT_PK, SWEEP_CHECKPOINT_SK, audit_key,
-    audit_prefix, credential_listing_key, credential_listing_prefix, credential_pk,
-    denied_token_pk, failure_window_sk, page_from, sweep_bucket, sweep_sort_key,
-    sweep_sort_key_until, tenant_pk, throttle_pk,
+    CREDENTIAL_SK, DENIED_TOKEN_SK, IDEMPOTENCY_SK, Listing, SWEEP_CHECKPOINT_PK,
+    SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, credential_listing_key,
+    credential_listing_prefix, credential_pk, denied_token_pk, failure_window_sk, idempotency_pk,
+    page_from, sweep_bucket, sweep_sort_key, sweep_sort_key_until, tenant_pk, throttle_pk,
 };
 use super::schema::{GSI1, GSI2, TABLE};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter, Page,
-    PageRequest, Retention, StoreError, SweepIndex, TokenDenyList, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter,
+    IdempotencyStore, Page, PageRequest, Retention, StoreError, SweepIndex, TokenDenyList,
+    UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{
     Credential, Description, Environment, Name, PreviousSecret, Reason, Revocation, Scopes,
     SecretRecord, Status,
 };
+use crate::idempotency::{Fingerprint, IdempotencyRecord, KeyDigest, Operation};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
 use crate::secret::SecretHash;
@@ -83,6 +85,7 @@ const ENTITY_USAGE: &str = "usage";
 const ENTITY_DENIED_TOKEN: &str = "denied_token";
 const ENTITY_FAILURES: &str = "auth_failures";
 const ENTITY_SWEEP_CHECKPOINT: &str = "sweep_checkpoint";
+const ENTITY_IDEMPOTENCY: &str = "idempotency";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct CredentialItem {
@@ -321,6 +324,88 @@ impl AuditItem {
     }
 }
 
+/// A request made with an idempotency key. The key is not here, only its digest; the secret
+/// is sealed under a key derived from it (see `crate::idempotency`).
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant: String,
+    key_digest: String,
+    operation: String,
+    client_id: String,
+    fingerprint: String,
+    /// The response body without the secret, as JSON text.
+    response: String,
+    #[serde(with = "serde_bytes_base64")]
+    sealed_secret: Vec<u8>,
+    created_at: String,
+    ttl: i64,
+}
+
+/// Binary attributes as base64 text: the item stays readable in the console and in scans.
+mod serde_bytes_base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl IdempotencyItem {
+    fn from_record(record: &IdempotencyRecord) -> Self {
+        Self {
+            pk: idempotency_pk(&record.tenant, &record.key),
+            sk: IDEMPOTENCY_SK.to_owned(),
+            entity: ENTITY_IDEMPOTENCY.to_owned(),
+            tenant: record.tenant.to_string(),
+            key_digest: record.key.as_str().to_owned(),
+            operation: record.operation.as_str().to_owned(),
+            client_id: record.client_id.to_string(),
+            fingerprint: record.fingerprint.as_str().to_owned(),
+            response: record.response.to_string(),
+            sealed_secret: record.sealed_secret.clone(),
+            created_at: key_format(record.created_at),
+            ttl: epoch(record.expires_at),
+        }
+    }
+
+    fn into_record(self) -> Result<IdempotencyRecord, StoreError> {
+        if self.entity != ENTITY_IDEMPOTENCY {
+            return Err(StoreError::Corrupt(format!(
+                "expected an idempotency record, found {}",
+                self.entity
+            )));
+        }
+        Ok(IdempotencyRecord {
+            tenant: TenantId::parse(&self.tenant).ok_or_else(|| corrupt("tenant", &self.tenant))?,
+            key: KeyDigest::parse(&self.key_digest)
+                .ok_or_else(|| corrupt("key_digest", &self.key_digest))?,
+            operation: Operation::parse(&self.operation)
+                .ok_or_else(|| corrupt("operation", &self.operation))?,
+            client_id: ClientId::parse(&self.client_id)
+                .ok_or_else(|| corrupt("client_id", &self.client_id))?,
+            fingerprint: Fingerprint::from_stored(&self.fingerprint),
+            response: serde_json::from_str(&self.response)
+                .map_err(|_| corrupt("response", &self.response))?,
+            sealed_secret: self.sealed_secret,
+            created_at: stored_time("created_at", &self.created_at)?,
+            expires_at: chrono::DateTime::from_timestamp(self.ttl, 0)
+                .ok_or_else(|| corrupt("ttl", &self.ttl.to_string()))?,
+        })
+    }
+}
+
 fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value)
         .map_err(|e| StoreError::Backend(format!("cannot encode item: {e}")))
@@ -398,6 +483,9 @@ where
 /// would have been answered with success instead.) Anything else that makes the write fail
 /// after the request may have left (a timeout, a dropped connection, an error on DynamoDB's
 /// side, or throttling of a retry whose first attempt timed out) leaves its outcome unknown.
+/// Where a write's idempotency record sits in its transaction: after the change and its event.
+const REMEMBERED_ITEM: usize = 2;
+
 fn map_transaction_error<R: std::fmt::Debug>(
     err: SdkError<TransactWriteItemsError, R>,
     on_condition_failed: StoreError,
@@ -410,6 +498,11 @@ fn map_transaction_error<R: std::fmt::Debug>(
             .iter()
             .map(|r| r.code().unwrap_or("None"))
             .collect();
+        // The idempotency record, when there is one, is the third item; its failure explains
+        // any other (the twin request that wrote it also changed the credential).
+        if codes.get(REMEMBERED_ITEM) == Some(&"ConditionalCheckFailed") {
+            return StoreError::IdempotencyKeyTaken;
+        }
         if codes.first() == Some(&"ConditionalCheckFailed") {
             return on_condition_failed;
         }
@@ -484,16 +577,34 @@ impl DynamoStore {
 
     /// Writes `first` and the audit event atomically. The event's ID doubles as the
     /// idempotency token, so an SDK retry of a write that did land is not reported as a conflict.
+    /// An idempotency record, unless a live one already has its key (an expired one that
+    /// DynamoDB has not deleted yet may be replaced).
+    fn remembered_put(&self, record: &IdempotencyRecord) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&IdempotencyItem::from_record(record))?))
+            .condition_expression("attribute_not_exists(PK) OR #ttl <= :now_epoch")
+            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+            .expression_attribute_values(":now_epoch", n(epoch(self.clock.now())))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     async fn transact(
         &self,
         first: TransactWriteItem,
         event: &AuditEvent,
+        remembered: Option<&IdempotencyRecord>,
         on_condition_failed: StoreError,
     ) -> Result<(), StoreError> {
+        let mut items = vec![first, self.audit_put(event)?];
+        if let Some(record) = remembered {
+            items.push(self.remembered_put(record)?);
+        }
         self.client
             .transact_write_items()
-            .transact_items(first)
-            .transact_items(self.audit_put(event)?)
+            .set_transact_items(Some(items))
             .client_request_token(event.id.as_str())
             .send()
             .await
@@ -740,11 +851,14 @@ impl SweepIndex for DynamoStore {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ports
+// Lifecycle writes, with or without an idempotency record
 
-#[async_trait]
-impl CredentialStore for DynamoStore {
-    async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
+impl DynamoStore {
+    async fn insert_with(
+        &self,
+        created: &Transition,
+        remembered: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let item = to_item(&CredentialItem::from_credential(
             &created.credential,
             &self.retention,
@@ -759,24 +873,18 @@ impl CredentialStore for DynamoStore {
         self.transact(
             TransactWriteItem::builder().put(put).build(),
             &created.event,
+            remembered,
             StoreError::AlreadyExists,
         )
         .await
     }
 
-    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
-        let Some(item) = self
-            .get_item(key(credential_pk(client_id), CREDENTIAL_SK))
-            .await?
-        else {
-            return Ok(None);
-        };
-        from_item::<CredentialItem>(item)?
-            .into_credential()
-            .map(Some)
-    }
-
-    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+    async fn update_with(
+        &self,
+        expected_version: u64,
+        change: &Transition,
+        remembered: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let credential = &change.credential;
         let item = to_item(&CredentialItem::from_credential(
             credential,
@@ -801,9 +909,71 @@ impl CredentialStore for DynamoStore {
         self.transact(
             TransactWriteItem::builder().update(update).build(),
             &change.event,
+            remembered,
             StoreError::Conflict,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoStore {
+    async fn recall(
+        &self,
+        tenant: &TenantId,
+        digest: &KeyDigest,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let Some(item) = self
+            .get_item(key(idempotency_pk(tenant, digest), IDEMPOTENCY_SK))
+            .await?
+        else {
+            return Ok(None);
+        };
+        from_item::<IdempotencyItem>(item)?.into_record().map(Some)
+    }
+
+    async fn insert_remembered(
+        &self,
+        created: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.insert_with(created, Some(record)).await
+    }
+
+    async fn update_remembered(
+        &self,
+        expected_version: u64,
+        change: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.update_with(expected_version, change, Some(record))
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+#[async_trait]
+impl CredentialStore for DynamoStore {
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
+        self.insert_with(created, None).await
+    }
+
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let Some(item) = self
+            .get_item(key(credential_pk(client_id), CREDENTIAL_SK))
+            .await?
+        else {
+            return Ok(None);
+        };
+        from_item::<CredentialItem>(item)?
+            .into_credential()
+            .map(Some)
+    }
+
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+        self.update_with(expected_version, change, None).await
     }
 
     async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
@@ -821,6 +991,7 @@ impl CredentialStore for DynamoStore {
         self.transact(
             TransactWriteItem::builder().delete(delete).build(),
             event,
+            None,
             StoreError::Conflict,
         )
         .await

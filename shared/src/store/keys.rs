@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
 use crate::credential::Credential;
+use crate::idempotency::KeyDigest;
 use crate::ids::{ClientId, EventId, TenantId};
 use crate::store::StoreError;
 use crate::time::{Timestamp, key_format, parse_rfc3339};
@@ -28,6 +29,13 @@ pub(crate) fn tenant_pk(tenant: &TenantId) -> String {
 pub(crate) fn denied_token_pk(jti: &str) -> String {
     format!("JTI#{jti}")
 }
+
+/// A request made with an idempotency key: per tenant and key digest.
+pub(crate) fn idempotency_pk(tenant: &TenantId, key: &KeyDigest) -> String {
+    format!("IDEM#{tenant}#{}", key.as_str())
+}
+
+pub(crate) const IDEMPOTENCY_SK: &str = "IDEM";
 
 pub(crate) fn throttle_pk(client_id: &ClientId) -> String {
     format!("THROTTLE#{client_id}")

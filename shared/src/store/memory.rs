@@ -8,11 +8,13 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter, Page,
-    PageRequest, Retention, StoreError, SweepIndex, TokenDenyList, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter,
+    IdempotencyStore, Page, PageRequest, Retention, StoreError, SweepIndex, TokenDenyList,
+    UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
+use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
 use crate::time::{Clock, Timestamp};
@@ -33,6 +35,7 @@ struct State {
     /// GSI2: where each credential sits in the sweep index.
     sweep_index: HashMap<ClientId, Timestamp>,
     sweep_checkpoint: Option<Timestamp>,
+    idempotency: HashMap<(TenantId, KeyDigest), IdempotencyRecord>,
 }
 
 impl State {
@@ -71,6 +74,70 @@ impl MemoryStore {
             .is_none_or(|ttl| ttl > now)
     }
 
+    /// One transaction: the optional idempotency record's condition, then `apply`, which checks
+    /// before it mutates; the record is stored only when `apply` succeeded.
+    fn write(
+        &self,
+        record: Option<&IdempotencyRecord>,
+        apply: impl FnOnce(&Self, &mut State, Timestamp) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        if let Some(record) = record
+            && live_record(&state, &record.tenant, &record.key, now).is_some()
+        {
+            return Err(StoreError::IdempotencyKeyTaken);
+        }
+        apply(self, &mut state, now)?;
+        if let Some(record) = record {
+            state
+                .idempotency
+                .insert((record.tenant.clone(), record.key.clone()), record.clone());
+        }
+        Ok(())
+    }
+
+    fn insert_in(
+        &self,
+        state: &mut State,
+        created: &Transition,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let credential = &created.credential;
+        if self.live(state, &credential.client_id, now).is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let mut stored = credential.clone();
+        stored.last_used_at = None;
+        state
+            .credentials
+            .insert(credential.client_id.clone(), stored);
+        state.index_for_sweep(created, self.retention.expiry_notice);
+        state.events.push(created.event.clone());
+        Ok(())
+    }
+
+    fn update_in(
+        &self,
+        state: &mut State,
+        expected_version: u64,
+        change: &Transition,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let credential = &change.credential;
+        let stored = self
+            .live(state, &credential.client_id, now)
+            .filter(|stored| stored.version == expected_version)
+            .ok_or(StoreError::Conflict)?;
+        // Lifecycle writes never carry usage: the token endpoint owns `last_used_at`.
+        let mut next = credential.clone();
+        next.last_used_at = stored.last_used_at;
+        state.credentials.insert(credential.client_id.clone(), next);
+        state.index_for_sweep(change, self.retention.expiry_notice);
+        state.events.push(change.event.clone());
+        Ok(())
+    }
+
     /// The stored credential at `client_id` if DynamoDB would still return it.
     fn live<'a>(
         &self,
@@ -88,20 +155,7 @@ impl MemoryStore {
 #[async_trait]
 impl CredentialStore for MemoryStore {
     async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        let mut state = self.state();
-        let credential = &created.credential;
-        if self.live(&state, &credential.client_id, now).is_some() {
-            return Err(StoreError::AlreadyExists);
-        }
-        let mut stored = credential.clone();
-        stored.last_used_at = None;
-        state
-            .credentials
-            .insert(credential.client_id.clone(), stored);
-        state.index_for_sweep(created, self.retention.expiry_notice);
-        state.events.push(created.event.clone());
-        Ok(())
+        self.write(None, |this, state, now| this.insert_in(state, created, now))
     }
 
     async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
@@ -111,20 +165,9 @@ impl CredentialStore for MemoryStore {
     }
 
     async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        let mut state = self.state();
-        let credential = &change.credential;
-        let stored = self
-            .live(&state, &credential.client_id, now)
-            .filter(|stored| stored.version == expected_version)
-            .ok_or(StoreError::Conflict)?;
-        // Lifecycle writes never carry usage: the token endpoint owns `last_used_at`.
-        let mut next = credential.clone();
-        next.last_used_at = stored.last_used_at;
-        state.credentials.insert(credential.client_id.clone(), next);
-        state.index_for_sweep(change, self.retention.expiry_notice);
-        state.events.push(change.event.clone());
-        Ok(())
+        self.write(None, |this, state, now| {
+            this.update_in(state, expected_version, change, now)
+        })
     }
 
     async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
@@ -166,6 +209,52 @@ impl CredentialStore for MemoryStore {
             .map(|(_, c)| c.clone())
             .collect();
         Ok(page_from(items, page.limit, Cursor::for_credential))
+    }
+}
+
+/// The record for `key` in `tenant` unless its TTL has passed.
+fn live_record<'a>(
+    state: &'a State,
+    tenant: &TenantId,
+    key: &KeyDigest,
+    now: Timestamp,
+) -> Option<&'a IdempotencyRecord> {
+    state
+        .idempotency
+        .get(&(tenant.clone(), key.clone()))
+        .filter(|record| record.expires_at > now)
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn recall(
+        &self,
+        tenant: &TenantId,
+        key: &KeyDigest,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let now = self.clock.now();
+        Ok(live_record(&self.state(), tenant, key, now).cloned())
+    }
+
+    async fn insert_remembered(
+        &self,
+        created: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.write(Some(record), |this, state, now| {
+            this.insert_in(state, created, now)
+        })
+    }
+
+    async fn update_remembered(
+        &self,
+        expected_version: u64,
+        change: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.write(Some(record), |this, state, now| {
+            this.update_in(state, expected_version, change, now)
+        })
     }
 }
 

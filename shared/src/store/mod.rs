@@ -10,6 +10,7 @@ use chrono::Duration;
 
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
+use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
 use crate::time::Timestamp;
@@ -28,6 +29,10 @@ pub enum StoreError {
     Conflict,
     #[error("an item with this key already exists")]
     AlreadyExists,
+    /// A write carrying an idempotency record lost to another request with the same key,
+    /// whose record is now stored; nothing of this write was applied.
+    #[error("another request with this idempotency key was applied first")]
+    IdempotencyKeyTaken,
     #[error("the pagination cursor is not valid for this listing")]
     InvalidCursor,
     /// Throttling, timeouts, an unreachable endpoint, before anything was written: worth
@@ -234,14 +239,54 @@ pub trait SweepIndex: Send + Sync {
     ) -> Result<DuePage, StoreError>;
 }
 
+/// The records of requests made with an idempotency key, written in the same transaction as
+/// the change they made, so that a record exists exactly when its change was applied.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The live record for `key` in `tenant` (strongly consistent), if any.
+    async fn recall(
+        &self,
+        tenant: &TenantId,
+        key: &KeyDigest,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// [`CredentialStore::insert`] with `record`, atomically; `IdempotencyKeyTaken` when a live
+    /// record has the key.
+    async fn insert_remembered(
+        &self,
+        created: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+    /// [`CredentialStore::update`] with `record`, atomically; `IdempotencyKeyTaken` when a live
+    /// record has the key (whether or not the version still matches).
+    async fn update_remembered(
+        &self,
+        expected_version: u64,
+        change: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
 pub trait Store:
-    CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter + SweepIndex
+    CredentialStore
+    + AuditLog
+    + UsageStore
+    + TokenDenyList
+    + FailureCounter
+    + SweepIndex
+    + IdempotencyStore
 {
 }
 
-impl<T: CredentialStore + AuditLog + UsageStore + TokenDenyList + FailureCounter + SweepIndex> Store
-    for T
+impl<
+    T: CredentialStore
+        + AuditLog
+        + UsageStore
+        + TokenDenyList
+        + FailureCounter
+        + SweepIndex
+        + IdempotencyStore,
+> Store for T
 {
 }
 

@@ -1,0 +1,356 @@
+//! Idempotency keys for the two requests that hand out a secret (create and rotate), so that a
+//! caller who never saw the answer can repeat the request and get the same credential and the
+//! same secret, without the table ever holding a secret the server alone can read.
+//!
+//! The key itself is never stored. Two independent values are derived from it with HKDF-SHA256:
+//! a lookup digest (the item's key) and an AES-256-GCM key that seals the secret in the item.
+//! Whoever presents the key again can open the secret; a reader of the table cannot, short of
+//! guessing the key, which is why keys are at least 32 characters (a UUID v4 is 36).
+
+use std::fmt;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::digest;
+use aws_lc_rs::hkdf::{self, HKDF_SHA256, KeyType};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::ids::{ClientId, TenantId};
+use crate::secret::ClientSecret;
+use crate::time::Timestamp;
+
+/// How long a key is remembered: a client retrying after a day is making a new request.
+pub const REMEMBERED_FOR: chrono::Duration = chrono::Duration::hours(24);
+
+const MIN_LEN: usize = 32;
+const MAX_LEN: usize = 255;
+const SALT: &[u8] = b"clavis idempotency v1";
+const LOOKUP_INFO: &[u8] = b"lookup";
+const SEAL_INFO: &[u8] = b"secret sealing key";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Idempotency-Key must be {MIN_LEN} to {MAX_LEN} visible ASCII characters, such as a UUID v4."
+)]
+pub struct InvalidIdempotencyKey;
+
+/// A caller's `Idempotency-Key`: as sensitive as the secret it can unseal, so never printed.
+pub struct IdempotencyKey(SecretString);
+
+impl IdempotencyKey {
+    pub fn parse(presented: &str) -> Result<Self, InvalidIdempotencyKey> {
+        let visible = presented.bytes().all(|b| b.is_ascii_graphic());
+        if visible && (MIN_LEN..=MAX_LEN).contains(&presented.len()) {
+            Ok(Self(SecretString::from(presented)))
+        } else {
+            Err(InvalidIdempotencyKey)
+        }
+    }
+
+    /// Runs `use_okm` on HKDF-SHA256 output for `info` in `tenant`'s context.
+    fn derive<L: KeyType, T>(
+        &self,
+        tenant: &TenantId,
+        info: &[u8],
+        len: L,
+        use_okm: impl FnOnce(hkdf::Okm<'_, L>) -> T,
+    ) -> T {
+        let prk = hkdf::Salt::new(HKDF_SHA256, SALT).extract(self.0.expose_secret().as_bytes());
+        let info = [info, tenant.as_str().as_bytes()];
+        // Both output lengths used here (32 bytes) are far under HKDF's limit of 255 blocks.
+        let okm = prk
+            .expand(&info, len)
+            .unwrap_or_else(|_| unreachable!("HKDF output length is fixed and valid"));
+        use_okm(okm)
+    }
+
+    /// Where the request's record is kept: per tenant, and useless for unsealing.
+    pub fn digest(&self, tenant: &TenantId) -> KeyDigest {
+        let mut bytes = [0u8; 32];
+        self.derive(tenant, LOOKUP_INFO, Bytes(32), |okm| {
+            okm.fill(&mut bytes)
+                .unwrap_or_else(|_| unreachable!("the buffer has the derived length"))
+        });
+        KeyDigest(hex(&bytes))
+    }
+
+    fn sealing_key(&self, tenant: &TenantId) -> LessSafeKey {
+        self.derive(tenant, SEAL_INFO, &AES_256_GCM, |okm| {
+            LessSafeKey::new(UnboundKey::from(okm))
+        })
+    }
+
+    /// The secret encrypted under this key, bound to the record it belongs in (`context`), as
+    /// nonce followed by ciphertext and tag.
+    pub fn seal(
+        &self,
+        tenant: &TenantId,
+        context: &[u8],
+        secret: &ClientSecret,
+    ) -> Result<Vec<u8>, SealError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| SealError)?;
+        let mut sealed = secret.expose().as_bytes().to_vec();
+        self.sealing_key(tenant)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut sealed,
+            )
+            .map_err(|_| SealError)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// The secret [`seal`](Self::seal) sealed, if this is the key and `context` the record.
+    pub fn open(
+        &self,
+        tenant: &TenantId,
+        context: &[u8],
+        sealed: &[u8],
+    ) -> Result<ClientSecret, SealError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(SealError);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
+        let mut buffer = ciphertext.to_vec();
+        let plain = self
+            .sealing_key(tenant)
+            .open_in_place(nonce, Aad::from(context), &mut buffer)
+            .map_err(|_| SealError)?;
+        let text = std::str::from_utf8(plain).map_err(|_| SealError)?;
+        ClientSecret::parse(text)
+            .map(|(secret, _)| secret)
+            .map_err(|_| SealError)
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdempotencyKey(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the sealed secret could not be sealed or opened")]
+pub struct SealError;
+
+/// HKDF output of a chosen length, for the lookup digest.
+struct Bytes(usize);
+
+impl KeyType for Bytes {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// The stored stand-in for a key: 64 hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyDigest(String);
+
+impl KeyDigest {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A digest read back from storage.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Self(text.to_owned()))
+    }
+}
+
+/// The operations that take an idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    RotateSecret,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::RotateSecret => "rotate_secret",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "create" => Some(Operation::Create),
+            "rotate_secret" => Some(Operation::RotateSecret),
+            _ => None,
+        }
+    }
+}
+
+/// What makes two requests "the same request": the operation and its target, the caller, and
+/// every byte that could change the outcome. SHA-256, hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// `parts` are hashed with their lengths, so no two different lists collide by
+    /// concatenation.
+    pub fn of(parts: &[&[u8]]) -> Self {
+        let mut context = digest::Context::new(&digest::SHA256);
+        for part in parts {
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part);
+        }
+        Self(hex(context.finish().as_ref()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+/// What a request with a key left behind: enough to answer a repeat exactly as the first time,
+/// and to tell a repeat from a different request under the same key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub tenant: TenantId,
+    pub key: KeyDigest,
+    pub operation: Operation,
+    pub client_id: ClientId,
+    pub fingerprint: Fingerprint,
+    /// The response body without the secret, as the handler rendered it.
+    pub response: serde_json::Value,
+    /// The secret, sealed under the idempotency key (see [`IdempotencyKey::seal`]).
+    pub sealed_secret: Vec<u8>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl IdempotencyRecord {
+    /// What the sealed secret is bound to: this tenant's record for this key and request.
+    pub fn seal_context(key: &KeyDigest, fingerprint: &Fingerprint) -> Vec<u8> {
+        format!("{}#{}", key.as_str(), fingerprint.as_str()).into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Environment;
+
+    fn key(text: &str) -> IdempotencyKey {
+        IdempotencyKey::parse(text).unwrap()
+    }
+
+    fn tenant(name: &str) -> TenantId {
+        TenantId::parse(name).unwrap()
+    }
+
+    #[test]
+    fn keys_are_32_to_255_visible_ascii_characters() {
+        assert!(IdempotencyKey::parse(&"a".repeat(32)).is_ok());
+        assert!(IdempotencyKey::parse(&"~".repeat(255)).is_ok());
+        assert!(IdempotencyKey::parse("7d1f6a5e-4b7c-4d2a-9c1e-3f0b8a6d2e91").is_ok());
+        for refused in [
+            "a".repeat(31),
+            "a".repeat(256),
+            format!("{} ", "a".repeat(32)),
+            format!("{}\t", "a".repeat(32)),
+            format!("{}é", "a".repeat(32)),
+            format!("{}\0", "a".repeat(32)),
+            String::new(),
+        ] {
+            assert_eq!(
+                IdempotencyKey::parse(&refused).err(),
+                Some(InvalidIdempotencyKey),
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_never_prints() {
+        let text = "7d1f6a5e-4b7c-4d2a-9c1e-3f0b8a6d2e91";
+        assert!(!format!("{:?}", key(text)).contains("7d1f"));
+    }
+
+    #[test]
+    fn the_digest_is_stable_per_tenant_and_reveals_nothing_of_the_key() {
+        let text = "7d1f6a5e-4b7c-4d2a-9c1e-3f0b8a6d2e91";
+        let acme = key(text).digest(&tenant("acme"));
+        assert_eq!(acme, key(text).digest(&tenant("acme")));
+        assert_ne!(acme, key(text).digest(&tenant("globex")));
+        assert_ne!(acme, key(&"b".repeat(36)).digest(&tenant("acme")));
+        assert_eq!(acme.as_str().len(), 64);
+        assert!(!acme.as_str().contains("7d1f6a5e"));
+        assert_eq!(KeyDigest::parse(acme.as_str()), Some(acme));
+    }
+
+    #[test]
+    fn only_the_same_key_tenant_and_record_open_a_sealed_secret() {
+        let secret = ClientSecret::generate(Environment::Live);
+        let the_key = key(&"k".repeat(40));
+        let acme = tenant("acme");
+        let sealed = the_key.seal(&acme, b"record-1", &secret).unwrap();
+        assert!(
+            !sealed
+                .windows(20)
+                .any(|w| secret.expose().as_bytes().windows(20).any(|s| s == w)),
+            "nothing of the secret shows in the sealed bytes"
+        );
+        let opened = the_key.open(&acme, b"record-1", &sealed).unwrap();
+        assert_eq!(opened.expose(), secret.expose());
+
+        assert_eq!(
+            key(&"j".repeat(40)).open(&acme, b"record-1", &sealed).err(),
+            Some(SealError)
+        );
+        assert_eq!(
+            the_key.open(&tenant("globex"), b"record-1", &sealed).err(),
+            Some(SealError)
+        );
+        assert_eq!(
+            the_key.open(&acme, b"record-2", &sealed).err(),
+            Some(SealError)
+        );
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(
+            the_key.open(&acme, b"record-1", &tampered).err(),
+            Some(SealError)
+        );
+        assert_eq!(
+            the_key.open(&acme, b"record-1", &[1, 2]).err(),
+            Some(SealError)
+        );
+        // A fresh nonce every time: the same secret never seals to the same bytes.
+        assert_ne!(sealed, the_key.seal(&acme, b"record-1", &secret).unwrap());
+    }
+
+    #[test]
+    fn fingerprints_separate_their_parts() {
+        assert_eq!(
+            Fingerprint::of(&[b"ab", b"c"]),
+            Fingerprint::of(&[b"ab", b"c"])
+        );
+        assert_ne!(
+            Fingerprint::of(&[b"ab", b"c"]),
+            Fingerprint::of(&[b"a", b"bc"])
+        );
+        assert_ne!(Fingerprint::of(&[b"ab"]), Fingerprint::of(&[b"ab", b""]));
+    }
+}
