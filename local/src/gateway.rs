@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -33,7 +34,12 @@ pub struct Gateway {
     app: Arc<App>,
     oauth: Arc<OAuthApp>,
     idp: Arc<LocalIdp>,
+    /// The built admin console, served at `/console/` (a static site in AWS, beside the API).
+    console: Option<PathBuf>,
 }
+
+/// Where the standalone console page is served.
+pub const CONSOLE_PATH: &str = "/console/";
 
 /// A bound listener: its address is known (the token issuer is the gateway's own URL) before
 /// the apps that serve it are built.
@@ -118,10 +124,27 @@ impl Drop for RunningGateway {
 
 impl Gateway {
     pub fn new(app: Arc<App>, oauth: Arc<OAuthApp>, idp: Arc<LocalIdp>) -> Self {
-        Self { app, oauth, idp }
+        Self {
+            app,
+            oauth,
+            idp,
+            console: None,
+        }
+    }
+
+    /// Also serves the built console in `dir` at [`CONSOLE_PATH`].
+    pub fn with_console(mut self, dir: PathBuf) -> Self {
+        self.console = Some(dir);
+        self
     }
 
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        if let Some(dir) = &self.console
+            && (request.uri().path() == "/console"
+                || request.uri().path().starts_with(CONSOLE_PATH))
+        {
+            return serve_console(dir, request).await;
+        }
         let (parts, body) = request.into_parts();
         let Some((route, path_parameters)) = find_route(parts.method.as_str(), parts.uri.path())
         else {
@@ -170,6 +193,62 @@ impl Gateway {
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
     }
+}
+
+/// The console's static files, with headers that keep its page from leaking the management
+/// token it holds: no caching of the page, no referrer, and scripts and connections only to
+/// this origin.
+async fn serve_console(dir: &Path, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    use tower::ServiceExt;
+    if request.uri().path() == "/console" {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+        response.headers_mut().insert(
+            hyper::header::LOCATION,
+            HeaderValue::from_static(CONSOLE_PATH),
+        );
+        return response;
+    }
+    // The files sit at the folder's root; the URL keeps its /console/ prefix.
+    let (mut parts, body) = request.into_parts();
+    let rest = parts.uri.path()[CONSOLE_PATH.len() - 1..].to_owned();
+    parts.uri = match rest.parse() {
+        Ok(uri) => uri,
+        Err(_) => return gateway_message(StatusCode::NOT_FOUND, "Not Found"),
+    };
+    let served = tower_http::services::ServeDir::new(dir)
+        .oneshot(Request::from_parts(parts, body))
+        .await;
+    let response = match served {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (mut parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a console file");
+            return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+    };
+    if parts.status == StatusCode::NOT_FOUND && !dir.join("index.html").is_file() {
+        return gateway_message(
+            StatusCode::NOT_FOUND,
+            "The console is not built: `make run` builds it (npm ci and npm run build in console/).",
+        );
+    }
+    for (name, value) in [
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        (
+            "content-security-policy",
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    ] {
+        parts.headers.insert(name, HeaderValue::from_static(value));
+    }
+    Response::from_parts(parts, Full::new(bytes))
 }
 
 /// API Gateway's own error responses (before or instead of a function): `{"message": …}`.

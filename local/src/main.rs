@@ -15,8 +15,8 @@ use clavis::store::{Retention, SharedStore, memory::MemoryStore};
 use clavis::sweep::Sweeper;
 use clavis::time::{Clock, SystemClock};
 use clavis::token::keys::KeyAlgorithm;
-use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
-use clavis_local::gateway::{Bound, Gateway};
+use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
+use clavis_local::gateway::{Bound, CONSOLE_PATH, Gateway};
 use clavis_local::idp::{DevClaims, LocalIdp, persistent_key};
 
 #[derive(Parser)]
@@ -333,17 +333,27 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
         }
     });
     let app = Arc::new(App::new(store, hasher, clock));
-    let gateway = bound.serve(Gateway::new(app, oauth, Arc::clone(&idp)));
+    let console = repo_root().join("console").join("dist");
+    let console_built = console.join("index.html").is_file();
+    let gateway = bound.serve(Gateway::new(app, oauth, Arc::clone(&idp)).with_console(console));
     let admin = DevClaims {
         sub: "dev-admin".into(),
         role: "admin".into(),
         tenant: Some("demo".into()),
         advises: Vec::new(),
     };
+    let token = idp.mint(&admin, 12)?;
+    let console_line = if console_built {
+        format!(
+            "The admin console for tenant \"demo\":\n\n  {url}{CONSOLE_PATH}#token={token}\n\n",
+            url = gateway.url()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\nOther callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n",
+        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\n{console_line}Other callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n",
         url = gateway.url(),
-        token = idp.mint(&admin, 12)?,
     );
     shutdown_signal().await;
     eprintln!("Stopping…");
