@@ -30,7 +30,7 @@ const SEAL_INFO: &[u8] = b"secret sealing key";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "Idempotency-Key must be {MIN_LEN} to {MAX_LEN} visible ASCII characters, such as a UUID v4."
+    "Idempotency-Key must be one value of {MIN_LEN} to {MAX_LEN} visible ASCII characters without commas, such as a UUID v4."
 )]
 pub struct InvalidIdempotencyKey;
 
@@ -38,8 +38,10 @@ pub struct InvalidIdempotencyKey;
 pub struct IdempotencyKey(SecretString);
 
 impl IdempotencyKey {
+    /// Commas are refused because HTTP joins repeated headers with them: two keys sent at once
+    /// would otherwise read as one.
     pub fn parse(presented: &str) -> Result<Self, InvalidIdempotencyKey> {
-        let visible = presented.bytes().all(|b| b.is_ascii_graphic());
+        let visible = presented.bytes().all(|b| b.is_ascii_graphic() && b != b',');
         if visible && (MIN_LEN..=MAX_LEN).contains(&presented.len()) {
             Ok(Self(SecretString::from(presented)))
         } else {
@@ -271,6 +273,7 @@ mod tests {
             format!("{}\t", "a".repeat(32)),
             format!("{}é", "a".repeat(32)),
             format!("{}\0", "a".repeat(32)),
+            format!("{},{}", "a".repeat(32), "b".repeat(32)),
             String::new(),
         ] {
             assert_eq!(

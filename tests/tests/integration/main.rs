@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so one DynamoDB Local serves them all.
 
 mod api_access;
+mod api_idempotency;
 mod api_input;
 mod api_lifecycle;
 mod api_secrets;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use clavis::audit::AuditEvent;
 use clavis::credential::{Credential, Name, Reason, Scopes, Status};
+use clavis::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
 use clavis::ids::ClientId;
 use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
 use clavis::store::{AuditScope, Cursor, PageRequest, StoreError, UsageMonth};
@@ -30,6 +31,10 @@ clavis_tests::against_both_stores!(
     usage_counts_per_month_and_survives_lifecycle_writes,
     denied_tokens_are_remembered_until_they_expire,
     failures_count_per_client_and_window_until_the_window_ends,
+    idempotency_records_land_with_their_change_and_read_back_whole,
+    a_taken_idempotency_key_refuses_the_whole_write,
+    a_taken_key_explains_a_stale_rotation_too,
+    idempotency_records_vanish_after_a_day_and_the_key_is_free_again,
 );
 
 async fn insert(fx: &Fixture, tenant_name: &str) -> Credential {
@@ -641,5 +646,206 @@ async fn failures_count_per_client_and_window_until_the_window_ends(fx: Fixture)
         fx.store.failures(&a, window).await.unwrap(),
         0,
         "the counter expires with its window"
+    );
+}
+
+fn record(
+    fx: &Fixture,
+    key: &str,
+    client_id: &ClientId,
+    operation: Operation,
+) -> IdempotencyRecord {
+    let tenant = tenant("acme");
+    let key = IdempotencyKey::parse(key).unwrap();
+    let digest = key.digest(&tenant);
+    IdempotencyRecord {
+        tenant,
+        key: digest,
+        operation,
+        client_id: client_id.clone(),
+        fingerprint: Fingerprint::of(&[b"request"]),
+        response: serde_json::json!({"credential": {"client_id": client_id.to_string(), "version": 1}, "client_secret_notice": "once"}),
+        sealed_secret: vec![0, 1, 2, 254, 255],
+        created_at: fx.now(),
+        expires_at: fx.now() + clavis::idempotency::REMEMBERED_FOR,
+    }
+}
+
+const KEY: &str = "0f6a1c9e-3b2d-4e8f-a7c5-9d1b2e3f4a5b";
+
+async fn idempotency_records_land_with_their_change_and_read_back_whole(fx: Fixture) {
+    let created = new_credential("acme", None, fx.now());
+    let remembered = record(&fx, KEY, &created.credential.client_id, Operation::Create);
+    assert!(
+        fx.store
+            .recall(&remembered.tenant, &remembered.key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    fx.store
+        .insert_remembered(&created, &remembered)
+        .await
+        .unwrap();
+    let recalled = fx
+        .store
+        .recall(&remembered.tenant, &remembered.key)
+        .await
+        .unwrap();
+    assert_eq!(recalled.as_ref(), Some(&remembered));
+    // Per tenant: the same key elsewhere is another record.
+    let elsewhere = IdempotencyKey::parse(KEY)
+        .unwrap()
+        .digest(&tenant("globex"));
+    assert!(
+        fx.store
+            .recall(&tenant("globex"), &elsewhere)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        fx.store.get(&created.credential.client_id).await.unwrap(),
+        Some(created.credential.clone())
+    );
+
+    let c = created.credential;
+    let rotation =
+        lifecycle::rotate_secret(&c, fake_hash("rotated"), GracePeriod::none(), &fx.context())
+            .unwrap();
+    let rotated = record(&fx, &"r".repeat(40), &c.client_id, Operation::RotateSecret);
+    fx.store
+        .update_remembered(c.version, &rotation, &rotated)
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store
+            .recall(&rotated.tenant, &rotated.key)
+            .await
+            .unwrap(),
+        Some(rotated)
+    );
+    assert_eq!(
+        kinds(&events(&fx, &c).await),
+        ["credential.secret_rotated", "credential.created"]
+    );
+}
+
+async fn a_taken_idempotency_key_refuses_the_whole_write(fx: Fixture) {
+    let first = new_credential("acme", None, fx.now());
+    let remembered = record(&fx, KEY, &first.credential.client_id, Operation::Create);
+    fx.store
+        .insert_remembered(&first, &remembered)
+        .await
+        .unwrap();
+    // A twin: another credential under the same key.
+    let twin = new_credential("acme", None, fx.now());
+    let twin_record = record(&fx, KEY, &twin.credential.client_id, Operation::Create);
+    assert!(matches!(
+        fx.store.insert_remembered(&twin, &twin_record).await,
+        Err(StoreError::IdempotencyKeyTaken)
+    ));
+    assert!(
+        fx.store
+            .get(&twin.credential.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(events(&fx, &twin.credential).await.is_empty());
+    assert_eq!(
+        fx.store
+            .recall(&remembered.tenant, &remembered.key)
+            .await
+            .unwrap(),
+        Some(remembered),
+        "the first record stays as it was"
+    );
+
+    // An update under a taken key writes nothing either.
+    let c = first.credential;
+    let rotation =
+        lifecycle::rotate_secret(&c, fake_hash("rotated"), GracePeriod::none(), &fx.context())
+            .unwrap();
+    let again = record(&fx, KEY, &c.client_id, Operation::RotateSecret);
+    assert!(matches!(
+        fx.store
+            .update_remembered(c.version, &rotation, &again)
+            .await,
+        Err(StoreError::IdempotencyKeyTaken)
+    ));
+    assert_eq!(fx.store.get(&c.client_id).await.unwrap(), Some(c.clone()));
+    assert_eq!(kinds(&events(&fx, &c).await), ["credential.created"]);
+}
+
+async fn a_taken_key_explains_a_stale_rotation_too(fx: Fixture) {
+    // Two rotations with one key read the same version; the first wins. The second fails on
+    // both the version and the key, and the key is the reason that tells the caller what to do.
+    let c = insert(&fx, "acme").await;
+    let key = "t".repeat(40);
+    let first =
+        lifecycle::rotate_secret(&c, fake_hash("first"), GracePeriod::none(), &fx.context())
+            .unwrap();
+    fx.store
+        .update_remembered(
+            c.version,
+            &first,
+            &record(&fx, &key, &c.client_id, Operation::RotateSecret),
+        )
+        .await
+        .unwrap();
+    let second =
+        lifecycle::rotate_secret(&c, fake_hash("second"), GracePeriod::none(), &fx.context())
+            .unwrap();
+    assert!(matches!(
+        fx.store
+            .update_remembered(
+                c.version,
+                &second,
+                &record(&fx, &key, &c.client_id, Operation::RotateSecret)
+            )
+            .await,
+        Err(StoreError::IdempotencyKeyTaken)
+    ));
+    let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.secret.hash, fake_hash("first"));
+}
+
+async fn idempotency_records_vanish_after_a_day_and_the_key_is_free_again(fx: Fixture) {
+    let first = new_credential("acme", None, fx.now());
+    let remembered = record(&fx, KEY, &first.credential.client_id, Operation::Create);
+    fx.store
+        .insert_remembered(&first, &remembered)
+        .await
+        .unwrap();
+    fx.advance(Duration::hours(23));
+    assert!(
+        fx.store
+            .recall(&remembered.tenant, &remembered.key)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    fx.advance(Duration::hours(1));
+    assert!(
+        fx.store
+            .recall(&remembered.tenant, &remembered.key)
+            .await
+            .unwrap()
+            .is_none(),
+        "past its TTL, whether or not DynamoDB has deleted it yet"
+    );
+    let later = new_credential("acme", None, fx.now());
+    let later_record = record(&fx, KEY, &later.credential.client_id, Operation::Create);
+    fx.store
+        .insert_remembered(&later, &later_record)
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store
+            .recall(&later_record.tenant, &later_record.key)
+            .await
+            .unwrap(),
+        Some(later_record)
     );
 }
