@@ -195,10 +195,13 @@ impl Client {
         url: &Url,
         body: Option<Vec<u8>>,
         if_match: Option<IfMatch>,
+        idempotency_key: Option<&str>,
     ) -> Result<Response> {
         let transport = &self.inner.transport;
+        // With a key, a repeat cannot apply the change twice: it gets the first answer.
+        let idempotent = idempotency_key.is_some();
         let response = transport
-            .send(&method, url, false, || {
+            .send(&method, url, idempotent, || {
                 let mut request = transport
                     .http
                     .request(method.clone(), url.clone())
@@ -210,6 +213,9 @@ impl Client {
                 }
                 if let Some(tag) = if_match {
                     request = request.header(IF_MATCH, tag.header_value());
+                }
+                if let Some(key) = idempotency_key {
+                    request = request.header(IDEMPOTENCY_KEY, key);
                 }
                 request
             })
@@ -227,14 +233,26 @@ impl Client {
         url: &Url,
         body: Option<&impl Serialize>,
         if_match: Option<IfMatch>,
+        idempotency_key: Option<&str>,
     ) -> Result<T> {
         let body = body
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| Error::Config(format!("cannot encode the request: {e}")))?;
-        let response = self.call(method, url, body, if_match).await?;
+        let response = self
+            .call(method, url, body, if_match, idempotency_key)
+            .await?;
         read_json(url, response).await
     }
+}
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A fresh key for one create or rotation (a UUID v4: 122 random bits), repeated unchanged on
+/// every retry of that request, so that a retry after a lost answer gets that answer, secret
+/// included, instead of making a second credential or a second secret.
+fn new_idempotency_key() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Reads a successful response's JSON body as `T`.
@@ -303,7 +321,13 @@ impl Tenant {
         let url = self.url(["credentials"]);
         let document: IssuedSecretDocument = self
             .client
-            .call_json(Method::POST, &url, Some(request), None)
+            .call_json(
+                Method::POST,
+                &url,
+                Some(request),
+                None,
+                Some(&new_idempotency_key()),
+            )
             .await?;
         Ok(document.into())
     }
@@ -463,7 +487,7 @@ impl CredentialRef {
         let url = self.url(action);
         self.tenant
             .client
-            .call_json(method, &url, body, self.if_match)
+            .call_json(method, &url, body, self.if_match, None)
             .await
     }
 
@@ -472,7 +496,7 @@ impl CredentialRef {
         let url = self.url(None);
         self.tenant
             .client
-            .call_json(Method::GET, &url, None::<&()>, None)
+            .call_json(Method::GET, &url, None::<&()>, None, None)
             .await
     }
 
@@ -517,7 +541,13 @@ impl CredentialRef {
         let document: IssuedSecretDocument = self
             .tenant
             .client
-            .call_json(Method::POST, &url, Some(&body), self.if_match)
+            .call_json(
+                Method::POST,
+                &url,
+                Some(&body),
+                self.if_match,
+                Some(&new_idempotency_key()),
+            )
             .await?;
         Ok(document.into())
     }
@@ -550,7 +580,7 @@ impl CredentialRef {
         let url = self.url(None);
         self.tenant
             .client
-            .call(Method::DELETE, &url, None, self.if_match)
+            .call(Method::DELETE, &url, None, self.if_match, None)
             .await?;
         Ok(())
     }
@@ -631,7 +661,7 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
         }
         let page: PageDocument<T> = match self
             .client
-            .call_json(Method::GET, &url, None::<&()>, None)
+            .call_json(Method::GET, &url, None::<&()>, None, None)
             .await
         {
             Ok(page) => page,

@@ -134,13 +134,24 @@ impl Transport {
                     if !more || !retryable_status(status, idempotent) {
                         return Ok(response);
                     }
-                    let response = if status == StatusCode::SERVICE_UNAVAILABLE && !idempotent {
-                        match outcome_unknown(response, url).await? {
-                            (response, true) => return Ok(response),
-                            (response, false) => response,
+                    let response = match status {
+                        StatusCode::SERVICE_UNAVAILABLE if !idempotent => {
+                            match problem_says(response, url, "outcome", "unknown").await? {
+                                (response, true) => return Ok(response),
+                                (response, false) => response,
+                            }
                         }
-                    } else {
-                        response
+                        // Only a twin with the same idempotency key in flight is worth waiting
+                        // for; any other conflict is the caller's to resolve.
+                        StatusCode::CONFLICT => {
+                            match problem_says(response, url, "code", "idempotency_in_progress")
+                                .await?
+                            {
+                                (response, true) => response,
+                                (response, false) => return Ok(response),
+                            }
+                        }
+                        _ => response,
                     };
                     match retry_after(response.headers(), SystemTime::now()) {
                         Some(wait) if wait > self.retry.max_retry_after => return Ok(response),
@@ -149,7 +160,11 @@ impl Transport {
                     }
                 }
                 Err(e) => {
-                    let safe = e.is_connect() || (idempotent && e.is_timeout());
+                    // A request that never connected was never carried out; one that may have
+                    // been (timed out, or its connection dropped before the answer) is repeated
+                    // only when repeating cannot apply it twice.
+                    let safe = e.is_connect()
+                        || (idempotent && (e.is_timeout() || e.is_request() || e.is_body()));
                     if !more || !safe {
                         return Err(Error::transport(url, e));
                     }
@@ -172,6 +187,7 @@ impl Transport {
 fn retryable_status(status: StatusCode, idempotent: bool) -> bool {
     match status {
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => true,
+        StatusCode::CONFLICT => idempotent,
         StatusCode::INTERNAL_SERVER_ERROR
         | StatusCode::BAD_GATEWAY
         | StatusCode::GATEWAY_TIMEOUT => idempotent,
@@ -179,9 +195,15 @@ fn retryable_status(status: StatusCode, idempotent: bool) -> bool {
     }
 }
 
-/// Whether a `503` says its change may or may not have been applied (`outcome: "unknown"` in
-/// the problem document). Reads the body, and hands back a response that still carries it.
-async fn outcome_unknown(response: Response, url: &Url) -> Result<(Response, bool)> {
+/// Whether the problem document in `response` has `member` equal to `value` (a `503` with
+/// `outcome: "unknown"` says its change may or may not have been applied). Reads the body, and
+/// hands back a response that still carries it.
+async fn problem_says(
+    response: Response,
+    url: &Url,
+    member: &str,
+    value: &str,
+) -> Result<(Response, bool)> {
     let (status, version, headers) = (
         response.status(),
         response.version(),
@@ -191,13 +213,13 @@ async fn outcome_unknown(response: Response, url: &Url) -> Result<(Response, boo
         .bytes()
         .await
         .map_err(|e| Error::transport(url, e))?;
-    let unknown = serde_json::from_slice::<serde_json::Value>(&body)
-        .is_ok_and(|problem| problem["outcome"] == "unknown");
+    let says = serde_json::from_slice::<serde_json::Value>(&body)
+        .is_ok_and(|problem| problem[member] == value);
     let mut rebuilt = http::Response::new(body);
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;
-    Ok((Response::from(rebuilt), unknown))
+    Ok((Response::from(rebuilt), says))
 }
 
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3), relative to `now`.
@@ -271,7 +293,9 @@ mod tests {
             assert!(retryable_status(status, true));
             assert!(!retryable_status(status, false));
         }
-        for status in [400, 401, 404, 409, 412] {
+        assert!(retryable_status(StatusCode::CONFLICT, true));
+        assert!(!retryable_status(StatusCode::CONFLICT, false));
+        for status in [400, 401, 404, 412] {
             assert!(!retryable_status(
                 StatusCode::from_u16(status).unwrap(),
                 true

@@ -27,6 +27,7 @@ use clavis_tests::injector::{Fault, FaultInjector};
 use clavis_tests::{Fixture, dynamodb_local, fresh_table};
 use futures_util::future::{BoxFuture, join_all};
 use reqwest::Method;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 /// The functions' `Timeout` (infra/template.yaml): a request must have failed well before.
@@ -990,6 +991,56 @@ async fn a_write_the_database_never_confirms_answers_an_honest_503_and_is_all_or
         faults.injected(),
         seconds(rotate.took)
     );
+}
+
+/// What the lost answers above mean for a caller of the SDK: its create and rotation, whose
+/// answers the database loses after the commit, are repeated under their idempotency keys and
+/// deliver their one secret; nothing is applied twice and no credential is left orphaned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_creates_and_rotations_whose_answers_are_lost_still_deliver_their_one_secret() {
+    let faults = FaultInjector::new();
+    let (api, table) = api_through(&faults, None, Env::default()).await;
+    let tenant = "retried";
+    let client = clavis_sdk::Client::new(api.gateway.url(), api.admin(tenant)).unwrap();
+    let acme = client.tenant(tenant);
+
+    faults.inject("TransactWriteItems", Fault::LoseAnswer, 3);
+    let created = acme
+        .create(&clavis_sdk::NewCredential::new(
+            "Lost answer",
+            ["products:read"],
+        ))
+        .await
+        .expect("the SDK repeats the create and gets its answer");
+    assert_eq!(
+        faults.injected().values().sum::<u64>(),
+        3,
+        "the first attempt's answers were lost"
+    );
+    let stored = table.assert_whole().await;
+    let credentials = stored.values().filter(|s| s.version.is_some()).count();
+    assert_eq!(credentials, 1, "one credential, not an orphan and a twin");
+    let integration = Integration {
+        id: created.credential.client_id.clone(),
+        secret: created.client_secret.expose_secret().to_owned(),
+    };
+    api.token_request(&integration).await.expect(200);
+
+    faults.inject("TransactWriteItems", Fault::LoseAnswer, 3);
+    let rotated = acme
+        .credential(&created.credential.client_id)
+        .rotate(None)
+        .await
+        .expect("the SDK repeats the rotation and gets its answer");
+    assert_eq!(rotated.credential.secret_version, 2, "rotated once");
+    api.token_request(&Integration {
+        id: integration.id.clone(),
+        secret: rotated.client_secret.expose_secret().to_owned(),
+    })
+    .await
+    .expect(200);
+    api.token_request(&integration).await.expect(401);
+    table.assert_whole().await;
 }
 
 /// Sends `method path` in the background, as a caller whose request the API may never answer.

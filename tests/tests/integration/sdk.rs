@@ -713,27 +713,44 @@ async fn retries_honour_retry_after_and_only_repeat_what_is_safe() {
     assert_eq!(throttled.retry_after(), Some(Duration::from_secs(3600)));
     assert_eq!(proxy.count("GET", list), 3);
 
-    // A 500 on a POST may have done its work: not repeated. On a GET it is.
-    proxy.fail("POST", list, 500, None, 1);
+    // A 500 on a POST may have done its work: not repeated, unless it carries an idempotency
+    // key, as a create does (a repeat gets the first answer). On a GET it is repeated.
+    let first = acme
+        .create(&NewCredential::new("Once", ["products:read"]))
+        .await
+        .unwrap();
+    let suspend = format!("{list}/{}/suspend", first.credential.client_id);
+    proxy.fail("POST", &suspend, 500, None, 1);
     let failed = acme
-        .create(&NewCredential::new("Maybe", ["products:read"]))
+        .credential(&first.credential.client_id)
+        .suspend()
         .await
         .unwrap_err();
     assert_eq!(failed.status(), Some(500));
-    assert_eq!(proxy.count("POST", list), 1);
+    assert_eq!(proxy.count("POST", &suspend), 1);
+    let posts_before = proxy.count("POST", list);
+    proxy.fail("POST", list, 500, None, 1);
+    acme.create(&NewCredential::new("Maybe", ["products:read"]))
+        .await
+        .unwrap();
+    assert_eq!(proxy.count("POST", list) - posts_before, 2);
     proxy.fail("GET", list, 500, None, 2);
     acme.list(ListOptions::new()).collect_all().await.unwrap();
     assert_eq!(proxy.count("GET", list), 3 + 3);
 
     // A 503 without Retry-After means nothing was done: a POST is repeated after a backoff.
+    let (sent, passed) = (proxy.count("POST", list), proxy.forwarded("POST", list));
     proxy.fail("POST", list, 503, None, 1);
     let created = acme
         .create(&NewCredential::new("Retried", ["products:read"]))
         .await
         .unwrap();
     assert_eq!(
-        (proxy.count("POST", list), proxy.forwarded("POST", list)),
-        (3, 1)
+        (
+            proxy.count("POST", list) - sent,
+            proxy.forwarded("POST", list) - passed
+        ),
+        (2, 1)
     );
 
     // The token endpoint: retried through 502s, since a token request changes nothing.
@@ -765,25 +782,27 @@ async fn retries_honour_retry_after_and_only_repeat_what_is_safe() {
     assert_eq!(unavailable.code(), Some("service_unavailable"));
 }
 
-/// A 503 whose change may have been applied (`outcome: "unknown"`) comes back to the caller
-/// at once: repeating a rotation that was applied would issue a second secret. Any other 503
-/// means nothing was done, and the same POST is repeated.
+/// A 503 whose change may have been applied (`outcome: "unknown"`): a create or rotation,
+/// sent with an idempotency key, is repeated with that same key (the server answers a repeat
+/// with the first answer, secret included, and changes nothing); any other change comes back
+/// to the caller at once, since repeating it might apply it twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_whose_outcome_is_unknown_is_handed_back_not_repeated() {
-    let requests = Arc::new(Mutex::new(Vec::<String>::new()));
+async fn a_change_whose_outcome_is_unknown_is_repeated_only_under_its_idempotency_key() {
+    let requests = Arc::new(Mutex::new(Vec::<(String, Option<String>)>::new()));
     let seen = Arc::clone(&requests);
     let server = Stub::serve(move |request: StubRequest| {
-        seen.lock().unwrap().push(request.path().to_owned());
-        let mut problem = serde_json::json!({
+        seen.lock().unwrap().push((
+            request.path().to_owned(),
+            request.header("idempotency-key").map(str::to_owned),
+        ));
+        let problem = serde_json::json!({
             "type": "urn:clavis:problem:service_unavailable",
             "title": "Service Unavailable",
             "status": 503,
-            "detail": "The credential store is temporarily unavailable.",
+            "detail": "The credential store stopped answering while this change was being saved.",
             "code": "service_unavailable",
+            "outcome": "unknown",
         });
-        if request.path().ends_with("/rotate") {
-            problem["outcome"] = "unknown".into();
-        }
         async move {
             StubResponse::new(503)
                 .header("retry-after", "0")
@@ -792,28 +811,43 @@ async fn a_change_whose_outcome_is_unknown_is_handed_back_not_repeated() {
     })
     .await;
     let client = Client::new(server.url(), "token").unwrap();
-    let credential = client.tenant("acme").credential("cid_x");
+    let acme = client.tenant("acme");
+    let credential = acme.credential("cid_x");
+    let attempts = 1 + RetryPolicy::default().max_retries as usize;
+    let take = || std::mem::take(&mut *requests.lock().unwrap());
 
-    let error = credential.rotate(None).await.unwrap_err();
-    let problem = error.problem().expect("a problem document");
-    assert_eq!(
-        (problem.code.as_str(), problem.outcome_unknown()),
-        ("service_unavailable", true)
-    );
-    assert_eq!(
-        requests.lock().unwrap().len(),
-        1,
-        "the rotation was sent once"
-    );
+    for what in ["rotate", "create"] {
+        let error = match what {
+            "rotate" => credential.rotate(None).await.unwrap_err(),
+            _ => acme
+                .create(&NewCredential::new("Maybe", ["products:read"]))
+                .await
+                .unwrap_err(),
+        };
+        let problem = error.problem().expect("a problem document");
+        assert!(problem.outcome_unknown(), "{what}");
+        let sent = take();
+        assert_eq!(sent.len(), attempts, "{what}: repeated up to the policy");
+        let key = sent[0].1.clone().expect("an Idempotency-Key");
+        assert_eq!(key.len(), 36, "{what}: a UUID");
+        assert!(
+            sent.iter().all(|(_, k)| k.as_deref() == Some(key.as_str())),
+            "{what}: every repeat carries the same key"
+        );
+    }
+    // Each call is a new request with a key of its own.
+    credential.rotate(None).await.unwrap_err();
+    credential.rotate(None).await.unwrap_err();
+    let keys: std::collections::HashSet<Option<String>> =
+        take().into_iter().map(|(_, key)| key).collect();
+    assert_eq!(keys.len(), 2);
 
+    // A change without a key is handed back after one try.
     let error = credential.suspend().await.unwrap_err();
-    assert!(!error.problem().expect("a problem").outcome_unknown());
-    let retries = RetryPolicy::default().max_retries;
-    assert_eq!(
-        requests.lock().unwrap().len(),
-        1 + 1 + retries as usize,
-        "a 503 that changed nothing is repeated"
-    );
+    assert!(error.problem().expect("a problem").outcome_unknown());
+    let sent = take();
+    assert_eq!(sent.len(), 1, "the suspension was sent once");
+    assert_eq!(sent[0].1, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
