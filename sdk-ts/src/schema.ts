@@ -463,7 +463,7 @@ export interface components {
                 };
             };
         };
-        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, … */
+        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, … */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -500,8 +500,17 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The lifecycle refuses the change (credential_expired, credential_revoked, credential_suspended, credential_not_suspended, expiry_locked, …) or it lost a race too many times (concurrent_modification). */
+        /** @description The lifecycle refuses the change (credential_expired, credential_revoked, credential_suspended, credential_not_suspended, expiry_locked, …), it lost a race too many times (concurrent_modification), or a request with the same Idempotency-Key is being applied at this moment (idempotency_in_progress, with Retry-After). */
         Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The Idempotency-Key was already used, within 24 hours, for a different request (code `idempotency_key_reused`): use a new key for a new request. */
+        IdempotencyKeyReused: {
             headers: {
                 [name: string]: unknown;
             };
@@ -542,9 +551,10 @@ export interface components {
          * @description The credential store is unavailable (code `service_unavailable`); retry after the time in
          *     `Retry-After`. A read, or a change that failed before anything was written, changed
          *     nothing. A change the store stopped answering in the middle of carries `outcome:
-         *     unknown`: it may or may not have been applied (entirely or not at all, never in part),
-         *     so read the credential before repeating it; a create or rotation that was applied issued
-         *     a secret that could not be shown.
+         *     unknown`: it may or may not have been applied (entirely or not at all, never in part).
+         *     Repeat a create or rotation under the same Idempotency-Key to get its answer, secret
+         *     included; read the credential before repeating anything else (or a create or rotation
+         *     sent without a key, whose repeat would issue another secret).
          */
         ServiceUnavailable: {
             headers: {
@@ -621,6 +631,8 @@ export interface components {
         Cursor: string;
         /** @description The credential version the change is based on, e.g. "3" (its ETag), or *; a stale one answers 412. */
         IfMatch: string;
+        /** @description Makes the request safe to repeat: a repeat with the same key and the same request (operation, credential, caller, body, If-Match) within 24 hours answers the first answer again, secret included, and changes nothing. A fresh random value per request, such as a UUID v4; 32 to 255 visible ASCII characters without commas. The key is never stored; the secret is kept only encrypted under a key derived from it. */
+        IdempotencyKey: string;
     };
     requestBodies: {
         /** @description No body, or an empty JSON object. */
@@ -634,6 +646,8 @@ export interface components {
         /** @description The credential's version, quoted. */
         ETag: string;
         NoStore: "no-store";
+        /** @description Present (`true`) when this is the first answer again, to a repeated request. */
+        IdempotentReplayed: "true";
         Public: string;
         /** @description Seconds to wait before retrying. */
         RetryAfter: string;
@@ -680,7 +694,10 @@ export interface operations {
     "create-credential": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to repeat: a repeat with the same key and the same request (operation, credential, caller, body, If-Match) within 24 hours answers the first answer again, secret included, and changes nothing. A fresh random value per request, such as a UUID v4; 32 to 255 visible ASCII characters without commas. The key is never stored; the secret is kept only encrypted under a key derived from it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 tenant: components["parameters"]["Tenant"];
             };
@@ -692,13 +709,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. Store `client_secret` now; it cannot be shown again. */
+            /** @description Created, or (with `Idempotent-Replayed: true`) the same answer again to a repeat of the request under its Idempotency-Key. Store `client_secret` now; it cannot be shown again. */
             201: {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     /** @description The new credential. */
                     Location?: string;
                     "Cache-Control": components["headers"]["NoStore"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -711,6 +729,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -849,6 +868,8 @@ export interface operations {
             header?: {
                 /** @description The credential version the change is based on, e.g. "3" (its ETag), or *; a stale one answers 412. */
                 "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Makes the request safe to repeat: a repeat with the same key and the same request (operation, credential, caller, body, If-Match) within 24 hours answers the first answer again, secret included, and changes nothing. A fresh random value per request, such as a UUID v4; 32 to 255 visible ASCII characters without commas. The key is never stored; the secret is kept only encrypted under a key derived from it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 tenant: components["parameters"]["Tenant"];
@@ -866,11 +887,12 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Rotated. Store `client_secret` now; it cannot be shown again. */
+            /** @description Rotated, or (with `Idempotent-Replayed: true`) the same answer again to a repeat of the request under its Idempotency-Key. Store `client_secret` now; it cannot be shown again. */
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Cache-Control": components["headers"]["NoStore"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -885,6 +907,7 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -711,6 +711,20 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         .as_str()
         .expect("secret")
         .to_owned();
+    // A create made with an idempotency key, and its repeat, which reads the key's record.
+    let admin = api.admin("iam");
+    let keyed = [("idempotency-key", "iam-create-0123456789abcdef-0123456789")];
+    for _ in 0..2 {
+        api.send(
+            Method::POST,
+            base,
+            Some(&admin),
+            Some(body("Keyed", 10)),
+            &keyed,
+        )
+        .await
+        .expect(201);
+    }
     usage.file("create-credential");
     let Integration { id, secret } = Integration::of(&created);
     let credential = format!("{base}/{id}");
@@ -807,15 +821,21 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     }
     usage.file("discovery");
 
-    // Rotation, then the ends of a credential's life: revoke, and delete (stale, then not).
-    usage
-        .manage(
+    // Rotation (with a key, and its repeat), then the ends of a credential's life: revoke, and
+    // delete (stale, then not).
+    let keyed = [("idempotency-key", "iam-rotate-0123456789abcdef-0123456789")];
+    for _ in 0..2 {
+        api.send(
             Method::POST,
             &format!("{credential}/rotate"),
+            Some(&admin),
             Some(json!({})),
-            None,
+            &keyed,
         )
-        .await;
+        .await
+        .expect(200);
+    }
+    usage.file("rotate-secret");
     usage
         .manage(
             Method::POST,
