@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use clavis::api::{App, OAuthApp};
-use clavis::config::{Env, StoreSettings, TokenSettings, secret_hasher};
+use clavis::config::{Env, StoreSettings, TokenSettings, scope_catalogue, secret_hasher};
 use clavis::store::schema::ensure_table;
 use clavis::store::{Retention, SharedStore, memory::MemoryStore};
 use clavis::sweep::Sweeper;
@@ -299,6 +299,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     let env = Env::from_process();
     let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
     let hasher = Arc::new(secret_hasher(&env)?);
+    let catalogue = scope_catalogue(&env)?;
     // Access tokens are signed with a development key kept beside the data; the issuer is
     // this gateway, so discovery and the JWKS are served where the tokens say.
     let (_, signing_pem) =
@@ -332,7 +333,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
             let _report = sweeper.sweep_and_log(None).await;
         }
     });
-    let app = Arc::new(App::new(store, hasher, clock));
+    let app = Arc::new(App::new(store, hasher, clock).with_catalogue(catalogue));
     let console = repo_root().join("console").join("dist");
     let console_built = console.join("index.html").is_file();
     let gateway = bound.serve(Gateway::new(app, oauth, Arc::clone(&idp)).with_console(console));

@@ -198,6 +198,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The scopes this platform offers, for any caller who may manage some tenant.
+         * @description Configured with SCOPE_CATALOGUE. When the list is not empty, credentials may carry only these scopes (400 unknown_scope); an empty list means any well-formed scope is accepted.
+         */
+        get: operations["list-scopes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth/token": {
         parameters: {
             query?: never;
@@ -463,7 +483,7 @@ export interface components {
                 };
             };
         };
-        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, … */
+        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, … */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1046,6 +1066,33 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "list-scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The catalogue, in scope order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            scope: string;
+                            description: string;
+                        }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     "issue-token": {

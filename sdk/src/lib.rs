@@ -95,7 +95,7 @@ pub use error::{Error, OAuthError, Problem, Result};
 pub use management::{Client, ClientBuilder, CredentialRef, IfMatch, ListOptions, Pager, Tenant};
 pub use model::{
     Actor, AuditEvent, Credential, CredentialUpdate, Environment, IssuedSecret, NewCredential,
-    Status, Timestamp,
+    ScopeDescription, Status, Timestamp,
 };
 pub use token::{
     AccessToken, ClientCredentials, Clock, SystemClock, TokenSource, TokenSourceBuilder,

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Problem, Result};
 use crate::model::{
     AuditEvent, Credential, CredentialUpdate, IssuedSecret, IssuedSecretDocument, NewCredential,
-    PageDocument, Status, Timestamp,
+    PageDocument, ScopeDescription, Status, Timestamp,
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{RetryPolicy, Timeouts, Transport, retry_after};
@@ -174,6 +174,20 @@ impl Client {
             client: self.clone(),
             tenant: tenant.into(),
         }
+    }
+
+    /// The scopes the platform offers (its scope catalogue), with their descriptions; empty
+    /// when the platform accepts any well-formed scope.
+    pub async fn scopes(&self) -> Result<Vec<ScopeDescription>> {
+        #[derive(serde::Deserialize)]
+        struct Catalogue {
+            items: Vec<ScopeDescription>,
+        }
+        let url = self.url(["v1", "scopes"]);
+        let catalogue: Catalogue = self
+            .call_json(Method::GET, &url, None::<&()>, None, None)
+            .await?;
+        Ok(catalogue.items)
     }
 
     /// A token source for an integration's credentials against this same API, sharing this

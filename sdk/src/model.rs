@@ -314,3 +314,10 @@ pub(crate) struct PageDocument<T> {
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
+
+/// One scope of the platform's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ScopeDescription {
+    pub scope: String,
+    pub description: String,
+}

@@ -109,6 +109,20 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may manage some tenant: for what is the same for every tenant.
+    pub fn authorize_any(&self) -> Result<(), AuthError> {
+        let manages_some = match self.role {
+            Role::Admin => self.tenant.is_some(),
+            Role::Advisor => !self.advises.is_empty(),
+            Role::Other(_) => false,
+        };
+        if manages_some {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+
     pub fn authorize(&self, tenant: &TenantId) -> Result<Actor, AuthError> {
         let role = match self.role {
             Role::Admin if self.may_manage(tenant) => ActorRole::Admin,

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use chrono::Duration;
 
+use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::ThrottlePolicy;
 use crate::secret::SecretHasher;
 use crate::store::Retention;
@@ -33,6 +34,16 @@ impl ConfigError {
             variable: variable.to_owned(),
             problem: problem.into(),
         }
+    }
+}
+
+/// The platform's scope catalogue (`SCOPE_CATALOGUE`: a JSON file's path, or the JSON); empty,
+/// accepting every well-formed scope, when unset.
+pub fn scope_catalogue(env: &Env) -> Result<ScopeCatalogue, ConfigError> {
+    match env.optional("SCOPE_CATALOGUE") {
+        None => Ok(ScopeCatalogue::default()),
+        Some(setting) => ScopeCatalogue::from_setting(setting)
+            .map_err(|e| ConfigError::new("SCOPE_CATALOGUE", e.to_string())),
     }
 }
 

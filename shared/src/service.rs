@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use crate::audit::{Actor, AuditEvent, Context};
+use crate::catalogue::ScopeCatalogue;
 use crate::credential::{Credential, Description, Environment, Name, Reason, Scopes, Status};
 use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, KeyDigest, Operation, REMEMBERED_FOR,
@@ -184,6 +185,7 @@ pub struct CredentialService {
     store: SharedStore,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
+    catalogue: ScopeCatalogue,
 }
 
 impl CredentialService {
@@ -192,7 +194,18 @@ impl CredentialService {
             store,
             hasher,
             clock,
+            catalogue: ScopeCatalogue::default(),
         }
+    }
+
+    /// Credentials may then carry only the scopes the catalogue offers.
+    pub fn with_catalogue(mut self, catalogue: ScopeCatalogue) -> Self {
+        self.catalogue = catalogue;
+        self
+    }
+
+    pub fn catalogue(&self) -> &ScopeCatalogue {
+        &self.catalogue
     }
 
     pub fn store(&self) -> &SharedStore {
@@ -458,6 +471,9 @@ impl CredentialService {
         request: CreateRequest,
         once: Option<&Once<'_>>,
     ) -> Result<Issued, ServiceError> {
+        self.catalogue
+            .check(&request.scopes)
+            .map_err(LifecycleError::from)?;
         let now = self.clock.now();
         let expires_at =
             lifecycle::requested_expiry(request.expires_at, request.expires_in_days, now)
@@ -539,6 +555,13 @@ impl CredentialService {
         precondition: Option<&Precondition>,
         change: Change,
     ) -> Result<Snapshot, ServiceError> {
+        if let Change::Details(DetailsPatch {
+            scopes: Some(scopes),
+            ..
+        }) = &change
+        {
+            self.catalogue.check(scopes).map_err(LifecycleError::from)?;
+        }
         let usage = self.usage(client_id).await?;
         let after = self
             .mutate(acting, client_id, precondition, |current, context| {

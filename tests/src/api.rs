@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use clavis::api::{App, OAuthApp};
-use clavis::config::{Env, TokenSettings};
+use clavis::config::{Env, TokenSettings, scope_catalogue};
 use clavis::secret::SecretHasher;
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::gateway::{Bound, Gateway, RunningGateway};
@@ -200,7 +200,8 @@ impl TestApi {
             &token_settings,
         )
         .expect("oauth app");
-        let app = App::new(fixture.store.clone(), hasher, fixture.clock.clone());
+        let app = App::new(fixture.store.clone(), hasher, fixture.clock.clone())
+            .with_catalogue(scope_catalogue(&env).expect("scope catalogue"));
         let gateway = bound.serve(Gateway::new(
             Arc::new(app),
             Arc::new(oauth),

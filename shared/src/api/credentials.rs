@@ -28,9 +28,7 @@ async fn managed(
     request: &Request,
     op: impl AsyncFnOnce(Acting) -> Result<Response<Body>, Problem>,
 ) -> Response<Body> {
-    let started = Instant::now();
-    let request_id = request_id(request);
-    let result = async {
+    answered(request, async |request_id| {
         let caller = super::http::caller(request)?;
         let tenant = path_parameter(request, "tenant")
             .and_then(|t| TenantId::parse(&t))
@@ -45,11 +43,22 @@ async fn managed(
         op(Acting {
             actor,
             tenant,
-            request_id: request_id.clone(),
+            request_id,
         })
         .await
-    }
-    .await;
+    })
+    .await
+}
+
+/// Renders what `op` answers, success or problem, with the headers every management response
+/// carries, and writes the access log line.
+async fn answered(
+    request: &Request,
+    op: impl AsyncFnOnce(Option<String>) -> Result<Response<Body>, Problem>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(request);
+    let result = op(request_id.clone()).await;
     let mut response = match result {
         Ok(response) => response,
         Err(problem) => {
@@ -240,6 +249,21 @@ pub async fn create_credential(app: &App, request: Request) -> Response<Body> {
 }
 
 // --- read ---------------------------------------------------------------------------------------
+
+/// The platform's scope catalogue, for whoever may manage some tenant (an admin, an advisor of
+/// at least one): it is the same for every tenant.
+pub async fn list_scopes(app: &App, request: Request) -> Response<Body> {
+    answered(&request, async |_| {
+        let caller = super::http::caller(&request)?;
+        caller.authorize_any()?;
+        let items: Vec<_> = app.credentials.catalogue().entries().collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "items": items }),
+        ))
+    })
+    .await
+}
 
 fn page_request(request: &Request) -> Result<PageRequest, Problem> {
     let limit = match query_parameter(request, "limit")? {

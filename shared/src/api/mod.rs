@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response, service_fn};
 
+use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::{ClientAuthenticator, VerificationCache};
-use crate::config::{ConfigError, Env, StoreSettings, TokenSettings, secret_hasher};
+use crate::config::{
+    ConfigError, Env, StoreSettings, TokenSettings, scope_catalogue, secret_hasher,
+};
 use crate::secret::SecretHasher;
 use crate::service::CredentialService;
 use crate::store::SharedStore;
@@ -31,13 +34,21 @@ impl App {
         }
     }
 
+    /// Only the catalogue's scopes may then be given to credentials.
+    pub fn with_catalogue(self, catalogue: ScopeCatalogue) -> Self {
+        Self {
+            credentials: self.credentials.with_catalogue(catalogue),
+        }
+    }
+
     /// Reads every setting and fails naming the first one missing or malformed.
     pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = StoreSettings::from_env(env)?;
         let hasher = Arc::new(secret_hasher(env)?);
+        let catalogue = scope_catalogue(env)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store: SharedStore = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
-        Ok(Self::new(store, hasher, clock))
+        Ok(Self::new(store, hasher, clock).with_catalogue(catalogue))
     }
 }
 
@@ -100,6 +111,7 @@ pub enum CredentialsEndpoint {
     Revoke,
     Delete,
     ListAuditEvents,
+    ListScopes,
 }
 
 impl CredentialsEndpoint {
@@ -116,6 +128,7 @@ impl CredentialsEndpoint {
             Self::Revoke => credentials::revoke_credential(app, request).await,
             Self::Delete => credentials::delete_credential(app, request).await,
             Self::ListAuditEvents => credentials::list_audit_events(app, request).await,
+            Self::ListScopes => credentials::list_scopes(app, request).await,
         }
     }
 }
@@ -176,6 +189,7 @@ impl Endpoint {
             Endpoint::Credentials(C::Revoke) => "revoke-credential",
             Endpoint::Credentials(C::Delete) => "delete-credential",
             Endpoint::Credentials(C::ListAuditEvents) => "list-audit-events",
+            Endpoint::Credentials(C::ListScopes) => "list-scopes",
             Endpoint::OAuth(O::IssueToken) => "issue-token",
             Endpoint::OAuth(O::IntrospectToken) => "introspect-token",
             Endpoint::OAuth(O::RevokeToken) => "revoke-token",
@@ -208,7 +222,7 @@ const CREDENTIAL: &str = "/v1/tenants/{tenant}/credentials/{client_id}";
 
 /// The one table of routes: the local gateway serves it, and the SAM template and the OpenAPI
 /// document are checked against it.
-pub const ROUTES: [Route; 18] = {
+pub const ROUTES: [Route; 19] = {
     use CredentialsEndpoint as C;
     use OAuthEndpoint as O;
     const fn managed(method: &'static str, path: &'static str, endpoint: C) -> Route {
@@ -264,6 +278,7 @@ pub const ROUTES: [Route; 18] = {
             C::ListAuditEvents,
         ),
         managed("GET", "/v1/tenants/{tenant}/audit", C::ListAuditEvents),
+        managed("GET", "/v1/scopes", C::ListScopes),
         public("POST", "/oauth/token", O::IssueToken),
         public("POST", "/oauth/introspect", O::IntrospectToken),
         public("POST", "/oauth/revoke", O::RevokeToken),
@@ -392,7 +407,7 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
-        assert_eq!(functions().len(), 15);
+        assert_eq!(functions().len(), 16);
     }
 
     #[test]

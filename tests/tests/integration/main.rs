@@ -4,6 +4,7 @@ mod api_access;
 mod api_idempotency;
 mod api_input;
 mod api_lifecycle;
+mod api_scopes;
 mod api_secrets;
 mod faults;
 mod hostile;

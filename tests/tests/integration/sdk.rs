@@ -69,6 +69,11 @@ async fn the_management_client_covers_every_route() {
     let api = TestApi::memory().await;
     let client = client(&api, "acme");
     let acme = client.tenant("acme");
+    assert_eq!(
+        client.scopes().await.unwrap(),
+        [],
+        "no catalogue configured"
+    );
 
     let issued = acme
         .create(
