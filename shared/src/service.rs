@@ -122,6 +122,8 @@ pub struct Once<'a> {
 }
 
 /// A secret handed out by create or rotate: just now, or again to a repeated request.
+// Returned once per request and taken apart at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Issued {
     Fresh(Snapshot, ClientSecret),

@@ -23,11 +23,18 @@ async fn post_once(api: &TestApi, path: &str, token: &str, key: &str, body: Valu
     .await
 }
 
-fn fresh_answers(replies: &[Reply]) -> usize {
-    replies
+/// Twins' replies: all `status`, all the same body, and exactly one not a replay.
+#[track_caller]
+fn assert_one_answer(replies: &[Reply], status: u16) {
+    for reply in replies {
+        assert_eq!(reply.status, status, "{}", reply.text);
+        assert_eq!(reply.text, replies[0].text, "one answer");
+    }
+    let fresh = replies
         .iter()
         .filter(|r| r.header("idempotent-replayed").is_none())
-        .count()
+        .count();
+    assert_eq!(fresh, 1, "one was made, the others replayed");
 }
 
 async fn credential_count(api: &TestApi, tenant: &str, token: &str) -> usize {
@@ -217,19 +224,7 @@ async fn twins_sent_at_once_make_one_change_and_get_one_answer() {
         )
     }))
     .await;
-    let answers: Vec<&str> = creates
-        .iter()
-        .map(|reply| {
-            assert_eq!(reply.status, 201, "{}", reply.text);
-            reply.text.as_str()
-        })
-        .collect();
-    assert!(answers.iter().all(|a| *a == answers[0]), "one answer");
-    assert_eq!(
-        fresh_answers(&creates),
-        1,
-        "one was made, the others replayed"
-    );
+    assert_one_answer(&creates, 201);
     assert_eq!(credential_count(&api, "acme", &token).await, 1);
     assert_eq!(api.audit_len("acme").await, 1);
 
@@ -237,15 +232,7 @@ async fn twins_sent_at_once_make_one_change_and_get_one_answer() {
     let rotate = format!("/v1/tenants/acme/credentials/{id}/rotate");
     let rotations =
         join_all((0..10).map(|_| post_once(&api, &rotate, &token, ROTATE_KEY, json!({})))).await;
-    let answers: Vec<&str> = rotations
-        .iter()
-        .map(|reply| {
-            assert_eq!(reply.status, 200, "{}", reply.text);
-            reply.text.as_str()
-        })
-        .collect();
-    assert!(answers.iter().all(|a| *a == answers[0]), "one answer");
-    assert_eq!(fresh_answers(&rotations), 1);
+    assert_one_answer(&rotations, 200);
     let current = api
         .get(&format!("/v1/tenants/acme/credentials/{id}"), &token)
         .await

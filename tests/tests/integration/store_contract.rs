@@ -673,26 +673,23 @@ fn record(
 
 const KEY: &str = "0f6a1c9e-3b2d-4e8f-a7c5-9d1b2e3f4a5b";
 
+/// The live record under `record`'s tenant and key, whatever record that is now.
+async fn recalled(fx: &Fixture, record: &IdempotencyRecord) -> Option<IdempotencyRecord> {
+    fx.store
+        .recall(&record.tenant, &record.key)
+        .await
+        .expect("recall")
+}
+
 async fn idempotency_records_land_with_their_change_and_read_back_whole(fx: Fixture) {
     let created = new_credential("acme", None, fx.now());
     let remembered = record(&fx, KEY, &created.credential.client_id, Operation::Create);
-    assert!(
-        fx.store
-            .recall(&remembered.tenant, &remembered.key)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(recalled(&fx, &remembered).await.is_none());
     fx.store
         .insert_remembered(&created, &remembered)
         .await
         .unwrap();
-    let recalled = fx
-        .store
-        .recall(&remembered.tenant, &remembered.key)
-        .await
-        .unwrap();
-    assert_eq!(recalled.as_ref(), Some(&remembered));
+    assert_eq!(recalled(&fx, &remembered).await.as_ref(), Some(&remembered));
     // Per tenant: the same key elsewhere is another record.
     let elsewhere = IdempotencyKey::parse(KEY)
         .unwrap()
@@ -718,13 +715,7 @@ async fn idempotency_records_land_with_their_change_and_read_back_whole(fx: Fixt
         .update_remembered(c.version, &rotation, &rotated)
         .await
         .unwrap();
-    assert_eq!(
-        fx.store
-            .recall(&rotated.tenant, &rotated.key)
-            .await
-            .unwrap(),
-        Some(rotated)
-    );
+    assert_eq!(recalled(&fx, &rotated).await, Some(rotated));
     assert_eq!(
         kinds(&events(&fx, &c).await),
         ["credential.secret_rotated", "credential.created"]
@@ -754,10 +745,7 @@ async fn a_taken_idempotency_key_refuses_the_whole_write(fx: Fixture) {
     );
     assert!(events(&fx, &twin.credential).await.is_empty());
     assert_eq!(
-        fx.store
-            .recall(&remembered.tenant, &remembered.key)
-            .await
-            .unwrap(),
+        recalled(&fx, &remembered).await,
         Some(remembered),
         "the first record stays as it was"
     );
@@ -819,20 +807,10 @@ async fn idempotency_records_vanish_after_a_day_and_the_key_is_free_again(fx: Fi
         .await
         .unwrap();
     fx.advance(Duration::hours(23));
-    assert!(
-        fx.store
-            .recall(&remembered.tenant, &remembered.key)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(recalled(&fx, &remembered).await.is_some());
     fx.advance(Duration::hours(1));
     assert!(
-        fx.store
-            .recall(&remembered.tenant, &remembered.key)
-            .await
-            .unwrap()
-            .is_none(),
+        recalled(&fx, &remembered).await.is_none(),
         "past its TTL, whether or not DynamoDB has deleted it yet"
     );
     let later = new_credential("acme", None, fx.now());
@@ -841,11 +819,5 @@ async fn idempotency_records_vanish_after_a_day_and_the_key_is_free_again(fx: Fi
         .insert_remembered(&later, &later_record)
         .await
         .unwrap();
-    assert_eq!(
-        fx.store
-            .recall(&later_record.tenant, &later_record.key)
-            .await
-            .unwrap(),
-        Some(later_record)
-    );
+    assert_eq!(recalled(&fx, &later_record).await, Some(later_record));
 }
