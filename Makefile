@@ -8,6 +8,7 @@ SHELL := bash
 
 CARGO ?= cargo
 NODE_STAMP := node_modules/.clavis-installed
+SDK_TS_STAMP := sdk-ts/node_modules/.clavis-installed
 VENV := .venv
 VENV_STAMP := $(VENV)/.clavis-installed
 
@@ -16,7 +17,8 @@ VENV_STAMP := $(VENV)/.clavis-installed
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
 	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, contract and end-to-end tests,"
-	@echo "            schemathesis against infra/openapi.yaml, and the arm64 link of every function"
+	@echo "            the TypeScript SDK's tests, schemathesis against infra/openapi.yaml, and the"
+	@echo "            arm64 link of every function"
 	@echo "make dev-token TENANT=demo ROLE=admin [ADVISES=a,b]   print a management token"
 	@echo "make sweep  run one expiry sweep now on the local data (make run sweeps every 15 minutes)"
 	@echo "make build  every Lambda function for arm64 (cargo lambda): target/lambda/<function>/bootstrap"
@@ -28,6 +30,10 @@ help:
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SDK_TS_STAMP): sdk-ts/package.json sdk-ts/package-lock.json
+	cd sdk-ts && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # cargo-lambda, zig, cfn-lint and schemathesis, pinned, in the repo's own (git-ignored) virtualenv.
@@ -49,8 +55,10 @@ dev-token:
 	@$(CARGO) run --locked -q -p clavis-local -- dev-token
 
 # The arm64 link proof builds without optimisation (profile lambda-check in Cargo.toml).
-test: $(NODE_STAMP) lint
+test: $(NODE_STAMP) $(SDK_TS_STAMP) lint
 	$(CARGO) test --workspace --locked --exclude clavis-functions
+	$(CARGO) build --locked -q -p clavis-local
+	cd sdk-ts && CLAVIS_LOCAL_BIN=$(CURDIR)/target/debug/clavis-local npm test
 	scripts/schemathesis.sh
 	scripts/lambda-build.sh --profile lambda-check --lambda-dir target/lambda-check
 
@@ -106,4 +114,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf node_modules $(VENV)
+	rm -rf node_modules sdk-ts/node_modules sdk-ts/dist $(VENV)

@@ -22,6 +22,7 @@ export {
   type NewCredential,
   type RevokeOptions,
   type RotateOptions,
+  type ScopeDescription,
   type TokenProvider,
 } from "./management.js";
 export { AccessToken, TokenSource, type TokenResponse, type TokenSourceOptions } from "./token.js";

@@ -25,6 +25,8 @@ type UpdateBody = JsonOf<operations["update-credential"]["requestBody"]>;
 export type CredentialUpdate = Exclude<UpdateBody, { name: string } | { description: string } | { scopes: unknown[] }>;
 export type CredentialPage = JsonOf<operations["list-credentials"]["responses"][200]>;
 export type AuditPage = JsonOf<components["responses"]["AuditPage"]>;
+/** One scope of the platform's catalogue, with the sentence an admin reads beside it. */
+export type ScopeDescription = JsonOf<operations["list-scopes"]["responses"][200]>["items"][number];
 type ExpiryBody = JsonOf<operations["update-expiry"]["requestBody"]>;
 type RotateBody = JsonOf<NonNullable<operations["rotate-secret"]["requestBody"]>>;
 type RevokeBody = JsonOf<NonNullable<operations["revoke-credential"]["requestBody"]>>;
@@ -56,6 +58,7 @@ export const managementRoutes = {
   "revoke-credential": ["POST", "/v1/tenants/{tenant}/credentials/{client_id}/revoke"],
   "list-audit-events": ["GET", "/v1/tenants/{tenant}/credentials/{client_id}/audit"],
   "list-tenant-audit-events": ["GET", "/v1/tenants/{tenant}/audit"],
+  "list-scopes": ["GET", "/v1/scopes"],
 } as const satisfies Record<ManagementOperation, readonly [HttpMethod, string]>;
 
 /** A management token, or a function that supplies one for each request (e.g. the console's `getToken`). */
@@ -151,6 +154,19 @@ export class ClavisClient {
   /** The credentials and audit trail of one tenant. */
   tenant(tenant: string): TenantClient {
     return new TenantClient(this, tenant);
+  }
+
+  /**
+   * The scopes the platform offers (its scope catalogue), in scope order; empty when it
+   * accepts any well-formed `resource:action` scope.
+   */
+  async scopes(options: { signal?: AbortSignal } = {}): Promise<ScopeDescription[]> {
+    const page = await this.callJson<JsonOf<operations["list-scopes"]["responses"][200]>>({
+      method: "GET",
+      segments: ["v1", "scopes"],
+      signal: options.signal,
+    });
+    return page.items;
   }
 
   toJSON(): { url: string } {

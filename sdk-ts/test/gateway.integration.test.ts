@@ -56,6 +56,7 @@ describe("the SDK against the local gateway", { skip, timeout: 180_000 }, () => 
     gateway = await startLocalGateway(binary ?? "");
     client = new ClavisClient({ url: gateway.url, token: gateway.token });
     demo = client.tenant("demo");
+    assert.deepEqual(await client.scopes(), [], "make run configures no scope catalogue");
   });
 
   after(async () => {
