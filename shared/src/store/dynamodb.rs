@@ -44,6 +44,9 @@ type Item = HashMap<String, AttributeValue>;
 const MAX_QUERY_ROUND_TRIPS: usize = 10;
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_MAX_KEYS: usize = 100;
+/// How often BatchGetItem is sent for keys DynamoDB left unprocessed (throttling) before the
+/// read fails as unavailable.
+const BATCH_GET_ATTEMPTS: u32 = 5;
 
 pub struct DynamoStore {
     client: Client,
@@ -246,7 +249,14 @@ impl CredentialItem {
                 hash: SecretHash::from_phc(hash),
                 valid_until: stored_time("previous_secret_valid_until", until)?,
             }),
-            _ => None,
+            (None, None) => None,
+            // Half a grace period cannot be honoured either way: report it, as other damage.
+            (Some(_), None) => {
+                return Err(StoreError::Corrupt(
+                    "previous_secret_hash has no previous_secret_valid_until".into(),
+                ));
+            }
+            (None, Some(until)) => return Err(corrupt("previous_secret_valid_until", until)),
         };
         let revocation = match &self.revoked_at {
             Some(at) => Some(Revocation {
@@ -1172,7 +1182,7 @@ impl UsageStore for DynamoStore {
                 .set_keys(Some(keys))
                 .build()
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
-            for attempt in 0..5u32 {
+            for attempt in 0..BATCH_GET_ATTEMPTS {
                 let output = self
                     .client
                     .batch_get_item()
@@ -1189,16 +1199,22 @@ impl UsageStore for DynamoStore {
                     if !is_live(&item, now) {
                         continue;
                     }
-                    let client_id = string_attr(&item, "PK")
-                        .and_then(|pk| pk.strip_prefix("CRED#"))
-                        .and_then(ClientId::parse);
+                    let pk = string_attr(&item, "PK").unwrap_or_default();
+                    let client_id = pk
+                        .strip_prefix("CRED#")
+                        .and_then(ClientId::parse)
+                        .ok_or_else(|| corrupt("PK", pk))?;
                     let count = match item.get("request_count") {
-                        Some(AttributeValue::N(value)) => value.parse::<u64>().ok(),
-                        _ => None,
+                        Some(AttributeValue::N(value)) => value
+                            .parse::<u64>()
+                            .map_err(|_| corrupt("request_count", value))?,
+                        _ => {
+                            return Err(StoreError::Corrupt(format!(
+                                "the usage counter of {client_id} has no numeric request_count"
+                            )));
+                        }
                     };
-                    if let (Some(client_id), Some(count)) = (client_id, count) {
-                        counts.insert(client_id, count);
-                    }
+                    counts.insert(client_id, count);
                 }
                 match output
                     .unprocessed_keys
@@ -1206,6 +1222,13 @@ impl UsageStore for DynamoStore {
                 {
                     Some(rest) if !rest.keys().is_empty() => {
                         pending = rest;
+                        if attempt + 1 == BATCH_GET_ATTEMPTS {
+                            // Counts left unread would show as zero: say so instead.
+                            return Err(StoreError::Unavailable(format!(
+                                "{} usage counters still unprocessed after {BATCH_GET_ATTEMPTS} attempts",
+                                pending.keys().len()
+                            )));
+                        }
                         tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                     }
                     _ => break,

@@ -15,5 +15,6 @@ mod readme;
 mod sdk;
 mod secrets_at_rest;
 mod store_contract;
+mod store_strict;
 mod sweep;
 mod token_timing;
