@@ -54,8 +54,9 @@ DATA=$(mktemp -d)
 GATEWAY=
 DYNAMODB=
 PEER=
+HEY=
 cleanup() {
-  for pid in $PEER $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in $HEY $PEER $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -95,8 +96,11 @@ new_client() { # prints "client_id:client_secret"
 hey_post() { # $1: URL, $2: requests, $3: concurrency, $4: "id:secret", $5: form, $6: report file
   # hey gives each of its workers n / c requests.
   local expected=$(( $2 / $3 * $3 )) ok other
+  # In the background, so that a signal to this script stops it at once (cleanup kills hey too).
   hey -n "$2" -c "$3" -m POST -T application/x-www-form-urlencoded \
-    -H "Authorization: Basic $(printf %s "$4" | base64 -w0)" -d "$5" "$1" > "$6"
+    -H "Authorization: Basic $(printf %s "$4" | base64 -w0)" -d "$5" "$1" > "$6" &
+  HEY=$!
+  wait "$HEY"; HEY=
   ok=$(awk '/^Status code distribution/ {s = 1; next} s && $1 ~ /^\[2[0-9][0-9]\]$/ {n += $2} END {print n + 0}' "$6")
   other=$(awk '/^Status code distribution/ {s = 1; next} s && $1 ~ /^\[[0-9]+\]$/ && $1 !~ /^\[2/ {n += $2} END {print n + 0}' "$6")
   if [ "$ok" -ne "$expected" ] || [ "$other" -ne 0 ] || grep -q '^Error distribution' "$6"; then
