@@ -83,11 +83,13 @@ bench: bench-hot bench-http bench-sweep bench-cold-start
 bench-hot:
 	$(CARGO) bench --locked -p clavis --bench secrets --bench tokens
 
-# hey (Debian) against the token endpoint through the local gateway, on DynamoDB Local.
+# hey (Debian) against the token endpoint through the local gateway, on DynamoDB Local, and
+# against oidc-provider (npm, bench/oidc-provider) as a peer in the same run.
 bench-http: $(NODE_STAMP)
 	@command -v hey >/dev/null || apt-get install -y hey
 	@command -v jq >/dev/null || apt-get install -y jq
 	@command -v bc >/dev/null || apt-get install -y bc
+	@command -v node >/dev/null || { echo "bench-http needs Node and npm: its peer is oidc-provider (bench/oidc-provider)" >&2; exit 1; }
 	scripts/bench-http.sh
 
 # Items one sweep reads against table size (1k, 10k, 100k credentials, 300 due), DynamoDB Local.

@@ -6,6 +6,16 @@
 # Both phases share one DynamoDB Local, in memory and warmed up first: a cold JVM answers several
 # times slower than a warm one, and its on-disk SQLite pays an fsync per write on our two cores,
 # neither of which DynamoDB in AWS puts on the function's CPU.
+#
+# Then a peer, in the same run: panva's oidc-provider (bench/oidc-provider/, npm, pinned) as a
+# client_credentials token endpoint with plaintext secrets, its in-memory adapter and RS256
+# `at+jwt` access tokens. Clavis (repeat and first-time) and the peer each take
+# `hey -n PEER_REQUESTS -c PEER_CONCURRENCY` (10,000 and 100) for the same request, and the CPU
+# time of each serving process (utime + stime from /proc/<pid>/stat, its descendants included) is
+# read before and after the measured run and divided by the requests.
+#
+# CLAVIS_BENCH_BIN_DIR=dir uses the clavis-local and argon2-throughput binaries in dir instead of
+# building them (e.g. a debug build for working on this script: its figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,21 +24,44 @@ REPEAT_REQUESTS=${REPEAT_REQUESTS:-20000}
 WARM_UP_REQUESTS=${WARM_UP_REQUESTS:-30000}
 CONCURRENCY=${CONCURRENCY:-8}
 PORT=${BENCH_PORT:-3917}
+PEER_REQUESTS=${PEER_REQUESTS:-10000}
+PEER_FIRST_REQUESTS=${PEER_FIRST_REQUESTS:-$PEER_REQUESTS}
+PEER_WARM_UP_REQUESTS=${PEER_WARM_UP_REQUESTS:-10000}
+PEER_CONCURRENCY=${PEER_CONCURRENCY:-100}
+PEER_PORT=${BENCH_PEER_PORT:-3918}
+PEER_DIR=bench/oidc-provider
+SCOPE=bench:read
 OUT=target/bench-http
 mkdir -p "$OUT"
 
-cargo build --locked --profile bench -q -p clavis-local --bins
-BIN=target/release
-[ -x "$BIN/clavis-local" ] || { echo "bench build not found in $BIN" >&2; exit 1; }
+if [ -n "${CLAVIS_BENCH_BIN_DIR:-}" ]; then
+  BIN=$CLAVIS_BENCH_BIN_DIR
+  echo "using the binaries in $BIN (not built here)"
+else
+  cargo build --locked --profile bench -q -p clavis-local --bins
+  BIN=target/release
+fi
+for bin in clavis-local argon2-throughput; do
+  [ -x "$BIN/$bin" ] || { echo "bench build of $bin not found in $BIN" >&2; exit 1; }
+done
+
+# The peer's dependencies, from its own lock file.
+if [ ! "$PEER_DIR/node_modules/.clavis-installed" -nt "$PEER_DIR/package-lock.json" ]; then
+  (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.clavis-installed)
+fi
 
 DATA=$(mktemp -d)
 GATEWAY=
 DYNAMODB=
+PEER=
+HEY=
 cleanup() {
-  for pid in $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in $HEY $PEER $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$DATA"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 CLAVIS_DATA_DIR="$DATA" "$BIN/clavis-local" dynamodb --in-memory > "$DATA/endpoint" 2> "$OUT/dynamodb.log" &
 DYNAMODB=$!
@@ -60,15 +93,75 @@ new_client() { # prints "client_id:client_secret"
   echo "$(echo "$created" | jq -r .credential.client_id):$(echo "$created" | jq -r .client_secret)"
 }
 
-hey_tokens() { # $1: requests, $2: "id:secret", $3: report file
+hey_post() { # $1: URL, $2: requests, $3: concurrency, $4: "id:secret", $5: form, $6: report file
   # hey gives each of its workers n / c requests.
-  local expected=$(( $1 / CONCURRENCY * CONCURRENCY ))
-  hey -n "$1" -c "$CONCURRENCY" -m POST -T application/x-www-form-urlencoded \
-    -H "Authorization: Basic $(printf %s "$2" | base64 -w0)" -d 'grant_type=client_credentials' \
-    "http://127.0.0.1:$PORT/oauth/token" > "$3"
-  if ! grep -qE "^\s+\[200\]\s+$expected responses" "$3"; then
-    echo "not every request succeeded:" >&2; sed -n '/Status code distribution/,$p' "$3" >&2; exit 1
+  local expected=$(( $2 / $3 * $3 )) ok other
+  # In the background, so that a signal to this script stops it at once (cleanup kills hey too).
+  hey -n "$2" -c "$3" -m POST -T application/x-www-form-urlencoded \
+    -H "Authorization: Basic $(printf %s "$4" | base64 -w0)" -d "$5" "$1" > "$6" &
+  HEY=$!
+  wait "$HEY"; HEY=
+  ok=$(awk '/^Status code distribution/ {s = 1; next} s && $1 ~ /^\[2[0-9][0-9]\]$/ {n += $2} END {print n + 0}' "$6")
+  other=$(awk '/^Status code distribution/ {s = 1; next} s && $1 ~ /^\[[0-9]+\]$/ && $1 !~ /^\[2/ {n += $2} END {print n + 0}' "$6")
+  if [ "$ok" -ne "$expected" ] || [ "$other" -ne 0 ] || grep -q '^Error distribution' "$6"; then
+    echo "FAILED: $ok of $expected requests to $1 answered 2xx ($other other statuses); $6 says:" >&2
+    sed -n '/^Status code distribution/,$p' "$6" >&2
+    exit 1
   fi
+}
+
+hey_tokens() { # $1: requests, $2: "id:secret", $3: report file
+  hey_post "http://127.0.0.1:$PORT/oauth/token" "$1" "$CONCURRENCY" "$2" 'grant_type=client_credentials' "$3"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { # $1: pid; utime + stime (clock ticks) of it and all its descendants, all threads
+  local all=" $1 " frontier=$1 next pid
+  while [ -n "$frontier" ]; do
+    next=
+    for pid in $frontier; do next+=" $(cat /proc/"$pid"/task/*/children 2>/dev/null || true)"; done
+    frontier=$(echo $next)
+    all+=" $frontier "
+  done
+  for pid in $all; do sed 's/^.*) //' /proc/"$pid"/stat 2>/dev/null || true; done |
+    awk '{t += $12 + $13} END {print t + 0}'
+}
+
+measure() { # $1: URL, $2: requests, $3: "id:secret", $4: report file, $5…: pids to time
+  # hey's own CPU is not counted; each pid's figure (ms of CPU per request) goes to $4.cpu.
+  local url=$1 requests=$2 client=$3 report=$4 pid; shift 4
+  local -a before=()
+  for pid in "$@"; do before+=("$(cpu_ticks "$pid")"); done
+  hey_post "$url" "$requests" "$PEER_CONCURRENCY" "$client" "grant_type=client_credentials&scope=$SCOPE" "$report"
+  local i=0 answered=$(( requests / PEER_CONCURRENCY * PEER_CONCURRENCY ))
+  for pid in "$@"; do
+    echo "$(cpu_ticks "$pid") ${before[$i]} $CLK_TCK $answered" | awk '{printf "%.3f\n", ($1 - $2) * 1000 / $3 / $4}'
+    i=$(( i + 1 ))
+  done > "$report.cpu"
+}
+cpu_of() { sed -n "${2}p" "$1.cpu"; } # $1: report, $2: line (1: serving process, 2: DynamoDB Local)
+
+start_peer() { # $1: "id:secret"
+  PEER_PORT=$PEER_PORT PEER_CLIENTS=$1 PEER_SCOPE=$SCOPE node "$PEER_DIR/server.js" \
+    > "$DATA/peer-endpoint" 2> "$OUT/oidc-provider.log" &
+  PEER=$!
+  for _ in $(seq 1 150); do [ -s "$DATA/peer-endpoint" ] && break; sleep 0.2; done
+  PEER_URL=$(head -1 "$DATA/peer-endpoint")
+  [ -n "$PEER_URL" ] || { echo "oidc-provider did not start; see $OUT/oidc-provider.log" >&2; exit 1; }
+}
+
+jwt_header() { # $1: token endpoint URL, $2: "id:secret"; the access token's JOSE header, one line
+  local segment
+  segment=$(curl -fsS -u "$2" -d "grant_type=client_credentials&scope=$SCOPE" "$1" | jq -r .access_token | cut -d. -f1 | tr '_-' '/+')
+  while [ $(( ${#segment} % 4 )) -ne 0 ]; do segment+="="; done
+  echo "$segment" | base64 -d | jq -c '{alg, typ}'
+}
+
+check_jwt() { # $1: name, $2: URL, $3: "id:secret"
+  local header
+  header=$(jwt_header "$2" "$3")
+  echo "$1 access token header: $header"
+  [ "$header" = '{"alg":"RS256","typ":"at+jwt"}' ] || { echo "FAILED: $1 does not issue RS256 at+jwt access tokens" >&2; exit 1; }
 }
 
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
@@ -83,13 +176,26 @@ start_gateway 10000
 CLIENT=$(new_client)
 hey_tokens "$WARM_UP_REQUESTS" "$CLIENT" "$OUT/warm-up.txt"
 hey_tokens "$REPEAT_REQUESTS" "$CLIENT" "$OUT/repeat.txt"
+check_jwt Clavis "http://127.0.0.1:$PORT/oauth/token" "$CLIENT"
+echo "  and with hey -n $PEER_REQUESTS -c $PEER_CONCURRENCY, CPU timed…"
+measure "http://127.0.0.1:$PORT/oauth/token" "$PEER_REQUESTS" "$CLIENT" "$OUT/peer-clavis-repeat.txt" "$GATEWAY" "$DYNAMODB"
 stop_gateway
 
 echo "first-time verifications through the gateway…"
 start_gateway 0
 hey_tokens 40 "$(new_client)" "$OUT/warm-up.txt"
 hey_tokens "$FIRST_REQUESTS" "$(new_client)" "$OUT/first-time.txt"
+echo "  and with hey -n $PEER_FIRST_REQUESTS -c $PEER_CONCURRENCY, CPU timed…"
+measure "http://127.0.0.1:$PORT/oauth/token" "$PEER_FIRST_REQUESTS" "$(new_client)" "$OUT/peer-clavis-first-time.txt" "$GATEWAY" "$DYNAMODB"
 stop_gateway
+
+echo "the peer: oidc-provider $(jq -r .version "$PEER_DIR/node_modules/oidc-provider/package.json") on Node $(node --version)…"
+PEER_CLIENT="bench-peer:$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d =)"
+start_peer "$PEER_CLIENT"
+check_jwt oidc-provider "$PEER_URL" "$PEER_CLIENT"
+hey_post "$PEER_URL" "$PEER_WARM_UP_REQUESTS" "$PEER_CONCURRENCY" "$PEER_CLIENT" "grant_type=client_credentials&scope=$SCOPE" "$OUT/peer-warm-up.txt"
+measure "$PEER_URL" "$PEER_REQUESTS" "$PEER_CLIENT" "$OUT/peer-oidc-provider.txt" "$PEER"
+kill "$PEER"; wait "$PEER" 2>/dev/null || true; PEER=
 
 FIRST=$(rate "$OUT/first-time.txt")
 REPEAT=$(rate "$OUT/repeat.txt")
@@ -103,3 +209,28 @@ REPEAT=$(rate "$OUT/repeat.txt")
   echo
   echo "hey: $REPEAT_REQUESTS repeat and $FIRST_REQUESTS first-time requests, $CONCURRENCY concurrent, after $WARM_UP_REQUESTS warm-up requests; every response 200."
 } | tee "$OUT/summary.md"
+
+# The peer comparison. Ratios are Clavis / oidc-provider.
+ratio() { echo "$1 $2" | awk '$2 > 0 {printf "%.2f", $1 / $2; exit} {printf "n/a"}'; }
+P=$OUT/peer-oidc-provider.txt
+peer_row() { # $1: label, $2: report, $3: DynamoDB Local column
+  local rate p50 p99 cpu
+  rate=$(rate "$2"); p50=$(percentile "$2" 50); p99=$(percentile "$2" 99); cpu=$(cpu_of "$2" 1)
+  printf "| %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$1" "$rate" "$p50" "$p99" "$cpu" "$3" \
+    "$(ratio "$rate" "$(rate "$P")")" "$(ratio "$p50" "$(percentile "$P" 50)")" \
+    "$(ratio "$p99" "$(percentile "$P" 99)")" "$(ratio "$cpu" "$(cpu_of "$P" 1)")"
+}
+{
+  echo
+  echo "| server, measure | per second | p50 ms | p99 ms | CPU ms/request, server | CPU ms/request, DynamoDB Local | per second, Clavis / oidc-provider | p50, Clavis / oidc-provider | p99, Clavis / oidc-provider | CPU/request, Clavis / oidc-provider |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  peer_row "Clavis, repeat client (cache on)" "$OUT/peer-clavis-repeat.txt" "$(cpu_of "$OUT/peer-clavis-repeat.txt" 2)"
+  peer_row "Clavis, first-time (cache off)" "$OUT/peer-clavis-first-time.txt" "$(cpu_of "$OUT/peer-clavis-first-time.txt" 2)"
+  peer_row "oidc-provider $(jq -r .version "$PEER_DIR/node_modules/oidc-provider/package.json") (Node $(node --version), one process)" "$P" "–"
+  echo
+  echo "hey -n $PEER_REQUESTS -c $PEER_CONCURRENCY for each ($PEER_FIRST_REQUESTS for first-time), \`grant_type=client_credentials&scope=$SCOPE\` with client_secret_basic; every response 2xx;"
+  echo "every server issues RS256 \`at+jwt\` access tokens. oidc-provider warmed up with $PEER_WARM_UP_REQUESTS requests, Clavis by the runs above."
+  echo "CPU: utime + stime of the serving process and its descendants (/proc/<pid>/stat, CLK_TCK $CLK_TCK), over the measured run, per request."
+  echo "Machine: $(nproc) cores, $( (grep -m1 '^model name' /proc/cpuinfo || lscpu | grep -m1 'Model name') | sed 's/^[^:]*:[[:space:]]*//'); hey and every server on the same cores."
+  [ -z "${CLAVIS_BENCH_BIN_DIR:-}" ] || echo "**Clavis binaries from $CLAVIS_BENCH_BIN_DIR, not the bench build: its figures are not comparable.**"
+} | tee -a "$OUT/summary.md"
