@@ -20,6 +20,7 @@ pub mod sweep;
 pub mod telemetry;
 pub mod time;
 pub mod token;
+pub mod token_service;
 
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]

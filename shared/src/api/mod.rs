@@ -16,6 +16,7 @@ use crate::service::CredentialService;
 use crate::store::SharedStore;
 use crate::time::{Clock, SystemClock};
 use crate::token::Tokens;
+use crate::token_service::TokenService;
 
 pub mod credentials;
 pub mod http;
@@ -52,13 +53,10 @@ impl App {
     }
 }
 
-/// What the OAuth functions share: the store, the signing keys, and the client authenticator
-/// with its per-instance verification cache.
+/// What the OAuth functions share: the token service, with the store, the signing keys, and
+/// the client authenticator with its per-instance verification cache.
 pub struct OAuthApp {
-    pub clients: ClientAuthenticator,
-    pub tokens: Tokens,
-    pub store: SharedStore,
-    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenService,
 }
 
 impl OAuthApp {
@@ -79,10 +77,7 @@ impl OAuthApp {
             settings.throttle,
         );
         Ok(Self {
-            clients,
-            tokens,
-            store,
-            clock,
+            tokens: TokenService::new(clients, tokens, store, clock),
         })
     }
 

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::Duration;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -14,14 +13,12 @@ use serde_json::json;
 use super::OAuthApp;
 use super::http::{json_response, log_request, request_id};
 use crate::client_auth::AuthFailure;
-use crate::credential::{Credential, Scopes, Status};
+use crate::credential::Credential;
 use crate::store::StoreError;
-use crate::time::Timestamp;
+use crate::token_service::{Introspection, TokenError};
 
 /// Form bodies of these endpoints are a few hundred bytes.
 const MAX_FORM_BYTES: usize = 8 * 1024;
-/// `last_used_at` is refreshed at most this often per credential.
-const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 
 /// An RFC 6749 §5.2 error response.
 #[derive(Debug)]
@@ -134,6 +131,31 @@ impl From<AuthFailure> for OAuthError {
     }
 }
 
+impl From<TokenError> for OAuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Auth(failure) => failure.into(),
+            TokenError::InvalidScope(why) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", why)
+            }
+            TokenError::NotYourToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                e.to_string(),
+            ),
+            TokenError::Signing(cause) => Self {
+                cause: Some(cause),
+                ..Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "The token could not be signed.",
+                )
+            },
+            TokenError::Store(store) => store.into(),
+        }
+    }
+}
+
 /// A form body, each parameter at most once (RFC 6749 §3.2).
 struct Form(Vec<(String, String)>);
 
@@ -242,21 +264,7 @@ async fn authenticate(
     form: &Form,
 ) -> Result<Credential, OAuthError> {
     let (id, secret) = presented_client(request, form)?;
-    Ok(app.clients.authenticate(&id, &secret).await?)
-}
-
-/// Counts a use of `credential`; a failure to count never fails the request.
-async fn record_use(app: &OAuthApp, credential: &Credential, now: Timestamp) {
-    let refresh = credential
-        .last_used_at
-        .is_none_or(|last| now - last >= LAST_USED_RESOLUTION);
-    if let Err(e) = app
-        .store
-        .record_use(&credential.client_id, now, refresh)
-        .await
-    {
-        tracing::warn!(client_id = %credential.client_id, error = %e, "usage not recorded");
-    }
+    Ok(app.tokens.authenticate(&id, &secret).await?)
 }
 
 /// Runs an endpoint and renders its outcome with the headers every OAuth response carries.
@@ -281,29 +289,6 @@ async fn endpoint(
     response
 }
 
-/// The scopes granted: all of the credential's, or the requested subset of them.
-fn granted_scopes(requested: Option<&str>, credential: &Credential) -> Result<Scopes, OAuthError> {
-    let Some(requested) = requested else {
-        return Ok(credential.scopes.clone());
-    };
-    let invalid = |d: String| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", d);
-    let items: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-    let scopes = Scopes::parse(&items).map_err(|e| invalid(e.message))?;
-    let extra: Vec<String> = scopes
-        .iter()
-        .filter(|s| !credential.scopes.contains(s))
-        .map(ToString::to_string)
-        .collect();
-    if extra.is_empty() {
-        Ok(scopes)
-    } else {
-        Err(invalid(format!(
-            "The credential is not granted: {}.",
-            extra.join(" ")
-        )))
-    }
-}
-
 #[derive(Serialize)]
 struct TokenResponse<'a> {
     access_token: &'a str,
@@ -325,20 +310,7 @@ pub async fn issue_token(app: &OAuthApp, request: Request) -> Response<Body> {
             ));
         }
         let credential = authenticate(app, &request, &form).await?;
-        let scopes = granted_scopes(form.get("scope"), &credential)?;
-        let now = app.clock.now();
-        let issued = app
-            .tokens
-            .issue(&credential, &scopes, now)
-            .map_err(|e| OAuthError {
-                cause: Some(e.to_string()),
-                ..OAuthError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "The token could not be signed.",
-                )
-            })?;
-        record_use(app, &credential, now).await;
+        let issued = app.tokens.issue(&credential, form.get("scope")).await?;
         tracing::info!(client_id = %credential.client_id, jti = %issued.claims.jti, "token issued");
         Ok(json_response(
             StatusCode::OK,
@@ -360,27 +332,9 @@ pub async fn introspect_token(app: &OAuthApp, request: Request) -> Response<Body
         let form = Form::read(&request)?;
         let caller = authenticate(app, &request, &form).await?;
         let token = form.required("token")?;
-        let now = app.clock.now();
-        let inactive = || json_response(StatusCode::OK, &json!({"active": false}));
-        let Ok(claims) = app.tokens.verify(token, now) else {
-            return Ok(inactive());
+        let Introspection::Active(claims) = app.tokens.introspect(&caller, token).await? else {
+            return Ok(json_response(StatusCode::OK, &json!({"active": false})));
         };
-        if claims.tenant != caller.tenant.as_str() {
-            return Ok(inactive());
-        }
-        let Some(client_id) = crate::ids::ClientId::parse(&claims.client_id) else {
-            return Ok(inactive());
-        };
-        let (denied, credential) = tokio::join!(
-            app.store.is_token_denied(&claims.jti),
-            app.store.get(&client_id)
-        );
-        // A revoked token, or a credential that is no longer active, shows at once.
-        let credential = match (denied?, credential?) {
-            (false, Some(credential)) if credential.status(now) == Status::Active => credential,
-            _ => return Ok(inactive()),
-        };
-        record_use(app, &credential, now).await;
         Ok(json_response(
             StatusCode::OK,
             &json!({
@@ -408,26 +362,12 @@ pub async fn revoke_token(app: &OAuthApp, request: Request) -> Response<Body> {
         let form = Form::read(&request)?;
         let caller = authenticate(app, &request, &form).await?;
         let token = form.required("token")?;
-        let done = || {
-            let mut response = Response::new(Body::Empty);
-            *response.status_mut() = StatusCode::OK;
-            response
-        };
-        let Ok(claims) = app.tokens.verify(token, app.clock.now()) else {
-            return Ok(done());
-        };
-        if claims.client_id != caller.client_id.as_str() {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "unauthorized_client",
-                "A client may revoke only the tokens issued to it.",
-            ));
+        if let Some(jti) = app.tokens.revoke(&caller, token).await? {
+            tracing::info!(client_id = %caller.client_id, jti = %jti, "token revoked");
         }
-        let expires_at =
-            chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(|| app.clock.now());
-        app.store.deny_token(&claims.jti, expires_at).await?;
-        tracing::info!(client_id = %caller.client_id, jti = %claims.jti, "token revoked");
-        Ok(done())
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::OK;
+        Ok(response)
     })
     .await
 }
@@ -435,8 +375,9 @@ pub async fn revoke_token(app: &OAuthApp, request: Request) -> Response<Body> {
 /// `GET /.well-known/jwks.json`, `/.well-known/oauth-authorization-server` and
 /// `/.well-known/openid-configuration`.
 pub async fn discovery(app: &OAuthApp, request: Request) -> Response<Body> {
-    let issuer = app.tokens.issuer();
-    let algorithm = app.tokens.keys().current().algorithm().as_str();
+    let tokens = app.tokens.tokens();
+    let issuer = tokens.issuer();
+    let algorithm = tokens.keys().current().algorithm().as_str();
     let metadata = || {
         json!({
             "issuer": issuer,
@@ -453,9 +394,7 @@ pub async fn discovery(app: &OAuthApp, request: Request) -> Response<Body> {
         })
     };
     let document = match request.uri().path() {
-        "/.well-known/jwks.json" => {
-            serde_json::to_value(app.tokens.keys().jwks()).unwrap_or_default()
-        }
+        "/.well-known/jwks.json" => serde_json::to_value(tokens.keys().jwks()).unwrap_or_default(),
         "/.well-known/oauth-authorization-server" => metadata(),
         "/.well-known/openid-configuration" => {
             let mut document = metadata();

@@ -1,0 +1,246 @@
+//! The rules of the OAuth endpoints, without HTTP: which client gets a token and with which
+//! scopes, what introspection may tell whom, who may revoke which token, and counting uses.
+//! The handlers in `api::oauth` parse and render; this decides.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::client_auth::{AuthFailure, ClientAuthenticator};
+use crate::credential::{Credential, Scopes, Status};
+use crate::ids::ClientId;
+use crate::store::{SharedStore, StoreError};
+use crate::time::{Clock, Timestamp};
+use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
+
+/// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
+const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Auth(#[from] AuthFailure),
+    /// The requested scopes are malformed, or not all the credential's.
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("A client may revoke only the tokens issued to it.")]
+    NotYourToken,
+    #[error("the token could not be signed: {0}")]
+    Signing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What introspection tells the caller about a token.
+#[derive(Debug)]
+pub enum Introspection {
+    /// Not a good token right now, or not the caller's to ask about: the same answer.
+    Inactive,
+    Active(Box<AccessTokenClaims>),
+}
+
+pub struct TokenService {
+    clients: ClientAuthenticator,
+    tokens: Tokens,
+    store: SharedStore,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenService {
+    pub fn new(
+        clients: ClientAuthenticator,
+        tokens: Tokens,
+        store: SharedStore,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            clients,
+            tokens,
+            store,
+            clock,
+        }
+    }
+
+    /// The signing keys and issuer, for discovery.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// The credential whose client ID and secret these are, if it may be used now.
+    pub async fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Credential, TokenError> {
+        Ok(self.clients.authenticate(client_id, secret).await?)
+    }
+
+    /// A token for an authenticated credential, with all its scopes or the `requested`
+    /// (space-separated) subset of them.
+    pub async fn issue(
+        &self,
+        credential: &Credential,
+        requested: Option<&str>,
+    ) -> Result<IssuedToken, TokenError> {
+        let scopes = granted_scopes(requested, credential)?;
+        let now = self.clock.now();
+        let issued = self
+            .tokens
+            .issue(credential, &scopes, now)
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        self.record_use(credential, now).await;
+        Ok(issued)
+    }
+
+    /// Whether `token` is good right now, as far as `caller` may know: only tokens of the
+    /// caller's own tenant are described, and a revoked token or a credential that is no
+    /// longer active shows at once.
+    pub async fn introspect(
+        &self,
+        caller: &Credential,
+        token: &str,
+    ) -> Result<Introspection, TokenError> {
+        let now = self.clock.now();
+        let Ok(claims) = self.tokens.verify(token, now) else {
+            return Ok(Introspection::Inactive);
+        };
+        if claims.tenant != caller.tenant.as_str() {
+            return Ok(Introspection::Inactive);
+        }
+        let Some(client_id) = ClientId::parse(&claims.client_id) else {
+            return Ok(Introspection::Inactive);
+        };
+        let (denied, credential) = tokio::join!(
+            self.store.is_token_denied(&claims.jti),
+            self.store.get(&client_id)
+        );
+        match (denied?, credential?) {
+            (false, Some(credential)) if credential.status(now) == Status::Active => {
+                self.record_use(&credential, now).await;
+                Ok(Introspection::Active(Box::new(claims)))
+            }
+            _ => Ok(Introspection::Inactive),
+        }
+    }
+
+    /// Revokes one of the caller's own tokens until it would have expired anyway. A token that
+    /// is invalid or already expired needs nothing done (RFC 7009 §2.2): `Ok(None)`; otherwise
+    /// the revoked token's ID.
+    pub async fn revoke(
+        &self,
+        caller: &Credential,
+        token: &str,
+    ) -> Result<Option<String>, TokenError> {
+        let now = self.clock.now();
+        let Ok(claims) = self.tokens.verify(token, now) else {
+            return Ok(None);
+        };
+        if claims.client_id != caller.client_id.as_str() {
+            return Err(TokenError::NotYourToken);
+        }
+        let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+        self.store.deny_token(&claims.jti, expires_at).await?;
+        Ok(Some(claims.jti))
+    }
+
+    /// Counts a use of `credential`; a failure to count never fails the request.
+    async fn record_use(&self, credential: &Credential, now: Timestamp) {
+        let refresh = credential
+            .last_used_at
+            .is_none_or(|last| now - last >= LAST_USED_RESOLUTION);
+        if let Err(e) = self
+            .store
+            .record_use(&credential.client_id, now, refresh)
+            .await
+        {
+            tracing::warn!(client_id = %credential.client_id, error = %e, "usage not recorded");
+        }
+    }
+}
+
+/// The scopes granted: all of the credential's, or the requested subset of them.
+pub fn granted_scopes(
+    requested: Option<&str>,
+    credential: &Credential,
+) -> Result<Scopes, TokenError> {
+    let Some(requested) = requested else {
+        return Ok(credential.scopes.clone());
+    };
+    let items: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+    let scopes = Scopes::parse(&items).map_err(|e| TokenError::InvalidScope(e.message))?;
+    if credential.scopes.is_superset(&scopes) {
+        return Ok(scopes);
+    }
+    let extra: Vec<String> = scopes
+        .iter()
+        .filter(|s| !credential.scopes.contains(s))
+        .map(ToString::to_string)
+        .collect();
+    Err(TokenError::InvalidScope(format!(
+        "The credential is not granted: {}.",
+        extra.join(" ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Actor, ActorRole, Context};
+    use crate::credential::{Description, Environment, Name};
+    use crate::ids::TenantId;
+    use crate::lifecycle::{self, NewCredential};
+    use crate::secret::SecretHash;
+
+    fn credential(scopes: &[&str]) -> Credential {
+        let context = Context {
+            actor: Actor {
+                subject: "admin".into(),
+                role: ActorRole::Admin,
+            },
+            now: chrono::Utc::now(),
+            request_id: None,
+        };
+        lifecycle::create(
+            NewCredential {
+                tenant: TenantId::parse("acme").unwrap(),
+                name: Name::parse("Scoped").unwrap(),
+                description: Description::parse("").unwrap(),
+                scopes: Scopes::parse(scopes).unwrap(),
+                environment: Environment::Live,
+                expires_at: None,
+            },
+            ClientId::generate(),
+            SecretHash::from_phc("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$x".into()),
+            &context,
+        )
+        .unwrap()
+        .credential
+    }
+
+    #[test]
+    fn a_token_carries_all_scopes_or_a_requested_subset_and_never_more() {
+        let c = credential(&["orders:write", "products:read"]);
+        assert_eq!(
+            granted_scopes(None, &c).unwrap().to_oauth_string(),
+            "orders:write products:read"
+        );
+        assert_eq!(
+            granted_scopes(Some(" products:read "), &c)
+                .unwrap()
+                .to_oauth_string(),
+            "products:read"
+        );
+        match granted_scopes(Some("products:read users:admin"), &c) {
+            Err(TokenError::InvalidScope(why)) => assert!(why.contains("users:admin"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            granted_scopes(Some("Not A Scope"), &c),
+            Err(TokenError::InvalidScope(_))
+        ));
+        assert!(matches!(
+            granted_scopes(Some("   "), &c),
+            Err(TokenError::InvalidScope(_))
+        ));
+    }
+}
