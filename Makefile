@@ -47,7 +47,8 @@ run:
 	$(CARGO) run --locked -p clavis-local -- serve
 
 # One expiry sweep now, on the data `make run` uses (it sweeps every 15 minutes by itself).
-sweep: $(NODE_STAMP)
+# Like `make run`, the binary installs DynamoDB Local itself and says what to do if it cannot.
+sweep:
 	@$(CARGO) run --locked -q -p clavis-local -- sweep
 
 # make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex
