@@ -187,10 +187,10 @@ describe("ClavisClient", () => {
     assert.ok((waits[0] ?? 0) > 55_000 && (waits[0] ?? 0) <= 60_000, String(waits[0]));
   });
 
-  it("does not repeat a change whose outcome is unknown", async () => {
+  it("does not repeat a change without an idempotency key whose outcome is unknown", async () => {
     const stub = stubFetch(() => problem(503, "service_unavailable", { outcome: "unknown" }, { "retry-after": "1" }));
     const { sleep, waits } = recordingSleep();
-    await assert.rejects(client(stub.fetch, { sleep }).tenant("demo").rotate(CID), (error: unknown) => {
+    await assert.rejects(client(stub.fetch, { sleep }).tenant("demo").suspend(CID), (error: unknown) => {
       assert.ok(error instanceof ClavisError);
       assert.equal(error.code, "service_unavailable");
       assert.equal(error.outcomeUnknown, true);
