@@ -68,7 +68,9 @@ export class Transport {
     if (typeof fetchFunction !== "function") {
       throw new ConfigError("no fetch: this runtime has no global fetch, so pass one as `fetch`");
     }
-    this.#fetch = fetchFunction;
+    // A method call `this.#fetch(…)` would run the global fetch with `this` set to the
+    // transport, which browsers refuse ("Illegal invocation"): call it as a plain function (a `fetch` passed in may be the global one too).
+    this.#fetch = (input, init) => fetchFunction(input, init);
     this.#retry = { ...defaultRetryPolicy, ...options.retry };
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
