@@ -690,7 +690,7 @@ export class ClavisCredentials extends LitElement {
           <div><dt>Requests this month</dt><dd>${c.request_count.toLocaleString()}</dd></div>
           <div><dt>Environment</dt><dd>${c.environment === "test" ? "Test" : "Live"}</dd></div>
           <div><dt>Created</dt><dd>${localTime(c.created_at, "")}${c.created_by ? html` by ${c.created_by}` : nothing}</dd></div>
-          ${c.status === "revoked" ? html`<div><dt>Revoked</dt><dd>${localTime(c.revoked_at, "")}${c.revocation_reason ? html` — ${c.revocation_reason}` : nothing}</dd></div>` : nothing}
+          ${c.status === "revoked" ? html`<div><dt>Revoked on</dt><dd>${localTime(c.revoked_at, "")}${c.revocation_reason ? html` — ${c.revocation_reason}` : nothing}</dd></div>` : nothing}
           ${c.previous_secret_valid_until ? html`<div><dt>Old secret works until</dt><dd>${localTime(c.previous_secret_valid_until, "")}</dd></div>` : nothing}
         </dl>
         <div class="actions">
@@ -914,7 +914,7 @@ export class ClavisCredentials extends LitElement {
         <label for="client-id">Client ID</label>
         <input id="client-id" readonly .value=${c.client_id} spellcheck="false">
         <label for="secret">Client secret</label>
-        <textarea id="secret" readonly rows="2" spellcheck="false" autocomplete="off" autofocus .value=${issued.client_secret} @focus=${(e: Event) => (e.target as HTMLTextAreaElement).select()}></textarea>
+        <textarea id="secret" readonly rows="3" spellcheck="false" autocomplete="off" autofocus .value=${issued.client_secret} @focus=${(e: Event) => (e.target as HTMLTextAreaElement).select()}></textarea>
         <div class="secret-actions">
           <button type="button" @click=${() => this.#copy(issued.client_secret)}>Copy</button>
           <button type="button" @click=${() => this.#download(`${base}.env`, envFile(file), "text/plain")}>Download .env</button>

@@ -1,0 +1,326 @@
+// The console in a real Chromium against the real local gateway: every flow an admin has, by
+// role and accessible name. Needs CLAVIS_LOCAL_BIN (the prebuilt clavis-local binary) and a
+// built console (npm run build); fails, saying so, without the binary.
+
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import { ClavisClient } from "@clavis/sdk";
+import { chromium } from "playwright-core";
+
+import { consoleDir, startGateway } from "./gateway.mjs";
+
+const binary = process.env.CLAVIS_LOCAL_BIN ?? "";
+const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const shots = join(consoleDir, "test-results", "screenshots");
+
+/** Every text and form value on the page, shadow roots included. */
+async function everythingOnPage(page) {
+  return page.evaluate(() => {
+    const parts = [];
+    const walk = (root) => {
+      for (const element of root.querySelectorAll("*")) {
+        if ("value" in element && typeof element.value === "string") parts.push(element.value);
+        if (element.shadowRoot) {
+          parts.push(element.shadowRoot.innerHTML);
+          walk(element.shadowRoot);
+        }
+      }
+    };
+    parts.push(document.documentElement.outerHTML);
+    walk(document);
+    return parts.join("\n");
+  });
+}
+
+/** The element that has focus, looking inside shadow roots: its tag and text. */
+async function focused(page) {
+  return page.evaluate(() => {
+    let element = document.activeElement;
+    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+    return element ? `${element.tagName.toLowerCase()}:${element.textContent?.trim() ?? ""}` : "";
+  });
+}
+
+async function noHorizontalScroll(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+}
+
+if (binary === "") {
+  it("the console in Chromium against the local gateway", () => {
+    assert.fail(
+      "CLAVIS_LOCAL_BIN is not set: point it at the prebuilt clavis-local binary (e.g. CLAVIS_LOCAL_BIN=/tmp/clavis-local-snapshot npm test); the browser suite needs the real gateway.",
+    );
+  });
+} else {
+  describe("the console in Chromium against the local gateway", { timeout: 600_000 }, () => {
+    let gateway;
+    let browser;
+    let context;
+    let page;
+    let demo;
+    let firstSecret;
+    const mutations = [];
+    const consoleMessages = [];
+
+    const card = (name) =>
+      page.getByRole("listitem").filter({ has: page.getByRole("heading", { name, exact: true, level: 3 }) });
+    const dialog = () => page.getByRole("dialog");
+
+    before(async () => {
+      mkdirSync(shots, { recursive: true });
+      gateway = await startGateway(binary);
+      demo = new ClavisClient({ url: gateway.url, token: gateway.token }).tenant("demo");
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+      context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: gateway.url });
+      page = await context.newPage();
+      page.on("console", (message) => consoleMessages.push(message.text()));
+      page.on("request", (request) => {
+        if (request.url().includes("/v1/") && request.method() !== "GET") {
+          mutations.push({ method: request.method(), url: request.url(), headers: request.headers() });
+        }
+      });
+    });
+
+    after(async () => {
+      await browser?.close();
+      await gateway?.stop();
+    });
+
+    it("opens with the token in the fragment, then takes it out of the address bar, and shows the empty state", async () => {
+      const response = await page.goto(`${gateway.url}/console/#token=${gateway.token}`);
+      assert.equal(response?.status(), 200);
+      assert.match(response?.headers()["content-security-policy"] ?? "", /default-src 'self'/);
+      await page.getByText("No credentials yet.").waitFor();
+      assert.equal(page.url(), `${gateway.url}/console/`);
+      assert.ok(!page.url().includes(gateway.token));
+      await page.getByRole("button", { name: "Create credential" }).waitFor();
+    });
+
+    it("creates a credential and shows its secret once, with Copy and both downloads", async () => {
+      await page.getByRole("button", { name: "Create credential" }).click();
+      const form = dialog();
+      await form.getByRole("heading", { name: "Create credential" }).waitFor();
+      await form.getByRole("textbox", { name: "Name" }).fill("Inventory sync");
+      await form.getByRole("textbox", { name: /Description/ }).fill("Nightly stock import");
+      await form.getByRole("textbox", { name: "Scopes" }).fill("products:read, orders:write");
+      // A wrong scope is explained before anything is sent.
+      await form.getByRole("textbox", { name: "Scopes" }).fill("products:read, Orders");
+      await form.getByRole("button", { name: "Create", exact: true }).click();
+      await form.getByRole("alert").getByText(/“Orders” is not a scope/).waitFor();
+      await form.getByRole("textbox", { name: "Scopes" }).fill("products:read, orders:write");
+      await form.getByRole("combobox", { name: "Expiry" }).selectOption({ label: "Expires after a number of days" });
+      await form.getByRole("spinbutton", { name: "Number of days from now" }).fill("90");
+      await form.getByRole("button", { name: "Create", exact: true }).click();
+
+      const secretField = dialog().getByRole("textbox", { name: "Client secret" });
+      await secretField.waitFor();
+      firstSecret = await secretField.inputValue();
+      assert.match(firstSecret, /^csk_live_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/);
+      await dialog().getByText(/cannot be shown again/).waitFor();
+      const clientId = await dialog().getByRole("textbox", { name: "Client ID" }).inputValue();
+      assert.match(clientId, /^cid_[a-z2-7]{26}$/);
+      await page.screenshot({ path: join(shots, "secret-desktop.png") });
+
+      await dialog().getByRole("button", { name: "Copy" }).click();
+      await dialog().getByText(/Copied to the clipboard|press Ctrl\+C/).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+      if (copied !== null) assert.equal(copied, firstSecret);
+
+      const [envDownload] = await Promise.all([page.waitForEvent("download"), dialog().getByRole("button", { name: "Download .env" }).click()]);
+      assert.equal(envDownload.suggestedFilename(), "inventory-sync.env");
+      const env = readFileSync(await envDownload.path(), "utf8");
+      assert.equal(env, `CLAVIS_URL=${gateway.url}\nCLAVIS_CLIENT_ID=${clientId}\nCLAVIS_CLIENT_SECRET=${firstSecret}\n`);
+
+      const [jsonDownload] = await Promise.all([page.waitForEvent("download"), dialog().getByRole("button", { name: "Download JSON" }).click()]);
+      assert.equal(jsonDownload.suggestedFilename(), "inventory-sync.json");
+      assert.deepEqual(JSON.parse(readFileSync(await jsonDownload.path(), "utf8")), {
+        url: gateway.url,
+        tenant: "demo",
+        client_id: clientId,
+        client_secret: firstSecret,
+      });
+
+      await dialog().getByRole("button", { name: "I have saved the secret" }).click();
+      await dialog().waitFor({ state: "detached" });
+      assert.equal(await focused(page), "button:Create credential", "focus returns to the opener");
+
+      const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + location.href);
+      assert.ok(!storage.includes(firstSecret), "the secret is in no storage and not in the URL");
+      assert.ok(!(await everythingOnPage(page)).includes(firstSecret), "the secret is gone from the page");
+      assert.ok(!consoleMessages.some((text) => text.includes(firstSecret)), "the secret was never logged");
+
+      const listed = await demo.list();
+      assert.equal(listed.items.length, 1, "one credential was made");
+    });
+
+    it("lists it as Active with its scopes, expiry (UTC on hover), last use and request count", async () => {
+      const item = card("Inventory sync");
+      await item.getByText("Active", { exact: true }).waitFor();
+      await item.getByText("products:read", { exact: true }).waitFor();
+      await item.getByText("orders:write", { exact: true }).waitFor();
+      await item.getByText("Nightly stock import").waitFor();
+      const expiry = item.locator("time").first();
+      assert.match((await expiry.getAttribute("title")) ?? "", /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+      await item.getByText("Last used").waitFor();
+      await item.getByText("Requests this month").waitFor();
+      await page.screenshot({ path: join(shots, "list-desktop.png"), fullPage: true });
+    });
+
+    it("suspends and reactivates", async () => {
+      const item = card("Inventory sync");
+      await item.getByRole("button", { name: "Suspend" }).click();
+      await item.getByText("Suspended", { exact: true }).waitFor();
+      await item.getByRole("button", { name: "Reactivate" }).click();
+      await item.getByText("Active", { exact: true }).waitFor();
+      await page.getByRole("status").getByText(/Reactivated “Inventory sync”/).waitFor();
+    });
+
+    it("rotates the secret into a new one-time modal, with an optional grace period; Escape closes it", async () => {
+      const item = card("Inventory sync");
+      await item.getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("heading", { name: /Rotate the secret of “Inventory sync”/ }).waitFor();
+      await dialog().getByRole("combobox", { name: "Old secret" }).selectOption({ label: "Keep the old secret working for 1 hour" });
+      await dialog().getByRole("button", { name: "Rotate secret" }).click();
+      const secretField = dialog().getByRole("textbox", { name: "Client secret" });
+      await secretField.waitFor();
+      const second = await secretField.inputValue();
+      assert.match(second, /^csk_live_/);
+      assert.notEqual(second, firstSecret);
+      await page.keyboard.press("Escape");
+      await dialog().waitFor({ state: "detached" });
+      assert.equal(await focused(page), "button:Rotate secret", "focus returns to the card's Rotate secret");
+      assert.ok(!(await everythingOnPage(page)).includes(second));
+      await item.getByText("Old secret works until").waitFor();
+    });
+
+    it("edits name, description and scopes", async () => {
+      await card("Inventory sync").getByRole("button", { name: "Edit details" }).click();
+      await dialog().getByRole("textbox", { name: "Name" }).fill("Inventory sync – production");
+      await dialog().getByRole("textbox", { name: "Scopes" }).fill("products:read stock:write");
+      await dialog().getByRole("button", { name: "Save changes" }).click();
+      await dialog().waitFor({ state: "detached" });
+      const item = card("Inventory sync – production");
+      await item.getByText("stock:write", { exact: true }).waitFor();
+      assert.equal(await item.getByText("orders:write", { exact: true }).count(), 0);
+    });
+
+    it("shows the 72-hour expiry lock before the admin tries", async () => {
+      await demo.create({ name: "Short-lived", scopes: ["products:read"], expires_in_days: 1 });
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Short-lived");
+      const edit = item.getByRole("button", { name: "Edit expiry" });
+      await edit.waitFor();
+      assert.equal(await edit.isDisabled(), true);
+      await item.getByText(/Expiry locked: it is less than 72 hours away/).waitFor();
+      await item.getByText("(locked)").waitFor();
+      assert.equal(await card("Inventory sync – production").getByRole("button", { name: "Edit expiry" }).isDisabled(), false);
+    });
+
+    it("refreshes to the current state, and says why, when the credential changed behind the page's back", async () => {
+      const item = card("Inventory sync – production");
+      const [credential] = (await demo.list()).items.filter((c) => c.name === "Inventory sync – production");
+      await demo.update(credential.client_id, { description: "Changed by someone else" });
+
+      await item.getByRole("button", { name: "Edit expiry" }).click();
+      await dialog().getByRole("combobox", { name: "New expiry" }).selectOption({ label: "After a number of days" });
+      await dialog().getByRole("spinbutton", { name: "Number of days from now" }).fill("30");
+      await dialog().getByRole("button", { name: "Save expiry" }).click();
+      await dialog().waitFor({ state: "detached" });
+      await page.getByRole("alert").getByText(/was changed elsewhere since this page showed it, so nothing was changed/).waitFor();
+      await item.getByText("Changed by someone else").waitFor();
+      const after = await demo.get(credential.client_id);
+      assert.equal(after.credential.expires_at, credential.expires_at, "the stale edit changed nothing");
+
+      // Now at the current version, the same edit goes through.
+      await item.getByRole("button", { name: "Edit expiry" }).click();
+      await dialog().getByRole("combobox", { name: "New expiry" }).selectOption({ label: "After a number of days" });
+      await dialog().getByRole("spinbutton", { name: "Number of days from now" }).fill("30");
+      await dialog().getByRole("button", { name: "Save expiry" }).click();
+      await dialog().waitFor({ state: "detached" });
+      await page.getByRole("status").getByText(/now expires/).waitFor();
+    });
+
+    it("shows the audit trail of a credential", async () => {
+      await card("Inventory sync – production").getByRole("button", { name: "Audit trail" }).click();
+      const events = dialog().getByRole("list", { name: "Events, newest first" });
+      await events.getByText("Created", { exact: true }).waitFor();
+      for (const word of ["Suspended", "Reactivated", "Secret rotated", "Details changed", "Expiry changed"]) {
+        assert.ok((await events.getByText(word, { exact: true }).count()) >= 1, word);
+      }
+      await dialog().getByRole("button", { name: "Close" }).click();
+      await dialog().waitFor({ state: "detached" });
+    });
+
+    it("revokes after a confirmation that names the credential and says it is permanent", async () => {
+      const item = card("Inventory sync – production");
+      await item.getByRole("button", { name: "Revoke" }).click();
+      await dialog().getByRole("heading", { name: "Revoke “Inventory sync – production”?" }).waitFor();
+      await dialog().getByText(/permanent and cannot be undone/).waitFor();
+      await dialog().getByRole("textbox", { name: /Reason/ }).fill("Retired integration");
+      await dialog().getByRole("button", { name: "Revoke" }).click();
+      await dialog().waitFor({ state: "detached" });
+      await item.getByText("Revoked", { exact: true }).waitFor();
+      await item.getByText(/Retired integration/).waitFor();
+      assert.equal(await item.getByRole("button", { name: "Rotate secret" }).count(), 0);
+    });
+
+    it("deletes after a confirmation that names the credential", async () => {
+      await card("Inventory sync – production").getByRole("button", { name: "Delete" }).click();
+      await dialog().getByRole("heading", { name: "Delete “Inventory sync – production”?" }).waitFor();
+      await dialog().getByRole("button", { name: "Delete" }).click();
+      await dialog().waitFor({ state: "detached" });
+      await card("Inventory sync – production").waitFor({ state: "detached" });
+      await page.getByRole("status").getByText(/Deleted “Inventory sync – production”/).waitFor();
+    });
+
+    it("sends If-Match with the version the admin saw on every change, and an idempotency key on create and rotate", () => {
+      const changes = mutations.filter((m) => !(m.method === "POST" && m.url.endsWith("/credentials")));
+      assert.ok(changes.length >= 8, `saw ${changes.length} changes`);
+      for (const change of changes) {
+        assert.match(change.headers["if-match"] ?? "", /^"\d+"$/, `${change.method} ${change.url}`);
+      }
+      const issuing = mutations.filter((m) => m.method === "POST" && (m.url.endsWith("/credentials") || m.url.endsWith("/rotate")));
+      assert.ok(issuing.length >= 2);
+      for (const request of issuing) {
+        assert.match(request.headers["idempotency-key"] ?? "", /^[\x21-\x7e]{32,255}$/);
+      }
+    });
+
+    it("closes a dialog with Escape and returns focus to its opener", async () => {
+      await page.getByRole("button", { name: "Create credential" }).focus();
+      await page.keyboard.press("Enter");
+      await dialog().getByRole("textbox", { name: "Name" }).waitFor();
+      assert.equal(await focused(page), "input:", "the first field has focus");
+      await page.keyboard.press("Escape");
+      await dialog().waitFor({ state: "detached" });
+      assert.equal(await focused(page), "button:Create credential");
+    });
+
+    it("fits a 375px-wide screen without horizontal scrolling: the list and the secret modal", async () => {
+      const narrow = await context.newPage();
+      try {
+        await narrow.setViewportSize({ width: 375, height: 812 });
+        await narrow.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        await narrow.getByRole("heading", { name: "Short-lived", level: 3 }).waitFor();
+        assert.equal(await noHorizontalScroll(narrow), true, "the list scrolls sideways at 375px");
+        await narrow.screenshot({ path: join(shots, "list-375.png"), fullPage: true });
+        await narrow.getByRole("button", { name: "Create credential" }).click();
+        await narrow.getByRole("dialog").getByRole("textbox", { name: "Name" }).fill("Phone check");
+        await narrow.getByRole("dialog").getByRole("textbox", { name: "Scopes" }).fill("products:read");
+        await narrow.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
+        await narrow.getByRole("dialog").getByRole("textbox", { name: "Client secret" }).waitFor();
+        assert.equal(await noHorizontalScroll(narrow), true, "the secret modal scrolls sideways at 375px");
+        const box = await narrow.getByRole("dialog").boundingBox();
+        assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, JSON.stringify(box));
+        await narrow.screenshot({ path: join(shots, "secret-375.png") });
+        await narrow.getByRole("dialog").getByRole("button", { name: "I have saved the secret" }).click();
+      } finally {
+        await narrow.close();
+      }
+    });
+  });
+}
