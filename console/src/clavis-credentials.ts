@@ -104,6 +104,7 @@ export class ClavisCredentials extends LitElement {
   static override properties = {
     apiUrl: { type: String, attribute: "api-url" },
     tenant: { type: String },
+    pageSize: { type: Number, attribute: "page-size" },
     getToken: { attribute: false },
     credentials: { state: true },
     cursor: { state: true },
@@ -121,6 +122,7 @@ export class ClavisCredentials extends LitElement {
 
   declare apiUrl: string;
   declare tenant: string;
+  declare pageSize: number;
   declare getToken: (() => Promise<string>) | undefined;
   declare credentials: Credential[];
   declare cursor: string | null;
@@ -144,6 +146,7 @@ export class ClavisCredentials extends LitElement {
     super();
     this.apiUrl = "";
     this.tenant = "";
+    this.pageSize = PAGE_SIZE;
     this.getToken = undefined;
     this.credentials = [];
     this.cursor = null;
@@ -183,7 +186,7 @@ export class ClavisCredentials extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>): void {
-    if (changed.has("apiUrl") || changed.has("tenant") || changed.has("getToken")) {
+    if (changed.has("apiUrl") || changed.has("tenant") || changed.has("getToken") || changed.has("pageSize")) {
       if (this.dialog !== null) this.#closeDialog();
       this.notice = null;
       void this.reload();
@@ -222,7 +225,7 @@ export class ClavisCredentials extends LitElement {
     this.loading = true;
     this.listError = "";
     try {
-      const page = await client.list({ limit: PAGE_SIZE, ...(this.statusFilter ? { status: this.statusFilter } : {}) });
+      const page = await client.list({ limit: this.#limit(), ...(this.statusFilter ? { status: this.statusFilter } : {}) });
       if (seq !== this.#loadSeq) return;
       this.credentials = page.items;
       this.cursor = page.next_cursor;
@@ -242,7 +245,7 @@ export class ClavisCredentials extends LitElement {
     const seq = this.#loadSeq;
     this.loading = true;
     try {
-      const page = await client.list({ limit: PAGE_SIZE, cursor: this.cursor, ...(this.statusFilter ? { status: this.statusFilter } : {}) });
+      const page = await client.list({ limit: this.#limit(), cursor: this.cursor, ...(this.statusFilter ? { status: this.statusFilter } : {}) });
       if (seq !== this.#loadSeq) return;
       const known = new Set(this.credentials.map((c) => c.client_id));
       this.credentials = [...this.credentials, ...page.items.filter((c) => !known.has(c.client_id))];
@@ -252,6 +255,11 @@ export class ClavisCredentials extends LitElement {
     } finally {
       this.loading = false;
     }
+  }
+
+  #limit(): number {
+    const size = Math.trunc(Number(this.pageSize));
+    return Number.isFinite(size) && size >= 1 ? Math.min(size, 100) : PAGE_SIZE;
   }
 
   /** The platform's scope catalogue, if the API offers one (`GET /v1/scopes`); only suggestions. */

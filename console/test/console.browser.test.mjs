@@ -300,6 +300,84 @@ if (binary === "") {
       assert.equal(await focused(page), "button:Create credential");
     });
 
+    it("refreshes and shows the lock when the expiry was moved into the 72-hour window behind the page's back", async () => {
+      const issued = await demo.create({ name: "Moved behind", scopes: ["products:read"], expires_in_days: 30 });
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Moved behind");
+      const edit = item.getByRole("button", { name: "Edit expiry" });
+      await edit.waitFor();
+      assert.equal(await edit.isDisabled(), false);
+      await demo.setExpiry(issued.credential.client_id, new Date(Date.now() + 24 * 3600 * 1000));
+
+      await edit.click();
+      await dialog().getByRole("combobox", { name: "New expiry" }).selectOption({ label: "Never (remove the expiry)" });
+      await dialog().getByRole("button", { name: "Save expiry" }).click();
+      await dialog().waitFor({ state: "detached" });
+      await page.getByRole("alert").getByText(/The view now shows its current state/).waitFor();
+      await item.getByText(/Expiry locked: it is less than 72 hours away/).waitFor();
+      assert.equal(await edit.isDisabled(), true);
+    });
+
+    it("filters by status and pages with Show more, embedded in another page through getToken", async () => {
+      // A platform's own settings page, embedding the built module from the same origin.
+      for (const name of ["Paging one", "Paging two"]) await demo.create({ name, scopes: ["products:read"] });
+      const embedUrl = `${gateway.url}/console/embed-test.html`;
+      const embedded = await context.newPage();
+      try {
+        await embedded.route(embedUrl, (route) =>
+          route.fulfill({
+            contentType: "text/html",
+            body: `<!doctype html><html lang="en"><body><h1>Acme settings</h1>
+              <clavis-credentials api-url="${gateway.url}" tenant="demo" page-size="2"></clavis-credentials>
+              <script type="module">
+                import "/console/lib/clavis-credentials.js";
+                window.asked = 0;
+                document.querySelector("clavis-credentials").getToken = async () => { window.asked += 1; return ${JSON.stringify(gateway.token)}; };
+              </script></body></html>`,
+          }),
+        );
+        await embedded.goto(embedUrl);
+        const cards = embedded.getByRole("list", { name: "Credentials" }).locator(":scope > li");
+        await embedded.getByRole("button", { name: "Show more credentials" }).waitFor();
+        assert.equal(await cards.count(), 2);
+        await embedded.getByRole("button", { name: "Show more credentials" }).click();
+        await embedded.waitForFunction(() => {
+          const root = document.querySelector("clavis-credentials")?.shadowRoot;
+          return (root?.querySelectorAll(".cards > li").length ?? 0) >= 3;
+        });
+        const all = (await demo.list({ limit: 100 })).items.length;
+        assert.ok(all >= 3);
+        assert.ok((await embedded.evaluate(() => window.asked)) >= 2, "getToken is asked for each request");
+
+        await embedded.getByRole("combobox", { name: "Status" }).selectOption({ label: "Revoked" });
+        await embedded.getByText(/No revoked credentials/).waitFor();
+        await embedded.getByRole("combobox", { name: "Status" }).selectOption({ label: "Active" });
+        await embedded.getByRole("heading", { name: "Paging two", level: 3 }).waitFor();
+        for (const badge of await cards.locator(".badge").allTextContents()) assert.equal(badge, "Active");
+      } finally {
+        await embedded.close();
+      }
+    });
+
+    it("shows the API's refusal of a bad token as a sentence", async () => {
+      const bad = await context.newPage();
+      try {
+        const [head, payload] = gateway.token.split(".");
+        await bad.goto(`${gateway.url}/console/#token=${head}.${payload}.bm90LWEtc2lnbmF0dXJl`);
+        const alert = bad.getByRole("alert");
+        await alert.waitFor();
+        const text = (await alert.textContent()) ?? "";
+        assert.match(text, /[A-Z].*\./, text);
+        assert.ok(!text.includes("{"), text);
+        const none = await context.newPage();
+        await none.goto(`${gateway.url}/console/`);
+        await none.getByText("No management token.").waitFor();
+        await none.close();
+      } finally {
+        await bad.close();
+      }
+    });
+
     it("fits a 375px-wide screen without horizontal scrolling: the list and the secret modal", async () => {
       const narrow = await context.newPage();
       try {
