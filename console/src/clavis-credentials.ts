@@ -390,7 +390,9 @@ export class ClavisCredentials extends LitElement {
   };
 
   #onDialogCancel = (event: Event): void => {
-    if (this.busy) event.preventDefault();
+    // Escape: close now (dropping any secret at once), or not at all while a request is out.
+    event.preventDefault();
+    if (!this.busy) this.#closeDialog();
   };
 
   // ---- actions ----
@@ -647,11 +649,10 @@ export class ClavisCredentials extends LitElement {
           </label>
           <button type="button" class="quiet" @click=${() => { this.notice = null; void this.reload(); }}>Refresh</button>
         </div>
-        ${this.notice === null
-          ? html`<p class="notice-slot" role="status"></p>`
-          : this.notice.kind === "error"
-            ? html`<div class="notice error" role="alert"><span>${this.notice.text}</span><button type="button" class="quiet" aria-label="Dismiss message" @click=${() => { this.notice = null; }}>×</button></div>`
-            : html`<p class="notice info" role="status">${this.notice.text}</p>`}
+        <div class="live" role="status">${this.notice?.kind === "info" ? html`<p class="notice info">${this.notice.text}</p>` : nothing}</div>
+        <div class="live" role="alert">${this.notice?.kind === "error"
+          ? html`<div class="notice error"><span>${this.notice.text}</span><button type="button" class="quiet" aria-label="Dismiss message" @click=${() => { this.notice = null; }}>×</button></div>`
+          : nothing}</div>
         ${this.#renderList()}
       </section>
       ${this.dialog === null ? nothing : this.#renderDialog(this.dialog)}
@@ -908,7 +909,24 @@ export class ClavisCredentials extends LitElement {
   #details(details: Record<string, unknown>): TemplateResult | typeof nothing {
     const entries = Object.entries(details ?? {});
     if (entries.length === 0) return nothing;
-    return html`<dl class="details">${entries.map(([key, value]) => html`<dt>${key.replace(/_/g, " ")}</dt><dd>${typeof value === "string" ? value : JSON.stringify(value)}</dd>`)}</dl>`;
+    return html`<dl class="details">${entries.map(([key, value]) => html`<dt>${key.replace(/_/g, " ")}</dt><dd>${this.#detailValue(value)}</dd>`)}</dl>`;
+  }
+
+  /** A detail as a person reads it: times in local time, lists joined, before → after. */
+  #detailValue(value: unknown): TemplateResult {
+    if (value === null || value === undefined) return html`none`;
+    if (typeof value === "string") {
+      return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) ? localTime(value, "") : html`${value}`;
+    }
+    if (Array.isArray(value)) return html`${value.map((v) => String(v)).join(", ")}`;
+    if (typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      if ("before" in record && "after" in record) {
+        return html`${this.#detailValue(record["before"])} → ${this.#detailValue(record["after"])}`;
+      }
+      return html`${JSON.stringify(value)}`;
+    }
+    return html`${String(value)}`;
   }
 
   #renderSecret(issued: IssuedSecret, rotated: boolean): TemplateResult {
@@ -972,7 +990,6 @@ export class ClavisCredentials extends LitElement {
     .notice.error { background: #fff0ee; border: 1px solid #f1aeb5; color: #82071e; display: flex; gap: 0.5rem; justify-content: space-between; align-items: start; }
     .notice.error button { min-height: 1.75rem; padding: 0 0.5rem; }
     .notice.info { background: #eef6ff; border: 1px solid #b6d4fe; }
-    .notice-slot { margin: 0; }
     .empty { border: 1px dashed var(--line); border-radius: 8px; padding: 1.25rem; text-align: center; color: #57606a; }
     .cards { list-style: none; padding: 0; margin: 0.5rem 0; display: grid; gap: 0.75rem; }
     .card { border: 1px solid var(--line); border-radius: 8px; padding: 0.9rem 1rem; background: #fff; min-width: 0; }
