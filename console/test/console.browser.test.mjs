@@ -397,6 +397,11 @@ if (binary === "") {
         await narrow.getByRole("button", { name: "Create credential" }).click();
         await narrow.getByRole("dialog").getByRole("textbox", { name: "Name" }).fill("Phone check");
         await narrow.getByRole("dialog").getByRole("textbox", { name: "Scopes" }).fill("products:read");
+        // An expiry picked as a date: the end of that day in the admin's time.
+        const day = new Date(Date.now() + 60 * 86_400_000);
+        const picked = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, "0")}-${String(day.getDate()).padStart(2, "0")}`;
+        await narrow.getByRole("dialog").getByRole("combobox", { name: "Expiry" }).selectOption({ label: "Expires on a date" });
+        await narrow.getByRole("dialog").getByLabel(/Expiry date/).fill(picked);
         await narrow.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
         await narrow.getByRole("dialog").getByRole("textbox", { name: "Client secret" }).waitFor();
         assert.equal(await noHorizontalScroll(narrow), true, "the secret modal scrolls sideways at 375px");
@@ -404,6 +409,9 @@ if (binary === "") {
         assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, JSON.stringify(box));
         await narrow.screenshot({ path: join(shots, "secret-375.png") });
         await narrow.getByRole("dialog").getByRole("button", { name: "I have saved the secret" }).click();
+        const [made] = (await demo.list()).items.filter((c) => c.name === "Phone check");
+        const endOfDay = new Date(day.getFullYear(), day.getMonth(), day.getDate(), 23, 59, 59);
+        assert.equal(Date.parse(made.expires_at), endOfDay.getTime());
       } finally {
         await narrow.close();
       }
