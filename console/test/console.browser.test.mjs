@@ -386,6 +386,40 @@ if (binary === "") {
       }
     });
 
+    it("offers an advisor a tenant picker from the advises claim (API answers stubbed: an advisor token cannot be minted here)", async () => {
+      const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      const advisorToken = `${part({ alg: "RS256", typ: "JWT" })}.${part({ sub: "ada", role: "advisor", tenant: "advisors", advises: "[acme globex]", exp: Math.floor(Date.now() / 1000) + 3600 })}.c2lnbmF0dXJl`;
+      const advisor = await context.newPage();
+      const asked = [];
+      try {
+        await advisor.route(/\/v1\//, (route) => {
+          const url = new URL(route.request().url());
+          asked.push(`${url.pathname} ${route.request().headers().authorization === `Bearer ${advisorToken}`}`);
+          const tenant = url.pathname.split("/")[3];
+          if (!url.pathname.endsWith("/credentials")) return route.fulfill({ status: 404, contentType: "application/problem+json", body: JSON.stringify({ type: "about:blank", title: "Not found", status: 404, detail: "No such route.", code: "not_found" }) });
+          const credential = {
+            client_id: "cid_abcdefghijklmnopqrstuvwxyz", tenant, name: `${tenant} integration`, description: "", scopes: ["products:read"],
+            environment: "live", status: "active", created_at: "2026-01-01T00:00:00Z", created_by: "ada", expires_at: null, expiry_locked: false,
+            secret_version: 1, secret_rotated_at: null, previous_secret_valid_until: null, suspended_at: null, revoked_at: null, revoked_by: null,
+            revocation_reason: null, last_used_at: null, request_count: 0, usage_month: "2026-01", version: 1,
+          };
+          return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [credential], next_cursor: null }) });
+        });
+        await advisor.goto(`${gateway.url}/console/#token=${advisorToken}`);
+        const picker = advisor.getByRole("combobox", { name: "Tenant" });
+        await picker.waitFor();
+        assert.deepEqual(await picker.locator("option").allTextContents(), ["acme", "globex"]);
+        await advisor.getByRole("heading", { name: "acme integration", level: 3 }).waitFor();
+        await picker.selectOption("globex");
+        await advisor.getByRole("heading", { name: "globex integration", level: 3 }).waitFor();
+        assert.ok(asked.includes("/v1/tenants/acme/credentials true"), asked.join(", "));
+        assert.ok(asked.includes("/v1/tenants/globex/credentials true"), asked.join(", "));
+        assert.equal(advisor.url(), `${gateway.url}/console/`);
+      } finally {
+        await advisor.close();
+      }
+    });
+
     it("fits a 375px-wide screen without horizontal scrolling: the list and the secret modal", async () => {
       const narrow = await context.newPage();
       try {
