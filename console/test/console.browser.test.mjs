@@ -395,6 +395,9 @@ if (binary === "") {
         await advisor.route(/\/v1\//, (route) => {
           const url = new URL(route.request().url());
           asked.push(`${url.pathname} ${route.request().headers().authorization === `Bearer ${advisorToken}`}`);
+          if (url.pathname === "/v1/scopes") {
+            return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [{ scope: "products:read", description: "Read the product catalogue" }, { scope: "orders:write", description: "Create orders" }] }) });
+          }
           const tenant = url.pathname.split("/")[3];
           if (!url.pathname.endsWith("/credentials")) return route.fulfill({ status: 404, contentType: "application/problem+json", body: JSON.stringify({ type: "about:blank", title: "Not found", status: 404, detail: "No such route.", code: "not_found" }) });
           const credential = {
@@ -415,6 +418,14 @@ if (binary === "") {
         assert.ok(asked.includes("/v1/tenants/acme/credentials true"), asked.join(", "));
         assert.ok(asked.includes("/v1/tenants/globex/credentials true"), asked.join(", "));
         assert.equal(advisor.url(), `${gateway.url}/console/`);
+
+        // With a scope catalogue, its scopes are one-click suggestions next to the free text.
+        await advisor.getByRole("button", { name: "Create credential" }).click();
+        const suggestions = advisor.getByRole("dialog").getByRole("group", { name: "Available scopes" });
+        await suggestions.getByRole("button", { name: "+ orders:write" }).click();
+        await suggestions.getByRole("button", { name: "+ products:read" }).click();
+        assert.equal(await advisor.getByRole("dialog").getByRole("textbox", { name: "Scopes" }).inputValue(), "orders:write, products:read");
+        await advisor.keyboard.press("Escape");
       } finally {
         await advisor.close();
       }
