@@ -70,8 +70,11 @@ export class ClavisError extends ClavisSdkError {
 
   /**
    * The credential store stopped answering while the change was being saved: it may or may not
-   * have been applied (entirely or not at all). Read the credential before repeating the
-   * request. The client never repeats such a request by itself.
+   * have been applied (entirely or not at all). Creates and rotations carry an idempotency key,
+   * which the client repeats them with by itself (bounded by the retry policy); when the error
+   * still comes back, repeat the call with the same `idempotencyKey` to get the first answer, or
+   * read the credential before repeating any other change. The client never repeats other
+   * changes by itself.
    */
   get outcomeUnknown(): boolean {
     return this.outcome === "unknown";

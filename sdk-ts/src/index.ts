@@ -38,5 +38,5 @@ export {
   type ProblemExtras,
   type ReceivedOAuthError,
 } from "./errors.js";
-export { defaultRetryPolicy, retryAfterMs, type Fetch, type RetryPolicy, type TransportOptions } from "./transport.js";
+export { defaultRetryPolicy, newIdempotencyKey, retryAfterMs, type Fetch, type RetryPolicy, type TransportOptions } from "./transport.js";
 export type { components, operations, paths } from "./schema.js";

@@ -4,7 +4,7 @@
 
 import { ClavisError, UnexpectedResponseError } from "./errors.js";
 import type { components, operations } from "./schema.js";
-import { Transport, baseUrl, endpoint, isRecord, retryAfterMs } from "./transport.js";
+import { Transport, baseUrl, endpoint, isRecord, newIdempotencyKey, retryAfterMs } from "./transport.js";
 import type { TransportOptions } from "./transport.js";
 
 type Schemas = components["schemas"];
@@ -84,7 +84,8 @@ export interface ChangeOptions {
 export interface IssueOptions extends ChangeOptions {
   /**
    * Sent as `Idempotency-Key` (32–255 visible ASCII characters) so that a repeat returns the
-   * first answer instead of issuing a second secret, where the server supports it.
+   * first answer instead of issuing a second secret. Without it, the client makes a fresh random
+   * key for the call; either way, every retry of the call sends the same key.
    */
   idempotencyKey?: string;
 }
@@ -313,7 +314,7 @@ export class TenantClient {
       method: "POST",
       segments: this.#path("credentials"),
       body: credential,
-      idempotencyKey: options.idempotencyKey,
+      idempotencyKey: options.idempotencyKey ?? newIdempotencyKey(),
       signal: options.signal,
     });
   }
@@ -376,7 +377,7 @@ export class TenantClient {
       segments: this.#credential(clientId, "rotate"),
       body,
       ifMatch: options.ifMatch,
-      idempotencyKey: options.idempotencyKey,
+      idempotencyKey: options.idempotencyKey ?? newIdempotencyKey(),
       signal: options.signal,
     });
   }

@@ -17,6 +17,13 @@ export type Fetch = (input: Request | string | URL, init?: RequestInit) => Promi
  * twice. `Retry-After` sets the wait; otherwise it grows exponentially with jitter from
  * `initialBackoffMs` to `maxBackoffMs`. A `Retry-After` longer than `maxRetryAfterMs` is not
  * waited for: the error comes back at once, carrying it.
+ *
+ * A request carrying an `Idempotency-Key` (every create and rotation) is safe to repeat with the
+ * same key: the server answers a repeat with the first answer, secret included, and changes
+ * nothing. Such a request is therefore also repeated, with the same key, after a `503` whose
+ * outcome is unknown, a timeout, a dropped connection, any server error and a `409
+ * idempotency_in_progress` (its twin is still being carried out), so that the caller receives its
+ * one secret exactly once and no credential is left orphaned.
  */
 export interface RetryPolicy {
   /** Retries after the first attempt (0 turns retrying off). */
@@ -61,7 +68,9 @@ export class Transport {
     if (typeof fetchFunction !== "function") {
       throw new ConfigError("no fetch: this runtime has no global fetch, so pass one as `fetch`");
     }
-    this.#fetch = fetchFunction;
+    // A method call `this.#fetch(…)` would run the global fetch with `this` set to the
+    // transport, which browsers refuse ("Illegal invocation"): call it as a plain function (a `fetch` passed in may be the global one too).
+    this.#fetch = (input, init) => fetchFunction(input, init);
     this.#retry = { ...defaultRetryPolicy, ...options.retry };
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -88,12 +97,15 @@ export class Transport {
   async send(build: () => Request, options: { idempotent?: boolean } = {}): Promise<Response> {
     for (let retry = 0; ; retry += 1) {
       const request = build();
-      const idempotent = options.idempotent === true || SAFE_METHODS.has(request.method);
+      // With an Idempotency-Key, a repeat replays the first answer: safe whatever happened.
+      const keyed = request.headers.has("idempotency-key");
+      const idempotent = keyed || options.idempotent === true || SAFE_METHODS.has(request.method);
       const more = retry < this.#retry.maxRetries;
       let wait: number;
       try {
         const response = await this.once(request);
-        if (!more || !retryableStatus(response.status, idempotent)) {
+        const inProgress = keyed && response.status === 409 && (await problemCode(response)) === "idempotency_in_progress";
+        if (!more || !(inProgress || retryableStatus(response.status, idempotent))) {
           return response;
         }
         if (response.status === 503 && !idempotent && (await outcomeUnknown(response))) {
@@ -106,7 +118,9 @@ export class Transport {
         wait = after ?? backoffMs(this.#retry, retry);
         await response.body?.cancel();
       } catch (error) {
-        if (!(error instanceof NetworkError) || !more || !(notConnected(error) || (idempotent && error.timedOut))) {
+        // A connection that dropped mid-request may or may not have carried it out: only a keyed
+        // request is repeated then; a timeout is repeated for any request safe to repeat.
+        if (!(error instanceof NetworkError) || !more || !(keyed || notConnected(error) || (idempotent && error.timedOut))) {
           throw error;
         }
         wait = backoffMs(this.#retry, retry);
@@ -140,6 +154,33 @@ async function outcomeUnknown(response: Response): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The `code` of a problem document, if the body is one. */
+async function problemCode(response: Response): Promise<string | undefined> {
+  try {
+    const body: unknown = await response.clone().json();
+    return isRecord(body) && typeof body["code"] === "string" ? body["code"] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A fresh random idempotency key: a UUID (36 characters, within the 32–255 the API takes), from
+ * `crypto.randomUUID` where the runtime has it, else from `crypto.getRandomValues` (which pages
+ * served over plain http, outside a secure context, still have).
+ */
+export function newIdempotencyKey(): string {
+  const crypto = globalThis.crypto;
+  if (typeof crypto?.randomUUID === "function") {
+    return crypto.randomUUID();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3), in ms from `nowMs`. */

@@ -245,4 +245,49 @@ describe("the SDK against the local gateway", { skip, timeout: 180_000 }, () => 
     const supplied = new ClavisClient({ url: gateway.url, token: () => Promise.resolve(gateway.token) });
     await refusal(supplied.tenant("acme").list(), 403, "forbidden");
   });
+  it("answers a create repeated with the same idempotency key with the first answer: one credential, one secret", async () => {
+    const key = `console-test-${"k".repeat(24)}`;
+    const body = { name: "Idempotent", scopes: ["products:read"] };
+    const first = await demo.create(body, { idempotencyKey: key });
+    const again = await demo.create(body, { idempotencyKey: key });
+    assert.equal(again.credential.client_id, first.credential.client_id);
+    assert.equal(again.client_secret, first.client_secret);
+    const named: Credential[] = [];
+    for await (const credential of demo.listAll()) {
+      if (credential.name === "Idempotent") named.push(credential);
+    }
+    assert.equal(named.length, 1, "only one credential was made");
+    await refusal(demo.create({ ...body, name: "Other" }, { idempotencyKey: key }), 422, "idempotency_key_reused");
+    await refusal(demo.create(body, { idempotencyKey: "short" }), 400, "invalid_idempotency_key");
+
+    // The answer to a rotation is lost on the way back: the SDK repeats it with the same key and
+    // receives the secret the server issued, which is the one that works.
+    let dropped = 0;
+    const sentKeys: (string | null)[] = [];
+    const losing = new ClavisClient({
+      url: gateway.url,
+      token: gateway.token,
+      sleep: () => Promise.resolve(),
+      fetch: async (input, init) => {
+        const request = new Request(input, init);
+        const response = await fetch(request);
+        if (request.url.endsWith("/rotate")) {
+          sentKeys.push(request.headers.get("idempotency-key"));
+          if (dropped === 0) {
+            dropped += 1;
+            await response.body?.cancel();
+            throw new TypeError("fetch failed", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) });
+          }
+        }
+        return response;
+      },
+    }).tenant("demo");
+    const rotated = await losing.rotate(first.credential.client_id);
+    assert.equal(sentKeys.length, 2);
+    assert.equal(sentKeys[1], sentKeys[0]);
+    assert.equal(rotated.credential.secret_version, first.credential.secret_version + 1, "rotated once, not twice");
+    const tokens = new TokenSource({ url: gateway.url, clientId: first.credential.client_id, clientSecret: rotated.client_secret, retry: { maxRetries: 0 } });
+    assert.ok((await tokens.token()).expiresIn > 0, "the secret received works");
+    await demo.delete(first.credential.client_id);
+  });
 });

@@ -98,6 +98,17 @@ describe("ClavisClient", () => {
     assert.equal(stub.requests[1]?.headers.get("idempotency-key"), null);
   });
 
+  it("calls fetch as a plain function, as browsers require of the global fetch", async () => {
+    // A browser's fetch throws "Illegal invocation" when called with `this` set to another object.
+    let receiver: unknown = "not called";
+    const strict: Fetch = function (this: unknown) {
+      receiver = this;
+      return Promise.resolve(json(200, { items: [], next_cursor: null }));
+    };
+    await client(strict).tenant("demo").list();
+    assert.ok(receiver === undefined || receiver === globalThis, `fetch was called on ${String(receiver)}`);
+  });
+
   it("encodes path segments and keeps a base path", async () => {
     const stub = stubFetch(() => json(200, sampleCredential()));
     await client(stub.fetch, { url: "https://api.example.com/prod" }).tenant("a/b c").get("x?y");
@@ -187,10 +198,10 @@ describe("ClavisClient", () => {
     assert.ok((waits[0] ?? 0) > 55_000 && (waits[0] ?? 0) <= 60_000, String(waits[0]));
   });
 
-  it("does not repeat a change whose outcome is unknown", async () => {
+  it("does not repeat a change without an idempotency key whose outcome is unknown", async () => {
     const stub = stubFetch(() => problem(503, "service_unavailable", { outcome: "unknown" }, { "retry-after": "1" }));
     const { sleep, waits } = recordingSleep();
-    await assert.rejects(client(stub.fetch, { sleep }).tenant("demo").rotate(CID), (error: unknown) => {
+    await assert.rejects(client(stub.fetch, { sleep }).tenant("demo").suspend(CID), (error: unknown) => {
       assert.ok(error instanceof ClavisError);
       assert.equal(error.code, "service_unavailable");
       assert.equal(error.outcomeUnknown, true);

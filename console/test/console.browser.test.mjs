@@ -1,0 +1,465 @@
+// The console in a real Chromium against the real local gateway: every flow an admin has, by
+// role and accessible name. Needs CLAVIS_LOCAL_BIN (the prebuilt clavis-local binary) and a
+// built console (npm run build); fails, saying so, without the binary.
+
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import { ClavisClient } from "@clavis/sdk";
+import { chromium } from "playwright-core";
+
+import { consoleDir, startGateway } from "./gateway.mjs";
+
+const binary = process.env.CLAVIS_LOCAL_BIN ?? "";
+const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const shots = join(consoleDir, "test-results", "screenshots");
+
+/** Every text and form value on the page, shadow roots included. */
+async function everythingOnPage(page) {
+  return page.evaluate(() => {
+    const parts = [];
+    const walk = (root) => {
+      for (const element of root.querySelectorAll("*")) {
+        if ("value" in element && typeof element.value === "string") parts.push(element.value);
+        if (element.shadowRoot) {
+          parts.push(element.shadowRoot.innerHTML);
+          walk(element.shadowRoot);
+        }
+      }
+    };
+    parts.push(document.documentElement.outerHTML);
+    walk(document);
+    return parts.join("\n");
+  });
+}
+
+/** The element that has focus, looking inside shadow roots: its tag and text. */
+async function focused(page) {
+  return page.evaluate(() => {
+    let element = document.activeElement;
+    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+    return element ? `${element.tagName.toLowerCase()}:${element.textContent?.trim() ?? ""}` : "";
+  });
+}
+
+async function noHorizontalScroll(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+}
+
+if (binary === "") {
+  it("the console in Chromium against the local gateway", () => {
+    assert.fail(
+      "CLAVIS_LOCAL_BIN is not set: point it at the prebuilt clavis-local binary (e.g. CLAVIS_LOCAL_BIN=/tmp/clavis-local-snapshot npm test); the browser suite needs the real gateway.",
+    );
+  });
+} else {
+  describe("the console in Chromium against the local gateway", { timeout: 600_000 }, () => {
+    let gateway;
+    let browser;
+    let context;
+    let page;
+    let demo;
+    let firstSecret;
+    const mutations = [];
+    const consoleMessages = [];
+
+    const card = (name) =>
+      page.getByRole("listitem").filter({ has: page.getByRole("heading", { name, exact: true, level: 3 }) });
+    const dialog = () => page.getByRole("dialog");
+    /** The dialog is closed and gone from the element's DOM (with any secret it showed). */
+    const dialogClosed = async () => {
+      await dialog().waitFor({ state: "detached" });
+      await page.waitForFunction(() => !document.querySelector("clavis-credentials")?.shadowRoot?.querySelector("dialog"));
+    };
+
+    before(async () => {
+      mkdirSync(shots, { recursive: true });
+      gateway = await startGateway(binary);
+      demo = new ClavisClient({ url: gateway.url, token: gateway.token }).tenant("demo");
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+      context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: gateway.url });
+      page = await context.newPage();
+      page.on("console", (message) => consoleMessages.push(message.text()));
+      page.on("request", (request) => {
+        if (request.url().includes("/v1/") && request.method() !== "GET") {
+          mutations.push({ method: request.method(), url: request.url(), headers: request.headers() });
+        }
+      });
+    });
+
+    after(async () => {
+      await browser?.close();
+      await gateway?.stop();
+    });
+
+    it("opens with the token in the fragment, then takes it out of the address bar, and shows the empty state", async () => {
+      const response = await page.goto(`${gateway.url}/console/#token=${gateway.token}`);
+      assert.equal(response?.status(), 200);
+      assert.match(response?.headers()["content-security-policy"] ?? "", /default-src 'self'/);
+      await page.getByText("No credentials yet.").waitFor();
+      assert.equal(page.url(), `${gateway.url}/console/`);
+      assert.ok(!page.url().includes(gateway.token));
+      await page.getByRole("button", { name: "Create credential" }).waitFor();
+    });
+
+    it("creates a credential and shows its secret once, with Copy and both downloads", async () => {
+      await page.getByRole("button", { name: "Create credential" }).click();
+      const form = dialog();
+      await form.getByRole("heading", { name: "Create credential" }).waitFor();
+      await form.getByRole("textbox", { name: "Name" }).fill("Inventory sync");
+      await form.getByRole("textbox", { name: /Description/ }).fill("Nightly stock import");
+      await form.getByRole("textbox", { name: "Scopes" }).fill("products:read, orders:write");
+      // A wrong scope is explained before anything is sent.
+      await form.getByRole("textbox", { name: "Scopes" }).fill("products:read, Orders");
+      await form.getByRole("button", { name: "Create", exact: true }).click();
+      await form.getByRole("alert").getByText(/“Orders” is not a scope/).waitFor();
+      await form.getByRole("textbox", { name: "Scopes" }).fill("products:read, orders:write");
+      await form.getByRole("combobox", { name: "Expiry" }).selectOption({ label: "Expires after a number of days" });
+      await form.getByRole("spinbutton", { name: "Number of days from now" }).fill("90");
+      await form.getByRole("button", { name: "Create", exact: true }).click();
+
+      const secretField = dialog().getByRole("textbox", { name: "Client secret" });
+      await secretField.waitFor();
+      firstSecret = await secretField.inputValue();
+      assert.match(firstSecret, /^csk_live_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/);
+      await dialog().getByText(/cannot be shown again/).waitFor();
+      const clientId = await dialog().getByRole("textbox", { name: "Client ID" }).inputValue();
+      assert.match(clientId, /^cid_[a-z2-7]{26}$/);
+      await page.screenshot({ path: join(shots, "secret-desktop.png") });
+
+      await dialog().getByRole("button", { name: "Copy" }).click();
+      await dialog().getByText(/Copied to the clipboard|press Ctrl\+C/).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+      if (copied !== null) assert.equal(copied, firstSecret);
+
+      const [envDownload] = await Promise.all([page.waitForEvent("download"), dialog().getByRole("button", { name: "Download .env" }).click()]);
+      assert.equal(envDownload.suggestedFilename(), "inventory-sync.env");
+      const env = readFileSync(await envDownload.path(), "utf8");
+      assert.equal(env, `CLAVIS_URL=${gateway.url}\nCLAVIS_CLIENT_ID=${clientId}\nCLAVIS_CLIENT_SECRET=${firstSecret}\n`);
+
+      const [jsonDownload] = await Promise.all([page.waitForEvent("download"), dialog().getByRole("button", { name: "Download JSON" }).click()]);
+      assert.equal(jsonDownload.suggestedFilename(), "inventory-sync.json");
+      assert.deepEqual(JSON.parse(readFileSync(await jsonDownload.path(), "utf8")), {
+        url: gateway.url,
+        tenant: "demo",
+        client_id: clientId,
+        client_secret: firstSecret,
+      });
+
+      await dialog().getByRole("button", { name: "I have saved the secret" }).click();
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Create credential", "focus returns to the opener");
+
+      const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + location.href);
+      assert.ok(!storage.includes(firstSecret), "the secret is in no storage and not in the URL");
+      assert.ok(!(await everythingOnPage(page)).includes(firstSecret), "the secret is gone from the page");
+      assert.ok(!consoleMessages.some((text) => text.includes(firstSecret)), "the secret was never logged");
+
+      const listed = await demo.list();
+      assert.equal(listed.items.length, 1, "one credential was made");
+    });
+
+    it("lists it as Active with its scopes, expiry (UTC on hover), last use and request count", async () => {
+      const item = card("Inventory sync");
+      await item.getByText("Active", { exact: true }).waitFor();
+      await item.getByText("products:read", { exact: true }).waitFor();
+      await item.getByText("orders:write", { exact: true }).waitFor();
+      await item.getByText("Nightly stock import").waitFor();
+      const expiry = item.locator("time").first();
+      assert.match((await expiry.getAttribute("title")) ?? "", /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+      await item.getByText("Last used").waitFor();
+      await item.getByText("Requests this month").waitFor();
+      await page.screenshot({ path: join(shots, "list-desktop.png"), fullPage: true });
+    });
+
+    it("suspends and reactivates", async () => {
+      const item = card("Inventory sync");
+      await item.getByRole("button", { name: "Suspend" }).click();
+      await item.getByText("Suspended", { exact: true }).waitFor();
+      await item.getByRole("button", { name: "Reactivate" }).click();
+      await item.getByText("Active", { exact: true }).waitFor();
+      await page.getByRole("status").getByText(/Reactivated “Inventory sync”/).waitFor();
+    });
+
+    it("rotates the secret into a new one-time modal, with an optional grace period; Escape closes it", async () => {
+      const item = card("Inventory sync");
+      await item.getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("heading", { name: /Rotate the secret of “Inventory sync”/ }).waitFor();
+      await dialog().getByRole("combobox", { name: "Old secret" }).selectOption({ label: "Keep the old secret working for 1 hour" });
+      await dialog().getByRole("button", { name: "Rotate secret" }).click();
+      const secretField = dialog().getByRole("textbox", { name: "Client secret" });
+      await secretField.waitFor();
+      const second = await secretField.inputValue();
+      assert.match(second, /^csk_live_/);
+      assert.notEqual(second, firstSecret);
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Rotate secret", "focus returns to the card's Rotate secret");
+      assert.ok(!(await everythingOnPage(page)).includes(second));
+      await item.getByText("Old secret works until").waitFor();
+    });
+
+    it("edits name, description and scopes", async () => {
+      await card("Inventory sync").getByRole("button", { name: "Edit details" }).click();
+      await dialog().getByRole("textbox", { name: "Name" }).fill("Inventory sync – production");
+      await dialog().getByRole("textbox", { name: "Scopes" }).fill("products:read stock:write");
+      await dialog().getByRole("button", { name: "Save changes" }).click();
+      await dialogClosed();
+      const item = card("Inventory sync – production");
+      await item.getByText("stock:write", { exact: true }).waitFor();
+      assert.equal(await item.getByText("orders:write", { exact: true }).count(), 0);
+    });
+
+    it("shows the 72-hour expiry lock before the admin tries", async () => {
+      await demo.create({ name: "Short-lived", scopes: ["products:read"], expires_in_days: 1 });
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Short-lived");
+      const edit = item.getByRole("button", { name: "Edit expiry" });
+      await edit.waitFor();
+      assert.equal(await edit.isDisabled(), true);
+      await item.getByText(/Expiry locked: it is less than 72 hours away/).waitFor();
+      await item.getByText("(locked)").waitFor();
+      assert.equal(await card("Inventory sync – production").getByRole("button", { name: "Edit expiry" }).isDisabled(), false);
+    });
+
+    it("refreshes to the current state, and says why, when the credential changed behind the page's back", async () => {
+      const item = card("Inventory sync – production");
+      const [credential] = (await demo.list()).items.filter((c) => c.name === "Inventory sync – production");
+      await demo.update(credential.client_id, { description: "Changed by someone else" });
+
+      await item.getByRole("button", { name: "Edit expiry" }).click();
+      await dialog().getByRole("combobox", { name: "New expiry" }).selectOption({ label: "After a number of days" });
+      await dialog().getByRole("spinbutton", { name: "Number of days from now" }).fill("30");
+      await dialog().getByRole("button", { name: "Save expiry" }).click();
+      await dialogClosed();
+      await page.getByRole("alert").getByText(/was changed elsewhere since this page showed it, so nothing was changed/).waitFor();
+      await item.getByText("Changed by someone else").waitFor();
+      await page.screenshot({ path: join(shots, "stale-refusal-desktop.png") });
+      const after = await demo.get(credential.client_id);
+      assert.equal(after.credential.expires_at, credential.expires_at, "the stale edit changed nothing");
+
+      // Now at the current version, the same edit goes through.
+      await item.getByRole("button", { name: "Edit expiry" }).click();
+      await dialog().getByRole("combobox", { name: "New expiry" }).selectOption({ label: "After a number of days" });
+      await dialog().getByRole("spinbutton", { name: "Number of days from now" }).fill("30");
+      await dialog().getByRole("button", { name: "Save expiry" }).click();
+      await dialogClosed();
+      await page.getByRole("status").getByText(/now expires/).waitFor();
+    });
+
+    it("shows the audit trail of a credential", async () => {
+      await card("Inventory sync – production").getByRole("button", { name: "Audit trail" }).click();
+      const events = dialog().getByRole("list", { name: "Events, newest first" });
+      await events.getByText("Created", { exact: true }).waitFor();
+      for (const word of ["Suspended", "Reactivated", "Secret rotated", "Details changed", "Expiry changed"]) {
+        assert.ok((await events.getByText(word, { exact: true }).count()) >= 1, word);
+      }
+      await page.screenshot({ path: join(shots, "audit-desktop.png") });
+      await dialog().getByRole("button", { name: "Close" }).click();
+      await dialogClosed();
+    });
+
+    it("revokes after a confirmation that names the credential and says it is permanent", async () => {
+      const item = card("Inventory sync – production");
+      await item.getByRole("button", { name: "Revoke" }).click();
+      await dialog().getByRole("heading", { name: "Revoke “Inventory sync – production”?" }).waitFor();
+      await dialog().getByText(/permanent and cannot be undone/).waitFor();
+      await dialog().getByRole("textbox", { name: /Reason/ }).fill("Retired integration");
+      await dialog().getByRole("button", { name: "Revoke" }).click();
+      await dialogClosed();
+      await item.getByText("Revoked", { exact: true }).waitFor();
+      await item.getByText(/Retired integration/).waitFor();
+      assert.equal(await item.getByRole("button", { name: "Rotate secret" }).count(), 0);
+    });
+
+    it("deletes after a confirmation that names the credential", async () => {
+      await card("Inventory sync – production").getByRole("button", { name: "Delete" }).click();
+      await dialog().getByRole("heading", { name: "Delete “Inventory sync – production”?" }).waitFor();
+      await dialog().getByRole("button", { name: "Delete" }).click();
+      await dialogClosed();
+      await card("Inventory sync – production").waitFor({ state: "detached" });
+      await page.getByRole("status").getByText(/Deleted “Inventory sync – production”/).waitFor();
+    });
+
+    it("sends If-Match with the version the admin saw on every change, and an idempotency key on create and rotate", () => {
+      const changes = mutations.filter((m) => !(m.method === "POST" && m.url.endsWith("/credentials")));
+      assert.ok(changes.length >= 8, `saw ${changes.length} changes`);
+      for (const change of changes) {
+        assert.match(change.headers["if-match"] ?? "", /^"\d+"$/, `${change.method} ${change.url}`);
+      }
+      const issuing = mutations.filter((m) => m.method === "POST" && (m.url.endsWith("/credentials") || m.url.endsWith("/rotate")));
+      assert.ok(issuing.length >= 2);
+      for (const request of issuing) {
+        assert.match(request.headers["idempotency-key"] ?? "", /^[\x21-\x7e]{32,255}$/);
+      }
+    });
+
+    it("closes a dialog with Escape and returns focus to its opener", async () => {
+      await page.getByRole("button", { name: "Create credential" }).focus();
+      await page.keyboard.press("Enter");
+      await dialog().getByRole("textbox", { name: "Name" }).waitFor();
+      assert.equal(await focused(page), "input:", "the first field has focus");
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Create credential");
+    });
+
+    it("refreshes and shows the lock when the expiry was moved into the 72-hour window behind the page's back", async () => {
+      const issued = await demo.create({ name: "Moved behind", scopes: ["products:read"], expires_in_days: 30 });
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Moved behind");
+      const edit = item.getByRole("button", { name: "Edit expiry" });
+      await edit.waitFor();
+      assert.equal(await edit.isDisabled(), false);
+      await demo.setExpiry(issued.credential.client_id, new Date(Date.now() + 24 * 3600 * 1000));
+
+      await edit.click();
+      await dialog().getByRole("combobox", { name: "New expiry" }).selectOption({ label: "Never (remove the expiry)" });
+      await dialog().getByRole("button", { name: "Save expiry" }).click();
+      await dialogClosed();
+      await page.getByRole("alert").getByText(/The view now shows its current state/).waitFor();
+      await item.getByText(/Expiry locked: it is less than 72 hours away/).waitFor();
+      assert.equal(await edit.isDisabled(), true);
+    });
+
+    it("filters by status and pages with Show more, embedded in another page through getToken", async () => {
+      // A platform's own settings page, embedding the built module from the same origin.
+      for (const name of ["Paging one", "Paging two"]) await demo.create({ name, scopes: ["products:read"] });
+      const embedUrl = `${gateway.url}/console/embed-test.html`;
+      const embedded = await context.newPage();
+      try {
+        await embedded.route(embedUrl, (route) =>
+          route.fulfill({
+            contentType: "text/html",
+            body: `<!doctype html><html lang="en"><body><h1>Acme settings</h1>
+              <clavis-credentials api-url="${gateway.url}" tenant="demo" page-size="2"></clavis-credentials>
+              <script type="module">
+                import "/console/lib/clavis-credentials.js";
+                window.asked = 0;
+                document.querySelector("clavis-credentials").getToken = async () => { window.asked += 1; return ${JSON.stringify(gateway.token)}; };
+              </script></body></html>`,
+          }),
+        );
+        await embedded.goto(embedUrl);
+        const cards = embedded.getByRole("list", { name: "Credentials" }).locator(":scope > li");
+        await embedded.getByRole("button", { name: "Show more credentials" }).waitFor();
+        assert.equal(await cards.count(), 2);
+        await embedded.getByRole("button", { name: "Show more credentials" }).click();
+        await embedded.waitForFunction(() => {
+          const root = document.querySelector("clavis-credentials")?.shadowRoot;
+          return (root?.querySelectorAll(".cards > li").length ?? 0) >= 3;
+        });
+        const all = (await demo.list({ limit: 100 })).items.length;
+        assert.ok(all >= 3);
+        assert.ok((await embedded.evaluate(() => window.asked)) >= 2, "getToken is asked for each request");
+
+        await embedded.getByRole("combobox", { name: "Status" }).selectOption({ label: "Revoked" });
+        await embedded.getByText(/No revoked credentials/).waitFor();
+        await embedded.getByRole("combobox", { name: "Status" }).selectOption({ label: "Active" });
+        await embedded.getByRole("heading", { name: "Paging two", level: 3 }).waitFor();
+        for (const badge of await cards.locator(".badge").allTextContents()) assert.equal(badge, "Active");
+      } finally {
+        await embedded.close();
+      }
+    });
+
+    it("shows the API's refusal of a bad token as a sentence", async () => {
+      const bad = await context.newPage();
+      try {
+        const [head, payload] = gateway.token.split(".");
+        await bad.goto(`${gateway.url}/console/#token=${head}.${payload}.bm90LWEtc2lnbmF0dXJl`);
+        const alert = bad.getByRole("alert").filter({ hasText: /\w/ });
+        await alert.waitFor();
+        const text = (await alert.textContent()) ?? "";
+        console.log(`# the refusal shown: ${text.trim()}`);
+        assert.match(text, /[A-Z].*\./, text);
+        assert.ok(!text.includes("{"), text);
+        const none = await context.newPage();
+        await none.goto(`${gateway.url}/console/`);
+        await none.getByText("No management token.").waitFor();
+        await none.close();
+      } finally {
+        await bad.close();
+      }
+    });
+
+    it("offers an advisor a tenant picker from the advises claim (API answers stubbed: an advisor token cannot be minted here)", async () => {
+      const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      const advisorToken = `${part({ alg: "RS256", typ: "JWT" })}.${part({ sub: "ada", role: "advisor", tenant: "advisors", advises: "[acme globex]", exp: Math.floor(Date.now() / 1000) + 3600 })}.c2lnbmF0dXJl`;
+      const advisor = await context.newPage();
+      const asked = [];
+      try {
+        await advisor.route(/\/v1\//, (route) => {
+          const url = new URL(route.request().url());
+          asked.push(`${url.pathname} ${route.request().headers().authorization === `Bearer ${advisorToken}`}`);
+          if (url.pathname === "/v1/scopes") {
+            return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [{ scope: "products:read", description: "Read the product catalogue" }, { scope: "orders:write", description: "Create orders" }] }) });
+          }
+          const tenant = url.pathname.split("/")[3];
+          if (!url.pathname.endsWith("/credentials")) return route.fulfill({ status: 404, contentType: "application/problem+json", body: JSON.stringify({ type: "about:blank", title: "Not found", status: 404, detail: "No such route.", code: "not_found" }) });
+          const credential = {
+            client_id: "cid_abcdefghijklmnopqrstuvwxyz", tenant, name: `${tenant} integration`, description: "", scopes: ["products:read"],
+            environment: "live", status: "active", created_at: "2026-01-01T00:00:00Z", created_by: "ada", expires_at: null, expiry_locked: false,
+            secret_version: 1, secret_rotated_at: null, previous_secret_valid_until: null, suspended_at: null, revoked_at: null, revoked_by: null,
+            revocation_reason: null, last_used_at: null, request_count: 0, usage_month: "2026-01", version: 1,
+          };
+          return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [credential], next_cursor: null }) });
+        });
+        await advisor.goto(`${gateway.url}/console/#token=${advisorToken}`);
+        const picker = advisor.getByRole("combobox", { name: "Tenant" });
+        await picker.waitFor();
+        assert.deepEqual(await picker.locator("option").allTextContents(), ["acme", "globex"]);
+        await advisor.getByRole("heading", { name: "acme integration", level: 3 }).waitFor();
+        await picker.selectOption("globex");
+        await advisor.getByRole("heading", { name: "globex integration", level: 3 }).waitFor();
+        assert.ok(asked.includes("/v1/tenants/acme/credentials true"), asked.join(", "));
+        assert.ok(asked.includes("/v1/tenants/globex/credentials true"), asked.join(", "));
+        assert.equal(advisor.url(), `${gateway.url}/console/`);
+
+        // With a scope catalogue, its scopes are one-click suggestions next to the free text.
+        await advisor.getByRole("button", { name: "Create credential" }).click();
+        const suggestions = advisor.getByRole("dialog").getByRole("group", { name: "Available scopes" });
+        await suggestions.getByRole("button", { name: "+ orders:write" }).click();
+        await suggestions.getByRole("button", { name: "+ products:read" }).click();
+        assert.equal(await advisor.getByRole("dialog").getByRole("textbox", { name: "Scopes" }).inputValue(), "orders:write, products:read");
+        await advisor.keyboard.press("Escape");
+      } finally {
+        await advisor.close();
+      }
+    });
+
+    it("fits a 375px-wide screen without horizontal scrolling: the list and the secret modal", async () => {
+      const narrow = await context.newPage();
+      try {
+        await narrow.setViewportSize({ width: 375, height: 812 });
+        await narrow.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        await narrow.getByRole("heading", { name: "Short-lived", level: 3 }).waitFor();
+        assert.equal(await noHorizontalScroll(narrow), true, "the list scrolls sideways at 375px");
+        await narrow.screenshot({ path: join(shots, "list-375.png"), fullPage: true });
+        await narrow.getByRole("button", { name: "Create credential" }).click();
+        await narrow.getByRole("dialog").getByRole("textbox", { name: "Name" }).fill("Phone check");
+        await narrow.getByRole("dialog").getByRole("textbox", { name: "Scopes" }).fill("products:read");
+        // An expiry picked as a date: the end of that day in the admin's time.
+        const day = new Date(Date.now() + 60 * 86_400_000);
+        const picked = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, "0")}-${String(day.getDate()).padStart(2, "0")}`;
+        await narrow.getByRole("dialog").getByRole("combobox", { name: "Expiry" }).selectOption({ label: "Expires on a date" });
+        await narrow.getByRole("dialog").getByLabel(/Expiry date/).fill(picked);
+        await narrow.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
+        await narrow.getByRole("dialog").getByRole("textbox", { name: "Client secret" }).waitFor();
+        assert.equal(await noHorizontalScroll(narrow), true, "the secret modal scrolls sideways at 375px");
+        const box = await narrow.getByRole("dialog").boundingBox();
+        assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, JSON.stringify(box));
+        await narrow.screenshot({ path: join(shots, "secret-375.png") });
+        await narrow.getByRole("dialog").getByRole("button", { name: "I have saved the secret" }).click();
+        const [made] = (await demo.list()).items.filter((c) => c.name === "Phone check");
+        const endOfDay = new Date(day.getFullYear(), day.getMonth(), day.getDate(), 23, 59, 59);
+        assert.equal(Date.parse(made.expires_at), endOfDay.getTime());
+      } finally {
+        await narrow.close();
+      }
+    });
+  });
+}
