@@ -17,8 +17,8 @@ VENV_STAMP := $(VENV)/.clavis-installed
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
 	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, contract and end-to-end tests,"
-	@echo "            the TypeScript SDK's tests, schemathesis against infra/openapi.yaml, and the"
-	@echo "            arm64 link of every function"
+	@echo "            the TypeScript SDK's tests, the console's tests in Chromium, schemathesis"
+	@echo "            against infra/openapi.yaml, and the arm64 link of every function"
 	@echo "make dev-token TENANT=demo ROLE=admin [ADVISES=a,b]   print a management token"
 	@echo "make sweep  run one expiry sweep now on the local data (make run sweeps every 15 minutes)"
 	@echo "make build  every Lambda function for arm64 (cargo lambda): target/lambda/<function>/bootstrap"
@@ -44,6 +44,7 @@ $(VENV_STAMP): infra/requirements.txt tests/requirements.txt
 
 # DynamoDB Local is installed (npm ci) and started by the gateway itself; STORE=memory needs neither.
 run:
+	@mkdir -p target && scripts/build-console.sh
 	$(CARGO) run --locked -p clavis-local -- serve
 
 # One expiry sweep now, on the data `make run` uses (it sweeps every 15 minutes by itself).
@@ -60,6 +61,9 @@ test: $(NODE_STAMP) $(SDK_TS_STAMP) lint
 	$(CARGO) test --workspace --locked --exclude clavis-functions
 	$(CARGO) build --locked -q -p clavis-local
 	cd sdk-ts && CLAVIS_LOCAL_BIN=$(CURDIR)/target/debug/clavis-local npm test
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	mkdir -p target && scripts/build-console.sh
+	cd console && CLAVIS_LOCAL_BIN=$(CURDIR)/target/debug/clavis-local npm test
 	scripts/schemathesis.sh
 	scripts/lambda-build.sh --profile lambda-check --lambda-dir target/lambda-check
 
@@ -117,4 +121,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf node_modules sdk-ts/node_modules sdk-ts/dist $(VENV)
+	rm -rf node_modules sdk-ts/node_modules sdk-ts/dist console/node_modules console/dist $(VENV)
