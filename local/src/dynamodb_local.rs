@@ -156,14 +156,14 @@ impl DynamoDbLocal {
             attempts_left -= 1;
             let port = free_loopback_port()?;
             let command = java_command(&jar_dir, &storage, port, &log_path)?;
-            let (stop, keeper) = spawn_kept(command)?;
+            let (stop, keeper, pid) = spawn_kept(command)?;
             let mut local = Self {
                 endpoint: format!("http://127.0.0.1:{port}"),
                 stop,
                 keeper: Some(keeper),
             };
             match local
-                .wait_until_ready(Duration::from_secs(60), &log_path)
+                .wait_until_ready(Duration::from_secs(60), &log_path, pid, port)
                 .await
             {
                 Ok(()) => return Ok(local),
@@ -188,7 +188,16 @@ impl DynamoDbLocal {
         StoreSettings::local(&self.endpoint, table_name)
     }
 
-    async fn wait_until_ready(&self, limit: Duration, log: &Path) -> Result<(), LaunchError> {
+    /// Waits until the instance at our port answers, and is ours: another process may have
+    /// taken the port between our probe and Java binding it (then our Java exits, and the
+    /// caller tries another port), and its answers must not pass for our instance's.
+    async fn wait_until_ready(
+        &self,
+        limit: Duration,
+        log: &Path,
+        pid: u32,
+        port: u16,
+    ) -> Result<(), LaunchError> {
         let client = self.store_settings("unused").client().await;
         let started = Instant::now();
         loop {
@@ -198,7 +207,9 @@ impl DynamoDbLocal {
                     tail: log_tail(log, 12),
                 });
             }
-            if client.list_tables().limit(1).send().await.is_ok() {
+            if client.list_tables().limit(1).send().await.is_ok()
+                && listens_on(pid, port).unwrap_or(true)
+            {
                 return Ok(());
             }
             if started.elapsed() > limit {
@@ -226,6 +237,68 @@ impl Drop for DynamoDbLocal {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Whether process `pid`, or a process it started (a `java` that is a wrapper script), holds the
+/// socket listening on `port`, read from `/proc` (Linux); `None` where that cannot be told.
+fn listens_on(pid: u32, port: u16) -> Option<bool> {
+    let mut listening = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl, local_address (hex ip:port), rem_address, st (0A = LISTEN), …, inode (9).
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if *state == "0A" && local_port == Some(port) {
+                listening.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    std::fs::metadata(format!("/proc/{pid}")).ok()?;
+    let holds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.filter_map(Result::ok).any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| listening.iter().any(|l| target.as_os_str() == l.as_str()))
+            })
+        })
+    };
+    let mut family = vec![pid];
+    let mut i = 0;
+    while let Some(&member) = family.get(i) {
+        if holds(member) {
+            return Some(true);
+        }
+        family.extend(children(member));
+        i += 1;
+    }
+    Some(false)
+}
+
+/// The processes `pid`'s threads started.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|child| child.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }
 
 /// Creates the data directory if need be and returns it absolute.
@@ -332,9 +405,12 @@ fn java_command(jar_dir: &Path, storage: &Storage, port: u16, log: &Path) -> io:
 
 /// Spawns `command` from a dedicated thread that owns the child until told to stop. The death
 /// signal is tied to the thread that forked, so that thread must outlive every test thread.
-fn spawn_kept(mut command: Command) -> Result<(Arc<AtomicBool>, JoinHandle<()>), LaunchError> {
+/// The stop flag, the keeper thread, and the child's process ID.
+type Kept = (Arc<AtomicBool>, JoinHandle<()>, u32);
+
+fn spawn_kept(mut command: Command) -> Result<Kept, LaunchError> {
     let stop = Arc::new(AtomicBool::new(false));
-    let (started, outcome) = mpsc::channel::<io::Result<()>>();
+    let (started, outcome) = mpsc::channel::<io::Result<u32>>();
     let stop_flag = Arc::clone(&stop);
     let keeper = std::thread::Builder::new()
         .name("dynamodb-local".into())
@@ -346,7 +422,7 @@ fn spawn_kept(mut command: Command) -> Result<(Arc<AtomicBool>, JoinHandle<()>),
                     return;
                 }
             };
-            let _ = started.send(Ok(()));
+            let _ = started.send(Ok(child.id()));
             while !stop_flag.load(Ordering::SeqCst) {
                 if let Ok(Some(_)) = child.try_wait() {
                     return;
@@ -356,7 +432,7 @@ fn spawn_kept(mut command: Command) -> Result<(Arc<AtomicBool>, JoinHandle<()>),
             terminate(&mut child);
         })?;
     match outcome.recv() {
-        Ok(Ok(())) => Ok((stop, keeper)),
+        Ok(Ok(pid)) => Ok((stop, keeper, pid)),
         Ok(Err(e)) => Err(LaunchError::Spawn(e)),
         Err(_) => Err(LaunchError::Spawn(io::Error::other("launcher thread died"))),
     }
@@ -408,6 +484,15 @@ mod tests {
             let expected = expected.map(|(major, s): (u32, &str)| (major, s.to_owned()));
             assert_eq!(java_version(output), expected, "{output}");
         }
+    }
+
+    #[test]
+    fn only_the_process_holding_a_listening_socket_listens_on_its_port() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listens_on(std::process::id(), port), Some(true));
+        drop(listener);
+        assert_eq!(listens_on(std::process::id(), port), Some(false));
     }
 
     #[test]
