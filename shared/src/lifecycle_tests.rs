@@ -28,22 +28,34 @@ fn hash(label: &str) -> SecretHash {
     SecretHash::from_phc(format!("$argon2id$v=19$m=64,t=1,p=1$salt${label}"))
 }
 
-fn new_credential(expires_at: Option<Timestamp>) -> Credential {
+/// A new credential of tenant `acme` with `scopes`, created at `now`: a fixture for the unit
+/// tests of other modules too.
+pub(crate) fn created(
+    scopes: &[&str],
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Transition {
     create(
         NewCredential {
             tenant: TenantId::parse("acme").unwrap(),
             name: Name::parse("CRM sync").unwrap(),
             description: Description::parse("syncs contacts").unwrap(),
-            scopes: Scopes::parse(&["customers:read"]).unwrap(),
+            scopes: Scopes::parse(scopes).unwrap(),
             environment: Environment::Live,
             expires_at,
         },
         ClientId::generate(),
         hash("first"),
-        &at(Duration::zero()),
+        &Context {
+            now,
+            ..at(Duration::zero())
+        },
     )
     .unwrap()
-    .credential
+}
+
+fn new_credential(expires_at: Option<Timestamp>) -> Credential {
+    created(&["customers:read"], expires_at, t0()).credential
 }
 
 fn active() -> Credential {

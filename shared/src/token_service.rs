@@ -185,36 +185,9 @@ pub fn granted_scopes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Actor, ActorRole, Context};
-    use crate::credential::{Description, Environment, Name};
-    use crate::ids::TenantId;
-    use crate::lifecycle::{self, NewCredential};
-    use crate::secret::SecretHash;
 
     fn credential(scopes: &[&str]) -> Credential {
-        let context = Context {
-            actor: Actor {
-                subject: "admin".into(),
-                role: ActorRole::Admin,
-            },
-            now: chrono::Utc::now(),
-            request_id: None,
-        };
-        lifecycle::create(
-            NewCredential {
-                tenant: TenantId::parse("acme").unwrap(),
-                name: Name::parse("Scoped").unwrap(),
-                description: Description::parse("").unwrap(),
-                scopes: Scopes::parse(scopes).unwrap(),
-                environment: Environment::Live,
-                expires_at: None,
-            },
-            ClientId::generate(),
-            SecretHash::from_phc("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$x".into()),
-            &context,
-        )
-        .unwrap()
-        .credential
+        crate::lifecycle_tests::created(scopes, None, chrono::Utc::now()).credential
     }
 
     #[test]
