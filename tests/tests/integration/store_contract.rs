@@ -681,6 +681,15 @@ async fn recalled(fx: &Fixture, record: &IdempotencyRecord) -> Option<Idempotenc
         .expect("recall")
 }
 
+/// A new credential of acme inserted under `KEY`: the transition, its record, and how the
+/// write went.
+async fn create_under_key(fx: &Fixture) -> (Transition, IdempotencyRecord, Result<(), StoreError>) {
+    let created = new_credential("acme", None, fx.now());
+    let remembered = record(fx, KEY, &created.credential.client_id, Operation::Create);
+    let written = fx.store.insert_remembered(&created, &remembered).await;
+    (created, remembered, written)
+}
+
 async fn idempotency_records_land_with_their_change_and_read_back_whole(fx: Fixture) {
     let created = new_credential("acme", None, fx.now());
     let remembered = record(&fx, KEY, &created.credential.client_id, Operation::Create);
@@ -723,19 +732,11 @@ async fn idempotency_records_land_with_their_change_and_read_back_whole(fx: Fixt
 }
 
 async fn a_taken_idempotency_key_refuses_the_whole_write(fx: Fixture) {
-    let first = new_credential("acme", None, fx.now());
-    let remembered = record(&fx, KEY, &first.credential.client_id, Operation::Create);
-    fx.store
-        .insert_remembered(&first, &remembered)
-        .await
-        .unwrap();
+    let (first, remembered, written) = create_under_key(&fx).await;
+    written.unwrap();
     // A twin: another credential under the same key.
-    let twin = new_credential("acme", None, fx.now());
-    let twin_record = record(&fx, KEY, &twin.credential.client_id, Operation::Create);
-    assert!(matches!(
-        fx.store.insert_remembered(&twin, &twin_record).await,
-        Err(StoreError::IdempotencyKeyTaken)
-    ));
+    let (twin, _, refused) = create_under_key(&fx).await;
+    assert!(matches!(refused, Err(StoreError::IdempotencyKeyTaken)));
     assert!(
         fx.store
             .get(&twin.credential.client_id)
@@ -800,12 +801,8 @@ async fn a_taken_key_explains_a_stale_rotation_too(fx: Fixture) {
 }
 
 async fn idempotency_records_vanish_after_a_day_and_the_key_is_free_again(fx: Fixture) {
-    let first = new_credential("acme", None, fx.now());
-    let remembered = record(&fx, KEY, &first.credential.client_id, Operation::Create);
-    fx.store
-        .insert_remembered(&first, &remembered)
-        .await
-        .unwrap();
+    let (_, remembered, written) = create_under_key(&fx).await;
+    written.unwrap();
     fx.advance(Duration::hours(23));
     assert!(recalled(&fx, &remembered).await.is_some());
     fx.advance(Duration::hours(1));
@@ -813,11 +810,7 @@ async fn idempotency_records_vanish_after_a_day_and_the_key_is_free_again(fx: Fi
         recalled(&fx, &remembered).await.is_none(),
         "past its TTL, whether or not DynamoDB has deleted it yet"
     );
-    let later = new_credential("acme", None, fx.now());
-    let later_record = record(&fx, KEY, &later.credential.client_id, Operation::Create);
-    fx.store
-        .insert_remembered(&later, &later_record)
-        .await
-        .unwrap();
+    let (_, later_record, written) = create_under_key(&fx).await;
+    written.unwrap();
     assert_eq!(recalled(&fx, &later_record).await, Some(later_record));
 }
