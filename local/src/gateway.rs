@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::idp::LocalIdp;
 
@@ -37,6 +37,9 @@ pub struct Gateway {
     /// The built admin console, served at `/console/` (a static site in AWS, beside the API).
     console: Option<PathBuf>,
 }
+
+/// How long a stopping gateway lets requests in flight finish.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where the standalone console page is served.
 pub const CONSOLE_PATH: &str = "/console/";
@@ -60,33 +63,54 @@ impl Bound {
         format!("http://{}", self.addr)
     }
 
-    /// Serves `gateway` in the background until the returned handle stops.
+    /// Serves `gateway` in the background until the returned handle stops. Uses are flushed
+    /// every second, as in a warm Lambda instance, and once more after the last connection
+    /// closes, as at a Lambda instance's shutdown.
     pub fn serve(self, gateway: Gateway) -> RunningGateway {
         let Bound { listener, addr } = self;
         let (stop, mut stopped) = watch::channel(false);
+        let usage = Arc::clone(gateway.oauth.tokens.usage());
+        let flusher = usage.spawn_flusher();
         let gateway = Arc::new(gateway);
         let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
             loop {
                 tokio::select! {
                     _ = stopped.changed() => break,
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
                     accepted = listener.accept() => {
                         let Ok((stream, peer)) = accepted else { continue };
                         let gateway = Arc::clone(&gateway);
                         let mut stop_connection = stopped.clone();
-                        tokio::spawn(async move {
+                        connections.spawn(async move {
                             let service = service_fn(move |request| {
                                 let gateway = Arc::clone(&gateway);
                                 async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
                             });
                             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                            tokio::pin!(connection);
                             tokio::select! {
-                                _ = connection => {}
-                                _ = stop_connection.changed() => {}
+                                _ = connection.as_mut() => {}
+                                _ = stop_connection.changed() => {
+                                    // Requests in flight finish (within reason); idle ones close.
+                                    connection.as_mut().graceful_shutdown();
+                                    let _ = tokio::time::timeout(DRAIN_LIMIT, connection).await;
+                                }
                             }
                         });
                     }
                 }
             }
+            // Every request that counted a use has ended (or been cut) before the last flush.
+            while connections.join_next().await.is_some() {}
+            flusher.abort();
+            let report = usage.flush().await;
+            tracing::info!(
+                written = report.written,
+                uses = report.uses,
+                failed = report.failed,
+                "gateway stopped: usage flushed"
+            );
         });
         RunningGateway {
             addr,

@@ -21,6 +21,7 @@ pub mod telemetry;
 pub mod time;
 pub mod token;
 pub mod token_service;
+pub mod usage;
 
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]

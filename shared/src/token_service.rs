@@ -4,17 +4,13 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
-
 use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::{Credential, Scopes, Status};
 use crate::ids::ClientId;
 use crate::store::{SharedStore, StoreError};
-use crate::time::{Clock, Timestamp};
+use crate::time::Clock;
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
-
-/// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
-const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
+use crate::usage::UsageRecorder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -44,6 +40,7 @@ pub struct TokenService {
     tokens: Tokens,
     store: SharedStore,
     clock: Arc<dyn Clock>,
+    usage: Arc<UsageRecorder>,
 }
 
 impl TokenService {
@@ -52,13 +49,20 @@ impl TokenService {
         tokens: Tokens,
         store: SharedStore,
         clock: Arc<dyn Clock>,
+        usage: Arc<UsageRecorder>,
     ) -> Self {
         Self {
             clients,
             tokens,
             store,
             clock,
+            usage,
         }
+    }
+
+    /// Where this instance counts uses; its owner flushes it (see [`UsageRecorder`]).
+    pub fn usage(&self) -> &Arc<UsageRecorder> {
+        &self.usage
     }
 
     /// The signing keys and issuer, for discovery.
@@ -88,7 +92,7 @@ impl TokenService {
             .tokens
             .issue(credential, &scopes, now)
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        self.record_use(credential, now).await;
+        self.usage.record(credential, now);
         Ok(issued)
     }
 
@@ -116,7 +120,7 @@ impl TokenService {
         );
         match (denied?, credential?) {
             (false, Some(credential)) if credential.status(now) == Status::Active => {
-                self.record_use(&credential, now).await;
+                self.usage.record(&credential, now);
                 Ok(Introspection::Active(Box::new(claims)))
             }
             _ => Ok(Introspection::Inactive),
@@ -141,20 +145,6 @@ impl TokenService {
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
         self.store.deny_token(&claims.jti, expires_at).await?;
         Ok(Some(claims.jti))
-    }
-
-    /// Counts a use of `credential`; a failure to count never fails the request.
-    async fn record_use(&self, credential: &Credential, now: Timestamp) {
-        let refresh = credential
-            .last_used_at
-            .is_none_or(|last| now - last >= LAST_USED_RESOLUTION);
-        if let Err(e) = self
-            .store
-            .record_use(&credential.client_id, now, refresh)
-            .await
-        {
-            tracing::warn!(client_id = %credential.client_id, error = %e, "usage not recorded");
-        }
     }
 }
 

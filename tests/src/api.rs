@@ -9,6 +9,7 @@ use clavis::api::{App, OAuthApp};
 use clavis::config::{Env, TokenSettings, scope_catalogue};
 use clavis::secret::SecretHasher;
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
+use clavis::usage::UsageRecorder;
 use clavis_local::gateway::{Bound, Gateway, RunningGateway};
 use clavis_local::idp::{DevClaims, LocalIdp};
 use reqwest::Method;
@@ -64,6 +65,9 @@ pub struct TestApi {
     pub idp: Arc<LocalIdp>,
     pub http: reqwest::Client,
     pub gateway: RunningGateway,
+    /// Where the API counts uses; [`TestApi::flush_usage`] writes them, as the gateway does
+    /// every second.
+    pub usage: Arc<UsageRecorder>,
 }
 
 /// A credential created for an integration, with its one-time secret.
@@ -200,6 +204,7 @@ impl TestApi {
             &token_settings,
         )
         .expect("oauth app");
+        let usage = Arc::clone(oauth.tokens.usage());
         let app = App::new(fixture.store.clone(), hasher, fixture.clock.clone())
             .with_catalogue(scope_catalogue(&env).expect("scope catalogue"));
         let gateway = bound.serve(Gateway::new(
@@ -212,7 +217,14 @@ impl TestApi {
             idp,
             http: reqwest::Client::new(),
             gateway,
+            usage,
         }
+    }
+
+    /// Writes the uses counted so far, so that request counts read next include them.
+    pub async fn flush_usage(&self) {
+        let report = self.usage.flush().await;
+        assert_eq!(report.failed, 0, "usage writes failed: {report:?}");
     }
 
     pub fn token(&self, role: &str, tenant: &str, advises: &[&str]) -> String {

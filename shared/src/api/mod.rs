@@ -17,10 +17,12 @@ use crate::store::SharedStore;
 use crate::time::{Clock, SystemClock};
 use crate::token::Tokens;
 use crate::token_service::TokenService;
+use crate::usage::UsageRecorder;
 
 pub mod credentials;
 pub mod http;
 pub mod oauth;
+pub mod shutdown;
 pub mod views;
 
 /// What the management functions share: built once per cold start.
@@ -76,8 +78,9 @@ impl OAuthApp {
             cache,
             settings.throttle,
         );
+        let usage = Arc::new(UsageRecorder::new(Arc::clone(&store)));
         Ok(Self {
-            tokens: TokenService::new(clients, tokens, store, clock),
+            tokens: TokenService::new(clients, tokens, store, clock, usage),
         })
     }
 
@@ -339,6 +342,11 @@ pub fn functions() -> Vec<&'static str> {
 pub trait EndpointFamily: Copy + Into<Endpoint> + Send + Sync + 'static {
     type State: Send + Sync + 'static;
 
+    /// Where the family's functions count uses, flushed in the background and at shutdown.
+    fn usage(_state: &Self::State) -> Option<Arc<UsageRecorder>> {
+        None
+    }
+
     /// Reads every setting and builds the clients, failing on the first setting missing.
     fn state_from_env(env: &Env) -> impl Future<Output = Result<Self::State, ConfigError>> + Send;
 
@@ -364,6 +372,10 @@ impl EndpointFamily for CredentialsEndpoint {
 impl EndpointFamily for OAuthEndpoint {
     type State = OAuthApp;
 
+    fn usage(app: &OAuthApp) -> Option<Arc<UsageRecorder>> {
+        Some(Arc::clone(app.tokens.usage()))
+    }
+
     fn state_from_env(env: &Env) -> impl Future<Output = Result<OAuthApp, ConfigError>> + Send {
         OAuthApp::from_env(env)
     }
@@ -386,6 +398,10 @@ pub async fn run_lambda<E: EndpointFamily>(endpoint: E) -> Result<(), lambda_htt
     let state = &E::state_from_env(&Env::from_process())
         .await
         .inspect_err(|e| tracing::error!(function, error = %e, "cannot start"))?;
+    if let Some(usage) = E::usage(state) {
+        usage.spawn_flusher();
+        shutdown::flush_usage_at_shutdown(usage).await;
+    }
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(endpoint.serve(state, request).await)
     }))

@@ -24,7 +24,7 @@ use super::schema::{GSI1, GSI2, TABLE};
 use super::{
     AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter,
     IdempotencyStore, Page, PageRequest, Retention, StoreError, SweepIndex, TokenDenyList,
-    UsageMonth, UsageStore,
+    UsageBatch, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{
@@ -1116,29 +1116,36 @@ impl AuditLog for DynamoStore {
 
 #[async_trait]
 impl UsageStore for DynamoStore {
-    async fn record_use(
-        &self,
-        client_id: &ClientId,
-        at: Timestamp,
-        refresh_last_used: bool,
-    ) -> Result<(), StoreError> {
-        let counter = self
-            .client
-            .update_item()
+    async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        let client_id = &batch.client_id;
+        let at = batch.latest;
+        // A one-item transaction rather than a plain update for its client request token:
+        // DynamoDB applies a retried batch (its answer lost) only once, so an `ADD` can be
+        // retried without counting twice.
+        let add = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(credential_pk(client_id), UsageMonth::of(at).sort_key())))
             .update_expression(
-                "ADD request_count :one SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
+                "ADD request_count :uses SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
             )
             .expression_attribute_names("#ttl", TABLE.ttl_attribute)
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":uses", n(batch.uses))
             .expression_attribute_values(":at", s(key_format(at)))
             .expression_attribute_values(":ttl", n(epoch(at + self.retention.usage_counters)))
             .expression_attribute_values(":entity", s(ENTITY_USAGE))
             .expression_attribute_values(":client_id", s(client_id.as_str()))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let counter = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(add).build())
+            .client_request_token(&batch.write_id)
             .send();
-        if !refresh_last_used {
-            counter.await.map_err(map_sdk_error)?;
+        if !batch.refresh_last_used {
+            counter
+                .await
+                .map_err(|e| map_transaction_error(e, StoreError::Conflict))?;
             return Ok(());
         }
         let last_used = self
@@ -1153,7 +1160,7 @@ impl UsageStore for DynamoStore {
             .expression_attribute_values(":at", s(key_format(at)))
             .send();
         let (counter, last_used) = tokio::join!(counter, last_used);
-        counter.map_err(map_sdk_error)?;
+        counter.map_err(|e| map_transaction_error(e, StoreError::Conflict))?;
         match last_used {
             // A deleted credential, or a later use already recorded: nothing to do.
             Err(e)

@@ -10,7 +10,7 @@ use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_s
 use super::{
     AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter,
     IdempotencyStore, Page, PageRequest, Retention, StoreError, SweepIndex, TokenDenyList,
-    UsageMonth, UsageStore,
+    USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
@@ -30,6 +30,8 @@ struct State {
     credentials: HashMap<ClientId, Credential>,
     events: Vec<AuditEvent>,
     usage: HashMap<(ClientId, UsageMonth), Usage>,
+    /// Usage batches written lately, by write ID, and when.
+    usage_writes: HashMap<String, Timestamp>,
     denied_tokens: HashMap<String, Timestamp>,
     failures: HashMap<(ClientId, Timestamp), (u32, Timestamp)>,
     /// GSI2: where each credential sits in the sweep index.
@@ -296,28 +298,36 @@ impl AuditLog for MemoryStore {
 
 #[async_trait]
 impl UsageStore for MemoryStore {
-    async fn record_use(
-        &self,
-        client_id: &ClientId,
-        at: Timestamp,
-        refresh_last_used: bool,
-    ) -> Result<(), StoreError> {
+    async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        let now = self.clock.now();
         let mut state = self.state();
-        let month = UsageMonth::of(at);
+        // As DynamoDB's client request tokens: a batch written again within the lifetime of
+        // its ID counts nothing more.
+        state
+            .usage_writes
+            .retain(|_, written| now - *written < USAGE_WRITE_ID_LIFETIME);
+        if state
+            .usage_writes
+            .insert(batch.write_id.clone(), now)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let at = batch.latest;
         let expires_at = at + self.retention.usage_counters;
         let usage = state
             .usage
-            .entry((client_id.clone(), month))
+            .entry((batch.client_id.clone(), UsageMonth::of(at)))
             .or_insert(Usage {
                 count: 0,
                 expires_at,
             });
-        usage.count += 1;
+        usage.count += batch.uses;
         usage.expires_at = expires_at;
         if let Some(credential) = state
             .credentials
-            .get_mut(client_id)
-            .filter(|_| refresh_last_used)
+            .get_mut(&batch.client_id)
+            .filter(|_| batch.refresh_last_used)
             && credential.last_used_at.is_none_or(|last| last < at)
         {
             credential.last_used_at = Some(at);

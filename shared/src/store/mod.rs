@@ -160,17 +160,42 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Page<AuditEvent>, StoreError>;
 }
 
+/// One credential's uses in one month, as one flush of a usage recorder writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageBatch {
+    pub client_id: ClientId,
+    pub uses: u64,
+    /// The latest use: it picks the month, and `last_used_at` when refreshed.
+    pub latest: Timestamp,
+    /// Also set the credential's `last_used_at` (callers do at most once a minute: it is
+    /// shown, not billed, and skipping it halves the writes of a busy client).
+    pub refresh_last_used: bool,
+    /// Identifies this batch: writing it again with the same ID (a retry after an answer that
+    /// was lost) counts nothing more, for at least [`USAGE_WRITE_ID_LIFETIME`].
+    pub write_id: String,
+}
+
+impl UsageBatch {
+    /// A batch with a write ID of its own.
+    pub fn new(client_id: ClientId, uses: u64, latest: Timestamp, refresh_last_used: bool) -> Self {
+        Self {
+            client_id,
+            uses,
+            latest,
+            refresh_last_used,
+            write_id: ulid::Ulid::generate().to_string(),
+        }
+    }
+}
+
+/// How long a store remembers a usage batch's write ID (DynamoDB keeps a transaction's client
+/// request token for ten minutes).
+pub const USAGE_WRITE_ID_LIFETIME: Duration = Duration::minutes(10);
+
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    /// Counts one use in the month of `at`, and sets the credential's `last_used_at` when
-    /// `refresh_last_used` (callers refresh it at most once a minute: it is shown, not billed,
-    /// and skipping it halves the writes of a busy client).
-    async fn record_use(
-        &self,
-        client_id: &ClientId,
-        at: Timestamp,
-        refresh_last_used: bool,
-    ) -> Result<(), StoreError>;
+    /// Adds the batch's uses to its month's count in one atomic, idempotent write.
+    async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError>;
     /// Uses in `month`; credentials with none are absent from the map.
     async fn request_counts(
         &self,

@@ -221,6 +221,7 @@ async fn soak(seconds: u64) -> Result<Value, Vec<String>> {
             rotated_now["secret_version"]
         ));
     }
+    api.flush_usage().await;
     let used = api
         .get(&format!("{credentials}/{}", integration.id), &token)
         .await

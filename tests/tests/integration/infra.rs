@@ -800,6 +800,8 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     api.form("/oauth/token", Some((&id, &wrong)), &grant)
         .await
         .expect(401);
+    // Uses are written in batches in the background; the function writes them all the same.
+    api.flush_usage().await;
     usage.file("issue-token");
     for (path, function) in [
         ("/oauth/introspect", "introspect-token"),
@@ -811,6 +813,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         api.form(path, Some((&id, &wrong)), &[("token", &token)])
             .await
             .expect(401);
+        api.flush_usage().await;
         usage.file(function);
     }
     for path in [

@@ -544,6 +544,7 @@ async fn tokens_and_introspections_are_counted_in_the_management_api() {
     for _ in 0..2 {
         api.introspect(&resource_server, &last).await;
     }
+    api.flush_usage().await;
     let after = api
         .get(
             &format!("/v1/tenants/acme/credentials/{}", who.id),

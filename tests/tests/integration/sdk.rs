@@ -54,7 +54,8 @@ async fn integration(client: &Client, name: &str) -> ClientCredentials {
 }
 
 /// Token requests the server has served for a credential this month (its usage counter).
-async fn tokens_served(client: &Client, credentials: &ClientCredentials) -> u64 {
+async fn tokens_served(api: &TestApi, client: &Client, credentials: &ClientCredentials) -> u64 {
+    api.flush_usage().await;
     client
         .tenant("acme")
         .credential(credentials.client_id())
@@ -390,7 +391,7 @@ async fn the_token_source_caches_and_refreshes_before_expiry() {
             first.secret().expose_secret()
         );
     }
-    assert_eq!(tokens_served(&client, &credentials).await, 1);
+    assert_eq!(tokens_served(&api, &client, &credentials).await, 1);
 
     // One second before the refresh point: still the cached token.
     clock.advance(Duration::from_secs(3600) - skew - Duration::from_secs(1));
@@ -399,7 +400,7 @@ async fn the_token_source_caches_and_refreshes_before_expiry() {
         cached.secret().expose_secret(),
         first.secret().expose_secret()
     );
-    assert_eq!(tokens_served(&client, &credentials).await, 1);
+    assert_eq!(tokens_served(&api, &client, &credentials).await, 1);
 
     // Inside the skew, though the token has two minutes left: a new one, fetched once.
     clock.advance(Duration::from_secs(2));
@@ -413,7 +414,7 @@ async fn the_token_source_caches_and_refreshes_before_expiry() {
         again.secret().expose_secret(),
         refreshed.secret().expose_secret()
     );
-    assert_eq!(tokens_served(&client, &credentials).await, 2);
+    assert_eq!(tokens_served(&api, &client, &credentials).await, 2);
     assert_eq!(tokens.token_requests(), 2);
 
     // The new token is a good one.
@@ -474,7 +475,7 @@ async fn fifty_concurrent_callers_share_one_token_request() {
     let first = burst(tokens.clone()).await;
     assert_eq!(first.len(), 1, "every caller got the same token");
     assert_eq!(proxy.count("POST", "/oauth/token"), 1);
-    assert_eq!(tokens_served(&client, &credentials).await, 1);
+    assert_eq!(tokens_served(&api, &client, &credentials).await, 1);
 
     // Due for refresh: again fifty at once, again one request.
     clock.advance(Duration::from_secs(3600));
@@ -482,7 +483,7 @@ async fn fifty_concurrent_callers_share_one_token_request() {
     assert_eq!(second.len(), 1);
     assert_ne!(second, first);
     assert_eq!(proxy.count("POST", "/oauth/token"), 2);
-    assert_eq!(tokens_served(&client, &credentials).await, 2);
+    assert_eq!(tokens_served(&api, &client, &credentials).await, 2);
     assert_eq!(tokens.token_requests(), 2);
 }
 

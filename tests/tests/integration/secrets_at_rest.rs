@@ -6,6 +6,7 @@ use clavis::credential::{Description, Environment, Name, Reason, Scopes};
 use clavis::ids::ClientId;
 use clavis::lifecycle::{self, GracePeriod, NewCredential};
 use clavis::secret::{ClientSecret, SecretHasher, looks_like_secret};
+use clavis::store::UsageBatch;
 use clavis_tests::{admin, dynamodb_fixture, scan::table_text, tenant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +50,12 @@ async fn no_plaintext_secret_is_stored_anywhere_in_the_table() {
             .await
             .unwrap();
         fx.store
-            .record_use(&created.credential.client_id, fx.now(), true)
+            .record_uses(&UsageBatch::new(
+                created.credential.client_id.clone(),
+                1,
+                fx.now(),
+                true,
+            ))
             .await
             .unwrap();
         let reason = Some(Reason::parse("rotated out").unwrap());

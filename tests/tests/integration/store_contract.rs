@@ -10,7 +10,7 @@ use clavis::credential::{Credential, Name, Reason, Scopes, Status};
 use clavis::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
 use clavis::ids::ClientId;
 use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
-use clavis::store::{AuditScope, Cursor, PageRequest, StoreError, UsageMonth};
+use clavis::store::{AuditScope, Cursor, PageRequest, StoreError, UsageBatch, UsageMonth};
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
 clavis_tests::against_both_stores!(
@@ -564,17 +564,28 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
     let c = insert(&fx, "acme").await;
     let other = insert(&fx, "acme").await;
     let now = fx.now();
-    for _ in 0..3 {
-        fx.store.record_use(&c.client_id, now, true).await.unwrap();
-    }
+    // One use, then a batch of 40: each one atomic write.
+    fx.store
+        .record_uses(&UsageBatch::new(c.client_id.clone(), 1, now, true))
+        .await
+        .unwrap();
+    fx.store
+        .record_uses(&UsageBatch::new(c.client_id.clone(), 40, now, true))
+        .await
+        .unwrap();
     let next_month = now + Duration::days(32);
     fx.store
-        .record_use(&c.client_id, next_month, true)
+        .record_uses(&UsageBatch::new(c.client_id.clone(), 1, next_month, true))
         .await
         .unwrap();
     // Counted, but last_used_at left alone when the caller does not ask to refresh it.
     fx.store
-        .record_use(&c.client_id, next_month + Duration::seconds(5), false)
+        .record_uses(&UsageBatch::new(
+            c.client_id.clone(),
+            1,
+            next_month + Duration::seconds(5),
+            false,
+        ))
         .await
         .unwrap();
     let ids = [c.client_id.clone(), other.client_id.clone()];
@@ -583,7 +594,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .request_counts(&ids, UsageMonth::of(now))
         .await
         .unwrap();
-    assert_eq!(this.get(&c.client_id), Some(&3));
+    assert_eq!(this.get(&c.client_id), Some(&41));
     assert_eq!(this.get(&other.client_id), None);
     let next = fx
         .store
@@ -591,6 +602,16 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .await
         .unwrap();
     assert_eq!(next.get(&c.client_id), Some(&2));
+    // A batch written again (its first answer lost) counts once.
+    let batch = UsageBatch::new(c.client_id.clone(), 7, next_month, false);
+    fx.store.record_uses(&batch).await.unwrap();
+    fx.store.record_uses(&batch).await.unwrap();
+    let next = fx
+        .store
+        .request_counts(&ids, UsageMonth::of(next_month))
+        .await
+        .unwrap();
+    assert_eq!(next.get(&c.client_id), Some(&9));
     let stored = fx.store.get(&c.client_id).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at, Some(next_month));
     // A lifecycle write built from a read taken before the use must not erase it.
@@ -605,7 +626,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .await
         .unwrap();
     fx.store
-        .record_use(&other.client_id, now, true)
+        .record_uses(&UsageBatch::new(other.client_id.clone(), 1, now, true))
         .await
         .unwrap();
     assert!(fx.store.get(&other.client_id).await.unwrap().is_none());

@@ -1,0 +1,110 @@
+//! The last flush of a Lambda instance. Lambda freezes an instance between invocations and, when
+//! it retires one, stops it without warning, unless an extension is registered: then the
+//! runtime gets SIGTERM and a moment (300 ms or more) before it is killed. The token functions
+//! count uses in memory (see [`crate::usage`]) and need that moment to write their last batch,
+//! so they register an internal extension of their own. It subscribes to no events: its one
+//! long-poll for the next event never answers, so it costs no wake-ups.
+//!
+//! The Extensions API: <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>.
+
+use std::sync::Arc;
+
+use lambda_runtime_api_client::PooledClient;
+use lambda_runtime_api_client::body::Body;
+
+use crate::usage::UsageRecorder;
+
+const REGISTER: &str = "/2020-01-01/extension/register";
+const NEXT_EVENT: &str = "/2020-01-01/extension/event/next";
+/// Internal extensions need a name unique within the function.
+const EXTENSION_NAME: &str = "clavis-usage-flush";
+const NAME_HEADER: &str = "Lambda-Extension-Name";
+const IDENTIFIER_HEADER: &str = "Lambda-Extension-Identifier";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtensionError {
+    #[error("AWS_LAMBDA_RUNTIME_API is not set or not a host:port")]
+    NoRuntimeApi,
+    #[error("the Extensions API is unreachable: {0}")]
+    Unreachable(String),
+    #[error("the Extensions API refused the registration with HTTP {0}")]
+    Refused(u16),
+    #[error("the Extensions API answered without an extension identifier")]
+    NoIdentifier,
+}
+
+/// Registers the extension, then flushes `usage` when the instance is told to stop. Without the
+/// Extensions API (an emulator that lacks it) the function still serves, and says what a stop
+/// may then lose.
+pub async fn flush_usage_at_shutdown(usage: Arc<UsageRecorder>) {
+    let registered = match std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        Ok(api) => register(&api).await,
+        Err(_) => Err(ExtensionError::NoRuntimeApi),
+    };
+    let (client, identifier) = match registered {
+        Ok(registered) => registered,
+        Err(e) => {
+            tracing::warn!(error = %e, "no shutdown hook: the uses counted in the last flush interval before this instance stops may be lost");
+            return;
+        }
+    };
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let mut terminate = match terminate {
+        Ok(signal) => signal,
+        Err(e) => {
+            tracing::warn!(error = %e, "no shutdown hook: SIGTERM cannot be watched");
+            return;
+        }
+    };
+    // Lambda ends the instance's initialisation once every extension has asked for its next
+    // event; this one is never answered.
+    tokio::spawn(async move {
+        let next = http::Request::get(NEXT_EVENT)
+            .header(IDENTIFIER_HEADER, identifier)
+            .body(Body::empty());
+        if let Ok(next) = next
+            && let Err(e) = client.call(next).await
+        {
+            tracing::warn!(error = %e, "the extension's event poll ended");
+        }
+    });
+    tokio::spawn(async move {
+        terminate.recv().await;
+        let report = usage.flush().await;
+        tracing::info!(
+            written = report.written,
+            uses = report.uses,
+            failed = report.failed,
+            "shutting down: usage flushed"
+        );
+        std::process::exit(0);
+    });
+}
+
+/// Registers the extension with the Extensions API at `runtime_api` (`host:port`), subscribed
+/// to no events; the client to poll with and the extension's identifier.
+pub async fn register(runtime_api: &str) -> Result<(PooledClient, String), ExtensionError> {
+    let base = format!("http://{runtime_api}")
+        .parse::<http::Uri>()
+        .map_err(|_| ExtensionError::NoRuntimeApi)?;
+    let client = PooledClient::builder().with_endpoint(base).build();
+    let request = http::Request::post(REGISTER)
+        .header(NAME_HEADER, EXTENSION_NAME)
+        .body(Body::from(r#"{"events":[]}"#))
+        .map_err(|e| ExtensionError::Unreachable(e.to_string()))?;
+    let response = client
+        .call(request)
+        .await
+        .map_err(|e| ExtensionError::Unreachable(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(ExtensionError::Refused(response.status().as_u16()));
+    }
+    let identifier = response
+        .headers()
+        .get(IDENTIFIER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or(ExtensionError::NoIdentifier)?
+        .to_owned();
+    Ok((client, identifier))
+}

@@ -1,0 +1,249 @@
+//! Usage counted in batches: each warm instance adds up the uses of each credential in memory
+//! and writes them at least once a second, one atomic `ADD` per credential and month, so that a
+//! credential used thousands of times a second costs each instance one write a second (DynamoDB
+//! caps one item near 1,000 writes a second) and no request waits for a usage write. What an
+//! instance has not flushed when it dies is lost: at most one flush interval of uses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use crate::credential::Credential;
+use crate::ids::ClientId;
+use crate::store::{SharedStore, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth};
+use crate::time::Timestamp;
+
+/// How often a warm instance writes what it counted.
+pub const FLUSH_INTERVAL: StdDuration = StdDuration::from_secs(1);
+/// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
+const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
+/// How long a batch whose write failed is retried. Well inside the store's memory of write IDs,
+/// so a retry never counts a batch twice; a batch still unwritten then is given up (and logged)
+/// rather than risk that.
+const RETRY_FOR: StdDuration = StdDuration::from_secs(5 * 60);
+/// Batch writes one flush keeps in flight: enough to write many credentials in one round trip
+/// or two, few enough not to flood the connection pool.
+const WRITES_AT_ONCE: usize = 32;
+const _: () = assert!(RETRY_FOR.as_secs() * 2 <= USAGE_WRITE_ID_LIFETIME.num_seconds() as u64);
+
+/// Uses of one credential in one month, counted since the last flush.
+#[derive(Debug, Clone, Copy)]
+struct Counting {
+    uses: u64,
+    latest: Timestamp,
+    refresh_last_used: bool,
+}
+
+/// A batch whose write failed, retried as it is (same write ID) at the next flushes.
+struct Unconfirmed {
+    batch: UsageBatch,
+    first_tried: Instant,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Batches (one per credential and month) written.
+    pub written: usize,
+    pub uses: u64,
+    /// Batches whose write failed; they are retried at the next flush.
+    pub failed: usize,
+    /// Uses given up after failing for [`RETRY_FOR`].
+    pub lost: u64,
+}
+
+/// Counts uses of credentials in memory and writes them in batches; see the module's comment.
+pub struct UsageRecorder {
+    store: SharedStore,
+    counting: Mutex<HashMap<(ClientId, UsageMonth), Counting>>,
+    unconfirmed: Mutex<Vec<Unconfirmed>>,
+    /// When this instance last asked for each credential's `last_used_at` to be refreshed.
+    refreshed: Mutex<HashMap<ClientId, Timestamp>>,
+    /// One flush at a time, so that a shutdown flush never races the periodic one.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here leaves the map whole, so a poisoned lock is still usable.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl UsageRecorder {
+    pub fn new(store: SharedStore) -> Self {
+        Self {
+            store,
+            counting: Mutex::new(HashMap::new()),
+            unconfirmed: Mutex::new(Vec::new()),
+            refreshed: Mutex::new(HashMap::new()),
+            flushing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Counts one use of `credential` at `at`, in memory: nothing waits for a write.
+    pub fn record(&self, credential: &Credential, at: Timestamp) {
+        let stale =
+            |last: Option<Timestamp>| last.is_none_or(|last| at - last >= LAST_USED_RESOLUTION);
+        let refresh = stale(credential.last_used_at) && {
+            let mut refreshed = locked(&self.refreshed);
+            let due = stale(refreshed.get(&credential.client_id).copied());
+            if due {
+                refreshed.insert(credential.client_id.clone(), at);
+            }
+            due
+        };
+        let mut counting = locked(&self.counting);
+        let entry = counting
+            .entry((credential.client_id.clone(), UsageMonth::of(at)))
+            .or_insert(Counting {
+                uses: 0,
+                latest: at,
+                refresh_last_used: false,
+            });
+        entry.uses += 1;
+        entry.latest = entry.latest.max(at);
+        entry.refresh_last_used |= refresh;
+    }
+
+    /// Uses counted and not yet written, across credentials.
+    pub fn unwritten(&self) -> u64 {
+        let counting: u64 = locked(&self.counting).values().map(|c| c.uses).sum();
+        let unconfirmed: u64 = locked(&self.unconfirmed).iter().map(|u| u.batch.uses).sum();
+        counting + unconfirmed
+    }
+
+    /// Writes everything counted so far, one batch per credential and month, all at once, and
+    /// retries the batches whose write failed before.
+    pub async fn flush(&self) -> FlushReport {
+        let _one_at_a_time = self.flushing.lock().await;
+        let now = Instant::now();
+        let mut due: Vec<Unconfirmed> = std::mem::take(&mut *locked(&self.unconfirmed));
+        due.extend(
+            locked(&self.counting)
+                .drain()
+                .map(|((client_id, _), c)| Unconfirmed {
+                    batch: UsageBatch::new(client_id, c.uses, c.latest, c.refresh_last_used),
+                    first_tried: now,
+                }),
+        );
+        if let Some(newest) = due.iter().map(|u| u.batch.latest).max() {
+            // Forget refreshes older than the resolution: they decide nothing any more.
+            locked(&self.refreshed).retain(|_, at| newest - *at < LAST_USED_RESOLUTION);
+        }
+        let writes: Vec<_> = due
+            .iter()
+            .map(|u| self.store.record_uses(&u.batch))
+            .collect();
+        let outcomes: Vec<_> = futures_util::stream::iter(writes)
+            .buffered(WRITES_AT_ONCE)
+            .collect()
+            .await;
+        let mut report = FlushReport::default();
+        let mut retry = Vec::new();
+        for (unconfirmed, outcome) in due.into_iter().zip(outcomes) {
+            let batch = &unconfirmed.batch;
+            match outcome {
+                Ok(()) => {
+                    report.written += 1;
+                    report.uses += batch.uses;
+                }
+                Err(e) if now.duration_since(unconfirmed.first_tried) < RETRY_FOR => {
+                    tracing::warn!(client_id = %batch.client_id, uses = batch.uses, error = %e, "usage not written yet; retried at the next flush");
+                    report.failed += 1;
+                    retry.push(unconfirmed);
+                }
+                Err(e) => {
+                    tracing::error!(client_id = %batch.client_id, uses = batch.uses, error = %e, "usage given up after failing for {RETRY_FOR:?}");
+                    report.lost += batch.uses;
+                }
+            }
+        }
+        locked(&self.unconfirmed).extend(retry);
+        report
+    }
+
+    /// Flushes every [`FLUSH_INTERVAL`] in the background until the task is aborted.
+    pub fn spawn_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let recorder = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(FLUSH_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                recorder.flush().await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::Retention;
+    use crate::time::{Clock, ManualClock, SystemClock};
+
+    async fn setup() -> (Arc<ManualClock>, SharedStore, Credential) {
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let store: SharedStore = Arc::new(MemoryStore::new(clock.clone(), Retention::default()));
+        let created = crate::lifecycle_tests::created(&["products:read"], None, clock.now());
+        store.insert(&created).await.unwrap();
+        (clock, store, created.credential)
+    }
+
+    #[tokio::test]
+    async fn uses_are_counted_in_memory_and_written_once_per_credential() {
+        let (clock, store, c) = setup().await;
+        let recorder = UsageRecorder::new(Arc::clone(&store));
+        for _ in 0..250 {
+            recorder.record(&c, clock.now());
+        }
+        let month = UsageMonth::of(clock.now());
+        let ids = [c.client_id.clone()];
+        assert!(
+            store.request_counts(&ids, month).await.unwrap().is_empty(),
+            "nothing written yet"
+        );
+        assert_eq!(recorder.unwritten(), 250);
+        let report = recorder.flush().await;
+        assert_eq!((report.written, report.uses, report.failed), (1, 250, 0));
+        assert_eq!(
+            store.request_counts(&ids, month).await.unwrap()[&c.client_id],
+            250
+        );
+        assert_eq!(recorder.unwritten(), 0);
+        assert_eq!(
+            recorder.flush().await,
+            FlushReport::default(),
+            "nothing twice"
+        );
+        let stored = store.get(&c.client_id).await.unwrap().unwrap();
+        assert_eq!(stored.last_used_at, Some(clock.now()));
+    }
+
+    #[tokio::test]
+    async fn last_used_is_refreshed_at_most_once_a_minute() {
+        let (clock, store, c) = setup().await;
+        let recorder = UsageRecorder::new(Arc::clone(&store));
+        let first = clock.now();
+        recorder.record(&c, first);
+        recorder.flush().await;
+        // The instance refreshed it a moment ago, even if the credential it read is older.
+        clock.advance(Duration::seconds(30));
+        recorder.record(&c, clock.now());
+        recorder.flush().await;
+        assert_eq!(
+            store.get(&c.client_id).await.unwrap().unwrap().last_used_at,
+            Some(first)
+        );
+        clock.advance(Duration::seconds(30));
+        recorder.record(&c, clock.now());
+        recorder.flush().await;
+        assert_eq!(
+            store.get(&c.client_id).await.unwrap().unwrap().last_used_at,
+            Some(clock.now())
+        );
+    }
+}
