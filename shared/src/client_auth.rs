@@ -3,8 +3,9 @@
 //!
 //! - a secret failing its checksum is refused before anything is read or hashed;
 //! - a secret this instance already verified against the very hash now stored skips argon2
-//!   (the credential item is still read on every request, so a rotation, revocation or
-//!   suspension takes effect on the next one);
+//!   and costs one read, the credential item, which is read on every request so that a
+//!   rotation, revocation or suspension takes effect on the next one;
+//! - any other request reads the credential and its failure counter in one round trip;
 //! - a refused secret always costs two argon2 verifications (the current hash and the one a
 //!   rotation's grace period keeps, padded with a decoy hash), so timing tells neither which
 //!   client IDs exist nor which are mid-rotation;
@@ -71,11 +72,14 @@ impl ThrottlePolicy {
     }
 }
 
-/// Secrets this instance has verified, remembered as an HMAC under a key that never leaves the
-/// process, and keyed on the stored hash they were verified against.
+/// Secrets this instance has verified: per client ID and secret, remembered as an HMAC under a
+/// key that never leaves the process, the stored hash the secret matched. Looked up before
+/// anything is read, so that a client this instance already knows costs one read (the
+/// credential, to see that the hash is still the one stored and the credential active) while
+/// an unknown one reads the credential and its failure counter together.
 pub struct VerificationCache {
     key: hmac::Key,
-    entries: Option<Mutex<LruCache<String, hmac::Tag>>>,
+    entries: Option<Mutex<LruCache<Vec<u8>, String>>>,
 }
 
 impl VerificationCache {
@@ -89,29 +93,32 @@ impl VerificationCache {
         })
     }
 
-    fn lock(&self) -> Option<std::sync::MutexGuard<'_, LruCache<String, hmac::Tag>>> {
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, LruCache<Vec<u8>, String>>> {
         self.entries
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn remembers(&self, hash: &SecretHash, secret: &ClientSecret) -> bool {
-        let Some(mut entries) = self.lock() else {
-            return false;
-        };
-        let Some(tag) = entries.get(hash.as_phc()) else {
-            return false;
-        };
-        // Constant-time comparison of the presented secret against the one verified before.
-        hmac::verify(&self.key, secret.expose().as_bytes(), tag.as_ref()).is_ok()
+    /// The entry's key: without the process's HMAC key, neither the secret nor a key that
+    /// would match it can be learnt from it.
+    fn tag(&self, client_id: &ClientId, secret: &ClientSecret) -> Vec<u8> {
+        let mut context = hmac::Context::with_key(&self.key);
+        context.update(client_id.as_str().as_bytes());
+        // The client ID never holds a NUL byte, so ID and secret cannot be shifted across it.
+        context.update(&[0]);
+        context.update(secret.expose().as_bytes());
+        context.sign().as_ref().to_vec()
     }
 
-    fn remember(&self, hash: &SecretHash, secret: &ClientSecret) {
+    /// The stored hash (PHC string) this client's secret was verified against, if any.
+    fn recall(&self, client_id: &ClientId, secret: &ClientSecret) -> Option<String> {
+        let mut entries = self.lock()?;
+        entries.get(&self.tag(client_id, secret)).cloned()
+    }
+
+    fn remember(&self, client_id: &ClientId, secret: &ClientSecret, hash: &SecretHash) {
         if let Some(mut entries) = self.lock() {
-            entries.put(
-                hash.as_phc().to_owned(),
-                hmac::sign(&self.key, secret.expose().as_bytes()),
-            );
+            entries.put(self.tag(client_id, secret), hash.as_phc().to_owned());
         }
     }
 }
@@ -164,19 +171,34 @@ impl ClientAuthenticator {
             return Err(AuthFailure::Malformed);
         };
         let now = self.clock.now();
-        let credential = self.store.get(&client_id).await?;
+        let (window_start, window_end) = self.throttle.window_at(now);
+        let remembered = self.cache.recall(&client_id, &secret);
+        let (credential, failures) = match remembered {
+            Some(_) => (self.store.get(&client_id).await?, None),
+            None => {
+                let (credential, failures) = self
+                    .store
+                    .credential_and_failures(&client_id, window_start)
+                    .await?;
+                (credential, Some(failures))
+            }
+        };
         let hashes = credential
             .as_ref()
             .map(|c| accepted_hashes(c, now))
             .unwrap_or_default();
-        if hashes
-            .iter()
-            .any(|hash| self.cache.remembers(hash, &secret))
+        if let Some(verified) = &remembered
+            && hashes.iter().any(|hash| hash.as_phc() == verified)
         {
             return admit(credential, now);
         }
-        let (window_start, window_end) = self.throttle.window_at(now);
-        if self.store.failures(&client_id, window_start).await? >= self.throttle.max_failures {
+        // Remembered, but the hash changed since (a rotation): the full check, as for a
+        // stranger.
+        let failures = match failures {
+            Some(failures) => failures,
+            None => self.store.failures(&client_id, window_start).await?,
+        };
+        if failures >= self.throttle.max_failures {
             return Err(AuthFailure::Throttled {
                 retry_after_seconds: (window_end - now).num_seconds().max(1),
             });
@@ -193,7 +215,7 @@ impl ClientAuthenticator {
             .filter(|(index, _)| *index < known);
         match (matched, &credential) {
             (Some((_, hash)), Some(_)) => {
-                self.cache.remember(&hash, &secret);
+                self.cache.remember(&client_id, &secret, &hash);
                 admit(credential, now)
             }
             _ => {

@@ -273,6 +273,8 @@ pub struct TokenSettings {
     pub throttle: ThrottlePolicy,
     /// Verified secrets remembered per warm instance (0 turns the cache off).
     pub verification_cache_entries: usize,
+    /// How often each warm instance writes the uses it counted: what a crash can lose.
+    pub usage_flush_interval: std::time::Duration,
 }
 
 #[derive(serde::Deserialize)]
@@ -333,6 +335,13 @@ impl TokenSettings {
                 "must be at least 1 (and the window at most a day)",
             ));
         }
+        let flush_seconds: u64 = env.number("USAGE_FLUSH_SECONDS", 1)?;
+        if !(1..=300).contains(&flush_seconds) {
+            return Err(ConfigError::new(
+                "USAGE_FLUSH_SECONDS",
+                "must be from 1 to 300",
+            ));
+        }
         Ok(Self {
             issuer,
             audience: env.required("TOKEN_AUDIENCE")?.to_owned(),
@@ -343,6 +352,7 @@ impl TokenSettings {
                 window: Duration::seconds(window),
             },
             verification_cache_entries: env.number("VERIFICATION_CACHE_ENTRIES", 10_000)?,
+            usage_flush_interval: std::time::Duration::from_secs(flush_seconds),
         })
     }
 
@@ -502,6 +512,9 @@ mod tests {
             bad("TOKEN_FAILURE_LIMIT", "0"),
             "TOKEN_FAILURE_LIMIT/TOKEN_FAILURE_WINDOW_SECONDS"
         );
+        assert_eq!(bad("USAGE_FLUSH_SECONDS", "0"), "USAGE_FLUSH_SECONDS");
+        assert_eq!(bad("USAGE_FLUSH_SECONDS", "301"), "USAGE_FLUSH_SECONDS");
+        assert_eq!(bad("USAGE_FLUSH_SECONDS", "soon"), "USAGE_FLUSH_SECONDS");
         let garbled = TokenSettings::from_env(
             &token_env().with("SIGNING_KEY_PEM", "-----BEGIN PRIVATE KEY-----"),
         )

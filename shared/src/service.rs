@@ -314,13 +314,30 @@ impl CredentialService {
         acting: &Acting,
         client_id: &ClientId,
         precondition: Option<&Precondition>,
+        decide: impl FnMut(&Credential, &Context) -> Result<Write, LifecycleError>,
+    ) -> Result<Credential, ServiceError> {
+        self.mutate_from(None, acting, client_id, precondition, decide)
+            .await
+    }
+
+    /// As [`mutate`](Self::mutate), starting from `loaded` (a read the caller already made)
+    /// instead of reading again; a conflict re-reads as usual.
+    async fn mutate_from(
+        &self,
+        mut loaded: Option<Credential>,
+        acting: &Acting,
+        client_id: &ClientId,
+        precondition: Option<&Precondition>,
         mut decide: impl FnMut(&Credential, &Context) -> Result<Write, LifecycleError>,
     ) -> Result<Credential, ServiceError> {
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(StdDuration::from_millis(5 << attempt)).await;
             }
-            let current = self.load(&acting.tenant, client_id).await?;
+            let current = match loaded.take() {
+                Some(current) => current,
+                None => self.load(&acting.tenant, client_id).await?,
+            };
             if let Some(precondition) = precondition
                 && !precondition.holds_for(current.version)
             {
@@ -620,7 +637,8 @@ impl CredentialService {
     ) -> Result<Issued, ServiceError> {
         let (current, usage) =
             tokio::join!(self.load(&acting.tenant, client_id), self.usage(client_id));
-        let (environment, usage) = (current?.environment, usage?);
+        let (current, usage) = (current?, usage?);
+        let environment = current.environment;
         // Hash once, outside the retry loop: the environment of a credential never changes.
         let (secret, hash) = self.new_secret(environment).await?;
         let remembering = once
@@ -637,19 +655,26 @@ impl CredentialService {
         // The answer is rendered from the very snapshot the idempotency record keeps.
         let mut issued = None;
         let after = self
-            .mutate(acting, client_id, precondition, |current, context| {
-                let transition = lifecycle::rotate_secret(current, hash.clone(), grace, context)?;
-                let snapshot = self.written(transition.credential.clone(), usage);
-                let write = match &remembering {
-                    None => Write::Update(transition),
-                    Some(remembering) => {
-                        let record = remembering.record(&snapshot);
-                        Write::UpdateRemembered(transition, record)
-                    }
-                };
-                issued = Some(snapshot);
-                Ok(write)
-            })
+            .mutate_from(
+                Some(current),
+                acting,
+                client_id,
+                precondition,
+                |current, context| {
+                    let transition =
+                        lifecycle::rotate_secret(current, hash.clone(), grace, context)?;
+                    let snapshot = self.written(transition.credential.clone(), usage);
+                    let write = match &remembering {
+                        None => Write::Update(transition),
+                        Some(remembering) => {
+                            let record = remembering.record(&snapshot);
+                            Write::UpdateRemembered(transition, record)
+                        }
+                    };
+                    issued = Some(snapshot);
+                    Ok(write)
+                },
+            )
             .await?;
         let snapshot = issued.unwrap_or_else(|| self.written(after, usage));
         Ok(Issued::Fresh(snapshot, secret))

@@ -17,8 +17,6 @@ use crate::ids::ClientId;
 use crate::store::{SharedStore, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth};
 use crate::time::Timestamp;
 
-/// How often a warm instance writes what it counted.
-pub const FLUSH_INTERVAL: StdDuration = StdDuration::from_secs(1);
 /// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 /// How long a batch whose write failed is retried. Well inside the store's memory of write IDs,
@@ -58,6 +56,7 @@ pub struct FlushReport {
 /// Counts uses of credentials in memory and writes them in batches; see the module's comment.
 pub struct UsageRecorder {
     store: SharedStore,
+    flush_every: StdDuration,
     counting: Mutex<HashMap<(ClientId, UsageMonth), Counting>>,
     unconfirmed: Mutex<Vec<Unconfirmed>>,
     /// When this instance last asked for each credential's `last_used_at` to be refreshed.
@@ -72,9 +71,11 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UsageRecorder {
-    pub fn new(store: SharedStore) -> Self {
+    /// A recorder whose [flusher](Self::spawn_flusher) writes every `flush_every`.
+    pub fn new(store: SharedStore, flush_every: StdDuration) -> Self {
         Self {
             store,
+            flush_every,
             counting: Mutex::new(HashMap::new()),
             unconfirmed: Mutex::new(Vec::new()),
             refreshed: Mutex::new(HashMap::new()),
@@ -164,11 +165,11 @@ impl UsageRecorder {
         report
     }
 
-    /// Flushes every [`FLUSH_INTERVAL`] in the background until the task is aborted.
+    /// Flushes every `flush_every` in the background until the task is aborted.
     pub fn spawn_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let recorder = Arc::clone(self);
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(FLUSH_INTERVAL);
+            let mut ticks = tokio::time::interval(recorder.flush_every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
@@ -181,8 +182,8 @@ impl UsageRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::memory::MemoryStore;
     use crate::store::Retention;
+    use crate::store::memory::MemoryStore;
     use crate::time::{Clock, ManualClock, SystemClock};
 
     async fn setup() -> (Arc<ManualClock>, SharedStore, Credential) {
@@ -196,7 +197,7 @@ mod tests {
     #[tokio::test]
     async fn uses_are_counted_in_memory_and_written_once_per_credential() {
         let (clock, store, c) = setup().await;
-        let recorder = UsageRecorder::new(Arc::clone(&store));
+        let recorder = UsageRecorder::new(Arc::clone(&store), StdDuration::from_secs(1));
         for _ in 0..250 {
             recorder.record(&c, clock.now());
         }
@@ -226,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn last_used_is_refreshed_at_most_once_a_minute() {
         let (clock, store, c) = setup().await;
-        let recorder = UsageRecorder::new(Arc::clone(&store));
+        let recorder = UsageRecorder::new(Arc::clone(&store), StdDuration::from_secs(1));
         let first = clock.now();
         recorder.record(&c, first);
         recorder.flush().await;

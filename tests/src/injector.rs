@@ -10,7 +10,7 @@
 //! faults.inject("TransactWriteItems", Fault::throttling(), 2);
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,6 +166,15 @@ impl FaultInjector {
     /// Attempts of `operation` so far, faulted or not.
     pub fn attempts(&self, operation: &str) -> u64 {
         self.plan().attempts.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Attempts so far of every operation called, faulted or not.
+    pub fn all_attempts(&self) -> BTreeMap<String, u64> {
+        self.plan()
+            .attempts
+            .iter()
+            .map(|(operation, n)| (operation.clone(), *n))
+            .collect()
     }
 
     /// Faults applied so far, by name ([`Fault::name`]).

@@ -78,7 +78,10 @@ impl OAuthApp {
             cache,
             settings.throttle,
         );
-        let usage = Arc::new(UsageRecorder::new(Arc::clone(&store)));
+        let usage = Arc::new(UsageRecorder::new(
+            Arc::clone(&store),
+            settings.usage_flush_interval,
+        ));
         Ok(Self {
             tokens: TokenService::new(clients, tokens, store, clock, usage),
         })
@@ -342,8 +345,9 @@ pub fn functions() -> Vec<&'static str> {
 pub trait EndpointFamily: Copy + Into<Endpoint> + Send + Sync + 'static {
     type State: Send + Sync + 'static;
 
-    /// Where the family's functions count uses, flushed in the background and at shutdown.
-    fn usage(_state: &Self::State) -> Option<Arc<UsageRecorder>> {
+    /// Where this endpoint's function counts uses, to be flushed in the background and at
+    /// shutdown; `None` for a function that counts none.
+    fn usage(self, _state: &Self::State) -> Option<Arc<UsageRecorder>> {
         None
     }
 
@@ -372,8 +376,11 @@ impl EndpointFamily for CredentialsEndpoint {
 impl EndpointFamily for OAuthEndpoint {
     type State = OAuthApp;
 
-    fn usage(app: &OAuthApp) -> Option<Arc<UsageRecorder>> {
-        Some(Arc::clone(app.tokens.usage()))
+    fn usage(self, app: &OAuthApp) -> Option<Arc<UsageRecorder>> {
+        match self {
+            Self::IssueToken | Self::IntrospectToken => Some(Arc::clone(app.tokens.usage())),
+            Self::RevokeToken | Self::Discovery => None,
+        }
     }
 
     fn state_from_env(env: &Env) -> impl Future<Output = Result<OAuthApp, ConfigError>> + Send {
@@ -398,7 +405,7 @@ pub async fn run_lambda<E: EndpointFamily>(endpoint: E) -> Result<(), lambda_htt
     let state = &E::state_from_env(&Env::from_process())
         .await
         .inspect_err(|e| tracing::error!(function, error = %e, "cannot start"))?;
-    if let Some(usage) = E::usage(state) {
+    if let Some(usage) = endpoint.usage(state) {
         usage.spawn_flusher();
         shutdown::flush_usage_at_shutdown(usage).await;
     }

@@ -634,6 +634,50 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The items of up to [`BATCH_GET_MAX_KEYS`] keys in one round trip (more only for keys
+    /// DynamoDB leaves unprocessed, retried with backoff). Keys still unprocessed after
+    /// [`BATCH_GET_ATTEMPTS`] are an error: an item left unread would pass for an absent one.
+    async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(consistent)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut items = Vec::new();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            items.extend(
+                output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
+            match output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+            {
+                Some(rest) if !rest.keys().is_empty() => {
+                    pending = rest;
+                    if attempt + 1 < BATCH_GET_ATTEMPTS {
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                    }
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{} items still unprocessed after {BATCH_GET_ATTEMPTS} attempts",
+            pending.keys().len()
+        )))
+    }
+
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -1181,65 +1225,30 @@ impl UsageStore for DynamoStore {
         let mut counts = HashMap::new();
         let now = self.clock.now();
         for chunk in client_ids.chunks(BATCH_GET_MAX_KEYS) {
-            let keys: Vec<Item> = chunk
+            let keys = chunk
                 .iter()
                 .map(|id| key(credential_pk(id), month.sort_key()))
                 .collect();
-            let mut pending = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            for attempt in 0..BATCH_GET_ATTEMPTS {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, pending.clone())
-                    .send()
-                    .await
-                    .map_err(map_sdk_error)?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    if !is_live(&item, now) {
-                        continue;
-                    }
-                    let pk = string_attr(&item, "PK").unwrap_or_default();
-                    let client_id = pk
-                        .strip_prefix("CRED#")
-                        .and_then(ClientId::parse)
-                        .ok_or_else(|| corrupt("PK", pk))?;
-                    let count = match item.get("request_count") {
-                        Some(AttributeValue::N(value)) => value
-                            .parse::<u64>()
-                            .map_err(|_| corrupt("request_count", value))?,
-                        _ => {
-                            return Err(StoreError::Corrupt(format!(
-                                "the usage counter of {client_id} has no numeric request_count"
-                            )));
-                        }
-                    };
-                    counts.insert(client_id, count);
+            for item in self.batch_get(keys, false).await? {
+                if !is_live(&item, now) {
+                    continue;
                 }
-                match output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                {
-                    Some(rest) if !rest.keys().is_empty() => {
-                        pending = rest;
-                        if attempt + 1 == BATCH_GET_ATTEMPTS {
-                            // Counts left unread would show as zero: say so instead.
-                            return Err(StoreError::Unavailable(format!(
-                                "{} usage counters still unprocessed after {BATCH_GET_ATTEMPTS} attempts",
-                                pending.keys().len()
-                            )));
-                        }
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                let pk = string_attr(&item, "PK").unwrap_or_default();
+                let client_id = pk
+                    .strip_prefix("CRED#")
+                    .and_then(ClientId::parse)
+                    .ok_or_else(|| corrupt("PK", pk))?;
+                let count = match item.get("request_count") {
+                    Some(AttributeValue::N(value)) => value
+                        .parse::<u64>()
+                        .map_err(|_| corrupt("request_count", value))?,
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "the usage counter of {client_id} has no numeric request_count"
+                        )));
                     }
-                    _ => break,
-                }
+                };
+                counts.insert(client_id, count);
             }
         }
         Ok(counts)
@@ -1270,13 +1279,36 @@ impl FailureCounter for DynamoStore {
         client_id: &ClientId,
         window_start: Timestamp,
     ) -> Result<u32, StoreError> {
-        let item = self
-            .get_item(key(throttle_pk(client_id), failure_window_sk(window_start)))
+        self.get_item(key(throttle_pk(client_id), failure_window_sk(window_start)))
+            .await?
+            .map_or(Ok(0), |item| failure_count(&item))
+    }
+
+    async fn credential_and_failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<(Option<Credential>, u32), StoreError> {
+        let credential_pk = credential_pk(client_id);
+        let items = self
+            .batch_get(
+                vec![
+                    key(credential_pk.clone(), CREDENTIAL_SK),
+                    key(throttle_pk(client_id), failure_window_sk(window_start)),
+                ],
+                true,
+            )
             .await?;
-        Ok(match item.as_ref().and_then(|i| i.get("failures")) {
-            Some(AttributeValue::N(count)) => count.parse().unwrap_or(u32::MAX),
-            _ => 0,
-        })
+        let mut credential = None;
+        let mut failures = 0;
+        for item in items {
+            if string_attr(&item, "PK") == Some(credential_pk.as_str()) {
+                credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
+            } else {
+                failures = failure_count(&item)?;
+            }
+        }
+        Ok((credential, failures))
     }
 
     async fn record_failure(
@@ -1301,6 +1333,16 @@ impl FailureCounter for DynamoStore {
             .await
             .map_err(map_sdk_error)?;
         Ok(())
+    }
+}
+
+/// A failure counter's count; anything but a number is corruption, not zero.
+fn failure_count(item: &Item) -> Result<u32, StoreError> {
+    match item.get("failures") {
+        Some(AttributeValue::N(count)) => count.parse().map_err(|_| corrupt("failures", count)),
+        _ => Err(StoreError::Corrupt(
+            "a failure counter has no numeric failures".into(),
+        )),
     }
 }
 

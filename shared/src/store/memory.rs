@@ -387,6 +387,17 @@ impl FailureCounter for MemoryStore {
             .map_or(0, |(count, _)| *count))
     }
 
+    async fn credential_and_failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<(Option<Credential>, u32), StoreError> {
+        Ok((
+            CredentialStore::get(self, client_id).await?,
+            self.failures(client_id, window_start).await?,
+        ))
+    }
+
     async fn record_failure(
         &self,
         client_id: &ClientId,

@@ -220,6 +220,13 @@ pub trait FailureCounter: Send + Sync {
         client_id: &ClientId,
         window_start: Timestamp,
     ) -> Result<u32, StoreError>;
+    /// The credential (strongly consistent) and its failures in the window, in one round
+    /// trip: what an authentication needs before it decides whether to spend a hash.
+    async fn credential_and_failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<(Option<Credential>, u32), StoreError>;
     /// Counts one failure; the counter expires (by TTL) at `window_end`.
     async fn record_failure(
         &self,

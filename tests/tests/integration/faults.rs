@@ -38,7 +38,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An API whose store reaches DynamoDB Local through `faults` (and, if given, the forwarder),
 /// and a direct client to the same table for looking at what was written.
-async fn api_through(
+pub(crate) async fn api_through(
     faults: &FaultInjector,
     endpoint: Option<&str>,
     settings: Env,
@@ -84,7 +84,7 @@ async fn api_on(
     TestApi::with(fixture, settings, idp).await
 }
 
-struct Table {
+pub(crate) struct Table {
     client: Client,
     name: String,
 }

@@ -787,7 +787,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         .manage(Method::GET, "/v1/tenants/iam/audit", None, None)
         .await;
 
-    // The token service: a good secret and a wrong one at each endpoint, then discovery.
+    // The token service: a good secret (twice) and a wrong one at each endpoint, then discovery.
     let grant = [("grant_type", "client_credentials")];
     let reply = api
         .form("/oauth/token", Some((&id, &secret)), &grant)
@@ -797,6 +797,10 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         .as_str()
         .expect("token")
         .to_owned();
+    // A repeat: the secret is known to the instance, so the credential alone is read.
+    api.form("/oauth/token", Some((&id, &secret)), &grant)
+        .await
+        .expect(200);
     api.form("/oauth/token", Some((&id, &wrong)), &grant)
         .await
         .expect(401);

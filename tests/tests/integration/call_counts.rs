@@ -1,0 +1,198 @@
+//! What each kind of request costs in DynamoDB calls, counted at the SDK's HTTP layer (every
+//! attempt, retries included). The token path is where the volume is: a repeat token must stay
+//! one read and no write, a first-time one one round trip before the hash, and usage must be
+//! written per flush, not per request, so that a regression shows here before it shows on a bill.
+
+use std::collections::BTreeMap;
+
+use clavis::config::Env;
+use clavis_tests::api::{Integration, TestApi};
+use clavis_tests::injector::FaultInjector;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::faults::api_through;
+
+/// The calls made between two snapshots, by operation.
+fn made(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(operation, n)| {
+            let new = n - before.get(operation).copied().unwrap_or(0);
+            (new > 0).then(|| (operation.clone(), new))
+        })
+        .collect()
+}
+
+fn calls(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    expected
+        .iter()
+        .map(|(o, n)| ((*o).to_owned(), *n))
+        .collect()
+}
+
+struct Meter<'a> {
+    faults: &'a FaultInjector,
+    before: BTreeMap<String, u64>,
+}
+
+impl Meter<'_> {
+    /// The calls made since the last reading, checked against `expected`.
+    #[track_caller]
+    fn expect(&mut self, what: &str, expected: &[(&str, u64)]) {
+        let now = self.faults.all_attempts();
+        assert_eq!(made(&self.before, &now), calls(expected), "{what}");
+        self.before = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
+    let faults = FaultInjector::new();
+    // No flush in the background: each flush below is the test's own.
+    let (api, _table) = api_through(
+        &faults,
+        None,
+        Env::default().with("USAGE_FLUSH_SECONDS", "300"),
+    )
+    .await;
+    let tenant = "calls";
+    let admin = api.admin(tenant);
+    let base = format!("/v1/tenants/{tenant}/credentials");
+    let mut meter = Meter {
+        faults: &faults,
+        before: faults.all_attempts(),
+    };
+
+    let created = api
+        .create(
+            tenant,
+            json!({"name": "Meter", "scopes": ["introspect:read"]}),
+        )
+        .await;
+    meter.expect("create", &[("TransactWriteItems", 1)]);
+    let who = Integration::of(&created);
+    let other = api
+        .integration_named(tenant, "Other", &["products:read"])
+        .await;
+    meter.expect("create", &[("TransactWriteItems", 1)]);
+
+    // The token path.
+    api.token_request(&who).await.expect(200);
+    meter.expect(
+        "first-time token: credential and failure counter in one round trip",
+        &[("BatchGetItem", 1)],
+    );
+    for _ in 0..5 {
+        api.token_request(&who).await.expect(200);
+    }
+    meter.expect("repeat tokens: one read each, no write", &[("GetItem", 5)]);
+    let wrong = Integration {
+        id: who.id.clone(),
+        secret: other.secret.clone(),
+    };
+    api.token_request(&wrong).await.expect(401);
+    meter.expect(
+        "refused secret: the round trip, then the failure counted",
+        &[("BatchGetItem", 1), ("UpdateItem", 1)],
+    );
+    let token = api.access_token(&who).await;
+    meter.expect("repeat token", &[("GetItem", 1)]);
+    api.introspect(&who, &token).await;
+    meter.expect(
+        "introspection: the caller, the token's credential, the deny list",
+        &[("GetItem", 3)],
+    );
+
+    // Usage: one write per credential and flush, however many uses; `last_used_at` once.
+    api.flush_usage().await;
+    meter.expect(
+        "first flush: the count, and last_used_at",
+        &[("TransactWriteItems", 1), ("UpdateItem", 1)],
+    );
+    api.token_request(&other).await.expect(200);
+    for _ in 0..20 {
+        api.token_request(&who).await.expect(200);
+        api.token_request(&other).await.expect(200);
+    }
+    meter.expect(
+        "41 tokens, two credentials",
+        &[("BatchGetItem", 1), ("GetItem", 40)],
+    );
+    api.flush_usage().await;
+    meter.expect(
+        "flush of two busy credentials: two counts, one new last_used_at",
+        &[("TransactWriteItems", 2), ("UpdateItem", 1)],
+    );
+    api.flush_usage().await;
+    meter.expect("nothing to flush", &[]);
+
+    api.form(
+        "/oauth/revoke",
+        Some((&who.id, &who.secret)),
+        &[("token", &token)],
+    )
+    .await
+    .expect(200);
+    meter.expect("revocation of a token", &[("GetItem", 1), ("PutItem", 1)]);
+
+    // Management.
+    let credential = format!("{base}/{}", who.id);
+    let manage = |method: Method, path: String, body: Option<serde_json::Value>| {
+        let (api, admin) = (&api, &admin);
+        async move {
+            let reply = api.send(method, &path, Some(admin), body, &[]).await;
+            assert!(reply.status < 300, "{path}: {}", reply.text);
+        }
+    };
+    manage(Method::GET, base.clone(), None).await;
+    meter.expect("list", &[("Query", 1), ("BatchGetItem", 1)]);
+    manage(Method::GET, credential.clone(), None).await;
+    meter.expect("get", &[("GetItem", 1), ("BatchGetItem", 1)]);
+    manage(
+        Method::PATCH,
+        credential.clone(),
+        Some(json!({"name": "Meter 2"})),
+    )
+    .await;
+    meter.expect(
+        "update",
+        &[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("BatchGetItem", 1),
+        ],
+    );
+    manage(
+        Method::POST,
+        format!("{credential}/suspend"),
+        Some(json!({})),
+    )
+    .await;
+    meter.expect(
+        "suspend",
+        &[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("BatchGetItem", 1),
+        ],
+    );
+    manage(
+        Method::POST,
+        format!("{credential}/rotate"),
+        Some(json!({})),
+    )
+    .await;
+    meter.expect(
+        "rotate: one read, though the new secret is hashed between it and the write",
+        &[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("BatchGetItem", 1),
+        ],
+    );
+    manage(Method::GET, format!("{credential}/audit"), None).await;
+    meter.expect("audit trail", &[("Query", 1)]);
+    manage(Method::DELETE, credential.clone(), None).await;
+    meter.expect("delete", &[("GetItem", 1), ("TransactWriteItems", 1)]);
+}
