@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use clavis::config::Env;
-use clavis_tests::api::{Integration, TestApi};
+use clavis_tests::api::Integration;
 use clavis_tests::injector::FaultInjector;
 use reqwest::Method;
 use serde_json::json;
