@@ -66,8 +66,7 @@ impl Bound {
     pub fn serve(self, gateway: Gateway) -> RunningGateway {
         let Bound { listener, addr } = self;
         let (stop, mut stopped) = watch::channel(false);
-        let usage = Arc::clone(gateway.oauth.tokens.usage());
-        let flusher = usage.spawn_flusher();
+        let flusher = gateway.oauth.tokens.usage().spawn_flusher();
         let gateway = Arc::new(gateway);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
@@ -96,8 +95,7 @@ impl Bound {
             // Requests in flight are cut, as a Lambda timeout cuts them (the fault tests rely on
             // it); every use counted before is in the last flush.
             while connections.join_next().await.is_some() {}
-            flusher.abort();
-            let report = usage.flush().await;
+            let report = flusher.stop().await;
             tracing::info!(
                 written = report.written,
                 uses = report.uses,

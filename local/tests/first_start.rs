@@ -5,68 +5,17 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+mod common;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_clavis-local");
-
-/// The binary with none of the settings `make run` leaves unset; the caller adds its own.
-fn clavis_local(cwd: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(cwd)
-        .kill_on_drop(true)
-        .stdin(Stdio::null());
-    for setting in [
-        "CLAVIS_DATA_DIR",
-        "STORE",
-        "DYNAMODB_ENDPOINT",
-        "TABLE_NAME",
-        "PORT",
-        "CLAVIS_REPO_ROOT",
-    ] {
-        command.env_remove(setting);
-    }
-    command
-}
+use common::{clavis_local, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_the_default_data_directory_creates_credentials_and_issues_tokens() {
     let cwd = tempfile::tempdir().unwrap();
-    let stderr_log = cwd.path().join("stderr.log");
-    let mut child = clavis_local(cwd.path())
-        .arg("serve")
-        // Any free port: several test binaries run at once.
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let banner = tokio::time::timeout(Duration::from_secs(240), async {
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut url, mut token) = (None, None);
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.trim().strip_prefix("export CLAVIS_URL=") {
-                url = Some(rest.to_owned());
-            }
-            if let Some(rest) = line.trim().strip_prefix("export TOKEN=") {
-                token = Some(rest.to_owned());
-                break;
-            }
-        }
-        url.zip(token)
-    })
-    .await;
-    let Ok(Some((url, token))) = banner else {
-        panic!(
-            "the gateway did not print its banner; it said:\n{}",
-            std::fs::read_to_string(&stderr_log).unwrap_or_default()
-        );
-    };
+    let gateway = serve(cwd.path(), &[]).await;
+    let (url, token) = (gateway.url.clone(), gateway.token.clone());
 
     let data = cwd.path().join(".data");
     assert!(
@@ -101,11 +50,8 @@ async fn serve_with_the_default_data_directory_creates_credentials_and_issues_to
     assert_eq!(issued["scope"], "products:read");
 
     // Ctrl-C's polite cousin: the gateway stops DynamoDB Local and exits cleanly.
-    let pid = i32::try_from(child.id().unwrap()).unwrap();
-    // SAFETY: kill(2) on our own child, which has not been reaped.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
+    gateway.signal(libc::SIGTERM);
+    let mut child = gateway.child;
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("the gateway stops within 30 s of SIGTERM")

@@ -165,17 +165,48 @@ impl UsageRecorder {
         report
     }
 
-    /// Flushes every `flush_every` in the background until the task is aborted.
-    pub fn spawn_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Flushes every `flush_every` in the background until [stopped](Flusher::stop) (dropping
+    /// the handle does not stop it).
+    pub fn spawn_flusher(self: &Arc<Self>) -> Flusher {
         let recorder = Arc::clone(self);
-        tokio::spawn(async move {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(recorder.flush_every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    // Only a stop ends it; a dropped handle leaves it running, detached.
+                    Ok(()) = &mut stopped => break,
+                }
+                // Never cancelled half-way: a flush that took its batches writes them.
                 recorder.flush().await;
             }
-        })
+        });
+        Flusher {
+            recorder: Arc::clone(self),
+            stop,
+            task,
+        }
+    }
+}
+
+/// The background flushes of a [`UsageRecorder`].
+pub struct Flusher {
+    recorder: Arc<UsageRecorder>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Flusher {
+    /// Lets a flush under way finish, stops, and writes what is left.
+    pub async fn stop(self) -> FlushReport {
+        // Gone already only if the task ended, which it does only when told to.
+        let _ = self.stop.send(());
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "the usage flusher failed");
+        }
+        self.recorder.flush().await
     }
 }
 

@@ -406,8 +406,7 @@ pub async fn run_lambda<E: EndpointFamily>(endpoint: E) -> Result<(), lambda_htt
         .await
         .inspect_err(|e| tracing::error!(function, error = %e, "cannot start"))?;
     if let Some(usage) = endpoint.usage(state) {
-        usage.spawn_flusher();
-        shutdown::flush_usage_at_shutdown(usage).await;
+        shutdown::flush_usage_at_shutdown(usage.spawn_flusher()).await;
     }
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(endpoint.serve(state, request).await)

@@ -7,12 +7,10 @@
 //!
 //! The Extensions API: <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>.
 
-use std::sync::Arc;
-
 use lambda_runtime_api_client::PooledClient;
 use lambda_runtime_api_client::body::Body;
 
-use crate::usage::UsageRecorder;
+use crate::usage::Flusher;
 
 const REGISTER: &str = "/2020-01-01/extension/register";
 const NEXT_EVENT: &str = "/2020-01-01/extension/event/next";
@@ -33,10 +31,10 @@ pub enum ExtensionError {
     NoIdentifier,
 }
 
-/// Registers the extension, then flushes `usage` when the instance is told to stop. Without the
-/// Extensions API (an emulator that lacks it) the function still serves, and says what a stop
-/// may then lose.
-pub async fn flush_usage_at_shutdown(usage: Arc<UsageRecorder>) {
+/// Registers the extension, then stops `usage`'s flusher (which writes what is left) when the
+/// instance is told to stop. Without the Extensions API (an emulator that lacks it) the
+/// flusher runs on and the function still serves, and says what a stop may then lose.
+pub async fn flush_usage_at_shutdown(usage: Flusher) {
     let registered = match std::env::var("AWS_LAMBDA_RUNTIME_API") {
         Ok(api) => register(&api).await,
         Err(_) => Err(ExtensionError::NoRuntimeApi),
@@ -70,7 +68,7 @@ pub async fn flush_usage_at_shutdown(usage: Arc<UsageRecorder>) {
     });
     tokio::spawn(async move {
         terminate.recv().await;
-        let report = usage.flush().await;
+        let report = usage.stop().await;
         tracing::info!(
             written = report.written,
             uses = report.uses,

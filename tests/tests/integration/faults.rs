@@ -1211,3 +1211,50 @@ async fn handlers_dropped_mid_write_leave_all_or_nothing_and_a_cold_start_sees_e
         faults.injected()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_whose_write_answer_is_lost_is_retried_and_counted_once() {
+    let faults = FaultInjector::new();
+    let (api, _table) = api_through(
+        &faults,
+        None,
+        Env::default().with("USAGE_FLUSH_SECONDS", "300"),
+    )
+    .await;
+    let who = api.integration("lost", &["products:read"]).await;
+    for _ in 0..7 {
+        api.token_request(&who).await.expect(200);
+    }
+    let count = || async {
+        api.get(
+            &format!("/v1/tenants/lost/credentials/{}", who.id),
+            &api.admin("lost"),
+        )
+        .await
+        .expect(200)
+        .json()["request_count"]
+            .as_u64()
+    };
+
+    // DynamoDB applies the batch every time, and every answer is lost (the SDK's attempts
+    // included): the flush cannot know, and keeps the batch.
+    faults.inject("TransactWriteItems", Fault::LoseAnswer, 3);
+    let report = api.usage.flush().await;
+    assert_eq!((report.written, report.failed), (0, 1), "{report:?}");
+    assert_eq!(
+        faults.attempts("TransactWriteItems"),
+        3 + 1,
+        "the create's, then 3"
+    );
+    assert_eq!(
+        count().await,
+        Some(7),
+        "applied once, though sent three times"
+    );
+
+    // The next flush sends it again, under the same write ID, with the new uses beside it.
+    api.token_request(&who).await.expect(200);
+    let report = api.usage.flush().await;
+    assert_eq!((report.written, report.uses, report.failed), (2, 8, 0));
+    assert_eq!(count().await, Some(8), "each use once");
+}

@@ -1,0 +1,250 @@
+//! The request counts a tenant reads (and may bill by) across the ends of a gateway's life.
+//! Uses are counted in memory and written in batches; a clean stop writes the last batch, so
+//! every token issued is counted exactly, and a crash loses at most the uses since the last
+//! flush but never counts a token that was not issued.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use clavis::ids::ClientId;
+use clavis::store::dynamodb::DynamoStore;
+use clavis::store::{UsageMonth, UsageStore};
+use clavis::time::{Clock, SystemClock};
+use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+mod common;
+
+use common::{Serving, serve};
+
+/// A credential of tenant `demo`: its client ID and secret.
+#[derive(Clone)]
+struct Integration {
+    id: String,
+    secret: String,
+}
+
+async fn create(http: &reqwest::Client, gateway: &Serving, n: usize) -> Vec<Integration> {
+    let mut integrations = Vec::with_capacity(n);
+    for i in 0..n {
+        let created: Value = http
+            .post(format!("{}/v1/tenants/demo/credentials", gateway.url))
+            .bearer_auth(&gateway.token)
+            .json(&json!({"name": format!("Busy {i}"), "scopes": ["products:read"]}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create: {e}; the gateway said:\n{}", gateway.log()))
+            .json()
+            .await
+            .expect("created");
+        integrations.push(Integration {
+            id: created["credential"]["client_id"]
+                .as_str()
+                .expect("client_id")
+                .to_owned(),
+            secret: created["client_secret"]
+                .as_str()
+                .expect("secret")
+                .to_owned(),
+        });
+    }
+    integrations
+}
+
+/// Asks for a token; its status, or `None` when no answer came.
+async fn token(http: &reqwest::Client, url: &str, who: &Integration) -> Option<u16> {
+    let reply = http
+        .post(format!("{url}/oauth/token"))
+        .basic_auth(&who.id, Some(&who.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .ok()?;
+    let status = reply.status().as_u16();
+    // The answer is whole only once its body is read.
+    reply.bytes().await.ok()?;
+    Some(status)
+}
+
+/// This month's stored counts (and the next month's, should the test straddle the turn).
+async fn stored_counts(
+    store: &DynamoStore,
+    ids: &[ClientId],
+    months: &[UsageMonth],
+) -> HashMap<ClientId, u64> {
+    let mut counts = HashMap::new();
+    for month in months {
+        for (id, n) in store.request_counts(ids, *month).await.expect("counts") {
+            *counts.entry(id).or_default() += n;
+        }
+    }
+    counts
+}
+
+struct Table {
+    _local: DynamoDbLocal,
+    store: DynamoStore,
+    settings: Vec<(&'static str, String)>,
+}
+
+async fn table(name: &str) -> Table {
+    let local = DynamoDbLocal::start(Storage::InMemory)
+        .await
+        .expect("DynamoDB Local");
+    let settings = vec![
+        ("DYNAMODB_ENDPOINT", local.endpoint().to_owned()),
+        ("TABLE_NAME", name.to_owned()),
+    ];
+    let store = local
+        .store_settings(name)
+        .dynamo_store(Arc::new(SystemClock))
+        .await;
+    Table {
+        _local: local,
+        store,
+        settings,
+    }
+}
+
+fn months() -> Vec<UsageMonth> {
+    let now = SystemClock.now();
+    let mut months = vec![
+        UsageMonth::of(now),
+        UsageMonth::of(now + chrono::Duration::minutes(10)),
+    ];
+    months.dedup();
+    months
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_clean_stop_every_token_issued_is_counted_exactly() {
+    let table = table("usage-clean").await;
+    let cwd = tempfile::tempdir().unwrap();
+    let settings: Vec<(&str, &str)> = table
+        .settings
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let gateway = serve(cwd.path(), &settings).await;
+    let http = reqwest::Client::new();
+    let integrations = create(&http, &gateway, 50).await;
+    let months = months();
+
+    // One first-time token each (a hash apiece), then 1,000 at once.
+    for who in &integrations {
+        assert_eq!(token(&http, &gateway.url, who).await, Some(200));
+    }
+    let mut requests = JoinSet::new();
+    for i in 0..1000 {
+        let (http, url, who) = (
+            http.clone(),
+            gateway.url.clone(),
+            integrations[i % 50].clone(),
+        );
+        requests.spawn(async move { token(&http, &url, &who).await });
+    }
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.expect("task"), Some(200));
+    }
+
+    gateway.signal(libc::SIGTERM);
+    let mut child = gateway.child;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the gateway stops within 30 s of SIGTERM")
+        .expect("exit status");
+    assert!(status.success(), "clean stop, got {status}");
+
+    let ids: Vec<ClientId> = integrations
+        .iter()
+        .map(|i| ClientId::parse(&i.id).expect("client id"))
+        .collect();
+    let counts = stored_counts(&table.store, &ids, &months).await;
+    for id in &ids {
+        assert_eq!(counts.get(id), Some(&21), "{id}: 1 + 1000/50 tokens issued");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_gateway_never_counts_more_than_it_issued() {
+    let table = table("usage-killed").await;
+    let cwd = tempfile::tempdir().unwrap();
+    let settings: Vec<(&str, &str)> = table
+        .settings
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let gateway = serve(cwd.path(), &settings).await;
+    let http = reqwest::Client::new();
+    let integrations = create(&http, &gateway, 5).await;
+    let ids: Vec<ClientId> = integrations
+        .iter()
+        .map(|i| ClientId::parse(&i.id).expect("client id"))
+        .collect();
+    let months = months();
+
+    // Requests without pause from 20 callers; per credential, how many were sent and how many
+    // were refused (an answer other than 200). Every other one may have been issued a token.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..5).map(|_| AtomicU64::new(0)).collect());
+    let refused: Arc<Vec<AtomicU64>> = Arc::new((0..5).map(|_| AtomicU64::new(0)).collect());
+    let mut callers = JoinSet::new();
+    for caller in 0..20 {
+        let (http, url) = (http.clone(), gateway.url.clone());
+        let (integrations, stop, sent, refused) = (
+            integrations.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&sent),
+            Arc::clone(&refused),
+        );
+        callers.spawn(async move {
+            let mut i = caller;
+            while !stop.load(Ordering::SeqCst) {
+                let k = i % integrations.len();
+                sent[k].fetch_add(1, Ordering::SeqCst);
+                match token(&http, &url, &integrations[k]).await {
+                    Some(200) | None => {}
+                    Some(_) => {
+                        refused[k].fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                i += 1;
+            }
+        });
+    }
+
+    // Kill it once a flush has landed, mid-stream: uses counted since are lost with it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = stored_counts(&table.store, &ids, &months).await;
+        if counts.values().sum::<u64>() > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no usage was ever written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gateway.signal(libc::SIGKILL);
+    let mut child = gateway.child;
+    child.wait().await.expect("killed");
+    stop.store(true, Ordering::SeqCst);
+    while callers.join_next().await.is_some() {}
+
+    let counts = stored_counts(&table.store, &ids, &months).await;
+    let mut counted = 0;
+    for (k, id) in ids.iter().enumerate() {
+        let issued_at_most = sent[k].load(Ordering::SeqCst) - refused[k].load(Ordering::SeqCst);
+        let stored = counts.get(id).copied().unwrap_or(0);
+        assert!(
+            stored <= issued_at_most,
+            "{id}: {stored} counted, at most {issued_at_most} issued"
+        );
+        counted += stored;
+    }
+    assert!(counted > 0);
+}
