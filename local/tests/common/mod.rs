@@ -1,3 +1,6 @@
+// Each test binary that includes this module uses only part of it.
+#![allow(dead_code)]
+
 //! `clavis-local` as a child process, started as `make run` starts it.
 
 use std::path::Path;
