@@ -313,7 +313,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     let token_settings = TokenSettings::from_env(&token_env)?;
     let tokens = token_settings.tokens("us-east-1").await?;
     let oauth = Arc::new(OAuthApp::new(
-        Arc::clone(&store),
+        store.clone(),
         Arc::clone(&hasher),
         Arc::clone(&clock),
         tokens,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::{Credential, Scopes, Status};
 use crate::ids::ClientId;
-use crate::store::{SharedStore, StoreError};
+use crate::store::{SharedTokenStore, StoreError};
 use crate::time::Clock;
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
 use crate::usage::UsageRecorder;
@@ -38,7 +38,7 @@ pub enum Introspection {
 pub struct TokenService {
     clients: ClientAuthenticator,
     tokens: Tokens,
-    store: SharedStore,
+    store: SharedTokenStore,
     clock: Arc<dyn Clock>,
     usage: Arc<UsageRecorder>,
 }
@@ -47,7 +47,7 @@ impl TokenService {
     pub fn new(
         clients: ClientAuthenticator,
         tokens: Tokens,
-        store: SharedStore,
+        store: SharedTokenStore,
         clock: Arc<dyn Clock>,
         usage: Arc<UsageRecorder>,
     ) -> Self {

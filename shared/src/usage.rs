@@ -10,11 +10,12 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::credential::Credential;
 use crate::ids::ClientId;
-use crate::store::{SharedStore, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth};
+use crate::store::{USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore};
 use crate::time::Timestamp;
 
 /// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
@@ -55,7 +56,7 @@ pub struct FlushReport {
 
 /// Counts uses of credentials in memory and writes them in batches; see the module's comment.
 pub struct UsageRecorder {
-    store: SharedStore,
+    store: Arc<dyn UsageStore>,
     flush_every: StdDuration,
     counting: Mutex<HashMap<(ClientId, UsageMonth), Counting>>,
     unconfirmed: Mutex<Vec<Unconfirmed>>,
@@ -72,7 +73,7 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl UsageRecorder {
     /// A recorder whose [flusher](Self::spawn_flusher) writes every `flush_every`.
-    pub fn new(store: SharedStore, flush_every: StdDuration) -> Self {
+    pub fn new(store: Arc<dyn UsageStore>, flush_every: StdDuration) -> Self {
         Self {
             store,
             flush_every,
@@ -117,7 +118,13 @@ impl UsageRecorder {
 
     /// Writes everything counted so far, one batch per credential and month, all at once, and
     /// retries the batches whose write failed before.
-    pub async fn flush(&self) -> FlushReport {
+    pub fn flush(&self) -> BoxFuture<'_, FlushReport> {
+        // Boxed: the flusher and the shutdown hook both call it, and one copy of its state
+        // machine in the token functions' bootstraps is enough (they are size-budgeted).
+        Box::pin(self.flush_now())
+    }
+
+    async fn flush_now(&self) -> FlushReport {
         let _one_at_a_time = self.flushing.lock().await;
         let now = Instant::now();
         let mut due: Vec<Unconfirmed> = std::mem::take(&mut *locked(&self.unconfirmed));
@@ -213,8 +220,8 @@ impl Flusher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Retention;
     use crate::store::memory::MemoryStore;
+    use crate::store::{Retention, SharedStore};
     use crate::time::{Clock, ManualClock, SystemClock};
 
     async fn setup() -> (Arc<ManualClock>, SharedStore, Credential) {
@@ -228,7 +235,7 @@ mod tests {
     #[tokio::test]
     async fn uses_are_counted_in_memory_and_written_once_per_credential() {
         let (clock, store, c) = setup().await;
-        let recorder = UsageRecorder::new(Arc::clone(&store), StdDuration::from_secs(1));
+        let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
         for _ in 0..250 {
             recorder.record(&c, clock.now());
         }
@@ -258,7 +265,7 @@ mod tests {
     #[tokio::test]
     async fn last_used_is_refreshed_at_most_once_a_minute() {
         let (clock, store, c) = setup().await;
-        let recorder = UsageRecorder::new(Arc::clone(&store), StdDuration::from_secs(1));
+        let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
         let first = clock.now();
         recorder.record(&c, first);
         recorder.flush().await;

@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+const EXTENSION_REGISTER: &str = "/2020-01-01/extension/register";
+const EXTENSION_NEXT: &str = "/2020-01-01/extension/event/next";
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the stand-in saw the function do.
@@ -153,7 +155,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The Runtime API's three calls a healthy function makes: fetch the next invocation (the one
-/// event, then nothing more), post its response, or post an error.
+/// event, then nothing more), post its response, or post an error; and the Extensions API's
+/// two that the token functions make for their shutdown flush.
 async fn serve_runtime_api(
     listener: TcpListener,
     event: String,
@@ -166,6 +169,19 @@ async fn serve_runtime_api(
             let (event, outcomes, delivered) = (event.clone(), outcomes.clone(), delivered.clone());
             async move {
                 let path = request.uri().path().to_owned();
+                // The Extensions API, as far as a function's own internal extension uses it:
+                // registration, then a poll for events that never come.
+                if path == EXTENSION_REGISTER {
+                    return Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("lambda-extension-identifier", "cold-start-extension")
+                            .body(Full::new(Bytes::from_static(b"{}")))
+                            .unwrap_or_default(),
+                    );
+                }
+                if path == EXTENSION_NEXT {
+                    std::future::pending::<()>().await;
+                }
                 if path == NEXT {
                     if delivered.swap(true, std::sync::atomic::Ordering::SeqCst) {
                         std::future::pending::<()>().await;

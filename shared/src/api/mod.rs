@@ -13,7 +13,7 @@ use crate::config::{
 };
 use crate::secret::SecretHasher;
 use crate::service::CredentialService;
-use crate::store::SharedStore;
+use crate::store::{SharedStore, SharedTokenStore, UsageStore};
 use crate::time::{Clock, SystemClock};
 use crate::token::Tokens;
 use crate::token_service::TokenService;
@@ -63,7 +63,7 @@ pub struct OAuthApp {
 
 impl OAuthApp {
     pub fn new(
-        store: SharedStore,
+        store: SharedTokenStore,
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
         tokens: Tokens,
@@ -79,7 +79,7 @@ impl OAuthApp {
             settings.throttle,
         );
         let usage = Arc::new(UsageRecorder::new(
-            Arc::clone(&store),
+            Arc::clone(&store) as Arc<dyn UsageStore>,
             settings.usage_flush_interval,
         ));
         Ok(Self {
@@ -93,7 +93,8 @@ impl OAuthApp {
         let hasher = Arc::new(secret_hasher(env)?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tokens = token_settings.tokens(&store_settings.region).await?;
-        let store: SharedStore = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        let store: SharedTokenStore =
+            Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
         Self::new(store, hasher, clock, tokens, &token_settings)
     }
 }

@@ -106,3 +106,73 @@ pub async fn register(runtime_api: &str) -> Result<(PooledClient, String), Exten
         .to_owned();
     Ok((client, identifier))
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// An Extensions API that answers one request with `answer` and hands back what it was sent.
+    async fn extensions_api(answer: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let served = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut received = Vec::new();
+            let mut buf = [0u8; 1024];
+            // Headers, then the 13-byte body.
+            while !String::from_utf8_lossy(&received).ends_with(r#"{"events":[]}"#) {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(
+                    n > 0,
+                    "closed early: {}",
+                    String::from_utf8_lossy(&received)
+                );
+                received.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&received).into_owned()
+        });
+        (addr, served)
+    }
+
+    #[tokio::test]
+    async fn registers_by_name_for_no_events_and_keeps_the_identifier() {
+        let (addr, served) = extensions_api(
+            "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: ext-42\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .await;
+        let (_client, identifier) = register(&addr).await.unwrap();
+        assert_eq!(identifier, "ext-42");
+        let request = served.await.unwrap().to_ascii_lowercase();
+        assert!(
+            request.starts_with("post /2020-01-01/extension/register "),
+            "{request}"
+        );
+        assert!(
+            request.contains("lambda-extension-name: clavis-usage-flush\r\n"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_or_a_missing_identifier_is_an_error() {
+        let (addr, _served) =
+            extensions_api("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n").await;
+        assert!(matches!(
+            register(&addr).await,
+            Err(ExtensionError::Refused(403))
+        ));
+        let (addr, _served) = extensions_api("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+        assert!(matches!(
+            register(&addr).await,
+            Err(ExtensionError::NoIdentifier)
+        ));
+        assert!(matches!(
+            register("not a host").await,
+            Err(ExtensionError::NoRuntimeApi)
+        ));
+    }
+}

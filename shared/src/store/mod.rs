@@ -299,27 +299,16 @@ pub trait IdempotencyStore: Send + Sync {
 }
 
 /// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
-pub trait Store:
-    CredentialStore
-    + AuditLog
-    + UsageStore
-    + TokenDenyList
-    + FailureCounter
-    + SweepIndex
-    + IdempotencyStore
-{
-}
+/// What the token endpoints use. Holding only this (not [`Store`]) keeps the other ports'
+/// implementations (audit listings, the sweep index, idempotency records) out of the token
+/// functions' bootstraps.
+pub trait TokenStore: CredentialStore + FailureCounter + TokenDenyList + UsageStore {}
 
-impl<
-    T: CredentialStore
-        + AuditLog
-        + UsageStore
-        + TokenDenyList
-        + FailureCounter
-        + SweepIndex
-        + IdempotencyStore,
-> Store for T
-{
-}
+impl<T: CredentialStore + FailureCounter + TokenDenyList + UsageStore + ?Sized> TokenStore for T {}
+
+pub trait Store: TokenStore + AuditLog + SweepIndex + IdempotencyStore {}
+
+impl<T: TokenStore + AuditLog + SweepIndex + IdempotencyStore + ?Sized> Store for T {}
 
 pub type SharedStore = Arc<dyn Store>;
+pub type SharedTokenStore = Arc<dyn TokenStore>;
