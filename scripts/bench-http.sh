@@ -16,6 +16,9 @@
 #
 # CLAVIS_BENCH_BIN_DIR=dir uses the clavis-local and argon2-throughput binaries in dir instead of
 # building them (e.g. a debug build for working on this script: its figures mean nothing).
+# PROFILE=1 also records the gateway with `perf` (Debian linux-perf) during the timed repeat run,
+# from a build that keeps its symbols, and writes where its CPU goes to
+# target/bench-http/gateway-profile.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +41,12 @@ if [ -n "${CLAVIS_BENCH_BIN_DIR:-}" ]; then
   BIN=$CLAVIS_BENCH_BIN_DIR
   echo "using the binaries in $BIN (not built here)"
 else
-  cargo build --locked --profile bench -q -p clavis-local --bins
+  if [ "${PROFILE:-0}" = 1 ]; then
+    CARGO_PROFILE_BENCH_STRIP=false CARGO_PROFILE_BENCH_DEBUG=line-tables-only \
+      cargo build --locked --profile bench -q -p clavis-local --bins
+  else
+    cargo build --locked --profile bench -q -p clavis-local --bins
+  fi
   BIN=target/release
 fi
 for bin in clavis-local argon2-throughput; do
@@ -56,7 +64,7 @@ DYNAMODB=
 PEER=
 HEY=
 cleanup() {
-  for pid in $HEY $PEER $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in ${PERF:-} $HEY $PEER $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -178,7 +186,29 @@ hey_tokens "$WARM_UP_REQUESTS" "$CLIENT" "$OUT/warm-up.txt"
 hey_tokens "$REPEAT_REQUESTS" "$CLIENT" "$OUT/repeat.txt"
 check_jwt Clavis "http://127.0.0.1:$PORT/oauth/token" "$CLIENT"
 echo "  and with hey -n $PEER_REQUESTS -c $PEER_CONCURRENCY, CPU timed…"
+PERF=
+if [ "${PROFILE:-0}" = 1 ]; then
+  command -v perf >/dev/null || apt-get install -y linux-perf
+  perf record -q -F 999 -g -p "$GATEWAY" -o "$OUT/gateway.perf.data" 2> "$OUT/perf.log" &
+  PERF=$!
+fi
 measure "http://127.0.0.1:$PORT/oauth/token" "$PEER_REQUESTS" "$CLIENT" "$OUT/peer-clavis-repeat.txt" "$GATEWAY" "$DYNAMODB"
+if [ -n "$PERF" ]; then
+  kill -INT "$PERF"; wait "$PERF" 2>/dev/null || true; PERF=
+  # Self time by crate (the first path segment of each symbol), then the hottest symbols.
+  perf report -i "$OUT/gateway.perf.data" --no-children --sort symbol --stdio -q 2>/dev/null \
+    > "$OUT/gateway-symbols.txt" || true
+  {
+    echo "gateway CPU during the timed repeat run, self time by crate:"
+    awk '$1 ~ /%$/ { pct = $1; sub(/%/, "", pct); $1 = ""; $2 = "";
+           sym = $0; sub(/^ +/, "", sym); sub(/^</, "", sym);
+           split(sym, parts, "::"); crate = parts[1]; if (crate == sym) crate = "[other]";
+           total[crate] += pct }
+         END { for (c in total) printf "%6.2f%%  %s\n", total[c], c }' "$OUT/gateway-symbols.txt" | sort -rn | head -25
+    echo; echo "hottest symbols:"; head -40 "$OUT/gateway-symbols.txt"
+  } > "$OUT/gateway-profile.txt"
+  echo "  profile: $OUT/gateway-profile.txt"
+fi
 stop_gateway
 
 echo "first-time verifications through the gateway…"

@@ -346,11 +346,9 @@ pub fn functions() -> Vec<&'static str> {
 pub trait EndpointFamily: Copy + Into<Endpoint> + Send + Sync + 'static {
     type State: Send + Sync + 'static;
 
-    /// Where this endpoint's function counts uses, to be flushed in the background and at
-    /// shutdown; `None` for a function that counts none.
-    fn usage(self, _state: &Self::State) -> Option<Arc<UsageRecorder>> {
-        None
-    }
+    /// Starts what runs beside the requests for the life of the instance. Per family, so
+    /// that a function whose family has nothing to run links none of it.
+    fn start_background(self, state: &Self::State) -> impl Future<Output = ()> + Send;
 
     /// Reads every setting and builds the clients, failing on the first setting missing.
     fn state_from_env(env: &Env) -> impl Future<Output = Result<Self::State, ConfigError>> + Send;
@@ -365,6 +363,8 @@ pub trait EndpointFamily: Copy + Into<Endpoint> + Send + Sync + 'static {
 impl EndpointFamily for CredentialsEndpoint {
     type State = App;
 
+    async fn start_background(self, _app: &App) {}
+
     fn state_from_env(env: &Env) -> impl Future<Output = Result<App, ConfigError>> + Send {
         App::from_env(env)
     }
@@ -377,10 +377,10 @@ impl EndpointFamily for CredentialsEndpoint {
 impl EndpointFamily for OAuthEndpoint {
     type State = OAuthApp;
 
-    fn usage(self, app: &OAuthApp) -> Option<Arc<UsageRecorder>> {
-        match self {
-            Self::IssueToken | Self::IntrospectToken => Some(Arc::clone(app.tokens.usage())),
-            Self::RevokeToken | Self::Discovery => None,
+    /// The functions that count uses flush them every second and when the instance stops.
+    async fn start_background(self, app: &OAuthApp) {
+        if matches!(self, Self::IssueToken | Self::IntrospectToken) {
+            shutdown::flush_usage_at_shutdown(app.tokens.usage().spawn_flusher()).await;
         }
     }
 
@@ -406,9 +406,7 @@ pub async fn run_lambda<E: EndpointFamily>(endpoint: E) -> Result<(), lambda_htt
     let state = &E::state_from_env(&Env::from_process())
         .await
         .inspect_err(|e| tracing::error!(function, error = %e, "cannot start"))?;
-    if let Some(usage) = endpoint.usage(state) {
-        shutdown::flush_usage_at_shutdown(usage.spawn_flusher()).await;
-    }
+    endpoint.start_background(state).await;
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(endpoint.serve(state, request).await)
     }))
