@@ -195,16 +195,21 @@ fi
 measure "http://127.0.0.1:$PORT/oauth/token" "$PEER_REQUESTS" "$CLIENT" "$OUT/peer-clavis-repeat.txt" "$GATEWAY" "$DYNAMODB"
 if [ -n "$PERF" ]; then
   kill -INT "$PERF"; wait "$PERF" 2>/dev/null || true; PERF=
-  # Self time by crate (the first path segment of each symbol), then the hottest symbols.
-  perf report -i "$OUT/gateway.perf.data" --no-children --sort symbol --stdio -q 2>/dev/null \
-    > "$OUT/gateway-symbols.txt" || true
+  # Self time grouped by where it goes, then the hottest symbols.
+  perf report -i "$OUT/gateway.perf.data" --no-children --sort dso,symbol -g none --stdio -q 2>/dev/null \
+    | sed 's/ *- *- *$//' > "$OUT/gateway-symbols.txt" || true
   {
-    echo "gateway CPU during the timed repeat run, self time by crate:"
-    awk '$1 ~ /%$/ { pct = $1; sub(/%/, "", pct); $1 = ""; $2 = "";
-           sym = $0; sub(/^ +/, "", sym); sub(/^</, "", sym);
-           split(sym, parts, "::"); crate = parts[1]; if (crate == sym) crate = "[other]";
-           total[crate] += pct }
-         END { for (c in total) printf "%6.2f%%  %s\n", total[c], c }' "$OUT/gateway-symbols.txt" | sort -rn | head -25
+    echo "gateway CPU during the timed repeat run, self time:"
+    awk '{ pct = $1; sub(/%/, "", pct); dso = $2; kind = $3; $1 = ""; $2 = ""; $3 = ""; sym = $0; sub(/^ +/, "", sym)
+           if (kind == "[k]") g = "kernel (syscalls, scheduling, TCP)"
+           else if (sym ~ /^aws_lc_|^pkey_rsa|^EVP_/) g = "aws-lc (C): RSA signing, SHA-256"
+           else if (dso ~ /libc/) g = "libc (malloc, free, memcpy)"
+           else { s = sym; sub(/^</, "", s); split(s, part, "::"); g = part[1]
+                  if (g ~ /^aws_(smithy|sdk|runtime|sigv4|types)/) g = "AWS SDK (smithy, dynamodb, sigv4)"
+                  else if (g ~ /^(hyper|hyper_util|h2|http|http_body)$/) g = "hyper/http"
+                  else if (g ~ /^serde/) g = "serde/serde_json" }
+           total[g] += pct }
+         END { for (g in total) printf "%6.2f%%  %s\n", total[g], g }' "$OUT/gateway-symbols.txt" | sort -rn | head -20
     echo; echo "hottest symbols:"; head -40 "$OUT/gateway-symbols.txt"
   } > "$OUT/gateway-profile.txt"
   echo "  profile: $OUT/gateway-profile.txt"
