@@ -95,13 +95,7 @@ impl Bound {
             // Requests in flight are cut, as a Lambda timeout cuts them (the fault tests rely on
             // it); every use counted before is in the last flush.
             while connections.join_next().await.is_some() {}
-            let report = flusher.stop().await;
-            tracing::info!(
-                written = report.written,
-                uses = report.uses,
-                failed = report.failed,
-                "gateway stopped: usage flushed"
-            );
+            flusher.stop().await.log_final("gateway stopped");
         });
         RunningGateway {
             addr,

@@ -1,6 +1,7 @@
 //! `clavis-local`: the whole API on one machine. `make run` starts `serve`; `make dev-token`
 //! prints management tokens for the local identity provider.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -352,10 +353,20 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     } else {
         String::new()
     };
-    println!(
-        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\n{console_line}Other callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n",
+    let banner = format!(
+        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\n{console_line}Other callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n\n",
         url = gateway.url(),
     );
+    // In one write, and a closed standard output (`make run | head`) is no reason to stop
+    // serving: `println!` would panic on it.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        tracing::warn!(error = %e, "the banner could not be written to standard output");
+    }
+    drop(stdout);
     shutdown_signal().await;
     eprintln!("Stopping…");
     schedule.abort();

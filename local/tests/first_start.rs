@@ -31,7 +31,7 @@ async fn serve_with_the_default_data_directory_creates_credentials_and_issues_to
         .json(&serde_json::json!({"name": "First start", "scopes": ["products:read"]}))
         .send()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("create: {e}; the gateway said:\n{}", gateway.log()));
     assert_eq!(created.status(), 201);
     let created: serde_json::Value = created.json().await.unwrap();
     let client_id = created["credential"]["client_id"].as_str().unwrap();

@@ -84,28 +84,47 @@ async fn stored_counts(
     counts
 }
 
-struct Table {
+/// A gateway serving on a table of its own in DynamoDB Local, and `credentials` credentials of
+/// tenant `demo`.
+struct Busy {
     _local: DynamoDbLocal,
+    _cwd: tempfile::TempDir,
+    /// The table, read directly: the counts stay readable after the gateway is gone.
     store: DynamoStore,
-    settings: Vec<(&'static str, String)>,
+    gateway: Serving,
+    http: reqwest::Client,
+    integrations: Vec<Integration>,
+    ids: Vec<ClientId>,
 }
 
-async fn table(name: &str) -> Table {
+async fn busy_gateway(table: &str, credentials: usize) -> Busy {
     let local = DynamoDbLocal::start(Storage::InMemory)
         .await
         .expect("DynamoDB Local");
-    let settings = vec![
-        ("DYNAMODB_ENDPOINT", local.endpoint().to_owned()),
-        ("TABLE_NAME", name.to_owned()),
-    ];
     let store = local
-        .store_settings(name)
+        .store_settings(table)
         .dynamo_store(Arc::new(SystemClock))
         .await;
-    Table {
+    let cwd = tempfile::tempdir().expect("working directory");
+    let settings = [
+        ("DYNAMODB_ENDPOINT", local.endpoint()),
+        ("TABLE_NAME", table),
+    ];
+    let gateway = serve(cwd.path(), &settings).await;
+    let http = reqwest::Client::new();
+    let integrations = create(&http, &gateway, credentials).await;
+    let ids = integrations
+        .iter()
+        .map(|i| ClientId::parse(&i.id).expect("client id"))
+        .collect();
+    Busy {
         _local: local,
+        _cwd: cwd,
         store,
-        settings,
+        gateway,
+        http,
+        integrations,
+        ids,
     }
 }
 
@@ -121,16 +140,16 @@ fn months() -> Vec<UsageMonth> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_clean_stop_every_token_issued_is_counted_exactly() {
-    let table = table("usage-clean").await;
-    let cwd = tempfile::tempdir().unwrap();
-    let settings: Vec<(&str, &str)> = table
-        .settings
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
-        .collect();
-    let gateway = serve(cwd.path(), &settings).await;
-    let http = reqwest::Client::new();
-    let integrations = create(&http, &gateway, 50).await;
+    // Bound by name, so that DynamoDB Local and the working directory last the whole test.
+    let Busy {
+        _local,
+        _cwd,
+        store,
+        gateway,
+        http,
+        integrations,
+        ids,
+    } = busy_gateway("usage-clean", 50).await;
     let months = months();
 
     // One first-time token each (a hash apiece), then 1,000 at once.
@@ -158,11 +177,7 @@ async fn after_a_clean_stop_every_token_issued_is_counted_exactly() {
         .expect("exit status");
     assert!(status.success(), "clean stop, got {status}");
 
-    let ids: Vec<ClientId> = integrations
-        .iter()
-        .map(|i| ClientId::parse(&i.id).expect("client id"))
-        .collect();
-    let counts = stored_counts(&table.store, &ids, &months).await;
+    let counts = stored_counts(&store, &ids, &months).await;
     for id in &ids {
         assert_eq!(counts.get(id), Some(&21), "{id}: 1 + 1000/50 tokens issued");
     }
@@ -170,20 +185,16 @@ async fn after_a_clean_stop_every_token_issued_is_counted_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_gateway_never_counts_more_than_it_issued() {
-    let table = table("usage-killed").await;
-    let cwd = tempfile::tempdir().unwrap();
-    let settings: Vec<(&str, &str)> = table
-        .settings
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
-        .collect();
-    let gateway = serve(cwd.path(), &settings).await;
-    let http = reqwest::Client::new();
-    let integrations = create(&http, &gateway, 5).await;
-    let ids: Vec<ClientId> = integrations
-        .iter()
-        .map(|i| ClientId::parse(&i.id).expect("client id"))
-        .collect();
+    // Bound by name, so that DynamoDB Local and the working directory last the whole test.
+    let Busy {
+        _local,
+        _cwd,
+        store,
+        gateway,
+        http,
+        integrations,
+        ids,
+    } = busy_gateway("usage-killed", 5).await;
     let months = months();
 
     // Requests without pause from 20 callers; per credential, how many were sent and how many
@@ -219,7 +230,7 @@ async fn a_killed_gateway_never_counts_more_than_it_issued() {
     // Kill it once a flush has landed, mid-stream: uses counted since are lost with it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let counts = stored_counts(&table.store, &ids, &months).await;
+        let counts = stored_counts(&store, &ids, &months).await;
         if counts.values().sum::<u64>() > 0 {
             break;
         }
@@ -235,7 +246,7 @@ async fn a_killed_gateway_never_counts_more_than_it_issued() {
     stop.store(true, Ordering::SeqCst);
     while callers.join_next().await.is_some() {}
 
-    let counts = stored_counts(&table.store, &ids, &months).await;
+    let counts = stored_counts(&store, &ids, &months).await;
     let mut counted = 0;
     for (k, id) in ids.iter().enumerate() {
         let issued_at_most = sent[k].load(Ordering::SeqCst) - refused[k].load(Ordering::SeqCst);

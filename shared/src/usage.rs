@@ -54,6 +54,20 @@ pub struct FlushReport {
     pub lost: u64,
 }
 
+impl FlushReport {
+    /// Logs a last flush: what was written, and what was not.
+    pub fn log_final(&self, when: &'static str) {
+        tracing::info!(
+            written = self.written,
+            uses = self.uses,
+            failed = self.failed,
+            lost = self.lost,
+            when,
+            "usage flushed"
+        );
+    }
+}
+
 /// Counts uses of credentials in memory and writes them in batches; see the module's comment.
 pub struct UsageRecorder {
     store: Arc<dyn UsageStore>,

@@ -73,8 +73,8 @@ pub async fn serve(cwd: &Path, settings: &[(&str, &str)]) -> Serving {
         .spawn()
         .expect("clavis-local starts");
     let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
     let banner = tokio::time::timeout(Duration::from_secs(240), async {
-        let mut lines = BufReader::new(stdout).lines();
         let (mut url, mut token) = (None, None);
         while let Ok(Some(line)) = lines.next_line().await {
             if let Some(rest) = line.trim().strip_prefix("export CLAVIS_URL=") {
@@ -88,6 +88,9 @@ pub async fn serve(cwd: &Path, settings: &[(&str, &str)]) -> Serving {
         url.zip(token)
     })
     .await;
+    // The rest of standard output is read (and dropped) for as long as the gateway writes it,
+    // as a terminal would.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let Ok(Some((url, token))) = banner else {
         panic!(
             "the gateway did not print its banner; it said:\n{}",

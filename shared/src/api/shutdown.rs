@@ -68,13 +68,7 @@ pub async fn flush_usage_at_shutdown(usage: Flusher) {
     });
     tokio::spawn(async move {
         terminate.recv().await;
-        let report = usage.stop().await;
-        tracing::info!(
-            written = report.written,
-            uses = report.uses,
-            failed = report.failed,
-            "shutting down: usage flushed"
-        );
+        usage.stop().await.log_final("instance shutting down");
         std::process::exit(0);
     });
 }

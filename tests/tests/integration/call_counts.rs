@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use clavis::config::Env;
 use clavis_tests::api::Integration;
 use clavis_tests::injector::FaultInjector;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::faults::api_through;
+use crate::faults::api_flushed_by_hand;
 
 /// The calls made between two snapshots, by operation.
 fn made(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
@@ -49,13 +48,7 @@ impl Meter<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
     let faults = FaultInjector::new();
-    // No flush in the background: each flush below is the test's own.
-    let (api, _table) = api_through(
-        &faults,
-        None,
-        Env::default().with("USAGE_FLUSH_SECONDS", "300"),
-    )
-    .await;
+    let api = api_flushed_by_hand(&faults).await;
     let tenant = "calls";
     let admin = api.admin(tenant);
     let base = format!("/v1/tenants/{tenant}/credentials");

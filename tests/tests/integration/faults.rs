@@ -38,7 +38,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An API whose store reaches DynamoDB Local through `faults` (and, if given, the forwarder),
 /// and a direct client to the same table for looking at what was written.
-pub(crate) async fn api_through(
+async fn api_through(
     faults: &FaultInjector,
     endpoint: Option<&str>,
     settings: Env,
@@ -84,7 +84,7 @@ async fn api_on(
     TestApi::with(fixture, settings, idp).await
 }
 
-pub(crate) struct Table {
+struct Table {
     client: Client,
     name: String,
 }
@@ -1212,15 +1212,17 @@ async fn handlers_dropped_mid_write_leave_all_or_nothing_and_a_cold_start_sees_e
     );
 }
 
+/// An API on a fresh table through `faults` that writes usage only when the test flushes it
+/// (its background flush is five minutes away), so every usage write a test sees is its own.
+pub(crate) async fn api_flushed_by_hand(faults: &FaultInjector) -> TestApi {
+    let settings = Env::default().with("USAGE_FLUSH_SECONDS", "300");
+    api_through(faults, None, settings).await.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_whose_write_answer_is_lost_is_retried_and_counted_once() {
     let faults = FaultInjector::new();
-    let (api, _table) = api_through(
-        &faults,
-        None,
-        Env::default().with("USAGE_FLUSH_SECONDS", "300"),
-    )
-    .await;
+    let api = api_flushed_by_hand(&faults).await;
     let who = api.integration("lost", &["products:read"]).await;
     for _ in 0..7 {
         api.token_request(&who).await.expect(200);
