@@ -140,28 +140,19 @@ fn months() -> Vec<UsageMonth> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_clean_stop_every_token_issued_is_counted_exactly() {
-    // Bound by name, so that DynamoDB Local and the working directory last the whole test.
-    let Busy {
-        _local,
-        _cwd,
-        store,
-        gateway,
-        http,
-        integrations,
-        ids,
-    } = busy_gateway("usage-clean", 50).await;
+    let busy = busy_gateway("usage-clean", 50).await;
     let months = months();
 
     // One first-time token each (a hash apiece), then 1,000 at once.
-    for who in &integrations {
-        assert_eq!(token(&http, &gateway.url, who).await, Some(200));
+    for who in &busy.integrations {
+        assert_eq!(token(&busy.http, &busy.gateway.url, who).await, Some(200));
     }
     let mut requests = JoinSet::new();
     for i in 0..1000 {
         let (http, url, who) = (
-            http.clone(),
-            gateway.url.clone(),
-            integrations[i % 50].clone(),
+            busy.http.clone(),
+            busy.gateway.url.clone(),
+            busy.integrations[i % 50].clone(),
         );
         requests.spawn(async move { token(&http, &url, &who).await });
     }
@@ -169,32 +160,23 @@ async fn after_a_clean_stop_every_token_issued_is_counted_exactly() {
         assert_eq!(status.expect("task"), Some(200));
     }
 
-    gateway.signal(libc::SIGTERM);
-    let mut child = gateway.child;
+    busy.gateway.signal(libc::SIGTERM);
+    let mut child = busy.gateway.child;
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("the gateway stops within 30 s of SIGTERM")
         .expect("exit status");
     assert!(status.success(), "clean stop, got {status}");
 
-    let counts = stored_counts(&store, &ids, &months).await;
-    for id in &ids {
+    let counts = stored_counts(&busy.store, &busy.ids, &months).await;
+    for id in &busy.ids {
         assert_eq!(counts.get(id), Some(&21), "{id}: 1 + 1000/50 tokens issued");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_gateway_never_counts_more_than_it_issued() {
-    // Bound by name, so that DynamoDB Local and the working directory last the whole test.
-    let Busy {
-        _local,
-        _cwd,
-        store,
-        gateway,
-        http,
-        integrations,
-        ids,
-    } = busy_gateway("usage-killed", 5).await;
+    let busy = busy_gateway("usage-killed", 5).await;
     let months = months();
 
     // Requests without pause from 20 callers; per credential, how many were sent and how many
@@ -204,9 +186,9 @@ async fn a_killed_gateway_never_counts_more_than_it_issued() {
     let refused: Arc<Vec<AtomicU64>> = Arc::new((0..5).map(|_| AtomicU64::new(0)).collect());
     let mut callers = JoinSet::new();
     for caller in 0..20 {
-        let (http, url) = (http.clone(), gateway.url.clone());
+        let (http, url) = (busy.http.clone(), busy.gateway.url.clone());
         let (integrations, stop, sent, refused) = (
-            integrations.clone(),
+            busy.integrations.clone(),
             Arc::clone(&stop),
             Arc::clone(&sent),
             Arc::clone(&refused),
@@ -230,7 +212,7 @@ async fn a_killed_gateway_never_counts_more_than_it_issued() {
     // Kill it once a flush has landed, mid-stream: uses counted since are lost with it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let counts = stored_counts(&store, &ids, &months).await;
+        let counts = stored_counts(&busy.store, &busy.ids, &months).await;
         if counts.values().sum::<u64>() > 0 {
             break;
         }
@@ -240,15 +222,15 @@ async fn a_killed_gateway_never_counts_more_than_it_issued() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    gateway.signal(libc::SIGKILL);
-    let mut child = gateway.child;
+    busy.gateway.signal(libc::SIGKILL);
+    let mut child = busy.gateway.child;
     child.wait().await.expect("killed");
     stop.store(true, Ordering::SeqCst);
     while callers.join_next().await.is_some() {}
 
-    let counts = stored_counts(&store, &ids, &months).await;
+    let counts = stored_counts(&busy.store, &busy.ids, &months).await;
     let mut counted = 0;
-    for (k, id) in ids.iter().enumerate() {
+    for (k, id) in busy.ids.iter().enumerate() {
         let issued_at_most = sent[k].load(Ordering::SeqCst) - refused[k].load(Ordering::SeqCst);
         let stored = counts.get(id).copied().unwrap_or(0);
         assert!(
