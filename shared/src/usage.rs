@@ -123,13 +123,6 @@ impl UsageRecorder {
         entry.refresh_last_used |= refresh;
     }
 
-    /// Uses counted and not yet written, across credentials.
-    pub fn unwritten(&self) -> u64 {
-        let counting: u64 = locked(&self.counting).values().map(|c| c.uses).sum();
-        let unconfirmed: u64 = locked(&self.unconfirmed).iter().map(|u| u.batch.uses).sum();
-        counting + unconfirmed
-    }
-
     /// Writes everything counted so far, one batch per credential and month, all at once, and
     /// retries the batches whose write failed before.
     pub fn flush(&self) -> BoxFuture<'_, FlushReport> {
@@ -235,7 +228,7 @@ impl Flusher {
 mod tests {
     use super::*;
     use crate::store::memory::MemoryStore;
-    use crate::store::{Retention, SharedStore};
+    use crate::store::{Retention, SharedStore, StoreError};
     use crate::time::{Clock, ManualClock, SystemClock};
 
     async fn setup() -> (Arc<ManualClock>, SharedStore, Credential) {
@@ -259,14 +252,12 @@ mod tests {
             store.request_counts(&ids, month).await.unwrap().is_empty(),
             "nothing written yet"
         );
-        assert_eq!(recorder.unwritten(), 250);
         let report = recorder.flush().await;
         assert_eq!((report.written, report.uses, report.failed), (1, 250, 0));
         assert_eq!(
             store.request_counts(&ids, month).await.unwrap()[&c.client_id],
             250
         );
-        assert_eq!(recorder.unwritten(), 0);
         assert_eq!(
             recorder.flush().await,
             FlushReport::default(),
@@ -298,5 +289,55 @@ mod tests {
             store.get(&c.client_id).await.unwrap().unwrap().last_used_at,
             Some(clock.now())
         );
+    }
+
+    /// A usage store that refuses every write, and remembers each write ID it was sent.
+    #[derive(Default)]
+    struct Refusing {
+        sent: Mutex<Vec<(String, u64)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl UsageStore for Refusing {
+        async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+            locked(&self.sent).push((batch.write_id.clone(), batch.uses));
+            Err(StoreError::OutcomeUnknown("the answer was lost".into()))
+        }
+
+        async fn request_counts(
+            &self,
+            _client_ids: &[ClientId],
+            _month: UsageMonth,
+        ) -> Result<HashMap<ClientId, u64>, StoreError> {
+            Ok(HashMap::new())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_batch_is_retried_as_it_was_and_given_up_only_after_the_retry_window() {
+        let store = Arc::new(Refusing::default());
+        let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
+        let c =
+            crate::lifecycle_tests::created(&["products:read"], None, SystemClock.now()).credential;
+        for _ in 0..3 {
+            recorder.record(&c, SystemClock.now());
+        }
+        let report = recorder.flush().await;
+        assert_eq!((report.written, report.failed, report.lost), (0, 1, 0));
+        // Later uses travel in a batch of their own; the failed one is sent again unchanged.
+        recorder.record(&c, SystemClock.now());
+        tokio::time::advance(RETRY_FOR - StdDuration::from_secs(1)).await;
+        let report = recorder.flush().await;
+        assert_eq!((report.failed, report.lost), (2, 0));
+        let sent = locked(&store.sent).clone();
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[1], sent[0], "the same write ID and uses");
+        assert_ne!(sent[2].0, sent[0].0);
+        assert_eq!(sent[2].1, 1);
+        // Past the window the first batch is given up (its ID may be forgotten by the store,
+        // so sending it again could count it twice); the younger one is kept.
+        tokio::time::advance(StdDuration::from_secs(2)).await;
+        let report = recorder.flush().await;
+        assert_eq!((report.failed, report.lost), (1, 3));
     }
 }

@@ -75,7 +75,7 @@ pub async fn flush_usage_at_shutdown(usage: Flusher) {
 
 /// Registers the extension with the Extensions API at `runtime_api` (`host:port`), subscribed
 /// to no events; the client to poll with and the extension's identifier.
-pub async fn register(runtime_api: &str) -> Result<(PooledClient, String), ExtensionError> {
+async fn register(runtime_api: &str) -> Result<(PooledClient, String), ExtensionError> {
     let base = format!("http://{runtime_api}")
         .parse::<http::Uri>()
         .map_err(|_| ExtensionError::NoRuntimeApi)?;
