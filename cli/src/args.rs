@@ -152,6 +152,9 @@ pub struct CreateArgs {
     pub environment: Option<Environment>,
     #[command(flatten)]
     pub expiry: NewExpiry,
+    /// Allow at most this many API requests per calendar month (UTC) [default: no quota]
+    #[arg(long, value_name = "REQUESTS")]
+    pub monthly_quota: Option<u64>,
     #[command(flatten)]
     pub save: SaveArgs,
 }
@@ -224,6 +227,20 @@ pub struct UpdateArgs {
         value_name = "SCOPE"
     )]
     pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub quota: QuotaChange,
+}
+
+/// A new monthly request quota, or none.
+#[derive(Args)]
+#[group(multiple = false)]
+pub struct QuotaChange {
+    /// Allow at most this many API requests per calendar month (UTC)
+    #[arg(long, value_name = "REQUESTS")]
+    pub monthly_quota: Option<u64>,
+    /// Remove the monthly request quota
+    #[arg(long)]
+    pub no_monthly_quota: bool,
 }
 
 #[derive(Subcommand)]

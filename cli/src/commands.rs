@@ -93,6 +93,9 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             if let Some(at) = args.expiry.expires_at {
                 request = request.expires_at(at);
             }
+            if let Some(requests) = args.monthly_quota {
+                request = request.monthly_request_quota(requests);
+            }
             issue(&args.save, url, json, true, tenant.create(&request)).await?
         }
         Manage::List(args) => {
@@ -120,10 +123,16 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             if !args.scopes.is_empty() {
                 update = update.scopes(args.scopes);
             }
+            if let Some(requests) = args.quota.monthly_quota {
+                update = update.monthly_request_quota(Some(requests));
+            }
+            if args.quota.no_monthly_quota {
+                update = update.monthly_request_quota(None);
+            }
             if update.is_empty() {
                 return Err(CliError::config(
                     "nothing to update",
-                    Some("Give --name, --description or --scope (the scopes replace the current ones).".to_owned()),
+                    Some("Give --name, --description, --scope (the scopes replace the current ones), --monthly-quota or --no-monthly-quota.".to_owned()),
                 ));
             }
             Outcome::done(

@@ -240,7 +240,10 @@ fn details(c: &Credential) -> String {
     if !c.usage_month.is_empty() {
         rows.push((
             "Requests",
-            format!("{} in {}", c.request_count, c.usage_month),
+            match c.monthly_request_quota {
+                Some(quota) => format!("{} of {quota} in {}", c.request_count, c.usage_month),
+                None => format!("{} in {}", c.request_count, c.usage_month),
+            },
         ));
     }
     rows.push(("Version", c.version.to_string()));

@@ -257,10 +257,13 @@ async fn every_management_command_works_against_the_local_gateway() {
         "the hint names the current version: {stale:#?}"
     );
     let nothing = s.run(&["update", &id]).await.expect(2);
-    assert!(
-        nothing.stderr.contains("--name, --description or --scope"),
-        "{nothing:#?}"
-    );
+    assert!(nothing.stderr.contains("--monthly-quota"), "{nothing:#?}");
+    let quota = s.json(&["update", &id, "--monthly-quota", "5000"]).await;
+    assert_eq!(quota["monthly_request_quota"], 5000);
+    let shown = s.run(&["show", &id]).await.expect(0);
+    assert!(shown.stdout.contains("0 of 5000 in"), "{shown:#?}");
+    let unlimited = s.json(&["update", &id, "--no-monthly-quota"]).await;
+    assert_eq!(unlimited["monthly_request_quota"], json!(null));
 
     let moved = s.json(&["expiry", "set", &id, "--in-days", "180"]).await;
     let expires: chrono::DateTime<chrono::Utc> =
@@ -331,6 +334,8 @@ async fn every_management_command_works_against_the_local_gateway() {
             "credential.expiry_changed",
             "credential.expiry_changed",
             "credential.expiry_changed",
+            "credential.updated",
+            "credential.updated",
             "credential.updated",
             "credential.created",
         ]

@@ -696,7 +696,7 @@ export class ClavisCredentials extends LitElement {
           <div><dt>Scopes</dt><dd><ul class="scopes">${c.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul></dd></div>
           <div><dt>Expires</dt><dd>${localTime(c.expires_at, "Never")}${c.expires_at !== null && locked && c.status === "active" ? html` <span class="lock">(locked)</span>` : nothing}</dd></div>
           <div><dt>Last used</dt><dd>${localTime(c.last_used_at, "Never")}</dd></div>
-          <div><dt>Requests this month</dt><dd>${c.request_count.toLocaleString()}</dd></div>
+          <div><dt>Requests this month</dt><dd>${c.request_count.toLocaleString()}${c.monthly_request_quota != null ? ` of ${c.monthly_request_quota.toLocaleString()}` : ""}</dd></div>
           <div><dt>Environment</dt><dd>${c.environment === "test" ? "Test" : "Live"}</dd></div>
           <div><dt>Created</dt><dd>${localTime(c.created_at, "")}${c.created_by ? html` by ${c.created_by}` : nothing}</dd></div>
           ${c.status === "revoked" ? html`<div><dt>Revoked on</dt><dd>${localTime(c.revoked_at, "")}${c.revocation_reason ? html` — ${c.revocation_reason}` : nothing}</dd></div>` : nothing}

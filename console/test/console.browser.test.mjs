@@ -404,7 +404,7 @@ if (binary === "") {
             client_id: "cid_abcdefghijklmnopqrstuvwxyz", tenant, name: `${tenant} integration`, description: "", scopes: ["products:read"],
             environment: "live", status: "active", created_at: "2026-01-01T00:00:00Z", created_by: "ada", expires_at: null, expiry_locked: false,
             secret_version: 1, secret_rotated_at: null, previous_secret_valid_until: null, suspended_at: null, revoked_at: null, revoked_by: null,
-            revocation_reason: null, last_used_at: null, request_count: 0, usage_month: "2026-01", version: 1,
+            revocation_reason: null, last_used_at: null, request_count: 0, usage_month: "2026-01", monthly_request_quota: null, version: 1,
           };
           return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [credential], next_cursor: null }) });
         });

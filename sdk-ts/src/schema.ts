@@ -362,18 +362,24 @@ export interface components {
              */
             expires_at?: string | null;
             expires_in_days?: number | null;
+            monthly_request_quota?: components["schemas"]["MonthlyRequestQuota"];
         };
-        /** @description At least one member that is not null (null means "leave as it is"). */
+        /** @description The most API requests the credential may make per calendar month (UTC), as the request authorizer counts them; null means no quota. */
+        MonthlyRequestQuota: number | null;
+        /** @description At least one member that is not null (null means "leave as it is"), except monthly_request_quota, where null removes the quota. */
         UpdateCredential: {
             name?: components["schemas"]["Name"] | null;
             description?: components["schemas"]["Description"] | null;
             scopes?: components["schemas"]["Scope"][] | null;
+            monthly_request_quota?: components["schemas"]["MonthlyRequestQuota"];
         } | {
             name: string;
         } | {
             description: string;
         } | {
             scopes: unknown[];
+        } | {
+            monthly_request_quota: components["schemas"]["MonthlyRequestQuota"];
         };
         Credential: {
             client_id: string;
@@ -397,9 +403,10 @@ export interface components {
             revoked_by: string | null;
             revocation_reason: string | null;
             last_used_at: components["schemas"]["NullableTimestamp"];
-            /** @description Token requests and introspections in usage_month (UTC). */
+            /** @description API requests the authorizer allowed, tokens issued and introspections, in usage_month (UTC). */
             request_count: number;
             usage_month: string;
+            monthly_request_quota: components["schemas"]["MonthlyRequestQuota"];
             /** @description The optimistic-concurrency version; also the ETag. */
             version: number;
         };

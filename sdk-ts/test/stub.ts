@@ -95,6 +95,7 @@ export function sampleCredential(overrides: Record<string, unknown> = {}): Recor
     revocation_reason: null,
     last_used_at: null,
     request_count: 0,
+    monthly_request_quota: null,
     usage_month: "2026-01",
     version: 1,
     ...overrides,

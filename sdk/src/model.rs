@@ -131,11 +131,15 @@ pub struct Credential {
     pub revoked_by: Option<String>,
     pub revocation_reason: Option<String>,
     pub last_used_at: Option<Timestamp>,
-    /// Token requests and introspections in `usage_month` (UTC, `yyyy-mm`).
+    /// API requests the authorizer allowed, tokens issued and introspections, in
+    /// `usage_month` (UTC, `yyyy-mm`).
     #[serde(default)]
     pub request_count: u64,
     #[serde(default)]
     pub usage_month: String,
+    /// The most API requests allowed per calendar month; `None`: no quota.
+    #[serde(default)]
+    pub monthly_request_quota: Option<u64>,
     /// The optimistic-concurrency version, which is also the ETag: pass it to
     /// [`CredentialRef::if_match`](crate::CredentialRef::if_match) so that a change applies
     /// only to the credential as you last saw it.
@@ -196,6 +200,8 @@ pub struct NewCredential {
     expires_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_in_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monthly_request_quota: Option<u64>,
 }
 
 impl NewCredential {
@@ -210,6 +216,7 @@ impl NewCredential {
             environment: None,
             expires_at: None,
             expires_in_days: None,
+            monthly_request_quota: None,
         }
     }
 
@@ -236,13 +243,19 @@ impl NewCredential {
         self
     }
 
+    /// At most this many API requests per calendar month (1 to 10^12).
+    pub fn monthly_request_quota(mut self, requests: u64) -> Self {
+        self.monthly_request_quota = Some(requests);
+        self
+    }
+
     pub fn scopes(&self) -> &[String] {
         &self.scopes
     }
 }
 
-/// A change of name, description or scopes; fields left unset stay as they are. New scopes
-/// replace the old ones and apply to the next token issued.
+/// A change of name, description, scopes or quota; fields left unset stay as they are. New
+/// scopes replace the old ones and apply to the next token issued.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CredentialUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,6 +264,9 @@ pub struct CredentialUpdate {
     description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scopes: Option<Vec<String>>,
+    /// `Some(None)` is sent as `null`: remove the quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monthly_request_quota: Option<Option<u64>>,
 }
 
 impl CredentialUpdate {
@@ -273,9 +289,19 @@ impl CredentialUpdate {
         self
     }
 
+    /// At most this many API requests per calendar month (1 to 10^12); `None` removes the
+    /// quota.
+    pub fn monthly_request_quota(mut self, requests: Option<u64>) -> Self {
+        self.monthly_request_quota = Some(requests);
+        self
+    }
+
     /// Whether nothing would change (the API refuses an empty update).
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.description.is_none() && self.scopes.is_none()
+        self.name.is_none()
+            && self.description.is_none()
+            && self.scopes.is_none()
+            && self.monthly_request_quota.is_none()
     }
 }
 

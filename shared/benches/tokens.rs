@@ -23,6 +23,7 @@ fn tokens(c: &mut Criterion) {
             scopes: Scopes::parse(&["products:read", "stock:write"]).expect("scopes"),
             environment: Environment::Live,
             expires_at: None,
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         SecretHash::from_phc("$argon2id$bench".into()),

@@ -105,6 +105,9 @@ pub enum AuditAction {
         description: Option<Change<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scopes: Option<Change<Vec<String>>>,
+        /// `null` on either side: no quota.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        monthly_request_quota: Option<Change<Option<u64>>>,
     },
     #[serde(rename = "credential.suspended")]
     Suspended {},
@@ -179,6 +182,7 @@ mod tests {
                 name: None,
                 description: None,
                 scopes: None,
+                monthly_request_quota: None,
             },
             AuditAction::Suspended {},
             AuditAction::Reactivated {},

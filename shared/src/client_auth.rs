@@ -336,6 +336,7 @@ mod tests {
                 scopes: Scopes::parse(&["a:read"]).unwrap(),
                 environment: Environment::Live,
                 expires_at: Some(s.clock.now() + Duration::days(1)),
+                monthly_request_quota: None,
             },
             ClientId::generate(),
             s.hasher.hash(&secret).unwrap(),

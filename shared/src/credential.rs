@@ -18,6 +18,8 @@ pub struct Credential {
     pub description: Description,
     pub scopes: Scopes,
     pub environment: Environment,
+    /// API requests allowed per calendar month (UTC), enforced by the request authorizer.
+    pub monthly_request_quota: Option<RequestQuota>,
     pub created_at: Timestamp,
     pub created_by: String,
     pub expires_at: Option<Timestamp>,
@@ -304,6 +306,47 @@ impl Reason {
             true,
         )
         .map(Self)
+    }
+}
+
+/// The most requests a credential may make in one calendar month: 1 to 10^12. Read from JSON
+/// as an integer only, so `1.5`, `-1`, `"10"` and `0` are refused where the body is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RequestQuota(u64);
+
+impl RequestQuota {
+    pub const MAX: u64 = 1_000_000_000_000;
+
+    pub fn new(requests: u64) -> Result<Self, ValidationError> {
+        if (1..=Self::MAX).contains(&requests) {
+            Ok(Self(requests))
+        } else {
+            Err(ValidationError::new(
+                "monthly_request_quota",
+                "invalid_field",
+                format!(
+                    "monthly_request_quota must be an integer from 1 to {}, or null for no quota",
+                    Self::MAX
+                ),
+            ))
+        }
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// Whether `used` requests this month leave room for one more.
+    pub fn allows_another(self, used: u64) -> bool {
+        used < self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestQuota {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let requests = u64::deserialize(d)?;
+        Self::new(requests).map_err(serde::de::Error::custom)
     }
 }
 

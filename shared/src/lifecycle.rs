@@ -6,8 +6,8 @@ use chrono::Duration;
 
 use crate::audit::{Actor, AuditAction, AuditEvent, Change, Context};
 use crate::credential::{
-    Credential, Description, Environment, Name, PreviousSecret, Reason, Revocation, Scopes,
-    SecretRecord, Status, ValidationError,
+    Credential, Description, Environment, Name, PreviousSecret, Reason, RequestQuota, Revocation,
+    Scopes, SecretRecord, Status, ValidationError,
 };
 use crate::ids::{ClientId, TenantId};
 use crate::secret::SecretHash;
@@ -195,6 +195,7 @@ pub struct NewCredential {
     pub scopes: Scopes,
     pub environment: Environment,
     pub expires_at: Option<Timestamp>,
+    pub monthly_request_quota: Option<RequestQuota>,
 }
 
 fn next_version(credential: &Credential) -> Credential {
@@ -220,6 +221,7 @@ pub fn create(
         description: new.description,
         scopes: new.scopes,
         environment: new.environment,
+        monthly_request_quota: new.monthly_request_quota,
         created_at: context.now,
         created_by: context.actor.subject.clone(),
         expires_at: new.expires_at,
@@ -327,9 +329,11 @@ pub struct DetailsPatch {
     pub name: Option<Name>,
     pub description: Option<Description>,
     pub scopes: Option<Scopes>,
+    /// `Some(None)` removes the quota.
+    pub monthly_request_quota: Option<Option<RequestQuota>>,
 }
 
-/// Renames, re-describes or re-scopes a credential that is not revoked. New scopes apply to the
+/// Renames, re-describes, re-scopes or re-quotas a credential that is not revoked. New scopes apply to the
 /// next token; tokens already issued keep theirs. `Ok(None)` when nothing would change, so a
 /// form saved twice does not fill the audit trail.
 pub fn update_details(
@@ -361,7 +365,12 @@ pub fn update_details(
         Description::to_string,
     );
     let scopes = change(&credential.scopes, patch.scopes, Scopes::to_strings);
-    if name.is_none() && description.is_none() && scopes.is_none() {
+    let quota = change(
+        &credential.monthly_request_quota,
+        patch.monthly_request_quota,
+        |q| q.map(RequestQuota::get),
+    );
+    if name.is_none() && description.is_none() && scopes.is_none() && quota.is_none() {
         return Ok(None);
     }
     let mut next = next_version(credential);
@@ -376,6 +385,10 @@ pub fn update_details(
         }),
         scopes: scopes.map(|(value, recorded)| {
             next.scopes = value;
+            recorded
+        }),
+        monthly_request_quota: quota.map(|(value, recorded)| {
+            next.monthly_request_quota = value;
             recorded
         }),
     };

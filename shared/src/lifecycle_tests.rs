@@ -3,7 +3,9 @@
 use chrono::Duration;
 
 use crate::audit::{Actor, ActorRole, AuditAction, Context};
-use crate::credential::{Credential, Description, Environment, Name, Reason, Scopes, Status};
+use crate::credential::{
+    Credential, Description, Environment, Name, Reason, RequestQuota, Scopes, Status,
+};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::*;
 use crate::secret::SecretHash;
@@ -43,6 +45,7 @@ pub(crate) fn created(
             scopes: Scopes::parse(scopes).unwrap(),
             environment: Environment::Live,
             expires_at,
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         hash("first"),
@@ -128,6 +131,7 @@ fn create_records_who_and_when_and_starts_at_version_one() {
             scopes: Scopes::parse(&["a:read"]).unwrap(),
             environment: Environment::Test,
             expires_at: None,
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         hash("h"),
@@ -153,6 +157,7 @@ fn create_refuses_an_expiry_that_is_not_in_the_future() {
                 scopes: Scopes::parse(&["a:read"]).unwrap(),
                 environment: Environment::Live,
                 expires_at: Some(past),
+                monthly_request_quota: None,
             },
             ClientId::generate(),
             hash("h"),
@@ -384,6 +389,7 @@ fn update_records_only_what_changed() {
         name: Some(Name::parse("CRM sync").unwrap()),
         description: None,
         scopes: Some(Scopes::parse(&["customers:read", "profile:write"]).unwrap()),
+        monthly_request_quota: None,
     };
     let t = update_details(&c, patch, &at(Duration::zero()))
         .unwrap()
@@ -396,12 +402,13 @@ fn update_records_only_what_changed() {
         name,
         description,
         scopes,
+        monthly_request_quota,
     } = t.event.action
     else {
         panic!("wrong event");
     };
     assert!(
-        name.is_none() && description.is_none(),
+        name.is_none() && description.is_none() && monthly_request_quota.is_none(),
         "unchanged fields are not recorded"
     );
     let scopes = scopes.unwrap();
@@ -624,6 +631,7 @@ fn the_index_never_places_a_credential_behind_the_change_that_put_it_there() {
             scopes: Scopes::parse(&["customers:read"]).unwrap(),
             environment: Environment::Live,
             expires_at: Some(t0() + Duration::days(2)),
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         hash("first"),
@@ -689,4 +697,54 @@ fn refusals_read_as_sentences() {
     assert!(text.starts_with("The credential is suspended"), "{text}");
     let locked = set_expiry(&active(), None, &at(Duration::days(29))).unwrap_err();
     assert!(locked.to_string().contains("72 hours"), "{locked}");
+}
+
+#[test]
+fn a_quota_is_set_changed_and_removed_each_with_its_event() {
+    let quota = |n| Some(RequestQuota::new(n).unwrap());
+    let recorded = |t: &Transition| match &t.event.action {
+        AuditAction::Updated {
+            monthly_request_quota: Some(change),
+            ..
+        } => (change.before, change.after),
+        other => panic!("wrong event: {other:?}"),
+    };
+    let patch = |q| DetailsPatch {
+        monthly_request_quota: Some(q),
+        ..DetailsPatch::default()
+    };
+    let now = at(Duration::zero());
+    let set = update_details(&active(), patch(quota(1_000)), &now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(set.credential.monthly_request_quota, quota(1_000));
+    assert_eq!(recorded(&set), (None, Some(1_000)));
+    let changed = update_details(&set.credential, patch(quota(5)), &now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded(&changed), (Some(1_000), Some(5)));
+    let removed = update_details(&changed.credential, patch(None), &now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed.credential.monthly_request_quota, None);
+    assert_eq!(recorded(&removed), (Some(5), None));
+    assert!(
+        update_details(&removed.credential, patch(None), &now)
+            .unwrap()
+            .is_none(),
+        "removing an absent quota changes nothing"
+    );
+}
+
+#[test]
+fn a_quota_is_a_whole_number_from_one_to_a_trillion() {
+    for good in ["1", "1000000000000"] {
+        assert!(serde_json::from_str::<RequestQuota>(good).is_ok(), "{good}");
+    }
+    for bad in ["0", "-1", "1.5", "\"10\"", "1000000000001", "true"] {
+        assert!(serde_json::from_str::<RequestQuota>(bad).is_err(), "{bad}");
+    }
+    let quota = RequestQuota::new(3).unwrap();
+    assert!(quota.allows_another(2));
+    assert!(!quota.allows_another(3));
 }

@@ -8,7 +8,9 @@ use std::time::Duration as StdDuration;
 
 use crate::audit::{Actor, AuditEvent, Context};
 use crate::catalogue::ScopeCatalogue;
-use crate::credential::{Credential, Description, Environment, Name, Reason, Scopes, Status};
+use crate::credential::{
+    Credential, Description, Environment, Name, Reason, RequestQuota, Scopes, Status,
+};
 use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, KeyDigest, Operation, REMEMBERED_FOR,
 };
@@ -107,6 +109,7 @@ pub struct CreateRequest {
     pub environment: Environment,
     pub expires_at: Option<Timestamp>,
     pub expires_in_days: Option<i64>,
+    pub monthly_request_quota: Option<RequestQuota>,
 }
 
 /// A request that hands out a secret, made with an idempotency key: repeated with the same key
@@ -508,6 +511,7 @@ impl CredentialService {
             scopes: request.scopes,
             environment: request.environment,
             expires_at,
+            monthly_request_quota: request.monthly_request_quota,
         };
         // 130 random bits make a collision practically impossible; should one happen anyway,
         // another ID settles it rather than failing the request. A transaction conflict (another

@@ -134,6 +134,7 @@ pub fn new_credential(
             scopes: Scopes::parse(&["products:read", "stock:write"]).expect("scopes"),
             environment: Environment::Live,
             expires_at,
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         fake_hash("first"),

@@ -28,6 +28,7 @@ fn credential(expires_at: Option<Timestamp>, now: Timestamp) -> lifecycle::Trans
             scopes: Scopes::parse(&["bench:read"]).expect("scopes"),
             environment: Environment::Live,
             expires_at,
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         // The sweeper never looks at the hash; hashing 100,000 secrets would only slow the run.

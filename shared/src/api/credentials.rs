@@ -14,7 +14,9 @@ use super::http::{
     path_parameter, precondition, query_parameter, request_id,
 };
 use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
-use crate::credential::{Description, Environment, Name, Reason, Scopes, Status, ValidationError};
+use crate::credential::{
+    Description, Environment, Name, Reason, RequestQuota, Scopes, Status, ValidationError,
+};
 use crate::idempotency::IdempotencyKey;
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{DetailsPatch, GracePeriod};
@@ -207,6 +209,8 @@ struct CreateBody {
     expires_at: Option<String>,
     #[serde(default)]
     expires_in_days: Option<i64>,
+    #[serde(default)]
+    monthly_request_quota: Option<RequestQuota>,
 }
 
 pub async fn create_credential(app: &App, request: Request) -> Response<Body> {
@@ -234,6 +238,7 @@ pub async fn create_credential(app: &App, request: Request) -> Response<Body> {
                 .map(|t| expiry("expires_at", t))
                 .transpose()?,
             expires_in_days: body.expires_in_days,
+            monthly_request_quota: body.monthly_request_quota,
         };
         let issued = app
             .credentials
@@ -366,15 +371,22 @@ struct UpdateBody {
     description: Option<String>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
+    /// `null` removes the quota.
+    #[serde(default, deserialize_with = "present")]
+    monthly_request_quota: Option<Option<RequestQuota>>,
 }
 
 pub async fn update_credential(app: &App, request: Request) -> Response<Body> {
     change_credential(app, request, |request| {
         let body: UpdateBody = json_body(request, false)?;
-        if body.name.is_none() && body.description.is_none() && body.scopes.is_none() {
+        if body.name.is_none()
+            && body.description.is_none()
+            && body.scopes.is_none()
+            && body.monthly_request_quota.is_none()
+        {
             return Err(Problem::bad_request(
                 "empty_update",
-                "Give at least one of name, description, scopes.",
+                "Give at least one of name, description, scopes, monthly_request_quota.",
             ));
         }
         Ok(Change::Details(DetailsPatch {
@@ -385,6 +397,7 @@ pub async fn update_credential(app: &App, request: Request) -> Response<Body> {
                 .map(Description::parse)
                 .transpose()?,
             scopes: body.scopes.as_deref().map(scopes).transpose()?,
+            monthly_request_quota: body.monthly_request_quota,
         }))
     })
     .await

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
-use crate::credential::{Environment, Status};
+use crate::credential::{Environment, RequestQuota, Status};
 use crate::lifecycle::is_expiry_locked;
 use crate::service::Snapshot;
 use crate::store::Page;
@@ -34,9 +34,12 @@ pub struct CredentialView {
     pub revoked_by: Option<String>,
     pub revocation_reason: Option<String>,
     pub last_used_at: Option<Timestamp>,
-    /// Token requests and introspections in `usage_month` (UTC).
+    /// API requests the authorizer allowed, tokens issued and introspections, in
+    /// `usage_month` (UTC).
     pub request_count: u64,
     pub usage_month: String,
+    /// `null`: no quota.
+    pub monthly_request_quota: Option<u64>,
     /// The optimistic-concurrency version; also the ETag.
     pub version: u64,
 }
@@ -73,6 +76,7 @@ impl From<&Snapshot> for CredentialView {
             last_used_at: c.last_used_at,
             request_count: snapshot.requests_this_month,
             usage_month: snapshot.usage_month.to_string(),
+            monthly_request_quota: c.monthly_request_quota.map(RequestQuota::get),
             version: c.version,
         }
     }

@@ -28,8 +28,8 @@ use super::{
 };
 use crate::audit::AuditEvent;
 use crate::credential::{
-    Credential, Description, Environment, Name, PreviousSecret, Reason, Revocation, Scopes,
-    SecretRecord, Status,
+    Credential, Description, Environment, Name, PreviousSecret, Reason, RequestQuota, Revocation,
+    Scopes, SecretRecord, Status,
 };
 use crate::idempotency::{Fingerprint, IdempotencyRecord, KeyDigest, Operation};
 use crate::ids::{ClientId, TenantId};
@@ -111,6 +111,8 @@ struct CredentialItem {
     description: String,
     scopes: Vec<String>,
     environment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_request_quota: Option<u64>,
     created_at: String,
     created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,8 +147,9 @@ struct CredentialItem {
 /// Attributes a lifecycle write never sets: the key, and what the token endpoint maintains.
 const NOT_WRITTEN_BY_LIFECYCLE: [&str; 3] = ["PK", "SK", "last_used_at"];
 /// Attributes a lifecycle write removes when the new state has no value for them.
-const OPTIONAL_ATTRIBUTES: [&str; 13] = [
+const OPTIONAL_ATTRIBUTES: [&str; 14] = [
     "GSI2PK",
+    "monthly_request_quota",
     "GSI2SK",
     "expires_at",
     "secret_rotated_at",
@@ -204,6 +207,7 @@ impl CredentialItem {
             description: credential.description.to_string(),
             scopes: credential.scopes.to_strings(),
             environment: credential.environment.as_str().to_owned(),
+            monthly_request_quota: credential.monthly_request_quota.map(RequestQuota::get),
             created_at: key_format(credential.created_at),
             created_by: credential.created_by.clone(),
             expires_at: credential.expires_at.map(key_format),
@@ -244,6 +248,12 @@ impl CredentialItem {
             Scopes::parse(&self.scopes).map_err(|_| corrupt("scopes", &self.scopes.join(" ")))?;
         let environment = Environment::parse(&self.environment)
             .ok_or_else(|| corrupt("environment", &self.environment))?;
+        let monthly_request_quota = self
+            .monthly_request_quota
+            .map(|q| {
+                RequestQuota::new(q).map_err(|_| corrupt("monthly_request_quota", &q.to_string()))
+            })
+            .transpose()?;
         let previous = match (self.previous_secret_hash, &self.previous_secret_valid_until) {
             (Some(hash), Some(until)) => Some(PreviousSecret {
                 hash: SecretHash::from_phc(hash),
@@ -278,6 +288,7 @@ impl CredentialItem {
             description,
             scopes,
             environment,
+            monthly_request_quota,
             created_at: stored_time("created_at", &self.created_at)?,
             created_by: self.created_by,
             expires_at: stored_time_opt("expires_at", self.expires_at.as_ref())?,
@@ -1370,6 +1381,7 @@ mod tests {
                 scopes: Scopes::parse(&["a:b"]).unwrap(),
                 environment: Environment::Live,
                 expires_at: None,
+                monthly_request_quota: all_optional.then(|| RequestQuota::new(1_000).unwrap()),
             },
             ClientId::generate(),
             SecretHash::from_phc("$argon2id$x".into()),

@@ -25,6 +25,7 @@ fn credential() -> Credential {
             scopes: Scopes::parse(&["products:read", "stock:write"]).unwrap(),
             environment: Environment::Live,
             expires_at: None,
+            monthly_request_quota: None,
         },
         ClientId::generate(),
         SecretHash::from_phc("$argon2id$x".into()),

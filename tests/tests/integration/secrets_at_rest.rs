@@ -29,6 +29,7 @@ async fn no_plaintext_secret_is_stored_anywhere_in_the_table() {
                 scopes: Scopes::parse(&["products:read"]).unwrap(),
                 environment,
                 expires_at: Some(fx.now() + Duration::days(10)),
+                monthly_request_quota: None,
             },
             ClientId::generate(),
             hasher.hash(&first).unwrap(),
