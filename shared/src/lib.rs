@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod authorizer;
 pub mod catalogue;
 pub mod client_auth;
 pub mod config;

@@ -30,6 +30,14 @@ fn hash(label: &str) -> SecretHash {
     SecretHash::from_phc(format!("$argon2id$v=19$m=64,t=1,p=1$salt${label}"))
 }
 
+/// An admin's request context at `now`: a fixture for the unit tests of other modules too.
+pub(crate) fn context_at(now: Timestamp) -> Context {
+    Context {
+        now,
+        ..at(Duration::zero())
+    }
+}
+
 /// A new credential of tenant `acme` with `scopes`, created at `now`: a fixture for the unit
 /// tests of other modules too.
 pub(crate) fn created(
@@ -49,10 +57,7 @@ pub(crate) fn created(
         },
         ClientId::generate(),
         hash("first"),
-        &Context {
-            now,
-            ..at(Duration::zero())
-        },
+        &context_at(now),
     )
     .unwrap()
 }

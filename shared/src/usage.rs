@@ -123,6 +123,21 @@ impl UsageRecorder {
         entry.refresh_last_used |= refresh;
     }
 
+    /// Uses of `client_id` in `month` this instance has counted but not yet seen written: with
+    /// the stored count, what a quota check compares (uses in a flush under way are in
+    /// neither for the length of its write).
+    pub fn unflushed(&self, client_id: &ClientId, month: UsageMonth) -> u64 {
+        let counted = locked(&self.counting)
+            .get(&(client_id.clone(), month))
+            .map_or(0, |c| c.uses);
+        let retrying: u64 = locked(&self.unconfirmed)
+            .iter()
+            .filter(|u| u.batch.client_id == *client_id && UsageMonth::of(u.batch.latest) == month)
+            .map(|u| u.batch.uses)
+            .sum();
+        counted + retrying
+    }
+
     /// Writes everything counted so far, one batch per credential and month, all at once, and
     /// retries the batches whose write failed before.
     pub fn flush(&self) -> BoxFuture<'_, FlushReport> {

@@ -19,6 +19,7 @@ use crate::token::Tokens;
 use crate::token_service::TokenService;
 use crate::usage::UsageRecorder;
 
+pub mod authorizer;
 pub mod credentials;
 pub mod http;
 pub mod oauth;

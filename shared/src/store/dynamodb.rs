@@ -22,9 +22,9 @@ use super::keys::{
 };
 use super::schema::{GSI1, GSI2, TABLE};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter,
-    IdempotencyStore, Page, PageRequest, Retention, StoreError, SweepIndex, TokenDenyList,
-    UsageBatch, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
+    DueCursor, DuePage, FailureCounter, IdempotencyStore, Page, PageRequest, Retention, StoreError,
+    SweepIndex, TokenDenyList, UsageBatch, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{
@@ -1249,17 +1249,7 @@ impl UsageStore for DynamoStore {
                     .strip_prefix("CRED#")
                     .and_then(ClientId::parse)
                     .ok_or_else(|| corrupt("PK", pk))?;
-                let count = match item.get("request_count") {
-                    Some(AttributeValue::N(value)) => value
-                        .parse::<u64>()
-                        .map_err(|_| corrupt("request_count", value))?,
-                    _ => {
-                        return Err(StoreError::Corrupt(format!(
-                            "the usage counter of {client_id} has no numeric request_count"
-                        )));
-                    }
-                };
-                counts.insert(client_id, count);
+                counts.insert(client_id, usage_count(&item)?);
             }
         }
         Ok(counts)
@@ -1344,6 +1334,57 @@ impl FailureCounter for DynamoStore {
             .await
             .map_err(map_sdk_error)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl CredentialStateReader for DynamoStore {
+    async fn credential_state(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        month: UsageMonth,
+    ) -> Result<CredentialState, StoreError> {
+        let credential_pk = credential_pk(client_id);
+        let usage_sk = month.sort_key();
+        let mut keys = vec![
+            key(credential_pk.clone(), CREDENTIAL_SK),
+            key(credential_pk.clone(), usage_sk.clone()),
+        ];
+        keys.extend(jti.map(|jti| key(denied_token_pk(jti), DENIED_TOKEN_SK)));
+        let now = self.clock.now();
+        let mut state = CredentialState {
+            credential: None,
+            token_denied: false,
+            uses_this_month: 0,
+        };
+        for item in self.batch_get(keys, true).await? {
+            if !is_live(&item, now) {
+                continue;
+            }
+            match (string_attr(&item, "PK"), string_attr(&item, "SK")) {
+                (Some(pk), Some(CREDENTIAL_SK)) if pk == credential_pk => {
+                    state.credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
+                }
+                (Some(pk), Some(sk)) if pk == credential_pk && sk == usage_sk => {
+                    state.uses_this_month = usage_count(&item)?;
+                }
+                _ => state.token_denied = true,
+            }
+        }
+        Ok(state)
+    }
+}
+
+/// A usage counter's count; anything but a number is corruption, not zero.
+fn usage_count(item: &Item) -> Result<u64, StoreError> {
+    match item.get("request_count") {
+        Some(AttributeValue::N(value)) => value
+            .parse::<u64>()
+            .map_err(|_| corrupt("request_count", value)),
+        _ => Err(StoreError::Corrupt(
+            "a usage counter has no numeric request_count".into(),
+        )),
     }
 }
 

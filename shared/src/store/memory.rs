@@ -8,9 +8,9 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    AuditLog, AuditScope, CredentialStore, Cursor, DueCursor, DuePage, FailureCounter,
-    IdempotencyStore, Page, PageRequest, Retention, StoreError, SweepIndex, TokenDenyList,
-    USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
+    DueCursor, DuePage, FailureCounter, IdempotencyStore, Page, PageRequest, Retention, StoreError,
+    SweepIndex, TokenDenyList, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
@@ -349,6 +349,29 @@ impl UsageStore for MemoryStore {
                 (usage.expires_at > now).then(|| (id.clone(), usage.count))
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl CredentialStateReader for MemoryStore {
+    async fn credential_state(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        month: UsageMonth,
+    ) -> Result<CredentialState, StoreError> {
+        let counts = self
+            .request_counts(std::slice::from_ref(client_id), month)
+            .await?;
+        let token_denied = match jti {
+            Some(jti) => self.is_token_denied(jti).await?,
+            None => false,
+        };
+        Ok(CredentialState {
+            credential: CredentialStore::get(self, client_id).await?,
+            token_denied,
+            uses_this_month: counts.get(client_id).copied().unwrap_or(0),
+        })
     }
 }
 

@@ -236,6 +236,30 @@ pub trait FailureCounter: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// What the request authorizer needs to know about a token's credential, read together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialState {
+    /// Strongly consistent; `None` for unknown, deleted or past-retention credentials.
+    pub credential: Option<Credential>,
+    /// Whether the token asked about is on the deny list (RFC 7009).
+    pub token_denied: bool,
+    /// Uses stored for the month asked about.
+    pub uses_this_month: u64,
+}
+
+/// The request authorizer's one read per request.
+#[async_trait]
+pub trait CredentialStateReader: Send + Sync {
+    /// The credential, whether the token `jti` is denied (`false` without one), and the
+    /// credential's stored uses in `month`, in one round trip.
+    async fn credential_state(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        month: UsageMonth,
+    ) -> Result<CredentialState, StoreError>;
+}
+
 /// Where a page of the sweep index ended; the next page starts after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueCursor {
@@ -306,9 +330,16 @@ pub trait TokenStore: CredentialStore + FailureCounter + TokenDenyList + UsageSt
 
 impl<T: CredentialStore + FailureCounter + TokenDenyList + UsageStore + ?Sized> TokenStore for T {}
 
-pub trait Store: TokenStore + AuditLog + SweepIndex + IdempotencyStore {}
+/// What the request authorizer uses: the token endpoints' ports (it authenticates Basic
+/// clients as they do) and the one read per request.
+pub trait VerifierStore: TokenStore + CredentialStateReader {}
 
-impl<T: TokenStore + AuditLog + SweepIndex + IdempotencyStore + ?Sized> Store for T {}
+impl<T: TokenStore + CredentialStateReader + ?Sized> VerifierStore for T {}
+
+pub trait Store: VerifierStore + AuditLog + SweepIndex + IdempotencyStore {}
+
+impl<T: VerifierStore + AuditLog + SweepIndex + IdempotencyStore + ?Sized> Store for T {}
 
 pub type SharedStore = Arc<dyn Store>;
 pub type SharedTokenStore = Arc<dyn TokenStore>;
+pub type SharedVerifierStore = Arc<dyn VerifierStore>;

@@ -1,0 +1,6 @@
+//! authorize-request: the Lambda authorizer (HTTP API, payload 2.0) for the platform's own API
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis::api::authorizer::run_lambda().await
+}

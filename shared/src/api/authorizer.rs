@@ -1,0 +1,210 @@
+//! `authorize-request`: the API Gateway HTTP API Lambda authorizer (payload format 2.0, simple
+//! responses) a platform attaches to its own API's routes. It reads the event, asks the
+//! [`RequestVerifier`] and renders `{isAuthorized, context}`; the rules live in
+//! [`crate::authorizer`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_http::http::header;
+use serde::Serialize;
+
+use crate::authorizer::{Allowed, RequestVerifier, RouteScopes, VerifyError};
+use crate::client_auth::{ClientAuthenticator, VerificationCache};
+use crate::config::{ConfigError, Env, StoreSettings, TokenSettings, secret_hasher};
+use crate::secret::SecretHasher;
+use crate::store::{SharedVerifierStore, UsageStore};
+use crate::time::{Clock, SystemClock};
+use crate::token::Tokens;
+use crate::usage::UsageRecorder;
+
+/// What the authorizer reads beyond the token settings.
+#[derive(Debug, Clone)]
+pub struct AuthorizerSettings {
+    pub routes: RouteScopes,
+    /// How stale a credential's status may be (`LIVE_STATUS_MAX_AGE_SECONDS`); zero, the
+    /// default, reads it on every request.
+    pub live_status_max_age: Duration,
+}
+
+/// The longest staleness an operator may choose: revocation must stay prompt.
+const MAX_LIVE_STATUS_AGE_SECONDS: u64 = 300;
+
+impl AuthorizerSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let routes = RouteScopes::parse(env.required("ROUTE_SCOPES")?)
+            .map_err(|e| ConfigError::new("ROUTE_SCOPES", e))?;
+        let max_age: u64 = env.number("LIVE_STATUS_MAX_AGE_SECONDS", 0)?;
+        if max_age > MAX_LIVE_STATUS_AGE_SECONDS {
+            return Err(ConfigError::new(
+                "LIVE_STATUS_MAX_AGE_SECONDS",
+                format!("must be from 0 to {MAX_LIVE_STATUS_AGE_SECONDS}"),
+            ));
+        }
+        Ok(Self {
+            routes,
+            live_status_max_age: Duration::from_secs(max_age),
+        })
+    }
+}
+
+/// What `authorize-request` builds once per cold start.
+pub struct AuthorizerApp {
+    pub verifier: RequestVerifier,
+}
+
+impl AuthorizerApp {
+    pub fn new(
+        store: SharedVerifierStore,
+        hasher: Arc<SecretHasher>,
+        clock: Arc<dyn Clock>,
+        tokens: Tokens,
+        token_settings: &TokenSettings,
+        settings: AuthorizerSettings,
+    ) -> Result<Self, ConfigError> {
+        let cache = VerificationCache::new(token_settings.verification_cache_entries)
+            .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
+        let clients = ClientAuthenticator::new(
+            store.clone(),
+            hasher,
+            Arc::clone(&clock),
+            cache,
+            token_settings.throttle,
+        );
+        let usage = Arc::new(UsageRecorder::new(
+            store.clone() as Arc<dyn UsageStore>,
+            token_settings.usage_flush_interval,
+        ));
+        Ok(Self {
+            verifier: RequestVerifier::new(
+                settings.routes,
+                tokens,
+                clients,
+                store,
+                clock,
+                usage,
+                settings.live_status_max_age,
+            ),
+        })
+    }
+
+    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = AuthorizerSettings::from_env(env)?;
+        let store_settings = StoreSettings::from_env(env)?;
+        let token_settings = TokenSettings::from_env(env)?;
+        let hasher = Arc::new(secret_hasher(env)?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = token_settings.tokens(&store_settings.region).await?;
+        let store: SharedVerifierStore =
+            Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        Self::new(store, hasher, clock, tokens, &token_settings, settings)
+    }
+}
+
+/// The context API Gateway hands the integration as `$context.authorizer.<key>`.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct AuthorizerContext {
+    pub tenant: String,
+    pub client_id: String,
+    pub scope: String,
+    pub jti: String,
+}
+
+/// A simple response (`EnableSimpleResponses: true`). `aws_lambda_events`' own type cannot
+/// be built outside its crate (it is `non_exhaustive`), so this one mirrors it.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerResponse {
+    pub is_authorized: bool,
+    /// Empty when refused: API Gateway passes nothing on then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<AuthorizerContext>,
+}
+
+impl From<Allowed> for AuthorizerResponse {
+    fn from(allowed: Allowed) -> Self {
+        Self {
+            is_authorized: true,
+            context: Some(AuthorizerContext {
+                tenant: allowed.tenant,
+                client_id: allowed.client_id,
+                scope: allowed.scope,
+                jti: allowed.jti,
+            }),
+        }
+    }
+}
+
+/// Decides one request. Every refusal is logged with its reason and the request ID, never
+/// the token or the secret; a failure to decide refuses too (fails closed) and is logged as
+/// an error.
+pub async fn authorize_request(
+    app: &AuthorizerApp,
+    event: ApiGatewayV2CustomAuthorizerV2Request,
+) -> AuthorizerResponse {
+    let started = Instant::now();
+    let route_key = event.route_key.as_deref().unwrap_or_default();
+    let request_id = event.request_context.request_id.as_deref();
+    // The identity source is the header itself; API Gateway never calls without it.
+    let authorization = event
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            event
+                .identity_source
+                .as_ref()
+                .and_then(|s| s.first())
+                .map(String::as_str)
+        })
+        .unwrap_or_default();
+    let elapsed_ms = || started.elapsed().as_millis() as u64;
+    match app.verifier.verify(route_key, authorization).await {
+        Ok(allowed) => {
+            tracing::info!(request_id, route_key, client_id = %allowed.client_id, elapsed_ms = elapsed_ms(), "request allowed");
+            allowed.into()
+        }
+        Err(VerifyError::Refused(refusal)) => {
+            tracing::info!(
+                request_id,
+                route_key,
+                reason = refusal.code(),
+                elapsed_ms = elapsed_ms(),
+                "request refused"
+            );
+            AuthorizerResponse {
+                is_authorized: false,
+                context: None,
+            }
+        }
+        Err(VerifyError::Failed(cause)) => {
+            tracing::error!(request_id, route_key, reason = "verification_failed", cause = %cause, "request refused: verification could not run");
+            AuthorizerResponse {
+                is_authorized: false,
+                context: None,
+            }
+        }
+    }
+}
+
+/// The function name, beside the route table's (the authorizer serves no route of Clavis's own).
+pub const FUNCTION: &str = "authorize-request";
+
+/// The authorize-request function: configuration read and keys parsed once per cold start (a
+/// bad `ROUTE_SCOPES` stops it here, naming the variable), uses flushed every second and when
+/// the instance stops, then one decision per event.
+pub async fn run_lambda() -> Result<(), lambda_http::Error> {
+    use lambda_http::{LambdaEvent, service_fn};
+    crate::telemetry::init_lambda();
+    let app = &AuthorizerApp::from_env(&Env::from_process())
+        .await
+        .inspect_err(|e| tracing::error!(function = FUNCTION, error = %e, "cannot start"))?;
+    super::shutdown::flush_usage_at_shutdown(app.verifier.usage().spawn_flusher()).await;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
+            Ok::<_, std::convert::Infallible>(authorize_request(app, event.payload).await)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,518 @@
+//! Request verification for the platform's own API: may this request, on this route, go through?
+//! The rules of DESIGN.md's "Request verification", in the order it gives them, without HTTP or
+//! Lambda (the handler in `api::authorizer` parses the event and renders the answer):
+//!
+//! 1. the route is configured (`ROUTE_SCOPES`), or there is a `$default` entry;
+//! 2. the `Authorization` header holds a valid access token, or a client ID and secret;
+//! 3. the token is not revoked (RFC 7009);
+//! 4. the credential exists and is active now, read live;
+//! 5. the route's scopes are all granted;
+//! 6. this month's requests are below the credential's quota.
+//!
+//! Rotation follows the seeds: an old secret stops at once (Basic is authenticated like the
+//! token endpoint), while tokens issued before a rotation stay valid until they expire.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lru::LruCache;
+
+use crate::client_auth::{AuthFailure, ClientAuthenticator};
+use crate::credential::{Credential, Scope, Status};
+use crate::ids::ClientId;
+use crate::store::{CredentialState, SharedVerifierStore, StoreError, UsageMonth};
+use crate::time::{Clock, Timestamp};
+use crate::token::{AccessTokenClaims, Tokens};
+use crate::usage::UsageRecorder;
+
+/// Why a request is refused: the first check that failed. The code is logged, never shown to
+/// the caller (API Gateway answers every refusal with the same 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no scopes are configured for this route")]
+    RouteNotConfigured,
+    #[error("the Authorization header holds no valid access token")]
+    InvalidToken,
+    #[error("the client ID and secret do not authenticate")]
+    InvalidClient,
+    #[error("the token was revoked")]
+    TokenRevoked,
+    #[error("the credential is revoked")]
+    CredentialRevoked,
+    #[error("the credential is suspended")]
+    CredentialSuspended,
+    #[error("the credential has expired")]
+    CredentialExpired,
+    #[error("the credential does not exist")]
+    CredentialNotFound,
+    #[error("the route needs scopes the request was not granted")]
+    InsufficientScope,
+    #[error("the credential's monthly request quota is used up")]
+    QuotaExceeded,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::RouteNotConfigured => "route_not_configured",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidClient => "invalid_client",
+            Self::TokenRevoked => "token_revoked",
+            Self::CredentialRevoked => "credential_revoked",
+            Self::CredentialSuspended => "credential_suspended",
+            Self::CredentialExpired => "credential_expired",
+            Self::CredentialNotFound => "credential_not_found",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::QuotaExceeded => "quota_exceeded",
+        }
+    }
+
+    fn inactive(status: Status) -> Option<Self> {
+        match status {
+            Status::Active => None,
+            Status::Suspended => Some(Self::CredentialSuspended),
+            Status::Expired => Some(Self::CredentialExpired),
+            Status::Revoked => Some(Self::CredentialRevoked),
+        }
+    }
+}
+
+/// A refusal, or a failure to decide (the store could not be read); either way the request
+/// does not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("verification could not run: {0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for VerifyError {
+    fn from(e: StoreError) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+/// What an allowed request carries on to the platform's integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub tenant: String,
+    pub client_id: String,
+    /// Space-separated: the token's scopes, or the credential's for Basic.
+    pub scope: String,
+    /// Empty for Basic.
+    pub jti: String,
+}
+
+/// One segment of a route's path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    /// `{name}`: any one non-empty segment.
+    Parameter,
+    /// `{name+}`, last only: one or more segments.
+    Greedy,
+}
+
+#[derive(Debug, Clone)]
+struct RouteTemplate {
+    key: String,
+    /// `None` for `ANY`.
+    method: Option<String>,
+    segments: Vec<Segment>,
+}
+
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
+const DEFAULT_ROUTE: &str = "$default";
+
+impl RouteTemplate {
+    fn parse(key: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("route key {key:?} {why}");
+        let (method, path) = key
+            .split_once(' ')
+            .ok_or_else(|| bad("is not \"METHOD /path\" or \"$default\""))?;
+        if !METHODS.contains(&method) {
+            return Err(bad(&format!(
+                "has an unknown method (one of {})",
+                METHODS.join(", ")
+            )));
+        }
+        let rest = path
+            .strip_prefix('/')
+            .ok_or_else(|| bad("has a path that does not start with /"))?;
+        let parts: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
+        let mut segments = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if name.ends_with('+') && name.len() > 1 => {
+                    if i + 1 != parts.len() {
+                        return Err(bad("has a greedy {name+} that is not the last segment"));
+                    }
+                    Segment::Greedy
+                }
+                Some(name) if !name.is_empty() && !name.contains(['{', '}', '+']) => {
+                    Segment::Parameter
+                }
+                Some(_) => return Err(bad("has an empty or malformed {parameter}")),
+                None if part.is_empty() => return Err(bad("has an empty path segment")),
+                None if part.contains(['{', '}']) => {
+                    return Err(bad("has a segment that is part literal, part parameter"));
+                }
+                None => Segment::Literal((*part).to_owned()),
+            };
+            segments.push(segment);
+        }
+        Ok(Self {
+            key: key.to_owned(),
+            method: (method != "ANY").then(|| method.to_owned()),
+            segments,
+        })
+    }
+
+    /// How specific a match is, as API Gateway ranks routes: a named method over `ANY`,
+    /// then more literal segments, then no greedy segment.
+    fn matches(&self, method: &str, path: &[&str]) -> Option<(usize, bool, bool)> {
+        if self.method.as_deref().is_some_and(|m| m != method) {
+            return None;
+        }
+        let greedy = self.segments.last() == Some(&Segment::Greedy);
+        let fixed = if greedy {
+            self.segments.len() - 1
+        } else {
+            self.segments.len()
+        };
+        let length_ok = if greedy {
+            path.len() > fixed
+        } else {
+            path.len() == fixed
+        };
+        if !length_ok {
+            return None;
+        }
+        let mut literals = 0;
+        for (segment, actual) in self.segments[..fixed].iter().zip(path) {
+            match segment {
+                Segment::Literal(text) if text == actual => literals += 1,
+                Segment::Parameter if !actual.is_empty() => {}
+                _ => return None,
+            }
+        }
+        Some((literals, !greedy, self.method.is_some()))
+    }
+}
+
+/// The scopes each route of the platform's API requires (`ROUTE_SCOPES`): a JSON object from
+/// API Gateway route key (`"GET /products"`, `"POST /orders/{id}"`, `"ANY /files/{path+}"` or
+/// `"$default"`) to a list of scopes, all of which a request needs. A route that is not listed
+/// is refused unless there is a `"$default"` entry: deny by default.
+#[derive(Debug, Clone)]
+pub struct RouteScopes {
+    routes: HashMap<String, Vec<Scope>>,
+    templates: Vec<RouteTemplate>,
+}
+
+impl RouteScopes {
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let raw: HashMap<String, Vec<String>> = serde_json::from_str(json).map_err(|e| {
+            format!("must be a JSON object from route key to a list of scopes ({e})")
+        })?;
+        let mut routes = HashMap::with_capacity(raw.len());
+        let mut templates = Vec::new();
+        for (key, scopes) in raw {
+            if key != DEFAULT_ROUTE {
+                templates.push(RouteTemplate::parse(&key)?);
+            }
+            let scopes = scopes
+                .iter()
+                .map(|s| Scope::parse(s).map_err(|e| format!("route {key:?}: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            routes.insert(key, scopes);
+        }
+        Ok(Self { routes, templates })
+    }
+
+    /// The scopes `route_key` requires, falling back to `$default`; `None`: not configured.
+    pub fn required(&self, route_key: &str) -> Option<&[Scope]> {
+        self.routes
+            .get(route_key)
+            .or_else(|| self.routes.get(DEFAULT_ROUTE))
+            .map(Vec::as_slice)
+    }
+
+    /// The route key API Gateway would pick for a request, if the platform's routes are the
+    /// ones listed here: the most specific match, else `$default`. The local gateway uses it;
+    /// in AWS, API Gateway hands the authorizer its route key.
+    pub fn route_key(&self, method: &str, path: &str) -> String {
+        let segments: Vec<&str> = path
+            .strip_prefix('/')
+            .unwrap_or(path)
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.templates
+            .iter()
+            .filter_map(|t| t.matches(method, &segments).map(|rank| (rank, &t.key)))
+            .max_by(|(a, _), (b, _)| a.cmp(b))
+            .map_or_else(|| DEFAULT_ROUTE.to_owned(), |(_, key)| key.clone())
+    }
+}
+
+/// What the `Authorization` header presents.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'a> {
+    Bearer(&'a str),
+    Basic { client_id: String, secret: String },
+}
+
+/// Reads `Authorization`: `Bearer <token>` or `Basic base64(client_id:secret)` (the scheme in
+/// any case, RFC 9110 §11.1).
+pub fn presented(authorization: &str) -> Result<Presented<'_>, Refusal> {
+    let (scheme, value) = authorization
+        .trim()
+        .split_once(' ')
+        .ok_or(Refusal::InvalidToken)?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") && !value.is_empty() {
+        return Ok(Presented::Bearer(value));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(Refusal::InvalidToken);
+    }
+    let decoded = STANDARD
+        .decode(value)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or(Refusal::InvalidClient)?;
+    let (client_id, secret) = decoded.split_once(':').ok_or(Refusal::InvalidClient)?;
+    Ok(Presented::Basic {
+        client_id: client_id.to_owned(),
+        secret: secret.to_owned(),
+    })
+}
+
+/// Checks a bearer token offline: signature (current or previous key), `typ`, `iss`, `aud`,
+/// `exp`, `nbf`.
+pub fn verify_bearer(
+    tokens: &Tokens,
+    token: &str,
+    now: Timestamp,
+) -> Result<AccessTokenClaims, Refusal> {
+    tokens.verify(token, now).map_err(|_| Refusal::InvalidToken)
+}
+
+fn require_scopes(granted: impl Fn(&Scope) -> bool, required: &[Scope]) -> Result<(), Refusal> {
+    if required.iter().all(granted) {
+        Ok(())
+    } else {
+        Err(Refusal::InsufficientScope)
+    }
+}
+
+fn require_quota(credential: &Credential, uses: u64) -> Result<(), Refusal> {
+    match credential.monthly_request_quota {
+        Some(quota) if !quota.allows_another(uses) => Err(Refusal::QuotaExceeded),
+        _ => Ok(()),
+    }
+}
+
+/// Checks 3 to 6 for a verified token, given what was read of its credential and the uses this
+/// instance counted but has not flushed.
+pub fn admit_bearer(
+    claims: &AccessTokenClaims,
+    state: &CredentialState,
+    required: &[Scope],
+    unflushed: u64,
+    now: Timestamp,
+) -> Result<Allowed, Refusal> {
+    if state.token_denied {
+        return Err(Refusal::TokenRevoked);
+    }
+    let credential = state
+        .credential
+        .as_ref()
+        .filter(|c| c.tenant.as_str() == claims.tenant)
+        .ok_or(Refusal::CredentialNotFound)?;
+    if let Some(refusal) = Refusal::inactive(credential.status(now)) {
+        return Err(refusal);
+    }
+    let granted: Vec<&str> = claims.scope.split(' ').collect();
+    require_scopes(|s| granted.contains(&s.as_str()), required)?;
+    require_quota(credential, state.uses_this_month + unflushed)?;
+    Ok(Allowed {
+        tenant: claims.tenant.clone(),
+        client_id: claims.client_id.clone(),
+        scope: claims.scope.clone(),
+        jti: claims.jti.clone(),
+    })
+}
+
+/// Credential states read within the last `max_age` (`LIVE_STATUS_MAX_AGE_SECONDS`), per
+/// client and token: an operator's trade of that much staleness for fewer reads.
+struct StateCache {
+    max_age: StdDuration,
+    entries: Mutex<LruCache<(ClientId, String), (Instant, CredentialState)>>,
+}
+
+/// Enough for the tokens in use at once on one warm instance.
+const STATE_CACHE_ENTRIES: NonZeroUsize = NonZeroUsize::new(10_000).unwrap();
+
+impl StateCache {
+    fn get(&self, key: &(ClientId, String)) -> Option<CredentialState> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get(key) {
+            Some((read_at, state)) if read_at.elapsed() <= self.max_age => Some(state.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: (ClientId, String), state: CredentialState) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.put(key, (Instant::now(), state));
+    }
+}
+
+/// Decides requests: see the module's comment. One per warm instance.
+pub struct RequestVerifier {
+    routes: RouteScopes,
+    tokens: Tokens,
+    clients: ClientAuthenticator,
+    store: SharedVerifierStore,
+    clock: Arc<dyn Clock>,
+    usage: Arc<UsageRecorder>,
+    /// `None`: the credential is read on every request.
+    recent: Option<StateCache>,
+}
+
+impl RequestVerifier {
+    pub fn new(
+        routes: RouteScopes,
+        tokens: Tokens,
+        clients: ClientAuthenticator,
+        store: SharedVerifierStore,
+        clock: Arc<dyn Clock>,
+        usage: Arc<UsageRecorder>,
+        live_status_max_age: StdDuration,
+    ) -> Self {
+        let recent = (!live_status_max_age.is_zero()).then(|| StateCache {
+            max_age: live_status_max_age,
+            entries: Mutex::new(LruCache::new(STATE_CACHE_ENTRIES)),
+        });
+        Self {
+            routes,
+            tokens,
+            clients,
+            store,
+            clock,
+            usage,
+            recent,
+        }
+    }
+
+    pub fn routes(&self) -> &RouteScopes {
+        &self.routes
+    }
+
+    /// Where this instance counts allowed requests; its owner flushes it.
+    pub fn usage(&self) -> &Arc<UsageRecorder> {
+        &self.usage
+    }
+
+    /// Decides one request to `route_key` carrying `authorization`; an allowed request counts
+    /// one use of its credential.
+    pub async fn verify(
+        &self,
+        route_key: &str,
+        authorization: &str,
+    ) -> Result<Allowed, VerifyError> {
+        let required = self
+            .routes
+            .required(route_key)
+            .ok_or(Refusal::RouteNotConfigured)?;
+        let now = self.clock.now();
+        let month = UsageMonth::of(now);
+        let (allowed, credential) = match presented(authorization)? {
+            Presented::Bearer(token) => {
+                let claims = verify_bearer(&self.tokens, token, now)?;
+                let client_id =
+                    ClientId::parse(&claims.client_id).ok_or(Refusal::CredentialNotFound)?;
+                let state = self.state(&client_id, &claims.jti, month).await?;
+                let unflushed = self.usage.unflushed(&client_id, month);
+                let allowed = admit_bearer(&claims, &state, required, unflushed, now)?;
+                (allowed, state.credential)
+            }
+            Presented::Basic { client_id, secret } => {
+                let credential = self
+                    .clients
+                    .authenticate(&client_id, &secret)
+                    .await
+                    .map_err(basic_refusal)?;
+                require_scopes(|s| credential.scopes.contains(s), required)?;
+                if credential.monthly_request_quota.is_some() {
+                    let state = self
+                        .store
+                        .credential_state(&credential.client_id, None, month)
+                        .await?;
+                    let unflushed = self.usage.unflushed(&credential.client_id, month);
+                    require_quota(&credential, state.uses_this_month + unflushed)?;
+                }
+                let allowed = Allowed {
+                    tenant: credential.tenant.to_string(),
+                    client_id: credential.client_id.to_string(),
+                    scope: credential.scopes.to_oauth_string(),
+                    jti: String::new(),
+                };
+                (allowed, Some(credential))
+            }
+        };
+        if let Some(credential) = &credential {
+            self.usage.record(credential, now);
+        }
+        Ok(allowed)
+    }
+
+    async fn state(
+        &self,
+        client_id: &ClientId,
+        jti: &str,
+        month: UsageMonth,
+    ) -> Result<CredentialState, StoreError> {
+        let key = (client_id.clone(), jti.to_owned());
+        if let Some(state) = self.recent.as_ref().and_then(|cache| cache.get(&key)) {
+            return Ok(state);
+        }
+        let state = self
+            .store
+            .credential_state(client_id, Some(jti), month)
+            .await?;
+        if let Some(cache) = &self.recent {
+            cache.put(key, state.clone());
+        }
+        Ok(state)
+    }
+}
+
+fn basic_refusal(failure: AuthFailure) -> VerifyError {
+    match failure {
+        AuthFailure::Malformed | AuthFailure::BadCredentials | AuthFailure::Throttled { .. } => {
+            Refusal::InvalidClient.into()
+        }
+        AuthFailure::Inactive(status) => Refusal::inactive(status)
+            .unwrap_or(Refusal::InvalidClient)
+            .into(),
+        AuthFailure::Store(e) => e.into(),
+        AuthFailure::Internal(cause) => VerifyError::Failed(cause),
+    }
+}
+
+#[cfg(test)]
+mod tests;

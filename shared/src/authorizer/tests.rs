@@ -1,0 +1,232 @@
+use super::*;
+use crate::credential::RequestQuota;
+use crate::lifecycle::{self, DetailsPatch};
+
+fn routes() -> RouteScopes {
+    RouteScopes::parse(
+        r#"{
+            "GET /products": ["products:read"],
+            "GET /products/{id}": ["products:read"],
+            "GET /products/featured": [],
+            "POST /orders/{id}/items": ["orders:write"],
+            "ANY /files/{path+}": ["files:read"],
+            "DELETE /files/{path+}": ["files:write"]
+        }"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_most_specific_route_is_picked_as_api_gateway_does() {
+    let r = routes();
+    let key = |m, p| r.route_key(m, p);
+    assert_eq!(key("GET", "/products"), "GET /products");
+    assert_eq!(key("GET", "/products/42"), "GET /products/{id}");
+    assert_eq!(key("GET", "/products/featured"), "GET /products/featured");
+    assert_eq!(key("POST", "/orders/7/items"), "POST /orders/{id}/items");
+    assert_eq!(key("GET", "/files/a/b/c.txt"), "ANY /files/{path+}");
+    assert_eq!(key("DELETE", "/files/a"), "DELETE /files/{path+}");
+    // A greedy parameter needs at least one segment; nothing else matches either.
+    assert_eq!(key("GET", "/files"), "$default");
+    assert_eq!(key("POST", "/products"), "$default");
+    assert_eq!(key("GET", "/products/42/reviews"), "$default");
+}
+
+#[test]
+fn unlisted_routes_are_refused_unless_there_is_a_default() {
+    let r = routes();
+    assert_eq!(
+        r.required("GET /products/{id}").unwrap()[0].as_str(),
+        "products:read"
+    );
+    assert_eq!(r.required("GET /products/featured"), Some(&[][..]));
+    assert!(r.required("$default").is_none());
+    assert!(r.required("POST /products").is_none());
+    let with_default =
+        RouteScopes::parse(r#"{"$default": ["api:use"], "GET /health": []}"#).unwrap();
+    assert_eq!(
+        with_default.required("POST /anything").unwrap()[0].as_str(),
+        "api:use"
+    );
+    assert_eq!(with_default.required("GET /health"), Some(&[][..]));
+}
+
+#[test]
+fn a_malformed_route_table_is_refused_with_the_reason() {
+    for (json, expected) in [
+        ("[]", "JSON object"),
+        (r#"{"GET /a": "a:read"}"#, "JSON object"),
+        (r#"{"FETCH /a": []}"#, "unknown method"),
+        (r#"{"GET a": []}"#, "start with /"),
+        (r#"{"GET /a//b": []}"#, "empty path segment"),
+        (r#"{"GET /{p+}/b": []}"#, "not the last"),
+        (r#"{"GET /a{id}": []}"#, "part literal"),
+        (r#"{"GET /{}": []}"#, "malformed"),
+        (r#"{"GET /a": ["Not A Scope"]}"#, "GET /a"),
+        (r#"{"/a": []}"#, "METHOD /path"),
+    ] {
+        let error = RouteScopes::parse(json).unwrap_err();
+        assert!(error.contains(expected), "{json}: {error}");
+    }
+}
+
+#[test]
+fn the_header_presents_a_bearer_token_or_a_basic_pair() {
+    assert_eq!(presented("Bearer abc"), Ok(Presented::Bearer("abc")));
+    assert_eq!(presented("bearer  abc "), Ok(Presented::Bearer("abc")));
+    let basic = format!("Basic {}", STANDARD.encode("cid_x:csk:with:colons"));
+    assert_eq!(
+        presented(&basic),
+        Ok(Presented::Basic {
+            client_id: "cid_x".into(),
+            secret: "csk:with:colons".into()
+        })
+    );
+    for (header, refusal) in [
+        ("", Refusal::InvalidToken),
+        ("Bearer", Refusal::InvalidToken),
+        ("Bearer ", Refusal::InvalidToken),
+        ("Token abc", Refusal::InvalidToken),
+        ("Basic %%%", Refusal::InvalidClient),
+        (
+            &format!("Basic {}", STANDARD.encode("no-colon")),
+            Refusal::InvalidClient,
+        ),
+    ] {
+        assert_eq!(presented(header), Err(refusal), "{header:?}");
+    }
+}
+
+fn scopes(items: &[&str]) -> Vec<Scope> {
+    items.iter().map(|s| Scope::parse(s).unwrap()).collect()
+}
+
+struct Case {
+    claims: AccessTokenClaims,
+    state: CredentialState,
+    now: Timestamp,
+}
+
+fn case() -> Case {
+    let now = chrono::Utc::now();
+    let credential =
+        crate::lifecycle_tests::created(&["orders:write", "products:read"], None, now).credential;
+    let claims = AccessTokenClaims {
+        iss: "https://auth.example".into(),
+        sub: credential.client_id.to_string(),
+        aud: "api".into(),
+        exp: now.timestamp() + 3600,
+        iat: now.timestamp(),
+        nbf: None,
+        jti: "01JTI".into(),
+        client_id: credential.client_id.to_string(),
+        scope: "products:read".into(),
+        tenant: credential.tenant.to_string(),
+        secret_version: 1,
+    };
+    Case {
+        claims,
+        state: CredentialState {
+            credential: Some(credential),
+            token_denied: false,
+            uses_this_month: 0,
+        },
+        now,
+    }
+}
+
+fn admit(c: &Case, required: &[&str], unflushed: u64) -> Result<Allowed, Refusal> {
+    admit_bearer(&c.claims, &c.state, &scopes(required), unflushed, c.now)
+}
+
+fn with_credential(c: &mut Case, change: impl FnOnce(&Credential) -> Credential) {
+    let changed = change(c.state.credential.as_ref().unwrap());
+    c.state.credential = Some(changed);
+}
+
+fn context(now: Timestamp) -> crate::audit::Context {
+    crate::lifecycle_tests::context_at(now)
+}
+
+#[test]
+fn an_allowed_token_carries_its_tenant_client_scopes_and_id() {
+    let c = case();
+    let allowed = admit(&c, &["products:read"], 0).unwrap();
+    assert_eq!(allowed.tenant, c.claims.tenant);
+    assert_eq!(allowed.client_id, c.claims.client_id);
+    assert_eq!(allowed.scope, "products:read");
+    assert_eq!(allowed.jti, "01JTI");
+    assert!(admit(&c, &[], 0).is_ok(), "a route may need no scope");
+}
+
+#[test]
+fn the_token_gets_only_the_scopes_it_was_issued_not_the_credentials() {
+    // The credential holds orders:write, but this token was issued with products:read only.
+    let c = case();
+    assert_eq!(
+        admit(&c, &["orders:write"], 0),
+        Err(Refusal::InsufficientScope)
+    );
+    assert_eq!(
+        admit(&c, &["products:read", "orders:write"], 0),
+        Err(Refusal::InsufficientScope)
+    );
+}
+
+#[test]
+fn refusals_come_in_the_contracts_order() {
+    let mut c = case();
+    c.state.token_denied = true;
+    c.state.credential = None;
+    assert_eq!(admit(&c, &["x:y"], 0), Err(Refusal::TokenRevoked));
+    c.state.token_denied = false;
+    assert_eq!(admit(&c, &["x:y"], 0), Err(Refusal::CredentialNotFound));
+
+    let mut c = case();
+    c.claims.tenant = "another".into();
+    assert_eq!(admit(&c, &[], 0), Err(Refusal::CredentialNotFound));
+
+    let mut c = case();
+    let now = c.now;
+    with_credential(&mut c, |cr| {
+        lifecycle::suspend(cr, &context(now)).unwrap().credential
+    });
+    assert_eq!(admit(&c, &["x:y"], 0), Err(Refusal::CredentialSuspended));
+    with_credential(&mut c, |cr| {
+        lifecycle::revoke(cr, None, &context(now))
+            .unwrap()
+            .credential
+    });
+    assert_eq!(admit(&c, &["x:y"], 0), Err(Refusal::CredentialRevoked));
+
+    let mut c = case();
+    with_credential(&mut c, |cr| Credential {
+        expires_at: Some(now - chrono::Duration::seconds(1)),
+        ..cr.clone()
+    });
+    assert_eq!(admit(&c, &["x:y"], 0), Err(Refusal::CredentialExpired));
+}
+
+#[test]
+fn the_quota_counts_stored_and_unflushed_uses() {
+    let mut c = case();
+    let now = c.now;
+    with_credential(&mut c, |cr| {
+        let patch = DetailsPatch {
+            monthly_request_quota: Some(Some(RequestQuota::new(10).unwrap())),
+            ..DetailsPatch::default()
+        };
+        lifecycle::update_details(cr, patch, &context(now))
+            .unwrap()
+            .unwrap()
+            .credential
+    });
+    c.state.uses_this_month = 7;
+    assert!(admit(&c, &[], 2).is_ok(), "9 used of 10");
+    assert_eq!(admit(&c, &[], 3), Err(Refusal::QuotaExceeded));
+    // Scopes are checked first: a request that would be refused anyway says why.
+    assert_eq!(
+        admit(&c, &["orders:write"], 3),
+        Err(Refusal::InsufficientScope)
+    );
+}
