@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::idp::LocalIdp;
+use crate::upstream::PlatformApi;
 
 /// API Gateway's payload limit.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -36,6 +37,8 @@ pub struct Gateway {
     idp: Arc<LocalIdp>,
     /// The built admin console, served at `/console/` (a static site in AWS, beside the API).
     console: Option<PathBuf>,
+    /// The platform's own API behind the request authorizer, at `/api/`, when configured.
+    platform: Option<PlatformApi>,
 }
 
 /// Where the standalone console page is served.
@@ -67,6 +70,10 @@ impl Bound {
         let Bound { listener, addr } = self;
         let (stop, mut stopped) = watch::channel(false);
         let flusher = gateway.oauth.tokens.usage().spawn_flusher();
+        let authorizer_flusher = gateway
+            .platform
+            .as_ref()
+            .map(|p| p.authorizer().verifier.usage().spawn_flusher());
         let gateway = Arc::new(gateway);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
@@ -96,6 +103,12 @@ impl Bound {
             // it); every use counted before is in the last flush.
             while connections.join_next().await.is_some() {}
             flusher.stop().await.log_final("gateway stopped");
+            if let Some(flusher) = authorizer_flusher {
+                flusher
+                    .stop()
+                    .await
+                    .log_final("gateway stopped (authorizer)");
+            }
         });
         RunningGateway {
             addr,
@@ -138,7 +151,14 @@ impl Gateway {
             oauth,
             idp,
             console: None,
+            platform: None,
         }
+    }
+
+    /// Also fronts the platform's API at `/api/` with the request authorizer.
+    pub fn with_platform_api(mut self, platform: PlatformApi) -> Self {
+        self.platform = Some(platform);
+        self
     }
 
     /// Also serves the built console in `dir` at [`CONSOLE_PATH`].
@@ -155,15 +175,22 @@ impl Gateway {
             return serve_console(dir, request).await;
         }
         let (parts, body) = request.into_parts();
+        if let Some(platform) = &self.platform
+            && let Some(path) = PlatformApi::route_path(parts.uri.path())
+        {
+            let path = path.to_owned();
+            return match read_body(body).await {
+                Ok(body) => platform.handle(parts, &path, body, peer).await,
+                Err(response) => response,
+            };
+        }
         let Some((route, path_parameters)) = find_route(parts.method.as_str(), parts.uri.path())
         else {
             return gateway_message(StatusCode::NOT_FOUND, "Not Found");
         };
-        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-            }
+        let body = match read_body(body).await {
+            Ok(body) => body,
+            Err(response) => return response,
         };
         let claims = match route.access {
             Access::Public => None,
@@ -260,8 +287,19 @@ async fn serve_console(dir: &Path, request: Request<Incoming>) -> Response<Full<
     Response::from_parts(parts, Full::new(bytes))
 }
 
+/// A request's body, up to API Gateway's limit.
+async fn read_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
+    match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(gateway_message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+        )),
+    }
+}
+
 /// API Gateway's own error responses (before or instead of a function): `{"message": …}`.
-fn gateway_message(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+pub(crate) fn gateway_message(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(
         json!({ "message": message }).to_string(),
     )));

@@ -4,3 +4,4 @@
 pub mod dynamodb_local;
 pub mod gateway;
 pub mod idp;
+pub mod upstream;

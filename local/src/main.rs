@@ -9,8 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clavis::api::authorizer::{AuthorizerApp, AuthorizerSettings};
 use clavis::api::{App, OAuthApp};
-use clavis::config::{Env, StoreSettings, TokenSettings, scope_catalogue, secret_hasher};
+use clavis::config::{
+    ConfigError, Env, StoreSettings, TokenSettings, scope_catalogue, secret_hasher,
+};
 use clavis::store::schema::ensure_table;
 use clavis::store::{Retention, SharedStore, memory::MemoryStore};
 use clavis::sweep::Sweeper;
@@ -19,6 +22,7 @@ use clavis::token::keys::KeyAlgorithm;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
 use clavis_local::gateway::{Bound, CONSOLE_PATH, Gateway};
 use clavis_local::idp::{DevClaims, LocalIdp, persistent_key};
+use clavis_local::upstream::{API_PREFIX, PlatformApi, Upstream};
 
 #[derive(Parser)]
 #[command(
@@ -313,6 +317,30 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     }
     let token_settings = TokenSettings::from_env(&token_env)?;
     let tokens = token_settings.tokens("us-east-1").await?;
+    // The platform's API behind the request authorizer, when there is one to front.
+    let platform = match token_env.optional("CLAVIS_UPSTREAM") {
+        None => None,
+        Some(url) => {
+            let upstream = Upstream::parse(url)
+                .map_err(|problem| ConfigError::new("CLAVIS_UPSTREAM", problem))?;
+            let authorizer = AuthorizerApp::new(
+                store.clone(),
+                Arc::clone(&hasher),
+                Arc::clone(&clock),
+                tokens.clone(),
+                &token_settings,
+                AuthorizerSettings::from_env(&token_env)?,
+            )?;
+            Some(PlatformApi::new(Arc::new(authorizer), upstream))
+        }
+    };
+    let platform_line = match token_env.optional("CLAVIS_UPSTREAM") {
+        Some(upstream) => format!(
+            "The platform's API (ROUTE_SCOPES) behind the request authorizer:\n\n  {url}{API_PREFIX}/… → {upstream}/…\n\n",
+            url = bound.url()
+        ),
+        None => String::new(),
+    };
     let oauth = Arc::new(OAuthApp::new(
         store.clone(),
         Arc::clone(&hasher),
@@ -337,7 +365,11 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     let app = Arc::new(App::new(store, hasher, clock).with_catalogue(catalogue));
     let console = repo_root().join("console").join("dist");
     let console_built = console.join("index.html").is_file();
-    let gateway = bound.serve(Gateway::new(app, oauth, Arc::clone(&idp)).with_console(console));
+    let mut gateway = Gateway::new(app, oauth, Arc::clone(&idp)).with_console(console);
+    if let Some(platform) = platform {
+        gateway = gateway.with_platform_api(platform);
+    }
+    let gateway = bound.serve(gateway);
     let admin = DevClaims {
         sub: "dev-admin".into(),
         role: "admin".into(),
@@ -354,7 +386,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
         String::new()
     };
     let banner = format!(
-        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\n{console_line}Other callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n\n",
+        "\nClavis is serving on {url}\n  store: {described}\n\nAn admin token for tenant \"demo\" (valid 12 hours):\n\n  export CLAVIS_URL={url}\n  export TOKEN={token}\n\n{console_line}{platform_line}Other callers: make dev-token TENANT=acme ROLE=advisor ADVISES=acme,globex\nStop with Ctrl-C.\n\n",
         url = gateway.url(),
     );
     // In one write, and a closed standard output (`make run | head`) is no reason to stop

@@ -1,0 +1,251 @@
+//! The platform's API behind the local gateway: `ANY /api/{path+}` as API Gateway fronts a
+//! platform's own routes with the `authorize-request` authorizer attached. Each request runs
+//! the very handler the authorizer function runs, on the payload 2.0 authorizer event API
+//! Gateway would send; a refusal is API Gateway's 403, an allowed request is forwarded to
+//! `CLAVIS_UPSTREAM` with the authorizer's context in `x-clavis-*` headers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use clavis::api::authorizer::{AuthorizerApp, AuthorizerContext, authorize_request};
+use http_body_util::{BodyExt, Full};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// Where the platform's API is served on the gateway.
+pub const API_PREFIX: &str = "/api";
+/// What the client may not set itself: the gateway sets these from the authorizer's context.
+const CONTEXT_HEADER_PREFIX: &str = "x-clavis-";
+
+/// `CLAVIS_UPSTREAM`: where allowed requests go, e.g. `http://127.0.0.1:8080`.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    base: String,
+}
+
+impl Upstream {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let base = url.trim().trim_end_matches('/');
+        let uri: Uri = base
+            .parse()
+            .map_err(|e| format!("must be an http:// URL ({e})"))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err("must be an http:// URL with a host, e.g. http://127.0.0.1:8080".into());
+        }
+        if uri.query().is_some() {
+            return Err("must not carry a query string".into());
+        }
+        Ok(Self {
+            base: base.to_owned(),
+        })
+    }
+}
+
+/// The platform's API as the gateway fronts it.
+pub struct PlatformApi {
+    authorizer: Arc<AuthorizerApp>,
+    upstream: Upstream,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// Headers that describe one connection, not the request (RFC 9110 §7.6.1): never forwarded.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+impl PlatformApi {
+    pub fn new(authorizer: Arc<AuthorizerApp>, upstream: Upstream) -> Self {
+        Self {
+            authorizer,
+            upstream,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub fn authorizer(&self) -> &AuthorizerApp {
+        &self.authorizer
+    }
+
+    /// The path after [`API_PREFIX`], if `path` is the platform's (`/api/{path+}`: at least
+    /// one segment).
+    pub fn route_path(path: &str) -> Option<&str> {
+        path.strip_prefix(API_PREFIX)
+            .filter(|rest| rest.starts_with('/') && rest.len() > 1)
+    }
+
+    /// Authorizes and forwards one request whose path is `/api` + `path`.
+    pub async fn handle(
+        &self,
+        parts: hyper::http::request::Parts,
+        path: &str,
+        body: Bytes,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        // The identity source: without the header API Gateway answers 401 and calls nothing.
+        let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
+            let mut response =
+                super::gateway::gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        };
+        let route_key = self
+            .authorizer
+            .verifier
+            .routes()
+            .route_key(parts.method.as_str(), path);
+        let event = authorizer_event(&parts, path, &route_key, authorization, peer);
+        let event = match serde_json::from_value(event) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the authorizer event");
+                return super::gateway::gateway_message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                );
+            }
+        };
+        let decision = authorize_request(&self.authorizer, event).await;
+        match decision.context {
+            Some(context) if decision.is_authorized => {
+                self.forward(parts, path, body, &context).await
+            }
+            _ => super::gateway::gateway_message(StatusCode::FORBIDDEN, "Forbidden"),
+        }
+    }
+
+    async fn forward(
+        &self,
+        parts: hyper::http::request::Parts,
+        path: &str,
+        body: Bytes,
+        context: &AuthorizerContext,
+    ) -> Response<Full<Bytes>> {
+        let target = match parts.uri.query() {
+            Some(query) => format!("{}{path}?{query}", self.upstream.base),
+            None => format!("{}{path}", self.upstream.base),
+        };
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        headers.remove(header::HOST);
+        let spoofed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with(CONTEXT_HEADER_PREFIX))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            headers.remove(name);
+        }
+        for (name, value) in [
+            ("x-clavis-tenant", &context.tenant),
+            ("x-clavis-client-id", &context.client_id),
+            ("x-clavis-scope", &context.scope),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = parts.method;
+        *request.headers_mut() = headers;
+        *request.uri_mut() = match target.parse() {
+            Ok(uri) => uri,
+            Err(_) => {
+                return super::gateway::gateway_message(StatusCode::BAD_REQUEST, "Bad Request");
+            }
+        };
+        let response = match self.client.request(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, upstream = %self.upstream.base, "the upstream did not answer");
+                return super::gateway::gateway_message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                );
+            }
+        };
+        let (mut parts, body) = response.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                tracing::error!(error = %e, "the upstream's answer was cut");
+                return super::gateway::gateway_message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                );
+            }
+        };
+        strip_hop_by_hop(&mut parts.headers);
+        Response::from_parts(parts, Full::new(body))
+    }
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+}
+
+/// The payload 2.0 authorizer event API Gateway sends for a request.
+fn authorizer_event(
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    route_key: &str,
+    authorization: &HeaderValue,
+    peer: SocketAddr,
+) -> Value {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let now = chrono::Utc::now();
+    json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": format!("arn:aws:execute-api:local:000000000000:local/$default/{}", route_key.replace(' ', "")),
+        "identitySource": [String::from_utf8_lossy(authorization.as_bytes())],
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": "",
+            },
+            "requestId": ulid::Ulid::generate().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+    })
+}
