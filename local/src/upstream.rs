@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 pub const API_PREFIX: &str = "/api";
 /// What the client may not set itself: the gateway sets these from the authorizer's context.
 const CONTEXT_HEADER_PREFIX: &str = "x-clavis-";
+/// API Gateway's HTTP APIs name each request in their answer.
+pub const REQUEST_ID_HEADER: &str = "apigw-requestid";
 
 /// `CLAVIS_UPSTREAM`: where allowed requests go, e.g. `http://127.0.0.1:8080`.
 #[derive(Debug, Clone)]
@@ -83,13 +85,33 @@ impl PlatformApi {
             .filter(|rest| rest.starts_with('/') && rest.len() > 1)
     }
 
-    /// Authorizes and forwards one request whose path is `/api` + `path`.
+    /// Authorizes and forwards one request whose path is `/api` + `path`. The answer carries
+    /// the request ID, in `apigw-requestid` as API Gateway's HTTP APIs do, which the
+    /// authorizer's log line names.
     pub async fn handle(
         &self,
         parts: hyper::http::request::Parts,
         path: &str,
         body: Bytes,
         peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let request_id = ulid::Ulid::generate().to_string();
+        let mut response = self
+            .authorize_and_forward(parts, path, body, peer, &request_id)
+            .await;
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
+    }
+
+    async fn authorize_and_forward(
+        &self,
+        parts: hyper::http::request::Parts,
+        path: &str,
+        body: Bytes,
+        peer: SocketAddr,
+        request_id: &str,
     ) -> Response<Full<Bytes>> {
         // The identity source: without the header API Gateway answers 401 and calls nothing.
         let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
@@ -105,7 +127,7 @@ impl PlatformApi {
             .verifier
             .routes()
             .route_key(parts.method.as_str(), path);
-        let event = authorizer_event(&parts, path, &route_key, authorization, peer);
+        let event = authorizer_event(&parts, path, &route_key, authorization, peer, request_id);
         let event = match serde_json::from_value(event) {
             Ok(event) => event,
             Err(e) => {
@@ -205,6 +227,7 @@ fn authorizer_event(
     route_key: &str,
     authorization: &HeaderValue,
     peer: SocketAddr,
+    request_id: &str,
 ) -> Value {
     let mut headers = serde_json::Map::new();
     for (name, value) in &parts.headers {
@@ -241,7 +264,7 @@ fn authorizer_event(
                 "sourceIp": peer.ip().to_string(),
                 "userAgent": "",
             },
-            "requestId": ulid::Ulid::generate().to_string(),
+            "requestId": request_id,
             "routeKey": route_key,
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use clavis::api::authorizer::{AuthorizerApp, AuthorizerSettings};
 use clavis::api::{App, OAuthApp};
 use clavis::config::{Env, TokenSettings, scope_catalogue};
 use clavis::secret::SecretHasher;
@@ -12,6 +13,7 @@ use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis::usage::UsageRecorder;
 use clavis_local::gateway::{Bound, Gateway, RunningGateway};
 use clavis_local::idp::{DevClaims, LocalIdp};
+use clavis_local::upstream::{PlatformApi, Upstream};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -68,6 +70,9 @@ pub struct TestApi {
     /// Where the API counts uses; [`TestApi::flush_usage`] writes them, as the gateway does
     /// every second.
     pub usage: Arc<UsageRecorder>,
+    /// Where the request authorizer counts uses, when the gateway fronts a platform's API
+    /// (`CLAVIS_UPSTREAM` and `ROUTE_SCOPES` in the settings).
+    pub authorizer_usage: Option<Arc<UsageRecorder>>,
 }
 
 /// A credential created for an integration, with its one-time secret.
@@ -205,26 +210,47 @@ impl TestApi {
         )
         .expect("oauth app");
         let usage = Arc::clone(oauth.tokens.usage());
+        let platform = env.optional("CLAVIS_UPSTREAM").map(|url| {
+            let authorizer = AuthorizerApp::new(
+                fixture.store.clone(),
+                Arc::clone(&hasher),
+                fixture.clock.clone(),
+                oauth.tokens.tokens().clone(),
+                &token_settings,
+                AuthorizerSettings::from_env(&env).expect("authorizer settings"),
+            )
+            .expect("authorizer");
+            PlatformApi::new(
+                Arc::new(authorizer),
+                Upstream::parse(url).expect("CLAVIS_UPSTREAM"),
+            )
+        });
+        let authorizer_usage = platform
+            .as_ref()
+            .map(|p| Arc::clone(p.authorizer().verifier.usage()));
         let app = App::new(fixture.store.clone(), hasher, fixture.clock.clone())
             .with_catalogue(scope_catalogue(&env).expect("scope catalogue"));
-        let gateway = bound.serve(Gateway::new(
-            Arc::new(app),
-            Arc::new(oauth),
-            Arc::clone(&idp),
-        ));
+        let mut gateway = Gateway::new(Arc::new(app), Arc::new(oauth), Arc::clone(&idp));
+        if let Some(platform) = platform {
+            gateway = gateway.with_platform_api(platform);
+        }
+        let gateway = bound.serve(gateway);
         Self {
             fixture,
             idp,
             http: reqwest::Client::new(),
             gateway,
             usage,
+            authorizer_usage,
         }
     }
 
     /// Writes the uses counted so far, so that request counts read next include them.
     pub async fn flush_usage(&self) {
-        let report = self.usage.flush().await;
-        assert_eq!(report.failed, 0, "usage writes failed: {report:?}");
+        for usage in std::iter::once(&self.usage).chain(&self.authorizer_usage) {
+            let report = usage.flush().await;
+            assert_eq!(report.failed, 0, "usage writes failed: {report:?}");
+        }
     }
 
     pub fn token(&self, role: &str, tenant: &str, advises: &[&str]) -> String {

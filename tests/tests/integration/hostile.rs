@@ -58,14 +58,21 @@ fn with(claims: &Value, changes: Value) -> Value {
     claims
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_access_tokens_are_inactive_at_introspection() {
-    let (signing, pem) = SigningKey::generate(KeyAlgorithm::Rs256).expect("key");
-    let api = TestApi::dynamodb_with(Env::default().with("SIGNING_KEY_PEM", pem.clone())).await;
-    let resource_server = api.integration("acme", &["introspect:read"]).await;
-    let who = api.integration("acme", &["products:read"]).await;
-    let genuine = api.access_token(&who).await;
-    let claims = payload(&genuine);
+/// A genuine access token re-signed by the forging harness with the real key (a control that
+/// must be accepted), and forgeries of it, each named, that must all be refused.
+pub(crate) struct Forgeries {
+    pub resigned: String,
+    pub forgeries: Vec<(&'static str, String)>,
+}
+
+/// Forgeries of `genuine`, issued by `api`, whose signing key is `signing` (`pem`).
+pub(crate) async fn access_token_forgeries(
+    api: &TestApi,
+    signing: &SigningKey,
+    pem: &str,
+    genuine: &str,
+) -> Forgeries {
+    let claims = payload(genuine);
     let kid = signing.kid().to_owned();
     let ours = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("pem");
     let (mallory, mallory_pem) = SigningKey::generate(KeyAlgorithm::Rs256).expect("key");
@@ -78,14 +85,7 @@ async fn forged_access_tokens_are_inactive_at_introspection() {
     let iat = claims["iat"].as_i64().expect("iat");
     let at = Some("at+jwt");
 
-    // Control: the harness, re-signing the genuine claims with the real key, is accepted.
-    let resigned = forge(Signer::Rs256(&ours), at, &kid, &claims);
-    assert_eq!(
-        api.introspect(&resource_server, &resigned).await["active"],
-        true
-    );
-
-    let forgeries = [
+    let forgeries = vec![
         ("alg none", forge(Signer::Unsigned, at, &kid, &claims)),
         (
             "HS256 keyed with the JWK",
@@ -177,6 +177,31 @@ async fn forged_access_tokens_are_inactive_at_introspection() {
         }),
         ("not a JWT", "a.b.c".to_owned()),
     ];
+    let resigned = forge(Signer::Rs256(&ours), at, &kid, &claims);
+    Forgeries {
+        resigned,
+        forgeries,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_access_tokens_are_inactive_at_introspection() {
+    let (signing, pem) = SigningKey::generate(KeyAlgorithm::Rs256).expect("key");
+    let api = TestApi::dynamodb_with(Env::default().with("SIGNING_KEY_PEM", pem.clone())).await;
+    let resource_server = api.integration("acme", &["introspect:read"]).await;
+    let who = api.integration("acme", &["products:read"]).await;
+    let genuine = api.access_token(&who).await;
+    let Forgeries {
+        resigned,
+        forgeries,
+    } = access_token_forgeries(&api, &signing, &pem, &genuine).await;
+
+    // Control: the harness, re-signing the genuine claims with the real key, is accepted.
+    assert_eq!(
+        api.introspect(&resource_server, &resigned).await["active"],
+        true
+    );
+
     for (what, forged) in &forgeries {
         assert_eq!(
             api.introspect(&resource_server, forged).await,

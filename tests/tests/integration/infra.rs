@@ -24,6 +24,7 @@ use clavis::sweep::Sweeper;
 use clavis::time::{Clock, ManualClock, SystemClock};
 use clavis_tests::Fixture;
 use clavis_tests::api::{Integration, TestApi};
+use clavis_tests::stub::{Stub, StubResponse};
 use yaml_serde::Value;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -247,13 +248,31 @@ fn every_template_function_has_a_binary_and_every_binary_a_function() {
             .collect();
     assert_eq!(in_template, binaries);
 
-    // Routed functions are the route table's; the one left over is the scheduled sweeper.
+    // Routed functions are the route table's; left over are the request authorizer (attached
+    // to the platform's API, not this one) and the scheduled sweeper.
     let routed: BTreeSet<String> = clavis::api::functions()
         .into_iter()
         .map(String::from)
         .collect();
     let unrouted: Vec<&String> = binaries.difference(&routed).collect();
-    assert_eq!(unrouted, ["sweep-expired"]);
+    assert_eq!(
+        unrouted,
+        [clavis::api::authorizer::FUNCTION, "sweep-expired"]
+    );
+    let authorizer = &template_functions(&template)[clavis::api::authorizer::FUNCTION];
+    assert!(
+        authorizer.get("Events").is_none(),
+        "the authorizer serves no route of Clavis's API"
+    );
+    let outputs = &template["Outputs"]["AuthorizeRequestFunctionArn"];
+    assert!(
+        matches!(&outputs["Value"], Value::Tagged(t) if text(&t.value) == "AuthorizeRequestFunction.Arn"),
+        "the stack exports the authorizer's ARN: {outputs:?}"
+    );
+    assert!(
+        matches!(outputs["Export"]["Name"], Value::Tagged(_)),
+        "exported under a name of this stack: {outputs:?}"
+    );
 }
 
 #[test]
@@ -514,7 +533,9 @@ fn every_operation_that_uses_the_table_documents_503_with_retry_after() {
         .into_iter()
         .filter(|(_, g)| !g.is_empty())
         .map(|(function, _)| function)
-        .filter(|function| function != "sweep-expired")
+        .filter(|function| {
+            function != "sweep-expired" && function != clavis::api::authorizer::FUNCTION
+        })
         .collect();
     assert_eq!(documented, using);
 }
@@ -690,7 +711,14 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         clock: clock.clone(),
         table: None,
     };
-    let api = TestApi::over(fixture, Env::default()).await;
+    let upstream = Stub::serve(|_| async { StubResponse::new(204) }).await;
+    let api = TestApi::over(
+        fixture,
+        Env::default()
+            .with("CLAVIS_UPSTREAM", upstream.url())
+            .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#),
+    )
+    .await;
     // Every function starts with nothing; discovery must stay that way.
     let used = ROUTES
         .iter()
@@ -820,6 +848,61 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         api.flush_usage().await;
         usage.file(function);
     }
+    // The request authorizer: a token, a key (right, again, then wrong), and a key with a quota,
+    // whose usage counter is read.
+    let metered = Integration::of(
+        &api.create(
+            "iam",
+            json!({"name": "Metered", "scopes": ["products:read"], "monthly_request_quota": 100}),
+        )
+        .await,
+    );
+    usage.file("create-credential");
+    // The first token was revoked above; a new one.
+    let bearer = format!(
+        "Bearer {}",
+        api.form("/oauth/token", Some((&id, &secret)), &grant)
+            .await
+            .expect(200)
+            .json()["access_token"]
+            .as_str()
+            .expect("token")
+    );
+    api.flush_usage().await;
+    usage.file("issue-token");
+    let basic = |who: &Integration, secret: &str| {
+        use base64::Engine;
+        let pair = format!("{}:{secret}", who.id);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let who = Integration {
+        id: id.clone(),
+        secret: secret.clone(),
+    };
+    for (authorization, status) in [
+        (bearer, 204),
+        (basic(&who, &secret), 204),
+        // A repeat: the secret is known to the instance, so the credential alone is read.
+        (basic(&who, &secret), 204),
+        (basic(&who, &wrong), 403),
+        (basic(&metered, &metered.secret), 204),
+    ] {
+        let reply = api
+            .send(
+                Method::GET,
+                "/api/products",
+                None,
+                None,
+                &[("authorization", &authorization)],
+            )
+            .await;
+        assert_eq!(reply.status, status, "{reply:?}");
+    }
+    api.flush_usage().await;
+    usage.file(clavis::api::authorizer::FUNCTION);
     for path in [
         "/.well-known/jwks.json",
         "/.well-known/openid-configuration",

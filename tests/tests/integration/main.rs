@@ -6,6 +6,7 @@ mod api_input;
 mod api_lifecycle;
 mod api_scopes;
 mod api_secrets;
+mod authorizer;
 mod call_counts;
 mod faults;
 mod hostile;
