@@ -5,12 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use clavis::config::Env;
 use clavis_tests::api::Integration;
 use clavis_tests::injector::FaultInjector;
+use clavis_tests::stub::{Stub, StubResponse};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::faults::api_flushed_by_hand;
+use crate::faults::{api_flushed_by_hand, api_flushed_by_hand_with};
 
 /// The calls made between two snapshots, by operation.
 fn made(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
@@ -188,4 +190,82 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
     meter.expect("audit trail", &[("Query", 1)]);
     manage(Method::DELETE, credential.clone(), None).await;
     meter.expect("delete", &[("GetItem", 1), ("TransactWriteItems", 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flush() {
+    let faults = FaultInjector::new();
+    let upstream = Stub::serve(|_| async { StubResponse::new(204) }).await;
+    let api = api_flushed_by_hand_with(
+        &faults,
+        Env::default()
+            .with("CLAVIS_UPSTREAM", upstream.url())
+            .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#),
+    )
+    .await;
+    let who = api.integration("verify", &["products:read"]).await;
+    let metered = Integration::of(
+        &api.create(
+            "verify",
+            json!({"name": "Metered", "scopes": ["products:read"], "monthly_request_quota": 1000}),
+        )
+        .await,
+    );
+    let token = api.access_token(&who).await;
+    api.flush_usage().await;
+    let mut meter = Meter {
+        faults: &faults,
+        before: faults.all_attempts(),
+    };
+    let call = |authorization: String| {
+        let api = &api;
+        async move {
+            let reply = api
+                .send(
+                    Method::GET,
+                    "/api/products",
+                    None,
+                    None,
+                    &[("authorization", &authorization)],
+                )
+                .await;
+            assert_eq!(reply.status, 204, "{reply:?}");
+        }
+    };
+    let basic = |who: &Integration| {
+        use base64::Engine;
+        let pair = format!("{}:{}", who.id, who.secret);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+
+    for _ in 0..30 {
+        call(format!("Bearer {token}")).await;
+    }
+    meter.expect(
+        "bearer requests: credential, usage counter and deny list in one read each",
+        &[("BatchGetItem", 30)],
+    );
+    call(basic(&who)).await;
+    for _ in 0..5 {
+        call(basic(&who)).await;
+    }
+    meter.expect(
+        "basic requests: as the token endpoint, first-time then repeats",
+        &[("BatchGetItem", 1), ("GetItem", 5)],
+    );
+    call(basic(&metered)).await;
+    call(basic(&metered)).await;
+    meter.expect(
+        "basic requests with a quota: the usage counter too",
+        &[("BatchGetItem", 3), ("GetItem", 1)],
+    );
+    api.flush_usage().await;
+    meter.expect(
+        "36 uses of one credential and 2 of another: one write each; last_used_at only for the \
+         one not used within the minute",
+        &[("TransactWriteItems", 2), ("UpdateItem", 1)],
+    );
 }

@@ -1215,7 +1215,12 @@ async fn handlers_dropped_mid_write_leave_all_or_nothing_and_a_cold_start_sees_e
 /// An API on a fresh table through `faults` that writes usage only when the test flushes it
 /// (its background flush is five minutes away), so every usage write a test sees is its own.
 pub(crate) async fn api_flushed_by_hand(faults: &FaultInjector) -> TestApi {
-    let settings = Env::default().with("USAGE_FLUSH_SECONDS", "300");
+    api_flushed_by_hand_with(faults, Env::default()).await
+}
+
+/// [`api_flushed_by_hand`] with settings of the test's own.
+pub(crate) async fn api_flushed_by_hand_with(faults: &FaultInjector, settings: Env) -> TestApi {
+    let settings = settings.with("USAGE_FLUSH_SECONDS", "300");
     api_through(faults, None, settings).await.0
 }
 
