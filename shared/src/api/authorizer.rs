@@ -208,3 +208,127 @@ pub async fn run_lambda() -> Result<(), lambda_http::Error> {
     ))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Environment;
+    use crate::lifecycle_tests::created;
+    use crate::secret::ClientSecret;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{CredentialStore, Retention};
+    use crate::token::keys::{KeyAlgorithm, SigningKey};
+
+    #[tokio::test]
+    async fn a_bad_route_table_stops_the_cold_start_naming_the_variable() {
+        for (routes, problem) in [
+            (None, "is required"),
+            (Some("not json"), "JSON object"),
+            (Some(r#"{"GET products": []}"#), "start with /"),
+        ] {
+            let mut env = Env::default();
+            if let Some(routes) = routes {
+                env = env.with("ROUTE_SCOPES", routes);
+            }
+            let Err(e) = AuthorizerApp::from_env(&env).await else {
+                panic!("{routes:?} was accepted");
+            };
+            assert_eq!(e.variable, "ROUTE_SCOPES");
+            assert!(e.to_string().contains(problem), "{e}");
+        }
+        let stale = Env::default()
+            .with("ROUTE_SCOPES", "{}")
+            .with("LIVE_STATUS_MAX_AGE_SECONDS", "301");
+        let Err(e) = AuthorizerApp::from_env(&stale).await else {
+            panic!("a five-minute-plus staleness was accepted");
+        };
+        assert_eq!(e.variable, "LIVE_STATUS_MAX_AGE_SECONDS");
+    }
+
+    /// API Gateway's own example of a payload 2.0 authorizer event, with a Basic key.
+    fn event(authorization: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
+        serde_json::from_value(serde_json::json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products",
+            "identitySource": [authorization],
+            "routeKey": "GET /products",
+            "rawPath": "/products",
+            "rawQueryString": "page=2",
+            "cookies": ["cookie1"],
+            "headers": {"authorization": authorization, "x-clavis-tenant": "spoofed"},
+            "queryStringParameters": {"page": "2"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api-id",
+                "domainName": "id.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "id",
+                "http": {
+                    "method": "GET",
+                    "path": "/products",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "192.0.2.1",
+                    "userAgent": "agent"
+                },
+                "requestId": "id",
+                "routeKey": "GET /products",
+                "stage": "$default",
+                "time": "12/Mar/2020:19:03:58 +0000",
+                "timeEpoch": 1583348638390u64
+            },
+            "pathParameters": {},
+            "stageVariables": {}
+        }))
+        .expect("API Gateway's example event")
+    }
+
+    #[tokio::test]
+    async fn the_answer_is_api_gateways_simple_response() {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default()));
+        let hasher = Arc::new(SecretHasher::new(64, 1, 1).expect("hasher"));
+        let secret = ClientSecret::generate(Environment::Live);
+        let mut new = created(&["products:read"], None, clock.now());
+        new.credential.secret.hash = hasher.hash(&secret).expect("hash");
+        store.insert(&new).await.expect("insert");
+        let pem = SigningKey::generate(KeyAlgorithm::Rs256).expect("key").1;
+        let env = Env::default()
+            .with("TOKEN_ISSUER", "https://auth.example")
+            .with("TOKEN_AUDIENCE", "api")
+            .with("SIGNING_KEY_PEM", pem)
+            .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#);
+        let token_settings = TokenSettings::from_env(&env).expect("token settings");
+        let app = AuthorizerApp::new(
+            store,
+            hasher,
+            clock,
+            token_settings.tokens("us-east-1").await.expect("tokens"),
+            &token_settings,
+            AuthorizerSettings::from_env(&env).expect("settings"),
+        )
+        .expect("app");
+        let pair = format!("{}:{}", new.credential.client_id, secret.expose());
+        let basic = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair)
+        );
+        let allowed = authorize_request(&app, event(&basic)).await;
+        assert_eq!(
+            serde_json::to_value(&allowed).expect("json"),
+            serde_json::json!({
+                "isAuthorized": true,
+                "context": {
+                    "tenant": "acme",
+                    "client_id": new.credential.client_id.to_string(),
+                    "scope": "products:read",
+                    "jti": "",
+                }
+            })
+        );
+        let refused = authorize_request(&app, event("Bearer nonsense")).await;
+        assert_eq!(
+            serde_json::to_value(&refused).expect("json"),
+            serde_json::json!({"isAuthorized": false})
+        );
+    }
+}
