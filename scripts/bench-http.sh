@@ -14,6 +14,13 @@
 # time of each serving process (utime + stime from /proc/<pid>/stat, its descendants included) is
 # read before and after the measured run and divided by the requests.
 #
+# Then the request authorizer, in the same run: the gateway fronts a trivial upstream (a Node
+# server answering 204) at /api/ with authorize-request on every request; one credential's token
+# makes `hey -n API_REQUESTS -c PEER_CONCURRENCY` (20,000 and 100) requests, CPU timed as above.
+# The gateway logs each usage flush; the script counts the flushes that wrote, per second, and,
+# after a clean stop of the gateway, checks that the credential's request count is exactly its
+# token request plus the API requests allowed.
+#
 # CLAVIS_BENCH_BIN_DIR=dir uses the clavis-local and argon2-throughput binaries in dir instead of
 # building them (e.g. a debug build for working on this script: its figures mean nothing).
 # PROFILE=1 also records the gateway with `perf` (Debian linux-perf) during the timed repeat run,
@@ -32,6 +39,8 @@ PEER_FIRST_REQUESTS=${PEER_FIRST_REQUESTS:-$PEER_REQUESTS}
 PEER_WARM_UP_REQUESTS=${PEER_WARM_UP_REQUESTS:-10000}
 PEER_CONCURRENCY=${PEER_CONCURRENCY:-100}
 PEER_PORT=${BENCH_PEER_PORT:-3918}
+API_REQUESTS=${API_REQUESTS:-20000}
+UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-3919}
 PEER_DIR=bench/oidc-provider
 SCOPE=bench:read
 OUT=target/bench-http
@@ -63,8 +72,9 @@ GATEWAY=
 DYNAMODB=
 PEER=
 HEY=
+UPSTREAM=
 cleanup() {
-  for pid in ${PERF:-} $HEY $PEER $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in ${PERF:-} $HEY $PEER $UPSTREAM $GATEWAY $DYNAMODB; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -77,9 +87,14 @@ for _ in $(seq 1 300); do [ -s "$DATA/endpoint" ] && break; sleep 0.2; done
 ENDPOINT=$(head -1 "$DATA/endpoint")
 [ -n "$ENDPOINT" ] || { echo "DynamoDB Local did not start; see $OUT/dynamodb.log" >&2; exit 1; }
 
+# The platform's API: a Node server that answers 204 to everything.
+node -e 'require("http").createServer((q, s) => { q.resume(); q.on("end", () => { s.writeHead(204); s.end(); }); }).listen(+process.argv[1], "127.0.0.1")' "$UPSTREAM_PORT" &
+UPSTREAM=$!
+
 start_gateway() { # $1: verification cache entries
   CLAVIS_DATA_DIR="$DATA" PORT=$PORT DYNAMODB_ENDPOINT="$ENDPOINT" VERIFICATION_CACHE_ENTRIES=$1 \
-    RUST_LOG=warn "$BIN/clavis-local" serve > "$OUT/gateway.log" 2>&1 &
+    CLAVIS_UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" ROUTE_SCOPES='{"GET /items/{id}": ["bench:read"]}' \
+    RUST_LOG=warn,clavis::usage=debug "$BIN/clavis-local" serve > "$OUT/gateway.log" 2>&1 &
   GATEWAY=$!
   for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$PORT/.well-known/jwks.json" >/dev/null 2>&1 && return 0
@@ -90,6 +105,12 @@ start_gateway() { # $1: verification cache entries
 
 stop_gateway() {
   kill "$GATEWAY"; wait "$GATEWAY" 2>/dev/null || true; GATEWAY=
+}
+
+request_count() { # $1: client ID; this month's request count, as the management API shows it
+  local token
+  token=$(CLAVIS_DATA_DIR="$DATA" "$BIN/clavis-local" dev-token --tenant bench --role admin)
+  curl -fsS "http://127.0.0.1:$PORT/v1/tenants/bench/credentials/$1" -H "authorization: Bearer $token" | jq .request_count
 }
 
 new_client() { # prints "client_id:client_secret"
@@ -214,7 +235,38 @@ if [ -n "$PERF" ]; then
   } > "$OUT/gateway-profile.txt"
   echo "  profile: $OUT/gateway-profile.txt"
 fi
+
+echo "the request authorizer: hey -n $API_REQUESTS -c $PEER_CONCURRENCY through /api/, CPU timed…"
+API_CLIENT=$(new_client)
+ACCESS_TOKEN=$(curl -fsS -u "$API_CLIENT" -d grant_type=client_credentials "http://127.0.0.1:$PORT/oauth/token" | jq -r .access_token)
+hey -n 2000 -c "$PEER_CONCURRENCY" -H "Authorization: Bearer $ACCESS_TOKEN" "http://127.0.0.1:$PORT/api/items/warm-up" > "$OUT/api-warm-up.txt"
+API_BEFORE=( "$(cpu_ticks "$GATEWAY")" "$(cpu_ticks "$DYNAMODB")" )
+LOG_LINES_BEFORE=$(wc -l < "$OUT/gateway.log")
+API_STARTED=$(date +%s.%N)
+hey -n "$API_REQUESTS" -c "$PEER_CONCURRENCY" -H "Authorization: Bearer $ACCESS_TOKEN" "http://127.0.0.1:$PORT/api/items/42" > "$OUT/api.txt" &
+HEY=$!
+wait "$HEY"; HEY=
+API_SECONDS=$(echo "$(date +%s.%N) - $API_STARTED" | bc -l)
+API_AFTER=( "$(cpu_ticks "$GATEWAY")" "$(cpu_ticks "$DYNAMODB")" )
+API_ALLOWED=$(awk '/^Status code distribution/ {s = 1; next} s && $1 == "[204]" {print $2}' "$OUT/api.txt")
+API_ALLOWED=${API_ALLOWED:-0}
+API_EXPECTED=$(( API_REQUESTS / PEER_CONCURRENCY * PEER_CONCURRENCY ))
+if [ "$API_ALLOWED" -ne "$API_EXPECTED" ]; then
+  echo "FAILED: $API_ALLOWED of $API_EXPECTED API requests allowed; $OUT/api.txt says:" >&2
+  sed -n '/^Status code distribution/,$p' "$OUT/api.txt" >&2
+  exit 1
+fi
+# Flushes that wrote something during the run (the authorizer's and the token endpoint's).
+API_WRITES=$(tail -n +"$(( LOG_LINES_BEFORE + 1 ))" "$OUT/gateway.log" | grep 'usage flushed' | grep -vc 'written=0' || true)
+API_CPU=$(echo "${API_AFTER[0]} ${API_BEFORE[0]} $CLK_TCK $API_ALLOWED" | awk '{printf "%.3f", ($1 - $2) * 1000 / $3 / $4}')
+API_DB_CPU=$(echo "${API_AFTER[1]} ${API_BEFORE[1]} $CLK_TCK $API_ALLOWED" | awk '{printf "%.3f", ($1 - $2) * 1000 / $3 / $4}')
 stop_gateway
+# After a clean stop, every use is written: the token request, the warm-up and the run.
+start_gateway 10000
+API_COUNT=$(request_count "${API_CLIENT%%:*}")
+API_TRUTH=$(( 1 + 2000 / PEER_CONCURRENCY * PEER_CONCURRENCY + API_ALLOWED ))
+stop_gateway
+[ "$API_COUNT" -eq "$API_TRUTH" ] || { echo "FAILED: request count $API_COUNT, but $API_TRUTH uses were allowed" >&2; exit 1; }
 
 echo "first-time verifications through the gateway…"
 start_gateway 0
@@ -267,5 +319,12 @@ peer_row() { # $1: label, $2: report, $3: DynamoDB Local column
   echo "every server issues RS256 \`at+jwt\` access tokens. oidc-provider warmed up with $PEER_WARM_UP_REQUESTS requests, Clavis by the runs above."
   echo "CPU: utime + stime of the serving process and its descendants (/proc/<pid>/stat, CLK_TCK $CLK_TCK), over the measured run, per request."
   echo "Machine: $(nproc) cores, $( (grep -m1 '^model name' /proc/cpuinfo || lscpu | grep -m1 'Model name') | sed 's/^[^:]*:[[:space:]]*//'); hey and every server on the same cores."
+  echo
+  echo "| request authorizer, hey -n $API_REQUESTS -c $PEER_CONCURRENCY through /api/ | per second | p50 ms | p99 ms | CPU ms/request, gateway | CPU ms/request, DynamoDB Local | per second / repeat tokens per second (-c $PEER_CONCURRENCY) | usage writes per second | request count after a clean stop |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  printf "| Bearer token, one credential, RS256 | %.1f | %s | %s | %s | %s | %s | %s | %s of %s allowed uses |\n" \
+    "$(rate "$OUT/api.txt")" "$(percentile "$OUT/api.txt" 50)" "$(percentile "$OUT/api.txt" 99)" "$API_CPU" "$API_DB_CPU" \
+    "$(ratio "$(rate "$OUT/api.txt")" "$(rate "$OUT/peer-clavis-repeat.txt")")" \
+    "$(echo "$API_WRITES $API_SECONDS" | awk '{printf "%.2f (%d flushes that wrote in %.1f s)", $1 / $2, $1, $2}')" "$API_COUNT" "$API_TRUTH"
   [ -z "${CLAVIS_BENCH_BIN_DIR:-}" ] || echo "**Clavis binaries from $CLAVIS_BENCH_BIN_DIR, not the bench build: its figures are not comparable.**"
 } | tee -a "$OUT/summary.md"

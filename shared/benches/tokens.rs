@@ -1,14 +1,18 @@
 //! Signing and verifying access tokens, per algorithm: the work the token and introspection
-//! endpoints add on top of the secret check.
+//! endpoints add on top of the secret check; and the request authorizer's whole decision for a
+//! Bearer token once its credential is read (signature, claims, deny list, status, route
+//! scopes, quota).
 
 use std::hint::black_box;
 
 use chrono::Utc;
 use clavis::audit::{Actor, ActorRole, Context};
-use clavis::credential::{Description, Environment, Name, Scopes};
+use clavis::authorizer::{Presented, RouteScopes, admit_bearer, presented, verify_bearer};
+use clavis::credential::{Description, Environment, Name, RequestQuota, Scopes};
 use clavis::ids::{ClientId, TenantId};
 use clavis::lifecycle::{self, NewCredential};
 use clavis::secret::SecretHash;
+use clavis::store::CredentialState;
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis::token::{KeySet, Tokens};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -23,7 +27,7 @@ fn tokens(c: &mut Criterion) {
             scopes: Scopes::parse(&["products:read", "stock:write"]).expect("scopes"),
             environment: Environment::Live,
             expires_at: None,
-            monthly_request_quota: None,
+            monthly_request_quota: Some(RequestQuota::new(1_000_000).expect("quota")),
         },
         ClientId::generate(),
         SecretHash::from_phc("$argon2id$bench".into()),
@@ -61,8 +65,43 @@ fn tokens(c: &mut Criterion) {
         group.bench_function(format!("verify/{name}"), |b| {
             b.iter(|| tokens.verify(black_box(&token), now))
         });
+        decide(&mut group, name, &tokens, &token, &credential, now);
     }
     group.finish();
+}
+
+/// The authorizer's decision on one request, everything but the read: the header parsed, the
+/// route's scopes looked up, the token verified, then deny list, status, scopes and quota.
+fn decide(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    tokens: &Tokens,
+    token: &str,
+    credential: &clavis::credential::Credential,
+    now: chrono::DateTime<Utc>,
+) {
+    let routes = RouteScopes::parse(
+        r#"{"GET /products/{id}": ["products:read"], "POST /orders": ["orders:write"]}"#,
+    )
+    .expect("routes");
+    let state = CredentialState {
+        credential: Some(credential.clone()),
+        token_denied: false,
+        uses_this_month: 1_000,
+    };
+    let header = format!("Bearer {token}");
+    group.bench_function(format!("authorize/{name}"), |b| {
+        b.iter(|| {
+            let required = routes
+                .required(black_box("GET /products/{id}"))
+                .expect("route");
+            let Ok(Presented::Bearer(token)) = presented(black_box(&header)) else {
+                panic!("a bearer token");
+            };
+            let claims = verify_bearer(tokens, token, now).expect("valid");
+            admit_bearer(&claims, &state, required, 3, now).expect("allowed")
+        })
+    });
 }
 
 criterion_group!(benches, tokens);

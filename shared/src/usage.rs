@@ -191,6 +191,13 @@ impl UsageRecorder {
             }
         }
         locked(&self.unconfirmed).extend(retry);
+        tracing::debug!(
+            written = report.written,
+            uses = report.uses,
+            failed = report.failed,
+            lost = report.lost,
+            "usage flushed"
+        );
         report
     }
 
