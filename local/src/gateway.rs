@@ -311,20 +311,12 @@ pub(crate) fn gateway_message(status: StatusCode, message: &str) -> Response<Ful
     response
 }
 
-/// The API Gateway HTTP API payload (format 2.0) for one request.
-fn payload_v2(
-    parts: &hyper::http::request::Parts,
-    body: &Bytes,
-    route_key: String,
-    path_parameters: &[(&'static str, String)],
-    claims: Option<std::collections::HashMap<String, String>>,
-    peer: SocketAddr,
-) -> Value {
-    // API Gateway lower-cases header names and joins repeated headers with commas; cookies
-    // travel separately.
-    let mut headers = Map::new();
+/// Request headers as payload 2.0 events carry them: API Gateway lower-cases header names and
+/// joins repeated headers with commas; cookies travel separately.
+pub(crate) fn payload_headers(headers: &hyper::HeaderMap) -> (Map<String, Value>, Vec<String>) {
+    let mut joined = Map::new();
     let mut cookies = Vec::new();
-    for (name, value) in &parts.headers {
+    for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == hyper::header::COOKIE {
             cookies.extend(
@@ -335,16 +327,29 @@ fn payload_v2(
             );
             continue;
         }
-        match headers.get_mut(name.as_str()) {
+        match joined.get_mut(name.as_str()) {
             Some(Value::String(existing)) => {
                 existing.push(',');
                 existing.push_str(&value);
             }
             _ => {
-                headers.insert(name.as_str().to_owned(), Value::String(value));
+                joined.insert(name.as_str().to_owned(), Value::String(value));
             }
         }
     }
+    (joined, cookies)
+}
+
+/// The API Gateway HTTP API payload (format 2.0) for one request.
+fn payload_v2(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    route_key: String,
+    path_parameters: &[(&'static str, String)],
+    claims: Option<std::collections::HashMap<String, String>>,
+    peer: SocketAddr,
+) -> Value {
+    let (headers, cookies) = payload_headers(&parts.headers);
     let (body, is_base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),

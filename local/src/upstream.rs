@@ -229,19 +229,7 @@ fn authorizer_event(
     peer: SocketAddr,
     request_id: &str,
 ) -> Value {
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.get_mut(name.as_str()) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&value);
-            }
-            _ => {
-                headers.insert(name.as_str().to_owned(), Value::String(value));
-            }
-        }
-    }
+    let (headers, cookies) = super::gateway::payload_headers(&parts.headers);
     let now = chrono::Utc::now();
     json!({
         "version": "2.0",
@@ -251,6 +239,7 @@ fn authorizer_event(
         "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": parts.uri.query().unwrap_or(""),
+        "cookies": cookies,
         "headers": headers,
         "requestContext": {
             "accountId": "000000000000",

@@ -83,6 +83,16 @@ pub struct Integration {
 }
 
 impl Integration {
+    /// `Authorization: Basic …` for this client ID with `secret` (its own, or another).
+    pub fn basic(&self, secret: &str) -> String {
+        use base64::Engine;
+        let pair = format!("{}:{secret}", self.id);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
     /// The client ID and one-time secret of a create's answer.
     pub fn of(created: &Value) -> Self {
         Self {
@@ -317,6 +327,13 @@ impl TestApi {
             headers: response.headers().clone(),
             text: response.text().await.expect("body"),
         }
+    }
+
+    /// A GET of the platform's API behind the request authorizer: `/api` + `path`.
+    pub async fn platform_get(&self, path: &str, authorization: &str) -> Reply {
+        let headers = [("authorization", authorization)];
+        self.send(Method::GET, &format!("/api{path}"), None, None, &headers)
+            .await
     }
 
     pub async fn get_public(&self, path: &str) -> Reply {

@@ -91,8 +91,7 @@ impl Platform {
     }
 
     async fn get(&self, path: &str, authorization: &str) -> Reply {
-        self.call(Method::GET, path, Some(authorization), &[], None)
-            .await
+        self.api.platform_get(path, authorization).await
     }
 
     fn reached(&self) -> Vec<StubRequest> {
@@ -128,13 +127,6 @@ impl Platform {
             )
             .await
     }
-}
-
-fn basic(who: &Integration, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{secret}", who.id).as_bytes())
-    )
 }
 
 /// What the authorizer decided for the request `reply` answers, from its log line: `allowed`,
@@ -343,7 +335,7 @@ async fn revocation_suspension_and_deletion_refuse_the_very_next_request() {
     ] {
         let who = p.api.integration("acme", &["products:read"]).await;
         let bearer = p.bearer(&who).await;
-        let key = basic(&who, &who.secret);
+        let key = who.basic(&who.secret);
         allowed(&p.get("/products", &bearer).await);
         allowed(&p.get("/products", &key).await);
         let reply = match change {
@@ -438,7 +430,7 @@ async fn revoked_tokens_expired_credentials_and_rotated_secrets_are_refused() {
     p.api.fixture.advance(Duration::minutes(31));
     refused(&p.get("/products", &bearer).await, "credential_expired");
     refused(
-        &p.get("/products", &basic(&short, &short.secret)).await,
+        &p.get("/products", &short.basic(&short.secret)).await,
         "credential_expired",
     );
 
@@ -457,10 +449,10 @@ async fn revoked_tokens_expired_credentials_and_rotated_secrets_are_refused() {
         .json();
     let new_secret = rotated["client_secret"].as_str().expect("secret");
     refused(
-        &p.get("/products", &basic(&who, &who.secret)).await,
+        &p.get("/products", &who.basic(&who.secret)).await,
         "invalid_client",
     );
-    allowed(&p.get("/products", &basic(&who, new_secret)).await);
+    allowed(&p.get("/products", &who.basic(new_secret)).await);
     allowed(&p.get("/products", &before).await);
 }
 
@@ -471,7 +463,7 @@ async fn a_basic_key_is_verified_like_the_token_endpoint_and_carries_the_credent
         .api
         .integration("acme", &["files:read", "products:read"])
         .await;
-    let reply = p.get("/products", &basic(&who, &who.secret)).await;
+    let reply = p.get("/products", &who.basic(&who.secret)).await;
     allowed(&reply);
     let reached = p.reached();
     let request = reached.last().expect("forwarded");
@@ -482,17 +474,15 @@ async fn a_basic_key_is_verified_like_the_token_endpoint_and_carries_the_credent
     );
     let other = p.api.integration("acme", &["products:read"]).await;
     for (what, authorization) in [
-        ("another key's secret", basic(&who, &other.secret)),
-        ("a malformed secret", basic(&who, "csk_live_nope")),
+        ("another key's secret", who.basic(&other.secret)),
+        ("a malformed secret", who.basic("csk_live_nope")),
         (
             "an unknown client",
-            basic(
-                &Integration {
-                    id: "cid_aaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
-                    secret: String::new(),
-                },
-                &who.secret,
-            ),
+            Integration {
+                id: "cid_aaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+                secret: String::new(),
+            }
+            .basic(&who.secret),
         ),
         ("bad base64", "Basic %%%".to_owned()),
         (
@@ -561,7 +551,7 @@ async fn api_requests_are_counted_and_a_quota_refuses_once_reached_until_lifted(
     p.api.flush_usage().await;
     assert_eq!(p.credential("acme", &who.id).await["request_count"], 5);
     refused(
-        &p.get("/products", &basic(&who, &who.secret)).await,
+        &p.get("/products", &who.basic(&who.secret)).await,
         "quota_exceeded",
     );
     // Scopes come first: a request refused for them says so, quota or not.

@@ -220,26 +220,11 @@ async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flu
     let call = |authorization: String| {
         let api = &api;
         async move {
-            let reply = api
-                .send(
-                    Method::GET,
-                    "/api/products",
-                    None,
-                    None,
-                    &[("authorization", &authorization)],
-                )
-                .await;
+            let reply = api.platform_get("/products", &authorization).await;
             assert_eq!(reply.status, 204, "{reply:?}");
         }
     };
-    let basic = |who: &Integration| {
-        use base64::Engine;
-        let pair = format!("{}:{}", who.id, who.secret);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(pair)
-        )
-    };
+    let basic = |who: &Integration| who.basic(&who.secret);
 
     for _ in 0..30 {
         call(format!("Bearer {token}")).await;

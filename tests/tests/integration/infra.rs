@@ -870,35 +870,19 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     );
     api.flush_usage().await;
     usage.file("issue-token");
-    let basic = |who: &Integration, secret: &str| {
-        use base64::Engine;
-        let pair = format!("{}:{secret}", who.id);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(pair)
-        )
-    };
     let who = Integration {
         id: id.clone(),
         secret: secret.clone(),
     };
     for (authorization, status) in [
         (bearer, 204),
-        (basic(&who, &secret), 204),
+        (who.basic(&secret), 204),
         // A repeat: the secret is known to the instance, so the credential alone is read.
-        (basic(&who, &secret), 204),
-        (basic(&who, &wrong), 403),
-        (basic(&metered, &metered.secret), 204),
+        (who.basic(&secret), 204),
+        (who.basic(&wrong), 403),
+        (metered.basic(&metered.secret), 204),
     ] {
-        let reply = api
-            .send(
-                Method::GET,
-                "/api/products",
-                None,
-                None,
-                &[("authorization", &authorization)],
-            )
-            .await;
+        let reply = api.platform_get("/products", &authorization).await;
         assert_eq!(reply.status, status, "{reply:?}");
     }
     api.flush_usage().await;

@@ -10,7 +10,9 @@ use clavis::credential::{Credential, Name, Reason, Scopes, Status};
 use clavis::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
 use clavis::ids::ClientId;
 use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
-use clavis::store::{AuditScope, Cursor, PageRequest, StoreError, UsageBatch, UsageMonth};
+use clavis::store::{
+    AuditScope, CredentialState, Cursor, PageRequest, StoreError, UsageBatch, UsageMonth,
+};
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
 clavis_tests::against_both_stores!(
@@ -30,6 +32,7 @@ clavis_tests::against_both_stores!(
     audit_events_vanish_after_their_retention,
     usage_counts_per_month_and_survives_lifecycle_writes,
     denied_tokens_are_remembered_until_they_expire,
+    a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together,
     failures_count_per_client_and_window_until_the_window_ends,
     idempotency_records_land_with_their_change_and_read_back_whole,
     a_taken_idempotency_key_refuses_the_whole_write,
@@ -643,6 +646,58 @@ async fn denied_tokens_are_remembered_until_they_expire(fx: Fixture) {
         !fx.store.is_token_denied("jti-1").await.unwrap(),
         "past exp the token is dead anyway"
     );
+}
+
+async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let now = fx.now();
+    let month = UsageMonth::of(now);
+    let state = |jti: Option<&'static str>| {
+        let (fx, id) = (&fx, c.client_id.clone());
+        async move { fx.store.credential_state(&id, jti, month).await.unwrap() }
+    };
+    assert_eq!(
+        state(Some("jti-a")).await,
+        CredentialState {
+            credential: Some(c.clone()),
+            token_denied: false,
+            uses_this_month: 0,
+        }
+    );
+    fx.store
+        .record_uses(&UsageBatch::new(c.client_id.clone(), 12, now, false))
+        .await
+        .unwrap();
+    fx.store
+        .record_uses(&UsageBatch::new(
+            c.client_id.clone(),
+            5,
+            now + Duration::days(40),
+            false,
+        ))
+        .await
+        .unwrap();
+    fx.store
+        .deny_token("jti-a", now + Duration::minutes(30))
+        .await
+        .unwrap();
+    let read = state(Some("jti-a")).await;
+    assert_eq!((read.token_denied, read.uses_this_month), (true, 12));
+    assert_eq!(read.credential.as_ref(), Some(&c));
+    let other_token = state(Some("jti-b")).await;
+    assert!(!other_token.token_denied);
+    assert!(!state(None).await.token_denied, "no token, nothing denied");
+    // Past the token's expiry its deny-list entry is gone (TTL), as is nothing else.
+    fx.advance(Duration::minutes(31));
+    let later = state(Some("jti-a")).await;
+    assert_eq!((later.token_denied, later.uses_this_month), (false, 12));
+    // Deleted: no credential, its uses still read.
+    fx.store
+        .delete(&c, &lifecycle::delete(&c, &fx.context()))
+        .await
+        .unwrap();
+    let gone = state(Some("jti-b")).await;
+    assert_eq!((gone.credential, gone.uses_this_month), (None, 12));
 }
 
 async fn failures_count_per_client_and_window_until_the_window_ends(fx: Fixture) {
