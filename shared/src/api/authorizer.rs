@@ -11,13 +11,11 @@ use lambda_http::http::header;
 use serde::Serialize;
 
 use crate::authorizer::{Allowed, RequestVerifier, RouteScopes, VerifyError};
-use crate::client_auth::{ClientAuthenticator, VerificationCache};
-use crate::config::{ConfigError, Env, StoreSettings, TokenSettings, secret_hasher};
+use crate::config::{ConfigError, Env, TokenSettings};
 use crate::secret::SecretHasher;
-use crate::store::{SharedVerifierStore, UsageStore};
-use crate::time::{Clock, SystemClock};
+use crate::store::SharedVerifierStore;
+use crate::time::Clock;
 use crate::token::Tokens;
-use crate::usage::UsageRecorder;
 
 /// What the authorizer reads beyond the token settings.
 #[derive(Debug, Clone)]
@@ -63,19 +61,8 @@ impl AuthorizerApp {
         token_settings: &TokenSettings,
         settings: AuthorizerSettings,
     ) -> Result<Self, ConfigError> {
-        let cache = VerificationCache::new(token_settings.verification_cache_entries)
-            .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
-        let clients = ClientAuthenticator::new(
-            store.clone(),
-            hasher,
-            Arc::clone(&clock),
-            cache,
-            token_settings.throttle,
-        );
-        let usage = Arc::new(UsageRecorder::new(
-            store.clone() as Arc<dyn UsageStore>,
-            token_settings.usage_flush_interval,
-        ));
+        let (clients, usage) =
+            super::client_parts(store.clone(), hasher, Arc::clone(&clock), token_settings)?;
         Ok(Self {
             verifier: RequestVerifier::new(
                 settings.routes,
@@ -91,14 +78,15 @@ impl AuthorizerApp {
 
     pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = AuthorizerSettings::from_env(env)?;
-        let store_settings = StoreSettings::from_env(env)?;
-        let token_settings = TokenSettings::from_env(env)?;
-        let hasher = Arc::new(secret_hasher(env)?);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = token_settings.tokens(&store_settings.region).await?;
-        let store: SharedVerifierStore =
-            Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
-        Self::new(store, hasher, clock, tokens, &token_settings, settings)
+        let c = super::ClientSettings::from_env(env).await?;
+        Self::new(
+            Arc::new(c.store),
+            c.hasher,
+            c.clock,
+            c.tokens,
+            &c.settings,
+            settings,
+        )
     }
 }
 
@@ -217,6 +205,7 @@ mod tests {
     use crate::secret::ClientSecret;
     use crate::store::memory::MemoryStore;
     use crate::store::{CredentialStore, Retention};
+    use crate::time::SystemClock;
     use crate::token::keys::{KeyAlgorithm, SigningKey};
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use crate::config::{
 };
 use crate::secret::SecretHasher;
 use crate::service::CredentialService;
+use crate::store::dynamodb::DynamoStore;
 use crate::store::{SharedStore, SharedTokenStore, UsageStore};
 use crate::time::{Clock, SystemClock};
 use crate::token::Tokens;
@@ -56,6 +57,52 @@ impl App {
     }
 }
 
+/// What every function that authenticates clients reads at cold start: the OAuth functions
+/// and the request authorizer.
+pub struct ClientSettings {
+    pub store: DynamoStore,
+    pub hasher: Arc<SecretHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: Tokens,
+    pub settings: TokenSettings,
+}
+
+impl ClientSettings {
+    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let store_settings = StoreSettings::from_env(env)?;
+        let settings = TokenSettings::from_env(env)?;
+        let hasher = Arc::new(secret_hasher(env)?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = settings.tokens(&store_settings.region).await?;
+        let store = store_settings.dynamo_store(Arc::clone(&clock)).await;
+        Ok(Self {
+            store,
+            hasher,
+            clock,
+            tokens,
+            settings,
+        })
+    }
+}
+
+/// A client authenticator with its per-instance verification cache, and where the instance
+/// counts uses: built alike by the OAuth functions and the request authorizer.
+pub fn client_parts(
+    store: SharedTokenStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+    settings: &TokenSettings,
+) -> Result<(ClientAuthenticator, Arc<UsageRecorder>), ConfigError> {
+    let cache = VerificationCache::new(settings.verification_cache_entries)
+        .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
+    let usage = Arc::new(UsageRecorder::new(
+        Arc::clone(&store) as Arc<dyn UsageStore>,
+        settings.usage_flush_interval,
+    ));
+    let clients = ClientAuthenticator::new(store, hasher, clock, cache, settings.throttle);
+    Ok((clients, usage))
+}
+
 /// What the OAuth functions share: the token service, with the store, the signing keys, and
 /// the client authenticator with its per-instance verification cache.
 pub struct OAuthApp {
@@ -70,33 +117,16 @@ impl OAuthApp {
         tokens: Tokens,
         settings: &TokenSettings,
     ) -> Result<Self, ConfigError> {
-        let cache = VerificationCache::new(settings.verification_cache_entries)
-            .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
-        let clients = ClientAuthenticator::new(
-            Arc::clone(&store),
-            hasher,
-            Arc::clone(&clock),
-            cache,
-            settings.throttle,
-        );
-        let usage = Arc::new(UsageRecorder::new(
-            Arc::clone(&store) as Arc<dyn UsageStore>,
-            settings.usage_flush_interval,
-        ));
+        let (clients, usage) =
+            client_parts(Arc::clone(&store), hasher, Arc::clone(&clock), settings)?;
         Ok(Self {
             tokens: TokenService::new(clients, tokens, store, clock, usage),
         })
     }
 
     pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let store_settings = StoreSettings::from_env(env)?;
-        let token_settings = TokenSettings::from_env(env)?;
-        let hasher = Arc::new(secret_hasher(env)?);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = token_settings.tokens(&store_settings.region).await?;
-        let store: SharedTokenStore =
-            Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
-        Self::new(store, hasher, clock, tokens, &token_settings)
+        let c = ClientSettings::from_env(env).await?;
+        Self::new(Arc::new(c.store), c.hasher, c.clock, c.tokens, &c.settings)
     }
 }
 
