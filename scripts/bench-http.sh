@@ -91,8 +91,9 @@ ENDPOINT=$(head -1 "$DATA/endpoint")
 node -e 'require("http").createServer((q, s) => { q.resume(); q.on("end", () => { s.writeHead(204); s.end(); }); }).listen(+process.argv[1], "127.0.0.1")' "$UPSTREAM_PORT" &
 UPSTREAM=$!
 
-start_gateway() { # $1: verification cache entries
+start_gateway() { # $1: verification cache entries, $2: LIVE_STATUS_MAX_AGE_SECONDS (default 0)
   CLAVIS_DATA_DIR="$DATA" PORT=$PORT DYNAMODB_ENDPOINT="$ENDPOINT" VERIFICATION_CACHE_ENTRIES=$1 \
+    LIVE_STATUS_MAX_AGE_SECONDS=${2:-0} \
     CLAVIS_UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" ROUTE_SCOPES='{"GET /items/{id}": ["bench:read"]}' \
     RUST_LOG=warn,clavis::usage=debug "$BIN/clavis-local" serve > "$OUT/gateway.log" 2>&1 &
   GATEWAY=$!
@@ -268,6 +269,20 @@ API_TRUTH=$(( 1 + 2000 / PEER_CONCURRENCY * PEER_CONCURRENCY + API_ALLOWED ))
 stop_gateway
 [ "$API_COUNT" -eq "$API_TRUTH" ] || { echo "FAILED: request count $API_COUNT, but $API_TRUTH uses were allowed" >&2; exit 1; }
 
+echo "  and again with LIVE_STATUS_MAX_AGE_SECONDS=1 (a second of staleness for fewer reads)…"
+start_gateway 10000 1
+hey -n 2000 -c "$PEER_CONCURRENCY" -H "Authorization: Bearer $ACCESS_TOKEN" "http://127.0.0.1:$PORT/api/items/warm-up" > "$OUT/api-warm-up.txt"
+STALE_BEFORE=( "$(cpu_ticks "$GATEWAY")" "$(cpu_ticks "$DYNAMODB")" )
+hey -n "$API_REQUESTS" -c "$PEER_CONCURRENCY" -H "Authorization: Bearer $ACCESS_TOKEN" "http://127.0.0.1:$PORT/api/items/42" > "$OUT/api-stale.txt" &
+HEY=$!
+wait "$HEY"; HEY=
+STALE_AFTER=( "$(cpu_ticks "$GATEWAY")" "$(cpu_ticks "$DYNAMODB")" )
+STALE_ALLOWED=$(awk '/^Status code distribution/ {s = 1; next} s && $1 == "[204]" {print $2}' "$OUT/api-stale.txt")
+[ "${STALE_ALLOWED:-0}" -eq "$API_EXPECTED" ] || { echo "FAILED: ${STALE_ALLOWED:-0} of $API_EXPECTED API requests allowed; see $OUT/api-stale.txt" >&2; exit 1; }
+STALE_CPU=$(echo "${STALE_AFTER[0]} ${STALE_BEFORE[0]} $CLK_TCK $STALE_ALLOWED" | awk '{printf "%.3f", ($1 - $2) * 1000 / $3 / $4}')
+STALE_DB_CPU=$(echo "${STALE_AFTER[1]} ${STALE_BEFORE[1]} $CLK_TCK $STALE_ALLOWED" | awk '{printf "%.3f", ($1 - $2) * 1000 / $3 / $4}')
+stop_gateway
+
 echo "first-time verifications through the gateway…"
 start_gateway 0
 hey_tokens 40 "$(new_client)" "$OUT/warm-up.txt"
@@ -326,5 +341,8 @@ peer_row() { # $1: label, $2: report, $3: DynamoDB Local column
     "$(rate "$OUT/api.txt")" "$(percentile "$OUT/api.txt" 50)" "$(percentile "$OUT/api.txt" 99)" "$API_CPU" "$API_DB_CPU" \
     "$(ratio "$(rate "$OUT/api.txt")" "$(rate "$OUT/peer-clavis-repeat.txt")")" \
     "$(echo "$API_WRITES $API_SECONDS" | awk '{printf "%.2f (%d flushes that wrote in %.1f s)", $1 / $2, $1, $2}')" "$API_COUNT" "$API_TRUTH"
+  printf "| the same, LIVE_STATUS_MAX_AGE_SECONDS=1 | %.1f | %s | %s | %s | %s | %s | | |\n" \
+    "$(rate "$OUT/api-stale.txt")" "$(percentile "$OUT/api-stale.txt" 50)" "$(percentile "$OUT/api-stale.txt" 99)" "$STALE_CPU" "$STALE_DB_CPU" \
+    "$(ratio "$(rate "$OUT/api-stale.txt")" "$(rate "$OUT/peer-clavis-repeat.txt")")"
   [ -z "${CLAVIS_BENCH_BIN_DIR:-}" ] || echo "**Clavis binaries from $CLAVIS_BENCH_BIN_DIR, not the bench build: its figures are not comparable.**"
 } | tee -a "$OUT/summary.md"
