@@ -422,6 +422,10 @@ impl RequestVerifier {
         &self.routes
     }
 
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
     /// Where this instance counts allowed requests; its owner flushes it.
     pub fn usage(&self) -> &Arc<UsageRecorder> {
         &self.usage

@@ -204,7 +204,8 @@ mod tests {
     use crate::lifecycle_tests::created;
     use crate::secret::ClientSecret;
     use crate::store::memory::MemoryStore;
-    use crate::store::{CredentialStore, Retention};
+    use crate::store::{CredentialStore, Retention, UsageMonth, UsageStore};
+
     use crate::time::SystemClock;
     use crate::token::keys::{KeyAlgorithm, SigningKey};
 
@@ -271,32 +272,108 @@ mod tests {
         .expect("API Gateway's example event")
     }
 
-    #[tokio::test]
-    async fn the_answer_is_api_gateways_simple_response() {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default()));
-        let hasher = Arc::new(SecretHasher::new(64, 1, 1).expect("hasher"));
-        let secret = ClientSecret::generate(Environment::Live);
-        let mut new = created(&["products:read"], None, clock.now());
-        new.credential.secret.hash = hasher.hash(&secret).expect("hash");
+    /// A credential in `store` whose secret is `secret`, with `quota`.
+    async fn stored(
+        store: &MemoryStore,
+        hasher: &SecretHasher,
+        secret: &ClientSecret,
+        quota: Option<u64>,
+    ) -> crate::credential::Credential {
+        let mut new = created(&["products:read"], None, SystemClock.now());
+        new.credential.secret.hash = hasher.hash(secret).expect("hash");
+        new.credential.monthly_request_quota =
+            quota.map(|q| crate::credential::RequestQuota::new(q).expect("quota"));
         store.insert(&new).await.expect("insert");
-        let pem = SigningKey::generate(KeyAlgorithm::Rs256).expect("key").1;
+        new.credential
+    }
+
+    /// An authorizer instance on `store`, as one warm Lambda instance builds it.
+    async fn instance(
+        store: &Arc<MemoryStore>,
+        hasher: &Arc<SecretHasher>,
+        pem: &str,
+    ) -> AuthorizerApp {
         let env = Env::default()
             .with("TOKEN_ISSUER", "https://auth.example")
             .with("TOKEN_AUDIENCE", "api")
             .with("SIGNING_KEY_PEM", pem)
             .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#);
         let token_settings = TokenSettings::from_env(&env).expect("token settings");
-        let app = AuthorizerApp::new(
-            store,
-            hasher,
-            clock,
+        AuthorizerApp::new(
+            store.clone(),
+            Arc::clone(hasher),
+            Arc::new(SystemClock),
             token_settings.tokens("us-east-1").await.expect("tokens"),
             &token_settings,
             AuthorizerSettings::from_env(&env).expect("settings"),
         )
-        .expect("app");
-        let pair = format!("{}:{}", new.credential.client_id, secret.expose());
+        .expect("app")
+    }
+
+    fn setup() -> (Arc<MemoryStore>, Arc<SecretHasher>, String) {
+        let store = Arc::new(MemoryStore::new(
+            Arc::new(SystemClock),
+            Retention::default(),
+        ));
+        let hasher = Arc::new(SecretHasher::new(64, 1, 1).expect("hasher"));
+        let pem = SigningKey::generate(KeyAlgorithm::Rs256).expect("key").1;
+        (store, hasher, pem)
+    }
+
+    async fn allowed(app: &AuthorizerApp, authorization: &str) -> bool {
+        app.verifier
+            .verify("GET /products", authorization)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn with_two_instances_a_quota_runs_over_by_at_most_what_the_other_has_not_flushed() {
+        let (store, hasher, pem) = setup();
+        let secret = ClientSecret::generate(Environment::Live);
+        let credential = stored(&store, &hasher, &secret, Some(10)).await;
+        let (a, b) = (
+            instance(&store, &hasher, &pem).await,
+            instance(&store, &hasher, &pem).await,
+        );
+        let token = a
+            .verifier
+            .tokens()
+            .issue(&credential, &credential.scopes, SystemClock.now())
+            .expect("token")
+            .access_token;
+        let bearer = format!("Bearer {token}");
+        // A allows 6, unflushed; B knows nothing of them and allows 10 of its own: 16 in all,
+        // over the quota by exactly what A had not flushed.
+        for _ in 0..6 {
+            assert!(allowed(&a, &bearer).await);
+        }
+        let mut by_b = 0;
+        while allowed(&b, &bearer).await {
+            by_b += 1;
+        }
+        assert_eq!(by_b, 10);
+        // Once A has flushed, both see the stored count and refuse at once.
+        a.verifier.usage().flush().await;
+        b.verifier.usage().flush().await;
+        assert!(!allowed(&a, &bearer).await && !allowed(&b, &bearer).await);
+        let stored = store
+            .request_counts(
+                std::slice::from_ref(&credential.client_id),
+                UsageMonth::of(SystemClock.now()),
+            )
+            .await
+            .expect("counts");
+        assert_eq!(stored[&credential.client_id], 16, "refusals count nothing");
+    }
+
+    #[tokio::test]
+    async fn the_answer_is_api_gateways_simple_response() {
+        let (store, hasher, pem) = setup();
+        let secret = ClientSecret::generate(Environment::Live);
+        let credential = stored(&store, &hasher, &secret, None).await;
+        let app = instance(&store, &hasher, &pem).await;
+        let pair = format!("{}:{}", credential.client_id, secret.expose());
         let basic = format!(
             "Basic {}",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair)
@@ -308,7 +385,7 @@ mod tests {
                 "isAuthorized": true,
                 "context": {
                     "tenant": "acme",
-                    "client_id": new.credential.client_id.to_string(),
+                    "client_id": credential.client_id.to_string(),
                     "scope": "products:read",
                     "jti": "",
                 }
