@@ -87,7 +87,7 @@ fn decide(
     let state = CredentialState {
         credential: Some(credential.clone()),
         token_denied: false,
-        uses_this_month: 1_000,
+        uses_this_month: Some(1_000),
     };
     let header = format!("Bearer {token}");
     group.bench_function(format!("authorize/{name}"), |b| {

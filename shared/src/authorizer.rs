@@ -318,10 +318,18 @@ fn require_scopes(granted: impl Fn(&Scope) -> bool, required: &[Scope]) -> Resul
     }
 }
 
-fn require_quota(credential: &Credential, uses: u64) -> Result<(), Refusal> {
-    match credential.monthly_request_quota {
-        Some(quota) if !quota.allows_another(uses) => Err(Refusal::QuotaExceeded),
-        _ => Ok(()),
+/// `stored`: this month's uses as read, `None` if they were not (which a credential with a
+/// quota is refused for: nothing may pass a quota unchecked); `unflushed`: this instance's
+/// uses not yet written.
+fn require_quota(
+    credential: &Credential,
+    stored: Option<u64>,
+    unflushed: u64,
+) -> Result<(), Refusal> {
+    match (credential.monthly_request_quota, stored) {
+        (None, _) => Ok(()),
+        (Some(quota), Some(stored)) if quota.allows_another(stored + unflushed) => Ok(()),
+        (Some(_), _) => Err(Refusal::QuotaExceeded),
     }
 }
 
@@ -347,7 +355,7 @@ pub fn admit_bearer(
     }
     let granted: Vec<&str> = claims.scope.split(' ').collect();
     require_scopes(|s| granted.contains(&s.as_str()), required)?;
-    require_quota(credential, state.uses_this_month + unflushed)?;
+    require_quota(credential, state.uses_this_month, unflushed)?;
     Ok(Allowed {
         tenant: claims.tenant.clone(),
         client_id: claims.client_id.clone(),
@@ -363,7 +371,7 @@ struct StateCache {
     entries: Mutex<LruCache<(ClientId, String), (Instant, CredentialState)>>,
 }
 
-/// Enough for the tokens in use at once on one warm instance.
+/// Enough for the tokens (and credentials) in use at once on one warm instance.
 const STATE_CACHE_ENTRIES: NonZeroUsize = NonZeroUsize::new(10_000).unwrap();
 
 impl StateCache {
@@ -381,6 +389,22 @@ impl StateCache {
     }
 }
 
+/// Which credentials this instance last saw with a quota: those without one are verified
+/// without reading their usage counter (one key fewer per request, a third of the reads).
+struct KnownQuotas(Mutex<LruCache<ClientId, bool>>);
+
+impl KnownQuotas {
+    fn may_have_quota(&self, client_id: &ClientId) -> bool {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(client_id).copied().unwrap_or(true)
+    }
+
+    fn remember(&self, client_id: &ClientId, has_quota: bool) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.put(client_id.clone(), has_quota);
+    }
+}
+
 /// Decides requests: see the module's comment. One per warm instance.
 pub struct RequestVerifier {
     routes: RouteScopes,
@@ -391,6 +415,7 @@ pub struct RequestVerifier {
     usage: Arc<UsageRecorder>,
     /// `None`: the credential is read on every request.
     recent: Option<StateCache>,
+    quotas: KnownQuotas,
 }
 
 impl RequestVerifier {
@@ -415,6 +440,7 @@ impl RequestVerifier {
             clock,
             usage,
             recent,
+            quotas: KnownQuotas(Mutex::new(LruCache::new(STATE_CACHE_ENTRIES))),
         }
     }
 
@@ -449,7 +475,7 @@ impl RequestVerifier {
                 let claims = verify_bearer(&self.tokens, token, now)?;
                 let client_id =
                     ClientId::parse(&claims.client_id).ok_or(Refusal::CredentialNotFound)?;
-                let state = self.state(&client_id, &claims.jti, month).await?;
+                let state = self.bearer_state(&client_id, &claims.jti, month).await?;
                 let unflushed = self.usage.unflushed(&client_id, month);
                 let allowed = admit_bearer(&claims, &state, required, unflushed, now)?;
                 (allowed, state.credential)
@@ -464,10 +490,10 @@ impl RequestVerifier {
                 if credential.monthly_request_quota.is_some() {
                     let state = self
                         .store
-                        .credential_state(&credential.client_id, None, month)
+                        .credential_state(&credential.client_id, None, Some(month))
                         .await?;
                     let unflushed = self.usage.unflushed(&credential.client_id, month);
-                    require_quota(&credential, state.uses_this_month + unflushed)?;
+                    require_quota(&credential, state.uses_this_month, unflushed)?;
                 }
                 let allowed = Allowed {
                     tenant: credential.tenant.to_string(),
@@ -484,7 +510,11 @@ impl RequestVerifier {
         Ok(allowed)
     }
 
-    async fn state(
+    /// What a Bearer request needs read: the credential and the deny list, and this month's
+    /// uses only if the credential has a quota. Whether it has one is known from the last
+    /// read of it on this instance (unknown: assume it has); a quota set since is seen in the
+    /// credential read now, and its uses are then read at once.
+    async fn bearer_state(
         &self,
         client_id: &ClientId,
         jti: &str,
@@ -494,10 +524,23 @@ impl RequestVerifier {
         if let Some(state) = self.recent.as_ref().and_then(|cache| cache.get(&key)) {
             return Ok(state);
         }
-        let state = self
+        let read_uses = self.quotas.may_have_quota(client_id);
+        let mut state = self
             .store
-            .credential_state(client_id, Some(jti), month)
+            .credential_state(client_id, Some(jti), read_uses.then_some(month))
             .await?;
+        let has_quota = state
+            .credential
+            .as_ref()
+            .is_some_and(|c| c.monthly_request_quota.is_some());
+        self.quotas.remember(client_id, has_quota);
+        if has_quota && state.uses_this_month.is_none() {
+            state.uses_this_month = self
+                .store
+                .credential_state(client_id, None, Some(month))
+                .await?
+                .uses_this_month;
+        }
         if let Some(cache) = &self.recent {
             cache.put(key, state.clone());
         }

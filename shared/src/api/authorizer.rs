@@ -368,6 +368,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_quota_set_after_the_instance_last_saw_the_credential_is_enforced_at_once() {
+        let (store, hasher, pem) = setup();
+        let secret = ClientSecret::generate(Environment::Live);
+        let credential = stored(&store, &hasher, &secret, None).await;
+        let app = instance(&store, &hasher, &pem).await;
+        let bearer = format!(
+            "Bearer {}",
+            app.verifier
+                .tokens()
+                .issue(&credential, &credential.scopes, SystemClock.now())
+                .expect("token")
+                .access_token
+        );
+        // Seen without a quota: its usage counter is no longer read.
+        for _ in 0..3 {
+            assert!(allowed(&app, &bearer).await);
+        }
+        app.verifier.usage().flush().await;
+        let patch = crate::lifecycle::DetailsPatch {
+            monthly_request_quota: Some(Some(
+                crate::credential::RequestQuota::new(5).expect("quota"),
+            )),
+            ..Default::default()
+        };
+        let context = crate::lifecycle_tests::context_at(SystemClock.now());
+        let change = crate::lifecycle::update_details(&credential, patch, &context)
+            .expect("allowed")
+            .expect("a change");
+        store
+            .update(credential.version, &change)
+            .await
+            .expect("update");
+        // 3 of 5 used: the stored uses are read as soon as the quota shows, so exactly two
+        // more go through.
+        assert!(allowed(&app, &bearer).await && allowed(&app, &bearer).await);
+        assert!(!allowed(&app, &bearer).await);
+    }
+
+    #[tokio::test]
     async fn the_answer_is_api_gateways_simple_response() {
         let (store, hasher, pem) = setup();
         let secret = ClientSecret::generate(Environment::Live);

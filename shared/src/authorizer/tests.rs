@@ -129,7 +129,7 @@ fn case() -> Case {
         state: CredentialState {
             credential: Some(credential),
             token_denied: false,
-            uses_this_month: 0,
+            uses_this_month: Some(0),
         },
         now,
     }
@@ -221,9 +221,13 @@ fn the_quota_counts_stored_and_unflushed_uses() {
             .unwrap()
             .credential
     });
-    c.state.uses_this_month = 7;
+    c.state.uses_this_month = Some(7);
     assert!(admit(&c, &[], 2).is_ok(), "9 used of 10");
     assert_eq!(admit(&c, &[], 3), Err(Refusal::QuotaExceeded));
+    // Uses not read are no licence: a credential with a quota is refused without them.
+    c.state.uses_this_month = None;
+    assert_eq!(admit(&c, &[], 0), Err(Refusal::QuotaExceeded));
+    c.state.uses_this_month = Some(7);
     // Scopes are checked first: a request that would be refused anyway says why.
     assert_eq!(
         admit(&c, &["orders:write"], 3),

@@ -1343,20 +1343,22 @@ impl CredentialStateReader for DynamoStore {
         &self,
         client_id: &ClientId,
         jti: Option<&str>,
-        month: UsageMonth,
+        month: Option<UsageMonth>,
     ) -> Result<CredentialState, StoreError> {
         let credential_pk = credential_pk(client_id);
-        let usage_sk = month.sort_key();
-        let mut keys = vec![
-            key(credential_pk.clone(), CREDENTIAL_SK),
-            key(credential_pk.clone(), usage_sk.clone()),
-        ];
+        let usage_sk = month.map(UsageMonth::sort_key);
+        let mut keys = vec![key(credential_pk.clone(), CREDENTIAL_SK)];
+        keys.extend(
+            usage_sk
+                .iter()
+                .map(|sk| key(credential_pk.clone(), sk.clone())),
+        );
         keys.extend(jti.map(|jti| key(denied_token_pk(jti), DENIED_TOKEN_SK)));
         let now = self.clock.now();
         let mut state = CredentialState {
             credential: None,
             token_denied: false,
-            uses_this_month: 0,
+            uses_this_month: month.map(|_| 0),
         };
         for item in self.batch_get(keys, true).await? {
             if !is_live(&item, now) {
@@ -1366,8 +1368,8 @@ impl CredentialStateReader for DynamoStore {
                 (Some(pk), Some(CREDENTIAL_SK)) if pk == credential_pk => {
                     state.credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
                 }
-                (Some(pk), Some(sk)) if pk == credential_pk && sk == usage_sk => {
-                    state.uses_this_month = usage_count(&item)?;
+                (Some(pk), Some(sk)) if pk == credential_pk && Some(sk) == usage_sk.as_deref() => {
+                    state.uses_this_month = Some(usage_count(&item)?);
                 }
                 _ => state.token_denied = true,
             }

@@ -358,11 +358,17 @@ impl CredentialStateReader for MemoryStore {
         &self,
         client_id: &ClientId,
         jti: Option<&str>,
-        month: UsageMonth,
+        month: Option<UsageMonth>,
     ) -> Result<CredentialState, StoreError> {
-        let counts = self
-            .request_counts(std::slice::from_ref(client_id), month)
-            .await?;
+        let uses_this_month = match month {
+            Some(month) => {
+                let counts = self
+                    .request_counts(std::slice::from_ref(client_id), month)
+                    .await?;
+                Some(counts.get(client_id).copied().unwrap_or(0))
+            }
+            None => None,
+        };
         let token_denied = match jti {
             Some(jti) => self.is_token_denied(jti).await?,
             None => false,
@@ -370,7 +376,7 @@ impl CredentialStateReader for MemoryStore {
         Ok(CredentialState {
             credential: CredentialStore::get(self, client_id).await?,
             token_denied,
-            uses_this_month: counts.get(client_id).copied().unwrap_or(0),
+            uses_this_month,
         })
     }
 }

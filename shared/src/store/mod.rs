@@ -243,20 +243,21 @@ pub struct CredentialState {
     pub credential: Option<Credential>,
     /// Whether the token asked about is on the deny list (RFC 7009).
     pub token_denied: bool,
-    /// Uses stored for the month asked about.
-    pub uses_this_month: u64,
+    /// Uses stored in the month asked about; `None` when none was.
+    pub uses_this_month: Option<u64>,
 }
 
 /// The request authorizer's one read per request.
 #[async_trait]
 pub trait CredentialStateReader: Send + Sync {
     /// The credential, whether the token `jti` is denied (`false` without one), and the
-    /// credential's stored uses in `month`, in one round trip.
+    /// credential's stored uses in `month` (if asked: only a credential with a quota needs
+    /// them, and each key read costs), in one round trip.
     async fn credential_state(
         &self,
         client_id: &ClientId,
         jti: Option<&str>,
-        month: UsageMonth,
+        month: Option<UsageMonth>,
     ) -> Result<CredentialState, StoreError>;
 }
 

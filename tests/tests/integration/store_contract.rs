@@ -654,14 +654,19 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
     let month = UsageMonth::of(now);
     let state = |jti: Option<&'static str>| {
         let (fx, id) = (&fx, c.client_id.clone());
-        async move { fx.store.credential_state(&id, jti, month).await.unwrap() }
+        async move {
+            fx.store
+                .credential_state(&id, jti, Some(month))
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(
         state(Some("jti-a")).await,
         CredentialState {
             credential: Some(c.clone()),
             token_denied: false,
-            uses_this_month: 0,
+            uses_this_month: Some(0),
         }
     );
     fx.store
@@ -682,7 +687,7 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
         .await
         .unwrap();
     let read = state(Some("jti-a")).await;
-    assert_eq!((read.token_denied, read.uses_this_month), (true, 12));
+    assert_eq!((read.token_denied, read.uses_this_month), (true, Some(12)));
     assert_eq!(read.credential.as_ref(), Some(&c));
     let other_token = state(Some("jti-b")).await;
     assert!(!other_token.token_denied);
@@ -690,14 +695,24 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
     // Past the token's expiry its deny-list entry is gone (TTL), as is nothing else.
     fx.advance(Duration::minutes(31));
     let later = state(Some("jti-a")).await;
-    assert_eq!((later.token_denied, later.uses_this_month), (false, 12));
+    assert_eq!(
+        (later.token_denied, later.uses_this_month),
+        (false, Some(12))
+    );
     // Deleted: no credential, its uses still read.
     fx.store
         .delete(&c, &lifecycle::delete(&c, &fx.context()))
         .await
         .unwrap();
     let gone = state(Some("jti-b")).await;
-    assert_eq!((gone.credential, gone.uses_this_month), (None, 12));
+    assert_eq!((gone.credential, gone.uses_this_month), (None, Some(12)));
+    // Uses not asked for are not read.
+    let without = fx
+        .store
+        .credential_state(&c.client_id, Some("jti-a"), None)
+        .await
+        .unwrap();
+    assert_eq!(without.uses_this_month, None);
 }
 
 async fn failures_count_per_client_and_window_until_the_window_ends(fx: Fixture) {
