@@ -19,7 +19,9 @@ use crate::model::{
     PageDocument, ScopeDescription, Status, Timestamp,
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
-use crate::transport::{RetryPolicy, Timeouts, Transport, retry_after};
+use crate::transport::{
+    RetryPolicy, Timeouts, Transport, base_url, endpoint, read_json, retry_after,
+};
 
 /// A client of the management API.
 ///
@@ -114,35 +116,6 @@ impl ClientBuilder {
             }),
         })
     }
-}
-
-/// Parses the API's base URL (e.g. `https://api.example.com` or `http://127.0.0.1:3000`).
-pub(crate) fn base_url(text: &str) -> Result<Url> {
-    let url = Url::parse(text.trim()).map_err(|e| {
-        Error::Config(format!(
-            "the API URL {text:?} is not a URL ({e}); give one like https://api.example.com"
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(Error::Config(format!(
-            "the API URL {text:?} must be an http:// or https:// URL, like https://api.example.com"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!(
-            "the API URL {text:?} must not have a query or fragment"
-        )));
-    }
-    Ok(url)
-}
-
-/// `base` with path segments appended, each percent-encoded as one segment.
-pub(crate) fn endpoint<'a>(base: &Url, segments: impl IntoIterator<Item = &'a str>) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(segments);
-    }
-    url
 }
 
 impl Client {
@@ -267,22 +240,6 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// included, instead of making a second credential or a second secret.
 fn new_idempotency_key() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// Reads a successful response's JSON body as `T`.
-pub(crate) async fn read_json<T: DeserializeOwned>(url: &Url, response: Response) -> Result<T> {
-    let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| Error::transport(url, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Error::unexpected(
-            url,
-            status,
-            format!("the body is not what was expected: {e}"),
-        )
-    })
 }
 
 /// The error a failed management response stands for.

@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::error::{Error, OAuthError, Result};
-use crate::management::{base_url, endpoint, read_json};
-use crate::transport::{RetryPolicy, Timeouts, Transport, retry_after};
+use crate::transport::{
+    RetryPolicy, Timeouts, Transport, base_url, endpoint, read_json, retry_after,
+};
 
 /// An integration's client ID and secret. Its `Debug` output shows the ID only.
 #[derive(Clone)]

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::environment::Environment;
 use crate::ids::{ClientId, TenantId};
 use crate::secret::{SecretHash, looks_like_secret};
 use crate::time::Timestamp;
@@ -128,30 +129,6 @@ impl Credential {
             Some(_) => expires_at,
             None => expires_at - notice_window,
         })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    Live,
-    Test,
-}
-
-impl Environment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Live => "live",
-            Environment::Test => "test",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "live" => Some(Environment::Live),
-            "test" => Some(Environment::Test),
-            _ => None,
-        }
     }
 }
 

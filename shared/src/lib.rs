@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod client_auth;
 pub mod config;
 pub mod credential;
+pub mod environment;
 pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;

@@ -12,7 +12,7 @@ use rand_core::UnwrapErr;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use crate::credential::Environment;
+use crate::environment::Environment;
 
 pub const SECRET_PREFIX: &str = "csk";
 /// 43 base62 characters carry 256.03 bits.

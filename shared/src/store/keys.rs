@@ -18,8 +18,16 @@ const CREDENTIAL_LISTING_PREFIX: &str = "CRED#";
 const AUDIT_PREFIX: &str = "AUDIT#";
 const USAGE_PREFIX: &str = "USAGE#";
 
+const CREDENTIAL_PK_PREFIX: &str = "CRED#";
+
 pub(crate) fn credential_pk(client_id: &ClientId) -> String {
-    format!("CRED#{client_id}")
+    format!("{CREDENTIAL_PK_PREFIX}{client_id}")
+}
+
+/// The client ID of a credential's partition key (`CRED#<client_id>`), if it is one.
+pub(crate) fn client_id_of_pk(pk: &str) -> Option<ClientId> {
+    pk.strip_prefix(CREDENTIAL_PK_PREFIX)
+        .and_then(ClientId::parse)
 }
 
 pub(crate) fn tenant_pk(tenant: &TenantId) -> String {

@@ -18,8 +18,8 @@ use crate::time::Timestamp;
 pub mod dynamodb;
 mod keys;
 pub mod memory;
-pub mod schema;
 
+pub use dynamodb::schema;
 pub use keys::{Cursor, UsageMonth};
 
 #[derive(Debug, thiserror::Error)]

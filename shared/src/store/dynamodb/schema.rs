@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::StoreError;
-use super::dynamodb::map_sdk_error;
+use super::map_sdk_error;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyDef {

@@ -1,0 +1,359 @@
+//! The port traits over the parts above.
+
+use super::*;
+
+#[async_trait]
+impl CredentialStore for DynamoStore {
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
+        self.insert_with(created, None).await
+    }
+
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let Some(item) = self
+            .get_item(key(credential_pk(client_id), CREDENTIAL_SK))
+            .await?
+        else {
+            return Ok(None);
+        };
+        from_item::<CredentialItem>(item)?
+            .into_credential()
+            .map(Some)
+    }
+
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+        self.update_with(expected_version, change, None).await
+    }
+
+    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                credential_pk(&credential.client_id),
+                CREDENTIAL_SK,
+            )))
+            .condition_expression("#version = :expected_version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected_version", n(credential.version))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.transact(
+            TransactWriteItem::builder().delete(delete).build(),
+            event,
+            None,
+            StoreError::Conflict,
+        )
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Credential>, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(tenant_pk(tenant))),
+            (":prefix".to_owned(), s(credential_listing_prefix())),
+        ]);
+        let mut filter = self.live_filter(&mut names, &mut values).to_owned();
+        if let Some(status) = status {
+            let (expression, uses_now) = status_filter(status);
+            if uses_now {
+                values.insert(":now".into(), s(key_format(self.clock.now())));
+            }
+            filter = format!("{filter} AND {expression}");
+        }
+        let start = match &page.cursor {
+            Some(cursor) => {
+                let cursor = cursor.check(Listing::Credentials)?;
+                let mut start = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
+                start.insert("GSI1PK".into(), s(tenant_pk(tenant)));
+                start.insert("GSI1SK".into(), s(cursor.sort_key.clone()));
+                Some(start)
+            }
+            None => None,
+        };
+        let query = Query {
+            index: Some(GSI1),
+            key_condition: "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
+            filter,
+            names,
+            values,
+            start,
+        };
+        let found = self.query(query, page.limit + 1).await?;
+        Self::page(
+            found,
+            page.limit,
+            |item| from_item::<CredentialItem>(item)?.into_credential(),
+            Cursor::for_credential,
+            |key| cursor_at(key, "GSI1SK"),
+        )
+    }
+}
+
+#[async_trait]
+impl AuditLog for DynamoStore {
+    async fn list_events(
+        &self,
+        scope: &AuditScope,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let cursor = match &page.cursor {
+            Some(cursor) => Some(cursor.check(Listing::Audit)?),
+            None => None,
+        };
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":prefix".to_owned(), s(audit_prefix()))]);
+        let live = self.live_filter(&mut names, &mut values);
+        let (index, key_condition, filter, sort_attribute, start) = match scope {
+            AuditScope::Tenant(tenant) => {
+                values.insert(":pk".into(), s(tenant_pk(tenant)));
+                let start = cursor.map(|c| {
+                    let mut start = key(credential_pk(&c.client_id), c.sort_key.clone());
+                    start.insert("GSI1PK".into(), s(tenant_pk(tenant)));
+                    start.insert("GSI1SK".into(), s(c.sort_key.clone()));
+                    start
+                });
+                let condition = "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)";
+                (Some(GSI1), condition, live.to_owned(), "GSI1SK", start)
+            }
+            AuditScope::Credential(tenant, client_id) => {
+                values.insert(":pk".into(), s(credential_pk(client_id)));
+                values.insert(":tenant".into(), s(tenant.as_str()));
+                let start = cursor.map(|c| key(credential_pk(client_id), c.sort_key.clone()));
+                let condition = "PK = :pk AND begins_with(SK, :prefix)";
+                (
+                    None,
+                    condition,
+                    format!("{live} AND tenant = :tenant"),
+                    "SK",
+                    start,
+                )
+            }
+        };
+        let query = Query {
+            index,
+            key_condition,
+            filter,
+            names,
+            values,
+            start,
+        };
+        let found = self.query(query, page.limit + 1).await?;
+        Self::page(
+            found,
+            page.limit,
+            |item| Ok(from_item::<AuditItem>(item)?.event),
+            Cursor::for_event,
+            |key| cursor_at(key, sort_attribute),
+        )
+    }
+}
+
+#[async_trait]
+impl UsageStore for DynamoStore {
+    async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        let client_id = &batch.client_id;
+        let at = batch.latest;
+        // A one-item transaction rather than a plain update for its client request token:
+        // DynamoDB applies a retried batch (its answer lost) only once, so an `ADD` can be
+        // retried without counting twice.
+        let add = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(credential_pk(client_id), UsageMonth::of(at).sort_key())))
+            .update_expression(
+                "ADD request_count :uses SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
+            )
+            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+            .expression_attribute_values(":uses", n(batch.uses))
+            .expression_attribute_values(":at", s(key_format(at)))
+            .expression_attribute_values(":ttl", n(epoch(at + self.retention.usage_counters)))
+            .expression_attribute_values(":entity", s(ENTITY_USAGE))
+            .expression_attribute_values(":client_id", s(client_id.as_str()))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let counter = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(add).build())
+            .client_request_token(&batch.write_id)
+            .send();
+        if !batch.refresh_last_used {
+            counter
+                .await
+                .map_err(|e| map_transaction_error(e, StoreError::Conflict))?;
+            return Ok(());
+        }
+        let last_used = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(credential_pk(client_id), CREDENTIAL_SK)))
+            .update_expression("SET last_used_at = :at")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :at)",
+            )
+            .expression_attribute_values(":at", s(key_format(at)))
+            .send();
+        let (counter, last_used) = tokio::join!(counter, last_used);
+        counter.map_err(|e| map_transaction_error(e, StoreError::Conflict))?;
+        match last_used {
+            // A deleted credential, or a later use already recorded: nothing to do.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            other => other.map(drop).map_err(map_sdk_error),
+        }
+    }
+
+    async fn request_counts(
+        &self,
+        client_ids: &[ClientId],
+        month: UsageMonth,
+    ) -> Result<HashMap<ClientId, u64>, StoreError> {
+        let mut counts = HashMap::new();
+        let now = self.clock.now();
+        for chunk in client_ids.chunks(BATCH_GET_MAX_KEYS) {
+            let keys = chunk
+                .iter()
+                .map(|id| key(credential_pk(id), month.sort_key()))
+                .collect();
+            for item in self.batch_get(keys, false).await? {
+                if !is_live(&item, now) {
+                    continue;
+                }
+                let pk = string_attr(&item, "PK").unwrap_or_default();
+                let client_id = client_id_of_pk(pk).ok_or_else(|| corrupt("PK", pk))?;
+                counts.insert(client_id, usage_count(&item)?);
+            }
+        }
+        Ok(counts)
+    }
+}
+
+#[async_trait]
+impl TokenDenyList for DynamoStore {
+    async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError> {
+        let mut item = key(denied_token_pk(jti), DENIED_TOKEN_SK);
+        item.insert("entity".into(), s(ENTITY_DENIED_TOKEN));
+        item.insert(TABLE.ttl_attribute.into(), n(epoch(token_expires_at)));
+        self.put_item(item).await
+    }
+
+    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .get_item(key(denied_token_pk(jti), DENIED_TOKEN_SK))
+            .await?
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl FailureCounter for DynamoStore {
+    async fn failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError> {
+        self.get_item(key(throttle_pk(client_id), failure_window_sk(window_start)))
+            .await?
+            .map_or(Ok(0), |item| failure_count(&item))
+    }
+
+    async fn credential_and_failures(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+    ) -> Result<(Option<Credential>, u32), StoreError> {
+        let credential_pk = credential_pk(client_id);
+        let items = self
+            .batch_get(
+                vec![
+                    key(credential_pk.clone(), CREDENTIAL_SK),
+                    key(throttle_pk(client_id), failure_window_sk(window_start)),
+                ],
+                true,
+            )
+            .await?;
+        let mut credential = None;
+        let mut failures = 0;
+        for item in items {
+            if string_attr(&item, "PK") == Some(credential_pk.as_str()) {
+                credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
+            } else {
+                failures = failure_count(&item)?;
+            }
+        }
+        Ok((credential, failures))
+    }
+
+    async fn record_failure(
+        &self,
+        client_id: &ClientId,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                throttle_pk(client_id),
+                failure_window_sk(window_start),
+            )))
+            .update_expression("ADD failures :one SET #ttl = :ttl, entity = :entity")
+            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(epoch(window_end)))
+            .expression_attribute_values(":entity", s(ENTITY_FAILURES))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CredentialStateReader for DynamoStore {
+    async fn credential_state(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        month: Option<UsageMonth>,
+    ) -> Result<CredentialState, StoreError> {
+        let credential_pk = credential_pk(client_id);
+        let usage_sk = month.map(UsageMonth::sort_key);
+        let mut keys = vec![key(credential_pk.clone(), CREDENTIAL_SK)];
+        keys.extend(
+            usage_sk
+                .iter()
+                .map(|sk| key(credential_pk.clone(), sk.clone())),
+        );
+        keys.extend(jti.map(|jti| key(denied_token_pk(jti), DENIED_TOKEN_SK)));
+        let now = self.clock.now();
+        let mut state = CredentialState {
+            credential: None,
+            token_denied: false,
+            uses_this_month: month.map(|_| 0),
+        };
+        for item in self.batch_get(keys, true).await? {
+            if !is_live(&item, now) {
+                continue;
+            }
+            match (string_attr(&item, "PK"), string_attr(&item, "SK")) {
+                (Some(pk), Some(CREDENTIAL_SK)) if pk == credential_pk => {
+                    state.credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
+                }
+                (Some(pk), Some(sk)) if pk == credential_pk && Some(sk) == usage_sk.as_deref() => {
+                    state.uses_this_month = Some(usage_count(&item)?);
+                }
+                _ => state.token_denied = true,
+            }
+        }
+        Ok(state)
+    }
+}
