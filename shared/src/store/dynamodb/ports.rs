@@ -82,14 +82,14 @@ impl CredentialStore for DynamoStore {
             values,
             start,
         };
-        let found = self.query(query, page.limit + 1).await?;
-        Self::page(
-            found,
+        self.query_page(
+            query,
             page.limit,
             |item| from_item::<CredentialItem>(item)?.into_credential(),
             Cursor::for_credential,
-            |key| cursor_at(key, "GSI1SK"),
+            "GSI1SK",
         )
+        .await
     }
 }
 
@@ -141,14 +141,14 @@ impl AuditLog for DynamoStore {
             values,
             start,
         };
-        let found = self.query(query, page.limit + 1).await?;
-        Self::page(
-            found,
+        self.query_page(
+            query,
             page.limit,
             |item| Ok(from_item::<AuditItem>(item)?.event),
             Cursor::for_event,
-            |key| cursor_at(key, sort_attribute),
+            sort_attribute,
         )
+        .await
     }
 }
 

@@ -78,15 +78,18 @@ impl DynamoStore {
         "(attribute_not_exists(#ttl) OR #ttl > :now_epoch)"
     }
 
-    /// Builds a page from a query's results, ending it at the resume point when the round-trip
-    /// budget ran out first.
-    pub(super) fn page<T>(
-        found: Found,
+    /// One page of a listing: `query` run for one item more than `limit` (to know whether
+    /// there is a next page), decoded, and ended at the resume point when the round-trip budget
+    /// ran out first. `sort_attribute` names the sort key the listing's cursors carry.
+    pub(super) async fn query_page<T>(
+        &self,
+        query: Query<'_>,
         limit: usize,
         decode: impl Fn(Item) -> Result<T, StoreError>,
         cursor_of: impl Fn(&T) -> Cursor,
-        resume_cursor: impl Fn(&Item) -> Option<Cursor>,
+        sort_attribute: &str,
     ) -> Result<Page<T>, StoreError> {
+        let found = self.query(query, limit + 1).await?;
         let items = found
             .items
             .into_iter()
@@ -94,7 +97,10 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()?;
         let mut page = page_from(items, limit, cursor_of);
         if page.next_cursor.is_none() {
-            page.next_cursor = found.resume_from.as_ref().and_then(resume_cursor);
+            page.next_cursor = found
+                .resume_from
+                .as_ref()
+                .and_then(|key| cursor_at(key, sort_attribute));
         }
         Ok(page)
     }
