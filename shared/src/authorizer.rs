@@ -267,11 +267,23 @@ impl RouteScopes {
     }
 }
 
-/// What the `Authorization` header presents.
-#[derive(Debug, PartialEq, Eq)]
+/// What the `Authorization` header presents. Its `Debug` shows neither token nor secret.
+#[derive(PartialEq, Eq)]
 pub enum Presented<'a> {
     Bearer(&'a str),
     Basic { client_id: String, secret: String },
+}
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bearer(_) => f.write_str("Bearer(…)"),
+            Self::Basic { client_id, .. } => f
+                .debug_struct("Basic")
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Reads `Authorization`: `Bearer <token>` or `Basic base64(client_id:secret)` (the scheme in

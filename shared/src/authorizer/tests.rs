@@ -82,6 +82,11 @@ fn the_header_presents_a_bearer_token_or_a_basic_pair() {
             secret: "csk:with:colons".into()
         })
     );
+    let shown = format!("{:?} {:?}", presented("Bearer abc.def"), presented(&basic));
+    assert!(
+        !shown.contains("abc.def") && !shown.contains("csk:with"),
+        "{shown}"
+    );
     for (header, refusal) in [
         ("", Refusal::InvalidToken),
         ("Bearer", Refusal::InvalidToken),
