@@ -500,12 +500,9 @@ impl RequestVerifier {
                     .map_err(basic_refusal)?;
                 require_scopes(|s| credential.scopes.contains(s), required)?;
                 if credential.monthly_request_quota.is_some() {
-                    let state = self
-                        .store
-                        .credential_state(&credential.client_id, None, Some(month))
-                        .await?;
+                    let stored = self.stored_uses(&credential.client_id, month).await?;
                     let unflushed = self.usage.unflushed(&credential.client_id, month);
-                    require_quota(&credential, state.uses_this_month, unflushed)?;
+                    require_quota(&credential, Some(stored), unflushed)?;
                 }
                 let allowed = Allowed {
                     tenant: credential.tenant.to_string(),
@@ -520,6 +517,20 @@ impl RequestVerifier {
             self.usage.record(credential, now);
         }
         Ok(allowed)
+    }
+
+    /// This month's stored uses of a credential whose item is already in hand: the usage
+    /// counter alone.
+    async fn stored_uses(
+        &self,
+        client_id: &ClientId,
+        month: UsageMonth,
+    ) -> Result<u64, StoreError> {
+        let counts = self
+            .store
+            .request_counts(std::slice::from_ref(client_id), month)
+            .await?;
+        Ok(counts.get(client_id).copied().unwrap_or(0))
     }
 
     /// What a Bearer request needs read: the credential and the deny list, and this month's
@@ -547,11 +558,7 @@ impl RequestVerifier {
             .is_some_and(|c| c.monthly_request_quota.is_some());
         self.quotas.remember(client_id, has_quota);
         if has_quota && state.uses_this_month.is_none() {
-            state.uses_this_month = self
-                .store
-                .credential_state(client_id, None, Some(month))
-                .await?
-                .uses_this_month;
+            state.uses_this_month = Some(self.stored_uses(client_id, month).await?);
         }
         if let Some(cache) = &self.recent {
             cache.put(key, state.clone());
