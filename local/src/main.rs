@@ -350,7 +350,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     )?);
     // The sweeper on its schedule, as EventBridge runs it in AWS (first run at start).
     let sweeper = Sweeper::new(
-        Arc::clone(&store),
+        store.clone(),
         Arc::clone(&clock),
         Retention::default().expiry_notice,
     );

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use crate::credential::{Credential, Status};
 use crate::ids::ClientId;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
-use crate::store::{SharedTokenStore, StoreError};
+use crate::store::{SharedClientStore, StoreError};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +124,7 @@ impl VerificationCache {
 }
 
 pub struct ClientAuthenticator {
-    store: SharedTokenStore,
+    store: SharedClientStore,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     cache: VerificationCache,
@@ -139,7 +139,7 @@ pub struct ClientAuthenticator {
 
 impl ClientAuthenticator {
     pub fn new(
-        store: SharedTokenStore,
+        store: SharedClientStore,
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
         cache: VerificationCache,

@@ -19,7 +19,7 @@ use crate::lifecycle::{
     self, DetailsPatch, GracePeriod, LifecycleError, NewCredential, Transition,
 };
 use crate::secret::{ClientSecret, HashError, SecretHash, SecretHasher};
-use crate::store::{AuditScope, Page, PageRequest, SharedStore, StoreError, UsageMonth};
+use crate::store::{AuditScope, Page, PageRequest, SharedManagementStore, StoreError, UsageMonth};
 use crate::time::{Clock, Timestamp};
 
 /// How many times an operation without `If-Match` re-reads and re-decides after losing a race.
@@ -187,14 +187,18 @@ enum Write {
 }
 
 pub struct CredentialService {
-    store: SharedStore,
+    store: SharedManagementStore,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     catalogue: ScopeCatalogue,
 }
 
 impl CredentialService {
-    pub fn new(store: SharedStore, hasher: Arc<SecretHasher>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: SharedManagementStore,
+        hasher: Arc<SecretHasher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             hasher,
@@ -211,10 +215,6 @@ impl CredentialService {
 
     pub fn catalogue(&self) -> &ScopeCatalogue {
         &self.catalogue
-    }
-
-    pub fn store(&self) -> &SharedStore {
-        &self.store
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

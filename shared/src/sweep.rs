@@ -18,7 +18,7 @@ use crate::audit::AuditAction;
 use crate::config::{ConfigError, Env, StoreSettings};
 use crate::credential::Credential;
 use crate::lifecycle;
-use crate::store::{DueCursor, SharedStore, StoreError};
+use crate::store::{DueCursor, SharedSweepStore, StoreError};
 use crate::time::{Clock, SystemClock, Timestamp};
 
 /// Credentials read per index query.
@@ -52,7 +52,7 @@ pub struct SweepReport {
 }
 
 pub struct Sweeper {
-    store: SharedStore,
+    store: SharedSweepStore,
     clock: Arc<dyn Clock>,
     notice_window: TimeDelta,
 }
@@ -68,7 +68,7 @@ fn hour_of(at: Timestamp) -> Timestamp {
 }
 
 impl Sweeper {
-    pub fn new(store: SharedStore, clock: Arc<dyn Clock>, notice_window: TimeDelta) -> Self {
+    pub fn new(store: SharedSweepStore, clock: Arc<dyn Clock>, notice_window: TimeDelta) -> Self {
         Self {
             store,
             clock,
@@ -162,7 +162,7 @@ impl Sweeper {
     pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = StoreSettings::from_env(env)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: SharedStore = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        let store: SharedSweepStore = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
         Ok(Self::new(store, clock, settings.retention.expiry_notice))
     }
 

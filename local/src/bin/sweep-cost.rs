@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         create_table(&settings.client().await, &table).await?;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let store: SharedStore = Arc::new(settings.dynamo_store(clock.clone()).await);
-        let sweeper = Sweeper::new(Arc::clone(&store), clock.clone(), Duration::days(7));
+        let sweeper = Sweeper::new(store.clone(), clock.clone(), Duration::days(7));
         // A table's first sweep walks the 30-day lookback over empty hours; run it before
         // loading, so the figures are those of the sweeps a running deployment makes.
         sweeper.sweep(None).await?;

@@ -323,13 +323,20 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Everything a deployment's storage offers; handlers hold it as one `Arc<dyn Store>`.
+// Each consumer holds the narrowest of these that it uses, so that a test's fake implements
+// only those ports, and a function's bootstrap links only their implementations.
+
+/// What the client authenticator uses: the credential, and the failures that throttle it.
+pub trait ClientStore: CredentialStore + FailureCounter {}
+
+impl<T: CredentialStore + FailureCounter + ?Sized> ClientStore for T {}
+
 /// What the token endpoints use. Holding only this (not [`Store`]) keeps the other ports'
 /// implementations (audit listings, the sweep index, idempotency records) out of the token
 /// functions' bootstraps.
-pub trait TokenStore: CredentialStore + FailureCounter + TokenDenyList + UsageStore {}
+pub trait TokenStore: ClientStore + TokenDenyList + UsageStore {}
 
-impl<T: CredentialStore + FailureCounter + TokenDenyList + UsageStore + ?Sized> TokenStore for T {}
+impl<T: ClientStore + TokenDenyList + UsageStore + ?Sized> TokenStore for T {}
 
 /// What the request authorizer uses: the token endpoints' ports (it authenticates Basic
 /// clients as they do) and the one read per request.
@@ -337,10 +344,26 @@ pub trait VerifierStore: TokenStore + CredentialStateReader {}
 
 impl<T: TokenStore + CredentialStateReader + ?Sized> VerifierStore for T {}
 
-pub trait Store: VerifierStore + AuditLog + SweepIndex + IdempotencyStore {}
+/// What the management service uses: lifecycle writes with their idempotency records, the
+/// audit trail, and the request counts its views show.
+pub trait ManagementStore: CredentialStore + AuditLog + UsageStore + IdempotencyStore {}
 
-impl<T: VerifierStore + AuditLog + SweepIndex + IdempotencyStore + ?Sized> Store for T {}
+impl<T: CredentialStore + AuditLog + UsageStore + IdempotencyStore + ?Sized> ManagementStore for T {}
+
+/// What the expiry sweeper uses: the sweep index, and the credentials it records expiries on.
+pub trait SweepStore: CredentialStore + SweepIndex {}
+
+impl<T: CredentialStore + SweepIndex + ?Sized> SweepStore for T {}
+
+/// Everything a deployment's storage offers: what one process serving every function (the
+/// local gateway, the test harness) holds and hands out as the narrower ports.
+pub trait Store: VerifierStore + ManagementStore + SweepStore {}
+
+impl<T: VerifierStore + ManagementStore + SweepStore + ?Sized> Store for T {}
 
 pub type SharedStore = Arc<dyn Store>;
+pub type SharedClientStore = Arc<dyn ClientStore>;
 pub type SharedTokenStore = Arc<dyn TokenStore>;
 pub type SharedVerifierStore = Arc<dyn VerifierStore>;
+pub type SharedManagementStore = Arc<dyn ManagementStore>;
+pub type SharedSweepStore = Arc<dyn SweepStore>;

@@ -924,7 +924,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     // The sweeper, with a notice and an expiry to record.
     api.create("iam", body("Soon", 3)).await;
     usage.file("create-credential");
-    let sweeper = Sweeper::new(Arc::clone(&store), clock.clone(), chrono::Duration::days(7));
+    let sweeper = Sweeper::new(store.clone(), clock.clone(), chrono::Duration::days(7));
     clock.advance(chrono::Duration::days(4));
     let report = sweeper.sweep(None).await.expect("sweep");
     assert!(

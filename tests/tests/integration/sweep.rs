@@ -22,7 +22,7 @@ clavis_tests::against_both_stores!(
 );
 
 fn sweeper(fx: &Fixture) -> Sweeper {
-    Sweeper::new(Arc::clone(&fx.store), fx.clock.clone(), NOTICE_WINDOW)
+    Sweeper::new(fx.store.clone(), fx.clock.clone(), NOTICE_WINDOW)
 }
 
 async fn insert_expiring_in(fx: &Fixture, expires_in: Duration) -> Credential {
