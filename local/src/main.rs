@@ -9,13 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use clavis::api::authorizer::{AuthorizerApp, AuthorizerSettings};
-use clavis::api::{App, OAuthApp};
-use clavis::config::{
-    ConfigError, Env, StoreSettings, TokenSettings, scope_catalogue, secret_hasher,
-};
+use clavis::compose::Deployment;
+use clavis::config::{ConfigError, Env, StoreSettings, retention};
 use clavis::store::schema::ensure_table;
-use clavis::store::{Retention, SharedStore, memory::MemoryStore};
+use clavis::store::{SharedStore, memory::MemoryStore};
 use clavis::sweep::Sweeper;
 use clavis::time::{Clock, SystemClock};
 use clavis::token::keys::KeyAlgorithm;
@@ -219,6 +216,7 @@ fn init_logs() {
 
 async fn sweep_once(data_dir: &Path, table: &str, endpoint: Option<String>) -> Result<(), Failure> {
     init_logs();
+    let retention = retention(&Env::from_process())?;
     let endpoint = endpoint.or_else(|| {
         std::fs::read_to_string(endpoint_file(data_dir))
             .ok()
@@ -226,7 +224,7 @@ async fn sweep_once(data_dir: &Path, table: &str, endpoint: Option<String>) -> R
     });
     let running = match endpoint {
         Some(endpoint) => {
-            let settings = StoreSettings::local(&endpoint, table);
+            let settings = StoreSettings::local(&endpoint, table).with_retention(retention);
             let answers = settings.client().await.list_tables().limit(1).send().await;
             answers.is_ok().then_some(settings)
         }
@@ -236,13 +234,16 @@ async fn sweep_once(data_dir: &Path, table: &str, endpoint: Option<String>) -> R
         Some(settings) => (settings, None),
         None => {
             let local = DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
-            (local.store_settings(table), Some(local))
+            (
+                local.store_settings(table).with_retention(retention),
+                Some(local),
+            )
         }
     };
     ensure_table(&settings.client().await, table).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store: SharedStore = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
-    let report = Sweeper::new(store, clock, Retention::default().expiry_notice)
+    let report = Sweeper::new(store, clock, retention.expiry_notice)
         .sweep_and_log(None)
         .await;
     if let Some(local) = local {
@@ -269,15 +270,20 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
         })?;
     let idp = Arc::new(LocalIdp::load_or_create(&data_dir)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let env = Env::from_process();
+    let retention = retention(&env)?;
     let (store, dynamodb, described): (SharedStore, Option<DynamoDbLocal>, String) = match kind {
         StoreKind::Memory => (
-            Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default())),
+            Arc::new(MemoryStore::new(Arc::clone(&clock), retention)),
             None,
             "in memory (gone when it stops)".into(),
         ),
         StoreKind::Dynamodb => {
             let (settings, local) = match dynamodb_endpoint {
-                Some(endpoint) => (StoreSettings::local(&endpoint, &table), None),
+                Some(endpoint) => (
+                    StoreSettings::local(&endpoint, &table).with_retention(retention),
+                    None,
+                ),
                 None => {
                     eprintln!(
                         "Starting DynamoDB Local (data in {})…",
@@ -286,7 +292,10 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
                     let local =
                         DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
                     std::fs::write(endpoint_file(&data_dir), local.endpoint())?;
-                    (local.store_settings(&table), Some(local))
+                    (
+                        local.store_settings(&table).with_retention(retention),
+                        Some(local),
+                    )
                 }
             };
             ensure_table(&settings.client().await, &table).await?;
@@ -301,59 +310,43 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
             )
         }
     };
-    let env = Env::from_process();
-    let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
-    let hasher = Arc::new(secret_hasher(&env)?);
-    let catalogue = scope_catalogue(&env)?;
     // Access tokens are signed with a development key kept beside the data; the issuer is
     // this gateway, so discovery and the JWKS are served where the tokens say.
     let (_, signing_pem) =
         persistent_key(&data_dir.join("dev-signing-key.pem"), KeyAlgorithm::Rs256)?;
-    let mut token_env = env
+    let mut env = env
         .with("TOKEN_ISSUER", bound.url())
         .with("SIGNING_KEY_PEM", signing_pem);
-    if token_env.optional("TOKEN_AUDIENCE").is_none() {
-        token_env = token_env.with("TOKEN_AUDIENCE", "clavis-api");
+    if env.optional("TOKEN_AUDIENCE").is_none() {
+        env = env.with("TOKEN_AUDIENCE", "clavis-api");
     }
-    let token_settings = TokenSettings::from_env(&token_env)?;
-    let tokens = token_settings.tokens("us-east-1").await?;
+    let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
+    let Deployment {
+        management,
+        oauth,
+        authorizer,
+        sweeper,
+    } = Deployment::build(store, clock, &env).await?;
     // The platform's API behind the request authorizer, when there is one to front.
-    let platform = match token_env.optional("CLAVIS_UPSTREAM") {
+    let platform = match env.optional("CLAVIS_UPSTREAM") {
         None => None,
         Some(url) => {
             let upstream = Upstream::parse(url)
                 .map_err(|problem| ConfigError::new("CLAVIS_UPSTREAM", problem))?;
-            let authorizer = AuthorizerApp::new(
-                store.clone(),
-                Arc::clone(&hasher),
-                Arc::clone(&clock),
-                tokens.clone(),
-                &token_settings,
-                AuthorizerSettings::from_env(&token_env)?,
-            )?;
-            Some(PlatformApi::new(Arc::new(authorizer), upstream))
+            let authorizer = authorizer.ok_or_else(|| {
+                ConfigError::new("ROUTE_SCOPES", "is required with CLAVIS_UPSTREAM")
+            })?;
+            Some(PlatformApi::new(authorizer, upstream))
         }
     };
-    let platform_line = match token_env.optional("CLAVIS_UPSTREAM") {
+    let platform_line = match env.optional("CLAVIS_UPSTREAM") {
         Some(upstream) => format!(
             "The platform's API (ROUTE_SCOPES) behind the request authorizer:\n\n  {url}{API_PREFIX}/… → {upstream}/…\n\n",
             url = bound.url()
         ),
         None => String::new(),
     };
-    let oauth = Arc::new(OAuthApp::new(
-        store.clone(),
-        Arc::clone(&hasher),
-        Arc::clone(&clock),
-        tokens,
-        &token_settings,
-    )?);
     // The sweeper on its schedule, as EventBridge runs it in AWS (first run at start).
-    let sweeper = Sweeper::new(
-        store.clone(),
-        Arc::clone(&clock),
-        Retention::default().expiry_notice,
-    );
     let schedule = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         loop {
@@ -362,10 +355,9 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
             let _report = sweeper.sweep_and_log(None).await;
         }
     });
-    let app = Arc::new(App::new(store, hasher, clock).with_catalogue(catalogue));
     let console = repo_root().join("console").join("dist");
     let console_built = console.join("index.html").is_file();
-    let mut gateway = Gateway::new(app, oauth, Arc::clone(&idp)).with_console(console);
+    let mut gateway = Gateway::new(management, oauth, Arc::clone(&idp)).with_console(console);
     if let Some(platform) = platform {
         gateway = gateway.with_platform_api(platform);
     }

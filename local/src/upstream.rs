@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use clavis::api::authorizer::{AuthorizerApp, AuthorizerContext, authorize_request};
+use clavis::api::authorizer::{AuthorizerContext, authorize_request};
+use clavis::compose::AuthorizerApp;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};

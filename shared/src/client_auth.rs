@@ -281,12 +281,13 @@ fn admit(credential: Option<Credential>, now: Timestamp) -> Result<Credential, A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Actor, ActorRole, Context};
-    use crate::credential::{Description, Environment, Name, Scopes};
-    use crate::ids::TenantId;
+    use crate::audit::Context;
+    use crate::credential::Environment;
+
     use crate::lifecycle::{self, GracePeriod, NewCredential, Transition};
     use crate::store::memory::MemoryStore;
     use crate::store::{CredentialStore, FailureCounter, Retention};
+    use crate::testing;
     use crate::time::{ManualClock, SystemClock};
 
     struct Setup {
@@ -316,33 +317,19 @@ mod tests {
     }
 
     fn context(s: &Setup) -> Context {
-        Context {
-            actor: Actor {
-                subject: "u".into(),
-                role: ActorRole::Admin,
-            },
-            now: s.clock.now(),
-            request_id: None,
-        }
+        testing::context_at(s.clock.now())
     }
 
     async fn create(s: &Setup) -> (Credential, ClientSecret) {
         let secret = ClientSecret::generate(Environment::Live);
-        let created = lifecycle::create(
+        let created = testing::create(
             NewCredential {
-                tenant: TenantId::parse("acme").unwrap(),
-                name: Name::parse("n").unwrap(),
-                description: Description::default(),
-                scopes: Scopes::parse(&["a:read"]).unwrap(),
-                environment: Environment::Live,
                 expires_at: Some(s.clock.now() + Duration::days(1)),
-                monthly_request_quota: None,
+                ..testing::new_credential("acme", &["a:read"])
             },
-            ClientId::generate(),
             s.hasher.hash(&secret).unwrap(),
             &context(s),
-        )
-        .unwrap();
+        );
         s.store.insert(&created).await.unwrap();
         (created.credential, secret)
     }

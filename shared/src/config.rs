@@ -99,6 +99,28 @@ impl Env {
     }
 }
 
+/// How long ended items are kept, and how early an expiry is noticed:
+/// `CREDENTIAL_RETENTION_DAYS`, `AUDIT_RETENTION_DAYS`, `EXPIRY_NOTICE_DAYS` (1 to 3650 each).
+pub fn retention(env: &Env) -> Result<Retention, ConfigError> {
+    let defaults = Retention::default();
+    let days = |variable: &str, default: Duration| -> Result<Duration, ConfigError> {
+        let days: i64 = env.number(variable, default.num_days())?;
+        if !(1..=3650).contains(&days) {
+            return Err(ConfigError::new(
+                variable,
+                "must be between 1 and 3650 days",
+            ));
+        }
+        Ok(Duration::days(days))
+    };
+    Ok(Retention {
+        ended_credentials: days("CREDENTIAL_RETENTION_DAYS", defaults.ended_credentials)?,
+        audit_events: days("AUDIT_RETENTION_DAYS", defaults.audit_events)?,
+        usage_counters: defaults.usage_counters,
+        expiry_notice: days("EXPIRY_NOTICE_DAYS", defaults.expiry_notice)?,
+    })
+}
+
 /// Where the table lives and how long ended items are kept.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -127,28 +149,17 @@ impl StoreSettings {
             (None, Some(_)) => "us-east-1".to_owned(),
             (None, None) => env.required("AWS_REGION")?.to_owned(),
         };
-        let defaults = Retention::default();
-        let days = |variable: &str, default: Duration| -> Result<Duration, ConfigError> {
-            let days: i64 = env.number(variable, default.num_days())?;
-            if !(1..=3650).contains(&days) {
-                return Err(ConfigError::new(
-                    variable,
-                    "must be between 1 and 3650 days",
-                ));
-            }
-            Ok(Duration::days(days))
-        };
         Ok(Self {
             table_name: env.required("TABLE_NAME")?.to_owned(),
             endpoint,
             region,
-            retention: Retention {
-                ended_credentials: days("CREDENTIAL_RETENTION_DAYS", defaults.ended_credentials)?,
-                audit_events: days("AUDIT_RETENTION_DAYS", defaults.audit_events)?,
-                usage_counters: defaults.usage_counters,
-                expiry_notice: days("EXPIRY_NOTICE_DAYS", defaults.expiry_notice)?,
-            },
+            retention: retention(env)?,
         })
+    }
+
+    /// The same settings with `retention` (e.g. read with [`retention`] for DynamoDB Local).
+    pub fn with_retention(self, retention: Retention) -> Self {
+        Self { retention, ..self }
     }
 
     /// A DynamoDB client. In AWS the credentials come from the environment Lambda sets, so no

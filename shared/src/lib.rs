@@ -9,12 +9,14 @@ pub mod auth;
 pub mod authorizer;
 pub mod catalogue;
 pub mod client_auth;
+pub mod compose;
 pub mod config;
 pub mod credential;
 pub mod environment;
 pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
+pub mod runtime;
 pub mod secret;
 pub mod service;
 pub mod store;
@@ -25,6 +27,5 @@ pub mod token;
 pub mod token_service;
 pub mod usage;
 
-#[cfg(test)]
-#[path = "lifecycle_tests.rs"]
-mod lifecycle_tests;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

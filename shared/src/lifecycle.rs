@@ -535,3 +535,6 @@ fn system_transition(next: Credential, now: Timestamp, action: AuditAction) -> T
         event,
     }
 }
+
+#[cfg(test)]
+mod tests;

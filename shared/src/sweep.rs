@@ -9,17 +9,16 @@
 //! finish, so the next run resumes there.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use chrono::{DurationRound, TimeDelta};
 use serde::Serialize;
 
 use crate::audit::AuditAction;
-use crate::config::{ConfigError, Env, StoreSettings};
 use crate::credential::Credential;
 use crate::lifecycle;
 use crate::store::{DueCursor, SharedSweepStore, StoreError};
-use crate::time::{Clock, SystemClock, Timestamp};
+use crate::time::{Clock, Timestamp};
 
 /// Credentials read per index query.
 const PAGE_SIZE: usize = 100;
@@ -29,8 +28,6 @@ const FIRST_SWEEP_LOOKBACK: TimeDelta = TimeDelta::days(30);
 /// A finished sweep leaves its checkpoint this far behind its own `now`: the index is
 /// eventually consistent, and writers' clocks may run a little behind the sweeper's.
 const CHECKPOINT_MARGIN: TimeDelta = TimeDelta::hours(1);
-/// Time kept back from the Lambda deadline: the write in flight, and the checkpoint after it.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// What one sweep did, logged as its summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -159,13 +156,6 @@ impl Sweeper {
 }
 
 impl Sweeper {
-    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let settings = StoreSettings::from_env(env)?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: SharedSweepStore = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
-        Ok(Self::new(store, clock, settings.retention.expiry_notice))
-    }
-
     /// One sweep, logged as a summary.
     pub async fn sweep_and_log(
         &self,
@@ -188,28 +178,4 @@ impl Sweeper {
         );
         Ok(report)
     }
-}
-
-/// The sweep-expired function: one sweep per scheduled event, stopping short of the deadline.
-pub async fn run_lambda() -> Result<(), lambda_http::Error> {
-    use lambda_http::{LambdaEvent, service_fn};
-    crate::telemetry::init_lambda();
-    let sweeper = &Sweeper::from_env(&Env::from_process())
-        .await
-        .inspect_err(|e| tracing::error!(function = "sweep-expired", error = %e, "cannot start"))?;
-    lambda_http::lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            let left = event
-                .context
-                .deadline()
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
-            let deadline = Instant::now() + left.saturating_sub(DEADLINE_MARGIN);
-            sweeper
-                .sweep_and_log(Some(deadline))
-                .await
-                .map_err(lambda_http::Error::from)
-        },
-    ))
-    .await
 }

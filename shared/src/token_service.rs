@@ -177,7 +177,7 @@ mod tests {
     use super::*;
 
     fn credential(scopes: &[&str]) -> Credential {
-        crate::lifecycle_tests::created(scopes, None, chrono::Utc::now()).credential
+        crate::testing::created(scopes, None, chrono::Utc::now()).credential
     }
 
     #[test]

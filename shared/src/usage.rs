@@ -256,7 +256,7 @@ mod tests {
     async fn setup() -> (Arc<ManualClock>, SharedStore, Credential) {
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let store: SharedStore = Arc::new(MemoryStore::new(clock.clone(), Retention::default()));
-        let created = crate::lifecycle_tests::created(&["products:read"], None, clock.now());
+        let created = crate::testing::created(&["products:read"], None, clock.now());
         store.insert(&created).await.unwrap();
         (clock, store, created.credential)
     }
@@ -339,8 +339,7 @@ mod tests {
     async fn a_failed_batch_is_retried_as_it_was_and_given_up_only_after_the_retry_window() {
         let store = Arc::new(Refusing::default());
         let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
-        let c =
-            crate::lifecycle_tests::created(&["products:read"], None, SystemClock.now()).credential;
+        let c = crate::testing::created(&["products:read"], None, SystemClock.now()).credential;
         for _ in 0..3 {
             recorder.record(&c, SystemClock.now());
         }

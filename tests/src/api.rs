@@ -5,10 +5,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use clavis::api::authorizer::{AuthorizerApp, AuthorizerSettings};
-use clavis::api::{App, OAuthApp};
-use clavis::config::{Env, TokenSettings, scope_catalogue};
-use clavis::secret::SecretHasher;
+use clavis::compose::Deployment;
+use clavis::config::Env;
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis::usage::UsageRecorder;
 use clavis_local::gateway::{Bound, Gateway, RunningGateway};
@@ -208,39 +206,22 @@ impl TestApi {
         if env.optional("TOKEN_AUDIENCE").is_none() {
             env = env.with("TOKEN_AUDIENCE", "clavis-api");
         }
-        let token_settings = TokenSettings::from_env(&env).expect("token settings");
-        let tokens = token_settings.tokens("us-east-1").await.expect("tokens");
-        let hasher = Arc::new(SecretHasher::default());
-        let oauth = OAuthApp::new(
-            fixture.store.clone(),
-            Arc::clone(&hasher),
-            fixture.clock.clone(),
-            tokens,
-            &token_settings,
-        )
-        .expect("oauth app");
-        let usage = Arc::clone(oauth.tokens.usage());
+        let deployment = Deployment::build(fixture.store.clone(), fixture.clock.clone(), &env)
+            .await
+            .expect("the settings of the test's API");
+        let usage = Arc::clone(deployment.oauth.tokens.usage());
         let platform = env.optional("CLAVIS_UPSTREAM").map(|url| {
-            let authorizer = AuthorizerApp::new(
-                fixture.store.clone(),
-                Arc::clone(&hasher),
-                fixture.clock.clone(),
-                oauth.tokens.tokens().clone(),
-                &token_settings,
-                AuthorizerSettings::from_env(&env).expect("authorizer settings"),
-            )
-            .expect("authorizer");
             PlatformApi::new(
-                Arc::new(authorizer),
+                deployment
+                    .authorizer
+                    .expect("ROUTE_SCOPES with CLAVIS_UPSTREAM"),
                 Upstream::parse(url).expect("CLAVIS_UPSTREAM"),
             )
         });
         let authorizer_usage = platform
             .as_ref()
             .map(|p| Arc::clone(p.authorizer().verifier.usage()));
-        let app = App::new(fixture.store.clone(), hasher, fixture.clock.clone())
-            .with_catalogue(scope_catalogue(&env).expect("scope catalogue"));
-        let mut gateway = Gateway::new(Arc::new(app), Arc::new(oauth), Arc::clone(&idp));
+        let mut gateway = Gateway::new(deployment.management, deployment.oauth, Arc::clone(&idp));
         if let Some(platform) = platform {
             gateway = gateway.with_platform_api(platform);
         }

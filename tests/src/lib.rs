@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use chrono::Duration;
-use clavis::audit::{Actor, ActorRole, Context};
+use clavis::audit::Context;
 use clavis::config::StoreSettings;
-use clavis::credential::{Description, Environment, Name, Scopes};
-use clavis::ids::{ClientId, TenantId};
-use clavis::lifecycle::{self, NewCredential, Transition};
-use clavis::secret::SecretHash;
+use clavis::lifecycle::{NewCredential, Transition};
 use clavis::store::memory::MemoryStore;
 use clavis::store::schema::create_table;
 use clavis::store::{Retention, SharedStore};
+use clavis::testing;
 use clavis::time::{Clock, ManualClock, SystemClock, Timestamp};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 use tokio::sync::OnceCell;
@@ -97,50 +95,22 @@ pub async fn dynamodb_fixture() -> Fixture {
     }
 }
 
-pub fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).expect("test tenant")
-}
+pub use clavis::testing::{admin, context_at, fake_hash, tenant};
 
-pub fn admin() -> Actor {
-    Actor {
-        subject: "admin-1".into(),
-        role: ActorRole::Admin,
-    }
-}
-
-pub fn context_at(now: Timestamp) -> Context {
-    Context {
-        actor: admin(),
-        now,
-        request_id: Some(format!("req-{}", ulid::Ulid::generate())),
-    }
-}
-
-/// A stand-in hash: the store never looks inside one, and real argon2 would slow the suite.
-pub fn fake_hash(label: &str) -> SecretHash {
-    SecretHash::from_phc(format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ${label}"))
-}
-
+/// A credential of `tenant_name` (expiring at `expires_at`), created by an admin at `now`.
 pub fn new_credential(
     tenant_name: &str,
     expires_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Transition {
-    lifecycle::create(
+    testing::create(
         NewCredential {
-            tenant: tenant(tenant_name),
-            name: Name::parse("Inventory sync").expect("name"),
-            description: Description::parse("nightly stock levels").expect("description"),
-            scopes: Scopes::parse(&["products:read", "stock:write"]).expect("scopes"),
-            environment: Environment::Live,
             expires_at,
-            monthly_request_quota: None,
+            ..testing::new_credential(tenant_name, &["products:read", "stock:write"])
         },
-        ClientId::generate(),
         fake_hash("first"),
         &context_at(now),
     )
-    .expect("valid credential")
 }
 
 /// Runs each named `async fn(Fixture)` of the calling module twice: against the in-memory store

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::api::authorizer::run_lambda().await
+    clavis::runtime::run_authorizer().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::api::run_lambda(clavis::api::OAuthEndpoint::IntrospectToken).await
+    clavis::runtime::run_endpoint(clavis::api::routes::OAuthEndpoint::IntrospectToken).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::sweep::run_lambda().await
+    clavis::runtime::run_sweeper().await
 }

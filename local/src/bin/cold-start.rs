@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clavis::api::{Access, find_route};
+use clavis::api::routes::{Access, find_route};
 use clavis::store::schema::create_table;
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};

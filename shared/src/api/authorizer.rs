@@ -1,21 +1,17 @@
 //! `authorize-request`: the API Gateway HTTP API Lambda authorizer (payload format 2.0, simple
 //! responses) a platform attaches to its own API's routes. It reads the event, asks the
-//! [`RequestVerifier`] and renders `{isAuthorized, context}`; the rules live in
+//! [`crate::authorizer::RequestVerifier`] and renders `{isAuthorized, context}`; the rules live in
 //! [`crate::authorizer`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::http::header;
 use serde::Serialize;
 
-use crate::authorizer::{Allowed, RequestVerifier, RouteScopes, VerifyError};
-use crate::config::{ConfigError, Env, TokenSettings};
-use crate::secret::SecretHasher;
-use crate::store::SharedVerifierStore;
-use crate::time::Clock;
-use crate::token::Tokens;
+use crate::authorizer::{Allowed, RouteScopes, VerifyError};
+use crate::compose::AuthorizerApp;
+use crate::config::{ConfigError, Env};
 
 /// What the authorizer reads beyond the token settings.
 #[derive(Debug, Clone)]
@@ -44,49 +40,6 @@ impl AuthorizerSettings {
             routes,
             live_status_max_age: Duration::from_secs(max_age),
         })
-    }
-}
-
-/// What `authorize-request` builds once per cold start.
-pub struct AuthorizerApp {
-    pub verifier: RequestVerifier,
-}
-
-impl AuthorizerApp {
-    pub fn new(
-        store: SharedVerifierStore,
-        hasher: Arc<SecretHasher>,
-        clock: Arc<dyn Clock>,
-        tokens: Tokens,
-        token_settings: &TokenSettings,
-        settings: AuthorizerSettings,
-    ) -> Result<Self, ConfigError> {
-        let (clients, usage) =
-            super::client_parts(store.clone(), hasher, Arc::clone(&clock), token_settings)?;
-        Ok(Self {
-            verifier: RequestVerifier::new(
-                settings.routes,
-                tokens,
-                clients,
-                store,
-                clock,
-                usage,
-                settings.live_status_max_age,
-            ),
-        })
-    }
-
-    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let settings = AuthorizerSettings::from_env(env)?;
-        let c = super::ClientSettings::from_env(env).await?;
-        Self::new(
-            Arc::new(c.store),
-            c.hasher,
-            c.clock,
-            c.tokens,
-            &c.settings,
-            settings,
-        )
     }
 }
 
@@ -176,37 +129,20 @@ pub async fn authorize_request(
     }
 }
 
-/// The function name, beside the route table's (the authorizer serves no route of Clavis's own).
-pub const FUNCTION: &str = "authorize-request";
-
-/// The authorize-request function: configuration read and keys parsed once per cold start (a
-/// bad `ROUTE_SCOPES` stops it here, naming the variable), uses flushed every second and when
-/// the instance stops, then one decision per event.
-pub async fn run_lambda() -> Result<(), lambda_http::Error> {
-    use lambda_http::{LambdaEvent, service_fn};
-    crate::telemetry::init_lambda();
-    let app = &AuthorizerApp::from_env(&Env::from_process())
-        .await
-        .inspect_err(|e| tracing::error!(function = FUNCTION, error = %e, "cannot start"))?;
-    super::shutdown::flush_usage_at_shutdown(app.verifier.usage().spawn_flusher()).await;
-    lambda_http::lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
-            Ok::<_, std::convert::Infallible>(authorize_request(app, event.payload).await)
-        },
-    ))
-    .await
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::compose::FromEnv;
+    use crate::config::TokenSettings;
     use crate::credential::Environment;
-    use crate::lifecycle_tests::created;
-    use crate::secret::ClientSecret;
+    use crate::secret::{ClientSecret, SecretHasher};
     use crate::store::memory::MemoryStore;
     use crate::store::{CredentialStore, Retention, UsageMonth, UsageStore};
+    use crate::testing::created;
 
-    use crate::time::SystemClock;
+    use crate::time::{Clock, SystemClock};
     use crate::token::keys::{KeyAlgorithm, SigningKey};
 
     #[tokio::test]
@@ -392,7 +328,7 @@ mod tests {
             )),
             ..Default::default()
         };
-        let context = crate::lifecycle_tests::context_at(SystemClock.now());
+        let context = crate::testing::context_at(SystemClock.now());
         let change = crate::lifecycle::update_details(&credential, patch, &context)
             .expect("allowed")
             .expect("a change");

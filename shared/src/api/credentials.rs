@@ -8,12 +8,12 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::App;
 use super::http::{
     Problem, body_bytes, etag, idempotency_key, json_body, json_response, log_request,
     path_parameter, precondition, query_parameter, request_id,
 };
 use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
+use crate::compose::App;
 use crate::credential::{
     Description, Environment, Name, Reason, RequestQuota, Scopes, Status, ValidationError,
 };

@@ -10,9 +10,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::OAuthApp;
 use super::http::{json_response, log_request, request_id};
 use crate::client_auth::AuthFailure;
+use crate::compose::OAuthApp;
 use crate::credential::Credential;
 use crate::store::StoreError;
 use crate::token_service::{Introspection, TokenError};

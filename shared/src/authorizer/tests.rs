@@ -115,7 +115,7 @@ struct Case {
 fn case() -> Case {
     let now = chrono::Utc::now();
     let credential =
-        crate::lifecycle_tests::created(&["orders:write", "products:read"], None, now).credential;
+        crate::testing::created(&["orders:write", "products:read"], None, now).credential;
     let claims = AccessTokenClaims {
         iss: "https://auth.example".into(),
         sub: credential.client_id.to_string(),
@@ -147,10 +147,6 @@ fn admit(c: &Case, required: &[&str], unflushed: u64) -> Result<Allowed, Refusal
 fn with_credential(c: &mut Case, change: impl FnOnce(&Credential) -> Credential) {
     let changed = change(c.state.credential.as_ref().unwrap());
     c.state.credential = Some(changed);
-}
-
-fn context(now: Timestamp) -> crate::audit::Context {
-    crate::lifecycle_tests::context_at(now)
 }
 
 #[test]
@@ -194,11 +190,13 @@ fn refusals_come_in_the_contracts_order() {
     let mut c = case();
     let now = c.now;
     with_credential(&mut c, |cr| {
-        lifecycle::suspend(cr, &context(now)).unwrap().credential
+        lifecycle::suspend(cr, &crate::testing::context_at(now))
+            .unwrap()
+            .credential
     });
     assert_eq!(admit(&c, &["x:y"], 0), Err(Refusal::CredentialSuspended));
     with_credential(&mut c, |cr| {
-        lifecycle::revoke(cr, None, &context(now))
+        lifecycle::revoke(cr, None, &crate::testing::context_at(now))
             .unwrap()
             .credential
     });
@@ -221,7 +219,7 @@ fn the_quota_counts_stored_and_unflushed_uses() {
             monthly_request_quota: Some(Some(RequestQuota::new(10).unwrap())),
             ..DetailsPatch::default()
         };
-        lifecycle::update_details(cr, patch, &context(now))
+        lifecycle::update_details(cr, patch, &crate::testing::context_at(now))
             .unwrap()
             .unwrap()
             .credential

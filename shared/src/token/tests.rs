@@ -5,11 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use super::keys::{KeyAlgorithm, SigningKey};
 use super::*;
-use crate::audit::{Actor, ActorRole, Context};
-use crate::credential::{Description, Environment, Name};
-use crate::ids::{ClientId, TenantId};
-use crate::lifecycle::{self, NewCredential};
-use crate::secret::SecretHash;
+use crate::testing;
 use crate::time::parse_rfc3339;
 
 fn now() -> Timestamp {
@@ -17,29 +13,7 @@ fn now() -> Timestamp {
 }
 
 fn credential() -> Credential {
-    lifecycle::create(
-        NewCredential {
-            tenant: TenantId::parse("acme").unwrap(),
-            name: Name::parse("n").unwrap(),
-            description: Description::default(),
-            scopes: Scopes::parse(&["products:read", "stock:write"]).unwrap(),
-            environment: Environment::Live,
-            expires_at: None,
-            monthly_request_quota: None,
-        },
-        ClientId::generate(),
-        SecretHash::from_phc("$argon2id$x".into()),
-        &Context {
-            actor: Actor {
-                subject: "u".into(),
-                role: ActorRole::Admin,
-            },
-            now: now(),
-            request_id: None,
-        },
-    )
-    .unwrap()
-    .credential
+    testing::created(&["products:read", "stock:write"], None, now()).credential
 }
 
 fn tokens(algorithm: KeyAlgorithm) -> Tokens {

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::operation::{
     put_item::PutItemInput, query::QueryInput, transact_write_items::TransactWriteItemsInput,
     update_item::UpdateItemInput,
 };
-use clavis::api::{Access, ROUTES, Route};
+use clavis::api::routes::{AUTHORIZER_FUNCTION, Access, ROUTES, Route, SWEEPER_FUNCTION};
 use clavis::config::Env;
 use clavis::store::dynamodb::DynamoStore;
 use clavis::store::schema::TABLE;
@@ -250,16 +250,13 @@ fn every_template_function_has_a_binary_and_every_binary_a_function() {
 
     // Routed functions are the route table's; left over are the request authorizer (attached
     // to the platform's API, not this one) and the scheduled sweeper.
-    let routed: BTreeSet<String> = clavis::api::functions()
+    let routed: BTreeSet<String> = clavis::api::routes::functions()
         .into_iter()
         .map(String::from)
         .collect();
     let unrouted: Vec<&String> = binaries.difference(&routed).collect();
-    assert_eq!(
-        unrouted,
-        [clavis::api::authorizer::FUNCTION, "sweep-expired"]
-    );
-    let authorizer = &template_functions(&template)[clavis::api::authorizer::FUNCTION];
+    assert_eq!(unrouted, [AUTHORIZER_FUNCTION, SWEEPER_FUNCTION]);
+    let authorizer = &template_functions(&template)[AUTHORIZER_FUNCTION];
     assert!(
         authorizer.get("Events").is_none(),
         "the authorizer serves no route of Clavis's API"
@@ -298,7 +295,7 @@ fn functions_run_on_arm64_al2023_and_the_sweeper_every_15_minutes() {
             "{name} logs to a group of this stack (with retention)"
         );
     }
-    let sweeper = functions["sweep-expired"]["Events"]
+    let sweeper = functions[SWEEPER_FUNCTION]["Events"]
         .as_mapping()
         .expect("sweep-expired events");
     let schedules: Vec<&str> = sweeper
@@ -533,9 +530,7 @@ fn every_operation_that_uses_the_table_documents_503_with_retry_after() {
         .into_iter()
         .filter(|(_, g)| !g.is_empty())
         .map(|(function, _)| function)
-        .filter(|function| {
-            function != "sweep-expired" && function != clavis::api::authorizer::FUNCTION
-        })
+        .filter(|function| function != SWEEPER_FUNCTION && function != AUTHORIZER_FUNCTION)
         .collect();
     assert_eq!(documented, using);
 }
@@ -673,7 +668,8 @@ impl Usage<'_> {
         if_match: Option<&str>,
     ) {
         let without_query = path.split('?').next().unwrap_or(path);
-        let (route, _) = clavis::api::find_route(method.as_str(), without_query).expect("a route");
+        let (route, _) =
+            clavis::api::routes::find_route(method.as_str(), without_query).expect("a route");
         let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
         let reply = self
             .api
@@ -886,7 +882,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         assert_eq!(reply.status, status, "{reply:?}");
     }
     api.flush_usage().await;
-    usage.file(clavis::api::authorizer::FUNCTION);
+    usage.file(AUTHORIZER_FUNCTION);
     for path in [
         "/.well-known/jwks.json",
         "/.well-known/openid-configuration",
@@ -931,7 +927,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         report.recorded_expired + report.recorded_expiring_soon >= 1,
         "{report:?}"
     );
-    usage.file("sweep-expired");
+    usage.file(SWEEPER_FUNCTION);
 
     let granted = template_grants(&template());
     assert_eq!(

@@ -1,41 +1,30 @@
 //! Secrets never reach the table: only argon2id hashes do.
 
 use chrono::Duration;
-use clavis::audit::Context;
-use clavis::credential::{Description, Environment, Name, Reason, Scopes};
-use clavis::ids::ClientId;
+use clavis::credential::{Environment, Reason};
 use clavis::lifecycle::{self, GracePeriod, NewCredential};
 use clavis::secret::{ClientSecret, SecretHasher, looks_like_secret};
 use clavis::store::UsageBatch;
-use clavis_tests::{admin, dynamodb_fixture, scan::table_text, tenant};
+use clavis::testing;
+use clavis_tests::{dynamodb_fixture, scan::table_text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_plaintext_secret_is_stored_anywhere_in_the_table() {
     let fx = dynamodb_fixture().await;
     let hasher = SecretHasher::default();
     let mut secrets = Vec::new();
-    let context = || Context {
-        actor: admin(),
-        now: fx.now(),
-        request_id: Some("req-scan".into()),
-    };
+    let context = || fx.context();
     for environment in [Environment::Live, Environment::Test] {
         let first = ClientSecret::generate(environment);
-        let created = lifecycle::create(
+        let created = testing::create(
             NewCredential {
-                tenant: tenant("acme"),
-                name: Name::parse("Scanner target").unwrap(),
-                description: Description::parse("").unwrap(),
-                scopes: Scopes::parse(&["products:read"]).unwrap(),
                 environment,
                 expires_at: Some(fx.now() + Duration::days(10)),
-                monthly_request_quota: None,
+                ..testing::new_credential("acme", &["products:read"])
             },
-            ClientId::generate(),
             hasher.hash(&first).unwrap(),
             &context(),
-        )
-        .unwrap();
+        );
         fx.store.insert(&created).await.unwrap();
         let second = ClientSecret::generate(environment);
         let grace = GracePeriod::from_seconds(3600).unwrap();

@@ -1,33 +1,18 @@
 use super::writes::lifecycle_update;
 use super::*;
-use crate::audit::{Actor, ActorRole, Context};
-use crate::lifecycle::{self, NewCredential};
+use crate::lifecycle::NewCredential;
+use crate::testing;
 
 fn sample(all_optional: bool) -> Credential {
     let now = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
-    let context = Context {
-        actor: Actor {
-            subject: "u1".into(),
-            role: ActorRole::Admin,
-        },
-        now,
-        request_id: None,
-    };
-    let mut credential = lifecycle::create(
+    let mut credential = testing::create(
         NewCredential {
-            tenant: TenantId::parse("acme").unwrap(),
-            name: Name::parse("n").unwrap(),
-            description: Description::parse("").unwrap(),
-            scopes: Scopes::parse(&["a:b"]).unwrap(),
-            environment: Environment::Live,
-            expires_at: None,
             monthly_request_quota: all_optional.then(|| RequestQuota::new(1_000).unwrap()),
+            ..testing::new_credential("acme", &["a:b"])
         },
-        ClientId::generate(),
-        SecretHash::from_phc("$argon2id$x".into()),
-        &context,
+        testing::fake_hash("x"),
+        &testing::context_at(now),
     )
-    .unwrap()
     .credential;
     if all_optional {
         credential.expires_at = Some(now);
