@@ -9,9 +9,10 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use super::http::{
-    Problem, body_bytes, etag, idempotency_key, json_body, json_response, log_request,
-    path_parameter, precondition, query_parameter, request_id,
+    body_bytes, idempotency_key, json_body, path_parameter, precondition, query_parameter,
+    request_id,
 };
+use super::problem::{Problem, etag, json_response, log_request};
 use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
 use crate::compose::App;
 use crate::credential::{

@@ -10,7 +10,8 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::http::{json_response, log_request, request_id};
+use super::http::request_id;
+use super::problem::{json_response, log_request};
 use crate::client_auth::AuthFailure;
 use crate::compose::OAuthApp;
 use crate::credential::Credential;
