@@ -2,7 +2,9 @@
 //! token source's caching, refresh, single flight and 401 retry, counted where the requests
 //! arrive (the credential's usage counter, and a proxy in front of the gateway).
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use clavis_sdk::{
@@ -493,32 +495,24 @@ async fn callers_waiting_on_a_failed_refresh_share_its_error() {
     let client = client(&api, "acme");
     let credentials = integration(&client, "Failing").await;
     let proxy = Proxy::start(api.gateway.url()).await;
-    // Slow enough that every caller is waiting when it fails.
-    proxy.fail_after(
-        Duration::from_millis(300),
-        "POST",
-        "/oauth/token",
-        503,
-        Some("0"),
-        100,
-    );
+    proxy.fail_after(Duration::ZERO, "POST", "/oauth/token", 503, Some("0"), 100);
     let tokens = TokenSource::builder(proxy.url(), credentials)
         .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
-    let start = Arc::new(tokio::sync::Barrier::new(20));
-    let callers: Vec<_> = (0..20)
-        .map(|_| {
-            let tokens = tokens.clone();
-            let start = Arc::clone(&start);
-            tokio::spawn(async move {
-                start.wait().await;
-                tokens.token().await
-            })
-        })
-        .collect();
-    for caller in callers {
-        let error = caller.await.unwrap().unwrap_err();
+    // Each caller polled once before any is polled again: the first holds the refresh and
+    // cannot learn its answer before it is polled again, so the other nineteen are all
+    // queued behind it when the fetch fails.
+    let mut callers: Vec<_> = (0..20).map(|_| Box::pin(tokens.token())).collect();
+    for caller in &mut callers {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(caller.as_mut().poll(cx))).await;
+        assert!(
+            polled.is_pending(),
+            "no token before the token endpoint answers"
+        );
+    }
+    for outcome in futures_util::future::join_all(callers).await {
+        let error = outcome.unwrap_err();
         assert_eq!(error.status(), Some(503), "{error}");
     }
     assert_eq!(

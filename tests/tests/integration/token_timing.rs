@@ -4,6 +4,11 @@
 //! and each round's ratio compares neighbours. A leak this test is meant to catch (one argon2id
 //! verification more or less, ~10 ms against a request of ~20 ms) moves the ratio by 1.5× or more;
 //! the band below allows half that.
+//!
+//! It stays in `make test`, not `make bench`: it guards a security property, so a regression
+//! must fail CI. What keeps it stable on a noisy machine is the design, not a lenient band:
+//! 60 interleaved rounds, each starting with a different kind so that no kind always goes
+//! first, and medians of per-round ratios. BENCHMARKS.md records the ratios of repeated runs.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +19,7 @@ use clavis::secret::ClientSecret;
 use clavis_tests::api::TestApi;
 use serde_json::json;
 
-const ROUNDS: usize = 40;
+const ROUNDS: usize = 60;
 
 async fn refusal_time(api: &TestApi, client_id: &str, secret: &str) -> Duration {
     let started = Instant::now();
@@ -57,14 +62,21 @@ async fn unknown_known_and_rotating_client_ids_are_refused_in_the_same_time() {
         refusal_time(&api, id, wrong).await;
     }
     let (mut known_ratios, mut rotating_ratios) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let unknown_took = refusal_time(&api, &unknown, wrong).await.as_secs_f64();
-        let known_took = refusal_time(&api, &known.id, wrong).await.as_secs_f64();
-        let rotating_took = refusal_time(&api, &rotating.id, wrong).await.as_secs_f64();
+    let ids = [&unknown, &known.id, &rotating.id];
+    for round in 0..ROUNDS {
+        let mut took = [0.0; 3];
+        for turn in 0..ids.len() {
+            let kind = (round + turn) % ids.len();
+            took[kind] = refusal_time(&api, ids[kind], wrong).await.as_secs_f64();
+        }
+        let [unknown_took, known_took, rotating_took] = took;
         known_ratios.push(known_took / unknown_took);
         rotating_ratios.push(rotating_took / unknown_took);
     }
     let (known_ratio, rotating_ratio) = (median(known_ratios), median(rotating_ratios));
+    eprintln!(
+        "refusal time against an unknown client ID: known {known_ratio:.3}×, mid-rotation {rotating_ratio:.3}×"
+    );
     for (what, ratio) in [("known", known_ratio), ("mid-rotation", rotating_ratio)] {
         assert!(
             (0.8..=1.25).contains(&ratio),
