@@ -86,7 +86,7 @@ bench: bench-hot bench-http bench-sweep bench-cold-start
 
 # criterion: secret generation and checks, argon2id, JWT sign and verify.
 bench-hot:
-	$(CARGO) bench --locked -p clavis --bench secrets --bench tokens
+	$(CARGO) bench --locked -p clavis --features test-support --bench secrets --bench tokens
 
 # hey (Debian) against the token endpoint through the local gateway, on DynamoDB Local, and
 # against oidc-provider (npm, bench/oidc-provider) as a peer in the same run.
@@ -99,7 +99,7 @@ bench-http: $(NODE_STAMP)
 
 # Items one sweep reads against table size (1k, 10k, 100k credentials, 300 due), DynamoDB Local.
 bench-sweep: $(NODE_STAMP)
-	$(CARGO) run --locked --profile bench -q -p clavis-local --bin sweep-cost -- 1000 10000 100000
+	$(CARGO) run --locked --profile bench -q -p clavis-tests --bin sweep-cost -- 1000 10000 100000
 
 # Process start to first answered invocation, through a stand-in for the Lambda Runtime API,
 # of host (x86_64) release builds of three functions: the build deployed, but runnable here.

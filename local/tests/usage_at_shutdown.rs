@@ -13,7 +13,8 @@ use clavis::store::dynamodb::DynamoStore;
 use clavis::store::{UsageMonth, UsageStore};
 use clavis::time::{Clock, SystemClock};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
-use serde_json::{Value, json};
+use clavis_sdk::NewCredential;
+use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 
 mod common;
@@ -27,28 +28,19 @@ struct Integration {
     secret: String,
 }
 
-async fn create(http: &reqwest::Client, gateway: &Serving, n: usize) -> Vec<Integration> {
+/// `n` credentials, created as an admin's program would: with the SDK.
+async fn create(gateway: &Serving, n: usize) -> Vec<Integration> {
+    let client = clavis_sdk::Client::new(&gateway.url, gateway.token.clone()).expect("a client");
+    let tenant = client.tenant("demo");
     let mut integrations = Vec::with_capacity(n);
     for i in 0..n {
-        let created: Value = http
-            .post(format!("{}/v1/tenants/demo/credentials", gateway.url))
-            .bearer_auth(&gateway.token)
-            .json(&json!({"name": format!("Busy {i}"), "scopes": ["products:read"]}))
-            .send()
+        let issued = tenant
+            .create(&NewCredential::new(format!("Busy {i}"), ["products:read"]))
             .await
-            .unwrap_or_else(|e| panic!("create: {e}; the gateway said:\n{}", gateway.log()))
-            .json()
-            .await
-            .expect("created");
+            .unwrap_or_else(|e| panic!("create: {e}; the gateway said:\n{}", gateway.log()));
         integrations.push(Integration {
-            id: created["credential"]["client_id"]
-                .as_str()
-                .expect("client_id")
-                .to_owned(),
-            secret: created["client_secret"]
-                .as_str()
-                .expect("secret")
-                .to_owned(),
+            id: issued.credential.client_id,
+            secret: issued.client_secret.expose_secret().to_owned(),
         });
     }
     integrations
@@ -112,7 +104,7 @@ async fn busy_gateway(table: &str, credentials: usize) -> Busy {
     ];
     let gateway = serve(cwd.path(), &settings).await;
     let http = reqwest::Client::new();
-    let integrations = create(&http, &gateway, credentials).await;
+    let integrations = create(&gateway, credentials).await;
     let ids = integrations
         .iter()
         .map(|i| ClientId::parse(&i.id).expect("client id"))

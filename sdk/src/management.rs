@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{
-    RetryPolicy, Timeouts, Transport, base_url, endpoint, read_json, retry_after,
+    Transport, TransportOptions, base_url, endpoint, read_json, retry_after, transport_setters,
 };
 
 /// A client of the management API.
@@ -68,9 +68,7 @@ impl fmt::Debug for Client {
 pub struct ClientBuilder {
     base_url: String,
     token: SecretString,
-    timeouts: Timeouts,
-    retry: RetryPolicy,
-    http: Option<reqwest::Client>,
+    transport: TransportOptions,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -78,41 +76,20 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("base_url", &self.base_url)
             .field("token", &"[REDACTED]")
-            .field("retry", &self.retry)
+            .field("retry", &self.transport.retry)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
-    /// How long to wait for a connection (10 s unless set).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
-        self
-    }
-
-    /// How long one attempt may take in all (30 s unless set).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self
-    }
-
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Send through this client (its own timeouts, proxies and TLS settings then apply).
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
-        self
-    }
+    transport_setters!();
 
     pub fn build(self) -> Result<Client> {
         Ok(Client {
             inner: Arc::new(Inner {
                 base: base_url(&self.base_url)?,
                 token: self.token,
-                transport: Transport::new(self.http, self.timeouts, self.retry)?,
+                transport: self.transport.build()?,
             }),
         })
     }
@@ -126,9 +103,7 @@ impl Client {
         ClientBuilder {
             base_url: base_url.into(),
             token: token.into(),
-            timeouts: Timeouts::default(),
-            retry: RetryPolicy::default(),
-            http: None,
+            transport: TransportOptions::default(),
         }
     }
 

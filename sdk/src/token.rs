@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, OAuthError, Result};
 use crate::transport::{
-    RetryPolicy, Timeouts, Transport, base_url, endpoint, read_json, retry_after,
+    Transport, TransportOptions, base_url, endpoint, read_json, retry_after, transport_setters,
 };
 
 /// An integration's client ID and secret. Its `Debug` output shows the ID only.
@@ -211,9 +211,7 @@ pub struct TokenSourceBuilder {
     scope: Option<String>,
     skew: Duration,
     clock: Arc<dyn Clock>,
-    timeouts: Timeouts,
-    retry: RetryPolicy,
-    http: Option<reqwest::Client>,
+    transport: TransportOptions,
 }
 
 impl fmt::Debug for TokenSourceBuilder {
@@ -230,6 +228,8 @@ impl fmt::Debug for TokenSourceBuilder {
 const UNSTATED_LIFETIME: Duration = Duration::from_secs(300);
 
 impl TokenSourceBuilder {
+    transport_setters!();
+
     /// Ask for these scopes only (space-separated, a subset of the credential's); all of the
     /// credential's scopes unless set.
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
@@ -256,27 +256,6 @@ impl TokenSourceBuilder {
         self
     }
 
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
-        self
-    }
-
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self
-    }
-
-    /// Retries of the token request itself (429, 5xx, connection failures).
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
-        self
-    }
-
     pub fn build(self) -> Result<TokenSource> {
         let token_url = match &self.token_url {
             Some(url) => base_url(url)?,
@@ -289,7 +268,7 @@ impl TokenSourceBuilder {
                 scope: self.scope,
                 skew: self.skew,
                 clock: self.clock,
-                transport: Transport::new(self.http, self.timeouts, self.retry)?,
+                transport: self.transport.build()?,
                 state: Mutex::new(State::default()),
                 refresh: tokio::sync::Mutex::new(()),
                 requests: AtomicU64::new(0),
@@ -321,9 +300,7 @@ impl TokenSource {
             scope: None,
             skew: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
-            timeouts: Timeouts::default(),
-            retry: RetryPolicy::default(),
-            http: None,
+            transport: TransportOptions::default(),
         }
     }
 

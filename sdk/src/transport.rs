@@ -93,6 +93,50 @@ impl Default for Timeouts {
     }
 }
 
+/// How a builder's client sends: timeouts, retries, or a `reqwest::Client` of the caller's.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TransportOptions {
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub http: Option<reqwest::Client>,
+}
+
+impl TransportOptions {
+    pub fn build(self) -> Result<Transport> {
+        Transport::new(self.http, self.timeouts, self.retry)
+    }
+}
+
+/// The transport setters every builder of this crate offers, over its `transport` field.
+macro_rules! transport_setters {
+    () => {
+        /// How long to wait for a connection (10 s unless set).
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.transport.timeouts.connect = timeout;
+            self
+        }
+
+        /// How long one attempt may take in all (30 s unless set).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.transport.timeouts.request = timeout;
+            self
+        }
+
+        /// Retries on throttling, server errors and failed connections (see [`RetryPolicy`](crate::RetryPolicy)).
+        pub fn retry_policy(mut self, retry: $crate::RetryPolicy) -> Self {
+            self.transport.retry = retry;
+            self
+        }
+
+        /// Send through this client (its own timeouts, proxies and TLS settings then apply).
+        pub fn http_client(mut self, http: reqwest::Client) -> Self {
+            self.transport.http = Some(http);
+            self
+        }
+    };
+}
+pub(crate) use transport_setters;
+
 pub(crate) const USER_AGENT: &str = concat!("clavis-sdk/", env!("CARGO_PKG_VERSION"));
 
 impl Transport {

@@ -6,41 +6,25 @@
 use std::hint::black_box;
 
 use chrono::Utc;
-use clavis::audit::{Actor, ActorRole, Context};
 use clavis::authorizer::{Presented, RouteScopes, admit_bearer, presented, verify_bearer};
-use clavis::credential::{Description, Environment, Name, RequestQuota, Scopes};
-use clavis::ids::{ClientId, TenantId};
-use clavis::lifecycle::{self, NewCredential};
-use clavis::secret::SecretHash;
+use clavis::credential::RequestQuota;
+use clavis::lifecycle::NewCredential;
 use clavis::store::CredentialState;
+use clavis::testing;
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis::token::{KeySet, Tokens};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn tokens(c: &mut Criterion) {
     let now = Utc::now();
-    let credential = lifecycle::create(
+    let credential = testing::create(
         NewCredential {
-            tenant: TenantId::parse("acme").expect("tenant"),
-            name: Name::parse("bench").expect("name"),
-            description: Description::default(),
-            scopes: Scopes::parse(&["products:read", "stock:write"]).expect("scopes"),
-            environment: Environment::Live,
-            expires_at: None,
             monthly_request_quota: Some(RequestQuota::new(1_000_000).expect("quota")),
+            ..testing::new_credential("acme", &["products:read", "stock:write"])
         },
-        ClientId::generate(),
-        SecretHash::from_phc("$argon2id$bench".into()),
-        &Context {
-            actor: Actor {
-                subject: "bench".into(),
-                role: ActorRole::Admin,
-            },
-            now,
-            request_id: None,
-        },
+        testing::fake_hash("bench"),
+        &testing::context_at(now),
     )
-    .expect("credential")
     .credential;
     let mut group = c.benchmark_group("jwt");
     for algorithm in [

@@ -36,20 +36,16 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(
+    /// Only the catalogue's scopes may be given to credentials (any well-formed scope when it
+    /// is empty).
+    fn new(
         store: SharedManagementStore,
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
+        catalogue: ScopeCatalogue,
     ) -> Self {
         Self {
-            credentials: CredentialService::new(store, hasher, clock),
-        }
-    }
-
-    /// Only the catalogue's scopes may then be given to credentials.
-    pub fn with_catalogue(self, catalogue: ScopeCatalogue) -> Self {
-        Self {
-            credentials: self.credentials.with_catalogue(catalogue),
+            credentials: CredentialService::new(store, hasher, clock).with_catalogue(catalogue),
         }
     }
 }
@@ -61,7 +57,7 @@ impl FromEnv for App {
         let catalogue = scope_catalogue(env)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
-        Ok(Self::new(store, hasher, clock).with_catalogue(catalogue))
+        Ok(Self::new(store, hasher, clock, catalogue))
     }
 }
 
@@ -241,8 +237,7 @@ impl Deployment {
             Arc::clone(&clock),
             retention(env)?.expiry_notice,
         );
-        let management =
-            Arc::new(App::new(store, hasher, clock).with_catalogue(scope_catalogue(env)?));
+        let management = Arc::new(App::new(store, hasher, clock, scope_catalogue(env)?));
         Ok(Self {
             management,
             oauth,

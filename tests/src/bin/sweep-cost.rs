@@ -6,43 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Duration;
-use clavis::audit::{Actor, ActorRole, Context};
-use clavis::credential::{Description, Environment, Name, Scopes};
-use clavis::ids::{ClientId, TenantId};
-use clavis::lifecycle::{self, NewCredential};
-use clavis::secret::SecretHash;
+use clavis::lifecycle;
 use clavis::store::SharedStore;
 use clavis::store::schema::create_table;
 use clavis::sweep::Sweeper;
+use clavis::testing;
 use clavis::time::{Clock, ManualClock, SystemClock, Timestamp};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 
 const DUE: u32 = 300;
 
 fn credential(expires_at: Option<Timestamp>, now: Timestamp) -> lifecycle::Transition {
-    lifecycle::create(
-        NewCredential {
-            tenant: TenantId::parse("bench").expect("tenant"),
-            name: Name::parse("bench").expect("name"),
-            description: Description::default(),
-            scopes: Scopes::parse(&["bench:read"]).expect("scopes"),
-            environment: Environment::Live,
-            expires_at,
-            monthly_request_quota: None,
-        },
-        ClientId::generate(),
-        // The sweeper never looks at the hash; hashing 100,000 secrets would only slow the run.
-        SecretHash::from_phc("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$bench".into()),
-        &Context {
-            actor: Actor {
-                subject: "bench".into(),
-                role: ActorRole::Admin,
-            },
-            now,
-            request_id: None,
-        },
-    )
-    .expect("credential")
+    // The sweeper never looks at the hash; hashing 100,000 secrets would only slow the run.
+    testing::created(&["bench:read"], expires_at, now)
 }
 
 #[tokio::main]
