@@ -121,114 +121,59 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
         clavis::secret::ClientSecret::generate(clavis::credential::Environment::Live);
     let wrong = Some((who.id.as_str(), wrong_secret.expose()));
 
-    oauth_error(
-        &api.form("/oauth/token", basic, &[]).await,
-        400,
-        "invalid_request",
-    );
-    oauth_error(
-        &api.form("/oauth/token", basic, &[("grant_type", "password")])
-            .await,
-        400,
-        "unsupported_grant_type",
-    );
-    oauth_error(
-        &api.form(
-            "/oauth/token",
+    let unknown_id = Some(("cid_aaaaaaaaaaaaaaaaaaaaaaaaaa", who.secret.as_str()));
+    let malformed_secret = Some((who.id.as_str(), "csk_live_not_a_secret"));
+    let (id, secret) = (who.id.as_str(), who.secret.as_str());
+    // Who authenticates (HTTP Basic), the form, and the RFC 6749 §5.2 answer.
+    let cases: [(Option<(&str, &str)>, &[(&str, &str)], u16, &str); 11] = [
+        (basic, &[], 400, "invalid_request"),
+        (
+            basic,
+            &[("grant_type", "password")],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
             basic,
             &[("grant_type", "authorization_code")],
-        )
-        .await,
-        400,
-        "unsupported_grant_type",
-    );
-    oauth_error(
-        &api.form(
-            "/oauth/token",
+            400,
+            "unsupported_grant_type",
+        ),
+        (basic, &[grant[0], grant[0]], 400, "invalid_request"),
+        (wrong, &grant, 401, "invalid_client"),
+        (unknown_id, &grant, 401, "invalid_client"),
+        (malformed_secret, &grant, 401, "invalid_client"),
+        // Basic and the form's client_secret at once: RFC 6749 §2.3 allows one method.
+        (
             basic,
-            &[
-                ("grant_type", "client_credentials"),
-                ("grant_type", "client_credentials"),
-            ],
-        )
-        .await,
-        400,
-        "invalid_request",
-    );
+            &[grant[0], ("client_id", id), ("client_secret", secret)],
+            400,
+            "invalid_request",
+        ),
+        (None, &[grant[0], ("client_id", id)], 401, "invalid_client"),
+        (
+            basic,
+            &[grant[0], ("scope", "products:read stock:write")],
+            400,
+            "invalid_scope",
+        ),
+        (
+            basic,
+            &[grant[0], ("scope", "NOT A SCOPE")],
+            400,
+            "invalid_scope",
+        ),
+    ];
+    for (authentication, form, status, code) in cases {
+        let reply = api.form("/oauth/token", authentication, form).await;
+        oauth_error(&reply, status, code);
+    }
     let unauthenticated = api.form("/oauth/token", None, &grant).await;
     oauth_error(&unauthenticated, 401, "invalid_client");
-    assert!(
-        unauthenticated
-            .header("www-authenticate")
-            .unwrap()
-            .starts_with("Basic")
-    );
-    oauth_error(
-        &api.form("/oauth/token", wrong, &grant).await,
-        401,
-        "invalid_client",
-    );
-    oauth_error(
-        &api.form(
-            "/oauth/token",
-            Some(("cid_aaaaaaaaaaaaaaaaaaaaaaaaaa", who.secret.as_str())),
-            &grant,
-        )
-        .await,
-        401,
-        "invalid_client",
-    );
-    oauth_error(
-        &api.form(
-            "/oauth/token",
-            Some((who.id.as_str(), "csk_live_not_a_secret")),
-            &grant,
-        )
-        .await,
-        401,
-        "invalid_client",
-    );
-    let both = [
-        ("grant_type", "client_credentials"),
-        ("client_id", who.id.as_str()),
-        ("client_secret", who.secret.as_str()),
-    ];
-    oauth_error(
-        &api.form("/oauth/token", basic, &both).await,
-        400,
-        "invalid_request",
-    );
-    let post_only_id = [
-        ("grant_type", "client_credentials"),
-        ("client_id", who.id.as_str()),
-    ];
-    oauth_error(
-        &api.form("/oauth/token", None, &post_only_id).await,
-        401,
-        "invalid_client",
-    );
-    let scoped = [
-        ("grant_type", "client_credentials"),
-        ("scope", "products:read stock:write"),
-    ];
-    oauth_error(
-        &api.form("/oauth/token", basic, &scoped).await,
-        400,
-        "invalid_scope",
-    );
-    oauth_error(
-        &api.form(
-            "/oauth/token",
-            basic,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "NOT A SCOPE"),
-            ],
-        )
-        .await,
-        400,
-        "invalid_scope",
-    );
+    let challenge = unauthenticated
+        .header("www-authenticate")
+        .unwrap_or_default();
+    assert!(challenge.starts_with("Basic"), "{challenge:?}");
     let json_body = api
         .send(
             reqwest::Method::POST,
@@ -336,63 +281,53 @@ async fn repeated_failures_are_throttled_with_retry_after() {
         .expect(200);
 }
 
+/// Whether the token endpoint takes `who`'s secret now: a token, or `401 invalid_client`.
+async fn accepted(api: &TestApi, who: &Integration) -> bool {
+    let grant = [("grant_type", "client_credentials")];
+    let reply = api
+        .form("/oauth/token", Some((&who.id, &who.secret)), &grant)
+        .await;
+    if reply.status == 200 {
+        return true;
+    }
+    oauth_error(&reply, 401, "invalid_client");
+    false
+}
+
+/// `who` with the new secret of a rotation asked for with `body`.
+async fn rotated(api: &TestApi, who: &Integration, body: serde_json::Value) -> Integration {
+    let rotate = format!("/v1/tenants/acme/credentials/{}/rotate", who.id);
+    let answer = api
+        .post(&rotate, &api.admin("acme"), body)
+        .await
+        .expect(200);
+    Integration {
+        secret: Integration::of(&answer.json()).secret,
+        ..who.clone()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_with_and_without_grace_and_tokens_in_flight() {
     let api = TestApi::dynamodb().await;
     let resource_server = api.integration("acme", &["introspect:read"]).await;
     let who = api.integration("acme", &["products:read"]).await;
-    let grant = [("grant_type", "client_credentials")];
     let before = api.access_token(&who).await;
-    let rotate = format!("/v1/tenants/acme/credentials/{}/rotate", who.id);
-    let rotated = api
-        .post(
-            &rotate,
-            &api.admin("acme"),
-            json!({"previous_secret_valid_for_seconds": 600}),
-        )
-        .await
-        .expect(200)
-        .json();
-    let second = Integration {
-        id: who.id.clone(),
-        secret: rotated["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let second = rotated(
+        &api,
+        &who,
+        json!({"previous_secret_valid_for_seconds": 600}),
+    )
+    .await;
     // Inside the grace period both secrets work.
-    api.form("/oauth/token", Some((&who.id, &who.secret)), &grant)
-        .await
-        .expect(200);
-    api.form("/oauth/token", Some((&second.id, &second.secret)), &grant)
-        .await
-        .expect(200);
+    assert!(accepted(&api, &who).await && accepted(&api, &second).await);
     api.fixture.advance(Duration::seconds(600));
-    oauth_error(
-        &api.form("/oauth/token", Some((&who.id, &who.secret)), &grant)
-            .await,
-        401,
-        "invalid_client",
-    );
-    api.form("/oauth/token", Some((&second.id, &second.secret)), &grant)
-        .await
-        .expect(200);
+    assert!(!accepted(&api, &who).await, "the grace period is over");
+    assert!(accepted(&api, &second).await);
     // Without grace, the old secret fails at once.
-    let rotated = api
-        .post(&rotate, &api.admin("acme"), json!({}))
-        .await
-        .expect(200)
-        .json();
-    let third = Integration {
-        id: who.id.clone(),
-        secret: rotated["client_secret"].as_str().unwrap().to_owned(),
-    };
-    oauth_error(
-        &api.form("/oauth/token", Some((&second.id, &second.secret)), &grant)
-            .await,
-        401,
-        "invalid_client",
-    );
-    api.form("/oauth/token", Some((&third.id, &third.secret)), &grant)
-        .await
-        .expect(200);
+    let third = rotated(&api, &who, json!({})).await;
+    assert!(!accepted(&api, &second).await, "no grace asked for");
+    assert!(accepted(&api, &third).await);
     // A token issued before the rotations keeps working until it expires.
     let shown = api.introspect(&resource_server, &before).await;
     assert_eq!(

@@ -13,6 +13,7 @@ use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
 use clavis::store::{
     AuditScope, CredentialState, Cursor, PageRequest, StoreError, UsageBatch, UsageMonth,
 };
+use clavis::time::Timestamp;
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
 clavis_tests::against_both_stores!(
@@ -61,6 +62,12 @@ async fn events(fx: &Fixture, credential: &Credential) -> Vec<AuditEvent> {
         .await
         .expect("audit")
         .items
+}
+
+/// Writes one usage batch of `uses` at `at`, as a recorder's flush does.
+async fn record_uses(fx: &Fixture, client_id: &ClientId, uses: u64, at: Timestamp, refresh: bool) {
+    let batch = UsageBatch::new(client_id.clone(), uses, at, refresh);
+    fx.store.record_uses(&batch).await.expect("uses recorded");
 }
 
 fn kinds(events: &[AuditEvent]) -> Vec<&'static str> {
@@ -568,29 +575,19 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
     let other = insert(&fx, "acme").await;
     let now = fx.now();
     // One use, then a batch of 40: each one atomic write.
-    fx.store
-        .record_uses(&UsageBatch::new(c.client_id.clone(), 1, now, true))
-        .await
-        .unwrap();
-    fx.store
-        .record_uses(&UsageBatch::new(c.client_id.clone(), 40, now, true))
-        .await
-        .unwrap();
+    record_uses(&fx, &c.client_id, 1, now, true).await;
+    record_uses(&fx, &c.client_id, 40, now, true).await;
     let next_month = now + Duration::days(32);
-    fx.store
-        .record_uses(&UsageBatch::new(c.client_id.clone(), 1, next_month, true))
-        .await
-        .unwrap();
+    record_uses(&fx, &c.client_id, 1, next_month, true).await;
     // Counted, but last_used_at left alone when the caller does not ask to refresh it.
-    fx.store
-        .record_uses(&UsageBatch::new(
-            c.client_id.clone(),
-            1,
-            next_month + Duration::seconds(5),
-            false,
-        ))
-        .await
-        .unwrap();
+    record_uses(
+        &fx,
+        &c.client_id,
+        1,
+        next_month + Duration::seconds(5),
+        false,
+    )
+    .await;
     let ids = [c.client_id.clone(), other.client_id.clone()];
     let this = fx
         .store
@@ -628,10 +625,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .delete(&other, &lifecycle::delete(&other, &fx.context()))
         .await
         .unwrap();
-    fx.store
-        .record_uses(&UsageBatch::new(other.client_id.clone(), 1, now, true))
-        .await
-        .unwrap();
+    record_uses(&fx, &other.client_id, 1, now, true).await;
     assert!(fx.store.get(&other.client_id).await.unwrap().is_none());
 }
 
@@ -669,19 +663,8 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
             uses_this_month: Some(0),
         }
     );
-    fx.store
-        .record_uses(&UsageBatch::new(c.client_id.clone(), 12, now, false))
-        .await
-        .unwrap();
-    fx.store
-        .record_uses(&UsageBatch::new(
-            c.client_id.clone(),
-            5,
-            now + Duration::days(40),
-            false,
-        ))
-        .await
-        .unwrap();
+    record_uses(&fx, &c.client_id, 12, now, false).await;
+    record_uses(&fx, &c.client_id, 5, now + Duration::days(40), false).await;
     fx.store
         .deny_token("jti-a", now + Duration::minutes(30))
         .await
