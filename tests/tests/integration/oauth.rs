@@ -13,6 +13,11 @@ use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use serde_json::{Value, json};
 
+/// A client ID and secret sent with HTTP Basic, or none.
+type Basic<'a> = Option<(&'a str, &'a str)>;
+/// A token request's form fields.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 #[track_caller]
 fn oauth_error(reply: &Reply, status: u16, error: &str) {
     assert_eq!(
@@ -125,7 +130,7 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
     let malformed_secret = Some((who.id.as_str(), "csk_live_not_a_secret"));
     let (id, secret) = (who.id.as_str(), who.secret.as_str());
     // Who authenticates (HTTP Basic), the form, and the RFC 6749 §5.2 answer.
-    let cases: [(Option<(&str, &str)>, &[(&str, &str)], u16, &str); 11] = [
+    let cases: [(Basic, Form, u16, &str); 11] = [
         (basic, &[], 400, "invalid_request"),
         (
             basic,
