@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::api::authorizer::AuthorizerSettings;
 use crate::authorizer::RequestVerifier;
 use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::{ClientAuthenticator, VerificationCache};
 use crate::config::{
-    ConfigError, Env, StoreSettings, TokenSettings, retention, scope_catalogue, secret_hasher,
+    AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, retention, scope_catalogue,
+    secret_hasher,
 };
 use crate::secret::SecretHasher;
 use crate::service::CredentialService;

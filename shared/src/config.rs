@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use chrono::Duration;
 
+use crate::authorizer::RouteScopes;
 use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::ThrottlePolicy;
 use crate::secret::SecretHasher;
@@ -419,6 +420,36 @@ impl TokenSettings {
             self.issuer.clone(),
             self.audience.clone(),
         ))
+    }
+}
+
+/// What the authorizer reads beyond the token settings.
+#[derive(Debug, Clone)]
+pub struct AuthorizerSettings {
+    pub routes: RouteScopes,
+    /// How stale a credential's status may be (`LIVE_STATUS_MAX_AGE_SECONDS`); zero, the
+    /// default, reads it on every request.
+    pub live_status_max_age: std::time::Duration,
+}
+
+/// The longest staleness an operator may choose: revocation must stay prompt.
+const MAX_LIVE_STATUS_AGE_SECONDS: u64 = 300;
+
+impl AuthorizerSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let routes = RouteScopes::parse(env.required("ROUTE_SCOPES")?)
+            .map_err(|e| ConfigError::new("ROUTE_SCOPES", e))?;
+        let max_age: u64 = env.number("LIVE_STATUS_MAX_AGE_SECONDS", 0)?;
+        if max_age > MAX_LIVE_STATUS_AGE_SECONDS {
+            return Err(ConfigError::new(
+                "LIVE_STATUS_MAX_AGE_SECONDS",
+                format!("must be from 0 to {MAX_LIVE_STATUS_AGE_SECONDS}"),
+            ));
+        }
+        Ok(Self {
+            routes,
+            live_status_max_age: std::time::Duration::from_secs(max_age),
+        })
     }
 }
 

@@ -3,45 +3,14 @@
 //! [`crate::authorizer::RequestVerifier`] and renders `{isAuthorized, context}`; the rules live in
 //! [`crate::authorizer`].
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::http::header;
 use serde::Serialize;
 
-use crate::authorizer::{Allowed, RouteScopes, VerifyError};
+use crate::authorizer::{Allowed, VerifyError};
 use crate::compose::AuthorizerApp;
-use crate::config::{ConfigError, Env};
-
-/// What the authorizer reads beyond the token settings.
-#[derive(Debug, Clone)]
-pub struct AuthorizerSettings {
-    pub routes: RouteScopes,
-    /// How stale a credential's status may be (`LIVE_STATUS_MAX_AGE_SECONDS`); zero, the
-    /// default, reads it on every request.
-    pub live_status_max_age: Duration,
-}
-
-/// The longest staleness an operator may choose: revocation must stay prompt.
-const MAX_LIVE_STATUS_AGE_SECONDS: u64 = 300;
-
-impl AuthorizerSettings {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let routes = RouteScopes::parse(env.required("ROUTE_SCOPES")?)
-            .map_err(|e| ConfigError::new("ROUTE_SCOPES", e))?;
-        let max_age: u64 = env.number("LIVE_STATUS_MAX_AGE_SECONDS", 0)?;
-        if max_age > MAX_LIVE_STATUS_AGE_SECONDS {
-            return Err(ConfigError::new(
-                "LIVE_STATUS_MAX_AGE_SECONDS",
-                format!("must be from 0 to {MAX_LIVE_STATUS_AGE_SECONDS}"),
-            ));
-        }
-        Ok(Self {
-            routes,
-            live_status_max_age: Duration::from_secs(max_age),
-        })
-    }
-}
 
 /// The context API Gateway hands the integration as `$context.authorizer.<key>`.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -135,7 +104,7 @@ mod tests {
 
     use super::*;
     use crate::compose::FromEnv;
-    use crate::config::TokenSettings;
+    use crate::config::{AuthorizerSettings, Env, TokenSettings};
     use crate::credential::Environment;
     use crate::secret::{ClientSecret, SecretHasher};
     use crate::store::memory::MemoryStore;

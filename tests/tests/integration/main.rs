@@ -18,5 +18,6 @@ mod sdk;
 mod secrets_at_rest;
 mod store_contract;
 mod store_strict;
+mod structure;
 mod sweep;
 mod token_timing;
