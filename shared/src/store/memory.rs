@@ -190,27 +190,15 @@ impl CredentialStore for MemoryStore {
         status: Option<Status>,
         page: &PageRequest,
     ) -> Result<Page<Credential>, StoreError> {
-        let after = match &page.cursor {
-            Some(cursor) => Some(cursor.check(Listing::Credentials)?.sort_key.clone()),
-            None => None,
-        };
         let now = self.clock.now();
         let state = self.state();
-        let mut matching: Vec<(String, &Credential)> = state
+        let matching = state
             .credentials
             .values()
             .filter(|c| &c.tenant == tenant && self.is_live(c, now))
             .filter(|c| status.is_none_or(|s| c.status(now) == s))
-            .map(|c| (credential_listing_key(c), c))
-            .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
-            .collect();
-        matching.sort_by(|a, b| b.0.cmp(&a.0));
-        let items = matching
-            .into_iter()
-            .take(page.limit + 1)
-            .map(|(_, c)| c.clone())
-            .collect();
-        Ok(page_from(items, page.limit, Cursor::for_credential))
+            .map(|c| (credential_listing_key(c), c));
+        newest_first(matching, page, Listing::Credentials, Cursor::for_credential)
     }
 }
 
@@ -260,6 +248,30 @@ impl IdempotencyStore for MemoryStore {
     }
 }
 
+/// One page of `matching` (each with its listing key) newest first, after the page's cursor,
+/// as the DynamoDB adapter's descending index queries return them.
+fn newest_first<'a, T: Clone + 'a>(
+    matching: impl Iterator<Item = (String, &'a T)>,
+    page: &PageRequest,
+    listing: Listing,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> Result<Page<T>, StoreError> {
+    let after = match &page.cursor {
+        Some(cursor) => Some(cursor.check(listing)?.sort_key.clone()),
+        None => None,
+    };
+    let mut matching: Vec<(String, &T)> = matching
+        .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
+        .collect();
+    matching.sort_by(|a, b| b.0.cmp(&a.0));
+    let items = matching
+        .into_iter()
+        .take(page.limit + 1)
+        .map(|(_, item)| item.clone())
+        .collect();
+    Ok(page_from(items, page.limit, cursor_of))
+}
+
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn list_events(
@@ -267,10 +279,6 @@ impl AuditLog for MemoryStore {
         scope: &AuditScope,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        let after = match &page.cursor {
-            Some(cursor) => Some(cursor.check(Listing::Audit)?.sort_key.clone()),
-            None => None,
-        };
         let now = self.clock.now();
         let state = self.state();
         let in_scope = |e: &AuditEvent| match scope {
@@ -279,20 +287,12 @@ impl AuditLog for MemoryStore {
                 &e.tenant == tenant && &e.client_id == client_id
             }
         };
-        let mut matching: Vec<(String, &AuditEvent)> = state
+        let matching = state
             .events
             .iter()
             .filter(|e| in_scope(e) && self.retention.audit_expires_at(e) > now)
-            .map(|e| (audit_key(e), e))
-            .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
-            .collect();
-        matching.sort_by(|a, b| b.0.cmp(&a.0));
-        let items = matching
-            .into_iter()
-            .take(page.limit + 1)
-            .map(|(_, e)| e.clone())
-            .collect();
-        Ok(page_from(items, page.limit, Cursor::for_event))
+            .map(|e| (audit_key(e), e));
+        newest_first(matching, page, Listing::Audit, Cursor::for_event)
     }
 }
 
