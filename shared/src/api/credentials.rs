@@ -9,10 +9,10 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use super::http::{
-    body_bytes, idempotency_key, json_body, path_parameter, precondition, query_parameter,
-    request_id,
+    body_bytes, idempotency_key, json_body, log_request, path_parameter, precondition,
+    query_parameter, request_id,
 };
-use super::problem::{Problem, etag, json_response, log_request};
+use super::response::{Problem, etag, json_response};
 use super::views::{CredentialView, IssuedSecretView, PageView, SECRET_NOTICE};
 use crate::compose::App;
 use crate::credential::{

@@ -1,12 +1,12 @@
-//! Reading requests at the HTTP edge of the management API: every malformed input becomes a
-//! 4xx [`Problem`] with a machine-readable code.
+//! Reading requests at the HTTP edge: every malformed input becomes a 4xx [`Problem`] with a
+//! machine-readable code; and the access log line each request leaves.
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 
-use super::problem::Problem;
+use super::response::Problem;
 use crate::auth::{AuthError, Caller};
 use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 use crate::service::Precondition;
@@ -227,6 +227,23 @@ pub fn precondition(request: &Request) -> Result<Option<Precondition>, Problem> 
         }
     }
     Ok(Some(Precondition::Versions(versions)))
+}
+
+/// The one access-log line every endpoint writes per request.
+pub fn log_request(
+    request: &Request,
+    request_id: Option<&str>,
+    response: &Response<Body>,
+    started: std::time::Instant,
+) {
+    tracing::info!(
+        request_id,
+        method = %request.method(),
+        path = request.uri().path(),
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
 }
 
 #[cfg(test)]

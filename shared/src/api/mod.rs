@@ -6,6 +6,6 @@ pub mod authorizer;
 pub mod credentials;
 pub mod http;
 pub mod oauth;
-pub mod problem;
+pub mod response;
 pub mod routes;
 pub mod views;

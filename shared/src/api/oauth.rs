@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::http::request_id;
-use super::problem::{json_response, log_request};
+use super::http::{log_request, request_id};
+use super::response::json_response;
 use crate::client_auth::AuthFailure;
 use crate::compose::OAuthApp;
 use crate::credential::Credential;

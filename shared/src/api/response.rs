@@ -1,8 +1,8 @@
-//! RFC 9457 problem responses, and the mapping from typed errors to HTTP statuses and codes:
-//! here and nowhere else.
+//! Rendering answers: JSON bodies, ETags, RFC 9457 problems, and the mapping from typed errors
+//! to HTTP statuses and codes (here and nowhere else).
 
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
@@ -249,23 +249,6 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// The one access-log line every endpoint writes per request.
-pub fn log_request(
-    request: &Request,
-    request_id: Option<&str>,
-    response: &Response<Body>,
-    started: std::time::Instant,
-) {
-    tracing::info!(
-        request_id,
-        method = %request.method(),
-        path = request.uri().path(),
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
 }
 
 pub fn etag(version: u64) -> String {
