@@ -108,6 +108,26 @@ async fn start_up_failures_say_what_happened_and_what_to_do() {
             },
         },
         Failing {
+            name: "a platform API without its route scopes",
+            settings: |_| {
+                vec![
+                    ("STORE", "memory".into()),
+                    ("CLAVIS_UPSTREAM", "http://127.0.0.1:9".into()),
+                ]
+            },
+            says: |_| vec!["ROUTE_SCOPES".into(), "CLAVIS_UPSTREAM".into()],
+        },
+        Failing {
+            name: "an expiry notice out of range",
+            settings: |_| {
+                vec![
+                    ("STORE", "memory".into()),
+                    ("EXPIRY_NOTICE_DAYS", "0".into()),
+                ]
+            },
+            says: |_| vec!["EXPIRY_NOTICE_DAYS".into(), "between 1 and 3650".into()],
+        },
+        Failing {
             name: "npm missing",
             settings: |dir| {
                 let empty = dir.join("empty");
