@@ -91,6 +91,9 @@ pub enum AuditAction {
         secret_version: u32,
         /// When the replaced secret stops working; absent when it stopped at once.
         previous_secret_valid_until: Option<Timestamp>,
+        /// Whether the tokens issued before the rotation were ended with it.
+        #[serde(default)]
+        end_existing_tokens: bool,
     },
     #[serde(rename = "credential.expiry_changed")]
     ExpiryChanged {
@@ -173,6 +176,7 @@ mod tests {
             AuditAction::SecretRotated {
                 secret_version: 2,
                 previous_secret_valid_until: None,
+                end_existing_tokens: false,
             },
             AuditAction::ExpiryChanged {
                 before: None,

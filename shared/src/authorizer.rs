@@ -5,28 +5,32 @@
 //! 1. the route is configured (`ROUTE_SCOPES`), or there is a `$default` entry;
 //! 2. the `Authorization` header holds a valid access token, or a client ID and secret;
 //! 3. the token is not revoked (RFC 7009);
-//! 4. the credential exists and is active now, read live;
-//! 5. the route's scopes are all granted;
-//! 6. this month's requests are below the credential's quota.
+//! 4. the credential exists and is active now, read live, and the token was issued after
+//!    whatever ended its credential's tokens (a suspension, a rotation that asked to);
+//! 5. the key's environment is one this API accepts (`ACCEPTED_ENVIRONMENTS`);
+//! 6. the route's scopes are all granted, by the token **and** by the credential now;
+//! 7. this month's requests are below the credential's quota.
 //!
 //! Rotation follows the seeds: an old secret stops at once (Basic is authenticated like the
-//! token endpoint), while tokens issued before a rotation stay valid until they expire.
+//! token endpoint, failures counted per client ID and source address), while tokens issued
+//! before a rotation stay valid until they expire unless the rotation ended them.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use lru::LruCache;
 
+use crate::authorization::{Authorization, MalformedAuthorization};
 use crate::client_auth::{AuthFailure, ClientAuthenticator};
-use crate::credential::{Credential, Scope, Status};
+use crate::credential::{Credential, Environment, Scope, Status};
+use crate::source::SourceAddress;
 use crate::ids::ClientId;
 use crate::store::{CredentialState, SharedVerifierStore, StoreError, UsageMonth};
 use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, Tokens};
+use crate::token_service::still_granted;
 use crate::usage::UsageRecorder;
 
 /// Why a request is refused: the first check that failed. The code is logged, never shown to
@@ -39,6 +43,8 @@ pub enum Refusal {
     InvalidToken,
     #[error("the client ID and secret do not authenticate")]
     InvalidClient,
+    #[error("too many failed attempts from this address")]
+    Throttled,
     #[error("the token was revoked")]
     TokenRevoked,
     #[error("the credential is revoked")]
@@ -53,6 +59,8 @@ pub enum Refusal {
     InsufficientScope,
     #[error("the credential's monthly request quota is used up")]
     QuotaExceeded,
+    #[error("this API does not accept keys of the credential's environment")]
+    EnvironmentNotAccepted,
 }
 
 impl Refusal {
@@ -61,6 +69,7 @@ impl Refusal {
             Self::RouteNotConfigured => "route_not_configured",
             Self::InvalidToken => "invalid_token",
             Self::InvalidClient => "invalid_client",
+            Self::Throttled => "throttled",
             Self::TokenRevoked => "token_revoked",
             Self::CredentialRevoked => "credential_revoked",
             Self::CredentialSuspended => "credential_suspended",
@@ -68,6 +77,7 @@ impl Refusal {
             Self::CredentialNotFound => "credential_not_found",
             Self::InsufficientScope => "insufficient_scope",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::EnvironmentNotAccepted => "environment_not_accepted",
         }
     }
 
@@ -102,8 +112,11 @@ impl From<StoreError> for VerifyError {
 pub struct Allowed {
     pub tenant: String,
     pub client_id: String,
-    /// Space-separated: the token's scopes, or the credential's for Basic.
+    /// Space-separated: the token's scopes that the credential still holds, or the
+    /// credential's for Basic.
     pub scope: String,
+    /// The key's environment, `live` or `test`.
+    pub environment: Environment,
     /// Empty for Basic.
     pub jti: String,
 }
@@ -267,48 +280,11 @@ impl RouteScopes {
     }
 }
 
-/// What the `Authorization` header presents. Its `Debug` shows neither token nor secret.
-#[derive(PartialEq, Eq)]
-pub enum Presented<'a> {
-    Bearer(&'a str),
-    Basic { client_id: String, secret: String },
-}
-
-impl std::fmt::Debug for Presented<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Bearer(_) => f.write_str("Bearer(…)"),
-            Self::Basic { client_id, .. } => f
-                .debug_struct("Basic")
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// Reads `Authorization`: `Bearer <token>` or `Basic base64(client_id:secret)` (the scheme in
-/// any case, RFC 9110 §11.1).
-pub fn presented(authorization: &str) -> Result<Presented<'_>, Refusal> {
-    let (scheme, value) = authorization
-        .trim()
-        .split_once(' ')
-        .ok_or(Refusal::InvalidToken)?;
-    let value = value.trim();
-    if scheme.eq_ignore_ascii_case("bearer") && !value.is_empty() {
-        return Ok(Presented::Bearer(value));
-    }
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(Refusal::InvalidToken);
-    }
-    let decoded = STANDARD
-        .decode(value)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or(Refusal::InvalidClient)?;
-    let (client_id, secret) = decoded.split_once(':').ok_or(Refusal::InvalidClient)?;
-    Ok(Presented::Basic {
-        client_id: client_id.to_owned(),
-        secret: secret.to_owned(),
+/// Reads `Authorization` with the one parser every endpoint uses.
+pub fn presented(authorization: &str) -> Result<Authorization<'_>, Refusal> {
+    Authorization::parse(authorization).map_err(|e| match e {
+        MalformedAuthorization::Scheme => Refusal::InvalidToken,
+        MalformedAuthorization::Basic => Refusal::InvalidClient,
     })
 }
 
@@ -345,12 +321,27 @@ fn require_quota(
     }
 }
 
-/// Checks 3 to 6 for a verified token, given what was read of its credential and the uses this
+fn require_environment(credential: &Credential, accepted: &[Environment]) -> Result<(), Refusal> {
+    if accepted.contains(&credential.environment) {
+        Ok(())
+    } else {
+        Err(Refusal::EnvironmentNotAccepted)
+    }
+}
+
+/// What an API accepts beyond a valid key: its route table's scopes and its environments.
+#[derive(Debug, Clone, Copy)]
+pub struct Acceptance<'a> {
+    pub required: &'a [Scope],
+    pub environments: &'a [Environment],
+}
+
+/// Checks 3 to 7 for a verified token, given what was read of its credential and the uses this
 /// instance counted but has not flushed.
 pub fn admit_bearer(
     claims: &AccessTokenClaims,
     state: &CredentialState,
-    required: &[Scope],
+    accept: Acceptance<'_>,
     unflushed: u64,
     now: Timestamp,
 ) -> Result<Allowed, Refusal> {
@@ -365,13 +356,20 @@ pub fn admit_bearer(
     if let Some(refusal) = Refusal::inactive(credential.status(now)) {
         return Err(refusal);
     }
-    let granted: Vec<&str> = claims.scope.split(' ').collect();
-    require_scopes(|s| granted.contains(&s.as_str()), required)?;
+    // Ended by a suspension, or by a rotation that asked to end the tokens before it.
+    if !credential.accepts_token_generation(claims.token_generation) {
+        return Err(Refusal::TokenRevoked);
+    }
+    require_environment(credential, accept.environments)?;
+    let scope = still_granted(claims, credential, now).ok_or(Refusal::InsufficientScope)?;
+    let granted: Vec<&str> = scope.split(' ').collect();
+    require_scopes(|s| granted.contains(&s.as_str()), accept.required)?;
     require_quota(credential, state.uses_this_month, unflushed)?;
     Ok(Allowed {
         tenant: claims.tenant.clone(),
         client_id: claims.client_id.clone(),
-        scope: claims.scope.clone(),
+        scope,
+        environment: credential.environment,
         jti: claims.jti.clone(),
     })
 }
@@ -428,6 +426,7 @@ pub struct RequestVerifier {
     /// `None`: the credential is read on every request.
     recent: Option<StateCache>,
     quotas: KnownQuotas,
+    accepted_environments: Vec<Environment>,
 }
 
 impl RequestVerifier {
@@ -439,6 +438,7 @@ impl RequestVerifier {
         clock: Arc<dyn Clock>,
         usage: Arc<UsageRecorder>,
         live_status_max_age: StdDuration,
+        accepted_environments: Vec<Environment>,
     ) -> Self {
         let recent = (!live_status_max_age.is_zero()).then(|| StateCache {
             max_age: live_status_max_age,
@@ -453,6 +453,7 @@ impl RequestVerifier {
             usage,
             recent,
             quotas: KnownQuotas(Mutex::new(LruCache::new(STATE_CACHE_ENTRIES))),
+            accepted_environments,
         }
     }
 
@@ -469,35 +470,41 @@ impl RequestVerifier {
         &self.usage
     }
 
-    /// Decides one request to `route_key` carrying `authorization`; an allowed request counts
-    /// one use of its credential.
+    /// Decides one request from `source` to `route_key` carrying `authorization`; an allowed
+    /// request counts one use of its credential.
     pub async fn verify(
         &self,
         route_key: &str,
         authorization: &str,
+        source: &SourceAddress,
     ) -> Result<Allowed, VerifyError> {
         let required = self
             .routes
             .required(route_key)
             .ok_or(Refusal::RouteNotConfigured)?;
+        let accept = Acceptance {
+            required,
+            environments: &self.accepted_environments,
+        };
         let now = self.clock.now();
         let month = UsageMonth::of(now);
         let (allowed, credential) = match presented(authorization)? {
-            Presented::Bearer(token) => {
+            Authorization::Bearer(token) => {
                 let claims = verify_bearer(&self.tokens, token, now)?;
                 let client_id =
                     ClientId::parse(&claims.client_id).ok_or(Refusal::CredentialNotFound)?;
                 let state = self.bearer_state(&client_id, &claims.jti, month).await?;
                 let unflushed = self.usage.unflushed(&client_id, month);
-                let allowed = admit_bearer(&claims, &state, required, unflushed, now)?;
+                let allowed = admit_bearer(&claims, &state, accept, unflushed, now)?;
                 (allowed, state.credential)
             }
-            Presented::Basic { client_id, secret } => {
+            Authorization::Basic { client_id, secret } => {
                 let credential = self
                     .clients
-                    .authenticate(&client_id, &secret)
+                    .authenticate(&client_id, &secret, source)
                     .await
                     .map_err(basic_refusal)?;
+                require_environment(&credential, accept.environments)?;
                 require_scopes(|s| credential.scopes.contains(s), required)?;
                 if credential.monthly_request_quota.is_some() {
                     let stored = self.stored_uses(&credential.client_id, month).await?;
@@ -508,6 +515,7 @@ impl RequestVerifier {
                     tenant: credential.tenant.to_string(),
                     client_id: credential.client_id.to_string(),
                     scope: credential.scopes.to_oauth_string(),
+                    environment: credential.environment,
                     jti: String::new(),
                 };
                 (allowed, Some(credential))
@@ -569,9 +577,8 @@ impl RequestVerifier {
 
 fn basic_refusal(failure: AuthFailure) -> VerifyError {
     match failure {
-        AuthFailure::Malformed | AuthFailure::BadCredentials | AuthFailure::Throttled { .. } => {
-            Refusal::InvalidClient.into()
-        }
+        AuthFailure::Malformed | AuthFailure::BadCredentials => Refusal::InvalidClient.into(),
+        AuthFailure::Throttled { .. } => Refusal::Throttled.into(),
         AuthFailure::Inactive(status) => Refusal::inactive(status)
             .unwrap_or(Refusal::InvalidClient)
             .into(),

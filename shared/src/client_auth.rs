@@ -9,8 +9,12 @@
 //! - a refused secret always costs two argon2 verifications (the current hash and the one a
 //!   rotation's grace period keeps, padded with a decoy hash), so timing tells neither which
 //!   client IDs exist nor which are mid-rotation;
-//! - repeated failures for one client ID are throttled per fixed window, by counters that
-//!   expire with their window.
+//! - failures are counted per client ID **and source address**, and per address across client
+//!   IDs, in fixed windows, by counters that expire with their window: an address that keeps
+//!   failing is made to wait (the right secret included, cached or not), while the right
+//!   secret from any other address is still served. Client IDs are public, so knowing one
+//!   must never be enough to lock its owner out; the per-address count bounds the argon2id
+//!   work one source can force across client IDs.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -24,7 +28,8 @@ use tokio::sync::Semaphore;
 use crate::credential::{Credential, Status};
 use crate::ids::ClientId;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
-use crate::store::{SharedClientStore, StoreError};
+use crate::source::SourceAddress;
+use crate::store::{Failures, SharedClientStore, StoreError};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +51,14 @@ pub enum AuthFailure {
     Internal(String),
 }
 
-/// How many failures one client ID may accumulate in a window before it is made to wait.
+/// How many failures a source address may accumulate in a window, for one client ID and
+/// across all of them, before it is made to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
+    /// `TOKEN_FAILURE_LIMIT`: for one client ID from one address.
     pub max_failures: u32,
+    /// `ADDRESS_FAILURE_LIMIT`: from one address across client IDs.
+    pub max_address_failures: u32,
     pub window: Duration,
 }
 
@@ -57,12 +66,18 @@ impl Default for ThrottlePolicy {
     fn default() -> Self {
         Self {
             max_failures: 10,
+            max_address_failures: 100,
             window: Duration::minutes(5),
         }
     }
 }
 
 impl ThrottlePolicy {
+    fn throttles(&self, failures: Failures) -> bool {
+        failures.client_from_source >= self.max_failures
+            || failures.source >= self.max_address_failures
+    }
+
     /// The fixed window `now` falls in: `[start, end)`.
     fn window_at(&self, now: Timestamp) -> (Timestamp, Timestamp) {
         let length = self.window.num_seconds().max(1);
@@ -159,49 +174,52 @@ impl ClientAuthenticator {
         }
     }
 
-    /// The credential the presented ID and secret belong to, if it is active.
+    /// The credential the presented ID and secret belong to, if it is active, for a request
+    /// from `source`.
     pub async fn authenticate(
         &self,
         client_id: &str,
         secret: &str,
+        source: &SourceAddress,
     ) -> Result<Credential, AuthFailure> {
-        let (Some(client_id), Ok((secret, _))) =
-            (ClientId::parse(client_id), ClientSecret::parse(secret))
-        else {
+        // A malformed client ID names nobody and costs no hash: refused before anything is
+        // read.
+        let Some(client_id) = ClientId::parse(client_id) else {
             return Err(AuthFailure::Malformed);
         };
+        let secret = ClientSecret::parse(secret).ok().map(|(secret, _)| secret);
         let now = self.clock.now();
         let (window_start, window_end) = self.throttle.window_at(now);
-        let remembered = self.cache.recall(&client_id, &secret);
-        let (credential, failures) = match remembered {
-            Some(_) => (self.store.get(&client_id).await?, None),
-            None => {
-                let (credential, failures) = self
-                    .store
-                    .credential_and_failures(&client_id, window_start)
-                    .await?;
-                (credential, Some(failures))
-            }
+        // One round trip whatever the cache holds: an address that is throttled stays
+        // throttled for a secret this instance has verified before.
+        let (credential, failures) = self
+            .store
+            .credential_and_failures(&client_id, source, window_start)
+            .await?;
+        if self.throttle.throttles(failures) {
+            return Err(AuthFailure::Throttled {
+                retry_after_seconds: (window_end - now).num_seconds().max(1),
+            });
+        }
+        let failed = async || {
+            self.store
+                .record_failure(&client_id, source, window_start, window_end)
+                .await
+        };
+        // A secret failing its checksum is refused without a hash, but counted like any
+        // other failure: otherwise it would be a free way to probe.
+        let Some(secret) = secret else {
+            failed().await?;
+            return Err(AuthFailure::Malformed);
         };
         let hashes = credential
             .as_ref()
             .map(|c| accepted_hashes(c, now))
             .unwrap_or_default();
-        if let Some(verified) = &remembered
+        if let Some(verified) = self.cache.recall(&client_id, &secret)
             && hashes.iter().any(|hash| hash.as_phc() == verified)
         {
             return admit(credential, now);
-        }
-        // Remembered, but the hash changed since (a rotation): the full check, as for a
-        // stranger.
-        let failures = match failures {
-            Some(failures) => failures,
-            None => self.store.failures(&client_id, window_start).await?,
-        };
-        if failures >= self.throttle.max_failures {
-            return Err(AuthFailure::Throttled {
-                retry_after_seconds: (window_end - now).num_seconds().max(1),
-            });
         }
         // Pad with the decoy to the most hashes a known credential can have, so that a refusal
         // costs the same for an unknown ID, a known one, and one inside a rotation's grace
@@ -219,9 +237,7 @@ impl ClientAuthenticator {
                 admit(credential, now)
             }
             _ => {
-                self.store
-                    .record_failure(&client_id, window_start, window_end)
-                    .await?;
+                failed().await?;
                 Err(AuthFailure::BadCredentials)
             }
         }
@@ -337,14 +353,32 @@ mod tests {
         (created.credential, secret)
     }
 
-    /// The client `c` authenticating with `secret`.
+    /// The owner's address, and a stranger's.
+    fn owner() -> SourceAddress {
+        SourceAddress::parse("127.0.0.3").unwrap()
+    }
+
+    fn stranger() -> SourceAddress {
+        SourceAddress::parse("127.0.0.2").unwrap()
+    }
+
+    /// The client `c` authenticating with `secret` from the owner's address.
     async fn present(
         s: &Setup,
         c: &Credential,
         secret: &ClientSecret,
     ) -> Result<Credential, AuthFailure> {
+        present_from(s, c, secret, &owner()).await
+    }
+
+    async fn present_from(
+        s: &Setup,
+        c: &Credential,
+        secret: &ClientSecret,
+        source: &SourceAddress,
+    ) -> Result<Credential, AuthFailure> {
         s.auth
-            .authenticate(c.client_id.as_str(), secret.expose())
+            .authenticate(c.client_id.as_str(), secret.expose(), source)
             .await
     }
 
@@ -353,9 +387,14 @@ mod tests {
         change.credential
     }
 
+    /// Failures of `id` from the owner's address.
     async fn failures(s: &Setup, id: &ClientId) -> u32 {
         let (start, _) = ThrottlePolicy::default().window_at(s.clock.now());
-        s.store.failures(id, start).await.unwrap()
+        s.store
+            .failures(id, &owner(), start)
+            .await
+            .unwrap()
+            .client_from_source
     }
 
     #[tokio::test]
@@ -379,7 +418,9 @@ mod tests {
             Err(AuthFailure::BadCredentials)
         ));
         assert!(matches!(
-            s.auth.authenticate(unknown.as_str(), wrong.expose()).await,
+            s.auth
+                .authenticate(unknown.as_str(), wrong.expose(), &owner())
+                .await,
             Err(AuthFailure::BadCredentials)
         ));
         assert_eq!(failures(&s, &c.client_id).await, 1);
@@ -387,22 +428,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn malformed_input_is_refused_without_counting_or_hashing() {
+    async fn a_secret_failing_its_checksum_is_refused_without_hashing_but_counted() {
         let s = setup(100);
         let (c, secret) = create(&s).await;
         let mut typo = secret.expose().to_owned();
         typo.replace_range(10..11, if &typo[10..11] == "a" { "b" } else { "a" });
-        for (id, presented) in [
-            (c.client_id.as_str(), typo.as_str()),
-            ("cid_nope", secret.expose()),
-            (c.client_id.as_str(), ""),
-        ] {
+        for presented in [typo.as_str(), ""] {
             assert!(matches!(
-                s.auth.authenticate(id, presented).await,
+                s.auth
+                    .authenticate(c.client_id.as_str(), presented, &owner())
+                    .await,
                 Err(AuthFailure::Malformed)
             ));
         }
-        assert_eq!(failures(&s, &c.client_id).await, 0);
+        assert_eq!(failures(&s, &c.client_id).await, 2);
+        // A client ID that is not one names nobody: refused before anything is read.
+        assert!(matches!(
+            s.auth
+                .authenticate("cid_nope", secret.expose(), &owner())
+                .await,
+            Err(AuthFailure::Malformed)
+        ));
     }
 
     #[tokio::test]
@@ -423,12 +469,59 @@ mod tests {
             panic!("the eleventh failure in a window is throttled");
         };
         assert!((1..=300).contains(&retry_after_seconds));
-        // Even the right secret waits, unless this instance has verified it before.
+        // From the failing address, even the right secret waits.
         assert!(matches!(
             present(&s, &c, &secret).await,
             Err(AuthFailure::Throttled { .. })
         ));
         s.clock.advance(Duration::seconds(retry_after_seconds));
+        assert!(present(&s, &c, &secret).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_stranger_who_knows_the_client_id_cannot_lock_its_owner_out() {
+        for cache in [0, 100] {
+            let s = setup(cache);
+            let (c, secret) = create(&s).await;
+            let wrong = ClientSecret::generate(Environment::Live);
+            for _ in 0..30 {
+                let _ = present_from(&s, &c, &wrong, &stranger()).await;
+            }
+            assert!(matches!(
+                present_from(&s, &c, &wrong, &stranger()).await,
+                Err(AuthFailure::Throttled { .. })
+            ));
+            // The owner, never verified on this instance (cache 0) or not, is served.
+            assert!(present(&s, &c, &secret).await.is_ok(), "cache {cache}");
+            assert!(present(&s, &c, &secret).await.is_ok(), "cache {cache}");
+            // The stranger's address is throttled even with the right secret, cached or not.
+            assert!(matches!(
+                present_from(&s, &c, &secret, &stranger()).await,
+                Err(AuthFailure::Throttled { .. })
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn one_address_is_throttled_across_client_ids() {
+        let s = setup(100);
+        let (c, secret) = create(&s).await;
+        let wrong = ClientSecret::generate(Environment::Live);
+        // 100 failures over ten unknown client IDs, ten each: no one ID reaches its limit
+        // of 10 before the address reaches its 100.
+        for _ in 0..10 {
+            let unknown = ClientId::generate();
+            for _ in 0..10 {
+                let _ = s
+                    .auth
+                    .authenticate(unknown.as_str(), wrong.expose(), &stranger())
+                    .await;
+            }
+        }
+        assert!(matches!(
+            present_from(&s, &c, &secret, &stranger()).await,
+            Err(AuthFailure::Throttled { .. })
+        ));
         assert!(present(&s, &c, &secret).await.is_ok());
     }
 
@@ -459,18 +552,6 @@ mod tests {
         );
         assert!(verification.await.is_ok());
         drop(busy);
-    }
-
-    #[tokio::test]
-    async fn a_verified_client_is_not_locked_out_by_someone_elses_failures() {
-        let s = setup(100);
-        let (c, secret) = create(&s).await;
-        present(&s, &c, &secret).await.unwrap();
-        let wrong = ClientSecret::generate(Environment::Live);
-        for _ in 0..12 {
-            let _ = present(&s, &c, &wrong).await;
-        }
-        assert!(present(&s, &c, &secret).await.is_ok());
     }
 
     #[tokio::test]

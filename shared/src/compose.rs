@@ -161,6 +161,7 @@ impl AuthorizerApp {
                 clock,
                 usage,
                 settings.live_status_max_age,
+                settings.accepted_environments,
             ),
         })
     }
@@ -220,7 +221,8 @@ impl Deployment {
                 store.clone(),
                 Arc::clone(&hasher),
                 Arc::clone(&clock),
-                tokens.clone(),
+                // As in AWS, the authorizer holds the public keys only.
+                tokens.verifying_only(),
                 &token_settings,
                 AuthorizerSettings::from_env(env)?,
             )?)),

@@ -15,12 +15,13 @@ use chrono::Duration;
 use crate::authorizer::RouteScopes;
 use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::ThrottlePolicy;
+use crate::credential::Environment;
 use crate::secret::SecretHasher;
 use crate::store::Retention;
 use crate::store::dynamodb::DynamoStore;
 use crate::time::Clock;
 use crate::token::keys::{KeyAlgorithm, SigningKey};
-use crate::token::{KeySet, Tokens};
+use crate::token::{KeySet, PublicKeys, Tokens};
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {variable} {problem}")]
@@ -198,12 +199,17 @@ impl StoreSettings {
     }
 }
 
-/// Where the signing keys come from.
+/// Where the token keys come from.
 #[derive(Clone)]
 pub enum KeySource {
     /// A Secrets Manager secret holding `{"current": "<PEM>", "previous": "<PEM>" | null}`, read
-    /// once per cold start: the key never sits in the function's configuration.
+    /// once per cold start: the key never sits in the function's configuration. Only the token
+    /// issuer is given this (and the IAM grant to read it).
     SecretsManager { secret_id: String },
+    /// An SSM parameter holding the public JWKS (current key first, at most the previous one
+    /// after it), written by the key set-up and rotation steps: what every function that only
+    /// verifies tokens reads, so that none of them can sign.
+    PublicKeysParameter { name: String },
     /// PEM text in the environment: local development and tests.
     Pem {
         current: String,
@@ -215,6 +221,7 @@ impl std::fmt::Debug for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeySource::SecretsManager { secret_id } => write!(f, "SecretsManager({secret_id})"),
+            KeySource::PublicKeysParameter { name } => write!(f, "PublicKeysParameter({name})"),
             KeySource::Pem { .. } => f.write_str("Pem(<redacted>)"),
         }
     }
@@ -317,25 +324,37 @@ impl TokenSettings {
             .map_err(|e| ConfigError::new("SIGNING_ALGORITHM", e.0))?;
         let keys = match (
             env.optional("SIGNING_KEYS_SECRET_ID"),
+            env.optional("PUBLIC_KEYS_PARAMETER_NAME"),
             env.optional("SIGNING_KEY_PEM"),
         ) {
-            (Some(secret_id), None) => KeySource::SecretsManager {
+            (Some(secret_id), None, None) => KeySource::SecretsManager {
                 secret_id: secret_id.to_owned(),
             },
-            (None, Some(pem)) => KeySource::Pem {
+            (None, Some(name), None) => KeySource::PublicKeysParameter {
+                name: name.to_owned(),
+            },
+            (None, None, Some(pem)) => KeySource::Pem {
                 current: pem.to_owned(),
                 previous: env.optional("PREVIOUS_SIGNING_KEY_PEM").map(str::to_owned),
             },
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "SIGNING_KEY_PEM",
-                    "must not be set together with SIGNING_KEYS_SECRET_ID",
-                ));
-            }
-            (None, None) => {
+            (None, None, None) => {
                 return Err(ConfigError::new(
                     "SIGNING_KEYS_SECRET_ID",
-                    "(or SIGNING_KEY_PEM locally) is required",
+                    "(or PUBLIC_KEYS_PARAMETER_NAME for a function that only verifies tokens, \
+                     or SIGNING_KEY_PEM locally) is required",
+                ));
+            }
+            (_, _, Some(_)) => {
+                return Err(ConfigError::new(
+                    "SIGNING_KEY_PEM",
+                    "must not be set together with SIGNING_KEYS_SECRET_ID or PUBLIC_KEYS_PARAMETER_NAME",
+                ));
+            }
+            (Some(_), Some(_), None) => {
+                return Err(ConfigError::new(
+                    "PUBLIC_KEYS_PARAMETER_NAME",
+                    "must not be set together with SIGNING_KEYS_SECRET_ID: a function either \
+                     issues tokens or only verifies them",
                 ));
             }
         };
@@ -345,6 +364,13 @@ impl TokenSettings {
             return Err(ConfigError::new(
                 "TOKEN_FAILURE_LIMIT/TOKEN_FAILURE_WINDOW_SECONDS",
                 "must be at least 1 (and the window at most a day)",
+            ));
+        }
+        let max_address_failures: u32 = env.number("ADDRESS_FAILURE_LIMIT", 100)?;
+        if max_address_failures < max_failures {
+            return Err(ConfigError::new(
+                "ADDRESS_FAILURE_LIMIT",
+                "must be at least TOKEN_FAILURE_LIMIT",
             ));
         }
         let flush_seconds: u64 = env.number("USAGE_FLUSH_SECONDS", 1)?;
@@ -361,6 +387,7 @@ impl TokenSettings {
             keys,
             throttle: ThrottlePolicy {
                 max_failures,
+                max_address_failures,
                 window: Duration::seconds(window),
             },
             verification_cache_entries: env.number("VERIFICATION_CACHE_ENTRIES", 10_000)?,
@@ -368,16 +395,41 @@ impl TokenSettings {
         })
     }
 
-    /// Loads the signing keys (from Secrets Manager in `region`, in AWS) and builds the token
-    /// issuer.
+    /// Loads the keys (in AWS from Secrets Manager for the issuer, from SSM for a verifier,
+    /// in `region`) and builds the token issuer, or a verifier that can issue nothing.
     pub async fn tokens(&self, region: &str) -> Result<Tokens, ConfigError> {
+        let aws = || {
+            sdk_config(
+                region,
+                SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            )
+        };
         let (current, previous) = match &self.keys {
             KeySource::Pem { current, previous } => (current.clone(), previous.clone()),
+            KeySource::PublicKeysParameter { name } => {
+                const VARIABLE: &str = "PUBLIC_KEYS_PARAMETER_NAME";
+                let parameter = aws_sdk_ssm::Client::new(&aws())
+                    .get_parameter()
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        ConfigError::new(
+                            VARIABLE,
+                            format!(
+                                "cannot be read: {}",
+                                aws_sdk_ssm::error::DisplayErrorContext(e)
+                            ),
+                        )
+                    })?;
+                let jwks = parameter
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default();
+                return self.verifier(jwks).map_err(|e| ConfigError::new(VARIABLE, e));
+            }
             KeySource::SecretsManager { secret_id } => {
-                let config = sdk_config(
-                    region,
-                    SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
-                );
+                let config = aws();
                 let secret = aws_sdk_secretsmanager::Client::new(&config)
                     .get_secret_value()
                     .secret_id(secret_id)
@@ -421,6 +473,18 @@ impl TokenSettings {
             self.audience.clone(),
         ))
     }
+
+    /// A verifier from a published JWKS (`{"keys": [...]}`).
+    pub fn verifier(&self, jwks: &str) -> Result<Tokens, String> {
+        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks)
+            .map_err(|_| "must hold a JWKS: {\"keys\": [current, previous?]}".to_owned())?;
+        let public = PublicKeys::from_jwks(&jwks).map_err(|e| e.to_string())?;
+        Ok(Tokens::verifying(
+            public,
+            self.issuer.clone(),
+            self.audience.clone(),
+        ))
+    }
 }
 
 /// What the authorizer reads beyond the token settings.
@@ -430,6 +494,9 @@ pub struct AuthorizerSettings {
     /// How stale a credential's status may be (`LIVE_STATUS_MAX_AGE_SECONDS`); zero, the
     /// default, reads it on every request.
     pub live_status_max_age: std::time::Duration,
+    /// The environments whose keys this API takes (`ACCEPTED_ENVIRONMENTS`, default both): a
+    /// production API sets `live`, so a test key gets nothing there.
+    pub accepted_environments: Vec<Environment>,
 }
 
 /// The longest staleness an operator may choose: revocation must stay prompt.
@@ -446,11 +513,40 @@ impl AuthorizerSettings {
                 format!("must be from 0 to {MAX_LIVE_STATUS_AGE_SECONDS}"),
             ));
         }
+        let accepted_environments = accepted_environments(env)?;
         Ok(Self {
             routes,
             live_status_max_age: std::time::Duration::from_secs(max_age),
+            accepted_environments,
         })
     }
+}
+
+/// `ACCEPTED_ENVIRONMENTS`: comma-separated `live`/`test`, at least one; both by default.
+fn accepted_environments(env: &Env) -> Result<Vec<Environment>, ConfigError> {
+    const VARIABLE: &str = "ACCEPTED_ENVIRONMENTS";
+    let Some(list) = env.optional(VARIABLE) else {
+        return Ok(vec![Environment::Live, Environment::Test]);
+    };
+    let mut accepted = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let environment = Environment::parse(name).ok_or_else(|| {
+            ConfigError::new(
+                VARIABLE,
+                format!("names {name:?}: use live, test or live,test"),
+            )
+        })?;
+        if !accepted.contains(&environment) {
+            accepted.push(environment);
+        }
+    }
+    if accepted.is_empty() {
+        return Err(ConfigError::new(
+            VARIABLE,
+            "must name at least one of live and test",
+        ));
+    }
+    Ok(accepted)
 }
 
 /// argon2id cost, OWASP's by default.
@@ -529,7 +625,8 @@ mod tests {
             "keys never print"
         );
         let tokens = settings.tokens("eu-west-1").await.unwrap();
-        assert_eq!(tokens.keys().jwks().keys.len(), 1);
+        assert_eq!(tokens.public_keys().jwks().keys.len(), 1);
+        assert!(tokens.signing_key().is_some());
     }
 
     #[tokio::test]

@@ -26,6 +26,11 @@ pub struct Credential {
     pub expires_at: Option<Timestamp>,
     pub secret: SecretRecord,
     pub suspended_at: Option<Timestamp>,
+    /// Tokens carry the generation they were issued in; one of an earlier generation is
+    /// refused where requests are verified. A suspension and a rotation that ends existing
+    /// tokens advance it: a counter, not a time, because `iat` has whole seconds and a token
+    /// issued just after a reactivation must work within the same second.
+    pub token_generation: u32,
     pub revocation: Option<Revocation>,
     /// Set once the sweeper has written the `credential.expired` event.
     pub expiry_recorded_at: Option<Timestamp>,
@@ -111,6 +116,12 @@ impl Credential {
         } else {
             Status::Active
         }
+    }
+
+    /// Whether a token issued in `generation` was issued after everything that ended this
+    /// credential's tokens.
+    pub fn accepts_token_generation(&self, generation: u32) -> bool {
+        generation >= self.token_generation
     }
 
     pub fn is_past_expiry(&self, now: Timestamp) -> bool {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod authorization;
 pub mod authorizer;
 pub mod catalogue;
 pub mod client_auth;
@@ -19,6 +20,7 @@ pub mod lifecycle;
 pub mod runtime;
 pub mod secret;
 pub mod service;
+pub mod source;
 pub mod store;
 pub mod sweep;
 pub mod telemetry;

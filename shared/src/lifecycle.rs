@@ -186,6 +186,25 @@ impl GracePeriod {
     }
 }
 
+/// How a rotation treats what the replaced secret already gave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    /// How long the replaced secret keeps working.
+    pub grace: GracePeriod,
+    /// End the tokens issued before the rotation at once (after a leak); by default they
+    /// live out their hour, as seed 002 has it.
+    pub end_existing_tokens: bool,
+}
+
+impl From<GracePeriod> for Rotation {
+    fn from(grace: GracePeriod) -> Self {
+        Self {
+            grace,
+            end_existing_tokens: false,
+        }
+    }
+}
+
 /// Everything a new credential needs besides its generated ID and secret.
 #[derive(Debug, Clone)]
 pub struct NewCredential {
@@ -235,6 +254,7 @@ pub fn create(
         revocation: None,
         expiry_recorded_at: None,
         expiry_notice_recorded_at: None,
+        token_generation: 0,
         last_used_at: None,
         version: 1,
     };
@@ -255,9 +275,13 @@ pub fn create(
 pub fn rotate_secret(
     credential: &Credential,
     new_hash: SecretHash,
-    grace: GracePeriod,
+    rotation: impl Into<Rotation>,
     context: &Context,
 ) -> Result<Transition, LifecycleError> {
+    let Rotation {
+        grace,
+        end_existing_tokens,
+    } = rotation.into();
     require(
         credential,
         context.now,
@@ -268,6 +292,9 @@ pub fn rotate_secret(
         valid_until: context.now + grace.0,
     });
     let mut next = next_version(credential);
+    if end_existing_tokens {
+        next.token_generation = credential.token_generation.saturating_add(1);
+    }
     next.secret = SecretRecord {
         hash: new_hash,
         version: credential.secret.version + 1,
@@ -280,6 +307,7 @@ pub fn rotate_secret(
         AuditAction::SecretRotated {
             secret_version: next.secret.version,
             previous_secret_valid_until: next.secret.previous.as_ref().map(|p| p.valid_until),
+            end_existing_tokens,
         },
     );
     Ok(Transition {
@@ -406,6 +434,9 @@ pub fn suspend(credential: &Credential, context: &Context) -> Result<Transition,
     })?;
     let mut next = next_version(credential);
     next.suspended_at = Some(context.now);
+    // The tokens issued before the suspension, an attacker's among them, must not come back
+    // with a reactivation.
+    next.token_generation = credential.token_generation.saturating_add(1);
     let event = AuditEvent::new(&next, context, AuditAction::Suspended {});
     Ok(Transition {
         credential: next,

@@ -8,7 +8,8 @@ use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::{Credential, Scopes, Status};
 use crate::ids::ClientId;
 use crate::store::{SharedTokenStore, StoreError};
-use crate::time::Clock;
+use crate::source::SourceAddress;
+use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
 use crate::usage::UsageRecorder;
 
@@ -70,13 +71,15 @@ impl TokenService {
         &self.tokens
     }
 
-    /// The credential whose client ID and secret these are, if it may be used now.
+    /// The credential whose client ID and secret these are, if it may be used now, for a
+    /// request from `source`.
     pub async fn authenticate(
         &self,
         client_id: &str,
         secret: &str,
+        source: &SourceAddress,
     ) -> Result<Credential, TokenError> {
-        Ok(self.clients.authenticate(client_id, secret).await?)
+        Ok(self.clients.authenticate(client_id, secret, source).await?)
     }
 
     /// A token for an authenticated credential, with all its scopes or the `requested`
@@ -97,8 +100,9 @@ impl TokenService {
     }
 
     /// Whether `token` is good right now, as far as `caller` may know: only tokens of the
-    /// caller's own tenant are described, and a revoked token or a credential that is no
-    /// longer active shows at once.
+    /// caller's own tenant are described; a revoked token, a credential that is no longer
+    /// active, and a token ended by a suspension or rotation show at once; the scopes
+    /// described are those the credential still holds (none left: inactive).
     pub async fn introspect(
         &self,
         caller: &Credential,
@@ -118,12 +122,19 @@ impl TokenService {
             self.store.is_token_denied(&claims.jti),
             self.store.get(&client_id)
         );
-        match (denied?, credential?) {
-            (false, Some(credential)) if credential.status(now) == Status::Active => {
+        let (false, Some(credential)) = (denied?, credential?) else {
+            return Ok(Introspection::Inactive);
+        };
+        match still_granted(&claims, &credential, now) {
+            Some(scope) => {
                 self.usage.record(&credential, now);
-                Ok(Introspection::Active(Box::new(claims)))
+                Ok(Introspection::Active(Box::new(AccessTokenClaims {
+                    scope,
+                    environment: Some(credential.environment.as_str().to_owned()),
+                    ..claims
+                })))
             }
-            _ => Ok(Introspection::Inactive),
+            None => Ok(Introspection::Inactive),
         }
     }
 
@@ -146,6 +157,29 @@ impl TokenService {
         self.store.deny_token(&claims.jti, expires_at).await?;
         Ok(Some(claims.jti))
     }
+}
+
+/// What of a verified token its credential still backs now: the token's scopes that the
+/// credential still holds (space-separated), or `None` when the token no longer counts (the
+/// credential is not active, the token was issued before a suspension or a rotation that
+/// ended it, or none of its scopes is left). Scopes added since are not granted to it.
+pub fn still_granted(
+    claims: &AccessTokenClaims,
+    credential: &Credential,
+    now: Timestamp,
+) -> Option<String> {
+    if credential.tenant.as_str() != claims.tenant
+        || credential.status(now) != Status::Active
+        || !credential.accepts_token_generation(claims.token_generation)
+    {
+        return None;
+    }
+    let kept: Vec<&str> = claims
+        .scope
+        .split(' ')
+        .filter(|s| credential.scopes.iter().any(|held| held.as_str() == *s))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
 }
 
 /// The scopes granted: all of the credential's, or the requested subset of them.

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::authorizer::{Allowed, VerifyError};
 use crate::compose::AuthorizerApp;
+use crate::source::SourceAddress;
 
 /// The context API Gateway hands the integration as `$context.authorizer.<key>`.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct AuthorizerContext {
     pub tenant: String,
     pub client_id: String,
     pub scope: String,
+    /// `live` or `test`.
+    pub environment: String,
     pub jti: String,
 }
 
@@ -40,6 +43,7 @@ impl From<Allowed> for AuthorizerResponse {
                 tenant: allowed.tenant,
                 client_id: allowed.client_id,
                 scope: allowed.scope,
+                environment: allowed.environment.as_str().to_owned(),
                 jti: allowed.jti,
             }),
         }
@@ -69,8 +73,10 @@ pub async fn authorize_request(
                 .map(String::as_str)
         })
         .unwrap_or_default();
+    // API Gateway's own view of the peer: no header a client sends can change it.
+    let source = SourceAddress::parse_or_unknown(event.request_context.http.source_ip.as_deref());
     let elapsed_ms = || started.elapsed().as_millis() as u64;
-    match app.verifier.verify(route_key, authorization).await {
+    match app.verifier.verify(route_key, authorization, &source).await {
         Ok(allowed) => {
             tracing::info!(request_id, route_key, client_id = %allowed.client_id, elapsed_ms = elapsed_ms(), "request allowed");
             allowed.into()
@@ -227,7 +233,11 @@ mod tests {
 
     async fn allowed(app: &AuthorizerApp, authorization: &str) -> bool {
         app.verifier
-            .verify("GET /products", authorization)
+            .verify(
+                "GET /products",
+                authorization,
+                &SourceAddress::parse("192.0.2.1").expect("an address"),
+            )
             .await
             .is_ok()
     }
@@ -331,6 +341,7 @@ mod tests {
                     "tenant": "acme",
                     "client_id": credential.client_id.to_string(),
                     "scope": "products:read",
+                    "environment": "live",
                     "jti": "",
                 }
             })

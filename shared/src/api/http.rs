@@ -10,6 +10,7 @@ use super::response::Problem;
 use crate::auth::{AuthError, Caller};
 use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 use crate::service::Precondition;
+use crate::source::SourceAddress;
 
 /// Management requests are small JSON documents; anything larger is a mistake or an attack.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -19,6 +20,16 @@ pub fn request_id(request: &Request) -> Option<String> {
         Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
         _ => None,
     }
+}
+
+/// Where the request came from: API Gateway's `requestContext.http.sourceIp` (the local
+/// gateway puts the TCP peer there), never a header a client can set.
+pub fn source_address(request: &Request) -> SourceAddress {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        _ => None,
+    };
+    SourceAddress::parse_or_unknown(source_ip)
 }
 
 /// The caller as API Gateway's JWT authorizer (or the local gateway's emulation of it) left it

@@ -3,14 +3,13 @@
 
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::http::{log_request, request_id};
+use super::http::{log_request, request_id, source_address};
+use crate::authorization::{Authorization, MalformedAuthorization};
 use super::response::json_response;
 use crate::client_auth::AuthFailure;
 use crate::compose::OAuthApp;
@@ -116,7 +115,7 @@ impl From<AuthFailure> for OAuthError {
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "slow_down",
-                    "Too many failed attempts for this client; retry after the time in Retry-After.",
+                    "Too many failed attempts from this address; retry after the time in Retry-After.",
                 )
             },
             AuthFailure::Store(e) => e.into(),
@@ -213,37 +212,20 @@ impl Form {
 /// The client ID and secret, from HTTP Basic (`client_secret_basic`) or the form
 /// (`client_secret_post`), never both.
 fn presented_client(request: &Request, form: &Form) -> Result<(String, String), OAuthError> {
-    let basic = request
+    let header = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .map(|encoded| {
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok());
-            let (id, secret) = decoded
-                .as_deref()
-                .and_then(|d| d.split_once(':'))
-                .ok_or_else(|| {
-                    OAuthError::invalid_client("The Basic credentials are malformed.")
-                })?;
-            // RFC 6749 §2.3.1: both halves are form-urlencoded before they are joined.
-            let unescape = |s: &str| {
-                form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
-            Ok::<_, OAuthError>((
-                unescape(id).unwrap_or_default(),
-                unescape(secret).unwrap_or_default(),
-            ))
-        })
-        .transpose()?;
+        .map(|v| v.to_str().unwrap_or_default());
+    // Another scheme is not client authentication: the form may still carry it.
+    let basic = match header.map(Authorization::parse) {
+        Some(Ok(Authorization::Basic { client_id, secret })) => Some((client_id, secret)),
+        None | Some(Ok(Authorization::Bearer(_)) | Err(MalformedAuthorization::Scheme)) => None,
+        Some(Err(MalformedAuthorization::Basic)) => {
+            return Err(OAuthError::invalid_client(
+                "The Basic credentials are malformed.",
+            ));
+        }
+    };
     match (basic, form.get("client_id"), form.get("client_secret")) {
         (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
             "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
@@ -265,7 +247,10 @@ async fn authenticate(
     form: &Form,
 ) -> Result<Credential, OAuthError> {
     let (id, secret) = presented_client(request, form)?;
-    Ok(app.tokens.authenticate(&id, &secret).await?)
+    Ok(app
+        .tokens
+        .authenticate(&id, &secret, &source_address(request))
+        .await?)
 }
 
 /// Runs an endpoint and renders its outcome with the headers every OAuth response carries.
@@ -350,6 +335,7 @@ pub async fn introspect_token(app: &OAuthApp, request: Request) -> Response<Body
                 "iss": claims.iss,
                 "jti": claims.jti,
                 "tenant": claims.tenant,
+                "environment": claims.environment,
             }),
         ))
     })
@@ -378,7 +364,7 @@ pub async fn revoke_token(app: &OAuthApp, request: Request) -> Response<Body> {
 pub async fn discovery(app: &OAuthApp, request: Request) -> Response<Body> {
     let tokens = app.tokens.tokens();
     let issuer = tokens.issuer();
-    let algorithm = tokens.keys().current().algorithm().as_str();
+    let algorithm = tokens.public_keys().current().algorithm().as_str();
     let metadata = || {
         json!({
             "issuer": issuer,
@@ -395,7 +381,7 @@ pub async fn discovery(app: &OAuthApp, request: Request) -> Response<Body> {
         })
     };
     let document = match request.uri().path() {
-        "/.well-known/jwks.json" => serde_json::to_value(tokens.keys().jwks()).unwrap_or_default(),
+        "/.well-known/jwks.json" => serde_json::to_value(tokens.public_keys().jwks()).unwrap_or_default(),
         "/.well-known/oauth-authorization-server" => metadata(),
         "/.well-known/openid-configuration" => {
             let mut document = metadata();

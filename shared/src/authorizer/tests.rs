@@ -71,32 +71,13 @@ fn a_malformed_route_table_is_refused_with_the_reason() {
 }
 
 #[test]
-fn the_header_presents_a_bearer_token_or_a_basic_pair() {
-    assert_eq!(presented("Bearer abc"), Ok(Presented::Bearer("abc")));
-    assert_eq!(presented("bearer  abc "), Ok(Presented::Bearer("abc")));
-    let basic = format!("Basic {}", STANDARD.encode("cid_x:csk:with:colons"));
-    assert_eq!(
-        presented(&basic),
-        Ok(Presented::Basic {
-            client_id: "cid_x".into(),
-            secret: "csk:with:colons".into()
-        })
-    );
-    let shown = format!("{:?} {:?}", presented("Bearer abc.def"), presented(&basic));
-    assert!(
-        !shown.contains("abc.def") && !shown.contains("csk:with"),
-        "{shown}"
-    );
+fn a_header_that_is_neither_scheme_refuses_as_the_contract_names_it() {
+    assert_eq!(presented("bEaReR abc"), Ok(Authorization::Bearer("abc")));
     for (header, refusal) in [
         ("", Refusal::InvalidToken),
-        ("Bearer", Refusal::InvalidToken),
         ("Bearer ", Refusal::InvalidToken),
         ("Token abc", Refusal::InvalidToken),
         ("Basic %%%", Refusal::InvalidClient),
-        (
-            &format!("Basic {}", STANDARD.encode("no-colon")),
-            Refusal::InvalidClient,
-        ),
     ] {
         assert_eq!(presented(header), Err(refusal), "{header:?}");
     }
@@ -128,6 +109,8 @@ fn case() -> Case {
         scope: "products:read".into(),
         tenant: credential.tenant.to_string(),
         secret_version: 1,
+        environment: Some("live".into()),
+        token_generation: credential.token_generation,
     };
     Case {
         claims,
@@ -140,8 +123,24 @@ fn case() -> Case {
     }
 }
 
+const BOTH: [Environment; 2] = [Environment::Live, Environment::Test];
+
 fn admit(c: &Case, required: &[&str], unflushed: u64) -> Result<Allowed, Refusal> {
-    admit_bearer(&c.claims, &c.state, &scopes(required), unflushed, c.now)
+    admit_in(c, required, unflushed, &BOTH)
+}
+
+fn admit_in(
+    c: &Case,
+    required: &[&str],
+    unflushed: u64,
+    environments: &[Environment],
+) -> Result<Allowed, Refusal> {
+    let required = scopes(required);
+    let accept = Acceptance {
+        required: &required,
+        environments,
+    };
+    admit_bearer(&c.claims, &c.state, accept, unflushed, c.now)
 }
 
 fn with_credential(c: &mut Case, change: impl FnOnce(&Credential) -> Credential) {
@@ -157,7 +156,76 @@ fn an_allowed_token_carries_its_tenant_client_scopes_and_id() {
     assert_eq!(allowed.client_id, c.claims.client_id);
     assert_eq!(allowed.scope, "products:read");
     assert_eq!(allowed.jti, "01JTI");
+    assert_eq!(allowed.environment, Environment::Live);
     assert!(admit(&c, &[], 0).is_ok(), "a route may need no scope");
+}
+
+#[test]
+fn a_scope_cut_back_reaches_the_tokens_already_issued() {
+    let mut c = case();
+    c.claims.scope = "orders:write products:read".into();
+    let now = c.now;
+    with_credential(&mut c, |cr| {
+        let patch = DetailsPatch {
+            scopes: Some(crate::credential::Scopes::parse(&["orders:write", "stock:read"]).unwrap()),
+            ..DetailsPatch::default()
+        };
+        lifecycle::update_details(cr, patch, &crate::testing::context_at(now))
+            .unwrap()
+            .unwrap()
+            .credential
+    });
+    assert_eq!(
+        admit(&c, &["products:read"], 0),
+        Err(Refusal::InsufficientScope),
+        "removed from the credential, so gone from its old token"
+    );
+    let allowed = admit(&c, &["orders:write"], 0).unwrap();
+    assert_eq!(allowed.scope, "orders:write", "the context names what is left");
+    assert_eq!(
+        admit(&c, &["stock:read"], 0),
+        Err(Refusal::InsufficientScope),
+        "a scope added later does not reach a token already issued"
+    );
+    // Nothing left: the token counts for nothing, even on a route that needs no scope.
+    with_credential(&mut c, |cr| {
+        let patch = DetailsPatch {
+            scopes: Some(crate::credential::Scopes::parse(&["stock:read"]).unwrap()),
+            ..DetailsPatch::default()
+        };
+        lifecycle::update_details(cr, patch, &crate::testing::context_at(now))
+            .unwrap()
+            .unwrap()
+            .credential
+    });
+    assert_eq!(admit(&c, &[], 0), Err(Refusal::InsufficientScope));
+}
+
+#[test]
+fn a_suspension_ends_the_tokens_issued_before_it_for_good() {
+    let mut c = case();
+    let now = c.now;
+    with_credential(&mut c, |cr| {
+        let context = crate::testing::context_at(now);
+        let suspended = lifecycle::suspend(cr, &context).unwrap().credential;
+        lifecycle::reactivate(&suspended, &context)
+            .unwrap()
+            .credential
+    });
+    assert_eq!(admit(&c, &[], 0), Err(Refusal::TokenRevoked));
+    // A token issued after the reactivation, in the very same second, works.
+    c.claims.token_generation = c.state.credential.as_ref().unwrap().token_generation;
+    assert!(admit(&c, &[], 0).is_ok());
+}
+
+#[test]
+fn an_api_refuses_keys_of_an_environment_it_does_not_accept() {
+    let c = case();
+    assert!(admit_in(&c, &[], 0, &[Environment::Live]).is_ok());
+    assert_eq!(
+        admit_in(&c, &[], 0, &[Environment::Test]),
+        Err(Refusal::EnvironmentNotAccepted)
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::KeyDigest;
 use crate::ids::{ClientId, EventId, TenantId};
+use crate::source::SourceAddress;
 use crate::store::StoreError;
 use crate::time::{Timestamp, key_format, parse_rfc3339};
 
@@ -45,8 +46,14 @@ pub(crate) fn idempotency_pk(tenant: &TenantId, key: &KeyDigest) -> String {
 
 pub(crate) const IDEMPOTENCY_SK: &str = "IDEM";
 
-pub(crate) fn throttle_pk(client_id: &ClientId) -> String {
-    format!("THROTTLE#{client_id}")
+/// Failures of one client ID from one source address.
+pub(crate) fn throttle_pk(client_id: &ClientId, source: &SourceAddress) -> String {
+    format!("THROTTLE#{client_id}#{source}")
+}
+
+/// Failures from one source address across client IDs.
+pub(crate) fn source_throttle_pk(source: &SourceAddress) -> String {
+    format!("THROTTLE_SOURCE#{source}")
 }
 
 pub(crate) fn failure_window_sk(window_start: Timestamp) -> String {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
     AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
-    DueCursor, DuePage, FailureCounter, IdempotencyStore, Page, PageRequest, Retention, StoreError,
+    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention, StoreError,
     SweepIndex, TokenDenyList, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
@@ -17,6 +17,7 @@ use crate::credential::{Credential, Status};
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
+use crate::source::SourceAddress;
 use crate::time::{Clock, Timestamp};
 
 pub struct MemoryStore {
@@ -33,7 +34,7 @@ struct State {
     /// Usage batches written lately, by write ID, and when.
     usage_writes: HashMap<String, Timestamp>,
     denied_tokens: HashMap<String, Timestamp>,
-    failures: HashMap<(ClientId, Timestamp), (u32, Timestamp)>,
+    failures: HashMap<(FailureCount, Timestamp), (u32, Timestamp)>,
     /// GSI2: where each credential sits in the sweep index.
     sweep_index: HashMap<ClientId, Timestamp>,
     sweep_checkpoint: Option<Timestamp>,
@@ -48,6 +49,13 @@ impl State {
             None => self.sweep_index.remove(client_id),
         };
     }
+}
+
+/// Which failure count: the DynamoDB adapter's two counter items.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FailureCount {
+    ClientFromSource(ClientId, SourceAddress),
+    Source(SourceAddress),
 }
 
 struct Usage {
@@ -405,40 +413,57 @@ impl FailureCounter for MemoryStore {
     async fn failures(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<Failures, StoreError> {
         let now = self.clock.now();
-        Ok(self
-            .state()
-            .failures
-            .get(&(client_id.clone(), window_start))
-            .filter(|(_, expires_at)| *expires_at > now)
-            .map_or(0, |(count, _)| *count))
+        let state = self.state();
+        let count = |counter: FailureCount| {
+            state
+                .failures
+                .get(&(counter, window_start))
+                .filter(|(_, expires_at)| *expires_at > now)
+                .map_or(0, |(count, _)| *count)
+        };
+        Ok(Failures {
+            client_from_source: count(FailureCount::ClientFromSource(
+                client_id.clone(),
+                source.clone(),
+            )),
+            source: count(FailureCount::Source(source.clone())),
+        })
     }
 
     async fn credential_and_failures(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
-    ) -> Result<(Option<Credential>, u32), StoreError> {
+    ) -> Result<(Option<Credential>, Failures), StoreError> {
         Ok((
             CredentialStore::get(self, client_id).await?,
-            self.failures(client_id, window_start).await?,
+            self.failures(client_id, source, window_start).await?,
         ))
     }
 
     async fn record_failure(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
         window_end: Timestamp,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
-        let entry = state
-            .failures
-            .entry((client_id.clone(), window_start))
-            .or_insert((0, window_end));
-        entry.0 += 1;
+        for counter in [
+            FailureCount::ClientFromSource(client_id.clone(), source.clone()),
+            FailureCount::Source(source.clone()),
+        ] {
+            let entry = state
+                .failures
+                .entry((counter, window_start))
+                .or_insert((0, window_end));
+            entry.0 += 1;
+        }
         Ok(())
     }
 }

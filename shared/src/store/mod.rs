@@ -13,6 +13,7 @@ use crate::credential::{Credential, Status};
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
+use crate::source::SourceAddress;
 use crate::time::Timestamp;
 
 pub mod dynamodb;
@@ -211,26 +212,40 @@ pub trait TokenDenyList: Send + Sync {
     async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
 }
 
-/// Failed client authentications per client ID and fixed time window, for throttling.
+/// Failed client authentications in one fixed time window, as throttling counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// For one client ID from one source address.
+    pub client_from_source: u32,
+    /// From one source address, across all client IDs (unknown ones included).
+    pub source: u32,
+}
+
+/// Failed client authentications per client ID and source address, and per source address,
+/// in fixed time windows, for throttling. Counting per address (never per client ID alone)
+/// keeps a stranger who knows a public client ID from locking its owner out.
 #[async_trait]
 pub trait FailureCounter: Send + Sync {
-    /// Failures recorded for `client_id` in the window that starts at `window_start`.
+    /// Failures recorded in the window that starts at `window_start`.
     async fn failures(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
-    ) -> Result<u32, StoreError>;
-    /// The credential (strongly consistent) and its failures in the window, in one round
+    ) -> Result<Failures, StoreError>;
+    /// The credential (strongly consistent) and the failures in the window, in one round
     /// trip: what an authentication needs before it decides whether to spend a hash.
     async fn credential_and_failures(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
-    ) -> Result<(Option<Credential>, u32), StoreError>;
-    /// Counts one failure; the counter expires (by TTL) at `window_end`.
+    ) -> Result<(Option<Credential>, Failures), StoreError>;
+    /// Counts one failure in both counts; the counters expire (by TTL) at `window_end`.
     async fn record_failure(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
         window_end: Timestamp,
     ) -> Result<(), StoreError>;

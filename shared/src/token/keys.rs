@@ -233,6 +233,80 @@ impl SigningKey {
     }
 }
 
+/// A public key that verifies tokens: what every function that does not issue tokens holds, so
+/// that code execution in one of them cannot forge a token.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    algorithm: KeyAlgorithm,
+    kid: String,
+    decoding: DecodingKey,
+    jwk: Jwk,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyingKey({} {})", self.algorithm.as_str(), self.kid)
+    }
+}
+
+impl VerifyingKey {
+    /// A key of a published JWKS: it must name its key ID and one of the algorithms Clavis
+    /// signs with, and hold a public key of that algorithm's type.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .filter(|kid| !kid.is_empty())
+            .ok_or_else(|| KeyError("a public key has no kid".into()))?;
+        let algorithm = match jwk.common.key_algorithm {
+            Some(JwkAlgorithm::RS256) => KeyAlgorithm::Rs256,
+            Some(JwkAlgorithm::ES256) => KeyAlgorithm::Es256,
+            Some(JwkAlgorithm::EdDSA) => KeyAlgorithm::EdDsa,
+            _ => {
+                return Err(KeyError(format!(
+                    "public key {kid} names no algorithm of RS256, ES256 or EdDSA"
+                )));
+            }
+        };
+        let decoding = DecodingKey::from_jwk(jwk)
+            .map_err(|e| KeyError(format!("public key {kid}: {e}")))?;
+        Ok(Self {
+            algorithm,
+            kid,
+            decoding,
+            jwk: jwk.clone(),
+        })
+    }
+
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+}
+
+impl From<&SigningKey> for VerifyingKey {
+    fn from(key: &SigningKey) -> Self {
+        Self {
+            algorithm: key.algorithm,
+            kid: key.kid.clone(),
+            decoding: key.decoding.clone(),
+            jwk: key.jwk.clone(),
+        }
+    }
+}
+
 /// One part of a compact JWS: base64url of its JSON.
 fn encoded_part<T: Serialize + ?Sized>(value: &T) -> Result<String, KeyError> {
     Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).map_err(key_error)?))
@@ -286,6 +360,29 @@ mod tests {
             assert!(jwk.get(private).is_none(), "{private}");
         }
         assert!(!format!("{key:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn a_published_jwk_verifies_what_its_private_key_signed() {
+        for algorithm in [
+            KeyAlgorithm::Rs256,
+            KeyAlgorithm::Es256,
+            KeyAlgorithm::EdDsa,
+        ] {
+            let (key, _) = SigningKey::generate(algorithm).unwrap();
+            let published: Jwk =
+                serde_json::from_value(serde_json::to_value(key.public_jwk()).unwrap()).unwrap();
+            let public = VerifyingKey::from_jwk(&published).unwrap();
+            assert_eq!(public.kid(), key.kid());
+            assert_eq!(public.algorithm(), algorithm);
+        }
+        let (key, _) = SigningKey::generate(KeyAlgorithm::Rs256).unwrap();
+        let mut nameless = key.public_jwk().clone();
+        nameless.common.key_id = None;
+        assert!(VerifyingKey::from_jwk(&nameless).is_err());
+        let mut hmac = key.public_jwk().clone();
+        hmac.common.key_algorithm = Some(JwkAlgorithm::HS256);
+        assert!(VerifyingKey::from_jwk(&hmac).is_err());
     }
 
     #[test]

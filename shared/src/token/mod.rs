@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 
 pub mod keys;
 
-use keys::{KeyError, SigningKey};
+use keys::{KeyError, SigningKey, VerifyingKey};
 
 /// RFC 9068's media type for JWT access tokens, in the JOSE `typ` header.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -37,6 +37,14 @@ pub struct AccessTokenClaims {
     pub scope: String,
     pub tenant: String,
     pub secret_version: u32,
+    /// The credential's environment (`live`/`test`); absent from tokens issued before it was
+    /// added, which then take the credential's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The credential's token generation when the token was issued (see
+    /// [`Credential::accepts_token_generation`]); 0 for tokens issued before generations.
+    #[serde(default)]
+    pub token_generation: u32,
 }
 
 /// The keys verifiers may meet: the one signing now, and the one before it.
@@ -60,19 +68,56 @@ impl KeySet {
         &self.current
     }
 
-    fn find(&self, kid: &str) -> Option<&SigningKey> {
-        std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .find(|key| key.kid() == kid)
+    /// The public halves, current first.
+    pub fn public(&self) -> PublicKeys {
+        PublicKeys(
+            std::iter::once(&self.current)
+                .chain(self.previous.as_ref())
+                .map(VerifyingKey::from)
+                .collect(),
+        )
+    }
+}
+
+/// The public keys tokens are verified with, current first: all that a function that does
+/// not issue tokens holds (read from the JWKS that key set-up and rotation publish).
+#[derive(Debug, Clone)]
+pub struct PublicKeys(Vec<VerifyingKey>);
+
+impl PublicKeys {
+    /// At most two keys (current and previous), each well formed, no key ID twice.
+    pub fn from_jwks(jwks: &JwkSet) -> Result<Self, KeyError> {
+        if jwks.keys.is_empty() || jwks.keys.len() > 2 {
+            return Err(KeyError(format!(
+                "the public key set must hold the current key and at most the previous one, not {}",
+                jwks.keys.len()
+            )));
+        }
+        let keys = jwks
+            .keys
+            .iter()
+            .map(VerifyingKey::from_jwk)
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.len() == 2 && keys[0].kid() == keys[1].kid() {
+            return Err(KeyError("the public key set names one key ID twice".into()));
+        }
+        Ok(Self(keys))
     }
 
-    /// The public keys, current first, as `/.well-known/jwks.json` serves them.
+    fn find(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.0.iter().find(|key| key.kid() == kid)
+    }
+
+    /// The key tokens are signed with now.
+    pub fn current(&self) -> &VerifyingKey {
+        // `from_jwks` and `KeySet::public` never make an empty set.
+        &self.0[0]
+    }
+
+    /// As `/.well-known/jwks.json` serves them.
     pub fn jwks(&self) -> JwkSet {
         JwkSet {
-            keys: std::iter::once(&self.current)
-                .chain(self.previous.as_ref())
-                .map(|key| key.public_jwk().clone())
-                .collect(),
+            keys: self.0.iter().map(|key| key.public_jwk().clone()).collect(),
         }
     }
 }
@@ -97,6 +142,16 @@ pub enum TokenRejected {
     NotYetValid,
 }
 
+/// Why no token could be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    /// This function was given the public keys only: only `issue-token` signs.
+    #[error("this function holds no signing key")]
+    NoSigningKey,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub access_token: String,
@@ -105,25 +160,57 @@ pub struct IssuedToken {
     pub claims: AccessTokenClaims,
 }
 
-/// Issues and verifies access tokens for one issuer and audience.
+/// Issues (with a signing key) and verifies access tokens for one issuer and audience.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    keys: KeySet,
+    /// `None` in every function but the token issuer.
+    signer: Option<SigningKey>,
+    public: PublicKeys,
     issuer: String,
     audience: String,
 }
 
 impl Tokens {
+    /// The token issuer's: signs with the current key.
     pub fn new(keys: KeySet, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
-            keys,
+            public: keys.public(),
+            signer: Some(keys.current),
             issuer: issuer.into(),
             audience: audience.into(),
         }
     }
 
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// A verifier's: checks tokens, issues none.
+    pub fn verifying(
+        public: PublicKeys,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            signer: None,
+            public,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+
+    /// The same issuer and audience with the public keys only: what a process that serves
+    /// every function (the local gateway) hands the functions that only verify.
+    pub fn verifying_only(&self) -> Self {
+        Self {
+            signer: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn public_keys(&self) -> &PublicKeys {
+        &self.public
+    }
+
+    /// The issuer's signing key; `None` in a verifier.
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.signer.as_ref()
     }
 
     pub fn issuer(&self) -> &str {
@@ -136,7 +223,8 @@ impl Tokens {
         credential: &Credential,
         scopes: &Scopes,
         now: Timestamp,
-    ) -> Result<IssuedToken, KeyError> {
+    ) -> Result<IssuedToken, IssueError> {
+        let signer = self.signer.as_ref().ok_or(IssueError::NoSigningKey)?;
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: credential.client_id.to_string(),
@@ -149,8 +237,10 @@ impl Tokens {
             scope: scopes.to_oauth_string(),
             tenant: credential.tenant.to_string(),
             secret_version: credential.secret.version,
+            environment: Some(credential.environment.as_str().to_owned()),
+            token_generation: credential.token_generation,
         };
-        let access_token = self.keys.current.sign(ACCESS_TOKEN_TYPE, &claims)?;
+        let access_token = signer.sign(ACCESS_TOKEN_TYPE, &claims)?;
         Ok(IssuedToken {
             access_token,
             expires_in: ACCESS_TOKEN_LIFETIME.num_seconds(),
@@ -174,7 +264,7 @@ impl Tokens {
         let key = header
             .kid
             .as_deref()
-            .and_then(|kid| self.keys.find(kid))
+            .and_then(|kid| self.public.find(kid))
             .ok_or(TokenRejected::UnknownKey)?;
         let algorithm = key.algorithm().jwt_algorithm();
         if header.alg != algorithm {

@@ -34,7 +34,7 @@ fn issued_tokens_carry_the_rfc_9068_claims() {
     let header = jsonwebtoken::decode_header(&issued.access_token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, Algorithm::RS256);
-    assert_eq!(header.kid.as_deref(), Some(tokens.keys().current().kid()));
+    assert_eq!(header.kid.as_deref(), Some(tokens.public_keys().current().kid()));
     let claims = tokens.verify(&issued.access_token, now()).unwrap();
     assert_eq!(claims.sub, c.client_id.as_str());
     assert_eq!(claims.client_id, c.client_id.as_str());
@@ -46,6 +46,34 @@ fn issued_tokens_carry_the_rfc_9068_claims() {
         (now().timestamp(), now().timestamp() + 3600)
     );
     assert_eq!(claims.jti.len(), 26);
+}
+
+#[test]
+fn a_verifier_holds_the_public_keys_only_and_issues_nothing() {
+    let issuer = tokens(KeyAlgorithm::Rs256);
+    let c = credential();
+    let issued = issuer.issue(&c, &c.scopes, now()).unwrap();
+    assert_eq!(issued.claims.environment.as_deref(), Some("live"));
+    assert_eq!(issued.claims.token_generation, c.token_generation);
+    // As a verifying function loads them: the JWKS the issuer publishes, nothing more.
+    let published: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(serde_json::to_value(issuer.public_keys().jwks()).unwrap())
+            .unwrap();
+    let verifier = Tokens::verifying(
+        PublicKeys::from_jwks(&published).unwrap(),
+        "https://auth.example",
+        "clavis-api",
+    );
+    assert!(verifier.signing_key().is_none());
+    assert_eq!(
+        verifier.verify(&issued.access_token, now()).unwrap(),
+        issued.claims
+    );
+    assert_eq!(
+        verifier.issue(&c, &c.scopes, now()).unwrap_err(),
+        IssueError::NoSigningKey
+    );
+    assert!(issuer.verifying_only().signing_key().is_none());
 }
 
 #[test]
@@ -92,8 +120,8 @@ fn a_token_is_not_accepted_before_its_nbf() {
     let mut claims = tokens.issue(&c, &c.scopes, now()).unwrap().claims;
     claims.nbf = Some((now() + Duration::minutes(10)).timestamp());
     let early = tokens
-        .keys()
-        .current()
+        .signing_key()
+        .unwrap()
         .sign(ACCESS_TOKEN_TYPE, &claims)
         .unwrap();
     assert_eq!(
@@ -120,7 +148,7 @@ fn a_rotated_out_key_still_verifies_tokens_in_flight() {
     let c = credential();
     let in_flight = before.issue(&c, &c.scopes, now()).unwrap().access_token;
     assert!(after.verify(&in_flight, now()).is_ok());
-    assert_eq!(after.keys().jwks().keys.len(), 2);
+    assert_eq!(after.public_keys().jwks().keys.len(), 2);
     let dropped = Tokens::new(
         KeySet::new(new, None).unwrap(),
         "https://auth.example",
@@ -169,7 +197,7 @@ fn classic_jwt_attacks_fail() {
     let tokens = tokens(KeyAlgorithm::Rs256);
     let c = credential();
     let claims = tokens.issue(&c, &c.scopes, now()).unwrap().claims;
-    let kid = tokens.keys().current().kid().to_owned();
+    let kid = tokens.public_keys().current().kid().to_owned();
     // alg: none.
     let none = forge(
         &serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": kid}),
@@ -178,7 +206,7 @@ fn classic_jwt_attacks_fail() {
     );
     assert!(tokens.verify(&none, now()).is_err());
     // HS256 keyed with the public key, which anyone can fetch from the JWKS.
-    let public = serde_json::to_vec(tokens.keys().current().public_jwk()).unwrap();
+    let public = serde_json::to_vec(tokens.public_keys().current().public_jwk()).unwrap();
     let mut header = Header::new(Algorithm::HS256);
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid.clone());
@@ -200,7 +228,7 @@ fn classic_jwt_attacks_fail() {
         Err(TokenRejected::Invalid)
     );
     // An ID token or any JWT that is not an access token.
-    let id_token = tokens.keys().current().sign("JWT", &claims).unwrap();
+    let id_token = tokens.signing_key().unwrap().sign("JWT", &claims).unwrap();
     assert_eq!(
         tokens.verify(&id_token, now()),
         Err(TokenRejected::WrongType)

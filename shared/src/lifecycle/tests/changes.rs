@@ -86,6 +86,13 @@ fn update_is_allowed_unless_revoked() {
 fn suspend_only_active_credentials() {
     let t = suspend(&active(), &at(Duration::zero())).unwrap();
     assert_eq!(t.credential.suspended_at, Some(t0()));
+    // The tokens issued before the suspension stay ended after a reactivation; new ones work.
+    let back = reactivate(&t.credential, &at(Duration::minutes(1))).unwrap();
+    assert!(!back.credential.accepts_token_generation(active().token_generation));
+    assert!(
+        back.credential
+            .accepts_token_generation(back.credential.token_generation)
+    );
     assert_eq!(t.event.kind(), "credential.suspended");
     assert_eq!(
         code(suspend(&suspended(), &at(Duration::zero()))),

@@ -95,9 +95,39 @@ fn rotate_replaces_the_secret_and_never_touches_the_expiry() {
         t.event.action,
         AuditAction::SecretRotated {
             secret_version: 2,
-            previous_secret_valid_until: None
+            previous_secret_valid_until: None,
+            end_existing_tokens: false,
         }
     );
+    assert_eq!(
+        r.token_generation, c.token_generation,
+        "by default the tokens already issued live out their hour"
+    );
+}
+
+#[test]
+fn a_rotation_can_end_the_tokens_issued_before_it() {
+    let c = active();
+    let t = rotate_secret(
+        &c,
+        hash("second"),
+        Rotation {
+            grace: GracePeriod::none(),
+            end_existing_tokens: true,
+        },
+        &at(Duration::hours(1)),
+    )
+    .unwrap();
+    let r = &t.credential;
+    assert!(!r.accepts_token_generation(c.token_generation));
+    assert!(r.accepts_token_generation(r.token_generation));
+    assert!(matches!(
+        t.event.action,
+        AuditAction::SecretRotated {
+            end_existing_tokens: true,
+            ..
+        }
+    ));
 }
 
 #[test]

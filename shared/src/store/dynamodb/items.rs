@@ -47,6 +47,9 @@ pub(super) struct CredentialItem {
     previous_secret_valid_until: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     suspended_at: Option<String>,
+    /// Absent on items written before token generations existed: generation 0.
+    #[serde(default)]
+    token_generation: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     revoked_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,6 +143,7 @@ impl CredentialItem {
             previous_secret_hash: previous.map(|p| p.hash.as_phc().to_owned()),
             previous_secret_valid_until: previous.map(|p| key_format(p.valid_until)),
             suspended_at: credential.suspended_at.map(key_format),
+            token_generation: credential.token_generation,
             revoked_at: revocation.map(|r| key_format(r.at)),
             revoked_by: revocation.map(|r| r.by.clone()),
             revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(Reason::to_string)),
@@ -222,6 +226,7 @@ impl CredentialItem {
                 previous,
             },
             suspended_at: stored_time_opt("suspended_at", self.suspended_at.as_ref())?,
+            token_generation: self.token_generation,
             revocation,
             expiry_recorded_at: stored_time_opt(
                 "expiry_recorded_at",

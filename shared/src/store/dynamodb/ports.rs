@@ -258,63 +258,90 @@ impl FailureCounter for DynamoStore {
     async fn failures(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
-    ) -> Result<u32, StoreError> {
-        self.get_item(key(throttle_pk(client_id), failure_window_sk(window_start)))
-            .await?
-            .map_or(Ok(0), |item| failure_count(&item))
+    ) -> Result<Failures, StoreError> {
+        let window = failure_window_sk(window_start);
+        let keys = vec![
+            key(throttle_pk(client_id, source), window.clone()),
+            key(source_throttle_pk(source), window),
+        ];
+        failures_of(&self.batch_get(keys, true).await?, client_id, source)
     }
 
     async fn credential_and_failures(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
-    ) -> Result<(Option<Credential>, u32), StoreError> {
+    ) -> Result<(Option<Credential>, Failures), StoreError> {
         let credential_pk = credential_pk(client_id);
+        let window = failure_window_sk(window_start);
         let items = self
             .batch_get(
                 vec![
                     key(credential_pk.clone(), CREDENTIAL_SK),
-                    key(throttle_pk(client_id), failure_window_sk(window_start)),
+                    key(throttle_pk(client_id, source), window.clone()),
+                    key(source_throttle_pk(source), window),
                 ],
                 true,
             )
             .await?;
-        let mut credential = None;
-        let mut failures = 0;
-        for item in items {
-            if string_attr(&item, "PK") == Some(credential_pk.as_str()) {
-                credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
-            } else {
-                failures = failure_count(&item)?;
-            }
-        }
+        let failures = failures_of(&items, client_id, source)?;
+        let credential = items
+            .into_iter()
+            .find(|item| string_attr(item, "PK") == Some(credential_pk.as_str()))
+            .map(|item| from_item::<CredentialItem>(item)?.into_credential())
+            .transpose()?;
         Ok((credential, failures))
     }
 
     async fn record_failure(
         &self,
         client_id: &ClientId,
+        source: &SourceAddress,
         window_start: Timestamp,
         window_end: Timestamp,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                throttle_pk(client_id),
-                failure_window_sk(window_start),
-            )))
-            .update_expression("ADD failures :one SET #ttl = :ttl, entity = :entity")
-            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n(epoch(window_end)))
-            .expression_attribute_values(":entity", s(ENTITY_FAILURES))
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
+        let window = failure_window_sk(window_start);
+        let count = |pk: String| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, window.clone())))
+                .update_expression("ADD failures :one SET #ttl = :ttl, entity = :entity")
+                .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ttl", n(epoch(window_end)))
+                .expression_attribute_values(":entity", s(ENTITY_FAILURES))
+                .send()
+        };
+        let (for_client, for_source) = tokio::join!(
+            count(throttle_pk(client_id, source)),
+            count(source_throttle_pk(source))
+        );
+        for_client.map_err(map_sdk_error)?;
+        for_source.map_err(map_sdk_error)?;
         Ok(())
     }
+}
+
+/// The two failure counts among items read back (an absent counter is zero).
+fn failures_of(
+    items: &[Item],
+    client_id: &ClientId,
+    source: &SourceAddress,
+) -> Result<Failures, StoreError> {
+    let (for_client, for_source) = (throttle_pk(client_id, source), source_throttle_pk(source));
+    let mut failures = Failures::default();
+    for item in items {
+        match string_attr(item, "PK") {
+            Some(pk) if pk == for_client => failures.client_from_source = failure_count(item)?,
+            Some(pk) if pk == for_source => failures.source = failure_count(item)?,
+            _ => {}
+        }
+    }
+    Ok(failures)
 }
 
 #[async_trait]
