@@ -139,6 +139,30 @@ pub fn persistent_key(
     Ok((key, pem))
 }
 
+/// The idempotency pepper kept beside the data (base64, as `IDEMPOTENCY_PEPPER` takes it), so
+/// that a create or rotation retried after a restart still opens its record.
+pub fn persistent_pepper(path: &Path) -> Result<String, IdpError> {
+    use base64::Engine;
+    let file_error = |source| IdpError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().to_owned());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(file_error)?;
+    }
+    let pepper =
+        clavis::idempotency::IdempotencyPepper::generate().map_err(|_| IdpError::File {
+            path: path.display().to_string(),
+            source: std::io::Error::other("no randomness for the idempotency pepper"),
+        })?;
+    let text = base64::engine::general_purpose::STANDARD.encode(pepper.expose());
+    write_private(path, &text).map_err(file_error)?;
+    Ok(text)
+}
+
 /// Writes a private key readable by its owner only.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;

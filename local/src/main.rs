@@ -18,7 +18,7 @@ use clavis::time::{Clock, SystemClock};
 use clavis::token::keys::KeyAlgorithm;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
 use clavis_local::gateway::{Bound, CONSOLE_PATH, Gateway};
-use clavis_local::idp::{DevClaims, LocalIdp, persistent_key};
+use clavis_local::idp::{DevClaims, LocalIdp, persistent_key, persistent_pepper};
 use clavis_local::upstream::{API_PREFIX, PlatformApi, Upstream};
 
 #[derive(Parser)]
@@ -201,16 +201,25 @@ fn endpoint_file(data_dir: &Path) -> PathBuf {
     data_dir.join("dynamodb.endpoint")
 }
 
+/// `RUST_LOG`'s directives, with every library capped at INFO as in the functions
+/// ([`clavis::telemetry::capped`]): the gateway's `hyper` would otherwise log requests,
+/// `Authorization` headers included, at TRACE.
 fn init_logs() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
-            }),
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let directives = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    });
+    let cap = clavis::telemetry::capped(tracing_subscriber::filter::LevelFilter::TRACE);
+    tracing_subscriber::registry()
+        .with(directives)
+        .with(cap)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .compact(),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .compact()
         .init();
 }
 
@@ -317,6 +326,12 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     let mut env = env
         .with("TOKEN_ISSUER", bound.url())
         .with("SIGNING_KEY_PEM", signing_pem);
+    if env.optional("IDEMPOTENCY_PEPPER").is_none() {
+        env = env.with(
+            "IDEMPOTENCY_PEPPER",
+            persistent_pepper(&data_dir.join("idempotency-pepper"))?,
+        );
+    }
     if env.optional("TOKEN_AUDIENCE").is_none() {
         env = env.with("TOKEN_AUDIENCE", "clavis-api");
     }

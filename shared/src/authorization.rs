@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn debug_shows_no_token_or_secret() {
         let bearer = format!("{:?}", Authorization::parse("Bearer s3cr3t").unwrap());
-        let basic = format!("{:?}", Authorization::parse(&basic("cid_1:s3cr3t")).unwrap());
+        let basic = format!(
+            "{:?}",
+            Authorization::parse(&basic("cid_1:s3cr3t")).unwrap()
+        );
         assert!(!bearer.contains("s3cr3t") && !basic.contains("s3cr3t"));
         assert!(basic.contains("cid_1"));
     }

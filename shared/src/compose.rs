@@ -9,9 +9,10 @@ use crate::authorizer::RequestVerifier;
 use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::{ClientAuthenticator, VerificationCache};
 use crate::config::{
-    AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, retention, scope_catalogue,
-    secret_hasher,
+    AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, idempotency_pepper,
+    retention, scope_catalogue, secret_hasher,
 };
+use crate::idempotency::IdempotencyPepper;
 use crate::secret::SecretHasher;
 use crate::service::CredentialService;
 use crate::store::dynamodb::DynamoStore;
@@ -43,9 +44,11 @@ impl App {
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
         catalogue: ScopeCatalogue,
+        pepper: IdempotencyPepper,
     ) -> Self {
         Self {
-            credentials: CredentialService::new(store, hasher, clock).with_catalogue(catalogue),
+            credentials: CredentialService::new(store, hasher, clock, Arc::new(pepper))
+                .with_catalogue(catalogue),
         }
     }
 }
@@ -55,9 +58,10 @@ impl FromEnv for App {
         let settings = StoreSettings::from_env(env)?;
         let hasher = Arc::new(secret_hasher(env)?);
         let catalogue = scope_catalogue(env)?;
+        let pepper = idempotency_pepper(env, &settings.region).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
-        Ok(Self::new(store, hasher, clock, catalogue))
+        Ok(Self::new(store, hasher, clock, catalogue, pepper))
     }
 }
 
@@ -212,9 +216,8 @@ impl Deployment {
     ) -> Result<Self, ConfigError> {
         let hasher = Arc::new(secret_hasher(env)?);
         let token_settings = TokenSettings::from_env(env)?;
-        let tokens = token_settings
-            .tokens(env.optional("AWS_REGION").unwrap_or("us-east-1"))
-            .await?;
+        let region = env.optional("AWS_REGION").unwrap_or("us-east-1");
+        let tokens = token_settings.tokens(region).await?;
         let authorizer = match env.optional("ROUTE_SCOPES") {
             None => None,
             Some(_) => Some(Arc::new(AuthorizerApp::new(
@@ -239,7 +242,14 @@ impl Deployment {
             Arc::clone(&clock),
             retention(env)?.expiry_notice,
         );
-        let management = Arc::new(App::new(store, hasher, clock, scope_catalogue(env)?));
+        let pepper = idempotency_pepper(env, region).await?;
+        let management = Arc::new(App::new(
+            store,
+            hasher,
+            clock,
+            scope_catalogue(env)?,
+            pepper,
+        ));
         Ok(Self {
             management,
             oauth,

@@ -16,6 +16,7 @@ use crate::authorizer::RouteScopes;
 use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::ThrottlePolicy;
 use crate::credential::Environment;
+use crate::idempotency::IdempotencyPepper;
 use crate::secret::SecretHasher;
 use crate::store::Retention;
 use crate::store::dynamodb::DynamoStore;
@@ -366,7 +367,9 @@ impl TokenSettings {
                 "must be at least 1 (and the window at most a day)",
             ));
         }
-        let max_address_failures: u32 = env.number("ADDRESS_FAILURE_LIMIT", 100)?;
+        // At least as many as one client ID may fail from the address.
+        let max_address_failures: u32 =
+            env.number("ADDRESS_FAILURE_LIMIT", max_failures.max(100))?;
         if max_address_failures < max_failures {
             return Err(ConfigError::new(
                 "ADDRESS_FAILURE_LIMIT",
@@ -426,7 +429,9 @@ impl TokenSettings {
                     .parameter()
                     .and_then(|p| p.value())
                     .unwrap_or_default();
-                return self.verifier(jwks).map_err(|e| ConfigError::new(VARIABLE, e));
+                return self
+                    .verifier(jwks)
+                    .map_err(|e| ConfigError::new(VARIABLE, e));
             }
             KeySource::SecretsManager { secret_id } => {
                 let config = aws();
@@ -520,6 +525,51 @@ impl AuthorizerSettings {
             accepted_environments,
         })
     }
+}
+
+/// The pepper idempotency records are sealed with: `IDEMPOTENCY_PEPPER_SECRET_ID` (a Secrets
+/// Manager secret holding base64 of 32+ random bytes; the template gives it, and the grant to
+/// read it, to create and rotate only), or `IDEMPOTENCY_PEPPER` (base64; the local gateway
+/// keeps one under its data directory). Without either, one for this process's life: enough
+/// for every function that seals nothing, and for tests.
+pub async fn idempotency_pepper(env: &Env, region: &str) -> Result<IdempotencyPepper, ConfigError> {
+    use base64::Engine;
+    let decode = |variable: &str, text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| IdempotencyPepper::from_bytes(&bytes).ok())
+            .ok_or_else(|| {
+                ConfigError::new(variable, "must hold base64 of at least 32 random bytes")
+            })
+    };
+    if let Some(secret_id) = env.optional("IDEMPOTENCY_PEPPER_SECRET_ID") {
+        const VARIABLE: &str = "IDEMPOTENCY_PEPPER_SECRET_ID";
+        let config = sdk_config(
+            region,
+            SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+        );
+        let secret = aws_sdk_secretsmanager::Client::new(&config)
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                ConfigError::new(
+                    VARIABLE,
+                    format!(
+                        "cannot be read: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                    ),
+                )
+            })?;
+        return decode(VARIABLE, secret.secret_string().unwrap_or_default());
+    }
+    if let Some(inline) = env.optional("IDEMPOTENCY_PEPPER") {
+        return decode("IDEMPOTENCY_PEPPER", inline);
+    }
+    IdempotencyPepper::generate()
+        .map_err(|_| ConfigError::new("IDEMPOTENCY_PEPPER", "no randomness to make one"))
 }
 
 /// `ACCEPTED_ENVIRONMENTS`: comma-separated `live`/`test`, at least one; both by default.

@@ -4,8 +4,9 @@
 //!
 //! The key itself is never stored. Two independent values are derived from it with HKDF-SHA256:
 //! a lookup digest (the item's key) and an AES-256-GCM key that seals the secret in the item.
-//! Whoever presents the key again can open the secret; a reader of the table cannot, short of
-//! guessing the key, which is why keys are at least 32 characters (a UUID v4 is 36).
+//! The sealing key is derived from the idempotency key **and** a server-held pepper (Secrets
+//! Manager in AWS, read by create and rotate only): whoever presents the key again to the
+//! service can open the secret; a reader of the table cannot, even with a guessed key.
 
 use std::fmt;
 
@@ -13,7 +14,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::digest;
 use aws_lc_rs::hkdf::{self, HKDF_SHA256, KeyType};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::ids::{ClientId, TenantId};
 use crate::secret::ClientSecret;
@@ -34,6 +35,46 @@ const SEAL_INFO: &[u8] = b"secret sealing key";
 )]
 pub struct InvalidIdempotencyKey;
 
+/// The server's half of every sealing key: 32 or more random bytes that never leave the
+/// functions that create and rotate secrets. Never printed.
+pub struct IdempotencyPepper(SecretBox<[u8]>);
+
+/// Fewer bytes than a pepper needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the idempotency pepper must be at least {PEPPER_MIN_LEN} random bytes")]
+pub struct WeakPepper;
+
+const PEPPER_MIN_LEN: usize = 32;
+
+impl IdempotencyPepper {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeakPepper> {
+        if bytes.len() < PEPPER_MIN_LEN {
+            return Err(WeakPepper);
+        }
+        Ok(Self(SecretBox::new(bytes.into())))
+    }
+
+    /// A fresh one: for a process that keeps no records beyond its life (tests, `STORE=memory`),
+    /// or to be stored once (the local data directory).
+    pub fn generate() -> Result<Self, SealError> {
+        let mut bytes = [0u8; PEPPER_MIN_LEN];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| SealError)?;
+        Ok(Self(SecretBox::new(Box::new(bytes))))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for IdempotencyPepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdempotencyPepper(<redacted>)")
+    }
+}
+
 /// A caller's `Idempotency-Key`: as sensitive as the secret it can unseal, so never printed.
 pub struct IdempotencyKey(SecretString);
 
@@ -49,15 +90,18 @@ impl IdempotencyKey {
         }
     }
 
-    /// Runs `use_okm` on HKDF-SHA256 output for `info` in `tenant`'s context.
+    /// Runs `use_okm` on HKDF-SHA256 output for `info` in `tenant`'s context, extracted with
+    /// `salt` (the fixed one for the lookup digest, the pepper for the sealing key: HKDF's
+    /// salt is its key, RFC 5869 §3.1).
     fn derive<L: KeyType, T>(
         &self,
+        salt: &[u8],
         tenant: &TenantId,
         info: &[u8],
         len: L,
         use_okm: impl FnOnce(hkdf::Okm<'_, L>) -> T,
     ) -> T {
-        let prk = hkdf::Salt::new(HKDF_SHA256, SALT).extract(self.0.expose_secret().as_bytes());
+        let prk = hkdf::Salt::new(HKDF_SHA256, salt).extract(self.0.expose_secret().as_bytes());
         let info = [info, tenant.as_str().as_bytes()];
         // Both output lengths used here (32 bytes) are far under HKDF's limit of 255 blocks.
         let okm = prk
@@ -69,15 +113,15 @@ impl IdempotencyKey {
     /// Where the request's record is kept: per tenant, and useless for unsealing.
     pub fn digest(&self, tenant: &TenantId) -> KeyDigest {
         let mut bytes = [0u8; 32];
-        self.derive(tenant, LOOKUP_INFO, Bytes(32), |okm| {
+        self.derive(SALT, tenant, LOOKUP_INFO, Bytes(32), |okm| {
             okm.fill(&mut bytes)
                 .unwrap_or_else(|_| unreachable!("the buffer has the derived length"))
         });
         KeyDigest(hex(&bytes))
     }
 
-    fn sealing_key(&self, tenant: &TenantId) -> LessSafeKey {
-        self.derive(tenant, SEAL_INFO, &AES_256_GCM, |okm| {
+    fn sealing_key(&self, pepper: &IdempotencyPepper, tenant: &TenantId) -> LessSafeKey {
+        self.derive(pepper.expose(), tenant, SEAL_INFO, &AES_256_GCM, |okm| {
             LessSafeKey::new(UnboundKey::from(okm))
         })
     }
@@ -86,6 +130,7 @@ impl IdempotencyKey {
     /// nonce followed by ciphertext and tag.
     pub fn seal(
         &self,
+        pepper: &IdempotencyPepper,
         tenant: &TenantId,
         context: &[u8],
         secret: &ClientSecret,
@@ -95,7 +140,7 @@ impl IdempotencyKey {
             .fill(&mut nonce)
             .map_err(|_| SealError)?;
         let mut sealed = secret.expose().as_bytes().to_vec();
-        self.sealing_key(tenant)
+        self.sealing_key(pepper, tenant)
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(context),
@@ -110,6 +155,7 @@ impl IdempotencyKey {
     /// The secret [`seal`](Self::seal) sealed, if this is the key and `context` the record.
     pub fn open(
         &self,
+        pepper: &IdempotencyPepper,
         tenant: &TenantId,
         context: &[u8],
         sealed: &[u8],
@@ -121,7 +167,7 @@ impl IdempotencyKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
         let mut buffer = ciphertext.to_vec();
         let plain = self
-            .sealing_key(tenant)
+            .sealing_key(pepper, tenant)
             .open_in_place(nonce, Aad::from(context), &mut buffer)
             .map_err(|_| SealError)?;
         let text = std::str::from_utf8(plain).map_err(|_| SealError)?;
@@ -304,44 +350,63 @@ mod tests {
 
     #[test]
     fn only_the_same_key_tenant_and_record_open_a_sealed_secret() {
+        let pepper = IdempotencyPepper::from_bytes(&[7; 32]).unwrap();
         let secret = ClientSecret::generate(Environment::Live);
         let the_key = key(&"k".repeat(40));
         let acme = tenant("acme");
-        let sealed = the_key.seal(&acme, b"record-1", &secret).unwrap();
+        let sealed = the_key.seal(&pepper, &acme, b"record-1", &secret).unwrap();
         assert!(
             !sealed
                 .windows(20)
                 .any(|w| secret.expose().as_bytes().windows(20).any(|s| s == w)),
             "nothing of the secret shows in the sealed bytes"
         );
-        let opened = the_key.open(&acme, b"record-1", &sealed).unwrap();
+        let opened = the_key.open(&pepper, &acme, b"record-1", &sealed).unwrap();
         assert_eq!(opened.expose(), secret.expose());
 
         assert_eq!(
-            key(&"j".repeat(40)).open(&acme, b"record-1", &sealed).err(),
+            key(&"j".repeat(40))
+                .open(&pepper, &acme, b"record-1", &sealed)
+                .err(),
             Some(SealError)
         );
         assert_eq!(
-            the_key.open(&tenant("globex"), b"record-1", &sealed).err(),
+            the_key
+                .open(&pepper, &tenant("globex"), b"record-1", &sealed)
+                .err(),
             Some(SealError)
         );
         assert_eq!(
-            the_key.open(&acme, b"record-2", &sealed).err(),
+            the_key.open(&pepper, &acme, b"record-2", &sealed).err(),
             Some(SealError)
         );
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert_eq!(
-            the_key.open(&acme, b"record-1", &tampered).err(),
+            the_key.open(&pepper, &acme, b"record-1", &tampered).err(),
             Some(SealError)
         );
         assert_eq!(
-            the_key.open(&acme, b"record-1", &[1, 2]).err(),
+            the_key.open(&pepper, &acme, b"record-1", &[1, 2]).err(),
             Some(SealError)
         );
+        // A copy of the table and the right key open nothing without the server's pepper.
+        let other = IdempotencyPepper::generate().unwrap();
+        assert_eq!(
+            the_key.open(&other, &acme, b"record-1", &sealed).err(),
+            Some(SealError)
+        );
+        assert_eq!(
+            IdempotencyPepper::from_bytes(&[7; 31]).err(),
+            Some(WeakPepper)
+        );
+        assert!(!format!("{pepper:?}").contains('7'));
         // A fresh nonce every time: the same secret never seals to the same bytes.
-        assert_ne!(sealed, the_key.seal(&acme, b"record-1", &secret).unwrap());
+        assert_ne!(
+            sealed,
+            the_key.seal(&pepper, &acme, b"record-1", &secret).unwrap()
+        );
     }
 
     #[test]

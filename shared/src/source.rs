@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn addresses_are_counted_as_their_subscriber_would_hold_them() {
-        assert_eq!(SourceAddress::parse("192.0.2.1").unwrap().as_str(), "192.0.2.1");
+        assert_eq!(
+            SourceAddress::parse("192.0.2.1").unwrap().as_str(),
+            "192.0.2.1"
+        );
         assert_eq!(
             SourceAddress::parse("::ffff:192.0.2.1").unwrap().as_str(),
             "192.0.2.1",

@@ -20,7 +20,7 @@ use crate::credential::{
 };
 use crate::idempotency::IdempotencyKey;
 use crate::ids::{ClientId, TenantId};
-use crate::lifecycle::{DetailsPatch, GracePeriod};
+use crate::lifecycle::{DetailsPatch, GracePeriod, Rotation};
 use crate::service::{Acting, Change, CreateRequest, Issued, Once, Snapshot};
 use crate::store::{Cursor, PageRequest};
 use crate::time::{Timestamp, parse_rfc3339};
@@ -480,6 +480,9 @@ pub async fn revoke_credential(app: &App, request: Request) -> Response<Body> {
 struct RotateBody {
     #[serde(default)]
     previous_secret_valid_for_seconds: Option<i64>,
+    /// End the tokens issued before the rotation at once (after a leak).
+    #[serde(default)]
+    end_existing_tokens: bool,
 }
 
 pub async fn rotate_secret(app: &App, request: Request) -> Response<Body> {
@@ -488,7 +491,10 @@ pub async fn rotate_secret(app: &App, request: Request) -> Response<Body> {
         let precondition = precondition(&request)?;
         let key = idempotency_key(&request)?;
         let body: RotateBody = json_body(&request, true)?;
-        let grace = GracePeriod::from_seconds(body.previous_secret_valid_for_seconds.unwrap_or(0))?;
+        let rotation = Rotation {
+            grace: GracePeriod::from_seconds(body.previous_secret_valid_for_seconds.unwrap_or(0))?,
+            end_existing_tokens: body.end_existing_tokens,
+        };
         let if_match = if_match_bytes(&request);
         let issued = app
             .credentials
@@ -496,7 +502,7 @@ pub async fn rotate_secret(app: &App, request: Request) -> Response<Body> {
                 &acting,
                 &client_id,
                 precondition.as_ref(),
-                grace,
+                rotation,
                 once(&request, key, &if_match),
             )
             .await?;

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::http::{log_request, request_id, source_address};
-use crate::authorization::{Authorization, MalformedAuthorization};
 use super::response::json_response;
+use crate::authorization::{Authorization, MalformedAuthorization};
 use crate::client_auth::AuthFailure;
 use crate::compose::OAuthApp;
 use crate::credential::Credential;
@@ -381,7 +381,9 @@ pub async fn discovery(app: &OAuthApp, request: Request) -> Response<Body> {
         })
     };
     let document = match request.uri().path() {
-        "/.well-known/jwks.json" => serde_json::to_value(tokens.public_keys().jwks()).unwrap_or_default(),
+        "/.well-known/jwks.json" => {
+            serde_json::to_value(tokens.public_keys().jwks()).unwrap_or_default()
+        }
         "/.well-known/oauth-authorization-server" => metadata(),
         "/.well-known/openid-configuration" => {
             let mut document = metadata();

@@ -167,7 +167,9 @@ fn a_scope_cut_back_reaches_the_tokens_already_issued() {
     let now = c.now;
     with_credential(&mut c, |cr| {
         let patch = DetailsPatch {
-            scopes: Some(crate::credential::Scopes::parse(&["orders:write", "stock:read"]).unwrap()),
+            scopes: Some(
+                crate::credential::Scopes::parse(&["orders:write", "stock:read"]).unwrap(),
+            ),
             ..DetailsPatch::default()
         };
         lifecycle::update_details(cr, patch, &crate::testing::context_at(now))
@@ -181,7 +183,10 @@ fn a_scope_cut_back_reaches_the_tokens_already_issued() {
         "removed from the credential, so gone from its old token"
     );
     let allowed = admit(&c, &["orders:write"], 0).unwrap();
-    assert_eq!(allowed.scope, "orders:write", "the context names what is left");
+    assert_eq!(
+        allowed.scope, "orders:write",
+        "the context names what is left"
+    );
     assert_eq!(
         admit(&c, &["stock:read"], 0),
         Err(Refusal::InsufficientScope),

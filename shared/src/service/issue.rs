@@ -12,7 +12,7 @@ use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, KeyDigest, Operation, REMEMBERED_FOR,
 };
 use crate::ids::{ClientId, TenantId};
-use crate::lifecycle::{self, GracePeriod, LifecycleError, NewCredential};
+use crate::lifecycle::{self, LifecycleError, NewCredential, Rotation};
 use crate::secret::{ClientSecret, SecretHash};
 use crate::store::{StoreError, UsageMonth};
 
@@ -122,7 +122,12 @@ impl CredentialService {
         let context = IdempotencyRecord::seal_context(&digest, &record.fingerprint);
         let secret = once
             .key
-            .open(&acting.tenant, &context, &record.sealed_secret)
+            .open(
+                &self.pepper,
+                &acting.tenant,
+                &context,
+                &record.sealed_secret,
+            )
             .map_err(|_| {
                 StoreError::Corrupt("an idempotency record's sealed secret does not open".into())
             })?;
@@ -145,7 +150,7 @@ impl CredentialService {
         let context = IdempotencyRecord::seal_context(&key, &fingerprint);
         let sealed_secret = once
             .key
-            .seal(&acting.tenant, &context, secret)
+            .seal(&self.pepper, &acting.tenant, &context, secret)
             .map_err(|_| ServiceError::Sealing)?;
         Ok(Remembering {
             tenant: acting.tenant.clone(),
@@ -266,7 +271,7 @@ impl CredentialService {
         acting: &Acting,
         client_id: &ClientId,
         precondition: Option<&Precondition>,
-        grace: GracePeriod,
+        rotation: Rotation,
         once: Option<Once<'_>>,
     ) -> Result<Issued, ServiceError> {
         let operation = Operation::RotateSecret;
@@ -278,7 +283,7 @@ impl CredentialService {
             return Ok(replayed);
         }
         let outcome = self
-            .rotate_now(acting, client_id, precondition, grace, once.as_ref())
+            .rotate_now(acting, client_id, precondition, rotation, once.as_ref())
             .await;
         self.settle_race(acting, operation, Some(client_id), once.as_ref(), outcome)
             .await
@@ -289,7 +294,7 @@ impl CredentialService {
         acting: &Acting,
         client_id: &ClientId,
         precondition: Option<&Precondition>,
-        grace: GracePeriod,
+        rotation: Rotation,
         once: Option<&Once<'_>>,
     ) -> Result<Issued, ServiceError> {
         let (current, usage) =
@@ -319,7 +324,7 @@ impl CredentialService {
                 precondition,
                 |current, context| {
                     let transition =
-                        lifecycle::rotate_secret(current, hash.clone(), grace, context)?;
+                        lifecycle::rotate_secret(current, hash.clone(), rotation, context)?;
                     let snapshot = self.written(transition.credential.clone(), usage);
                     let write = match &remembering {
                         None => Write::Update(transition),

@@ -11,7 +11,7 @@ use crate::catalogue::ScopeCatalogue;
 use crate::credential::{
     Credential, Description, Environment, Name, Reason, RequestQuota, Scopes, Status,
 };
-use crate::idempotency::IdempotencyRecord;
+use crate::idempotency::{IdempotencyPepper, IdempotencyRecord};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{self, DetailsPatch, LifecycleError, Transition};
 use crate::secret::{HashError, SecretHasher};
@@ -139,6 +139,8 @@ pub struct CredentialService {
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     catalogue: ScopeCatalogue,
+    /// Seals the secrets idempotency records keep, with each record's idempotency key.
+    pepper: Arc<IdempotencyPepper>,
 }
 
 impl CredentialService {
@@ -146,12 +148,14 @@ impl CredentialService {
         store: SharedManagementStore,
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
+        pepper: Arc<IdempotencyPepper>,
     ) -> Self {
         Self {
             store,
             hasher,
             clock,
             catalogue: ScopeCatalogue::default(),
+            pepper,
         }
     }
 

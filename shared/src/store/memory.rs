@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
     AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
-    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention, StoreError,
-    SweepIndex, TokenDenyList, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore,
+    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention,
+    StoreError, SweepIndex, TokenDenyList, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth,
+    UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};

@@ -269,8 +269,8 @@ impl VerifyingKey {
                 )));
             }
         };
-        let decoding = DecodingKey::from_jwk(jwk)
-            .map_err(|e| KeyError(format!("public key {kid}: {e}")))?;
+        let decoding =
+            DecodingKey::from_jwk(jwk).map_err(|e| KeyError(format!("public key {kid}: {e}")))?;
         Ok(Self {
             algorithm,
             kid,

@@ -34,7 +34,10 @@ fn issued_tokens_carry_the_rfc_9068_claims() {
     let header = jsonwebtoken::decode_header(&issued.access_token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, Algorithm::RS256);
-    assert_eq!(header.kid.as_deref(), Some(tokens.public_keys().current().kid()));
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(tokens.public_keys().current().kid())
+    );
     let claims = tokens.verify(&issued.access_token, now()).unwrap();
     assert_eq!(claims.sub, c.client_id.as_str());
     assert_eq!(claims.client_id, c.client_id.as_str());
@@ -57,8 +60,7 @@ fn a_verifier_holds_the_public_keys_only_and_issues_nothing() {
     assert_eq!(issued.claims.token_generation, c.token_generation);
     // As a verifying function loads them: the JWKS the issuer publishes, nothing more.
     let published: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_value(serde_json::to_value(issuer.public_keys().jwks()).unwrap())
-            .unwrap();
+        serde_json::from_value(serde_json::to_value(issuer.public_keys().jwks()).unwrap()).unwrap();
     let verifier = Tokens::verifying(
         PublicKeys::from_jwks(&published).unwrap(),
         "https://auth.example",

@@ -371,7 +371,8 @@ async fn revocation_suspension_and_deletion_refuse_the_very_next_request() {
         refused(&p.get("/products", &key).await, basic_reason);
     }
 
-    // Reactivated, the same token works again: it was the credential that stopped it.
+    // Reactivated, the token issued before the suspension stays refused (an attacker's must
+    // not come back); a token issued after the reactivation works at once.
     let who = p.api.integration("acme", &["products:read"]).await;
     let bearer = p.bearer(&who).await;
     p.manage(
@@ -391,7 +392,9 @@ async fn revocation_suspension_and_deletion_refuse_the_very_next_request() {
     )
     .await
     .expect(200);
-    allowed(&p.get("/products", &bearer).await);
+    refused(&p.get("/products", &bearer).await, "token_revoked");
+    let fresh = p.bearer(&who).await;
+    allowed(&p.get("/products", &fresh).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -717,7 +717,8 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
         reply,
         took: started.elapsed(),
     });
-    faults.inject("GetItem", Fault::throttling(), 3);
+    // A token request reads the credential and the failure counts in one BatchGetItem.
+    faults.inject("BatchGetItem", Fault::throttling(), 3);
     let started = Instant::now();
     let reply = api.token_request(&client).await;
     persistent.push(Probed {

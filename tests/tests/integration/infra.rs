@@ -941,3 +941,84 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         );
     }
 }
+
+/// Every parameter a function's policies or environment refer to (`!Ref`/`!Sub`), anywhere.
+fn referenced_parameters(value: &Value, found: &mut BTreeSet<String>) {
+    match value {
+        Value::Tagged(tagged) => {
+            let text = tagged.value.as_str().unwrap_or_default();
+            match tagged.tag.to_string().as_str() {
+                "!Ref" => {
+                    found.insert(text.to_owned());
+                }
+                "!Sub" => {
+                    for part in text.split("${").skip(1) {
+                        if let Some((name, _)) = part.split_once('}') {
+                            found.insert(name.to_owned());
+                        }
+                    }
+                }
+                _ => referenced_parameters(&tagged.value, found),
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|v| referenced_parameters(v, found)),
+        Value::Mapping(map) => map.values().for_each(|v| referenced_parameters(v, found)),
+        _ => {}
+    }
+}
+
+/// The functions whose policies or environment name `parameter`.
+fn functions_referring_to(template: &Value, parameter: &str) -> BTreeSet<String> {
+    template_functions(template)
+        .into_iter()
+        .filter(|(_, properties)| {
+            let mut found = BTreeSet::new();
+            referenced_parameters(&properties["Policies"], &mut found);
+            referenced_parameters(&properties["Environment"], &mut found);
+            found.contains(parameter)
+        })
+        .map(|(function, _)| function)
+        .collect()
+}
+
+#[test]
+fn only_the_token_issuer_can_read_the_signing_keys_and_only_create_and_rotate_the_pepper() {
+    let template = template();
+    let names = |list: &[&str]| {
+        list.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        functions_referring_to(&template, "SigningKeysSecretArn"),
+        names(&["issue-token"]),
+        "code execution in any other function must not be able to forge tokens"
+    );
+    assert_eq!(
+        functions_referring_to(&template, "PublicKeysParameterName"),
+        names(&[
+            "authorize-request",
+            "discovery",
+            "introspect-token",
+            "revoke-token"
+        ]),
+        "every function that verifies tokens reads the public keys"
+    );
+    assert_eq!(
+        functions_referring_to(&template, "IdempotencyPepperSecretArn"),
+        names(&["create-credential", "rotate-secret"]),
+    );
+    // Full ARNs only: a wildcard would widen the one grant on the private keys.
+    let pattern = text(&template["Parameters"]["SigningKeysSecretArn"]["AllowedPattern"]);
+    let pattern = regex::Regex::new(pattern).expect("a regular expression");
+    let full = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clavis/signing-keys-AbC123";
+    assert!(pattern.is_match(full));
+    for wide in [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clavis/*",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clavis/signing-keys",
+        "arn:aws:secretsmanager:eu-west-1:*:secret:clavis/signing-keys-AbC123",
+    ] {
+        assert!(!pattern.is_match(wide), "{wide}");
+    }
+}

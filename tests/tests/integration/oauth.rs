@@ -381,6 +381,13 @@ async fn introspection_reflects_suspension_revocation_and_rfc_7009_at_once() {
     api.post(&format!("{base}/reactivate"), &admin, json!({}))
         .await
         .expect(200);
+    // A token issued before the suspension (an attacker's, say) does not come back with the
+    // reactivation; one issued after it works at once, within the same second.
+    assert_eq!(
+        api.introspect(&resource_server, &access).await,
+        json!({"active": false})
+    );
+    let access = api.access_token(&who).await;
     assert_eq!(
         api.introspect(&resource_server, &access).await["active"],
         true

@@ -10,8 +10,9 @@ use clavis::credential::{Credential, Name, Reason, Scopes, Status};
 use clavis::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
 use clavis::ids::ClientId;
 use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
+use clavis::source::SourceAddress;
 use clavis::store::{
-    AuditScope, CredentialState, Cursor, PageRequest, StoreError, UsageBatch, UsageMonth,
+    AuditScope, CredentialState, Cursor, Failures, PageRequest, StoreError, UsageBatch, UsageMonth,
 };
 use clavis::time::Timestamp;
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
@@ -34,7 +35,7 @@ clavis_tests::against_both_stores!(
     usage_counts_per_month_and_survives_lifecycle_writes,
     denied_tokens_are_remembered_until_they_expire,
     a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together,
-    failures_count_per_client_and_window_until_the_window_ends,
+    failures_count_per_client_and_source_and_per_source_until_the_window_ends,
     idempotency_records_land_with_their_change_and_read_back_whole,
     a_taken_idempotency_key_refuses_the_whole_write,
     a_taken_key_explains_a_stale_rotation_too,
@@ -698,28 +699,54 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
     assert_eq!(without.uses_this_month, None);
 }
 
-async fn failures_count_per_client_and_window_until_the_window_ends(fx: Fixture) {
+async fn failures_count_per_client_and_source_and_per_source_until_the_window_ends(fx: Fixture) {
     let a = ClientId::generate();
     let b = ClientId::generate();
+    let (here, there) = (
+        SourceAddress::parse("192.0.2.1").unwrap(),
+        SourceAddress::parse("2001:db8::1").unwrap(),
+    );
     let window = fx.now();
     let end = window + Duration::minutes(5);
-    assert_eq!(fx.store.failures(&a, window).await.unwrap(), 0);
+    let failures = async |id, source, window| fx.store.failures(id, source, window).await.unwrap();
+    let counts = |client_from_source, source| Failures {
+        client_from_source,
+        source,
+    };
+    assert_eq!(failures(&a, &here, window).await, counts(0, 0));
     for _ in 0..3 {
-        fx.store.record_failure(&a, window, end).await.unwrap();
+        fx.store
+            .record_failure(&a, &here, window, end)
+            .await
+            .unwrap();
     }
-    fx.store.record_failure(&b, window, end).await.unwrap();
-    assert_eq!(fx.store.failures(&a, window).await.unwrap(), 3);
-    assert_eq!(fx.store.failures(&b, window).await.unwrap(), 1);
+    fx.store
+        .record_failure(&b, &here, window, end)
+        .await
+        .unwrap();
+    fx.store
+        .record_failure(&a, &there, window, end)
+        .await
+        .unwrap();
+    assert_eq!(failures(&a, &here, window).await, counts(3, 4));
+    assert_eq!(failures(&b, &here, window).await, counts(1, 4));
+    assert_eq!(failures(&a, &there, window).await, counts(1, 1));
+    let (credential, read_together) = fx
+        .store
+        .credential_and_failures(&a, &here, window)
+        .await
+        .unwrap();
+    assert_eq!((credential, read_together), (None, counts(3, 4)));
     assert_eq!(
-        fx.store.failures(&a, end).await.unwrap(),
-        0,
+        failures(&a, &here, end).await,
+        counts(0, 0),
         "a new window starts from zero"
     );
     fx.advance(Duration::minutes(5));
     assert_eq!(
-        fx.store.failures(&a, window).await.unwrap(),
-        0,
-        "the counter expires with its window"
+        failures(&a, &here, window).await,
+        counts(0, 0),
+        "the counters expire with their window"
     );
 }
 

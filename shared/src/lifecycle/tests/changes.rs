@@ -88,7 +88,11 @@ fn suspend_only_active_credentials() {
     assert_eq!(t.credential.suspended_at, Some(t0()));
     // The tokens issued before the suspension stay ended after a reactivation; new ones work.
     let back = reactivate(&t.credential, &at(Duration::minutes(1))).unwrap();
-    assert!(!back.credential.accepts_token_generation(active().token_generation));
+    assert!(
+        !back
+            .credential
+            .accepts_token_generation(active().token_generation)
+    );
     assert!(
         back.credential
             .accepts_token_generation(back.credential.token_generation)

@@ -22,12 +22,13 @@ use super::keys::{
     CREDENTIAL_SK, DENIED_TOKEN_SK, IDEMPOTENCY_SK, Listing, SWEEP_CHECKPOINT_PK,
     SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, client_id_of_pk, credential_listing_key,
     credential_listing_prefix, credential_pk, denied_token_pk, failure_window_sk, idempotency_pk,
-    page_from, source_throttle_pk, sweep_bucket, sweep_sort_key, sweep_sort_key_until, tenant_pk, throttle_pk,
+    page_from, source_throttle_pk, sweep_bucket, sweep_sort_key, sweep_sort_key_until, tenant_pk,
+    throttle_pk,
 };
 use super::{
     AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
-    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention, StoreError,
-    SweepIndex, TokenDenyList, UsageBatch, UsageMonth, UsageStore,
+    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention,
+    StoreError, SweepIndex, TokenDenyList, UsageBatch, UsageMonth, UsageStore,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{

@@ -140,7 +140,14 @@ impl DynamoStore {
                         tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                     }
                 }
-                _ => return Ok(items),
+                // As every read: an item past its TTL that DynamoDB has not removed yet is gone.
+                _ => {
+                    let now = self.clock.now();
+                    return Ok(items
+                        .into_iter()
+                        .filter(|item| is_live(item, now))
+                        .collect());
+                }
             }
         }
         Err(StoreError::Unavailable(format!(
