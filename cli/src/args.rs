@@ -24,6 +24,11 @@ Quick start against the local gateway (`make run`):
   clavis create \"Inventory sync\" --scope products:read --save-env inventory.env
   clavis list
 
+An http:// URL is refused unless its host is this machine (127.0.0.0/8, ::1, localhost): the
+management token, client secrets and access tokens would cross the network in cleartext. Use
+https://, or, only on a network you trust, opt in with --allow-insecure-http,
+CLAVIS_ALLOW_INSECURE_HTTP=1 or allow_insecure_http = true in the profile.
+
 Exit status: 0 done; 1 the API refused or could not be reached; 2 usage or configuration
 error; 3 not carried out (not confirmed, or a file would have been overwritten); 4 a local
 file could not be read or written.";
@@ -70,6 +75,15 @@ pub struct Global {
     /// The configuration file [default: ~/.config/clavis/config.toml]
     #[arg(long, env = "CLAVIS_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Allow an http:// URL to a host other than this machine, whose traffic (tokens and
+    /// secrets included) anyone on the network path can read; only for a network you trust
+    #[arg(
+        long,
+        env = "CLAVIS_ALLOW_INSECURE_HTTP",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_insecure_http: bool,
     /// Print JSON for scripts instead of tables
     #[arg(long, global = true)]
     pub json: bool,
@@ -397,6 +411,43 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cleartext_is_allowed_only_when_asked_for() {
+        // Only this test sets or reads CLAVIS_ALLOW_INSECURE_HTTP, and clears it after each
+        // parse. SAFETY (set_var, remove_var): the other tests of this crate read the
+        // environment only through std, which locks it, never through C's getenv.
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["clavis"].iter().chain(args))
+                .map(|cli| cli.global.allow_insecure_http)
+        };
+        let with_variable = |value: Option<&str>, args: &[&str]| {
+            match value {
+                Some(value) => unsafe { std::env::set_var("CLAVIS_ALLOW_INSECURE_HTTP", value) },
+                None => unsafe { std::env::remove_var("CLAVIS_ALLOW_INSECURE_HTTP") },
+            }
+            let parsed = parse(args);
+            unsafe { std::env::remove_var("CLAVIS_ALLOW_INSECURE_HTTP") };
+            parsed
+        };
+        assert!(!with_variable(None, &["list"]).unwrap());
+        assert!(with_variable(None, &["list", "--allow-insecure-http"]).unwrap());
+        assert!(with_variable(None, &["--allow-insecure-http", "token"]).unwrap());
+        for yes in ["1", "true", "yes", "on"] {
+            assert!(with_variable(Some(yes), &["list"]).unwrap(), "{yes}");
+        }
+        for no in ["0", "false", "no", "off"] {
+            assert!(!with_variable(Some(no), &["list"]).unwrap(), "{no}");
+        }
+        // Anything else is a mistake to point out, not a silent yes or no.
+        assert!(with_variable(Some("maybe"), &["list"]).is_err());
+        assert!(
+            Cli::command()
+                .render_long_help()
+                .to_string()
+                .contains("--allow-insecure-http")
+        );
     }
 
     #[test]

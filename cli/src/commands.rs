@@ -194,7 +194,10 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
 }
 
 fn management(settings: &Settings) -> Result<Tenant, CliError> {
-    let client = Client::new(settings.url()?, settings.token()?.clone())?;
+    let client = Client::builder(settings.url()?, settings.token()?.clone())
+        .allow_insecure_http(settings.allow_insecure_http)
+        .build()
+        .map_err(CliError::from_builder)?;
     Ok(client.tenant(settings.tenant()?))
 }
 
@@ -360,9 +363,11 @@ async fn token(args: &TokenArgs, settings: &Settings) -> Result<Outcome, CliErro
         }
     };
     let url = url.ok_or_else(|| settings.missing("API URL", "--url", "CLAVIS_URL", "url", None))?;
-    let mut builder = TokenSource::builder(url, credentials);
+    let mut builder =
+        TokenSource::builder(url, credentials).allow_insecure_http(settings.allow_insecure_http);
     if let Some(scope) = &args.scope {
         builder = builder.scope(scope.clone());
     }
-    Ok(Outcome::Token(builder.build()?.token().await?))
+    let tokens = builder.build().map_err(CliError::from_builder)?;
+    Ok(Outcome::Token(tokens.token().await?))
 }

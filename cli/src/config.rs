@@ -10,6 +10,10 @@
 //! [production]
 //! url = "https://api.example.com"
 //! tenant = "acme"
+//!
+//! [staging]
+//! url = "http://10.0.0.5:3000"   # not this machine: refused unless allowed
+//! allow_insecure_http = true
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +32,9 @@ pub struct Settings {
     pub token: Option<SecretString>,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    /// Whether an http:// URL to another machine may be used: the flag, its environment
+    /// variable, or the profile said so.
+    pub allow_insecure_http: bool,
     /// The configuration file read (or that would have been), for hints.
     file: Option<PathBuf>,
 }
@@ -46,6 +53,8 @@ impl Settings {
             token: global.token.clone().or(profile.token),
             client_id: profile.client_id,
             client_secret: client_secret.or(profile.client_secret),
+            allow_insecure_http: global.allow_insecure_http
+                || profile.allow_insecure_http.unwrap_or(false),
             file: global.config.clone().or_else(default_path),
         })
     }
@@ -107,6 +116,8 @@ pub struct Profile {
     pub token: Option<SecretString>,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    /// Allow its `url` to be http:// to a host other than this machine.
+    pub allow_insecure_http: Option<bool>,
 }
 
 /// The configuration file's default place: `$XDG_CONFIG_HOME/clavis/config.toml`, else
@@ -218,10 +229,16 @@ mod tests {
         assert_eq!(prod.tenant.as_deref(), Some("acme"));
         let default = load_profile(Some(&path), None).unwrap();
         assert_eq!(default.url.as_deref(), Some("http://a"));
+        assert_eq!(default.allow_insecure_http, None);
         let missing = load_profile(Some(&path), Some("staging")).unwrap_err();
         let hint = missing.hint(&Default::default()).unwrap();
         assert!(hint.contains("default, prod"), "{hint}");
         std::fs::remove_file(path).unwrap();
+
+        let staging = file("[staging]\nurl = \"http://10.0.0.5\"\nallow_insecure_http = true\n");
+        let profile = load_profile(Some(&staging), Some("staging")).unwrap();
+        assert_eq!(profile.allow_insecure_http, Some(true));
+        std::fs::remove_file(staging).unwrap();
 
         let typo = file("[default]\nurll = \"http://a\"\n");
         let error = load_profile(Some(&typo), None).unwrap_err().to_string();

@@ -43,6 +43,26 @@ impl CliError {
         }
     }
 
+    /// An SDK builder's refusal, in the CLI's words: a cleartext URL is refused for the same
+    /// reason, but the way to opt in is a flag or variable, not a builder method.
+    pub fn from_builder(error: clavis_sdk::Error) -> Self {
+        match error {
+            clavis_sdk::Error::InsecureUrl { host } => CliError::config(
+                format!(
+                    "refusing http://{host}: it is not this machine (loopback), so the management \
+                     token, client secret and access tokens would cross the network in cleartext"
+                ),
+                Some(
+                    "Use the API's https:// URL. Only on a network you trust, pass \
+                     --allow-insecure-http, set CLAVIS_ALLOW_INSECURE_HTTP=1, or add \
+                     allow_insecure_http = true to the profile."
+                        .to_owned(),
+                ),
+            ),
+            other => CliError::Api(other),
+        }
+    }
+
     pub fn file(action: &'static str, path: &Path, source: std::io::Error) -> Self {
         CliError::File {
             action,
@@ -150,4 +170,35 @@ fn api_hint(error: &clavis_sdk::Error, context: &Context) -> Option<String> {
         _ => return None,
     };
     Some(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cleartext_url_is_a_configuration_error_that_names_the_opt_in() {
+        let refused = clavis_sdk::Client::builder("http://api.example.com", "token")
+            .build()
+            .unwrap_err();
+        let error = CliError::from_builder(refused);
+        assert_eq!(error.exit_code(), 2);
+        let message = error.to_string();
+        assert!(message.contains("http://api.example.com"), "{message}");
+        assert!(message.contains("cleartext"), "{message}");
+        let hint = error.hint(&Context::default()).unwrap();
+        assert!(hint.contains("--allow-insecure-http"), "{hint}");
+        assert!(hint.contains("CLAVIS_ALLOW_INSECURE_HTTP=1"), "{hint}");
+
+        let allowed = clavis_sdk::Client::builder("http://api.example.com", "token")
+            .allow_insecure_http(true)
+            .build();
+        assert!(allowed.is_ok());
+        // Other refusals keep their own exit status.
+        let malformed = clavis_sdk::Client::new("api.example.com", "token").unwrap_err();
+        assert!(matches!(
+            CliError::from_builder(malformed),
+            CliError::Api(clavis_sdk::Error::Config(_))
+        ));
+    }
 }

@@ -38,6 +38,17 @@ pub enum Error {
     /// The client was configured with something unusable (e.g. a malformed URL).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The URL is plain `http://` to a host that is not loopback (`127.0.0.0/8`, `::1`,
+    /// `localhost`), and cleartext was not allowed (`allow_insecure_http` on the builder).
+    #[error(
+        "refusing http://{host}: it is not this machine (loopback), so secrets and tokens would \
+         cross the network in cleartext; use an https:// URL, or, on a network you trust, opt in \
+         explicitly with allow_insecure_http(true) on the builder"
+    )]
+    InsecureUrl {
+        /// The host named, which is not this machine.
+        host: String,
+    },
 }
 
 impl Error {

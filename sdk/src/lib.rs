@@ -14,6 +14,9 @@
 //! Both send with timeouts (10 s to connect, 30 s a request) and retry with backoff on `429`
 //! and `5xx`, waiting as long as `Retry-After` says (see [`RetryPolicy`]). Secrets and tokens
 //! are [`secrecy::SecretString`]s: no `Debug` output or log line of this crate shows one.
+//! Neither sends them in cleartext to another machine: a plain `http://` URL whose host is not
+//! loopback (`127.0.0.0/8`, `::1`, `localhost`) is refused with [`Error::InsecureUrl`] unless
+//! the builder opts in with `allow_insecure_http(true)`.
 //!
 //! # An integration
 //!

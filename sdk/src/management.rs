@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{
-    Transport, TransportOptions, base_url, endpoint, read_json, retry_after, transport_setters,
+    Transport, TransportOptions, endpoint, read_json, retry_after, transport_setters,
 };
 
 /// A client of the management API.
@@ -87,7 +87,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         Ok(Client {
             inner: Arc::new(Inner {
-                base: base_url(&self.base_url)?,
+                base: self.transport.url(&self.base_url)?,
                 token: self.token,
                 transport: self.transport.build()?,
             }),
@@ -654,6 +654,7 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::base_url;
 
     #[test]
     fn paths_are_built_segment_by_segment() {

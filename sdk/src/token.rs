@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, OAuthError, Result};
 use crate::transport::{
-    Transport, TransportOptions, base_url, endpoint, read_json, retry_after, transport_setters,
+    Transport, TransportOptions, endpoint, read_json, retry_after, transport_setters,
 };
 
 /// An integration's client ID and secret. Its `Debug` output shows the ID only.
@@ -258,8 +258,8 @@ impl TokenSourceBuilder {
 
     pub fn build(self) -> Result<TokenSource> {
         let token_url = match &self.token_url {
-            Some(url) => base_url(url)?,
-            None => endpoint(&base_url(&self.base_url)?, ["oauth", "token"]),
+            Some(url) => self.transport.url(url)?,
+            None => endpoint(&self.transport.url(&self.base_url)?, ["oauth", "token"]),
         };
         Ok(TokenSource {
             inner: Arc::new(Inner {

@@ -93,17 +93,28 @@ impl Default for Timeouts {
     }
 }
 
-/// How a builder's client sends: timeouts, retries, or a `reqwest::Client` of the caller's.
+/// How a builder's client sends: timeouts, retries, or a `reqwest::Client` of the caller's;
+/// and whether it may send in cleartext to another machine.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TransportOptions {
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
     pub http: Option<reqwest::Client>,
+    /// An `http://` URL to a host that is not loopback is refused unless this is set.
+    pub allow_insecure_http: bool,
 }
 
 impl TransportOptions {
     pub fn build(self) -> Result<Transport> {
         Transport::new(self.http, self.timeouts, self.retry)
+    }
+
+    /// Parses a base or token URL as [`base_url`] does, then refuses cleartext to another
+    /// machine unless the caller allowed it.
+    pub fn url(&self, text: &str) -> Result<Url> {
+        let url = base_url(text)?;
+        refuse_cleartext(&url, self.allow_insecure_http)?;
+        Ok(url)
     }
 }
 
@@ -131,6 +142,16 @@ macro_rules! transport_setters {
         /// Send through this client (its own timeouts, proxies and TLS settings then apply).
         pub fn http_client(mut self, http: reqwest::Client) -> Self {
             self.transport.http = Some(http);
+            self
+        }
+
+        /// Allow a plain `http://` URL whose host is not loopback (`127.0.0.0/8`, `::1`,
+        /// `localhost`). Refused unless set, with [`Error::InsecureUrl`](crate::Error::InsecureUrl):
+        /// over cleartext HTTP the client secret, access tokens and management token cross the
+        /// network readable by anyone on the path. Set it only for a network you trust (e.g. a
+        /// test gateway inside a private network); `https://` and loopback URLs need no opt-in.
+        pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+            self.transport.allow_insecure_http = allow;
             self
         }
     };
@@ -298,6 +319,30 @@ pub(crate) fn base_url(text: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Refuses `http://` to a host other than this machine, unless `allow_insecure_http`: the
+/// secret and every token would cross the network in cleartext. The one place this crate
+/// decides it; [`TransportOptions::url`] applies it to every URL a builder is given.
+pub(crate) fn refuse_cleartext(url: &Url, allow_insecure_http: bool) -> Result<()> {
+    if url.scheme() != "http" || allow_insecure_http || is_loopback(url) {
+        return Ok(());
+    }
+    Err(Error::InsecureUrl {
+        host: url.host_str().unwrap_or_default().to_owned(),
+    })
+}
+
+/// Whether the URL's host is this machine: `127.0.0.0/8`, `::1` or `localhost`, as the `url`
+/// crate parsed it (so `http://127.1`, `http://[0:0::1]` and `http://LOCALHOST` count, and
+/// `http://127.0.0.1.example.com` does not).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        None => false,
+    }
+}
+
 /// `base` with path segments appended, each percent-encoded as one segment.
 pub(crate) fn endpoint<'a>(base: &Url, segments: impl IntoIterator<Item = &'a str>) -> Url {
     let mut url = base.clone();
@@ -361,6 +406,97 @@ mod tests {
         );
         assert_eq!(retry_after(&with("soon"), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    fn allowed(text: &str, allow_insecure_http: bool) -> Result<Url> {
+        TransportOptions {
+            allow_insecure_http,
+            ..TransportOptions::default()
+        }
+        .url(text)
+    }
+
+    #[test]
+    fn cleartext_to_another_machine_is_refused_unless_allowed() {
+        for text in [
+            "http://example.com",
+            "http://example.com:3000/prod",
+            "http://10.0.0.5:3000",
+            "http://[2001:db8::1]",
+            "http://127.0.0.1.example.com",
+            "http://localhost.example.com",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            match allowed(text, false) {
+                Err(Error::InsecureUrl { host }) => assert!(!host.is_empty(), "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+            assert!(allowed(text, true).is_ok(), "{text} with the opt-in");
+        }
+        for text in [
+            "http://127.0.0.1:3000",
+            "http://127.9.9.9",
+            "http://127.1",
+            "http://localhost:3000",
+            "http://LOCALHOST:3000/prod",
+            "http://[::1]:3000",
+            "http://[0:0:0:0:0:0:0:1]",
+            "https://example.com",
+            "https://10.0.0.5:8443",
+        ] {
+            assert!(allowed(text, false).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_refusal_says_why_and_how_to_opt_in() {
+        let error = allowed("http://example.com", false).unwrap_err();
+        assert!(matches!(error, Error::InsecureUrl { .. }));
+        assert_eq!(error.status(), None);
+        let text = error.to_string();
+        for words in [
+            "example.com",
+            "cleartext",
+            "https://",
+            "allow_insecure_http",
+        ] {
+            assert!(text.contains(words), "{words}: {text}");
+        }
+        // Malformed URLs are still a configuration error, whatever the opt-in.
+        assert!(matches!(allowed("ftp://x", true), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn both_builders_refuse_cleartext_unless_allowed() {
+        use crate::{Client, ClientCredentials, TokenSource};
+        let credentials = || ClientCredentials::new("cid_1", "csk_test_secret");
+        let refused = |result: Result<()>| matches!(result, Err(Error::InsecureUrl { .. }));
+
+        let client = |url: &str| Client::builder(url, "token");
+        assert!(refused(client("http://example.com").build().map(drop)));
+        assert!(
+            client("http://example.com")
+                .allow_insecure_http(true)
+                .build()
+                .is_ok()
+        );
+        assert!(client("http://127.0.0.1:3000").build().is_ok());
+        assert!(client("https://example.com").build().is_ok());
+
+        let tokens = |url: &str| TokenSource::builder(url, credentials());
+        assert!(refused(tokens("http://example.com").build().map(drop)));
+        assert!(
+            tokens("http://example.com")
+                .allow_insecure_http(true)
+                .build()
+                .is_ok()
+        );
+        assert!(tokens("http://localhost:3000").build().is_ok());
+        // A token endpoint of its own is held to the same rule.
+        let elsewhere = tokens("https://example.com").token_url("http://auth.example.com/token");
+        assert!(refused(elsewhere.build().map(drop)));
+        let local = tokens("https://example.com").token_url("http://[::1]:3000/oauth/token");
+        assert!(local.build().is_ok());
     }
 
     #[test]
