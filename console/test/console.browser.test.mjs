@@ -465,6 +465,34 @@ if (binary === "") {
       }
     });
 
+    it("refuses a cleartext api-url off loopback, embedded: says so and sends the token nowhere", async () => {
+      const embedUrl = `${gateway.url}/console/embed-cleartext.html`;
+      const embedded = await context.newPage();
+      const sent = [];
+      try {
+        await embedded.route(/^http:\/\/api\.example\.com\//, (route) => {
+          sent.push(route.request().url());
+          return route.abort();
+        });
+        await embedded.route(embedUrl, (route) =>
+          route.fulfill({
+            contentType: "text/html",
+            body: `<!doctype html><html lang="en"><body><h1>Acme settings</h1>
+              <clavis-credentials api-url="http://api.example.com" tenant="demo"></clavis-credentials>
+              <script type="module">
+                import "/console/lib/clavis-credentials.js";
+                document.querySelector("clavis-credentials").getToken = async () => ${JSON.stringify(gateway.token)};
+              </script></body></html>`,
+          }),
+        );
+        await embedded.goto(embedUrl);
+        await embedded.getByText(/api\.example\.com, which is not a loopback host/).waitFor();
+        assert.deepEqual(sent, []);
+      } finally {
+        await embedded.close();
+      }
+    });
+
     it("keeps its session when a link offers another tenant's token (login CSRF), with a notice and a deliberate Sign out", async () => {
       // Token B: a real admin of another tenant, signed by the same identity provider.
       const otherToken = gateway.devToken({ tenant: "acme", subject: "mallory" });
