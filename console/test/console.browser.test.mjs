@@ -517,6 +517,7 @@ if (binary === "") {
         const notice = held.getByRole("alert").filter({ hasText: /different management token was offered/ });
         await notice.waitFor({ timeout: 10_000 });
         assert.match((await notice.textContent()) ?? "", /ignored/);
+        await held.screenshot({ path: join(shots, "ignored-token.png") });
         await notice.getByRole("button", { name: "Sign out" }).waitFor();
         await held.waitForFunction(() => location.hash === "");
         assert.equal(held.url(), `${gateway.url}/console/`);

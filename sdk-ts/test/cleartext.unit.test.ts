@@ -42,7 +42,7 @@ for (const [name, make] of Object.entries(makers)) {
       });
     }
 
-    for (const url of ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000", "http://127.5.6.7", "http://LOCALHOST", "https://example.com", "https://10.0.0.5:8443/prod"]) {
+    for (const url of ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000", "http://127.5.6.7", "http://LOCALHOST", "http://[0:0:0:0:0:0:0:1]:3000", "http://127.1", "https://example.com", "https://10.0.0.5:8443/prod"]) {
       it(`accepts ${url}`, () => {
         assert.doesNotThrow(() => make(url));
       });
