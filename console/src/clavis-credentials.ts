@@ -138,6 +138,8 @@ export class ClavisCredentials extends LitElement {
   declare catalogue: ScopeInfo[];
 
   #client: TenantClient | undefined;
+  /** Why no client could be made from the attributes (the SDK refused the api-url), if it could not. */
+  #clientError = "";
   #opener: HTMLElement | null = null;
   #loadSeq = 0;
   #focusDialog = false;
@@ -174,7 +176,13 @@ export class ClavisCredentials extends LitElement {
         if (this.getToken === undefined) return Promise.reject(new Error("No management token: set the getToken property."));
         return this.getToken();
       };
-      this.#client = new ClavisClient({ url: this.#baseUrl, token: getToken }).tenant(this.tenant);
+      try {
+        this.#client = new ClavisClient({ url: this.#baseUrl, token: getToken }).tenant(this.tenant);
+        this.#clientError = "";
+      } catch (error) {
+        // An unusable api-url, e.g. cleartext http:// to a host that is not loopback: said, not thrown.
+        this.#clientError = sentence(error);
+      }
     }
     return this.#client;
   }
@@ -182,6 +190,7 @@ export class ClavisCredentials extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has("apiUrl") || changed.has("tenant") || changed.has("getToken")) {
       this.#client = undefined;
+      this.#clientError = "";
     }
   }
 
@@ -212,13 +221,15 @@ export class ClavisCredentials extends LitElement {
     if (client === undefined) {
       this.credentials = [];
       this.cursor = null;
-      this.listError = this.getToken === undefined
-        ? "No management token: the page embedding this element must set its getToken property."
-        : !this.apiUrl
-          ? "No API address: set the api-url attribute."
-          : !this.tenant
-            ? "No tenant chosen."
-            : "";
+      this.listError = this.#clientError !== ""
+        ? this.#clientError
+        : this.getToken === undefined
+          ? "No management token: the page embedding this element must set its getToken property."
+          : !this.apiUrl
+            ? "No API address: set the api-url attribute."
+            : !this.tenant
+              ? "No tenant chosen."
+              : "";
       return;
     }
     const seq = ++this.#loadSeq;
@@ -265,7 +276,8 @@ export class ClavisCredentials extends LitElement {
   /** The platform's scope catalogue, if the API offers one (`GET /v1/scopes`); only suggestions. */
   async #loadCatalogue(): Promise<void> {
     this.catalogue = [];
-    if (!this.apiUrl || this.getToken === undefined) return;
+    // Only where the SDK would send the token too (never cleartext to a host that is not loopback).
+    if (this.getToken === undefined || this.#tenantClient() === undefined) return;
     try {
       const token = await this.getToken();
       const response = await fetch(`${this.#baseUrl}/v1/scopes`, { headers: { authorization: `Bearer ${token}`, accept: "application/json" } });

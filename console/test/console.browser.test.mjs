@@ -464,5 +464,84 @@ if (binary === "") {
         await narrow.close();
       }
     });
+
+    it("refuses a cleartext api-url off loopback, embedded: says so and sends the token nowhere", async () => {
+      const embedUrl = `${gateway.url}/console/embed-cleartext.html`;
+      const embedded = await context.newPage();
+      const sent = [];
+      try {
+        await embedded.route(/^http:\/\/api\.example\.com\//, (route) => {
+          sent.push(route.request().url());
+          return route.abort();
+        });
+        await embedded.route(embedUrl, (route) =>
+          route.fulfill({
+            contentType: "text/html",
+            body: `<!doctype html><html lang="en"><body><h1>Acme settings</h1>
+              <clavis-credentials api-url="http://api.example.com" tenant="demo"></clavis-credentials>
+              <script type="module">
+                import "/console/lib/clavis-credentials.js";
+                document.querySelector("clavis-credentials").getToken = async () => ${JSON.stringify(gateway.token)};
+              </script></body></html>`,
+          }),
+        );
+        await embedded.goto(embedUrl);
+        await embedded.getByText(/api\.example\.com, which is not a loopback host/).waitFor();
+        assert.deepEqual(sent, []);
+      } finally {
+        await embedded.close();
+      }
+    });
+
+    it("keeps its session when a link offers another tenant's token (login CSRF), with a notice and a deliberate Sign out", async () => {
+      // Token B: a real admin of another tenant, signed by the same identity provider.
+      const otherToken = gateway.devToken({ tenant: "acme", subject: "mallory" });
+      assert.match(otherToken, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      await new ClavisClient({ url: gateway.url, token: otherToken }).tenant("acme").create({ name: "Acme only", scopes: ["products:read"] });
+      await demo.create({ name: "Demo only", scopes: ["products:read"] });
+
+      const held = await context.newPage();
+      const bearers = [];
+      held.on("request", (request) => {
+        if (request.url().includes("/v1/")) bearers.push(request.headers().authorization ?? "");
+      });
+      try {
+        await held.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        await held.getByRole("heading", { name: "Demo only", level: 3 }).waitFor();
+        const who = (await held.locator(".who").textContent()) ?? "";
+
+        // A link from someone else, followed in this tab: only the fragment changes.
+        await held.evaluate((token) => {
+          location.hash = `#token=${token}`;
+        }, otherToken);
+        const notice = held.getByRole("alert").filter({ hasText: /different management token was offered/ });
+        await notice.waitFor({ timeout: 10_000 });
+        assert.match((await notice.textContent()) ?? "", /ignored/);
+        await held.screenshot({ path: join(shots, "ignored-token.png") });
+        await notice.getByRole("button", { name: "Sign out" }).waitFor();
+        await held.waitForFunction(() => location.hash === "");
+        assert.equal(held.url(), `${gateway.url}/console/`);
+
+        // Still tenant A's session: its data, its user, and every request with token A.
+        await held.getByRole("combobox", { name: "Status" }).selectOption({ label: "Active" });
+        await held.getByRole("heading", { name: "Demo only", level: 3 }).waitFor();
+        assert.equal(await held.getByRole("heading", { name: "Acme only", level: 3 }).count(), 0);
+        assert.equal((await held.locator(".who").textContent()) ?? "", who);
+        assert.ok(bearers.length > 0 && bearers.every((b) => b === `Bearer ${gateway.token}`), "a request went out with the offered token");
+        const stored = await held.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }, history.state, location.href]));
+        assert.ok(!stored.includes(otherToken) && !stored.includes(gateway.token), stored);
+
+        // Switching is deliberate: Sign out, then the new link.
+        await notice.getByRole("button", { name: "Sign out" }).click();
+        await held.getByText("No management token.").waitFor();
+        await held.evaluate((token) => {
+          location.hash = `#token=${token}`;
+        }, otherToken);
+        await held.getByRole("heading", { name: "Acme only", level: 3 }).waitFor();
+        assert.equal(await held.getByRole("alert").filter({ hasText: /different management token/ }).count(), 0);
+      } finally {
+        await held.close();
+      }
+    });
   });
 }

@@ -65,7 +65,10 @@ export const managementRoutes = {
 export type TokenProvider = string | (() => Promise<string>);
 
 export interface ClavisClientOptions extends TransportOptions {
-  /** The API's base URL, e.g. `https://api.example.com` or `http://127.0.0.1:3000`. */
+  /**
+   * The API's base URL, e.g. `https://api.example.com` or `http://127.0.0.1:3000`; `http://` to
+   * a host that is not loopback needs `allowInsecureHttp: true`.
+   */
   url: string;
   /** The management token (a bearer token from the platform's identity provider). */
   token: TokenProvider;
@@ -146,7 +149,7 @@ export class ClavisClient {
   readonly #transport: Transport;
 
   constructor(options: ClavisClientOptions) {
-    this.#base = baseUrl(options.url);
+    this.#base = baseUrl(options.url, options);
     this.url = this.#base.href;
     this.#token = options.token;
     this.#transport = new Transport(options);

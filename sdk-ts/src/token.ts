@@ -63,7 +63,10 @@ export class AccessToken {
 }
 
 export interface TokenSourceOptions extends TransportOptions {
-  /** The API's base URL; the token endpoint is `<url>/oauth/token` unless `tokenUrl` is set. */
+  /**
+   * The API's base URL; the token endpoint is `<url>/oauth/token` unless `tokenUrl` is set.
+   * Either URL, if `http://` to a host that is not loopback, needs `allowInsecureHttp: true`.
+   */
   url: string;
   tokenUrl?: string;
   clientId: string;
@@ -116,8 +119,8 @@ export class TokenSource {
       throw new ConfigError("skewSeconds must be a number of seconds, 0 or more");
     }
     this.tokenUrl = (options.tokenUrl === undefined
-      ? endpoint(baseUrl(options.url), ["oauth", "token"])
-      : new URL(baseUrl(options.tokenUrl).href.replace(/\/$/, ""))
+      ? endpoint(baseUrl(options.url, options), ["oauth", "token"])
+      : new URL(baseUrl(options.tokenUrl, options).href.replace(/\/$/, ""))
     ).href;
     this.clientId = options.clientId;
     this.scope = options.scope;

@@ -50,6 +50,12 @@ export interface TransportOptions {
   timeoutMs?: number;
   /** How the client waits between retries (tests record the waits instead of sleeping). */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Accept an `http://` base URL whose host is not loopback. Tokens and secrets then cross the
+   * network in cleartext, so this is off unless set: without it such a URL is a {@link ConfigError}.
+   * `https://` URLs and `http://` to `127.0.0.0/8`, `[::1]` and `localhost` never need it.
+   */
+  allowInsecureHttp?: boolean;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
@@ -206,8 +212,12 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Parses the API's base URL (e.g. `https://api.example.com` or `http://127.0.0.1:3000`). */
-export function baseUrl(text: string): URL {
+/**
+ * Parses the API's base URL (e.g. `https://api.example.com` or `http://127.0.0.1:3000`).
+ * An `http://` URL must name a loopback host unless `allowInsecureHttp` is set: management
+ * tokens, client secrets and access tokens must not cross a network in cleartext.
+ */
+export function baseUrl(text: string, options: { allowInsecureHttp?: boolean | undefined } = {}): URL {
   let url: URL;
   try {
     url = new URL(text.trim());
@@ -220,10 +230,26 @@ export function baseUrl(text: string): URL {
   if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
     throw new ConfigError(`the API URL ${JSON.stringify(text)} must not have a query, fragment or user info`);
   }
+  if (url.protocol === "http:" && options.allowInsecureHttp !== true && !isLoopback(url)) {
+    throw new ConfigError(
+      `the API URL ${url.origin} is cleartext http:// to ${url.hostname}, which is not a loopback host: ` +
+        "tokens and secrets would cross the network unencrypted. Use https://, or opt in with `allowInsecureHttp: true`",
+    );
+  }
   if (!url.pathname.endsWith("/")) {
     url.pathname += "/";
   }
   return url;
+}
+
+/**
+ * Whether the URL's host is this machine: `localhost`, `127.0.0.0/8` or `[::1]`. The WHATWG
+ * parser has already normalised the host (IPv4 in dotted decimal, IPv6 compressed in brackets,
+ * names in lower case), so exact forms suffice.
+ */
+function isLoopback(url: URL): boolean {
+  const host = url.hostname;
+  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** `base` with path segments appended, each percent-encoded as one segment. */
