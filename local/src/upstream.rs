@@ -114,6 +114,10 @@ impl PlatformApi {
         peer: SocketAddr,
         request_id: &str,
     ) -> Response<Full<Bytes>> {
+        if let Err(why) = acceptable(&parts.method, &parts.uri) {
+            tracing::info!(request_id, why, "request refused before the authorizer");
+            return super::gateway::gateway_message(StatusCode::BAD_REQUEST, "Bad Request");
+        }
         // The identity source: without the header API Gateway answers 401 and calls nothing.
         let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
             let mut response =
@@ -162,6 +166,8 @@ impl PlatformApi {
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
+        // The platform's API gets the authorizer's context, never the credentials themselves.
+        headers.remove(header::AUTHORIZATION);
         let spoofed: Vec<HeaderName> = headers
             .keys()
             .filter(|name| name.as_str().starts_with(CONTEXT_HEADER_PREFIX))
@@ -174,6 +180,8 @@ impl PlatformApi {
             ("x-clavis-tenant", &context.tenant),
             ("x-clavis-client-id", &context.client_id),
             ("x-clavis-scope", &context.scope),
+            ("x-clavis-environment", &context.environment),
+            ("x-clavis-jti", &context.jti),
         ] {
             if let Ok(value) = HeaderValue::from_str(value) {
                 headers.insert(name, value);
@@ -212,6 +220,29 @@ impl PlatformApi {
         strip_hop_by_hop(&mut parts.headers);
         Response::from_parts(parts, Full::new(body))
     }
+}
+
+/// A request the proxy takes at all: a method in upper case (methods match route keys case
+/// by case, so `get` must not slip past `GET /…`'s scopes to a catch-all), and a path whose
+/// segments mean what they say: no `.` or `..` (encoded or not), no encoded `/` or `\\`, no
+/// backslash, so that the path the authorizer matched is the path the upstream serves.
+fn acceptable(method: &hyper::Method, uri: &Uri) -> Result<(), &'static str> {
+    if !method.as_str().bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err("method not in upper case");
+    }
+    let raw = uri.path();
+    let lowered = raw.to_ascii_lowercase();
+    if raw.contains('\\') || lowered.contains("%2f") || lowered.contains("%5c") {
+        return Err("encoded slash or backslash in the path");
+    }
+    let dot_segment = raw.split('/').any(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        decoded == "." || decoded == ".."
+    });
+    if dot_segment {
+        return Err("dot segment in the path");
+    }
+    Ok(())
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

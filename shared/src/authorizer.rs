@@ -192,9 +192,12 @@ impl RouteTemplate {
         })
     }
 
-    /// How specific a match is, as API Gateway ranks routes: a named method over `ANY`,
-    /// then more literal segments, then no greedy segment.
-    fn matches(&self, method: &str, path: &[&str]) -> Option<(usize, bool, bool)> {
+    /// How specific a match is, as API Gateway ranks routes: more literal segments, then no
+    /// greedy segment, then a named method over `ANY`, then the longer run of literal
+    /// segments from the start. (Two templates still level, such as `/a/{x}` against `/{x}/a`
+    /// with the same prefix, are told apart by their keys in [`RouteScopes::route_key`], so
+    /// the pick never depends on a hash order.)
+    fn matches(&self, method: &str, path: &[&str]) -> Option<(usize, bool, bool, usize)> {
         if self.method.as_deref().is_some_and(|m| m != method) {
             return None;
         }
@@ -220,7 +223,12 @@ impl RouteTemplate {
                 _ => return None,
             }
         }
-        Some((literals, !greedy, self.method.is_some()))
+        let literal_prefix = self
+            .segments
+            .iter()
+            .take_while(|segment| matches!(segment, Segment::Literal(_)))
+            .count();
+        Some((literals, !greedy, self.method.is_some(), literal_prefix))
     }
 }
 
@@ -275,7 +283,8 @@ impl RouteScopes {
         self.templates
             .iter()
             .filter_map(|t| t.matches(method, &segments).map(|rank| (rank, &t.key)))
-            .max_by(|(a, _), (b, _)| a.cmp(b))
+            // The most specific; between equals, the key first in byte order, on every start.
+            .max_by(|(a, a_key), (b, b_key)| a.cmp(b).then_with(|| b_key.cmp(a_key)))
             .map_or_else(|| DEFAULT_ROUTE.to_owned(), |(_, key)| key.clone())
     }
 }

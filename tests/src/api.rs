@@ -409,6 +409,43 @@ impl TestApi {
         Self::read(request).await
     }
 
+    /// `who` asks the token endpoint for a token with `secret`, from the address `source`
+    /// (any of 127.0.0.0/8 reaches the gateway): the TCP peer is all the gateway goes by.
+    pub async fn token_request_from(
+        &self,
+        source: std::net::IpAddr,
+        who: &Integration,
+        secret: &str,
+    ) -> Reply {
+        let request = Self::client_from(source)
+            .post(format!("{}/oauth/token", self.gateway.url()))
+            .basic_auth(&who.id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]);
+        Self::read(request).await
+    }
+
+    /// A GET of the platform's API, from the address `source`.
+    pub async fn platform_get_from(
+        &self,
+        source: std::net::IpAddr,
+        path: &str,
+        authorization: &str,
+    ) -> Reply {
+        let request = Self::client_from(source)
+            .get(format!("{}/api{path}", self.gateway.url()))
+            .header("authorization", authorization)
+            // A header a client sets never decides where it is from.
+            .header("x-forwarded-for", "127.0.0.99");
+        Self::read(request).await
+    }
+
+    fn client_from(source: std::net::IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(source)
+            .build()
+            .expect("an HTTP client bound to a loopback address")
+    }
+
     /// A form POST with an `Authorization` header exactly as given.
     pub async fn form_authorized(
         &self,

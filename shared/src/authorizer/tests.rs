@@ -33,6 +33,28 @@ fn the_most_specific_route_is_picked_as_api_gateway_does() {
 }
 
 #[test]
+fn templates_that_tie_are_told_apart_the_same_way_on_every_start() {
+    for _ in 0..20 {
+        // A fresh HashMap each time: its iteration order changes from one parse to the next.
+        let r = RouteScopes::parse(
+            r#"{"GET /a/{x}/c": ["one:read"], "GET /{x}/b/c": ["two:read"],
+                "GET /{y}/{z}/c": [], "GET /q/{x}": [], "GET /{x}/r": []}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.route_key("GET", "/a/b/c"),
+            "GET /a/{x}/c",
+            "equal literals: the longer literal prefix"
+        );
+        assert_eq!(
+            r.route_key("GET", "/q/r"),
+            "GET /q/{x}",
+            "the longer literal prefix, whatever the hash order"
+        );
+    }
+}
+
+#[test]
 fn unlisted_routes_are_refused_unless_there_is_a_default() {
     let r = routes();
     assert_eq!(

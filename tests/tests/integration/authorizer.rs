@@ -215,7 +215,13 @@ async fn an_allowed_request_reaches_the_upstream_with_the_authorizers_context_on
     );
     assert_eq!(request.header("x-clavis-admin"), None);
     assert_eq!(request.header("x-request-source"), Some("test"));
-    assert_eq!(request.header("authorization"), Some(bearer.as_str()));
+    assert_eq!(
+        request.header("authorization"),
+        None,
+        "the platform's API gets the context, never the credentials"
+    );
+    assert_eq!(request.header("x-clavis-environment"), Some("live"));
+    assert_eq!(request.header("x-clavis-jti").map(str::len), Some(26));
 
     // A body and the upstream's own status travel unchanged.
     let reply = p
@@ -658,5 +664,178 @@ async fn a_quota_must_be_a_whole_number_from_one_to_a_trillion() {
         api.audit_len("acme").await,
         1,
         "nothing but the create was written"
+    );
+}
+
+fn address(last: u8) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_keys_are_throttled_per_source_address_not_per_client_id() {
+    let p = Platform::start().await;
+    let who = p.api.integration("acme", &["products:read"]).await;
+    let wrong = p.api.integration("acme", &["products:read"]).await.secret;
+    let (stranger, owner) = (address(2), address(3));
+    for _ in 0..10 {
+        let reply = p
+            .api
+            .platform_get_from(stranger, "/products", &who.basic(&wrong))
+            .await;
+        refused(&reply, "invalid_client");
+    }
+    let reply = p
+        .api
+        .platform_get_from(stranger, "/products", &who.basic(&wrong))
+        .await;
+    refused(&reply, "throttled");
+    // The owner, from its own address, never verified on this instance before: served.
+    let reply = p
+        .api
+        .platform_get_from(owner, "/products", &who.basic(&who.secret))
+        .await;
+    allowed(&reply);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cutting_a_key_back_reaches_the_tokens_it_already_holds() {
+    let p = Platform::start().await;
+    let who = p
+        .api
+        .integration("acme", &["products:read", "orders:write"])
+        .await;
+    let old = p.bearer(&who).await;
+    p.manage(
+        Method::PATCH,
+        "acme",
+        &who.id,
+        json!({"scopes": ["orders:write", "files:read"]}),
+    )
+    .await
+    .expect(200);
+    refused(&p.get("/products", &old).await, "insufficient_scope");
+    refused(
+        &p.get("/files/report.csv", &old).await,
+        "insufficient_scope",
+    );
+    let reply = p
+        .call(
+            Method::POST,
+            "/orders/7/items",
+            Some(&old),
+            &[],
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let reached = p.reached();
+    let last = reached.last().expect("the POST");
+    assert_eq!(
+        last.header("x-clavis-scope"),
+        Some("orders:write"),
+        "the context names what the token still holds"
+    );
+
+    // A rotation after a leak ends the tokens minted before it, at once.
+    p.manage(
+        Method::POST,
+        "acme",
+        &format!("{}/rotate", who.id),
+        json!({"end_existing_tokens": true}),
+    )
+    .await
+    .expect(200);
+    refused(
+        &p.call(
+            Method::POST,
+            "/orders/7/items",
+            Some(&old),
+            &[],
+            Some(json!({})),
+        )
+        .await,
+        "token_revoked",
+    );
+    let audit = p
+        .api
+        .get(
+            &format!("/v1/tenants/acme/credentials/{}/audit", who.id),
+            &p.api.admin("acme"),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert!(
+        audit.to_string().contains("\"end_existing_tokens\":true"),
+        "the choice is audited: {audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_api_refuses_test_keys() {
+    let p = Platform::with(Env::default().with("ACCEPTED_ENVIRONMENTS", "live")).await;
+    let test_key = Integration::of(
+        &p.api
+            .create(
+                "acme",
+                json!({"name": "Staging", "scopes": ["products:read"], "environment": "test"}),
+            )
+            .await,
+    );
+    refused(
+        &p.get("/products", &p.bearer(&test_key).await).await,
+        "environment_not_accepted",
+    );
+    refused(
+        &p.get("/products", &test_key.basic(&test_key.secret)).await,
+        "environment_not_accepted",
+    );
+    let live = p.api.integration("acme", &["products:read"]).await;
+    allowed(&p.get("/products", &p.bearer(&live).await).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_refuses_paths_and_methods_that_could_mean_something_else() {
+    let p = Platform::with(Env::default().with(
+        "ROUTE_SCOPES",
+        r#"{"GET /products": ["products:read"], "$default": []}"#,
+    ))
+    .await;
+    let who = p.api.integration("acme", &["products:read"]).await;
+    let bearer = p.bearer(&who).await;
+    // Raw HTTP/1.1: an HTTP client would resolve the dot segments before sending them.
+    let raw = async |method: &str, path: &str| {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = p.api.gateway.url().trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("the gateway");
+        let request = format!(
+            "{method} /api{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {bearer}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("an answer");
+        answer.lines().next().unwrap_or_default().to_owned()
+    };
+    assert!(raw("GET", "/products").await.contains(" 200 "));
+    for path in [
+        "/products/../admin",
+        "/products/%2e%2E/admin",
+        "/products/./x",
+        "/products%2Fadmin",
+        "/products%5cadmin",
+        "/products\\admin",
+    ] {
+        let status = raw("GET", path).await;
+        assert!(status.contains(" 400 "), "{path}: {status}");
+    }
+    let status = raw("get", "/products").await;
+    assert!(status.contains(" 400 "), "a lower-case method: {status}");
+    assert_eq!(
+        p.reached().len(),
+        1,
+        "only the first request reached the upstream"
     );
 }
