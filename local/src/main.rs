@@ -15,7 +15,8 @@ use clavis::store::schema::ensure_table;
 use clavis::store::{SharedStore, memory::MemoryStore};
 use clavis::sweep::Sweeper;
 use clavis::time::{Clock, SystemClock};
-use clavis::token::keys::KeyAlgorithm;
+use clavis::token::KeySet;
+use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
 use clavis_local::gateway::{Bound, CONSOLE_PATH, Gateway};
 use clavis_local::idp::{DevClaims, LocalIdp, persistent_key, persistent_pepper};
@@ -79,6 +80,18 @@ enum Command {
         /// Use a DynamoDB (Local) that is already running at this URL.
         #[arg(long, env = "DYNAMODB_ENDPOINT")]
         dynamodb_endpoint: Option<String>,
+    },
+    /// Print the public JWKS of signing keys given as PEM files (current first, then the
+    /// previous one if any): the value of the SSM parameter that every function but
+    /// issue-token reads its keys from (README: Deploying to AWS).
+    PublicKeys {
+        /// RS256 (default), ES256 or EdDSA, as the deployment's `SigningAlgorithm`.
+        #[arg(long, env = "SIGNING_ALGORITHM", default_value = "RS256")]
+        algorithm: String,
+        /// The current key's PKCS#8 PEM file.
+        current: PathBuf,
+        /// The previous key's, while tokens it signed are still valid.
+        previous: Option<PathBuf>,
     },
     /// Run DynamoDB Local alone (data under the data directory) until stopped, printing its
     /// endpoint: for tools and benchmarks that outlive one gateway.
@@ -176,6 +189,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Serve(args) => serve(cli.data_dir, args).await,
+        Command::PublicKeys {
+            algorithm,
+            current,
+            previous,
+        } => {
+            let algorithm = algorithm.parse::<KeyAlgorithm>()?;
+            let key = |path: &Path| -> Result<SigningKey, Failure> {
+                let pem = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                Ok(SigningKey::from_pem(algorithm, &pem)?)
+            };
+            let keys = KeySet::new(key(&current)?, previous.as_deref().map(key).transpose()?)?;
+            println!("{}", serde_json::to_string(&keys.public().jwks())?);
+            Ok(())
+        }
         Command::Sweep {
             table,
             dynamodb_endpoint,

@@ -6,7 +6,9 @@
 use std::hint::black_box;
 
 use chrono::Utc;
-use clavis::authorizer::{Presented, RouteScopes, admit_bearer, presented, verify_bearer};
+use clavis::authorization::Authorization;
+use clavis::authorizer::{Acceptance, RouteScopes, admit_bearer, presented, verify_bearer};
+use clavis::credential::Environment;
 use clavis::credential::RequestQuota;
 use clavis::lifecycle::NewCredential;
 use clavis::store::CredentialState;
@@ -79,11 +81,15 @@ fn decide(
             let required = routes
                 .required(black_box("GET /products/{id}"))
                 .expect("route");
-            let Ok(Presented::Bearer(token)) = presented(black_box(&header)) else {
+            let Ok(Authorization::Bearer(token)) = presented(black_box(&header)) else {
                 panic!("a bearer token");
             };
             let claims = verify_bearer(tokens, token, now).expect("valid");
-            admit_bearer(&claims, &state, required, 3, now).expect("allowed")
+            let accept = Acceptance {
+                required,
+                environments: &[Environment::Live, Environment::Test],
+            };
+            admit_bearer(&claims, &state, accept, 3, now).expect("allowed")
         })
     });
 }

@@ -438,17 +438,30 @@ pub struct RequestVerifier {
     accepted_environments: Vec<Environment>,
 }
 
+/// What an operator decides about the platform's API: its routes' scopes, the key
+/// environments it takes, and how stale a credential's state may be.
+#[derive(Debug, Clone)]
+pub struct ApiRules {
+    pub routes: RouteScopes,
+    pub accepted_environments: Vec<Environment>,
+    /// Zero reads the credential on every request.
+    pub live_status_max_age: StdDuration,
+}
+
 impl RequestVerifier {
     pub fn new(
-        routes: RouteScopes,
+        rules: ApiRules,
         tokens: Tokens,
         clients: ClientAuthenticator,
         store: SharedVerifierStore,
         clock: Arc<dyn Clock>,
         usage: Arc<UsageRecorder>,
-        live_status_max_age: StdDuration,
-        accepted_environments: Vec<Environment>,
     ) -> Self {
+        let ApiRules {
+            routes,
+            accepted_environments,
+            live_status_max_age,
+        } = rules;
         let recent = (!live_status_max_age.is_zero()).then(|| StateCache {
             max_age: live_status_max_age,
             entries: Mutex::new(LruCache::new(STATE_CACHE_ENTRIES)),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::authorizer::RequestVerifier;
+use crate::authorizer::{ApiRules, RequestVerifier};
 use crate::catalogue::ScopeCatalogue;
 use crate::client_auth::{ClientAuthenticator, VerificationCache};
 use crate::config::{
@@ -158,14 +158,16 @@ impl AuthorizerApp {
             client_parts(store.clone(), hasher, Arc::clone(&clock), token_settings)?;
         Ok(Self {
             verifier: RequestVerifier::new(
-                settings.routes,
+                ApiRules {
+                    routes: settings.routes,
+                    accepted_environments: settings.accepted_environments,
+                    live_status_max_age: settings.live_status_max_age,
+                },
                 tokens,
                 clients,
                 store,
                 clock,
                 usage,
-                settings.live_status_max_age,
-                settings.accepted_environments,
             ),
         })
     }
