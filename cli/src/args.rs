@@ -292,6 +292,10 @@ pub struct RotateArgs {
     /// it stops at once]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub grace: Option<Duration>,
+    /// Also end the access tokens issued before the rotation, at once (after a leak) [default:
+    /// they work until they expire]
+    #[arg(long)]
+    pub end_existing_tokens: bool,
     #[command(flatten)]
     pub save: SaveArgs,
 }

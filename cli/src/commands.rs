@@ -163,7 +163,12 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
         ),
         Manage::Rotate(args) => {
             let credential = handle(&tenant, &args.change);
-            issue(&args.save, url, json, false, credential.rotate(args.grace)).await?
+            if args.end_existing_tokens {
+                let rotation = credential.rotate_ending_existing_tokens(args.grace);
+                issue(&args.save, url, json, false, rotation).await?
+            } else {
+                issue(&args.save, url, json, false, credential.rotate(args.grace)).await?
+            }
         }
         Manage::Suspend(change) => {
             Outcome::done("Suspended", handle(&tenant, &change).suspend().await?)

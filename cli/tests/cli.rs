@@ -286,6 +286,9 @@ async fn every_management_command_works_against_the_local_gateway() {
     assert!(rotated["credential"]["previous_secret_valid_until"].is_string());
     let secret = rotated["client_secret"].as_str().unwrap().to_owned();
     assert_ne!(secret, first_secret);
+    let ended = s.json(&["rotate", &id, "--end-existing-tokens"]).await;
+    assert_eq!(ended["credential"]["secret_version"], 3);
+    let secret = ended["client_secret"].as_str().unwrap().to_owned();
 
     let integration = Session::new(&api, "acme")
         .without("CLAVIS_TOKEN")
@@ -330,6 +333,7 @@ async fn every_management_command_works_against_the_local_gateway() {
             "credential.revoked",
             "credential.reactivated",
             "credential.suspended",
+            "credential.secret_rotated",
             "credential.secret_rotated",
             "credential.expiry_changed",
             "credential.expiry_changed",

@@ -473,10 +473,17 @@ export class ClavisCredentials extends LitElement {
 
   async #submitRotate(event: SubmitEvent, credential: Credential): Promise<void> {
     event.preventDefault();
-    const grace = Number(new FormData(event.currentTarget as HTMLFormElement).get("grace") ?? 0);
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const grace = Number(form.get("grace") ?? 0);
+    const endExistingTokens = form.get("end-tokens") === "on";
     await this.#change(
       credential,
-      (client, ifMatch) => client.rotate(credential.client_id, { ifMatch, ...(grace > 0 ? { previousSecretValidForSeconds: grace } : {}) }),
+      (client, ifMatch) =>
+        client.rotate(credential.client_id, {
+          ifMatch,
+          ...(grace > 0 ? { previousSecretValidForSeconds: grace } : {}),
+          ...(endExistingTokens ? { endExistingTokens } : {}),
+        }),
       (result) => {
         const issued = result as IssuedSecret;
         this.#replace(issued.credential);
@@ -828,6 +835,8 @@ export class ClavisCredentials extends LitElement {
               <select name="grace" autofocus>${GRACE_OPTIONS.map(([seconds, text]) => html`<option value=${seconds}>${text}</option>`)}</select>
             </label>
             <p class="hint">A grace period lets the integration switch to the new secret without downtime; both work until it ends.</p>
+            <label class="check"><input type="checkbox" name="end-tokens" /> End access tokens issued before now</label>
+            <p class="hint">Choose this if the secret leaked: tokens minted with it stop working at once. Otherwise they work until they expire (within an hour).</p>
             ${this.#error()}
             <div class="dialog-actions">
               ${this.#cancel()}
@@ -1030,6 +1039,7 @@ export class ClavisCredentials extends LitElement {
     dialog::backdrop { background: rgb(15 23 42 / 0.55); }
     dialog form, dialog .secret, dialog .audit { display: grid; gap: 0.6rem; }
     dialog label { display: grid; gap: 0.25rem; font-weight: 500; }
+    dialog label.check { display: flex; gap: 0.5rem; align-items: center; }
     dialog h2 { outline: none; }
     .hint { font-size: 0.85rem; color: #57606a; margin: 0; }
     .warning { background: #fff8c5; border: 1px solid #e0c55d; border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0; }

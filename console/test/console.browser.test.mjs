@@ -202,6 +202,21 @@ if (binary === "") {
       await item.getByText("Old secret works until").waitFor();
     });
 
+    it("rotates after a leak, ending the tokens issued before, and the audit trail says so", async () => {
+      const item = card("Inventory sync");
+      await item.getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("checkbox", { name: "End access tokens issued before now" }).check();
+      await dialog().getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("textbox", { name: "Client secret" }).waitFor();
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      const { items } = await demo.list();
+      const rotated = items.find((c) => c.name === "Inventory sync");
+      const { items: trail } = await demo.credentialAudit(rotated.client_id, { limit: 1 });
+      assert.equal(trail[0].type, "credential.secret_rotated");
+      assert.equal(trail[0].details?.end_existing_tokens, true, JSON.stringify(trail[0]));
+    });
+
     it("edits name, description and scopes", async () => {
       await card("Inventory sync").getByRole("button", { name: "Edit details" }).click();
       await dialog().getByRole("textbox", { name: "Name" }).fill("Inventory sync – production");

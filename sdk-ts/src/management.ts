@@ -96,6 +96,8 @@ export interface IssueOptions extends ChangeOptions {
 export interface RotateOptions extends IssueOptions {
   /** Keep the replaced secret working this long (0 to 604800 s); without it, it stops at once. */
   previousSecretValidForSeconds?: number;
+  /** End the access tokens issued before the rotation at once (after a leak); by default they work until they expire. */
+  endExistingTokens?: boolean;
 }
 
 export interface RevokeOptions extends ChangeOptions {
@@ -374,6 +376,9 @@ export class TenantClient {
     const body: RotateBody = {};
     if (options.previousSecretValidForSeconds !== undefined) {
       body.previous_secret_valid_for_seconds = options.previousSecretValidForSeconds;
+    }
+    if (options.endExistingTokens) {
+      body.end_existing_tokens = true;
     }
     return this.#client.callJson<IssuedSecret>({
       method: "POST",

@@ -86,7 +86,7 @@ export interface paths {
         put?: never;
         /**
          * A new secret for the same client ID (active or suspended credentials only).
-         * @description The old secret stops working at once, or after `previous_secret_valid_for_seconds`. The expiry is unchanged. The new secret is in this response and nowhere else, ever.
+         * @description The old secret stops working at once, or after `previous_secret_valid_for_seconds`; tokens issued before the rotation stay valid until they expire unless `end_existing_tokens` is true. The expiry is unchanged. The new secret is in this response and nowhere else, ever.
          */
         post: operations["rotate-secret"];
         delete?: never;
@@ -910,6 +910,11 @@ export interface operations {
                 "application/json": {
                     /** @default 0 */
                     previous_secret_valid_for_seconds?: number | null;
+                    /**
+                     * @description End the access tokens issued before the rotation at once (after a leak); by default they stay valid until they expire. Recorded in the audit event.
+                     * @default false
+                     */
+                    end_existing_tokens?: boolean;
                 };
             };
         };
@@ -1191,6 +1196,8 @@ export interface operations {
                         iss: string;
                         jti: string;
                         tenant: string;
+                        /** @enum {string} */
+                        environment: "live" | "test";
                     };
                 };
             };

@@ -174,6 +174,14 @@ describe("the SDK against the local gateway", { skip, timeout: 180_000 }, () => 
     assert.equal((await narrowed.token()).scope, "products:read");
     const tooWide = new TokenSource({ url: gateway.url, clientId: current.client_id, clientSecret: secret, scope: "orders:write" });
     assert.equal((await tokenRefused(tooWide)).error, "invalid_scope");
+
+    // After a leak: the rotation also ends the tokens issued before it, and says so.
+    const ended = await demo.rotate(current.client_id, { endExistingTokens: true });
+    const { items: [event] } = await demo.credentialAudit(current.client_id, { limit: 1 });
+    assert.equal(event?.type, "credential.secret_rotated");
+    assert.equal((event?.details as Record<string, unknown>).end_existing_tokens, true);
+    secret = ended.client_secret;
+    current = ended.credential;
   });
 
   it("suspends and reactivates", async () => {

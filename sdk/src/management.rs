@@ -473,16 +473,37 @@ impl CredentialRef {
 
     /// Issues a new secret under the same client ID; the answer carries it, once. With a grace
     /// period (at most 7 days) the replaced secret keeps working that long; without, it stops
-    /// at once. Refused when expired or revoked.
+    /// at once. Tokens issued before keep working until they expire. Refused when expired or
+    /// revoked.
     pub async fn rotate(&self, grace: Option<Duration>) -> Result<IssuedSecret> {
+        self.rotate_with(grace, false).await
+    }
+
+    /// [`rotate`](Self::rotate), and the access tokens issued before it stop working at once:
+    /// what to do after a leak, when tokens may have been minted with the leaked secret.
+    pub async fn rotate_ending_existing_tokens(
+        &self,
+        grace: Option<Duration>,
+    ) -> Result<IssuedSecret> {
+        self.rotate_with(grace, true).await
+    }
+
+    async fn rotate_with(
+        &self,
+        grace: Option<Duration>,
+        end_existing_tokens: bool,
+    ) -> Result<IssuedSecret> {
         #[derive(Serialize)]
         struct Body {
             #[serde(skip_serializing_if = "Option::is_none")]
             previous_secret_valid_for_seconds: Option<u64>,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            end_existing_tokens: bool,
         }
         let url = self.url(["rotate"]);
         let body = Body {
             previous_secret_valid_for_seconds: grace.map(|g| g.as_secs()),
+            end_existing_tokens,
         };
         let document: IssuedSecretDocument = self
             .tenant

@@ -11,7 +11,7 @@ use clavis_sdk::{
     Client, ClientCredentials, Clock, CredentialUpdate, Environment, Error, IfMatch, ListOptions,
     NewCredential, RetryPolicy, Status, TokenSource,
 };
-use clavis_tests::api::{TestApi, captured_logs};
+use clavis_tests::api::{Integration, TestApi, captured_logs};
 use clavis_tests::stub::{Proxy, Stub, StubRequest, StubResponse};
 use futures_util::TryStreamExt;
 use secrecy::ExposeSecret;
@@ -142,6 +142,26 @@ async fn the_management_client_covers_every_route() {
         rotated.client_secret.expose_secret(),
         issued.client_secret.expose_secret()
     );
+    // After a leak: a rotation that also ends the tokens minted before it.
+    let leaked = Integration {
+        id: created.client_id.to_string(),
+        secret: rotated.client_secret.expose_secret().to_owned(),
+    };
+    let minted_with_the_leak = api.access_token(&leaked).await;
+    let ended = credential
+        .rotate_ending_existing_tokens(None)
+        .await
+        .unwrap();
+    let owner = Integration {
+        id: created.client_id.to_string(),
+        secret: ended.client_secret.expose_secret().to_owned(),
+    };
+    assert_eq!(
+        api.introspect(&owner, &minted_with_the_leak).await,
+        serde_json::json!({"active": false})
+    );
+    let fresh = api.access_token(&owner).await;
+    assert_eq!(api.introspect(&owner, &fresh).await["active"], true);
 
     assert_eq!(
         credential.suspend().await.unwrap().status,
@@ -176,6 +196,7 @@ async fn the_management_client_covers_every_route() {
             "credential.revoked",
             "credential.reactivated",
             "credential.suspended",
+            "credential.secret_rotated",
             "credential.secret_rotated",
             "credential.expiry_changed",
             "credential.expiry_changed",
