@@ -401,17 +401,11 @@ impl TokenSettings {
     /// Loads the keys (in AWS from Secrets Manager for the issuer, from SSM for a verifier,
     /// in `region`) and builds the token issuer, or a verifier that can issue nothing.
     pub async fn tokens(&self, region: &str) -> Result<Tokens, ConfigError> {
-        let aws = || {
-            sdk_config(
-                region,
-                SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
-            )
-        };
         let (current, previous) = match &self.keys {
             KeySource::Pem { current, previous } => (current.clone(), previous.clone()),
             KeySource::PublicKeysParameter { name } => {
                 const VARIABLE: &str = "PUBLIC_KEYS_PARAMETER_NAME";
-                let parameter = aws_sdk_ssm::Client::new(&aws())
+                let parameter = aws_sdk_ssm::Client::new(&function_sdk_config(region))
                     .get_parameter()
                     .name(name)
                     .send()
@@ -434,25 +428,8 @@ impl TokenSettings {
                     .map_err(|e| ConfigError::new(VARIABLE, e));
             }
             KeySource::SecretsManager { secret_id } => {
-                let config = aws();
-                let secret = aws_sdk_secretsmanager::Client::new(&config)
-                    .get_secret_value()
-                    .secret_id(secret_id)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        ConfigError::new(
-                            "SIGNING_KEYS_SECRET_ID",
-                            format!(
-                                "cannot be read: {}",
-                                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                            ),
-                        )
-                    })?;
-                let keys: SecretKeys = serde_json::from_str(
-                    secret.secret_string().unwrap_or_default(),
-                )
-                .map_err(|_| {
+                let secret = secret_string(region, secret_id, "SIGNING_KEYS_SECRET_ID").await?;
+                let keys: SecretKeys = serde_json::from_str(&secret).map_err(|_| {
                     ConfigError::new(
                         "SIGNING_KEYS_SECRET_ID",
                         "must hold JSON {\"current\": \"<PEM>\", \"previous\": \"<PEM>\" or null}",
@@ -527,6 +504,39 @@ impl AuthorizerSettings {
     }
 }
 
+/// What a function's AWS clients other than DynamoDB's share: the region, and the
+/// credentials Lambda puts in the environment.
+fn function_sdk_config(region: &str) -> SdkConfig {
+    sdk_config(
+        region,
+        SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+    )
+}
+
+/// A Secrets Manager secret's text, read once per cold start; `variable` names the setting
+/// that named it.
+async fn secret_string(
+    region: &str,
+    secret_id: &str,
+    variable: &str,
+) -> Result<String, ConfigError> {
+    let secret = aws_sdk_secretsmanager::Client::new(&function_sdk_config(region))
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| {
+            ConfigError::new(
+                variable,
+                format!(
+                    "cannot be read: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ),
+            )
+        })?;
+    Ok(secret.secret_string().unwrap_or_default().to_owned())
+}
+
 /// The pepper idempotency records are sealed with: `IDEMPOTENCY_PEPPER_SECRET_ID` (a Secrets
 /// Manager secret holding base64 of 32+ random bytes; the template gives it, and the grant to
 /// read it, to create and rotate only), or `IDEMPOTENCY_PEPPER` (base64; the local gateway
@@ -545,25 +555,7 @@ pub async fn idempotency_pepper(env: &Env, region: &str) -> Result<IdempotencyPe
     };
     if let Some(secret_id) = env.optional("IDEMPOTENCY_PEPPER_SECRET_ID") {
         const VARIABLE: &str = "IDEMPOTENCY_PEPPER_SECRET_ID";
-        let config = sdk_config(
-            region,
-            SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
-        );
-        let secret = aws_sdk_secretsmanager::Client::new(&config)
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                ConfigError::new(
-                    VARIABLE,
-                    format!(
-                        "cannot be read: {}",
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                    ),
-                )
-            })?;
-        return decode(VARIABLE, secret.secret_string().unwrap_or_default());
+        return decode(VARIABLE, &secret_string(region, secret_id, VARIABLE).await?);
     }
     if let Some(inline) = env.optional("IDEMPOTENCY_PEPPER") {
         return decode("IDEMPOTENCY_PEPPER", inline);

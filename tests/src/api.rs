@@ -20,8 +20,17 @@ use crate::{Fixture, dynamodb_fixture, memory_fixture};
 
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
-#[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+/// A log writer that keeps what it is given, for a test to read.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Everything written since the last take, as text.
+    pub fn take(&self) -> String {
+        let mut bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&std::mem::take(&mut *bytes)).into_owned()
+    }
+}
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -6,8 +6,7 @@
 //!
 //! Its own test binary: it sets the process environment `lambda_runtime` reads.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -23,35 +22,11 @@ use clavis::telemetry::capped;
 use clavis::time::{Clock, SystemClock};
 use clavis::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::runtime_api::{Outcome, RuntimeApi};
+use clavis_tests::api::Capture;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
-
-/// Everything logged, as text.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn take(&self) -> String {
-        let mut bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&std::mem::take(&mut *bytes)).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A token request as API Gateway hands it to `issue-token`: Basic credentials, the secret
 /// again in a form field a careless client might add, and an `Idempotency-Key`.
@@ -124,7 +99,7 @@ fn the_token_endpoint_at_trace_logs_no_secret_token_or_key() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let captured = Captured::default();
+        let captured = Capture::default();
         let writer = captured.clone();
         let (filter, switch) = reload::Layer::new(Targets::new().with_default(LevelFilter::TRACE));
         tracing_subscriber::registry()

@@ -94,6 +94,18 @@ impl Platform {
         self.api.platform_get(path, authorization).await
     }
 
+    /// A POST of an empty JSON object to the platform's API.
+    async fn post(&self, path: &str, authorization: &str) -> Reply {
+        self.call(
+            Method::POST,
+            path,
+            Some(authorization),
+            &[],
+            Some(json!({})),
+        )
+        .await
+    }
+
     fn reached(&self) -> Vec<StubRequest> {
         self.reached
             .lock()
@@ -103,6 +115,18 @@ impl Platform {
 
     async fn bearer(&self, who: &Integration) -> String {
         format!("Bearer {}", self.api.access_token(who).await)
+    }
+
+    /// The credential's audit trail, newest first.
+    async fn audit(&self, tenant: &str, id: &str) -> Value {
+        self.api
+            .get(
+                &format!("/v1/tenants/{tenant}/credentials/{id}/audit"),
+                &self.api.admin(tenant),
+            )
+            .await
+            .expect(200)
+            .json()
     }
 
     async fn credential(&self, tenant: &str, id: &str) -> Value {
@@ -277,15 +301,7 @@ async fn each_route_needs_its_own_scopes_including_parameters_and_greedy_paths()
         "insufficient_scope",
     );
     refused(&p.get("/products/42", &files).await, "insufficient_scope");
-    let wrong_scope = p
-        .call(
-            Method::POST,
-            "/orders/7/items",
-            Some(&reader),
-            &[],
-            Some(json!({})),
-        )
-        .await;
+    let wrong_scope = p.post("/orders/7/items", &reader).await;
     refused(&wrong_scope, "insufficient_scope");
     // Deny by default: routes not listed, and no $default.
     refused(&p.get("/orders", &reader).await, "route_not_configured");
@@ -601,15 +617,7 @@ async fn api_requests_are_counted_and_a_quota_refuses_once_reached_until_lifted(
         (Some(9), Value::Null)
     );
     // Each change of quota is in the audit trail.
-    let trail = p
-        .api
-        .get(
-            &format!("/v1/tenants/acme/credentials/{}/audit", who.id),
-            &p.api.admin("acme"),
-        )
-        .await
-        .expect(200)
-        .json();
+    let trail = p.audit("acme", &who.id).await;
     let changes: Vec<Value> = trail["items"]
         .as_array()
         .expect("events")
@@ -718,15 +726,7 @@ async fn cutting_a_key_back_reaches_the_tokens_it_already_holds() {
         &p.get("/files/report.csv", &old).await,
         "insufficient_scope",
     );
-    let reply = p
-        .call(
-            Method::POST,
-            "/orders/7/items",
-            Some(&old),
-            &[],
-            Some(json!({})),
-        )
-        .await;
+    let reply = p.post("/orders/7/items", &old).await;
     assert_eq!(reply.status, 201, "{reply:?}");
     let reached = p.reached();
     let last = reached.last().expect("the POST");
@@ -745,26 +745,8 @@ async fn cutting_a_key_back_reaches_the_tokens_it_already_holds() {
     )
     .await
     .expect(200);
-    refused(
-        &p.call(
-            Method::POST,
-            "/orders/7/items",
-            Some(&old),
-            &[],
-            Some(json!({})),
-        )
-        .await,
-        "token_revoked",
-    );
-    let audit = p
-        .api
-        .get(
-            &format!("/v1/tenants/acme/credentials/{}/audit", who.id),
-            &p.api.admin("acme"),
-        )
-        .await
-        .expect(200)
-        .json();
+    refused(&p.post("/orders/7/items", &old).await, "token_revoked");
+    let audit = p.audit("acme", &who.id).await;
     assert!(
         audit.to_string().contains("\"end_existing_tokens\":true"),
         "the choice is audited: {audit}"

@@ -215,7 +215,7 @@ async fn the_management_client_covers_every_route() {
     let tenant_trail: Vec<_> = acme.audit(None).into_stream().try_collect().await.unwrap();
     assert_eq!(tenant_trail[0].kind, "credential.deleted");
     assert_eq!(tenant_trail[0].actor.subject, "admin-of-acme");
-    assert_eq!(tenant_trail.len(), 9);
+    assert_eq!(tenant_trail.len(), 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
