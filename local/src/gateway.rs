@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::Utc;
 use clavis::api::routes::{Access, Endpoint, EndpointFamily, find_route};
+use clavis::authorization::Authorization;
 use clavis::compose::{App, OAuthApp};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -200,8 +201,7 @@ impl Gateway {
                     .headers
                     .get(hyper::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::trim);
+                    .and_then(Authorization::bearer);
                 match token.and_then(|t| self.idp.verify(t)) {
                     Some(claims) => Some(claims),
                     None => {
