@@ -8,7 +8,8 @@
 //
 // This element owns the state (state.ts) and the pages of the list; the parts render and act
 // through a ConsoleContext: the list (credential-list.ts), the dialogs (dialogs.ts: create,
-// secret, rotate, expiry, edit, revoke/delete, audit trail).
+// secret, rotate, expiry, edit, revoke/delete, audit trail), and the homes of what comes next
+// (usage-panel.ts, webhooks-section.ts, policy-panel.ts).
 
 import { LitElement, html, nothing } from "lit";
 import type { PropertyValues, TemplateResult } from "lit";
@@ -20,8 +21,10 @@ import type { ListView, StatusFilter } from "./credential-list.js";
 import { renderDialog } from "./dialogs.js";
 import { sentence } from "./format.js";
 import { loadScopeCatalogue } from "./form-fields.js";
+import { renderPolicyPanel } from "./policy-panel.js";
 import type { ConsoleContext, Dialog, ExpiryMode, Notice, ScopeInfo } from "./state.js";
 import { consoleStyles } from "./styles.js";
+import { renderWebhooksSection } from "./webhooks-section.js";
 
 export { expiryLocked } from "./format.js";
 
@@ -341,6 +344,8 @@ export class ClavisCredentials extends LitElement {
           ? html`<div class="notice error"><span>${this.notice.text}</span><button type="button" class="quiet" aria-label="Dismiss message" @click=${() => { this.notice = null; }}>×</button></div>`
           : nothing}</div>
         ${renderList(this.#ctx, view)}
+        ${renderWebhooksSection(this.#ctx)}
+        ${renderPolicyPanel(this.#ctx)}
       </section>
       ${this.dialog === null ? nothing : renderDialog(this.#ctx, this.dialog, this.#onDialogClose, this.#onDialogCancel)}
     `;

@@ -11,6 +11,7 @@ import { STATUS_WORDS, expiryLocked, localTime } from "./format.js";
 import { openAuditTrail } from "./audit-trail.js";
 import { suspendOrReactivate } from "./confirm-dialogs.js";
 import type { ConsoleContext } from "./state.js";
+import { renderUsagePanel } from "./usage-panel.js";
 
 export type StatusFilter = CredentialStatus | "";
 
@@ -87,6 +88,7 @@ function renderCard(ctx: ConsoleContext, c: Credential): TemplateResult {
         ${c.status === "revoked" ? html`<div><dt>Revoked on</dt><dd>${localTime(c.revoked_at, "")}${c.revocation_reason ? html` — ${c.revocation_reason}` : nothing}</dd></div>` : nothing}
         ${c.previous_secret_valid_until ? html`<div><dt>Old secret works until</dt><dd>${localTime(c.previous_secret_valid_until, "")}</dd></div>` : nothing}
       </dl>
+      ${renderUsagePanel(c)}
       <div class="actions">
         ${canRotate ? html`<button type="button" @click=${(e: Event) => ctx.open({ kind: "rotate", credential: c }, e)}>Rotate secret</button>` : nothing}
         ${c.status === "active" ? html`<button type="button" ?disabled=${ctx.busy} @click=${() => suspendOrReactivate(ctx, c, true)}>Suspend</button>` : nothing}
