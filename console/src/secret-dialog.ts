@@ -48,7 +48,7 @@ async function copy(ctx: ConsoleContext, secret: string): Promise<void> {
   }
 }
 
-/** Saves the text as a file through a blob URL that lives only for the click (never a data: URL in the page). */
+/** Saves the text as a file: a hidden link to a blob URL, clicked once, the URL revoked 10 s later. */
 function download(ctx: ConsoleContext, fileName: string, text: string, type: string): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
   const link = document.createElement("a");
