@@ -1,0 +1,95 @@
+// The console's typed state: which dialog is open (a small state machine, one variant per dialog),
+// the page's notice, the expiry picker's mode, the scope catalogue, and the context the parts
+// (list, dialogs, audit trail) use to read and change the element's state.
+
+import type { AuditEvent, Credential, IssuedSecret, TenantClient } from "@clavis/sdk";
+
+/** No dialog is open: `dialog` is null. Each variant is one dialog and what it needs. */
+export interface CreateDialog {
+  kind: "create";
+}
+
+/** The one-time secret, just issued (created, or rotated). Dropped when the dialog closes. */
+export interface SecretDialog {
+  kind: "secret";
+  issued: IssuedSecret;
+  rotated: boolean;
+}
+
+/** A dialog about one credential as this page last saw it (its version is the If-Match). */
+export interface CredentialDialog<K extends "rotate" | "revoke" | "delete" | "expiry" | "edit"> {
+  kind: K;
+  credential: Credential;
+}
+
+/** The audit trail of one credential, read page by page. */
+export interface AuditDialog {
+  kind: "audit";
+  credential: Credential;
+  events: AuditEvent[];
+  cursor: string | null;
+  loading: boolean;
+}
+
+export type RotateDialog = CredentialDialog<"rotate">;
+export type RevokeDialog = CredentialDialog<"revoke">;
+export type DeleteDialog = CredentialDialog<"delete">;
+export type ExpiryDialog = CredentialDialog<"expiry">;
+export type EditDialog = CredentialDialog<"edit">;
+
+/**
+ * The open dialog. Moves: none → any (a button; the opener gets focus back on close);
+ * create → secret and rotate → secret (in place, on success); audit → audit (more events);
+ * any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
+ */
+export type Dialog = CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog;
+
+export type DialogKind = Dialog["kind"];
+
+/** How an expiry is chosen in the create and expiry dialogs. */
+export type ExpiryMode = "none" | "date" | "days";
+
+/** The page's message: info is announced politely (role=status), an error assertively (role=alert). */
+export interface Notice {
+  kind: "info" | "error";
+  text: string;
+}
+
+/** One entry of the platform's scope catalogue (`GET /v1/scopes`): a suggestion, not a rule. */
+export interface ScopeInfo {
+  scope: string;
+  description: string;
+}
+
+/** What a change returns: the credential as it is now, a new secret, or nothing (delete). */
+export type ChangeResult = Credential | IssuedSecret | void;
+
+/**
+ * What the parts of the console see of <clavis-credentials>: its reactive state (reading and
+ * writing these re-renders the element) and the few operations they share.
+ */
+export interface ConsoleContext {
+  busy: boolean;
+  dialog: Dialog | null;
+  dialogError: string;
+  expiryMode: ExpiryMode;
+  copied: string;
+  notice: Notice | null;
+  readonly catalogue: readonly ScopeInfo[];
+  /** The api-url without a trailing slash. */
+  readonly baseUrl: string;
+  readonly tenant: string;
+  /** The element's shadow root: the one place the parts look for their fields. */
+  readonly root: HTMLElement | DocumentFragment;
+  /** The SDK client for the tenant, or undefined while the attributes do not make one. */
+  client(): TenantClient | undefined;
+  /** Shows this credential as it is now (added at the top if the list does not have it). */
+  replace(credential: Credential): void;
+  remove(clientId: string): void;
+  /** Opens a dialog; the element that was clicked gets focus back when it closes. */
+  open(dialog: Dialog, event?: Event): void;
+  /** Replaces the open dialog (create → secret, rotate → secret) and moves focus into it. */
+  show(dialog: Dialog): void;
+  /** Closes the dialog, dropping its state (and any secret) and returning focus. */
+  close(): void;
+}

@@ -1,0 +1,88 @@
+// The console's look: one style sheet for the element's shadow root (list, cards and dialogs).
+
+import { css } from "lit";
+
+export const consoleStyles = css`
+  :host {
+    display: block;
+    font: inherit;
+    color: #1f2328;
+    --accent: #0b57d0;
+    --danger: #b42318;
+    --line: #d0d7de;
+  }
+  * { box-sizing: border-box; }
+  h2 { font-size: 1.25rem; margin: 0 0 0.25rem; }
+  h3 { font-size: 1.05rem; margin: 0; overflow-wrap: anywhere; }
+  .top { display: flex; flex-wrap: wrap; gap: 0.75rem; justify-content: space-between; align-items: flex-start; }
+  .lead { margin: 0; color: #57606a; }
+  .toolbar { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: end; margin: 1rem 0 0.5rem; }
+  .toolbar label { display: flex; gap: 0.5rem; align-items: center; }
+  button {
+    font: inherit; min-height: 2.5rem; padding: 0.4rem 0.85rem; border-radius: 6px;
+    border: 1px solid var(--line); background: #f6f8fa; color: inherit; cursor: pointer;
+  }
+  button:hover:not(:disabled) { background: #eef1f4; }
+  button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible, h2:focus-visible {
+    outline: 3px solid #5b9dff; outline-offset: 2px;
+  }
+  button:disabled { opacity: 0.55; cursor: not-allowed; }
+  button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
+  button.primary:hover:not(:disabled) { background: #0842a0; }
+  button.danger { color: var(--danger); border-color: #f1aeb5; background: #fff; }
+  button.danger.solid { background: var(--danger); color: #fff; border-color: var(--danger); }
+  button.quiet { background: transparent; }
+  select, input, textarea { font: inherit; padding: 0.4rem 0.5rem; border: 1px solid #8c959f; border-radius: 6px; max-width: 100%; }
+  .notice { padding: 0.6rem 0.8rem; border-radius: 6px; margin: 0.5rem 0; }
+  .notice.error { background: #fff0ee; border: 1px solid #f1aeb5; color: #82071e; display: flex; gap: 0.5rem; justify-content: space-between; align-items: start; }
+  .notice.error button { min-height: 1.75rem; padding: 0 0.5rem; }
+  .notice.info { background: #eef6ff; border: 1px solid #b6d4fe; }
+  .empty { border: 1px dashed var(--line); border-radius: 8px; padding: 1.25rem; text-align: center; color: #57606a; }
+  .cards { list-style: none; padding: 0; margin: 0.5rem 0; display: grid; gap: 0.75rem; }
+  .card { border: 1px solid var(--line); border-radius: 8px; padding: 0.9rem 1rem; background: #fff; min-width: 0; }
+  .card-head { display: flex; gap: 0.75rem; align-items: center; justify-content: space-between; }
+  .description { margin: 0.35rem 0 0; color: #57606a; overflow-wrap: anywhere; }
+  .badge { font-size: 0.85rem; font-weight: 600; padding: 0.15rem 0.6rem; border-radius: 999px; white-space: nowrap; border: 1px solid; }
+  .badge.active { background: #dafbe1; color: #116329; border-color: #8ddb9e; }
+  .badge.suspended { background: #fff8c5; color: #7d4e00; border-color: #e0c55d; }
+  .badge.expired { background: #eaeef2; color: #424a53; border-color: #afb8c1; }
+  .badge.revoked { background: #ffebe9; color: #a40e26; border-color: #f1aeb5; }
+  .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: 0.5rem 1rem; margin: 0.75rem 0; }
+  .facts div { min-width: 0; }
+  .facts dt { font-size: 0.8rem; color: #57606a; }
+  .facts dd { margin: 0; overflow-wrap: anywhere; }
+  code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.9em; overflow-wrap: anywhere; }
+  .scopes { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 0.25rem; }
+  .scopes li { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: 0 0.3rem; }
+  .lock { color: #7d4e00; font-weight: 600; }
+  .actions { display: flex; flex-wrap: wrap; gap: 0.4rem; }
+  .reason { font-size: 0.9rem; color: #7d4e00; margin: 0.5rem 0 0; }
+  .more { text-align: center; }
+  dialog {
+    width: min(36rem, calc(100vw - 1.5rem)); max-height: calc(100dvh - 1.5rem); border: 1px solid var(--line);
+    border-radius: 10px; padding: 1.25rem; color: inherit; overflow-wrap: anywhere;
+  }
+  dialog::backdrop { background: rgb(15 23 42 / 0.55); }
+  dialog form, dialog .secret, dialog .audit { display: grid; gap: 0.6rem; }
+  dialog label { display: grid; gap: 0.25rem; font-weight: 500; }
+  dialog label.check { display: flex; gap: 0.5rem; align-items: center; }
+  dialog h2 { outline: none; }
+  .hint { font-size: 0.85rem; color: #57606a; margin: 0; }
+  .warning { background: #fff8c5; border: 1px solid #e0c55d; border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0; }
+  #secret, #client-id { width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; resize: none; }
+  .secret-actions, .dialog-actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
+  .dialog-actions { justify-content: flex-end; margin-top: 0.5rem; }
+  .copied { margin: 0; min-height: 1.2em; color: #116329; }
+  .suggestions { display: flex; flex-wrap: wrap; gap: 0.3rem; }
+  .chip { min-height: 2rem; padding: 0.1rem 0.5rem; font-size: 0.85rem; }
+  .events { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.5rem; max-height: 55dvh; overflow: auto; }
+  .events li { border-left: 3px solid var(--line); padding-left: 0.6rem; display: grid; }
+  .events .when, .events .who { font-size: 0.85rem; color: #57606a; }
+  .details { display: grid; grid-template-columns: max-content 1fr; gap: 0 0.5rem; font-size: 0.85rem; margin: 0.2rem 0 0; }
+  .details dd { margin: 0; min-width: 0; }
+  @media (max-width: 480px) {
+    .facts { grid-template-columns: 1fr 1fr; }
+    .card { padding: 0.75rem; }
+    .actions button { flex: 1 1 auto; }
+  }
+`;
