@@ -118,11 +118,12 @@ impl TokenService {
         let Some(client_id) = ClientId::parse(&claims.client_id) else {
             return Ok(Introspection::Inactive);
         };
-        let (denied, credential) = tokio::join!(
-            self.store.is_token_denied(&claims.jti),
-            self.store.get(&client_id)
-        );
-        let (false, Some(credential)) = (denied?, credential?) else {
+        // The credential and the deny list in one round trip, as the authorizer reads them.
+        let state = self
+            .store
+            .credential_state(&client_id, Some(&claims.jti), None)
+            .await?;
+        let (false, Some(credential)) = (state.token_denied, state.credential) else {
             return Ok(Introspection::Inactive);
         };
         match still_granted(&claims, &credential, now) {

@@ -346,18 +346,22 @@ pub trait ClientStore: CredentialStore + FailureCounter {}
 
 impl<T: CredentialStore + FailureCounter + ?Sized> ClientStore for T {}
 
-/// What the token endpoints use. Holding only this (not [`Store`]) keeps the other ports'
-/// implementations (audit listings, the sweep index, idempotency records) out of the token
-/// functions' bootstraps.
-pub trait TokenStore: ClientStore + TokenDenyList + UsageStore {}
+/// What the token endpoints use: introspection reads a token's credential and the deny list
+/// in one round trip, as the authorizer does. Holding only this (not [`Store`]) keeps the
+/// other ports' implementations (audit listings, the sweep index, idempotency records) out of
+/// the token functions' bootstraps.
+pub trait TokenStore: ClientStore + TokenDenyList + UsageStore + CredentialStateReader {}
 
-impl<T: ClientStore + TokenDenyList + UsageStore + ?Sized> TokenStore for T {}
+impl<T: ClientStore + TokenDenyList + UsageStore + CredentialStateReader + ?Sized> TokenStore
+    for T
+{
+}
 
 /// What the request authorizer uses: the token endpoints' ports (it authenticates Basic
-/// clients as they do) and the one read per request.
-pub trait VerifierStore: TokenStore + CredentialStateReader {}
+/// clients as they do, and reads a token's state as introspection does).
+pub trait VerifierStore: TokenStore {}
 
-impl<T: TokenStore + CredentialStateReader + ?Sized> VerifierStore for T {}
+impl<T: TokenStore + ?Sized> VerifierStore for T {}
 
 /// What the management service uses: lifecycle writes with their idempotency records, the
 /// audit trail, and the request counts its views show.

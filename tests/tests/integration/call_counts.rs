@@ -100,8 +100,9 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
     meter.expect("repeat token", &[("BatchGetItem", 1)]);
     api.introspect(&who, &token).await;
     meter.expect(
-        "introspection: the caller, the token's credential, the deny list",
-        &[("BatchGetItem", 1), ("GetItem", 2)],
+        "introspection: the caller, then the token's credential and the deny list in one \
+         round trip",
+        &[("BatchGetItem", 2)],
     );
 
     // Usage: one write per credential and flush, however many uses; `last_used_at` once.
