@@ -34,18 +34,28 @@ where
     }
 }
 
-/// Reads why DynamoDB cancelled a transaction whose first item is the credential write.
+/// What an item of a transaction is there for, so that a cancellation reason is read against
+/// the item it belongs to rather than a position agreed on elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TransactItem {
+    /// The write whose condition says the state is still what the caller read.
+    Change,
+    /// The audit event written with it.
+    Event,
+    /// An idempotency key's record, written with the change it remembers.
+    Remembered,
+}
+
+/// Reads why DynamoDB cancelled a transaction of `items` (in the order they were sent).
 ///
 /// A cancellation is an answer: DynamoDB evaluated the transaction and wrote nothing. (Had an
 /// earlier attempt of the SDK's committed, the retry, carrying the same client request token,
 /// would have been answered with success instead.) Anything else that makes the write fail
 /// after the request may have left (a timeout, a dropped connection, an error on DynamoDB's
 /// side, or throttling of a retry whose first attempt timed out) leaves its outcome unknown.
-/// Where a write's idempotency record sits in its transaction: after the change and its event.
-pub(super) const REMEMBERED_ITEM: usize = 2;
-
 pub(super) fn map_transaction_error<R: std::fmt::Debug>(
     err: SdkError<TransactWriteItemsError, R>,
+    items: &[TransactItem],
     on_condition_failed: StoreError,
 ) -> StoreError {
     if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
@@ -56,12 +66,18 @@ pub(super) fn map_transaction_error<R: std::fmt::Debug>(
             .iter()
             .map(|r| r.code().unwrap_or("None"))
             .collect();
-        // The idempotency record, when there is one, is the third item; its failure explains
-        // any other (the twin request that wrote it also changed the credential).
-        if codes.get(REMEMBERED_ITEM) == Some(&"ConditionalCheckFailed") {
+        let condition_failed = |which: TransactItem| {
+            items
+                .iter()
+                .zip(&codes)
+                .any(|(item, code)| *item == which && *code == "ConditionalCheckFailed")
+        };
+        // A remembered request's record explains any other failure: the twin request that
+        // wrote it also changed the credential.
+        if condition_failed(TransactItem::Remembered) {
             return StoreError::IdempotencyKeyTaken;
         }
-        if codes.first() == Some(&"ConditionalCheckFailed") {
+        if condition_failed(TransactItem::Change) {
             return on_condition_failed;
         }
         if codes.contains(&"TransactionConflict") {

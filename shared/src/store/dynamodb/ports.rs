@@ -181,9 +181,9 @@ impl UsageStore for DynamoStore {
             .client_request_token(&batch.write_id)
             .send();
         if !batch.refresh_last_used {
-            counter
-                .await
-                .map_err(|e| map_transaction_error(e, StoreError::Conflict))?;
+            counter.await.map_err(|e| {
+                map_transaction_error(e, &[TransactItem::Change], StoreError::Conflict)
+            })?;
             return Ok(());
         }
         let last_used = self
@@ -198,7 +198,8 @@ impl UsageStore for DynamoStore {
             .expression_attribute_values(":at", s(key_format(at)))
             .send();
         let (counter, last_used) = tokio::join!(counter, last_used);
-        counter.map_err(|e| map_transaction_error(e, StoreError::Conflict))?;
+        counter
+            .map_err(|e| map_transaction_error(e, &[TransactItem::Change], StoreError::Conflict))?;
         match last_used {
             // A deleted credential, or a later use already recorded: nothing to do.
             Err(e)

@@ -75,17 +75,21 @@ impl DynamoStore {
         remembered: Option<&IdempotencyRecord>,
         on_condition_failed: StoreError,
     ) -> Result<(), StoreError> {
-        let mut items = vec![first, self.audit_put(event)?];
+        let mut items = vec![
+            (TransactItem::Change, first),
+            (TransactItem::Event, self.audit_put(event)?),
+        ];
         if let Some(record) = remembered {
-            items.push(self.remembered_put(record)?);
+            items.push((TransactItem::Remembered, self.remembered_put(record)?));
         }
+        let (kinds, items): (Vec<_>, Vec<_>) = items.into_iter().unzip();
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
             .client_request_token(event.id.as_str())
             .send()
             .await
-            .map_err(|e| map_transaction_error(e, on_condition_failed))?;
+            .map_err(|e| map_transaction_error(e, &kinds, on_condition_failed))?;
         Ok(())
     }
 
