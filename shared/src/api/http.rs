@@ -32,6 +32,15 @@ pub fn source_address(request: &Request) -> SourceAddress {
     SourceAddress::parse_or_unknown(source_ip)
 }
 
+/// The request's media type without its parameters, lower case (`application/json` of
+/// `Application/JSON; charset=utf-8`); `None` without a `Content-Type`. The one reading of the
+/// header for every endpoint.
+pub fn media_type(request: &Request) -> Option<String> {
+    let value = request.headers().get(header::CONTENT_TYPE)?;
+    let essence = value.to_str().unwrap_or_default().split(';').next()?;
+    Some(essence.trim().to_ascii_lowercase())
+}
+
 /// The caller as API Gateway's JWT authorizer (or the local gateway's emulation of it) left it
 /// in the request context.
 pub fn caller(request: &Request) -> Result<Caller, AuthError> {
@@ -119,15 +128,7 @@ pub fn json_body<T: DeserializeOwned>(
             format!("Request bodies are limited to {MAX_BODY_BYTES} bytes."),
         ));
     }
-    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+    if let Some(essence) = media_type(request) {
         let json = essence == "application/json"
             || (essence.starts_with("application/") && essence.ends_with("+json"));
         if !json && !bytes.is_empty() {

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::http::{log_request, request_id, source_address};
+use super::http::{log_request, media_type, request_id, source_address};
 use super::response::json_response;
 use crate::authorization::{Authorization, MalformedAuthorization};
 use crate::client_auth::AuthFailure;
@@ -161,13 +161,7 @@ struct Form(Vec<(String, String)>);
 
 impl Form {
     fn read(request: &Request) -> Result<Self, OAuthError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase());
-        if content_type.as_deref() != Some("application/x-www-form-urlencoded") {
+        if media_type(request).as_deref() != Some("application/x-www-form-urlencoded") {
             return Err(OAuthError::invalid_request(
                 "Send the parameters as application/x-www-form-urlencoded.",
             ));
