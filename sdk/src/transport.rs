@@ -1,7 +1,6 @@
 //! Sending requests: timeouts, and retries with backoff on throttling and server errors that
 //! honour `Retry-After`. Shared by the management client and the token source.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -62,11 +61,7 @@ impl RetryPolicy {
             .saturating_mul(2u32.saturating_pow(retry))
             .min(self.max_backoff);
         let half = ceiling / 2;
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let jitter = half.mul_f64((random % 1_000) as f64 / 1_000.0);
-        half + jitter
+        half + half.mul_f64(rand::random_range(0.0..=1.0))
     }
 }
 

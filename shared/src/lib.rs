@@ -17,6 +17,7 @@ pub mod environment;
 pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
+pub mod retry;
 pub mod runtime;
 pub mod secret;
 pub mod service;

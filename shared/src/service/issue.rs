@@ -3,9 +3,11 @@
 //! included, and changes nothing.
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
-use super::{Acting, CredentialService, MAX_ATTEMPTS, Precondition, ServiceError, Snapshot};
+use super::{
+    Acting, CredentialService, MAX_ATTEMPTS, Precondition, RETRY_AFTER_CONFLICT, ServiceError,
+    Snapshot,
+};
 use super::{CreateRequest, Usage, Write};
 use crate::credential::Environment;
 use crate::idempotency::{
@@ -236,7 +238,7 @@ impl CredentialService {
         // transaction on the same items at that moment) wrote nothing either: try again.
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(StdDuration::from_millis(5 << attempt)).await;
+                RETRY_AFTER_CONFLICT.wait(attempt - 1).await;
             }
             let created = lifecycle::create(
                 new.clone(),

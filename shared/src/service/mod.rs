@@ -14,12 +14,17 @@ use crate::credential::{
 use crate::idempotency::{IdempotencyPepper, IdempotencyRecord};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{self, DetailsPatch, LifecycleError, Transition};
+use crate::retry::Backoff;
 use crate::secret::{HashError, SecretHasher};
 use crate::store::{AuditScope, Page, PageRequest, SharedManagementStore, StoreError, UsageMonth};
 use crate::time::{Clock, Timestamp};
 
 /// How many times an operation without `If-Match` re-reads and re-decides after losing a race.
 const MAX_ATTEMPTS: u32 = 5;
+/// Between attempts that lost a race: short, since the winner has already committed, and
+/// jittered, so that the losers do not meet again on their next try.
+const RETRY_AFTER_CONFLICT: Backoff =
+    Backoff::new(StdDuration::from_millis(10), StdDuration::from_millis(160));
 
 mod issue;
 
@@ -272,7 +277,7 @@ impl CredentialService {
     ) -> Result<Credential, ServiceError> {
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(StdDuration::from_millis(5 << attempt)).await;
+                RETRY_AFTER_CONFLICT.wait(attempt - 1).await;
             }
             let current = match loaded.take() {
                 Some(current) => current,
