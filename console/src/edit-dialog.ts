@@ -17,7 +17,7 @@ export function renderEditDialog(ctx: ConsoleContext, dialog: EditDialog): Templ
       <label>Name<input name="name" required maxlength="100" autocomplete="off" autofocus .value=${c.name}></label>
       <label>Description (optional)<textarea name="description" maxlength="500" rows="2" .value=${c.description}></textarea></label>
       ${scopeField(ctx, c.scopes.join(", "))}
-      <p class="hint">New scopes apply to the next token; tokens already issued keep theirs until they expire.</p>
+      <p class="hint">Added scopes apply to the next token. Removed scopes stop working at once, for tokens already issued too.</p>
       ${dialogErrorLine(ctx)}
       <div class="dialog-actions">
         ${cancelButton(ctx)}
@@ -57,7 +57,7 @@ async function submitEdit(ctx: ConsoleContext, event: SubmitEvent, credential: C
     (result) => {
       ctx.replace(result as Credential);
       ctx.close();
-      ctx.notice = { kind: "info", text: `Saved “${(result as Credential).name}”. New scopes apply to the next token it gets.` };
+      ctx.notice = { kind: "info", text: `Saved “${(result as Credential).name}”. Added scopes apply to the next token it gets; removed ones stop at once.` };
     },
   );
 }

@@ -45,7 +45,7 @@ export interface paths {
         head?: never;
         /**
          * Change name, description or scopes (not of a revoked credential).
-         * @description Scopes apply to the next token; tokens already issued keep theirs.
+         * @description Scopes added apply to the next token. Scopes removed stop working at once, tokens already issued included, wherever Clavis verifies requests (the request authorizer, introspection); offline verifiers see the change when those tokens expire.
          */
         patch: operations["update-credential"];
         trace?: never;

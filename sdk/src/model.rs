@@ -255,7 +255,8 @@ impl NewCredential {
 }
 
 /// A change of name, description, scopes or quota; fields left unset stay as they are. New
-/// scopes replace the old ones and apply to the next token issued.
+/// scopes replace the old ones: added ones apply to the next token issued, removed ones stop
+/// at once for tokens already issued too, wherever Clavis verifies requests.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CredentialUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]

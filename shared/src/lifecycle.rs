@@ -361,8 +361,9 @@ pub struct DetailsPatch {
     pub monthly_request_quota: Option<Option<RequestQuota>>,
 }
 
-/// Renames, re-describes, re-scopes or re-quotas a credential that is not revoked. New scopes apply to the
-/// next token; tokens already issued keep theirs. `Ok(None)` when nothing would change, so a
+/// Renames, re-describes, re-scopes or re-quotas a credential that is not revoked. Added scopes
+/// apply to the next token; removed ones also leave the tokens already issued, where requests
+/// are verified. `Ok(None)` when nothing would change, so a
 /// form saved twice does not fill the audit trail.
 pub fn update_details(
     credential: &Credential,

@@ -378,10 +378,13 @@ impl CredentialStateReader for MemoryStore {
             }
             None => None,
         };
-        let token_denied = match jti {
-            Some(jti) => self.is_token_denied(jti).await?,
-            None => false,
-        };
+        let now = self.clock.now();
+        let token_denied = jti.is_some_and(|jti| {
+            self.state()
+                .denied_tokens
+                .get(jti)
+                .is_some_and(|expires_at| *expires_at > now)
+        });
         Ok(CredentialState {
             credential: CredentialStore::get(self, client_id).await?,
             token_denied,
@@ -397,15 +400,6 @@ impl TokenDenyList for MemoryStore {
             .denied_tokens
             .insert(jti.to_owned(), token_expires_at);
         Ok(())
-    }
-
-    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        Ok(self
-            .state()
-            .denied_tokens
-            .get(jti)
-            .is_some_and(|expires_at| *expires_at > now))
     }
 }
 

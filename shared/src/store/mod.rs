@@ -209,7 +209,6 @@ pub trait UsageStore: Send + Sync {
 pub trait TokenDenyList: Send + Sync {
     /// Remembers a revoked token until it would have expired anyway.
     async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError>;
-    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
 }
 
 /// Failed client authentications in one fixed time window, as throttling counts them.

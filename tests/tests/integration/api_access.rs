@@ -235,7 +235,12 @@ async fn unknown_paths_and_methods_get_api_gateways_404() {
 async fn the_bearer_scheme_is_read_in_any_case_as_rfc_9110_says() {
     let api = TestApi::memory().await;
     let token = api.admin("acme");
-    for scheme in ["Bearer", "bearer", "BEARER"] {
+    for (scheme, status) in [
+        ("Bearer", 200),
+        ("bearer", 200),
+        ("BEARER", 200),
+        ("Basic", 401),
+    ] {
         let authorization = format!("{scheme} {token}");
         let reply = api
             .send(
@@ -246,16 +251,6 @@ async fn the_bearer_scheme_is_read_in_any_case_as_rfc_9110_says() {
                 &[("authorization", authorization.as_str())],
             )
             .await;
-        assert_eq!(reply.status, 200, "{scheme}: {reply:?}");
+        assert_eq!(reply.status, status, "{scheme}: {reply:?}");
     }
-    let reply = api
-        .send(
-            Method::GET,
-            "/v1/tenants/acme/credentials",
-            None,
-            None,
-            &[("authorization", &format!("Basic {token}"))],
-        )
-        .await;
-    assert_eq!(reply.status, 401, "{reply:?}");
 }

@@ -245,13 +245,6 @@ impl TokenDenyList for DynamoStore {
         item.insert(TABLE.ttl_attribute.into(), n(epoch(token_expires_at)));
         self.put_item(item).await
     }
-
-    async fn is_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .get_item(key(denied_token_pk(jti), DENIED_TOKEN_SK))
-            .await?
-            .is_some())
-    }
 }
 
 #[async_trait]
