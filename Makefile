@@ -69,6 +69,7 @@ test: $(NODE_STAMP) $(SDK_TS_STAMP) lint
 
 lint: $(VENV_STAMP)
 	$(CARGO) fmt --all --check
+	scripts/check-layers.sh
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 
@@ -86,7 +87,7 @@ bench: bench-hot bench-http bench-sweep bench-cold-start
 
 # criterion: secret generation and checks, argon2id, JWT sign and verify.
 bench-hot:
-	$(CARGO) bench --locked -p clavis --features test-support --bench secrets --bench tokens
+	$(CARGO) bench --locked -p clavis-core --features test-support --bench secrets --bench tokens
 
 # hey (Debian) against the token endpoint through the local gateway, on DynamoDB Local, and
 # against oidc-provider (npm, bench/oidc-provider) as a peer in the same run.

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use clavis::config::StoreSettings;
+use clavis_runtime::config::StoreSettings;
 
 /// Why DynamoDB Local could not be started. Each message says what happened and what to do,
 /// since it is what a newcomer's first `make run` prints.

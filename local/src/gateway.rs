@@ -12,9 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::Utc;
-use clavis::api::routes::{Access, Endpoint, EndpointFamily, find_route};
-use clavis::authorization::Authorization;
-use clavis::compose::{App, OAuthApp};
+use clavis_api::routes::{Access, Endpoint, EndpointFamily, find_route};
+use clavis_api::state::{App, OAuthApp};
+use clavis_core::authorization::Authorization;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::apigw::{gateway_message, payload_headers};
 use crate::idp::LocalIdp;
 use crate::upstream::PlatformApi;
 
@@ -297,48 +298,6 @@ async fn read_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
             "Request Entity Too Large",
         )),
     }
-}
-
-/// API Gateway's own error responses (before or instead of a function): `{"message": …}`.
-pub(crate) fn gateway_message(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(
-        json!({ "message": message }).to_string(),
-    )));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// Request headers as payload 2.0 events carry them: API Gateway lower-cases header names and
-/// joins repeated headers with commas; cookies travel separately.
-pub(crate) fn payload_headers(headers: &hyper::HeaderMap) -> (Map<String, Value>, Vec<String>) {
-    let mut joined = Map::new();
-    let mut cookies = Vec::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        if name == hyper::header::COOKIE {
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty()),
-            );
-            continue;
-        }
-        match joined.get_mut(name.as_str()) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&value);
-            }
-            _ => {
-                joined.insert(name.as_str().to_owned(), Value::String(value));
-            }
-        }
-    }
-    (joined, cookies)
 }
 
 /// The API Gateway HTTP API payload (format 2.0) for one request.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::Utc;
-use clavis::token::keys::{KeyAlgorithm, KeyError, SigningKey};
+use clavis_core::token::keys::{KeyAlgorithm, KeyError, SigningKey};
 use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 
@@ -154,7 +154,7 @@ pub fn persistent_pepper(path: &Path) -> Result<String, IdpError> {
         std::fs::create_dir_all(dir).map_err(file_error)?;
     }
     let pepper =
-        clavis::idempotency::IdempotencyPepper::generate().map_err(|_| IdpError::File {
+        clavis_core::idempotency::IdempotencyPepper::generate().map_err(|_| IdpError::File {
             path: path.display().to_string(),
             source: std::io::Error::other("no randomness for the idempotency pepper"),
         })?;

@@ -1,6 +1,7 @@
 //! Local development and test support for Clavis: DynamoDB Local, a stand-in identity provider,
 //! and the local gateway that serves every route the way API Gateway would.
 
+pub mod apigw;
 pub mod dynamodb_local;
 pub mod gateway;
 pub mod idp;

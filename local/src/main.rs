@@ -9,18 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use clavis::compose::Deployment;
-use clavis::config::{ConfigError, Env, StoreSettings, retention};
-use clavis::store::schema::ensure_table;
-use clavis::store::{SharedStore, memory::MemoryStore};
-use clavis::sweep::Sweeper;
-use clavis::time::{Clock, SystemClock};
-use clavis::token::KeySet;
-use clavis::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_core::store::{SharedStore, memory::MemoryStore};
+use clavis_core::sweep::Sweeper;
+use clavis_core::time::{Clock, SystemClock};
+use clavis_core::token::KeySet;
+use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_dynamodb::schema::ensure_table;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
 use clavis_local::gateway::{Bound, CONSOLE_PATH, Gateway};
 use clavis_local::idp::{DevClaims, LocalIdp, persistent_key, persistent_pepper};
 use clavis_local::upstream::{API_PREFIX, PlatformApi, Upstream};
+use clavis_runtime::compose::Deployment;
+use clavis_runtime::config::{ConfigError, Env, StoreSettings, retention};
 
 #[derive(Parser)]
 #[command(
@@ -230,7 +230,7 @@ fn endpoint_file(data_dir: &Path) -> PathBuf {
 }
 
 /// `RUST_LOG`'s directives, with every library capped at INFO as in the functions
-/// ([`clavis::telemetry::capped`]): the gateway's `hyper` would otherwise log requests,
+/// ([`clavis_runtime::telemetry::capped`]): the gateway's `hyper` would otherwise log requests,
 /// `Authorization` headers included, at TRACE.
 fn init_logs() {
     use tracing_subscriber::layer::SubscriberExt;
@@ -238,7 +238,7 @@ fn init_logs() {
     let directives = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
     });
-    let cap = clavis::telemetry::capped(tracing_subscriber::filter::LevelFilter::TRACE);
+    let cap = clavis_runtime::telemetry::capped(tracing_subscriber::filter::LevelFilter::TRACE);
     tracing_subscriber::registry()
         .with(directives)
         .with(cap)

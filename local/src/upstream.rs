@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use clavis::api::authorizer::{AuthorizerContext, authorize_request};
-use clavis::compose::AuthorizerApp;
+use clavis_api::authorizer::{AuthorizerContext, authorize_request};
+use clavis_api::state::AuthorizerApp;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -17,6 +17,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+
+use crate::apigw;
 
 /// Where the platform's API is served on the gateway.
 pub const API_PREFIX: &str = "/api";
@@ -116,12 +118,11 @@ impl PlatformApi {
     ) -> Response<Full<Bytes>> {
         if let Err(why) = acceptable(&parts.method, &parts.uri) {
             tracing::info!(request_id, why, "request refused before the authorizer");
-            return super::gateway::gateway_message(StatusCode::BAD_REQUEST, "Bad Request");
+            return apigw::gateway_message(StatusCode::BAD_REQUEST, "Bad Request");
         }
         // The identity source: without the header API Gateway answers 401 and calls nothing.
         let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
-            let mut response =
-                super::gateway::gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
+            let mut response = apigw::gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -137,7 +138,7 @@ impl PlatformApi {
             Ok(event) => event,
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the authorizer event");
-                return super::gateway::gateway_message(
+                return apigw::gateway_message(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal Server Error",
                 );
@@ -148,7 +149,7 @@ impl PlatformApi {
             Some(context) if decision.is_authorized => {
                 self.forward(parts, path, body, &context).await
             }
-            _ => super::gateway::gateway_message(StatusCode::FORBIDDEN, "Forbidden"),
+            _ => apigw::gateway_message(StatusCode::FORBIDDEN, "Forbidden"),
         }
     }
 
@@ -193,14 +194,14 @@ impl PlatformApi {
         *request.uri_mut() = match target.parse() {
             Ok(uri) => uri,
             Err(_) => {
-                return super::gateway::gateway_message(StatusCode::BAD_REQUEST, "Bad Request");
+                return apigw::gateway_message(StatusCode::BAD_REQUEST, "Bad Request");
             }
         };
         let response = match self.client.request(request).await {
             Ok(response) => response,
             Err(e) => {
                 tracing::error!(error = %e, upstream = %self.upstream.base, "the upstream did not answer");
-                return super::gateway::gateway_message(
+                return apigw::gateway_message(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Service Unavailable",
                 );
@@ -211,7 +212,7 @@ impl PlatformApi {
             Ok(collected) => collected.to_bytes(),
             Err(e) => {
                 tracing::error!(error = %e, "the upstream's answer was cut");
-                return super::gateway::gateway_message(
+                return apigw::gateway_message(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Service Unavailable",
                 );
@@ -261,7 +262,7 @@ fn authorizer_event(
     peer: SocketAddr,
     request_id: &str,
 ) -> Value {
-    let (headers, cookies) = super::gateway::payload_headers(&parts.headers);
+    let (headers, cookies) = apigw::payload_headers(&parts.headers);
     let now = chrono::Utc::now();
     json!({
         "version": "2.0",

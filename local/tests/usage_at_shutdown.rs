@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use clavis::ids::ClientId;
-use clavis::store::dynamodb::DynamoStore;
-use clavis::store::{UsageMonth, UsageStore};
-use clavis::time::{Clock, SystemClock};
+use clavis_core::ids::ClientId;
+use clavis_core::store::{UsageMonth, UsageStore};
+use clavis_core::time::{Clock, SystemClock};
+use clavis_dynamodb::DynamoStore;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 use clavis_sdk::NewCredential;
 use secrecy::ExposeSecret;

@@ -5,13 +5,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use clavis::compose::Deployment;
-use clavis::config::Env;
-use clavis::token::keys::{KeyAlgorithm, SigningKey};
-use clavis::usage::UsageRecorder;
+use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_core::usage::UsageRecorder;
 use clavis_local::gateway::{Bound, Gateway, RunningGateway};
 use clavis_local::idp::{DevClaims, LocalIdp};
 use clavis_local::upstream::{PlatformApi, Upstream};
+use clavis_runtime::compose::Deployment;
+use clavis_runtime::config::Env;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};

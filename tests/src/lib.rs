@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use chrono::Duration;
-use clavis::audit::Context;
-use clavis::config::StoreSettings;
-use clavis::lifecycle::{NewCredential, Transition};
-use clavis::store::memory::MemoryStore;
-use clavis::store::schema::create_table;
-use clavis::store::{Retention, SharedStore};
-use clavis::testing;
-use clavis::time::{Clock, ManualClock, SystemClock, Timestamp};
+use clavis_core::audit::Context;
+use clavis_core::lifecycle::{NewCredential, Transition};
+use clavis_core::store::memory::MemoryStore;
+use clavis_core::store::{Retention, SharedStore};
+use clavis_core::testing;
+use clavis_core::time::{Clock, ManualClock, SystemClock, Timestamp};
+use clavis_dynamodb::schema::create_table;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
+use clavis_runtime::config::StoreSettings;
 use tokio::sync::OnceCell;
 
 pub mod api;
@@ -95,7 +95,7 @@ pub async fn dynamodb_fixture() -> Fixture {
     }
 }
 
-pub use clavis::testing::{admin, context_at, fake_hash, tenant};
+pub use clavis_core::testing::{admin, context_at, fake_hash, tenant};
 
 /// A credential of `tenant_name` (expiring at `expires_at`), created by an admin at `now`.
 pub fn new_credential(

@@ -11,17 +11,17 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use clavis::api::oauth::issue_token;
-use clavis::compose::OAuthApp;
-use clavis::config::{Env, TokenSettings};
-use clavis::credential::Environment;
-use clavis::secret::{ClientSecret, SecretHasher};
-use clavis::store::memory::MemoryStore;
-use clavis::store::{CredentialStore, Retention};
-use clavis::telemetry::capped;
-use clavis::time::{Clock, SystemClock};
-use clavis::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_api::oauth::issue_token;
+use clavis_api::state::OAuthApp;
+use clavis_core::credential::Environment;
+use clavis_core::secret::{ClientSecret, SecretHasher};
+use clavis_core::store::memory::MemoryStore;
+use clavis_core::store::{CredentialStore, Retention};
+use clavis_core::time::{Clock, SystemClock};
+use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::runtime_api::{Outcome, RuntimeApi};
+use clavis_runtime::config::{Env, TokenSettings};
+use clavis_runtime::telemetry::capped;
 use clavis_tests::api::Capture;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -117,13 +117,14 @@ fn the_token_endpoint_at_trace_logs_no_secret_token_or_key() {
         let store = Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default()));
         let hasher = Arc::new(SecretHasher::new(64, 1, 1).expect("a hasher"));
         let secret = ClientSecret::generate(Environment::Live);
-        let mut created = clavis::testing::created(&["products:read"], None, clock.now());
+        let mut created = clavis_core::testing::created(&["products:read"], None, clock.now());
         created.credential.secret.hash = hasher.hash(&secret).expect("a hash");
         store.insert(&created).await.expect("stored");
         let client_id = created.credential.client_id.to_string();
         let tokens = settings.tokens("us-east-1").await.expect("tokens");
         let app = Arc::new(
-            OAuthApp::new(store, hasher, clock, tokens, &settings).expect("the token endpoint"),
+            clavis_runtime::compose::oauth_app(store, hasher, clock, tokens, &settings)
+                .expect("the token endpoint"),
         );
         let idempotency_key = "trace-test-idempotency-key-0123456789abcdef";
         let key_body: String = pem

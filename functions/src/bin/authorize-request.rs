@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::runtime::run_authorizer().await
+    clavis_runtime::run_authorizer().await
 }

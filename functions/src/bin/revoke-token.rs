@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::runtime::run_endpoint(clavis::api::routes::OAuthEndpoint::RevokeToken).await
+    clavis_runtime::run_endpoint(clavis_runtime::OAuthEndpoint::RevokeToken).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::runtime::run_sweeper().await
+    clavis_runtime::run_sweeper().await
 }

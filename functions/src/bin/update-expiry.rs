@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    clavis::runtime::run_endpoint(clavis::api::routes::CredentialsEndpoint::UpdateExpiry).await
+    clavis_runtime::run_endpoint(clavis_runtime::CredentialsEndpoint::UpdateExpiry).await
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clavis::config::{Env, secret_hasher};
-use clavis::credential::Environment;
-use clavis::secret::ClientSecret;
+use clavis_core::credential::Environment;
+use clavis_core::secret::ClientSecret;
+use clavis_runtime::config::{Env, secret_hasher};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

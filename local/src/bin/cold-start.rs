@@ -10,9 +10,9 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use clavis::api::routes::{Access, find_route};
-use clavis::store::schema::create_table;
-use clavis::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_api::routes::{Access, find_route};
+use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_dynamodb::schema::create_table;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 use clavis_local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clavis::secret::looks_like_secret;
+use clavis_core::secret::looks_like_secret;
 use clavis_tests::api::{TestApi, captured_logs};
 use clavis_tests::scan::table_text;
 use serde_json::{Value, json};

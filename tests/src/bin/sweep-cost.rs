@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Duration;
-use clavis::lifecycle;
-use clavis::store::SharedStore;
-use clavis::store::schema::create_table;
-use clavis::sweep::Sweeper;
-use clavis::testing;
-use clavis::time::{Clock, ManualClock, SystemClock, Timestamp};
+use clavis_core::lifecycle;
+use clavis_core::store::SharedStore;
+use clavis_core::sweep::Sweeper;
+use clavis_core::testing;
+use clavis_core::time::{Clock, ManualClock, SystemClock, Timestamp};
+use clavis_dynamodb::schema::create_table;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 
 const DUE: u32 = 300;

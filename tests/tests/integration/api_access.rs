@@ -1,6 +1,6 @@
 //! Who may do what: every route of the route table, for every kind of caller.
 
-use clavis::api::routes::{Access, CredentialsEndpoint as C, Endpoint, ROUTES, Route};
+use clavis_api::routes::{Access, CredentialsEndpoint as C, Endpoint, ROUTES, Route};
 use clavis_local::idp::{DevClaims, LocalIdp};
 use clavis_tests::api::{Reply, TestApi};
 use reqwest::Method;

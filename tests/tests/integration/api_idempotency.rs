@@ -2,7 +2,7 @@
 //! first answered, secret included, and changes nothing; the table holds neither the key nor
 //! the secret in a form the server alone can read. Against DynamoDB Local.
 
-use clavis::secret::looks_like_secret;
+use clavis_core::secret::looks_like_secret;
 use clavis_tests::api::{Integration, Reply, TestApi, captured_logs};
 use clavis_tests::scan::table_text;
 use futures_util::future::join_all;

@@ -1,9 +1,9 @@
 //! Bad input never gets past the edge: each malformed request gets a 4xx with a clear code,
 //! never a 5xx, and writes nothing.
 
-use clavis::api::http::MAX_BODY_BYTES;
-use clavis::credential::Environment;
-use clavis::secret::ClientSecret;
+use clavis_api::http::MAX_BODY_BYTES;
+use clavis_core::credential::Environment;
+use clavis_core::secret::ClientSecret;
 use clavis_tests::api::TestApi;
 use reqwest::Method;
 use serde_json::json;

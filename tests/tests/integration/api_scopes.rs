@@ -1,7 +1,7 @@
 //! The scope catalogue: `GET /v1/scopes` lists what the platform offers, and once a catalogue
 //! is configured, credentials may carry nothing else.
 
-use clavis::config::Env;
+use clavis_runtime::config::Env;
 use clavis_tests::api::TestApi;
 use reqwest::Method;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! A secret leaves Clavis exactly once: in the response that creates it. It is in no other
 //! response, no log line, and nowhere in the table.
 
-use clavis::secret::looks_like_secret;
+use clavis_core::secret::looks_like_secret;
 use clavis_tests::api::{Reply, TestApi, captured_logs};
 use clavis_tests::scan::table_text;
 use reqwest::Method;

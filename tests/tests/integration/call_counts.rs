@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use clavis::config::Env;
+use clavis_runtime::config::Env;
 use clavis_tests::api::Integration;
 use clavis_tests::injector::FaultInjector;
 use clavis_tests::stub::{Stub, StubResponse};

@@ -6,9 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
-use clavis::config::Env;
-use clavis::token::keys::{KeyAlgorithm, SigningKey};
+use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::idp::{self, LocalIdp};
+use clavis_runtime::config::Env;
 use clavis_tests::api::{Reply, TestApi};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;

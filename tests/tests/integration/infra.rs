@@ -15,13 +15,13 @@ use aws_sdk_dynamodb::operation::{
     put_item::PutItemInput, query::QueryInput, transact_write_items::TransactWriteItemsInput,
     update_item::UpdateItemInput,
 };
-use clavis::api::routes::{AUTHORIZER_FUNCTION, Access, ROUTES, Route, SWEEPER_FUNCTION};
-use clavis::config::Env;
-use clavis::store::dynamodb::DynamoStore;
-use clavis::store::schema::TABLE;
-use clavis::store::{Retention, SharedStore};
-use clavis::sweep::Sweeper;
-use clavis::time::{Clock, ManualClock, SystemClock};
+use clavis_api::routes::{AUTHORIZER_FUNCTION, Access, ROUTES, Route, SWEEPER_FUNCTION};
+use clavis_core::store::{Retention, SharedStore};
+use clavis_core::sweep::Sweeper;
+use clavis_core::time::{Clock, ManualClock, SystemClock};
+use clavis_dynamodb::DynamoStore;
+use clavis_dynamodb::schema::TABLE;
+use clavis_runtime::config::Env;
 use clavis_tests::Fixture;
 use clavis_tests::api::{Integration, TestApi};
 use clavis_tests::stub::{Stub, StubResponse};
@@ -250,7 +250,7 @@ fn every_template_function_has_a_binary_and_every_binary_a_function() {
 
     // Routed functions are the route table's; left over are the request authorizer (attached
     // to the platform's API, not this one) and the scheduled sweeper.
-    let routed: BTreeSet<String> = clavis::api::routes::functions()
+    let routed: BTreeSet<String> = clavis_api::routes::functions()
         .into_iter()
         .map(String::from)
         .collect();
@@ -669,7 +669,7 @@ impl Usage<'_> {
     ) {
         let without_query = path.split('?').next().unwrap_or(path);
         let (route, _) =
-            clavis::api::routes::find_route(method.as_str(), without_query).expect("a route");
+            clavis_api::routes::find_route(method.as_str(), without_query).expect("a route");
         let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
         let reply = self
             .api

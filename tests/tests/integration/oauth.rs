@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use clavis::config::Env;
+use clavis_runtime::config::Env;
 use clavis_tests::api::{Integration, Reply, TestApi};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
@@ -123,7 +123,7 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
     let grant = [("grant_type", "client_credentials")];
     let basic = Some((who.id.as_str(), who.secret.as_str()));
     let wrong_secret =
-        clavis::secret::ClientSecret::generate(clavis::credential::Environment::Live);
+        clavis_core::secret::ClientSecret::generate(clavis_core::credential::Environment::Live);
     let wrong = Some((who.id.as_str(), wrong_secret.expose()));
 
     let unknown_id = Some(("cid_aaaaaaaaaaaaaaaaaaaaaaaaaa", who.secret.as_str()));
@@ -264,7 +264,8 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
 async fn repeated_failures_are_throttled_with_retry_after() {
     let api = TestApi::dynamodb_with(Env::default().with("TOKEN_FAILURE_LIMIT", "3")).await;
     let who = api.integration("acme", &["products:read"]).await;
-    let wrong = clavis::secret::ClientSecret::generate(clavis::credential::Environment::Live);
+    let wrong =
+        clavis_core::secret::ClientSecret::generate(clavis_core::credential::Environment::Live);
     let grant = [("grant_type", "client_credentials")];
     for _ in 0..3 {
         oauth_error(

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use clavis::config::Env;
+use clavis_runtime::config::Env;
 use clavis_tests::api::{Integration, Reply, TestApi};
 use futures_util::future::join_all;
 use reqwest::Method;

@@ -1,11 +1,11 @@
 //! Secrets never reach the table: only argon2id hashes do.
 
 use chrono::Duration;
-use clavis::credential::{Environment, Reason};
-use clavis::lifecycle::{self, GracePeriod, NewCredential};
-use clavis::secret::{ClientSecret, SecretHasher, looks_like_secret};
-use clavis::store::UsageBatch;
-use clavis::testing;
+use clavis_core::credential::{Environment, Reason};
+use clavis_core::lifecycle::{self, GracePeriod, NewCredential};
+use clavis_core::secret::{ClientSecret, SecretHasher, looks_like_secret};
+use clavis_core::store::UsageBatch;
+use clavis_core::testing;
 use clavis_tests::{dynamodb_fixture, scan::table_text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,16 +5,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Duration;
-use clavis::audit::AuditEvent;
-use clavis::credential::{Credential, Name, Reason, Scopes, Status};
-use clavis::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
-use clavis::ids::ClientId;
-use clavis::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
-use clavis::source::SourceAddress;
-use clavis::store::{
+use clavis_core::audit::AuditEvent;
+use clavis_core::credential::{Credential, Name, Reason, Scopes, Status};
+use clavis_core::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
+use clavis_core::ids::ClientId;
+use clavis_core::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
+use clavis_core::source::SourceAddress;
+use clavis_core::store::{
     AuditScope, CredentialState, Cursor, Failures, PageRequest, StoreError, UsageBatch, UsageMonth,
 };
-use clavis::time::Timestamp;
+use clavis_core::time::Timestamp;
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
 clavis_tests::against_both_stores!(
@@ -773,7 +773,7 @@ fn record(
         response: serde_json::json!({"credential": {"client_id": client_id.to_string(), "version": 1}, "client_secret_notice": "once"}),
         sealed_secret: vec![0, 1, 2, 254, 255],
         created_at: fx.now(),
-        expires_at: fx.now() + clavis::idempotency::REMEMBERED_FOR,
+        expires_at: fx.now() + clavis_core::idempotency::REMEMBERED_FOR,
     }
 }
 

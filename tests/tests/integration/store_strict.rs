@@ -2,7 +2,7 @@
 //! else: a damaged usage counter is not "no uses", half a grace period is not "no grace".
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use clavis::store::{StoreError, UsageMonth};
+use clavis_core::store::{StoreError, UsageMonth};
 use clavis_tests::{dynamodb_fixture, new_credential};
 
 fn text(value: &str) -> AttributeValue {

@@ -34,7 +34,45 @@ fn top_module(src: &Path, file: &Path) -> Option<String> {
     (!matches!(name, "lib" | "main" | "bin") && !test_only).then(|| name.to_owned())
 }
 
-/// Which top-level modules each one names through `crate::…`, outside its unit tests.
+/// The module path a file defines (`["store", "memory"]` for `store/memory.rs`, `["store"]`
+/// for `store/mod.rs`).
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src).unwrap_or(file);
+    let mut path: Vec<String> = relative
+        .iter()
+        .filter_map(|part| part.to_str())
+        .map(|part| part.trim_end_matches(".rs").to_owned())
+        .collect();
+    if path.last().is_some_and(|last| last == "mod") {
+        path.pop();
+    }
+    path
+}
+
+/// The identifiers right after `prefix` at `at`: one name, or each first name of a `{…}` group.
+fn names_after(code: &str, at: usize) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let rest = &code[at..];
+    match rest.strip_prefix('{') {
+        Some(group) => group
+            .split('}')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|item| ident(item.split("::").next().unwrap_or_default()))
+            .filter(|name| !name.is_empty())
+            .collect(),
+        None => vec![ident(rest)],
+    }
+}
+
+/// Which top-level modules each one names, through `crate::…` or through as many `super::` as
+/// lead back to the crate root, outside its unit tests.
 fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
@@ -43,16 +81,24 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         let Some(module) = top_module(src, &file) else {
             continue;
         };
+        let to_root = "super::".repeat(module_path(src, &file).len());
         let text = std::fs::read_to_string(&file).expect("a source file");
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         let uses = graph.entry(module.clone()).or_default();
-        for (at, _) in code.match_indices("crate::") {
-            let name: String = code[at + "crate::".len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                .collect();
-            if !name.is_empty() && name != module {
-                uses.insert(name);
+        for prefix in ["crate::", to_root.as_str()] {
+            for (at, _) in code.match_indices(prefix) {
+                // `super::super::x` from a deeper file is not the root's `x`.
+                if prefix.starts_with("super") && code[..at].ends_with("super::") {
+                    continue;
+                }
+                for name in names_after(code, at + prefix.len()) {
+                    if name.starts_with(|c: char| c.is_ascii_lowercase())
+                        && !matches!(name.as_str(), "super" | "self")
+                        && name != module
+                    {
+                        uses.insert(name);
+                    }
+                }
             }
         }
     }
@@ -79,7 +125,15 @@ fn cycle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Opti
 
 #[test]
 fn no_crate_has_a_cycle_among_its_modules() {
-    for krate in ["shared", "sdk", "cli", "local"] {
+    for krate in [
+        "shared/core",
+        "shared/dynamodb",
+        "shared/api",
+        "shared/runtime",
+        "sdk",
+        "cli",
+        "local",
+    ] {
         let graph = module_graph(&repo().join(krate).join("src"));
         assert!(graph.len() > 3, "{krate}: too few modules found: {graph:?}");
         for module in graph.keys() {
@@ -91,6 +145,30 @@ fn no_crate_has_a_cycle_among_its_modules() {
             }
         }
     }
+}
+
+#[test]
+fn the_graph_sees_through_super_as_well_as_crate() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let src = dir.path();
+    std::fs::create_dir(src.join("store")).expect("a folder");
+    for (file, text) in [
+        ("gateway.rs", "use super::upstream::Upstream;\n"),
+        ("upstream.rs", "use super::{gateway, store::Port};\n"),
+        ("store/mod.rs", "use super::gateway;\n"),
+        (
+            "store/memory.rs",
+            "use super::Port;\nuse super::super::upstream;\n",
+        ),
+    ] {
+        std::fs::write(src.join(file), text).expect("a file");
+    }
+    let graph = module_graph(src);
+    let uses = |m: &str| graph[m].iter().cloned().collect::<Vec<_>>();
+    assert_eq!(uses("gateway"), ["upstream"]);
+    assert_eq!(uses("upstream"), ["gateway", "store"]);
+    assert_eq!(uses("store"), ["gateway", "upstream"]);
+    assert!(cycle_through(&graph, "gateway").is_some());
 }
 
 #[test]

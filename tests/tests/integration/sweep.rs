@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
-use clavis::audit::{Actor, AuditAction};
-use clavis::credential::{Credential, Status};
-use clavis::lifecycle;
-use clavis::store::{AuditScope, PageRequest};
-use clavis::sweep::{SweepReport, Sweeper};
+use clavis_core::audit::{Actor, AuditAction};
+use clavis_core::credential::{Credential, Status};
+use clavis_core::lifecycle;
+use clavis_core::store::{AuditScope, PageRequest};
+use clavis_core::sweep::{SweepReport, Sweeper};
 use clavis_tests::{Fixture, new_credential};
 
 const NOTICE_WINDOW: Duration = Duration::days(7);

@@ -12,10 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use clavis::config::Env;
-use clavis::credential::Environment;
-use clavis::ids::ClientId;
-use clavis::secret::ClientSecret;
+use clavis_core::credential::Environment;
+use clavis_core::ids::ClientId;
+use clavis_core::secret::ClientSecret;
+use clavis_runtime::config::Env;
 use clavis_tests::api::TestApi;
 use serde_json::json;
 

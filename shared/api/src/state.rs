@@ -1,0 +1,21 @@
+//! What each family of handlers is handed: the service it calls. The runtime builds these once
+//! per cold start (and the local gateway and the test harness once per process).
+
+use clavis_core::authorizer::RequestVerifier;
+use clavis_core::service::CredentialService;
+use clavis_core::token_service::TokenService;
+
+/// What the management functions share.
+pub struct App {
+    pub credentials: CredentialService,
+}
+
+/// What the OAuth functions share: the token service, with its client authenticator.
+pub struct OAuthApp {
+    pub tokens: TokenService,
+}
+
+/// What `authorize-request` builds once per cold start.
+pub struct AuthorizerApp {
+    pub verifier: RequestVerifier,
+}

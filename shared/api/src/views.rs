@@ -1,0 +1,118 @@
+//! What the management API shows of a credential and of the audit trail. Built from domain
+//! types at one instant; there is no field here that could carry a secret or its hash.
+
+use serde::Serialize;
+
+use clavis_core::audit::AuditEvent;
+use clavis_core::credential::{Environment, RequestQuota, Status};
+use clavis_core::lifecycle::is_expiry_locked;
+use clavis_core::service::Snapshot;
+use clavis_core::store::Page;
+use clavis_core::time::Timestamp;
+
+#[derive(Debug, Serialize)]
+pub struct CredentialView {
+    pub client_id: String,
+    pub tenant: String,
+    pub name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub environment: Environment,
+    /// Computed at the time of the response: `revoked` > `expired` > `suspended` > `active`.
+    pub status: Status,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Option<Timestamp>,
+    /// Whether the expiry is within the 72-hour window in which it can no longer be edited.
+    pub expiry_locked: bool,
+    pub secret_version: u32,
+    pub secret_rotated_at: Option<Timestamp>,
+    /// While a rotation's grace period lasts, the replaced secret works until this time.
+    pub previous_secret_valid_until: Option<Timestamp>,
+    pub suspended_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<String>,
+    pub revocation_reason: Option<String>,
+    pub last_used_at: Option<Timestamp>,
+    /// API requests the authorizer allowed, tokens issued and introspections, in
+    /// `usage_month` (UTC).
+    pub request_count: u64,
+    pub usage_month: String,
+    /// `null`: no quota.
+    pub monthly_request_quota: Option<u64>,
+    /// The optimistic-concurrency version; also the ETag.
+    pub version: u64,
+}
+
+impl From<&Snapshot> for CredentialView {
+    fn from(snapshot: &Snapshot) -> Self {
+        let c = &snapshot.credential;
+        let now = snapshot.read_at;
+        let revocation = c.revocation.as_ref();
+        Self {
+            client_id: c.client_id.to_string(),
+            tenant: c.tenant.to_string(),
+            name: c.name.to_string(),
+            description: c.description.to_string(),
+            scopes: c.scopes.to_strings(),
+            environment: c.environment,
+            status: c.status(now),
+            created_at: c.created_at,
+            created_by: c.created_by.clone(),
+            expires_at: c.expires_at,
+            expiry_locked: c.expires_at.is_some_and(|at| is_expiry_locked(at, now)),
+            secret_version: c.secret.version,
+            secret_rotated_at: c.secret.rotated_at,
+            previous_secret_valid_until: c
+                .secret
+                .previous
+                .as_ref()
+                .map(|p| p.valid_until)
+                .filter(|until| *until > now),
+            suspended_at: c.suspended_at,
+            revoked_at: revocation.map(|r| r.at),
+            revoked_by: revocation.map(|r| r.by.clone()),
+            revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(|r| r.to_string())),
+            last_used_at: c.last_used_at,
+            request_count: snapshot.requests_this_month,
+            usage_month: snapshot.usage_month.to_string(),
+            monthly_request_quota: c.monthly_request_quota.map(RequestQuota::get),
+            version: c.version,
+        }
+    }
+}
+
+/// The response that hands out a secret (the only place one ever leaves Clavis), less its
+/// `client_secret`, which is added as it is sent, so that this part can be kept for a repeated
+/// request without the secret.
+#[derive(Debug, Serialize)]
+pub struct IssuedSecretView {
+    pub credential: CredentialView,
+    pub client_secret_notice: &'static str,
+}
+
+pub const SECRET_NOTICE: &str = "Store this secret now: it is shown only once and cannot be retrieved again. If you lose it, rotate the credential.";
+
+#[derive(Debug, Serialize)]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl PageView<CredentialView> {
+    pub fn credentials(page: &Page<Snapshot>) -> Self {
+        Self {
+            items: page.items.iter().map(CredentialView::from).collect(),
+            next_cursor: page.next_cursor.as_ref().map(|c| c.encode()),
+        }
+    }
+}
+
+impl<'a> PageView<&'a AuditEvent> {
+    pub fn events(page: &'a Page<AuditEvent>) -> Self {
+        Self {
+            items: page.items.iter().collect(),
+            next_cursor: page.next_cursor.as_ref().map(|c| c.encode()),
+        }
+    }
+}

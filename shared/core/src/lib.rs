@@ -1,0 +1,31 @@
+//! Clavis's core: API credentials (client ID + secret) for a multi-tenant platform, exchanged
+//! for short-lived access tokens. The credential model and its lifecycle rules, secrets,
+//! tokens, audit events, the services that apply the rules, the storage ports they call, and
+//! the in-memory adapter. No AWS SDK, no Lambda, no HTTP server: those are the other crates'
+//! (`clavis-dynamodb`, `clavis-api`, `clavis-runtime`), and `make lint` fails if one appears
+//! here.
+
+pub mod audit;
+pub mod auth;
+pub mod authorization;
+pub mod authorizer;
+pub mod catalogue;
+pub mod client_auth;
+pub mod credential;
+pub mod environment;
+pub mod idempotency;
+pub mod ids;
+pub mod lifecycle;
+pub mod retry;
+pub mod secret;
+pub mod service;
+pub mod source;
+pub mod store;
+pub mod sweep;
+pub mod time;
+pub mod token;
+pub mod token_service;
+pub mod usage;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

@@ -1,0 +1,285 @@
+//! The single-table key scheme and the opaque pagination cursor. Both adapters order and page
+//! by the same sort keys, so a cursor means the same position in either.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEvent;
+use crate::credential::Credential;
+use crate::idempotency::KeyDigest;
+use crate::ids::{ClientId, EventId, TenantId};
+use crate::source::SourceAddress;
+use crate::store::StoreError;
+use crate::time::{Timestamp, key_format, parse_rfc3339};
+
+pub const CREDENTIAL_SK: &str = "CRED";
+pub const DENIED_TOKEN_SK: &str = "JTI";
+const CREDENTIAL_LISTING_PREFIX: &str = "CRED#";
+const AUDIT_PREFIX: &str = "AUDIT#";
+const USAGE_PREFIX: &str = "USAGE#";
+
+const CREDENTIAL_PK_PREFIX: &str = "CRED#";
+
+pub fn credential_pk(client_id: &ClientId) -> String {
+    format!("{CREDENTIAL_PK_PREFIX}{client_id}")
+}
+
+/// The client ID of a credential's partition key (`CRED#<client_id>`), if it is one.
+pub fn client_id_of_pk(pk: &str) -> Option<ClientId> {
+    pk.strip_prefix(CREDENTIAL_PK_PREFIX)
+        .and_then(ClientId::parse)
+}
+
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+pub fn denied_token_pk(jti: &str) -> String {
+    format!("JTI#{jti}")
+}
+
+/// A request made with an idempotency key: per tenant and key digest.
+pub fn idempotency_pk(tenant: &TenantId, key: &KeyDigest) -> String {
+    format!("IDEM#{tenant}#{}", key.as_str())
+}
+
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+/// Failures of one client ID from one source address.
+pub fn throttle_pk(client_id: &ClientId, source: &SourceAddress) -> String {
+    format!("THROTTLE#{client_id}#{source}")
+}
+
+/// Failures from one source address across client IDs.
+pub fn source_throttle_pk(source: &SourceAddress) -> String {
+    format!("THROTTLE_SOURCE#{source}")
+}
+
+pub fn failure_window_sk(window_start: Timestamp) -> String {
+    format!("WINDOW#{}", key_format(window_start))
+}
+
+/// GSI1 sort key of a credential: creation time, then client ID to break ties.
+pub fn credential_listing_key(credential: &Credential) -> String {
+    format!(
+        "{CREDENTIAL_LISTING_PREFIX}{}#{}",
+        key_format(credential.created_at),
+        credential.client_id
+    )
+}
+
+/// Sort key of an audit event, both in its credential's partition and in GSI1.
+pub fn audit_key(event: &AuditEvent) -> String {
+    format!("{AUDIT_PREFIX}{}#{}", key_format(event.at), event.id)
+}
+
+pub const fn audit_prefix() -> &'static str {
+    AUDIT_PREFIX
+}
+
+pub const fn credential_listing_prefix() -> &'static str {
+    CREDENTIAL_LISTING_PREFIX
+}
+
+/// GSI2 partition: the hour in which the sweeper next has work for the credential.
+pub fn sweep_bucket(due: Timestamp) -> String {
+    format!("EXPIRES#{}", due.format("%Y-%m-%dT%H"))
+}
+
+/// GSI2 sort key: the due time, then the client ID to break ties.
+pub fn sweep_sort_key(due: Timestamp, client_id: &ClientId) -> String {
+    format!("{}#{client_id}", key_format(due))
+}
+
+/// The greatest sort key due at or before `until` (`~` sorts after every client ID character).
+pub fn sweep_sort_key_until(until: Timestamp) -> String {
+    format!("{}#~", key_format(until))
+}
+
+pub const SWEEP_CHECKPOINT_PK: &str = "SWEEP";
+pub const SWEEP_CHECKPOINT_SK: &str = "CHECKPOINT";
+
+/// A billing month, `yyyy-mm` in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UsageMonth {
+    year: i32,
+    month: u32,
+}
+
+impl UsageMonth {
+    pub fn of(at: Timestamp) -> Self {
+        use chrono::Datelike;
+        Self {
+            year: at.year(),
+            month: at.month(),
+        }
+    }
+
+    pub fn sort_key(self) -> String {
+        format!("{USAGE_PREFIX}{self}")
+    }
+}
+
+impl std::fmt::Display for UsageMonth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Where the next page starts: the sort key of the last item handed out, and the client ID
+/// that completes its primary key. Opaque to callers (base64url JSON) and checked on the way
+/// back in, so a forged cursor is a 400 and never reaches the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub sort_key: String,
+    pub client_id: ClientId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorWire {
+    k: String,
+    c: String,
+}
+
+/// Which listing a cursor belongs to; a cursor of one is refused by the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Credentials,
+    Audit,
+}
+
+impl Cursor {
+    pub fn for_credential(credential: &Credential) -> Self {
+        Self {
+            sort_key: credential_listing_key(credential),
+            client_id: credential.client_id.clone(),
+        }
+    }
+
+    pub fn for_event(event: &AuditEvent) -> Self {
+        Self {
+            sort_key: audit_key(event),
+            client_id: event.client_id.clone(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let wire = CursorWire {
+            k: self.sort_key.clone(),
+            c: self.client_id.to_string(),
+        };
+        // Serialising two strings cannot fail.
+        let json = serde_json::to_vec(&wire).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Decodes a cursor a caller sent back. Only structure is checked here; which listing it
+    /// belongs to is checked by the listing, with [`Cursor::check`].
+    pub fn decode(token: &str) -> Result<Self, StoreError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        let wire: CursorWire =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let client_id = ClientId::parse(&wire.c).ok_or(StoreError::InvalidCursor)?;
+        Ok(Self {
+            sort_key: wire.k,
+            client_id,
+        })
+    }
+
+    /// Accepts the cursor only if its sort key is one this listing could have produced.
+    pub fn check(&self, listing: Listing) -> Result<&Self, StoreError> {
+        let prefix = match listing {
+            Listing::Credentials => CREDENTIAL_LISTING_PREFIX,
+            Listing::Audit => AUDIT_PREFIX,
+        };
+        let rest = self
+            .sort_key
+            .strip_prefix(prefix)
+            .ok_or(StoreError::InvalidCursor)?;
+        let (time, id) = rest.split_once('#').ok_or(StoreError::InvalidCursor)?;
+        let time_ok = parse_rfc3339(time).is_some_and(|t| key_format(t) == time);
+        let id_ok = match listing {
+            Listing::Credentials => id == self.client_id.as_str(),
+            Listing::Audit => EventId::parse(id).is_some_and(|e| e.as_str() == id),
+        };
+        if time_ok && id_ok {
+            Ok(self)
+        } else {
+            Err(StoreError::InvalidCursor)
+        }
+    }
+}
+
+/// Builds a page from up to `limit + 1` matching items in listing order: the extra item, if
+/// any, only proves there is a next page, which starts after the last item handed out.
+pub fn page_from<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> super::Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    super::Page { items, next_cursor }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(k: &str) -> Cursor {
+        Cursor {
+            sort_key: k.to_owned(),
+            client_id: ClientId::parse("cid_abcdefghijklmnopqrstuvwxyz").unwrap(),
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_check_their_listing() {
+        let c = cursor("CRED#2026-01-01T00:00:00Z#cid_abcdefghijklmnopqrstuvwxyz");
+        let back = Cursor::decode(&c.encode()).unwrap();
+        assert_eq!(back, c);
+        assert!(back.check(Listing::Credentials).is_ok());
+        assert!(back.check(Listing::Audit).is_err());
+    }
+
+    #[test]
+    fn forged_cursors_are_refused() {
+        for token in [
+            "",
+            "!!!",
+            "e30",
+            &URL_SAFE_NO_PAD.encode(b"{\"k\":\"x\",\"c\":\"nope\"}"),
+        ] {
+            assert!(
+                matches!(Cursor::decode(token), Err(StoreError::InvalidCursor)),
+                "{token}"
+            );
+        }
+        for k in [
+            "CRED#",
+            "CRED#2026-01-01T00:00:00Z#cid_zzzzzzzzzzzzzzzzzzzzzzzzzz",
+            "CRED#yesterday#cid_abcdefghijklmnopqrstuvwxyz",
+            "TENANT#other",
+        ] {
+            assert!(cursor(k).check(Listing::Credentials).is_err(), "{k}");
+        }
+        assert!(
+            cursor("AUDIT#2026-01-01T00:00:00Z#notaulid")
+                .check(Listing::Audit)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn usage_months_are_zero_padded() {
+        let at = parse_rfc3339("2026-03-31T23:59:59Z").unwrap();
+        assert_eq!(UsageMonth::of(at).sort_key(), "USAGE#2026-03");
+    }
+}

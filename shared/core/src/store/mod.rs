@@ -1,0 +1,385 @@
+//! The storage port: narrow traits the handlers depend on, and the two adapters that implement
+//! them (DynamoDB for real, memory for fast tests and `STORE=memory`). Both pass one contract
+//! suite (`tests/tests/integration/store_contract.rs`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Duration;
+
+use crate::audit::AuditEvent;
+use crate::credential::{Credential, Status};
+use crate::idempotency::{IdempotencyRecord, KeyDigest};
+use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::Transition;
+use crate::source::SourceAddress;
+use crate::time::Timestamp;
+
+pub mod keys;
+pub mod memory;
+
+pub use keys::{Cursor, UsageMonth};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the item's version or state is no longer what the caller read.
+    #[error("the credential was changed by another request")]
+    Conflict,
+    #[error("an item with this key already exists")]
+    AlreadyExists,
+    /// A write carrying an idempotency record lost to another request with the same key,
+    /// whose record is now stored; nothing of this write was applied.
+    #[error("another request with this idempotency key was applied first")]
+    IdempotencyKeyTaken,
+    #[error("the pagination cursor is not valid for this listing")]
+    InvalidCursor,
+    /// Throttling, timeouts, an unreachable endpoint, before anything was written: worth
+    /// retrying later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A lifecycle write the database never confirmed (timeouts, dropped connections, errors on
+    /// its side, outlasting the client's retries): the transaction may or may not have been
+    /// applied, and only reading the credential again tells which. Either way it is all or
+    /// nothing, credential and audit event together.
+    #[error("the database did not confirm the write, which may or may not have been applied: {0}")]
+    OutcomeUnknown(String),
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// One page of a listing: newest first, at most `limit` items, and a cursor when there are more.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: usize = 25;
+    pub const MAX_LIMIT: usize = 100;
+
+    pub fn first(limit: usize) -> Self {
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            cursor: None,
+        }
+    }
+
+    pub fn after(limit: usize, cursor: Cursor) -> Self {
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            cursor: Some(cursor),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    Tenant(TenantId),
+    Credential(TenantId, ClientId),
+}
+
+/// How long items outlive their usefulness before DynamoDB's TTL removes them, and how early
+/// before an expiry the sweep index brings a credential up for its expiring-soon notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A revoked or (recorded) expired credential stays visible, and revocable, this long.
+    pub ended_credentials: Duration,
+    pub audit_events: Duration,
+    pub usage_counters: Duration,
+    pub expiry_notice: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            ended_credentials: Duration::days(90),
+            audit_events: Duration::days(400),
+            usage_counters: Duration::days(400),
+            expiry_notice: Duration::days(7),
+        }
+    }
+}
+
+impl Retention {
+    /// When a credential item may be removed: a while after it was revoked, or a while after
+    /// the expiry the sweeper recorded. Live credentials are kept.
+    pub fn credential_expires_at(&self, credential: &Credential) -> Option<Timestamp> {
+        if let Some(revocation) = &credential.revocation {
+            return Some(revocation.at + self.ended_credentials);
+        }
+        credential
+            .expiry_recorded_at
+            .and(credential.expires_at)
+            .map(|expired| expired + self.ended_credentials)
+    }
+
+    pub fn audit_expires_at(&self, event: &AuditEvent) -> Timestamp {
+        event.at + self.audit_events
+    }
+}
+
+/// Credentials and their lifecycle writes. Every write carries its audit event and lands
+/// atomically with it, conditioned on the version the caller read.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the client ID is taken.
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError>;
+    /// Strongly consistent. `None` for unknown, deleted, or past-retention credentials.
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError>;
+    /// Fails with `Conflict` unless the stored version is still `expected_version`.
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError>;
+    /// Fails with `Conflict` unless the stored version is still `credential.version`.
+    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Newest first; `status` filters on the status computed at the store's current time.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Credential>, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Newest first.
+    async fn list_events(
+        &self,
+        scope: &AuditScope,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+}
+
+/// One credential's uses in one month, as one flush of a usage recorder writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageBatch {
+    pub client_id: ClientId,
+    pub uses: u64,
+    /// The latest use: it picks the month, and `last_used_at` when refreshed.
+    pub latest: Timestamp,
+    /// Also set the credential's `last_used_at` (callers do at most once a minute: it is
+    /// shown, not billed, and skipping it halves the writes of a busy client).
+    pub refresh_last_used: bool,
+    /// Identifies this batch: writing it again with the same ID (a retry after an answer that
+    /// was lost) counts nothing more, for at least [`USAGE_WRITE_ID_LIFETIME`].
+    pub write_id: String,
+}
+
+impl UsageBatch {
+    /// A batch with a write ID of its own.
+    pub fn new(client_id: ClientId, uses: u64, latest: Timestamp, refresh_last_used: bool) -> Self {
+        Self {
+            client_id,
+            uses,
+            latest,
+            refresh_last_used,
+            write_id: ulid::Ulid::generate().to_string(),
+        }
+    }
+}
+
+/// How long a store remembers a usage batch's write ID (DynamoDB keeps a transaction's client
+/// request token for ten minutes).
+pub const USAGE_WRITE_ID_LIFETIME: Duration = Duration::minutes(10);
+
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Adds the batch's uses to its month's count in one atomic, idempotent write.
+    async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError>;
+    /// Uses in `month`; credentials with none are absent from the map.
+    async fn request_counts(
+        &self,
+        client_ids: &[ClientId],
+        month: UsageMonth,
+    ) -> Result<HashMap<ClientId, u64>, StoreError>;
+}
+
+#[async_trait]
+pub trait TokenDenyList: Send + Sync {
+    /// Remembers a revoked token until it would have expired anyway.
+    async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Failed client authentications in one fixed time window, as throttling counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// For one client ID from one source address.
+    pub client_from_source: u32,
+    /// From one source address, across all client IDs (unknown ones included).
+    pub source: u32,
+}
+
+/// Failed client authentications per client ID and source address, and per source address,
+/// in fixed time windows, for throttling. Counting per address (never per client ID alone)
+/// keeps a stranger who knows a public client ID from locking its owner out.
+#[async_trait]
+pub trait FailureCounter: Send + Sync {
+    /// Failures recorded in the window that starts at `window_start`.
+    async fn failures(
+        &self,
+        client_id: &ClientId,
+        source: &SourceAddress,
+        window_start: Timestamp,
+    ) -> Result<Failures, StoreError>;
+    /// The credential (strongly consistent) and the failures in the window, in one round
+    /// trip: what an authentication needs before it decides whether to spend a hash.
+    async fn credential_and_failures(
+        &self,
+        client_id: &ClientId,
+        source: &SourceAddress,
+        window_start: Timestamp,
+    ) -> Result<(Option<Credential>, Failures), StoreError>;
+    /// Counts one failure in both counts; the counters expire (by TTL) at `window_end`.
+    async fn record_failure(
+        &self,
+        client_id: &ClientId,
+        source: &SourceAddress,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// What the request authorizer needs to know about a token's credential, read together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialState {
+    /// Strongly consistent; `None` for unknown, deleted or past-retention credentials.
+    pub credential: Option<Credential>,
+    /// Whether the token asked about is on the deny list (RFC 7009).
+    pub token_denied: bool,
+    /// Uses stored in the month asked about; `None` when none was.
+    pub uses_this_month: Option<u64>,
+}
+
+/// The request authorizer's one read per request.
+#[async_trait]
+pub trait CredentialStateReader: Send + Sync {
+    /// The credential, whether the token `jti` is denied (`false` without one), and the
+    /// credential's stored uses in `month` (if asked: only a credential with a quota needs
+    /// them, and each key read costs), in one round trip.
+    async fn credential_state(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        month: Option<UsageMonth>,
+    ) -> Result<CredentialState, StoreError>;
+}
+
+/// Where a page of the sweep index ended; the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCursor {
+    pub sort_key: String,
+    pub client_id: ClientId,
+}
+
+/// One page of credentials due in one hour bucket of the sweep index.
+#[derive(Debug, Clone)]
+pub struct DuePage {
+    pub credentials: Vec<Credential>,
+    pub next: Option<DueCursor>,
+    /// Index entries the store read to answer (DynamoDB's `ScannedCount`): what the page cost.
+    pub items_read: u64,
+}
+
+/// The sparse expiry index (GSI2) and the sweeper's checkpoint in it.
+#[async_trait]
+pub trait SweepIndex: Send + Sync {
+    /// The start of the oldest hour that may still hold unrecorded work; `None` before the
+    /// first sweep.
+    async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError>;
+    async fn save_sweep_checkpoint(&self, hour: Timestamp) -> Result<(), StoreError>;
+    /// Credentials in the bucket of the hour starting at `hour` that are due at or before
+    /// `until`, in due order, after `after`. Read from an eventually consistent index: callers
+    /// write with the version they read, and re-read on a conflict.
+    async fn due(
+        &self,
+        hour: Timestamp,
+        until: Timestamp,
+        after: Option<&DueCursor>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError>;
+}
+
+/// The records of requests made with an idempotency key, written in the same transaction as
+/// the change they made, so that a record exists exactly when its change was applied.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The live record for `key` in `tenant` (strongly consistent), if any.
+    async fn recall(
+        &self,
+        tenant: &TenantId,
+        key: &KeyDigest,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// [`CredentialStore::insert`] with `record`, atomically; `IdempotencyKeyTaken` when a live
+    /// record has the key.
+    async fn insert_remembered(
+        &self,
+        created: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+    /// [`CredentialStore::update`] with `record`, atomically; `IdempotencyKeyTaken` when a live
+    /// record has the key (whether or not the version still matches).
+    async fn update_remembered(
+        &self,
+        expected_version: u64,
+        change: &Transition,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+}
+
+// Each consumer holds the narrowest of these that it uses, so that a test's fake implements
+// only those ports, and a function's bootstrap links only their implementations.
+
+/// What the client authenticator uses: the credential, and the failures that throttle it.
+pub trait ClientStore: CredentialStore + FailureCounter {}
+
+impl<T: CredentialStore + FailureCounter + ?Sized> ClientStore for T {}
+
+/// What the token endpoints use: introspection reads a token's credential and the deny list
+/// in one round trip, as the authorizer does. Holding only this (not [`Store`]) keeps the
+/// other ports' implementations (audit listings, the sweep index, idempotency records) out of
+/// the token functions' bootstraps.
+pub trait TokenStore: ClientStore + TokenDenyList + UsageStore + CredentialStateReader {}
+
+impl<T: ClientStore + TokenDenyList + UsageStore + CredentialStateReader + ?Sized> TokenStore
+    for T
+{
+}
+
+/// What the request authorizer uses: the token endpoints' ports (it authenticates Basic
+/// clients as they do, and reads a token's state as introspection does).
+pub trait VerifierStore: TokenStore {}
+
+impl<T: TokenStore + ?Sized> VerifierStore for T {}
+
+/// What the management service uses: lifecycle writes with their idempotency records, the
+/// audit trail, and the request counts its views show.
+pub trait ManagementStore: CredentialStore + AuditLog + UsageStore + IdempotencyStore {}
+
+impl<T: CredentialStore + AuditLog + UsageStore + IdempotencyStore + ?Sized> ManagementStore for T {}
+
+/// What the expiry sweeper uses: the sweep index, and the credentials it records expiries on.
+pub trait SweepStore: CredentialStore + SweepIndex {}
+
+impl<T: CredentialStore + SweepIndex + ?Sized> SweepStore for T {}
+
+/// Everything a deployment's storage offers: what one process serving every function (the
+/// local gateway, the test harness) holds and hands out as the narrower ports.
+pub trait Store: VerifierStore + ManagementStore + SweepStore {}
+
+impl<T: VerifierStore + ManagementStore + SweepStore + ?Sized> Store for T {}
+
+pub type SharedStore = Arc<dyn Store>;
+pub type SharedClientStore = Arc<dyn ClientStore>;
+pub type SharedTokenStore = Arc<dyn TokenStore>;
+pub type SharedVerifierStore = Arc<dyn VerifierStore>;
+pub type SharedManagementStore = Arc<dyn ManagementStore>;
+pub type SharedSweepStore = Arc<dyn SweepStore>;

@@ -1,0 +1,101 @@
+//! The DynamoDB adapter: translates between domain types and the single-table items of the
+//! design, and nowhere else. Every lifecycle write is one TransactWriteItems of the credential
+//! change and its audit event, conditioned on the version the caller read.
+//!
+//! In parts: `items` (the item types and attribute helpers), `errors` (SDK errors to
+//! `StoreError`), `writes` (transactions, puts and reads by key), `queries` (pagers, the sweep
+//! index), `ports` (the port traits), and `schema` (the table itself).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+use serde::{Deserialize, Serialize};
+
+use clavis_core::audit::AuditEvent;
+use clavis_core::credential::{
+    Credential, Description, Environment, Name, PreviousSecret, Reason, RequestQuota, Revocation,
+    Scopes, SecretRecord, Status,
+};
+use clavis_core::idempotency::{Fingerprint, IdempotencyRecord, KeyDigest, Operation};
+use clavis_core::ids::{ClientId, TenantId};
+use clavis_core::lifecycle::Transition;
+use clavis_core::secret::SecretHash;
+use clavis_core::source::SourceAddress;
+use clavis_core::store::keys::{
+    CREDENTIAL_SK, DENIED_TOKEN_SK, IDEMPOTENCY_SK, Listing, SWEEP_CHECKPOINT_PK,
+    SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, client_id_of_pk, credential_listing_key,
+    credential_listing_prefix, credential_pk, denied_token_pk, failure_window_sk, idempotency_pk,
+    page_from, source_throttle_pk, sweep_bucket, sweep_sort_key, sweep_sort_key_until, tenant_pk,
+    throttle_pk,
+};
+use clavis_core::store::{
+    AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
+    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention,
+    StoreError, SweepIndex, TokenDenyList, UsageBatch, UsageMonth, UsageStore,
+};
+use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
+use schema::{GSI1, GSI2, TABLE};
+
+mod errors;
+mod items;
+mod ports;
+mod queries;
+pub mod schema;
+mod writes;
+
+pub(crate) use errors::map_sdk_error;
+use errors::*;
+use items::*;
+use queries::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A listing never makes more round trips than this for one page; past it, the page is
+/// returned short with a cursor, and the caller continues from there.
+const MAX_QUERY_ROUND_TRIPS: usize = 10;
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_MAX_KEYS: usize = 100;
+/// How often BatchGetItem is sent for keys DynamoDB left unprocessed (throttling) before the
+/// read fails as unavailable.
+const BATCH_GET_ATTEMPTS: u32 = 5;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+    retention: Retention,
+}
+
+impl DynamoStore {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        clock: Arc<dyn Clock>,
+        retention: Retention,
+    ) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            clock,
+            retention,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
+
+#[cfg(test)]
+mod tests;

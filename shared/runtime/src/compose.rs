@@ -1,0 +1,307 @@
+//! The composition root: what each function builds once per cold start from its settings, and
+//! [`Deployment`], every function's state over one store for a process that serves them all
+//! (the local gateway and the test harness). Both go through the same constructors, so the
+//! wiring a test exercises is the wiring a Lambda function runs.
+
+use std::sync::Arc;
+
+use clavis_api::state::{App, AuthorizerApp, OAuthApp};
+use clavis_core::authorizer::{ApiRules, RequestVerifier};
+use clavis_core::catalogue::ScopeCatalogue;
+use clavis_core::client_auth::{ClientAuthenticator, VerificationCache};
+use clavis_dynamodb::DynamoStore;
+
+use crate::config::{
+    AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, idempotency_pepper,
+    retention, scope_catalogue, secret_hasher,
+};
+use clavis_core::idempotency::IdempotencyPepper;
+use clavis_core::secret::SecretHasher;
+use clavis_core::service::CredentialService;
+use clavis_core::store::{
+    SharedManagementStore, SharedStore, SharedTokenStore, SharedVerifierStore, UsageStore,
+};
+use clavis_core::sweep::Sweeper;
+use clavis_core::time::{Clock, SystemClock};
+use clavis_core::token::Tokens;
+use clavis_core::token_service::TokenService;
+use clavis_core::usage::UsageRecorder;
+
+/// State a Lambda function builds once per cold start from its environment, failing on the
+/// first setting missing or malformed, with the variable's name.
+pub trait FromEnv: Sized + Send + Sync + 'static {
+    fn from_env(env: &Env) -> impl Future<Output = Result<Self, ConfigError>> + Send;
+}
+
+/// The management functions' state. Only the catalogue's scopes may be given to credentials
+/// (any well-formed scope when it is empty).
+fn management_app(
+    store: SharedManagementStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+    catalogue: ScopeCatalogue,
+    pepper: IdempotencyPepper,
+) -> App {
+    App {
+        credentials: CredentialService::new(store, hasher, clock, Arc::new(pepper))
+            .with_catalogue(catalogue),
+    }
+}
+
+impl FromEnv for App {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = StoreSettings::from_env(env)?;
+        let hasher = Arc::new(secret_hasher(env)?);
+        let catalogue = scope_catalogue(env)?;
+        let pepper = idempotency_pepper(env, &settings.region).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        Ok(management_app(store, hasher, clock, catalogue, pepper))
+    }
+}
+
+/// What every function that authenticates clients reads at cold start: the OAuth functions
+/// and the request authorizer.
+pub struct ClientSettings {
+    pub store: DynamoStore,
+    pub hasher: Arc<SecretHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: Tokens,
+    pub settings: TokenSettings,
+}
+
+impl ClientSettings {
+    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let store_settings = StoreSettings::from_env(env)?;
+        let settings = TokenSettings::from_env(env)?;
+        let hasher = Arc::new(secret_hasher(env)?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = settings.tokens(&store_settings.region).await?;
+        let store = store_settings.dynamo_store(Arc::clone(&clock)).await;
+        Ok(Self {
+            store,
+            hasher,
+            clock,
+            tokens,
+            settings,
+        })
+    }
+}
+
+/// A client authenticator with its per-instance verification cache, and where the instance
+/// counts uses: built alike by the OAuth functions and the request authorizer.
+pub fn client_parts(
+    store: SharedTokenStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+    settings: &TokenSettings,
+) -> Result<(ClientAuthenticator, Arc<UsageRecorder>), ConfigError> {
+    let cache = VerificationCache::new(settings.verification_cache_entries)
+        .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
+    let usage = Arc::new(UsageRecorder::new(
+        Arc::clone(&store) as Arc<dyn UsageStore>,
+        settings.usage_flush_interval,
+    ));
+    let clients = ClientAuthenticator::new(store, hasher, clock, cache, settings.throttle);
+    Ok((clients, usage))
+}
+
+/// The OAuth functions' state: the token service, with the store, the signing keys, and the
+/// client authenticator with its per-instance verification cache.
+pub fn oauth_app(
+    store: SharedTokenStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+    tokens: Tokens,
+    settings: &TokenSettings,
+) -> Result<OAuthApp, ConfigError> {
+    let (clients, usage) = client_parts(Arc::clone(&store), hasher, Arc::clone(&clock), settings)?;
+    Ok(OAuthApp {
+        tokens: TokenService::new(clients, tokens, store, clock, usage),
+    })
+}
+
+impl FromEnv for OAuthApp {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let c = ClientSettings::from_env(env).await?;
+        oauth_app(Arc::new(c.store), c.hasher, c.clock, c.tokens, &c.settings)
+    }
+}
+
+/// What `authorize-request` builds once per cold start.
+pub fn authorizer_app(
+    store: SharedVerifierStore,
+    hasher: Arc<SecretHasher>,
+    clock: Arc<dyn Clock>,
+    tokens: Tokens,
+    token_settings: &TokenSettings,
+    settings: AuthorizerSettings,
+) -> Result<AuthorizerApp, ConfigError> {
+    let (clients, usage) = client_parts(store.clone(), hasher, Arc::clone(&clock), token_settings)?;
+    Ok(AuthorizerApp {
+        verifier: RequestVerifier::new(
+            ApiRules {
+                routes: settings.routes,
+                accepted_environments: settings.accepted_environments,
+                live_status_max_age: settings.live_status_max_age,
+            },
+            tokens,
+            clients,
+            store,
+            clock,
+            usage,
+        ),
+    })
+}
+
+impl FromEnv for AuthorizerApp {
+    /// `ROUTE_SCOPES` is read first: a bad route table stops the cold start before any client
+    /// is built.
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = AuthorizerSettings::from_env(env)?;
+        let c = ClientSettings::from_env(env).await?;
+        authorizer_app(
+            Arc::new(c.store),
+            c.hasher,
+            c.clock,
+            c.tokens,
+            &c.settings,
+            settings,
+        )
+    }
+}
+
+impl FromEnv for Sweeper {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = StoreSettings::from_env(env)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        Ok(Self::new(store, clock, settings.retention.expiry_notice))
+    }
+}
+
+/// Every function's state over one store, as one process serving them all holds it.
+pub struct Deployment {
+    pub management: Arc<App>,
+    pub oauth: Arc<OAuthApp>,
+    /// Built when `ROUTE_SCOPES` is set: the routes of a platform's API to verify requests to.
+    pub authorizer: Option<Arc<AuthorizerApp>>,
+    pub sweeper: Sweeper,
+}
+
+impl Deployment {
+    /// Reads the settings the functions read (the store's own are the caller's: it built the
+    /// store), from `env` as given.
+    pub async fn build(
+        store: SharedStore,
+        clock: Arc<dyn Clock>,
+        env: &Env,
+    ) -> Result<Self, ConfigError> {
+        let hasher = Arc::new(secret_hasher(env)?);
+        let token_settings = TokenSettings::from_env(env)?;
+        let region = env.optional("AWS_REGION").unwrap_or("us-east-1");
+        let tokens = token_settings.tokens(region).await?;
+        let authorizer = match env.optional("ROUTE_SCOPES") {
+            None => None,
+            Some(_) => Some(Arc::new(authorizer_app(
+                store.clone(),
+                Arc::clone(&hasher),
+                Arc::clone(&clock),
+                // As in AWS, the authorizer holds the public keys only.
+                tokens.verifying_only(),
+                &token_settings,
+                AuthorizerSettings::from_env(env)?,
+            )?)),
+        };
+        let oauth = Arc::new(oauth_app(
+            store.clone(),
+            Arc::clone(&hasher),
+            Arc::clone(&clock),
+            tokens,
+            &token_settings,
+        )?);
+        let sweeper = Sweeper::new(
+            store.clone(),
+            Arc::clone(&clock),
+            retention(env)?.expiry_notice,
+        );
+        let pepper = idempotency_pepper(env, region).await?;
+        let management = Arc::new(management_app(
+            store,
+            hasher,
+            clock,
+            scope_catalogue(env)?,
+            pepper,
+        ));
+        Ok(Self {
+            management,
+            oauth,
+            authorizer,
+            sweeper,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use clavis_core::store::CredentialStore;
+    use clavis_core::store::memory::MemoryStore;
+    use clavis_core::testing;
+    use clavis_core::time::ManualClock;
+    use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
+
+    fn settings() -> Env {
+        let (_, pem) = SigningKey::generate(KeyAlgorithm::Es256).expect("a signing key");
+        Env::default()
+            .with("TOKEN_ISSUER", "https://clavis.example")
+            .with("TOKEN_AUDIENCE", "clavis-api")
+            .with("SIGNING_ALGORITHM", "ES256")
+            .with("SIGNING_KEY_PEM", pem)
+    }
+
+    async fn deployment(env: &Env) -> Result<(Deployment, Arc<MemoryStore>), ConfigError> {
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let store = Arc::new(MemoryStore::new(clock.clone(), retention(env)?));
+        let built = Deployment::build(store.clone(), clock, env).await?;
+        Ok((built, store))
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_of_a_deployment_notices_expiries_as_early_as_its_setting_says() {
+        for (days, noticed) in [("30", 1), ("7", 0)] {
+            let env = settings().with("EXPIRY_NOTICE_DAYS", days);
+            let (deployment, store) = deployment(&env).await.expect("a deployment");
+            let in_twenty_days = SystemClock.now() + Duration::days(20);
+            let created = testing::created(&["a:read"], Some(in_twenty_days), SystemClock.now());
+            store.insert(&created).await.expect("stored");
+            let report = deployment.sweeper.sweep(None).await.expect("a sweep");
+            assert_eq!(
+                report.recorded_expiring_soon, noticed,
+                "notice of {days} days"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deployment_fails_on_a_bad_setting_naming_it_and_fronts_routes_only_when_given() {
+        let (plain, _) = deployment(&settings()).await.expect("a deployment");
+        assert!(plain.authorizer.is_none());
+        let fronting = settings().with("ROUTE_SCOPES", r#"{"GET /products": []}"#);
+        let (fronting, _) = deployment(&fronting).await.expect("a deployment");
+        assert!(fronting.authorizer.is_some());
+        for (variable, value) in [
+            ("EXPIRY_NOTICE_DAYS", "0"),
+            ("ROUTE_SCOPES", "not json"),
+            ("SCOPE_CATALOGUE", "{not json"),
+            ("ARGON2_MEMORY_KIB", "1"),
+        ] {
+            let Err(e) = deployment(&settings().with(variable, value)).await else {
+                panic!("{variable}={value} was accepted");
+            };
+            assert_eq!(e.variable.split('/').next(), Some(variable), "{e}");
+        }
+    }
+}
