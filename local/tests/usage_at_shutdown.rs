@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use clavis_core::ids::ClientId;
-use clavis_core::store::{UsageMonth, UsageStore};
+use clavis_core::store::{UsageMonth, UsageReader};
 use clavis_core::time::{Clock, SystemClock};
 use clavis_dynamodb::DynamoStore;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};

@@ -16,7 +16,7 @@ use clavis_api::state::OAuthApp;
 use clavis_core::credential::Environment;
 use clavis_core::secret::{ClientSecret, SecretHasher};
 use clavis_core::store::memory::MemoryStore;
-use clavis_core::store::{CredentialStore, Retention};
+use clavis_core::store::{Retention, SharedStore};
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_local::runtime_api::{Outcome, RuntimeApi};
@@ -114,7 +114,8 @@ fn the_token_endpoint_at_trace_logs_no_secret_token_or_key() {
             .with("SIGNING_KEY_PEM", pem.clone());
         let settings = TokenSettings::from_env(&env).expect("settings");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default()));
+        let store: SharedStore =
+            Arc::new(MemoryStore::new(Arc::clone(&clock), Retention::default()));
         let hasher = Arc::new(SecretHasher::new(64, 1, 1).expect("a hasher"));
         let secret = ClientSecret::generate(Environment::Live);
         let mut created = clavis_core::testing::created(&["products:read"], None, clock.now());
@@ -123,7 +124,7 @@ fn the_token_endpoint_at_trace_logs_no_secret_token_or_key() {
         let client_id = created.credential.client_id.to_string();
         let tokens = settings.tokens("us-east-1").await.expect("tokens");
         let app = Arc::new(
-            clavis_runtime::compose::oauth_app(store, hasher, clock, tokens, &settings)
+            clavis_runtime::compose::oauth_app(&store, hasher, clock, tokens, &settings)
                 .expect("the token endpoint"),
         );
         let idempotency_key = "trace-test-idempotency-key-0123456789abcdef";

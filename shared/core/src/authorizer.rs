@@ -27,7 +27,7 @@ use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::{Credential, Environment, Scope, Status};
 use crate::ids::ClientId;
 use crate::source::SourceAddress;
-use crate::store::{CredentialState, SharedVerifierStore, StoreError, UsageMonth};
+use crate::store::{CredentialState, StoreError, UsageMonth, VerifierPorts};
 use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, Tokens};
 use crate::token_service::still_granted;
@@ -429,7 +429,7 @@ pub struct RequestVerifier {
     routes: RouteScopes,
     tokens: Tokens,
     clients: ClientAuthenticator,
-    store: SharedVerifierStore,
+    store: Arc<dyn VerifierPorts>,
     clock: Arc<dyn Clock>,
     usage: Arc<UsageRecorder>,
     /// `None`: the credential is read on every request.
@@ -453,7 +453,7 @@ impl RequestVerifier {
         rules: ApiRules,
         tokens: Tokens,
         clients: ClientAuthenticator,
-        store: SharedVerifierStore,
+        store: Arc<dyn VerifierPorts>,
         clock: Arc<dyn Clock>,
         usage: Arc<UsageRecorder>,
     ) -> Self {

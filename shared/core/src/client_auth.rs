@@ -29,7 +29,7 @@ use crate::credential::{Credential, Status};
 use crate::ids::ClientId;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
 use crate::source::SourceAddress;
-use crate::store::{Failures, SharedClientStore, StoreError};
+use crate::store::{ClientPorts, Failures, StoreError};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,7 @@ impl VerificationCache {
 }
 
 pub struct ClientAuthenticator {
-    store: SharedClientStore,
+    store: Arc<dyn ClientPorts>,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     cache: VerificationCache,
@@ -154,7 +154,7 @@ pub struct ClientAuthenticator {
 
 impl ClientAuthenticator {
     pub fn new(
-        store: SharedClientStore,
+        store: Arc<dyn ClientPorts>,
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
         cache: VerificationCache,
@@ -305,7 +305,7 @@ mod tests {
 
     use crate::lifecycle::{self, GracePeriod, NewCredential, Transition};
     use crate::store::memory::MemoryStore;
-    use crate::store::{CredentialStore, FailureCounter, Retention};
+    use crate::store::{CredentialWriter, Retention, ThrottleReader, TransitionWriter};
     use crate::testing;
     use crate::time::{ManualClock, SystemClock};
 
@@ -390,11 +390,12 @@ mod tests {
     /// Failures of `id` from the owner's address.
     async fn failures(s: &Setup, id: &ClientId) -> u32 {
         let (start, _) = ThrottlePolicy::default().window_at(s.clock.now());
-        s.store
-            .failures(id, &owner(), start)
+        let (_, failures) = s
+            .store
+            .credential_and_failures(id, &owner(), start)
             .await
-            .unwrap()
-            .client_from_source
+            .unwrap();
+        failures.client_from_source
     }
 
     #[tokio::test]

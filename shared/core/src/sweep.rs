@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::audit::AuditAction;
 use crate::credential::Credential;
 use crate::lifecycle;
-use crate::store::{DueCursor, SharedSweepStore, StoreError};
+use crate::store::{DueCursor, StoreError, SweepPorts};
 use crate::time::{Clock, Timestamp};
 
 /// Credentials read per index query.
@@ -49,7 +49,7 @@ pub struct SweepReport {
 }
 
 pub struct Sweeper {
-    store: SharedSweepStore,
+    store: Arc<dyn SweepPorts>,
     clock: Arc<dyn Clock>,
     notice_window: TimeDelta,
 }
@@ -65,7 +65,11 @@ fn hour_of(at: Timestamp) -> Timestamp {
 }
 
 impl Sweeper {
-    pub fn new(store: SharedSweepStore, clock: Arc<dyn Clock>, notice_window: TimeDelta) -> Self {
+    pub fn new(
+        store: Arc<dyn SweepPorts>,
+        clock: Arc<dyn Clock>,
+        notice_window: TimeDelta,
+    ) -> Self {
         Self {
             store,
             clock,

@@ -8,7 +8,7 @@ use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::{Credential, Scopes, Status};
 use crate::ids::ClientId;
 use crate::source::SourceAddress;
-use crate::store::{SharedTokenStore, StoreError};
+use crate::store::{StoreError, TokenPorts};
 use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
 use crate::usage::UsageRecorder;
@@ -39,7 +39,7 @@ pub enum Introspection {
 pub struct TokenService {
     clients: ClientAuthenticator,
     tokens: Tokens,
-    store: SharedTokenStore,
+    store: Arc<dyn TokenPorts>,
     clock: Arc<dyn Clock>,
     usage: Arc<UsageRecorder>,
 }
@@ -48,7 +48,7 @@ impl TokenService {
     pub fn new(
         clients: ClientAuthenticator,
         tokens: Tokens,
-        store: SharedTokenStore,
+        store: Arc<dyn TokenPorts>,
         clock: Arc<dyn Clock>,
         usage: Arc<UsageRecorder>,
     ) -> Self {

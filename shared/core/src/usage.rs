@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::credential::Credential;
 use crate::ids::ClientId;
-use crate::store::{USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageStore};
+use crate::store::{USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageWriter};
 use crate::time::Timestamp;
 
 /// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
@@ -70,7 +70,7 @@ impl FlushReport {
 
 /// Counts uses of credentials in memory and writes them in batches; see the module's comment.
 pub struct UsageRecorder {
-    store: Arc<dyn UsageStore>,
+    store: Arc<dyn UsageWriter>,
     flush_every: StdDuration,
     counting: Mutex<HashMap<(ClientId, UsageMonth), Counting>>,
     unconfirmed: Mutex<Vec<Unconfirmed>>,
@@ -87,7 +87,7 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl UsageRecorder {
     /// A recorder whose [flusher](Self::spawn_flusher) writes every `flush_every`.
-    pub fn new(store: Arc<dyn UsageStore>, flush_every: StdDuration) -> Self {
+    pub fn new(store: Arc<dyn UsageWriter>, flush_every: StdDuration) -> Self {
         Self {
             store,
             flush_every,
@@ -320,18 +320,10 @@ mod tests {
     }
 
     #[async_trait::async_trait]
-    impl UsageStore for Refusing {
+    impl UsageWriter for Refusing {
         async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
             locked(&self.sent).push((batch.write_id.clone(), batch.uses));
             Err(StoreError::OutcomeUnknown("the answer was lost".into()))
-        }
-
-        async fn request_counts(
-            &self,
-            _client_ids: &[ClientId],
-            _month: UsageMonth,
-        ) -> Result<HashMap<ClientId, u64>, StoreError> {
-            Ok(HashMap::new())
         }
     }
 

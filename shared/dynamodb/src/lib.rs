@@ -36,9 +36,11 @@ use clavis_core::store::keys::{
     throttle_pk,
 };
 use clavis_core::store::{
-    AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
-    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention,
-    StoreError, SweepIndex, TokenDenyList, UsageBatch, UsageMonth, UsageStore,
+    AuditLog, AuditScope, CredentialListing, CredentialReader, CredentialState,
+    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, FailureRecorder, Failures,
+    IdempotencyReader, Page, PageRequest, RememberingWriter, Retention, StoreError,
+    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter, UsageBatch,
+    UsageMonth, UsageReader, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
 use schema::{GSI1, GSI2, TABLE};

@@ -3,25 +3,9 @@
 use super::*;
 
 #[async_trait]
-impl CredentialStore for DynamoStore {
+impl CredentialWriter for DynamoStore {
     async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
         self.insert_with(created, None).await
-    }
-
-    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
-        let Some(item) = self
-            .get_item(key(credential_pk(client_id), CREDENTIAL_SK))
-            .await?
-        else {
-            return Ok(None);
-        };
-        from_item::<CredentialItem>(item)?
-            .into_credential()
-            .map(Some)
-    }
-
-    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
-        self.update_with(expected_version, change, None).await
     }
 
     async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
@@ -44,7 +28,32 @@ impl CredentialStore for DynamoStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl CredentialReader for DynamoStore {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let Some(item) = self
+            .get_item(key(credential_pk(client_id), CREDENTIAL_SK))
+            .await?
+        else {
+            return Ok(None);
+        };
+        from_item::<CredentialItem>(item)?
+            .into_credential()
+            .map(Some)
+    }
+}
+
+#[async_trait]
+impl TransitionWriter for DynamoStore {
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+        self.update_with(expected_version, change, None).await
+    }
+}
+
+#[async_trait]
+impl CredentialListing for DynamoStore {
     async fn list(
         &self,
         tenant: &TenantId,
@@ -153,7 +162,7 @@ impl AuditLog for DynamoStore {
 }
 
 #[async_trait]
-impl UsageStore for DynamoStore {
+impl UsageWriter for DynamoStore {
     async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
         let client_id = &batch.client_id;
         let at = batch.latest;
@@ -211,7 +220,10 @@ impl UsageStore for DynamoStore {
             other => other.map(drop).map_err(map_sdk_error),
         }
     }
+}
 
+#[async_trait]
+impl UsageReader for DynamoStore {
     async fn request_counts(
         &self,
         client_ids: &[ClientId],
@@ -248,21 +260,7 @@ impl TokenDenyList for DynamoStore {
 }
 
 #[async_trait]
-impl FailureCounter for DynamoStore {
-    async fn failures(
-        &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
-    ) -> Result<Failures, StoreError> {
-        let window = failure_window_sk(window_start);
-        let keys = vec![
-            key(throttle_pk(client_id, source), window.clone()),
-            key(source_throttle_pk(source), window),
-        ];
-        failures_of(&self.batch_get(keys, true).await?, client_id, source)
-    }
-
+impl ThrottleReader for DynamoStore {
     async fn credential_and_failures(
         &self,
         client_id: &ClientId,
@@ -289,7 +287,10 @@ impl FailureCounter for DynamoStore {
             .transpose()?;
         Ok((credential, failures))
     }
+}
 
+#[async_trait]
+impl FailureRecorder for DynamoStore {
     async fn record_failure(
         &self,
         client_id: &ClientId,

@@ -131,7 +131,7 @@ pub(super) fn status_filter(status: Status) -> (&'static str, bool) {
 }
 
 #[async_trait]
-impl SweepIndex for DynamoStore {
+impl SweepCheckpoint for DynamoStore {
     async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError> {
         let Some(item) = self
             .get_item(key(SWEEP_CHECKPOINT_PK.into(), SWEEP_CHECKPOINT_SK))
@@ -153,7 +153,10 @@ impl SweepIndex for DynamoStore {
         item.insert("oldest_hour".into(), s(key_format(hour)));
         self.put_item(item).await
     }
+}
 
+#[async_trait]
+impl SweepIndex for DynamoStore {
     async fn due(
         &self,
         hour: Timestamp,

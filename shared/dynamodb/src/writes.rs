@@ -238,7 +238,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl IdempotencyStore for DynamoStore {
+impl IdempotencyReader for DynamoStore {
     async fn recall(
         &self,
         tenant: &TenantId,
@@ -252,7 +252,10 @@ impl IdempotencyStore for DynamoStore {
         };
         from_item::<IdempotencyItem>(item)?.into_record().map(Some)
     }
+}
 
+#[async_trait]
+impl RememberingWriter for DynamoStore {
     async fn insert_remembered(
         &self,
         created: &Transition,

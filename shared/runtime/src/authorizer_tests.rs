@@ -11,7 +11,9 @@ use clavis_core::credential::Environment;
 use clavis_core::secret::{ClientSecret, SecretHasher};
 use clavis_core::source::SourceAddress;
 use clavis_core::store::memory::MemoryStore;
-use clavis_core::store::{CredentialStore, Retention, UsageMonth, UsageStore};
+use clavis_core::store::{
+    CredentialWriter, Retention, SharedStore, TransitionWriter, UsageMonth, UsageReader,
+};
 use clavis_core::testing::created;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 
@@ -109,7 +111,7 @@ async fn instance(
         .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#);
     let token_settings = TokenSettings::from_env(&env).expect("token settings");
     crate::compose::authorizer_app(
-        store.clone(),
+        &(store.clone() as SharedStore),
         Arc::clone(hasher),
         Arc::new(SystemClock),
         token_settings.tokens("us-east-1").await.expect("tokens"),

@@ -19,13 +19,54 @@ use clavis_core::idempotency::IdempotencyPepper;
 use clavis_core::secret::SecretHasher;
 use clavis_core::service::CredentialService;
 use clavis_core::store::{
-    SharedManagementStore, SharedStore, SharedTokenStore, SharedVerifierStore, UsageStore,
+    ClientPorts, ManagementPorts, SharedStore, Store, SweepPorts, TokenPorts, UsageWriter,
+    VerifierPorts,
 };
 use clavis_core::sweep::Sweeper;
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::token::Tokens;
 use clavis_core::token_service::TokenService;
 use clavis_core::usage::UsageRecorder;
+
+/// One store seen as the bundles of ports the services hold. A Lambda function holds its
+/// `DynamoStore` itself, so that its bootstrap links the implementations of only the ports it
+/// asks for here; a process serving every function holds it as a [`Store`].
+pub trait Ports {
+    fn client(&self) -> Arc<dyn ClientPorts>;
+    fn token(&self) -> Arc<dyn TokenPorts>;
+    fn verifier(&self) -> Arc<dyn VerifierPorts>;
+    fn usage(&self) -> Arc<dyn UsageWriter>;
+    fn management(&self) -> Arc<dyn ManagementPorts>;
+    fn sweep(&self) -> Arc<dyn SweepPorts>;
+}
+
+macro_rules! ports_of {
+    ($store:ty) => {
+        impl Ports for Arc<$store> {
+            fn client(&self) -> Arc<dyn ClientPorts> {
+                self.clone()
+            }
+            fn token(&self) -> Arc<dyn TokenPorts> {
+                self.clone()
+            }
+            fn verifier(&self) -> Arc<dyn VerifierPorts> {
+                self.clone()
+            }
+            fn usage(&self) -> Arc<dyn UsageWriter> {
+                self.clone()
+            }
+            fn management(&self) -> Arc<dyn ManagementPorts> {
+                self.clone()
+            }
+            fn sweep(&self) -> Arc<dyn SweepPorts> {
+                self.clone()
+            }
+        }
+    };
+}
+
+ports_of!(DynamoStore);
+ports_of!(dyn Store);
 
 /// State a Lambda function builds once per cold start from its environment, failing on the
 /// first setting missing or malformed, with the variable's name.
@@ -36,7 +77,7 @@ pub trait FromEnv: Sized + Send + Sync + 'static {
 /// The management functions' state. Only the catalogue's scopes may be given to credentials
 /// (any well-formed scope when it is empty).
 fn management_app(
-    store: SharedManagementStore,
+    store: Arc<dyn ManagementPorts>,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     catalogue: ScopeCatalogue,
@@ -56,14 +97,20 @@ impl FromEnv for App {
         let pepper = idempotency_pepper(env, &settings.region).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
-        Ok(management_app(store, hasher, clock, catalogue, pepper))
+        Ok(management_app(
+            store.management(),
+            hasher,
+            clock,
+            catalogue,
+            pepper,
+        ))
     }
 }
 
 /// What every function that authenticates clients reads at cold start: the OAuth functions
 /// and the request authorizer.
 pub struct ClientSettings {
-    pub store: DynamoStore,
+    pub store: Arc<DynamoStore>,
     pub hasher: Arc<SecretHasher>,
     pub clock: Arc<dyn Clock>,
     pub tokens: Tokens,
@@ -77,7 +124,7 @@ impl ClientSettings {
         let hasher = Arc::new(secret_hasher(env)?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tokens = settings.tokens(&store_settings.region).await?;
-        let store = store_settings.dynamo_store(Arc::clone(&clock)).await;
+        let store = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
         Ok(Self {
             store,
             hasher,
@@ -91,7 +138,7 @@ impl ClientSettings {
 /// A client authenticator with its per-instance verification cache, and where the instance
 /// counts uses: built alike by the OAuth functions and the request authorizer.
 pub fn client_parts(
-    store: SharedTokenStore,
+    store: &impl Ports,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     settings: &TokenSettings,
@@ -99,45 +146,45 @@ pub fn client_parts(
     let cache = VerificationCache::new(settings.verification_cache_entries)
         .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
     let usage = Arc::new(UsageRecorder::new(
-        Arc::clone(&store) as Arc<dyn UsageStore>,
+        store.usage(),
         settings.usage_flush_interval,
     ));
-    let clients = ClientAuthenticator::new(store, hasher, clock, cache, settings.throttle);
+    let clients = ClientAuthenticator::new(store.client(), hasher, clock, cache, settings.throttle);
     Ok((clients, usage))
 }
 
 /// The OAuth functions' state: the token service, with the store, the signing keys, and the
 /// client authenticator with its per-instance verification cache.
 pub fn oauth_app(
-    store: SharedTokenStore,
+    store: &impl Ports,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     tokens: Tokens,
     settings: &TokenSettings,
 ) -> Result<OAuthApp, ConfigError> {
-    let (clients, usage) = client_parts(Arc::clone(&store), hasher, Arc::clone(&clock), settings)?;
+    let (clients, usage) = client_parts(store, hasher, Arc::clone(&clock), settings)?;
     Ok(OAuthApp {
-        tokens: TokenService::new(clients, tokens, store, clock, usage),
+        tokens: TokenService::new(clients, tokens, store.token(), clock, usage),
     })
 }
 
 impl FromEnv for OAuthApp {
     async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let c = ClientSettings::from_env(env).await?;
-        oauth_app(Arc::new(c.store), c.hasher, c.clock, c.tokens, &c.settings)
+        oauth_app(&c.store, c.hasher, c.clock, c.tokens, &c.settings)
     }
 }
 
 /// What `authorize-request` builds once per cold start.
 pub fn authorizer_app(
-    store: SharedVerifierStore,
+    store: &impl Ports,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     tokens: Tokens,
     token_settings: &TokenSettings,
     settings: AuthorizerSettings,
 ) -> Result<AuthorizerApp, ConfigError> {
-    let (clients, usage) = client_parts(store.clone(), hasher, Arc::clone(&clock), token_settings)?;
+    let (clients, usage) = client_parts(store, hasher, Arc::clone(&clock), token_settings)?;
     Ok(AuthorizerApp {
         verifier: RequestVerifier::new(
             ApiRules {
@@ -147,7 +194,7 @@ pub fn authorizer_app(
             },
             tokens,
             clients,
-            store,
+            store.verifier(),
             clock,
             usage,
         ),
@@ -160,14 +207,7 @@ impl FromEnv for AuthorizerApp {
     async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = AuthorizerSettings::from_env(env)?;
         let c = ClientSettings::from_env(env).await?;
-        authorizer_app(
-            Arc::new(c.store),
-            c.hasher,
-            c.clock,
-            c.tokens,
-            &c.settings,
-            settings,
-        )
+        authorizer_app(&c.store, c.hasher, c.clock, c.tokens, &c.settings, settings)
     }
 }
 
@@ -204,7 +244,7 @@ impl Deployment {
         let authorizer = match env.optional("ROUTE_SCOPES") {
             None => None,
             Some(_) => Some(Arc::new(authorizer_app(
-                store.clone(),
+                &store,
                 Arc::clone(&hasher),
                 Arc::clone(&clock),
                 // As in AWS, the authorizer holds the public keys only.
@@ -214,20 +254,20 @@ impl Deployment {
             )?)),
         };
         let oauth = Arc::new(oauth_app(
-            store.clone(),
+            &store,
             Arc::clone(&hasher),
             Arc::clone(&clock),
             tokens,
             &token_settings,
         )?);
         let sweeper = Sweeper::new(
-            store.clone(),
+            store.sweep(),
             Arc::clone(&clock),
             retention(env)?.expiry_notice,
         );
         let pepper = idempotency_pepper(env, region).await?;
         let management = Arc::new(management_app(
-            store,
+            store.management(),
             hasher,
             clock,
             scope_catalogue(env)?,
@@ -247,7 +287,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use clavis_core::store::CredentialStore;
+    use clavis_core::store::CredentialWriter;
     use clavis_core::store::memory::MemoryStore;
     use clavis_core::testing;
     use clavis_core::time::ManualClock;

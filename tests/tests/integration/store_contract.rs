@@ -713,7 +713,14 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
     );
     let window = fx.now();
     let end = window + Duration::minutes(5);
-    let failures = async |id, source, window| fx.store.failures(id, source, window).await.unwrap();
+    let failures = async |id, source, window| {
+        let (_, failures) = fx
+            .store
+            .credential_and_failures(id, source, window)
+            .await
+            .unwrap();
+        failures
+    };
     let counts = |client_from_source, source| Failures {
         client_from_source,
         source,

@@ -16,7 +16,7 @@ use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{self, DetailsPatch, LifecycleError, Transition};
 use crate::retry::Backoff;
 use crate::secret::{HashError, SecretHasher};
-use crate::store::{AuditScope, Page, PageRequest, SharedManagementStore, StoreError, UsageMonth};
+use crate::store::{AuditScope, ManagementPorts, Page, PageRequest, StoreError, UsageMonth};
 use crate::time::{Clock, Timestamp};
 
 /// How many times an operation without `If-Match` re-reads and re-decides after losing a race.
@@ -140,7 +140,7 @@ enum Write {
 }
 
 pub struct CredentialService {
-    store: SharedManagementStore,
+    store: Arc<dyn ManagementPorts>,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     catalogue: ScopeCatalogue,
@@ -150,7 +150,7 @@ pub struct CredentialService {
 
 impl CredentialService {
     pub fn new(
-        store: SharedManagementStore,
+        store: Arc<dyn ManagementPorts>,
         hasher: Arc<SecretHasher>,
         clock: Arc<dyn Clock>,
         pepper: Arc<IdempotencyPepper>,

@@ -8,10 +8,11 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    AuditLog, AuditScope, CredentialState, CredentialStateReader, CredentialStore, Cursor,
-    DueCursor, DuePage, FailureCounter, Failures, IdempotencyStore, Page, PageRequest, Retention,
-    StoreError, SweepIndex, TokenDenyList, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth,
-    UsageStore,
+    AuditLog, AuditScope, CredentialListing, CredentialReader, CredentialState,
+    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, FailureRecorder, Failures,
+    IdempotencyReader, Page, PageRequest, RememberingWriter, Retention, StoreError,
+    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
+    USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
@@ -161,24 +162,37 @@ impl MemoryStore {
             .get(client_id)
             .filter(|c| self.is_live(c, now))
     }
+
+    /// The failures counted in the window that starts at `window_start`.
+    fn failures(
+        &self,
+        client_id: &ClientId,
+        source: &SourceAddress,
+        window_start: Timestamp,
+    ) -> Failures {
+        let now = self.clock.now();
+        let state = self.state();
+        let count = |counter: FailureCount| {
+            state
+                .failures
+                .get(&(counter, window_start))
+                .filter(|(_, expires_at)| *expires_at > now)
+                .map_or(0, |(count, _)| *count)
+        };
+        Failures {
+            client_from_source: count(FailureCount::ClientFromSource(
+                client_id.clone(),
+                source.clone(),
+            )),
+            source: count(FailureCount::Source(source.clone())),
+        }
+    }
 }
 
 #[async_trait]
-impl CredentialStore for MemoryStore {
+impl CredentialWriter for MemoryStore {
     async fn insert(&self, created: &Transition) -> Result<(), StoreError> {
         self.write(None, |this, state, now| this.insert_in(state, created, now))
-    }
-
-    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
-        let now = self.clock.now();
-        let state = self.state();
-        Ok(self.live(&state, client_id, now).cloned())
-    }
-
-    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
-        self.write(None, |this, state, now| {
-            this.update_in(state, expected_version, change, now)
-        })
     }
 
     async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError> {
@@ -192,7 +206,28 @@ impl CredentialStore for MemoryStore {
         state.events.push(event.clone());
         Ok(())
     }
+}
 
+#[async_trait]
+impl CredentialReader for MemoryStore {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let now = self.clock.now();
+        let state = self.state();
+        Ok(self.live(&state, client_id, now).cloned())
+    }
+}
+
+#[async_trait]
+impl TransitionWriter for MemoryStore {
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError> {
+        self.write(None, |this, state, now| {
+            this.update_in(state, expected_version, change, now)
+        })
+    }
+}
+
+#[async_trait]
+impl CredentialListing for MemoryStore {
     async fn list(
         &self,
         tenant: &TenantId,
@@ -225,7 +260,7 @@ fn live_record<'a>(
 }
 
 #[async_trait]
-impl IdempotencyStore for MemoryStore {
+impl IdempotencyReader for MemoryStore {
     async fn recall(
         &self,
         tenant: &TenantId,
@@ -234,7 +269,10 @@ impl IdempotencyStore for MemoryStore {
         let now = self.clock.now();
         Ok(live_record(&self.state(), tenant, key, now).cloned())
     }
+}
 
+#[async_trait]
+impl RememberingWriter for MemoryStore {
     async fn insert_remembered(
         &self,
         created: &Transition,
@@ -306,7 +344,7 @@ impl AuditLog for MemoryStore {
 }
 
 #[async_trait]
-impl UsageStore for MemoryStore {
+impl UsageWriter for MemoryStore {
     async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut state = self.state();
@@ -343,7 +381,10 @@ impl UsageStore for MemoryStore {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl UsageReader for MemoryStore {
     async fn request_counts(
         &self,
         client_ids: &[ClientId],
@@ -386,7 +427,7 @@ impl CredentialStateReader for MemoryStore {
                 .is_some_and(|expires_at| *expires_at > now)
         });
         Ok(CredentialState {
-            credential: CredentialStore::get(self, client_id).await?,
+            credential: CredentialReader::get(self, client_id).await?,
             token_denied,
             uses_this_month,
         })
@@ -404,31 +445,7 @@ impl TokenDenyList for MemoryStore {
 }
 
 #[async_trait]
-impl FailureCounter for MemoryStore {
-    async fn failures(
-        &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
-    ) -> Result<Failures, StoreError> {
-        let now = self.clock.now();
-        let state = self.state();
-        let count = |counter: FailureCount| {
-            state
-                .failures
-                .get(&(counter, window_start))
-                .filter(|(_, expires_at)| *expires_at > now)
-                .map_or(0, |(count, _)| *count)
-        };
-        Ok(Failures {
-            client_from_source: count(FailureCount::ClientFromSource(
-                client_id.clone(),
-                source.clone(),
-            )),
-            source: count(FailureCount::Source(source.clone())),
-        })
-    }
-
+impl ThrottleReader for MemoryStore {
     async fn credential_and_failures(
         &self,
         client_id: &ClientId,
@@ -436,11 +453,14 @@ impl FailureCounter for MemoryStore {
         window_start: Timestamp,
     ) -> Result<(Option<Credential>, Failures), StoreError> {
         Ok((
-            CredentialStore::get(self, client_id).await?,
-            self.failures(client_id, source, window_start).await?,
+            CredentialReader::get(self, client_id).await?,
+            self.failures(client_id, source, window_start),
         ))
     }
+}
 
+#[async_trait]
+impl FailureRecorder for MemoryStore {
     async fn record_failure(
         &self,
         client_id: &ClientId,
@@ -464,7 +484,7 @@ impl FailureCounter for MemoryStore {
 }
 
 #[async_trait]
-impl SweepIndex for MemoryStore {
+impl SweepCheckpoint for MemoryStore {
     async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError> {
         Ok(self.state().sweep_checkpoint)
     }
@@ -473,7 +493,10 @@ impl SweepIndex for MemoryStore {
         self.state().sweep_checkpoint = Some(hour);
         Ok(())
     }
+}
 
+#[async_trait]
+impl SweepIndex for MemoryStore {
     async fn due(
         &self,
         hour: Timestamp,

@@ -128,18 +128,16 @@ impl Retention {
     }
 }
 
-/// Credentials and their lifecycle writes. Every write carries its audit event and lands
-/// atomically with it, conditioned on the version the caller read.
+/// Reads one credential.
 #[async_trait]
-pub trait CredentialStore: Send + Sync {
-    /// Fails with `AlreadyExists` if the client ID is taken.
-    async fn insert(&self, created: &Transition) -> Result<(), StoreError>;
+pub trait CredentialReader: Send + Sync {
     /// Strongly consistent. `None` for unknown, deleted, or past-retention credentials.
     async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError>;
-    /// Fails with `Conflict` unless the stored version is still `expected_version`.
-    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError>;
-    /// Fails with `Conflict` unless the stored version is still `credential.version`.
-    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Lists a tenant's credentials.
+#[async_trait]
+pub trait CredentialListing: Send + Sync {
     /// Newest first; `status` filters on the status computed at the store's current time.
     async fn list(
         &self,
@@ -147,6 +145,24 @@ pub trait CredentialStore: Send + Sync {
         status: Option<Status>,
         page: &PageRequest,
     ) -> Result<Page<Credential>, StoreError>;
+}
+
+/// Adds and removes credentials. Every write carries its audit event and lands atomically
+/// with it.
+#[async_trait]
+pub trait CredentialWriter: Send + Sync {
+    /// Fails with `AlreadyExists` if the client ID is taken.
+    async fn insert(&self, created: &Transition) -> Result<(), StoreError>;
+    /// Fails with `Conflict` unless the stored version is still `credential.version`.
+    async fn delete(&self, credential: &Credential, event: &AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Applies a lifecycle transition to a stored credential, with its audit event, atomically,
+/// conditioned on the version the caller read.
+#[async_trait]
+pub trait TransitionWriter: Send + Sync {
+    /// Fails with `Conflict` unless the stored version is still `expected_version`.
+    async fn update(&self, expected_version: u64, change: &Transition) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -191,10 +207,16 @@ impl UsageBatch {
 /// request token for ten minutes).
 pub const USAGE_WRITE_ID_LIFETIME: Duration = Duration::minutes(10);
 
+/// Counts uses, a batch at a time.
 #[async_trait]
-pub trait UsageStore: Send + Sync {
+pub trait UsageWriter: Send + Sync {
     /// Adds the batch's uses to its month's count in one atomic, idempotent write.
     async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError>;
+}
+
+/// Reads the counted uses.
+#[async_trait]
+pub trait UsageReader: Send + Sync {
     /// Uses in `month`; credentials with none are absent from the map.
     async fn request_counts(
         &self,
@@ -218,26 +240,25 @@ pub struct Failures {
     pub source: u32,
 }
 
-/// Failed client authentications per client ID and source address, and per source address,
-/// in fixed time windows, for throttling. Counting per address (never per client ID alone)
-/// keeps a stranger who knows a public client ID from locking its owner out.
+/// What an authentication reads before it decides whether to spend a hash: the credential and
+/// the failures that may throttle the request. Counting per address (never per client ID
+/// alone) keeps a stranger who knows a public client ID from locking its owner out.
 #[async_trait]
-pub trait FailureCounter: Send + Sync {
-    /// Failures recorded in the window that starts at `window_start`.
-    async fn failures(
-        &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
-    ) -> Result<Failures, StoreError>;
-    /// The credential (strongly consistent) and the failures in the window, in one round
-    /// trip: what an authentication needs before it decides whether to spend a hash.
+pub trait ThrottleReader: Send + Sync {
+    /// The credential (strongly consistent) and the failures recorded in the window that
+    /// starts at `window_start`, in one round trip.
     async fn credential_and_failures(
         &self,
         client_id: &ClientId,
         source: &SourceAddress,
         window_start: Timestamp,
     ) -> Result<(Option<Credential>, Failures), StoreError>;
+}
+
+/// Counts failed client authentications per client ID and source address, and per source
+/// address, in fixed time windows.
+#[async_trait]
+pub trait FailureRecorder: Send + Sync {
     /// Counts one failure in both counts; the counters expire (by TTL) at `window_end`.
     async fn record_failure(
         &self,
@@ -289,13 +310,19 @@ pub struct DuePage {
     pub items_read: u64,
 }
 
-/// The sparse expiry index (GSI2) and the sweeper's checkpoint in it.
+/// Where the sweeper got to in the expiry index: its own bookmark, which only it reads and
+/// writes.
 #[async_trait]
-pub trait SweepIndex: Send + Sync {
+pub trait SweepCheckpoint: Send + Sync {
     /// The start of the oldest hour that may still hold unrecorded work; `None` before the
     /// first sweep.
     async fn sweep_checkpoint(&self) -> Result<Option<Timestamp>, StoreError>;
     async fn save_sweep_checkpoint(&self, hour: Timestamp) -> Result<(), StoreError>;
+}
+
+/// The sparse expiry index (GSI2).
+#[async_trait]
+pub trait SweepIndex: Send + Sync {
     /// Credentials in the bucket of the hour starting at `hour` that are due at or before
     /// `until`, in due order, after `after`. Read from an eventually consistent index: callers
     /// write with the version they read, and re-read on a conflict.
@@ -308,25 +335,30 @@ pub trait SweepIndex: Send + Sync {
     ) -> Result<DuePage, StoreError>;
 }
 
-/// The records of requests made with an idempotency key, written in the same transaction as
-/// the change they made, so that a record exists exactly when its change was applied.
+/// Reads the records of requests made with an idempotency key.
 #[async_trait]
-pub trait IdempotencyStore: Send + Sync {
+pub trait IdempotencyReader: Send + Sync {
     /// The live record for `key` in `tenant` (strongly consistent), if any.
     async fn recall(
         &self,
         tenant: &TenantId,
         key: &KeyDigest,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
-    /// [`CredentialStore::insert`] with `record`, atomically; `IdempotencyKeyTaken` when a live
-    /// record has the key.
+}
+
+/// Lifecycle writes made with an idempotency key: the record is written in the same
+/// transaction as the change, so that a record exists exactly when its change was applied.
+#[async_trait]
+pub trait RememberingWriter: Send + Sync {
+    /// [`CredentialWriter::insert`] with `record`, atomically; `IdempotencyKeyTaken` when a
+    /// live record has the key.
     async fn insert_remembered(
         &self,
         created: &Transition,
         record: &IdempotencyRecord,
     ) -> Result<(), StoreError>;
-    /// [`CredentialStore::update`] with `record`, atomically; `IdempotencyKeyTaken` when a live
-    /// record has the key (whether or not the version still matches).
+    /// [`TransitionWriter::update`] with `record`, atomically; `IdempotencyKeyTaken` when a
+    /// live record has the key (whether or not the version still matches).
     async fn update_remembered(
         &self,
         expected_version: u64,
@@ -335,51 +367,59 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-// Each consumer holds the narrowest of these that it uses, so that a test's fake implements
-// only those ports, and a function's bootstrap links only their implementations.
+// Each consumer holds exactly the ports it calls (ARCHITECTURE.md has the table), bundled
+// under one name so that it holds one `Arc`; a test's fake implements only those ports, and a
+// function's bootstrap links only their implementations.
 
-/// What the client authenticator uses: the credential, and the failures that throttle it.
-pub trait ClientStore: CredentialStore + FailureCounter {}
-
-impl<T: CredentialStore + FailureCounter + ?Sized> ClientStore for T {}
-
-/// What the token endpoints use: introspection reads a token's credential and the deny list
-/// in one round trip, as the authorizer does. Holding only this (not [`Store`]) keeps the
-/// other ports' implementations (audit listings, the sweep index, idempotency records) out of
-/// the token functions' bootstraps.
-pub trait TokenStore: ClientStore + TokenDenyList + UsageStore + CredentialStateReader {}
-
-impl<T: ClientStore + TokenDenyList + UsageStore + CredentialStateReader + ?Sized> TokenStore
-    for T
-{
+/// Declares a consumer's bundle of ports, implemented by every store that has them all.
+macro_rules! ports {
+    ($(#[$doc:meta])* $name:ident: $first:ident $(+ $rest:ident)*) => {
+        $(#[$doc])*
+        pub trait $name: $first $(+ $rest)* {}
+        impl<T: $first $(+ $rest)* + ?Sized> $name for T {}
+    };
 }
 
-/// What the request authorizer uses: the token endpoints' ports (it authenticates Basic
-/// clients as they do, and reads a token's state as introspection does).
-pub trait VerifierStore: TokenStore {}
+ports! {
+    /// The client authenticator's: the credential with the failures that throttle it, and
+    /// counting a failure.
+    ClientPorts: ThrottleReader + FailureRecorder
+}
 
-impl<T: TokenStore + ?Sized> VerifierStore for T {}
+ports! {
+    /// The token service's (introspection and revocation): a token's credential and the deny
+    /// list in one read, and denying a token.
+    TokenPorts: CredentialStateReader + TokenDenyList
+}
 
-/// What the management service uses: lifecycle writes with their idempotency records, the
-/// audit trail, and the request counts its views show.
-pub trait ManagementStore: CredentialStore + AuditLog + UsageStore + IdempotencyStore {}
+ports! {
+    /// The request authorizer's: a token's credential state in one read, and a Basic client's
+    /// stored uses when its credential has a quota.
+    VerifierPorts: CredentialStateReader + UsageReader
+}
 
-impl<T: CredentialStore + AuditLog + UsageStore + IdempotencyStore + ?Sized> ManagementStore for T {}
+ports! {
+    /// The expiry sweeper's: the index, its bookmark in it, and the transitions it records.
+    SweepPorts: SweepIndex + SweepCheckpoint + CredentialReader + TransitionWriter
+}
 
-/// What the expiry sweeper uses: the sweep index, and the credentials it records expiries on.
-pub trait SweepStore: CredentialStore + SweepIndex {}
+ports! {
+    /// The management service's: reading, listing and writing credentials (with their
+    /// idempotency records), the audit trail, and the request counts its views show.
+    ManagementPorts: CredentialReader
+        + CredentialListing
+        + CredentialWriter
+        + TransitionWriter
+        + RememberingWriter
+        + IdempotencyReader
+        + AuditLog
+        + UsageReader
+}
 
-impl<T: CredentialStore + SweepIndex + ?Sized> SweepStore for T {}
-
-/// Everything a deployment's storage offers: what one process serving every function (the
-/// local gateway, the test harness) holds and hands out as the narrower ports.
-pub trait Store: VerifierStore + ManagementStore + SweepStore {}
-
-impl<T: VerifierStore + ManagementStore + SweepStore + ?Sized> Store for T {}
+ports! {
+    /// Everything a deployment's storage offers: what one process serving every function (the
+    /// local gateway, the test harness) holds and hands out as the bundles above.
+    Store: ClientPorts + TokenPorts + VerifierPorts + SweepPorts + ManagementPorts + UsageWriter
+}
 
 pub type SharedStore = Arc<dyn Store>;
-pub type SharedClientStore = Arc<dyn ClientStore>;
-pub type SharedTokenStore = Arc<dyn TokenStore>;
-pub type SharedVerifierStore = Arc<dyn VerifierStore>;
-pub type SharedManagementStore = Arc<dyn ManagementStore>;
-pub type SharedSweepStore = Arc<dyn SweepStore>;
