@@ -305,7 +305,7 @@ fn payload_v2(
     parts: &hyper::http::request::Parts,
     body: &Bytes,
     route_key: String,
-    path_parameters: &[(&'static str, String)],
+    path_parameters: &[(String, String)],
     claims: Option<std::collections::HashMap<String, String>>,
     peer: SocketAddr,
 ) -> Value {

@@ -2,8 +2,9 @@
 //! gateway and the test harness dispatch through it, and the SAM template and the OpenAPI
 //! document are checked against it.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use clavis_core::route::RouteTemplate;
 use lambda_http::{Body, Request, Response};
 
 use super::{credentials, oauth};
@@ -181,40 +182,37 @@ pub const ROUTES: [Route; 19] = {
 };
 
 impl Route {
-    /// The path parameters, if `path` matches this route's template.
-    pub fn match_path(&self, path: &str) -> Option<Vec<(&'static str, String)>> {
-        let mut template = self.path.split('/');
-        let mut actual = path.split('/');
-        let mut parameters = Vec::new();
-        loop {
-            match (template.next(), actual.next()) {
-                (None, None) => return Some(parameters),
-                (Some(t), Some(a)) => match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                    Some(name) if !a.is_empty() => parameters.push((name, a.to_owned())),
-                    Some(_) => return None,
-                    None if t == a => {}
-                    None => return None,
-                },
-                _ => return None,
-            }
-        }
-    }
-
     /// API Gateway's route key, e.g. `POST /v1/tenants/{tenant}/credentials`.
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
 }
 
-/// The route for a request, as API Gateway would choose it.
-pub fn find_route(
-    method: &str,
-    path: &str,
-) -> Option<(&'static Route, Vec<(&'static str, String)>)> {
+/// Each route of the table with its parsed template, parsed once per process. A key that
+/// does not parse would drop its route; a unit test parses every key.
+static TEMPLATES: LazyLock<Vec<(&'static Route, RouteTemplate)>> = LazyLock::new(|| {
     ROUTES
         .iter()
-        .filter(|route| route.method == method)
-        .find_map(|route| route.match_path(path).map(|parameters| (route, parameters)))
+        .filter_map(|route| RouteTemplate::parse(&route.key()).ok().map(|t| (route, t)))
+        .collect()
+});
+
+/// The route for a request, as API Gateway would choose it (the most specific match), with
+/// its path parameters by name.
+pub fn find_route(method: &str, path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    TEMPLATES
+        .iter()
+        .filter_map(|(route, template)| Some((*route, template.matches(method, &segments)?)))
+        .max_by_key(|(_, found)| found.specificity)
+        .map(|(route, found)| {
+            let parameters = found
+                .parameters
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect();
+            (route, parameters)
+        })
 }
 
 /// Every function name in the route table, once each.
@@ -289,6 +287,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_route_key_parses() {
+        assert_eq!(TEMPLATES.len(), ROUTES.len());
+    }
+
+    #[test]
     fn routes_are_unique_and_every_function_has_one() {
         let mut keys: Vec<String> = ROUTES.iter().map(Route::key).collect();
         keys.sort();
@@ -308,8 +311,8 @@ mod tests {
         assert_eq!(
             params,
             [
-                ("tenant", "acme".to_owned()),
-                ("client_id", "cid_x".to_owned())
+                ("tenant".to_owned(), "acme".to_owned()),
+                ("client_id".to_owned(), "cid_x".to_owned())
             ]
         );
         let (route, _) = find_route("GET", "/v1/tenants/acme/audit").unwrap();

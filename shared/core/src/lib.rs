@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
 pub mod retry;
+pub mod route;
 pub mod secret;
 pub mod service;
 pub mod source;

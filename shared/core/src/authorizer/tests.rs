@@ -1,6 +1,8 @@
 use super::*;
-use crate::credential::RequestQuota;
+use crate::credential::{Credential, RequestQuota, Scope};
 use crate::lifecycle::{self, DetailsPatch};
+use crate::time::Timestamp;
+use crate::token::AccessTokenClaims;
 
 fn routes() -> RouteScopes {
     RouteScopes::parse(
