@@ -153,11 +153,7 @@ pub fn persistent_pepper(path: &Path) -> Result<String, IdpError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(file_error)?;
     }
-    let pepper =
-        clavis_core::idempotency::IdempotencyPepper::generate().map_err(|_| IdpError::File {
-            path: path.display().to_string(),
-            source: std::io::Error::other("no randomness for the idempotency pepper"),
-        })?;
+    let pepper = clavis_core::idempotency::IdempotencyPepper::generate();
     let text = base64::engine::general_purpose::STANDARD.encode(pepper.expose());
     write_private(path, &text).map_err(file_error)?;
     Ok(text)

@@ -20,7 +20,6 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::SystemRandom;
 use chrono::{Duration, TimeZone, Utc};
 use lru::LruCache;
 use tokio::sync::Semaphore;
@@ -99,13 +98,12 @@ pub struct VerificationCache {
 
 impl VerificationCache {
     /// `capacity` 0 disables the cache (every request pays argon2).
-    pub fn new(capacity: usize) -> Result<Self, AuthFailure> {
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
-            .map_err(|_| AuthFailure::Internal("no randomness for the cache key".into()))?;
-        Ok(Self {
+    pub fn new(capacity: usize) -> Self {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &crate::random::bytes::<32>());
+        Self {
             key,
             entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
-        })
+        }
     }
 
     fn lock(&self) -> Option<std::sync::MutexGuard<'_, LruCache<Vec<u8>, String>>> {
@@ -324,7 +322,7 @@ mod tests {
             store.clone(),
             hasher.clone(),
             clock.clone(),
-            VerificationCache::new(cache_entries).unwrap(),
+            VerificationCache::new(cache_entries),
             ThrottlePolicy::default(),
         );
         Setup {

@@ -13,7 +13,6 @@ use std::fmt;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::digest;
 use aws_lc_rs::hkdf::{self, HKDF_SHA256, KeyType};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::ids::{ClientId, TenantId};
@@ -56,12 +55,9 @@ impl IdempotencyPepper {
 
     /// A fresh one: for a process that keeps no records beyond its life (tests, `STORE=memory`),
     /// or to be stored once (the local data directory).
-    pub fn generate() -> Result<Self, SealError> {
-        let mut bytes = [0u8; PEPPER_MIN_LEN];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| SealError)?;
-        Ok(Self(SecretBox::new(Box::new(bytes))))
+    pub fn generate() -> Self {
+        let bytes: [u8; PEPPER_MIN_LEN] = crate::random::bytes();
+        Self(SecretBox::new(Box::new(bytes)))
     }
 
     pub fn expose(&self) -> &[u8] {
@@ -135,10 +131,7 @@ impl IdempotencyKey {
         context: &[u8],
         secret: &ClientSecret,
     ) -> Result<Vec<u8>, SealError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| SealError)?;
+        let nonce: [u8; NONCE_LEN] = crate::random::bytes();
         let mut sealed = secret.expose().as_bytes().to_vec();
         self.sealing_key(pepper, tenant)
             .seal_in_place_append_tag(
@@ -392,7 +385,7 @@ mod tests {
             Some(SealError)
         );
         // A copy of the table and the right key open nothing without the server's pepper.
-        let other = IdempotencyPepper::generate().unwrap();
+        let other = IdempotencyPepper::generate();
         assert_eq!(
             the_key.open(&other, &acme, b"record-1", &sealed).err(),
             Some(SealError)

@@ -5,8 +5,6 @@ use std::fmt;
 use std::sync::Mutex;
 
 use rand::distr::{Distribution, Uniform};
-use rand::rngs::SysRng;
-use rand_core::UnwrapErr;
 use serde::{Deserialize, Serialize};
 
 const CLIENT_ID_PREFIX: &str = "cid_";
@@ -23,8 +21,7 @@ pub struct ClientId(String);
 impl ClientId {
     pub fn generate() -> Self {
         let alphabet = Uniform::new(0, BASE32_LOWER.len()).expect("non-empty alphabet");
-        // The OS CSPRNG failing is unrecoverable: there is no safe identifier to hand out instead.
-        let mut rng = UnwrapErr(SysRng);
+        let mut rng = crate::random::os_rng();
         let random: String = alphabet
             .sample_iter(&mut rng)
             .take(CLIENT_ID_RANDOM_LEN)

@@ -21,7 +21,7 @@ impl Backoff {
             .saturating_mul(2u32.saturating_pow(retry))
             .min(self.max);
         let half = ceiling / 2;
-        half + half.mul_f64(rand::random_range(0.0..=1.0))
+        half + half.mul_f64(crate::random::unit())
     }
 
     /// Sleeps [`delay`](Self::delay) of `retry`.

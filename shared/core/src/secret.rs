@@ -7,8 +7,6 @@ use std::fmt;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
 use rand::distr::{Alphanumeric, SampleString};
-use rand::rngs::SysRng;
-use rand_core::UnwrapErr;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
@@ -32,7 +30,7 @@ impl ClientSecret {
     /// `csk_<environment>_<43 random base62 characters>_<checksum>` from the OS CSPRNG.
     pub fn generate(environment: Environment) -> Self {
         // The OS CSPRNG failing is unrecoverable: there is no safe secret to hand out instead.
-        let random = Alphanumeric.sample_string(&mut UnwrapErr(SysRng), RANDOM_LEN);
+        let random = Alphanumeric.sample_string(&mut crate::random::os_rng(), RANDOM_LEN);
         let body = format!("{SECRET_PREFIX}_{}_{random}", environment.as_str());
         let checksum = checksum(body.as_bytes());
         Self(SecretString::from(format!("{body}_{checksum}")))
@@ -178,10 +176,8 @@ impl SecretHasher {
     pub fn decoy(&self) -> SecretHash {
         use base64::Engine;
         use base64::engine::general_purpose::STANDARD_NO_PAD;
-        use rand::RngExt;
-        let mut rng = UnwrapErr(SysRng);
-        let salt: [u8; 16] = rng.random();
-        let output: [u8; 32] = rng.random();
+        let salt: [u8; 16] = crate::random::bytes();
+        let output: [u8; 32] = crate::random::bytes();
         SecretHash(format!(
             "$argon2id$v=19${}${}${}",
             self.params,

@@ -118,7 +118,6 @@ async fn instance(
         &token_settings,
         AuthorizerSettings::from_env(&env).expect("settings"),
     )
-    .expect("app")
 }
 
 fn setup() -> (Arc<MemoryStore>, Arc<SecretHasher>, String) {

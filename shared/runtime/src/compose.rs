@@ -142,15 +142,14 @@ pub fn client_parts(
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     settings: &TokenSettings,
-) -> Result<(ClientAuthenticator, Arc<UsageRecorder>), ConfigError> {
-    let cache = VerificationCache::new(settings.verification_cache_entries)
-        .map_err(|e| ConfigError::new("VERIFICATION_CACHE_ENTRIES", e.to_string()))?;
+) -> (ClientAuthenticator, Arc<UsageRecorder>) {
+    let cache = VerificationCache::new(settings.verification_cache_entries);
     let usage = Arc::new(UsageRecorder::new(
         store.usage(),
         settings.usage_flush_interval,
     ));
     let clients = ClientAuthenticator::new(store.client(), hasher, clock, cache, settings.throttle);
-    Ok((clients, usage))
+    (clients, usage)
 }
 
 /// The OAuth functions' state: the token service, with the store, the signing keys, and the
@@ -161,17 +160,23 @@ pub fn oauth_app(
     clock: Arc<dyn Clock>,
     tokens: Tokens,
     settings: &TokenSettings,
-) -> Result<OAuthApp, ConfigError> {
-    let (clients, usage) = client_parts(store, hasher, Arc::clone(&clock), settings)?;
-    Ok(OAuthApp {
+) -> OAuthApp {
+    let (clients, usage) = client_parts(store, hasher, Arc::clone(&clock), settings);
+    OAuthApp {
         tokens: TokenService::new(clients, tokens, store.token(), clock, usage),
-    })
+    }
 }
 
 impl FromEnv for OAuthApp {
     async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let c = ClientSettings::from_env(env).await?;
-        oauth_app(&c.store, c.hasher, c.clock, c.tokens, &c.settings)
+        Ok(oauth_app(
+            &c.store,
+            c.hasher,
+            c.clock,
+            c.tokens,
+            &c.settings,
+        ))
     }
 }
 
@@ -183,9 +188,9 @@ pub fn authorizer_app(
     tokens: Tokens,
     token_settings: &TokenSettings,
     settings: AuthorizerSettings,
-) -> Result<AuthorizerApp, ConfigError> {
-    let (clients, usage) = client_parts(store, hasher, Arc::clone(&clock), token_settings)?;
-    Ok(AuthorizerApp {
+) -> AuthorizerApp {
+    let (clients, usage) = client_parts(store, hasher, Arc::clone(&clock), token_settings);
+    AuthorizerApp {
         verifier: RequestVerifier::new(
             ApiRules {
                 routes: settings.routes,
@@ -198,7 +203,7 @@ pub fn authorizer_app(
             clock,
             usage,
         ),
-    })
+    }
 }
 
 impl FromEnv for AuthorizerApp {
@@ -207,7 +212,14 @@ impl FromEnv for AuthorizerApp {
     async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = AuthorizerSettings::from_env(env)?;
         let c = ClientSettings::from_env(env).await?;
-        authorizer_app(&c.store, c.hasher, c.clock, c.tokens, &c.settings, settings)
+        Ok(authorizer_app(
+            &c.store,
+            c.hasher,
+            c.clock,
+            c.tokens,
+            &c.settings,
+            settings,
+        ))
     }
 }
 
@@ -251,7 +263,7 @@ impl Deployment {
                 tokens.verifying_only(),
                 &token_settings,
                 AuthorizerSettings::from_env(env)?,
-            )?)),
+            ))),
         };
         let oauth = Arc::new(oauth_app(
             &store,
@@ -259,7 +271,7 @@ impl Deployment {
             Arc::clone(&clock),
             tokens,
             &token_settings,
-        )?);
+        ));
         let sweeper = Sweeper::new(
             store.sweep(),
             Arc::clone(&clock),

@@ -560,8 +560,7 @@ pub async fn idempotency_pepper(env: &Env, region: &str) -> Result<IdempotencyPe
     if let Some(inline) = env.optional("IDEMPOTENCY_PEPPER") {
         return decode("IDEMPOTENCY_PEPPER", inline);
     }
-    IdempotencyPepper::generate()
-        .map_err(|_| ConfigError::new("IDEMPOTENCY_PEPPER", "no randomness to make one"))
+    Ok(IdempotencyPepper::generate())
 }
 
 /// `ACCEPTED_ENVIRONMENTS`: comma-separated `live`/`test`, at least one; both by default.
