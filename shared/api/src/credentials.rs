@@ -112,7 +112,7 @@ fn issued_body(snapshot: &Snapshot) -> serde_json::Value {
         credential: CredentialView::from(snapshot),
         client_secret_notice: SECRET_NOTICE,
     };
-    // Our own view type always serialises; `Null` would only fail the field reads below.
+    // Our own view type (strings, numbers, lists) always serialises.
     serde_json::to_value(view).unwrap_or_default()
 }
 
@@ -123,21 +123,26 @@ fn secret_response(
     issued: Issued,
     tenant: Option<&TenantId>,
 ) -> Response<Body> {
-    let (mut body, secret, replayed) = match issued {
-        Issued::Fresh(snapshot, secret) => (issued_body(&snapshot), secret, false),
-        Issued::Replayed { response, secret } => (response, secret, true),
+    let (mut body, secret, client_id, version, replayed) = match issued {
+        Issued::Fresh(snapshot, secret) => {
+            let credential = &snapshot.credential;
+            let (client_id, version) = (credential.client_id.clone(), credential.version);
+            (issued_body(&snapshot), secret, client_id, version, false)
+        }
+        Issued::Replayed {
+            response,
+            secret,
+            client_id,
+            version,
+        } => (response, secret, client_id, version, true),
     };
     if let Some(fields) = body.as_object_mut() {
         fields.insert("client_secret".into(), secret.expose().into());
     }
-    let credential = &body["credential"];
-    let version = credential["version"].as_u64();
-    let location = tenant
-        .zip(credential["client_id"].as_str())
-        .map(|(tenant, client_id)| format!("/v1/tenants/{tenant}/credentials/{client_id}"));
+    let location = tenant.map(|tenant| format!("/v1/tenants/{tenant}/credentials/{client_id}"));
     let mut response = json_response(status, &body);
     let headers = response.headers_mut();
-    if let Some(value) = version.and_then(|v| HeaderValue::from_str(&etag(v)).ok()) {
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
         headers.insert(header::ETAG, value);
     }
     if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {

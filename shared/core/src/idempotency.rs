@@ -271,6 +271,8 @@ pub struct IdempotencyRecord {
     pub key: KeyDigest,
     pub operation: Operation,
     pub client_id: ClientId,
+    /// The credential's version after the change: the answer's ETag.
+    pub version: u64,
     pub fingerprint: Fingerprint,
     /// The response body without the secret, as the handler rendered it.
     pub response: serde_json::Value,

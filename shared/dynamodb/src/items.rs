@@ -286,6 +286,10 @@ pub(super) struct IdempotencyItem {
     key_digest: String,
     operation: String,
     client_id: String,
+    /// Absent from records written before it was kept (they live a day): their version is
+    /// the one in the response they hold.
+    #[serde(default)]
+    version: Option<u64>,
     fingerprint: String,
     /// The response body without the secret, as JSON text.
     response: String,
@@ -321,6 +325,7 @@ impl IdempotencyItem {
             key_digest: record.key.as_str().to_owned(),
             operation: record.operation.as_str().to_owned(),
             client_id: record.client_id.to_string(),
+            version: Some(record.version),
             fingerprint: record.fingerprint.as_str().to_owned(),
             response: record.response.to_string(),
             sealed_secret: record.sealed_secret.clone(),
@@ -336,6 +341,12 @@ impl IdempotencyItem {
                 self.entity
             )));
         }
+        let response: serde_json::Value = serde_json::from_str(&self.response)
+            .map_err(|_| corrupt("response", &self.response))?;
+        let version = self
+            .version
+            .or_else(|| response["credential"]["version"].as_u64())
+            .ok_or_else(|| corrupt("version", "absent"))?;
         Ok(IdempotencyRecord {
             tenant: TenantId::parse(&self.tenant).ok_or_else(|| corrupt("tenant", &self.tenant))?,
             key: KeyDigest::parse(&self.key_digest)
@@ -344,9 +355,9 @@ impl IdempotencyItem {
                 .ok_or_else(|| corrupt("operation", &self.operation))?,
             client_id: ClientId::parse(&self.client_id)
                 .ok_or_else(|| corrupt("client_id", &self.client_id))?,
+            version,
             fingerprint: Fingerprint::from_stored(&self.fingerprint),
-            response: serde_json::from_str(&self.response)
-                .map_err(|_| corrupt("response", &self.response))?,
+            response,
             sealed_secret: self.sealed_secret,
             created_at: stored_time("created_at", &self.created_at)?,
             expires_at: chrono::DateTime::from_timestamp(self.ttl, 0)

@@ -776,6 +776,7 @@ fn record(
         key: digest,
         operation,
         client_id: client_id.clone(),
+        version: 1,
         fingerprint: Fingerprint::of(&[b"request"]),
         response: serde_json::json!({"credential": {"client_id": client_id.to_string(), "version": 1}, "client_secret_notice": "once"}),
         sealed_secret: vec![0, 1, 2, 254, 255],

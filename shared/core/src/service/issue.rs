@@ -36,10 +36,13 @@ pub struct Once<'a> {
 #[derive(Debug)]
 pub enum Issued {
     Fresh(Snapshot, ClientSecret),
-    /// The first answer's body without its secret, and the secret, unsealed with the key.
+    /// The first answer's body without its secret, the secret, unsealed with the key, and the
+    /// credential and version the first answer named.
     Replayed {
         response: serde_json::Value,
         secret: ClientSecret,
+        client_id: ClientId,
+        version: u64,
     },
 }
 
@@ -61,6 +64,7 @@ impl Remembering<'_> {
             key: self.key.clone(),
             operation: self.operation,
             client_id: snapshot.credential.client_id.clone(),
+            version: snapshot.credential.version,
             fingerprint: self.fingerprint.clone(),
             response: (self.render)(snapshot),
             sealed_secret: self.sealed_secret.clone(),
@@ -136,6 +140,8 @@ impl CredentialService {
         Ok(Some(Issued::Replayed {
             response: record.response,
             secret,
+            client_id: record.client_id,
+            version: record.version,
         }))
     }
 
