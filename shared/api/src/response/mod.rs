@@ -5,6 +5,9 @@ use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+mod oauth;
+pub use oauth::OAuthError;
+
 use clavis_core::auth::AuthError;
 use clavis_core::credential::ValidationError;
 use clavis_core::service::ServiceError;
