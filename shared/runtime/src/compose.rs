@@ -11,9 +11,10 @@ use clavis_core::catalogue::ScopeCatalogue;
 use clavis_core::client_auth::{ClientAuthenticator, VerificationCache};
 use clavis_dynamodb::DynamoStore;
 
+use crate::aws::idempotency_pepper;
 use crate::config::{
-    AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, idempotency_pepper,
-    retention, scope_catalogue, secret_hasher,
+    AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, retention, scope_catalogue,
+    secret_hasher,
 };
 use clavis_core::idempotency::IdempotencyPepper;
 use clavis_core::secret::SecretHasher;

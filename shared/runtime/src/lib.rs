@@ -19,6 +19,7 @@ pub use clavis_api::routes::{CredentialsEndpoint, OAuthEndpoint};
 use clavis_api::state::AuthorizerApp;
 use clavis_core::sweep::Sweeper;
 
+pub mod aws;
 pub mod compose;
 pub mod config;
 pub mod shutdown;
