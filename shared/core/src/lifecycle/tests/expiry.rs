@@ -1,6 +1,7 @@
 //! Editing an expiry under the lock window, and what the sweeper records.
 
 use super::*;
+use crate::audit::Actor;
 
 // --- edit expiry --------------------------------------------------------------------------------
 

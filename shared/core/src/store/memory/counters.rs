@@ -1,0 +1,144 @@
+//! The request path's ports in memory: usage counts, the deny list, failure counts, and a
+//! token's credential state read as one.
+
+use super::*;
+
+#[async_trait]
+impl UsageWriter for MemoryStore {
+    async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        // As DynamoDB's client request tokens: a batch written again within the lifetime of
+        // its ID counts nothing more.
+        state
+            .usage_writes
+            .retain(|_, written| now - *written < USAGE_WRITE_ID_LIFETIME);
+        if state
+            .usage_writes
+            .insert(batch.write_id.clone(), now)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let at = batch.latest;
+        let expires_at = at + self.retention.usage_counters;
+        let usage = state
+            .usage
+            .entry((batch.client_id.clone(), UsageMonth::of(at)))
+            .or_insert(Usage {
+                count: 0,
+                expires_at,
+            });
+        usage.count += batch.uses;
+        usage.expires_at = expires_at;
+        if let Some(credential) = state
+            .credentials
+            .get_mut(&batch.client_id)
+            .filter(|_| batch.refresh_last_used)
+            && credential.last_used_at.is_none_or(|last| last < at)
+        {
+            credential.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UsageReader for MemoryStore {
+    async fn request_counts(
+        &self,
+        client_ids: &[ClientId],
+        month: UsageMonth,
+    ) -> Result<HashMap<ClientId, u64>, StoreError> {
+        let now = self.clock.now();
+        let state = self.state();
+        Ok(client_ids
+            .iter()
+            .filter_map(|id| {
+                let usage = state.usage.get(&(id.clone(), month))?;
+                (usage.expires_at > now).then(|| (id.clone(), usage.count))
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CredentialStateReader for MemoryStore {
+    async fn credential_state(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        month: Option<UsageMonth>,
+    ) -> Result<CredentialState, StoreError> {
+        let uses_this_month = match month {
+            Some(month) => {
+                let counts = self
+                    .request_counts(std::slice::from_ref(client_id), month)
+                    .await?;
+                Some(counts.get(client_id).copied().unwrap_or(0))
+            }
+            None => None,
+        };
+        let now = self.clock.now();
+        let token_denied = jti.is_some_and(|jti| {
+            self.state()
+                .denied_tokens
+                .get(jti)
+                .is_some_and(|expires_at| *expires_at > now)
+        });
+        Ok(CredentialState {
+            credential: CredentialReader::get(self, client_id).await?,
+            token_denied,
+            uses_this_month,
+        })
+    }
+}
+
+#[async_trait]
+impl TokenDenyList for MemoryStore {
+    async fn deny_token(&self, jti: &str, token_expires_at: Timestamp) -> Result<(), StoreError> {
+        self.state()
+            .denied_tokens
+            .insert(jti.to_owned(), token_expires_at);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ThrottleReader for MemoryStore {
+    async fn credential_and_failures(
+        &self,
+        client_id: &ClientId,
+        source: &SourceAddress,
+        window_start: Timestamp,
+    ) -> Result<(Option<Credential>, Failures), StoreError> {
+        Ok((
+            CredentialReader::get(self, client_id).await?,
+            self.failures(client_id, source, window_start),
+        ))
+    }
+}
+
+#[async_trait]
+impl FailureRecorder for MemoryStore {
+    async fn record_failure(
+        &self,
+        client_id: &ClientId,
+        source: &SourceAddress,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        for counter in [
+            FailureCount::ClientFromSource(client_id.clone(), source.clone()),
+            FailureCount::Source(source.clone()),
+        ] {
+            let entry = state
+                .failures
+                .entry((counter, window_start))
+                .or_insert((0, window_end));
+            entry.0 += 1;
+        }
+        Ok(())
+    }
+}
