@@ -28,7 +28,7 @@ use crate::credential::{Credential, Status};
 use crate::ids::ClientId;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
 use crate::source::SourceAddress;
-use crate::store::{ClientPorts, Failures, StoreError};
+use crate::store::{ClientPorts, FailedAttempt, Failures, StoreError};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +201,12 @@ impl ClientAuthenticator {
         }
         let failed = async || {
             self.store
-                .record_failure(&client_id, source, window_start, window_end)
+                .record_failure(&FailedAttempt {
+                    client_id: &client_id,
+                    source,
+                    window_start,
+                    window_end,
+                })
                 .await
         };
         // A secret failing its checksum is refused without a hash, but counted like any

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::audit::AuditAction;
 use crate::credential::Credential;
 use crate::lifecycle;
-use crate::store::{DueCursor, StoreError, SweepPorts};
+use crate::store::{DueCursor, DueQuery, StoreError, SweepPorts};
 use crate::time::{Clock, Timestamp};
 
 /// Credentials read per index query.
@@ -97,7 +97,15 @@ impl Sweeper {
                     unfinished.get_or_insert(hour);
                     break 'hours;
                 }
-                let page = self.store.due(hour, now, after.as_ref(), PAGE_SIZE).await?;
+                let page = self
+                    .store
+                    .due(&DueQuery {
+                        hour,
+                        until: now,
+                        after: after.as_ref(),
+                        limit: PAGE_SIZE,
+                    })
+                    .await?;
                 report.queries += 1;
                 report.items_read += page.items_read;
                 report.found += page.credentials.len() as u64;

@@ -37,10 +37,10 @@ use clavis_core::store::keys::{
 };
 use clavis_core::store::{
     AuditLog, AuditScope, CredentialListing, CredentialReader, CredentialState,
-    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, FailureRecorder, Failures,
-    IdempotencyReader, Page, PageRequest, RememberingWriter, Retention, StoreError,
-    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter, UsageBatch,
-    UsageMonth, UsageReader, UsageWriter,
+    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery, FailedAttempt,
+    FailureRecorder, Failures, IdempotencyReader, Page, PageRequest, RememberingWriter, Retention,
+    StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
+    UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
 use schema::{GSI1, GSI2, TABLE};

@@ -291,14 +291,8 @@ impl ThrottleReader for DynamoStore {
 
 #[async_trait]
 impl FailureRecorder for DynamoStore {
-    async fn record_failure(
-        &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
-        window_end: Timestamp,
-    ) -> Result<(), StoreError> {
-        let window = failure_window_sk(window_start);
+    async fn record_failure(&self, failure: &FailedAttempt<'_>) -> Result<(), StoreError> {
+        let window = failure_window_sk(failure.window_start);
         let count = |pk: String| {
             self.client
                 .update_item()
@@ -307,13 +301,13 @@ impl FailureRecorder for DynamoStore {
                 .update_expression("ADD failures :one SET #ttl = :ttl, entity = :entity")
                 .expression_attribute_names("#ttl", TABLE.ttl_attribute)
                 .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":ttl", n(epoch(window_end)))
+                .expression_attribute_values(":ttl", n(epoch(failure.window_end)))
                 .expression_attribute_values(":entity", s(ENTITY_FAILURES))
                 .send()
         };
         let (for_client, for_source) = tokio::join!(
-            count(throttle_pk(client_id, source)),
-            count(source_throttle_pk(source))
+            count(throttle_pk(failure.client_id, failure.source)),
+            count(source_throttle_pk(failure.source))
         );
         for_client.map_err(map_sdk_error)?;
         for_source.map_err(map_sdk_error)?;

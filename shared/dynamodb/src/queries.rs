@@ -157,15 +157,9 @@ impl SweepCheckpoint for DynamoStore {
 
 #[async_trait]
 impl SweepIndex for DynamoStore {
-    async fn due(
-        &self,
-        hour: Timestamp,
-        until: Timestamp,
-        after: Option<&DueCursor>,
-        limit: usize,
-    ) -> Result<DuePage, StoreError> {
-        let bucket = sweep_bucket(hour);
-        let start = after.map(|cursor| {
+    async fn due(&self, query: &DueQuery<'_>) -> Result<DuePage, StoreError> {
+        let bucket = sweep_bucket(query.hour);
+        let start = query.after.map(|cursor| {
             let mut start = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
             start.insert("GSI2PK".into(), s(bucket.clone()));
             start.insert("GSI2SK".into(), s(cursor.sort_key.clone()));
@@ -178,9 +172,9 @@ impl SweepIndex for DynamoStore {
             .index_name(GSI2)
             .key_condition_expression("GSI2PK = :bucket AND GSI2SK <= :until")
             .expression_attribute_values(":bucket", s(bucket))
-            .expression_attribute_values(":until", s(sweep_sort_key_until(until)))
+            .expression_attribute_values(":until", s(sweep_sort_key_until(query.until)))
             .set_exclusive_start_key(start)
-            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .limit(i32::try_from(query.limit.max(1)).unwrap_or(i32::MAX))
             .send()
             .await
             .map_err(map_sdk_error)?;

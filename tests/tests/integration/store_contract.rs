@@ -12,7 +12,8 @@ use clavis_core::ids::ClientId;
 use clavis_core::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
 use clavis_core::source::SourceAddress;
 use clavis_core::store::{
-    AuditScope, CredentialState, Cursor, Failures, PageRequest, StoreError, UsageBatch, UsageMonth,
+    AuditScope, CredentialState, Cursor, FailedAttempt, Failures, Page, PageRequest, StoreError,
+    UsageBatch, UsageMonth,
 };
 use clavis_core::time::Timestamp;
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
@@ -69,6 +70,14 @@ async fn events(fx: &Fixture, credential: &Credential) -> Vec<AuditEvent> {
 async fn record_uses(fx: &Fixture, client_id: &ClientId, uses: u64, at: Timestamp, refresh: bool) {
     let batch = UsageBatch::new(client_id.clone(), uses, at, refresh);
     fx.store.record_uses(&batch).await.expect("uses recorded");
+}
+
+/// The first `limit` credentials listed for the tenant `acme`, newest first.
+async fn listed(fx: &Fixture, limit: usize) -> Page<Credential> {
+    fx.store
+        .list(&tenant("acme"), None, &PageRequest::first(limit))
+        .await
+        .expect("a listing")
 }
 
 fn kinds(events: &[AuditEvent]) -> Vec<&'static str> {
@@ -237,11 +246,7 @@ async fn deletes_are_versioned_and_keep_the_audit_trail(fx: Fixture) {
             "credential.created"
         ]
     );
-    let listed = fx
-        .store
-        .list(&tenant("acme"), None, &PageRequest::first(10))
-        .await
-        .unwrap();
+    let listed = listed(&fx, 10).await;
     assert!(listed.items.is_empty());
 }
 
@@ -289,11 +294,7 @@ async fn listing_pages_newest_first_without_gaps_or_repeats(fx: Fixture) {
         created.iter().collect::<HashSet<_>>(),
         "no other tenant, no gaps"
     );
-    let all = fx
-        .store
-        .list(&tenant("acme"), None, &PageRequest::first(100))
-        .await
-        .unwrap();
+    let all = listed(&fx, 100).await;
     let created_at: Vec<_> = all.items.iter().map(|c| c.created_at).collect();
     assert!(created_at.windows(2).all(|w| w[0] >= w[1]), "newest first");
     assert!(all.next_cursor.is_none());
@@ -390,13 +391,7 @@ async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
     }
     let c = insert(&fx, "acme").await;
     insert(&fx, "acme").await;
-    let credential_cursor = fx
-        .store
-        .list(&tenant("acme"), None, &PageRequest::first(1))
-        .await
-        .unwrap()
-        .next_cursor
-        .unwrap();
+    let credential_cursor = listed(&fx, 1).await.next_cursor.unwrap();
     let audit_scope = AuditScope::Tenant(tenant("acme"));
     let result = fx
         .store
@@ -422,13 +417,7 @@ async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
         "an audit cursor is no credential cursor"
     );
     // A well-formed cursor from one tenant's listing only positions another tenant's listing.
-    let cursor = fx
-        .store
-        .list(&tenant("acme"), None, &PageRequest::first(1))
-        .await
-        .unwrap()
-        .next_cursor
-        .unwrap();
+    let cursor = listed(&fx, 1).await.next_cursor.unwrap();
     let other = fx
         .store
         .list(&tenant("globex"), None, &PageRequest::after(10, cursor))
@@ -519,11 +508,7 @@ async fn ended_credentials_vanish_after_their_retention(fx: Fixture) {
         fx.store.get(&revoked.client_id).await.unwrap().is_none(),
         "gone once its ttl passes"
     );
-    let listed = fx
-        .store
-        .list(&tenant("acme"), None, &PageRequest::first(10))
-        .await
-        .unwrap();
+    let listed = listed(&fx, 10).await;
     let ids: Vec<_> = listed.items.iter().map(|c| &c.client_id).collect();
     assert_eq!(
         ids,
@@ -728,16 +713,31 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
     assert_eq!(failures(&a, &here, window).await, counts(0, 0));
     for _ in 0..3 {
         fx.store
-            .record_failure(&a, &here, window, end)
+            .record_failure(&FailedAttempt {
+                client_id: &a,
+                source: &here,
+                window_start: window,
+                window_end: end,
+            })
             .await
             .unwrap();
     }
     fx.store
-        .record_failure(&b, &here, window, end)
+        .record_failure(&FailedAttempt {
+            client_id: &b,
+            source: &here,
+            window_start: window,
+            window_end: end,
+        })
         .await
         .unwrap();
     fx.store
-        .record_failure(&a, &there, window, end)
+        .record_failure(&FailedAttempt {
+            client_id: &a,
+            source: &there,
+            window_start: window,
+            window_end: end,
+        })
         .await
         .unwrap();
     assert_eq!(failures(&a, &here, window).await, counts(3, 4));

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
     AuditLog, AuditScope, CredentialListing, CredentialReader, CredentialState,
-    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, FailureRecorder, Failures,
-    IdempotencyReader, Page, PageRequest, RememberingWriter, Retention, StoreError,
-    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
+    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery, FailedAttempt,
+    FailureRecorder, Failures, IdempotencyReader, Page, PageRequest, RememberingWriter, Retention,
+    StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
     USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use crate::audit::AuditEvent;

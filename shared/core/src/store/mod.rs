@@ -255,18 +255,22 @@ pub trait ThrottleReader: Send + Sync {
     ) -> Result<(Option<Credential>, Failures), StoreError>;
 }
 
+/// A failed client authentication, as throttling counts it.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedAttempt<'a> {
+    pub client_id: &'a ClientId,
+    pub source: &'a SourceAddress,
+    /// The fixed window it falls in.
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+}
+
 /// Counts failed client authentications per client ID and source address, and per source
 /// address, in fixed time windows.
 #[async_trait]
 pub trait FailureRecorder: Send + Sync {
-    /// Counts one failure in both counts; the counters expire (by TTL) at `window_end`.
-    async fn record_failure(
-        &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
-        window_end: Timestamp,
-    ) -> Result<(), StoreError>;
+    /// Counts one failure in both counts; the counters expire (by TTL) at the window's end.
+    async fn record_failure(&self, failure: &FailedAttempt<'_>) -> Result<(), StoreError>;
 }
 
 /// What the request authorizer needs to know about a token's credential, read together.
@@ -301,6 +305,16 @@ pub struct DueCursor {
     pub client_id: ClientId,
 }
 
+/// A page of the sweep index to read: credentials in the bucket of the hour starting at
+/// `hour` that are due at or before `until`, after `after`, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct DueQuery<'a> {
+    pub hour: Timestamp,
+    pub until: Timestamp,
+    pub after: Option<&'a DueCursor>,
+    pub limit: usize,
+}
+
 /// One page of credentials due in one hour bucket of the sweep index.
 #[derive(Debug, Clone)]
 pub struct DuePage {
@@ -323,16 +337,9 @@ pub trait SweepCheckpoint: Send + Sync {
 /// The sparse expiry index (GSI2).
 #[async_trait]
 pub trait SweepIndex: Send + Sync {
-    /// Credentials in the bucket of the hour starting at `hour` that are due at or before
-    /// `until`, in due order, after `after`. Read from an eventually consistent index: callers
-    /// write with the version they read, and re-read on a conflict.
-    async fn due(
-        &self,
-        hour: Timestamp,
-        until: Timestamp,
-        after: Option<&DueCursor>,
-        limit: usize,
-    ) -> Result<DuePage, StoreError>;
+    /// One page of the credentials `query` asks for, in due order. Read from an eventually
+    /// consistent index: callers write with the version they read, and re-read on a conflict.
+    async fn due(&self, query: &DueQuery<'_>) -> Result<DuePage, StoreError>;
 }
 
 /// Reads the records of requests made with an idempotency key.

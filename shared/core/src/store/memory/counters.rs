@@ -121,22 +121,16 @@ impl ThrottleReader for MemoryStore {
 
 #[async_trait]
 impl FailureRecorder for MemoryStore {
-    async fn record_failure(
-        &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
-        window_end: Timestamp,
-    ) -> Result<(), StoreError> {
+    async fn record_failure(&self, failure: &FailedAttempt<'_>) -> Result<(), StoreError> {
         let mut state = self.state();
         for counter in [
-            FailureCount::ClientFromSource(client_id.clone(), source.clone()),
-            FailureCount::Source(source.clone()),
+            FailureCount::ClientFromSource(failure.client_id.clone(), failure.source.clone()),
+            FailureCount::Source(failure.source.clone()),
         ] {
             let entry = state
                 .failures
-                .entry((counter, window_start))
-                .or_insert((0, window_end));
+                .entry((counter, failure.window_start))
+                .or_insert((0, failure.window_end));
             entry.0 += 1;
         }
         Ok(())

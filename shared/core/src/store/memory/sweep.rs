@@ -16,24 +16,18 @@ impl SweepCheckpoint for MemoryStore {
 
 #[async_trait]
 impl SweepIndex for MemoryStore {
-    async fn due(
-        &self,
-        hour: Timestamp,
-        until: Timestamp,
-        after: Option<&DueCursor>,
-        limit: usize,
-    ) -> Result<DuePage, StoreError> {
+    async fn due(&self, query: &DueQuery<'_>) -> Result<DuePage, StoreError> {
         let state = self.state();
-        let hour_end = hour + chrono::Duration::hours(1);
+        let hour_end = query.hour + chrono::Duration::hours(1);
         let mut due: Vec<(String, &ClientId)> = state
             .sweep_index
             .iter()
-            .filter(|(_, at)| **at >= hour && **at < hour_end && **at <= until)
+            .filter(|(_, at)| **at >= query.hour && **at < hour_end && **at <= query.until)
             .map(|(client_id, at)| (sweep_sort_key(*at, client_id), client_id))
-            .filter(|(key, _)| after.is_none_or(|cursor| *key > cursor.sort_key))
+            .filter(|(key, _)| query.after.is_none_or(|cursor| *key > cursor.sort_key))
             .collect();
         due.sort();
-        let limit = limit.max(1);
+        let limit = query.limit.max(1);
         let more = due.len() > limit;
         due.truncate(limit);
         let next = if more {
