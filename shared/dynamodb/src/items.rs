@@ -10,8 +10,9 @@ pub(super) const ENTITY_FAILURES: &str = "auth_failures";
 pub(super) const ENTITY_SWEEP_CHECKPOINT: &str = "sweep_checkpoint";
 pub(super) const ENTITY_IDEMPOTENCY: &str = "idempotency";
 
+/// The keys of an item listed in its tenant's index (GSI1): the item's own, and the index's.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct CredentialItem {
+pub(super) struct TenantIndexed {
     #[serde(rename = "PK")]
     pk: String,
     #[serde(rename = "SK")]
@@ -20,6 +21,12 @@ pub(super) struct CredentialItem {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CredentialItem {
+    #[serde(flatten)]
+    keys: TenantIndexed,
     #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
     gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
@@ -120,10 +127,12 @@ impl CredentialItem {
         let revocation = credential.revocation.as_ref();
         let previous = credential.secret.previous.as_ref();
         Self {
-            pk: credential_pk(&credential.client_id),
-            sk: CREDENTIAL_SK.to_owned(),
-            gsi1pk: tenant_pk(&credential.tenant),
-            gsi1sk: credential_listing_key(credential),
+            keys: TenantIndexed {
+                pk: credential_pk(&credential.client_id),
+                sk: CREDENTIAL_SK.to_owned(),
+                gsi1pk: tenant_pk(&credential.tenant),
+                gsi1sk: credential_listing_key(credential),
+            },
             gsi2pk: due.map(sweep_bucket),
             gsi2sk: due.map(|d| sweep_sort_key(d, &credential.client_id)),
             entity: ENTITY_CREDENTIAL.to_owned(),
@@ -244,14 +253,8 @@ impl CredentialItem {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct AuditItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
+    #[serde(flatten)]
+    keys: TenantIndexed,
     entity: String,
     #[serde(flatten)]
     pub(super) event: AuditEvent,
@@ -262,10 +265,12 @@ impl AuditItem {
     pub(super) fn from_event(event: &AuditEvent, retention: &Retention) -> Self {
         let key = audit_key(event);
         Self {
-            pk: credential_pk(&event.client_id),
-            sk: key.clone(),
-            gsi1pk: tenant_pk(&event.tenant),
-            gsi1sk: key,
+            keys: TenantIndexed {
+                pk: credential_pk(&event.client_id),
+                sk: key.clone(),
+                gsi1pk: tenant_pk(&event.tenant),
+                gsi1sk: key,
+            },
             entity: ENTITY_AUDIT.to_owned(),
             event: event.clone(),
             ttl: epoch(retention.audit_expires_at(event)),

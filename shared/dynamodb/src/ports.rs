@@ -76,23 +76,13 @@ impl CredentialListing for DynamoStore {
         let start = match &page.cursor {
             Some(cursor) => {
                 let cursor = cursor.check(Listing::Credentials)?;
-                let mut start = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
-                start.insert("GSI1PK".into(), s(tenant_pk(tenant)));
-                start.insert("GSI1SK".into(), s(cursor.sort_key.clone()));
-                Some(start)
+                let own = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
+                Some(tenant_index_start(tenant, own, &cursor.sort_key))
             }
             None => None,
         };
-        let query = Query {
-            index: Some(GSI1),
-            key_condition: "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
-            filter,
-            names,
-            values,
-            start,
-        };
         self.query_page(
-            query,
+            Query::tenant_index(filter, names, values, start),
             page.limit,
             |item| from_item::<CredentialItem>(item)?.into_credential(),
             Cursor::for_credential,
@@ -116,39 +106,29 @@ impl AuditLog for DynamoStore {
         let mut names = HashMap::new();
         let mut values = HashMap::from([(":prefix".to_owned(), s(audit_prefix()))]);
         let live = self.live_filter(&mut names, &mut values);
-        let (index, key_condition, filter, sort_attribute, start) = match scope {
+        let (query, sort_attribute) = match scope {
             AuditScope::Tenant(tenant) => {
                 values.insert(":pk".into(), s(tenant_pk(tenant)));
                 let start = cursor.map(|c| {
-                    let mut start = key(credential_pk(&c.client_id), c.sort_key.clone());
-                    start.insert("GSI1PK".into(), s(tenant_pk(tenant)));
-                    start.insert("GSI1SK".into(), s(c.sort_key.clone()));
-                    start
+                    let own = key(credential_pk(&c.client_id), c.sort_key.clone());
+                    tenant_index_start(tenant, own, &c.sort_key)
                 });
-                let condition = "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)";
-                (Some(GSI1), condition, live.to_owned(), "GSI1SK", start)
+                let filter = live.to_owned();
+                (Query::tenant_index(filter, names, values, start), "GSI1SK")
             }
             AuditScope::Credential(tenant, client_id) => {
                 values.insert(":pk".into(), s(credential_pk(client_id)));
                 values.insert(":tenant".into(), s(tenant.as_str()));
-                let start = cursor.map(|c| key(credential_pk(client_id), c.sort_key.clone()));
-                let condition = "PK = :pk AND begins_with(SK, :prefix)";
-                (
-                    None,
-                    condition,
-                    format!("{live} AND tenant = :tenant"),
-                    "SK",
-                    start,
-                )
+                let query = Query {
+                    index: None,
+                    key_condition: "PK = :pk AND begins_with(SK, :prefix)",
+                    filter: format!("{live} AND tenant = :tenant"),
+                    names,
+                    values,
+                    start: cursor.map(|c| key(credential_pk(client_id), c.sort_key.clone())),
+                };
+                (query, "SK")
             }
-        };
-        let query = Query {
-            index,
-            key_condition,
-            filter,
-            names,
-            values,
-            start,
         };
         self.query_page(
             query,

@@ -12,6 +12,37 @@ pub(super) struct Query<'a> {
     pub(super) start: Option<Item>,
 }
 
+/// A tenant's listings in its index (GSI1), newest first: `:pk` is the tenant's key and
+/// `:prefix` the kind of item listed.
+const TENANT_LISTING: &str = "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)";
+
+impl<'a> Query<'a> {
+    /// A listing from a tenant's index (GSI1), resuming after `start`.
+    pub(super) fn tenant_index(
+        filter: String,
+        names: HashMap<String, String>,
+        values: Item,
+        start: Option<Item>,
+    ) -> Self {
+        Self {
+            index: Some(GSI1),
+            key_condition: TENANT_LISTING,
+            filter,
+            names,
+            values,
+            start,
+        }
+    }
+}
+
+/// Where a page of a tenant's index (GSI1) resumes: after the item whose own key is
+/// `item_key`, listed at `sort_key`.
+pub(super) fn tenant_index_start(tenant: &TenantId, mut item_key: Item, sort_key: &str) -> Item {
+    item_key.insert("GSI1PK".into(), s(tenant_pk(tenant)));
+    item_key.insert("GSI1SK".into(), s(sort_key.to_owned()));
+    item_key
+}
+
 /// Matching items in listing order, and where to resume if the round-trip budget ran out
 /// before `want` items were found.
 pub(super) struct Found {

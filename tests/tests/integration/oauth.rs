@@ -469,14 +469,16 @@ async fn tokens_and_introspections_are_counted_in_the_management_api() {
     let api = TestApi::dynamodb().await;
     let resource_server = api.integration("acme", &["introspect:read"]).await;
     let who = api.integration("acme", &["products:read"]).await;
-    let before = api
-        .get(
+    let credential = async || {
+        api.get(
             &format!("/v1/tenants/acme/credentials/{}", who.id),
             &api.admin("acme"),
         )
         .await
         .expect(200)
-        .json();
+        .json()
+    };
+    let before = credential().await;
     assert_eq!(
         (
             before["request_count"].as_u64(),
@@ -492,14 +494,7 @@ async fn tokens_and_introspections_are_counted_in_the_management_api() {
         api.introspect(&resource_server, &last).await;
     }
     api.flush_usage().await;
-    let after = api
-        .get(
-            &format!("/v1/tenants/acme/credentials/{}", who.id),
-            &api.admin("acme"),
-        )
-        .await
-        .expect(200)
-        .json();
+    let after = credential().await;
     assert_eq!(after["request_count"], 5);
     assert_eq!(
         after["last_used_at"].as_str(),

@@ -706,40 +706,25 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
             .unwrap();
         failures
     };
+    let fail = async |client_id, source| {
+        let attempt = FailedAttempt {
+            client_id,
+            source,
+            window_start: window,
+            window_end: end,
+        };
+        fx.store.record_failure(&attempt).await.unwrap();
+    };
     let counts = |client_from_source, source| Failures {
         client_from_source,
         source,
     };
     assert_eq!(failures(&a, &here, window).await, counts(0, 0));
     for _ in 0..3 {
-        fx.store
-            .record_failure(&FailedAttempt {
-                client_id: &a,
-                source: &here,
-                window_start: window,
-                window_end: end,
-            })
-            .await
-            .unwrap();
+        fail(&a, &here).await;
     }
-    fx.store
-        .record_failure(&FailedAttempt {
-            client_id: &b,
-            source: &here,
-            window_start: window,
-            window_end: end,
-        })
-        .await
-        .unwrap();
-    fx.store
-        .record_failure(&FailedAttempt {
-            client_id: &a,
-            source: &there,
-            window_start: window,
-            window_end: end,
-        })
-        .await
-        .unwrap();
+    fail(&b, &here).await;
+    fail(&a, &there).await;
     assert_eq!(failures(&a, &here, window).await, counts(3, 4));
     assert_eq!(failures(&b, &here, window).await, counts(1, 4));
     assert_eq!(failures(&a, &there, window).await, counts(1, 1));
