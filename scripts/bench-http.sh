@@ -95,7 +95,7 @@ start_gateway() { # $1: verification cache entries, $2: LIVE_STATUS_MAX_AGE_SECO
   CLAVIS_DATA_DIR="$DATA" PORT=$PORT DYNAMODB_ENDPOINT="$ENDPOINT" VERIFICATION_CACHE_ENTRIES=$1 \
     LIVE_STATUS_MAX_AGE_SECONDS=${2:-0} \
     CLAVIS_UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" ROUTE_SCOPES='{"GET /items/{id}": ["bench:read"]}' \
-    RUST_LOG=warn,clavis::usage=debug "$BIN/clavis-local" serve > "$OUT/gateway.log" 2>&1 &
+    RUST_LOG=warn,clavis_core::usage=debug "$BIN/clavis-local" serve > "$OUT/gateway.log" 2>&1 &
   GATEWAY=$!
   for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$PORT/.well-known/jwks.json" >/dev/null 2>&1 && return 0

@@ -5,8 +5,16 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Clavis's own crates, whose log lines are written to carry no secret at any level.
-const OWN_TARGETS: [&str; 2] = ["clavis", "clavis_local"];
+/// Clavis's own crates, whose log lines are written to carry no secret at any level. Named
+/// whole: a target matches by prefix, and "clavis" alone would lift the cap for any library
+/// whose name starts with it.
+const OWN_TARGETS: [&str; 5] = [
+    "clavis_core",
+    "clavis_dynamodb",
+    "clavis_api",
+    "clavis_runtime",
+    "clavis_local",
+];
 
 /// The most any library may log, whatever level was asked: `lambda_runtime` logs each raw
 /// event at TRACE (the `Authorization` header, a `client_secret` form body, an
@@ -62,6 +70,7 @@ mod tests {
     fn trace_reaches_our_code_but_no_library() {
         let trace = capped(LevelFilter::TRACE);
         assert!(enabled(&trace, "clavis_api::oauth", Level::TRACE));
+        assert!(enabled(&trace, "clavis_core::usage", Level::TRACE));
         assert!(enabled(&trace, "clavis_local::gateway", Level::DEBUG));
         for library in [
             "lambda_runtime",
@@ -74,6 +83,7 @@ mod tests {
             "aws_smithy_runtime::client::orchestrator",
             "aws_sdk_dynamodb",
             "a_library_added_later",
+            "clavis_lookalike",
         ] {
             assert!(!enabled(&trace, library, Level::DEBUG), "{library}");
             assert!(enabled(&trace, library, Level::INFO), "{library}");
