@@ -16,6 +16,7 @@ pub mod environment;
 pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
+pub mod policy;
 pub mod random;
 pub mod retry;
 pub mod route;
