@@ -28,7 +28,7 @@ use crate::credential::{Credential, Status};
 use crate::ids::ClientId;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
 use crate::source::SourceAddress;
-use crate::store::{ClientPorts, FailedAttempt, Failures, StoreError};
+use crate::store::{Attempt, ClientPorts, Failures, StoreError};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -190,25 +190,19 @@ impl ClientAuthenticator {
         let (window_start, window_end) = self.throttle.window_at(now);
         // One round trip whatever the cache holds: an address that is throttled stays
         // throttled for a secret this instance has verified before.
-        let (credential, failures) = self
-            .store
-            .credential_and_failures(&client_id, source, window_start)
-            .await?;
+        let attempt = Attempt {
+            client_id: &client_id,
+            source,
+            window_start,
+            window_end,
+        };
+        let (credential, failures) = self.store.credential_and_failures(&attempt).await?;
         if self.throttle.throttles(failures) {
             return Err(AuthFailure::Throttled {
                 retry_after_seconds: (window_end - now).num_seconds().max(1),
             });
         }
-        let failed = async || {
-            self.store
-                .record_failure(&FailedAttempt {
-                    client_id: &client_id,
-                    source,
-                    window_start,
-                    window_end,
-                })
-                .await
-        };
+        let failed = async || self.store.record_failure(&attempt).await;
         // A secret failing its checksum is refused without a hash, but counted like any
         // other failure: otherwise it would be a free way to probe.
         let Some(secret) = secret else {

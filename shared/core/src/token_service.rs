@@ -8,7 +8,7 @@ use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::{Credential, Scopes, Status};
 use crate::ids::ClientId;
 use crate::source::SourceAddress;
-use crate::store::{StoreError, TokenPorts};
+use crate::store::{StateQuery, StoreError, TokenPorts};
 use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
 use crate::usage::UsageRecorder;
@@ -121,7 +121,11 @@ impl TokenService {
         // The credential and the deny list in one round trip, as the authorizer reads them.
         let state = self
             .store
-            .credential_state(&client_id, Some(&claims.jti), None)
+            .credential_state(&StateQuery {
+                client_id: &client_id,
+                jti: Some(&claims.jti),
+                month: None,
+            })
             .await?;
         let (false, Some(credential)) = (state.token_denied, state.credential) else {
             return Ok(Introspection::Inactive);

@@ -36,11 +36,11 @@ use clavis_core::store::keys::{
     throttle_pk,
 };
 use clavis_core::store::{
-    AuditLog, AuditScope, CredentialListing, CredentialReader, CredentialState,
-    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery, FailedAttempt,
+    Attempt, AuditLog, AuditScope, CredentialListing, CredentialQuery, CredentialReader,
+    CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery,
     FailureRecorder, Failures, IdempotencyReader, Page, PageRequest, RememberingWriter, Retention,
-    StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
-    UsageBatch, UsageMonth, UsageReader, UsageWriter,
+    StateQuery, StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList,
+    TransitionWriter, UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
 use schema::{GSI1, GSI2, TABLE};

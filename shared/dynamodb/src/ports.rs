@@ -54,12 +54,8 @@ impl TransitionWriter for DynamoStore {
 
 #[async_trait]
 impl CredentialListing for DynamoStore {
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        status: Option<Status>,
-        page: &PageRequest,
-    ) -> Result<Page<Credential>, StoreError> {
+    async fn list(&self, query: &CredentialQuery<'_>) -> Result<Page<Credential>, StoreError> {
+        let (tenant, status, page) = (query.tenant, query.status, query.page);
         let mut names = HashMap::new();
         let mut values = HashMap::from([
             (":pk".to_owned(), s(tenant_pk(tenant))),
@@ -243,10 +239,10 @@ impl TokenDenyList for DynamoStore {
 impl ThrottleReader for DynamoStore {
     async fn credential_and_failures(
         &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
+        attempt: &Attempt<'_>,
     ) -> Result<(Option<Credential>, Failures), StoreError> {
+        let (client_id, source, window_start) =
+            (attempt.client_id, attempt.source, attempt.window_start);
         let credential_pk = credential_pk(client_id);
         let window = failure_window_sk(window_start);
         let items = self
@@ -271,7 +267,7 @@ impl ThrottleReader for DynamoStore {
 
 #[async_trait]
 impl FailureRecorder for DynamoStore {
-    async fn record_failure(&self, failure: &FailedAttempt<'_>) -> Result<(), StoreError> {
+    async fn record_failure(&self, failure: &Attempt<'_>) -> Result<(), StoreError> {
         let window = failure_window_sk(failure.window_start);
         let count = |pk: String| {
             self.client
@@ -315,12 +311,8 @@ fn failures_of(
 
 #[async_trait]
 impl CredentialStateReader for DynamoStore {
-    async fn credential_state(
-        &self,
-        client_id: &ClientId,
-        jti: Option<&str>,
-        month: Option<UsageMonth>,
-    ) -> Result<CredentialState, StoreError> {
+    async fn credential_state(&self, read: &StateQuery<'_>) -> Result<CredentialState, StoreError> {
+        let (client_id, jti, month) = (read.client_id, read.jti, read.month);
         let credential_pk = credential_pk(client_id);
         let usage_sk = month.map(UsageMonth::sort_key);
         let mut keys = vec![key(credential_pk.clone(), CREDENTIAL_SK)];

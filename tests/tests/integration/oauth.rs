@@ -212,14 +212,14 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
     // Only active credentials get tokens: suspended, expired, revoked and deleted all fail.
     let base = format!("/v1/tenants/acme/credentials/{}", who.id);
     let admin = api.admin("acme");
-    api.post(&format!("{base}/suspend"), &admin, json!({}))
-        .await
-        .expect(200);
-    oauth_error(
-        &api.form("/oauth/token", basic, &grant).await,
-        401,
-        "invalid_client",
-    );
+    let refused_after = async |action: &str| {
+        api.post(&format!("{base}/{action}"), &admin, json!({}))
+            .await
+            .expect(200);
+        let reply = api.form("/oauth/token", basic, &grant).await;
+        oauth_error(&reply, 401, "invalid_client");
+    };
+    refused_after("suspend").await;
     api.post(&format!("{base}/reactivate"), &admin, json!({}))
         .await
         .expect(200);
@@ -242,14 +242,7 @@ async fn every_token_endpoint_error_has_the_rfc_code_and_status() {
         401,
         "invalid_client",
     );
-    api.post(&format!("{base}/revoke"), &admin, json!({}))
-        .await
-        .expect(200);
-    oauth_error(
-        &api.form("/oauth/token", basic, &grant).await,
-        401,
-        "invalid_client",
-    );
+    refused_after("revoke").await;
     api.send(reqwest::Method::DELETE, &base, Some(&admin), None, &[])
         .await
         .expect(204);

@@ -12,8 +12,8 @@ use clavis_core::ids::ClientId;
 use clavis_core::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
 use clavis_core::source::SourceAddress;
 use clavis_core::store::{
-    AuditScope, CredentialState, Cursor, FailedAttempt, Failures, Page, PageRequest, StoreError,
-    UsageBatch, UsageMonth,
+    Attempt, AuditScope, CredentialQuery, CredentialState, Cursor, Failures, Page, PageRequest,
+    StateQuery, StoreError, UsageBatch, UsageMonth,
 };
 use clavis_core::time::Timestamp;
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
@@ -75,7 +75,11 @@ async fn record_uses(fx: &Fixture, client_id: &ClientId, uses: u64, at: Timestam
 /// The first `limit` credentials listed for the tenant `acme`, newest first.
 async fn listed(fx: &Fixture, limit: usize) -> Page<Credential> {
     fx.store
-        .list(&tenant("acme"), None, &PageRequest::first(limit))
+        .list(&CredentialQuery {
+            tenant: &tenant("acme"),
+            status: None,
+            page: &PageRequest::first(limit),
+        })
         .await
         .expect("a listing")
 }
@@ -260,7 +264,15 @@ async fn page_through(
     let mut page = PageRequest::first(limit);
     let mut pages = 0;
     loop {
-        let result = fx.store.list(&tenant("acme"), status, &page).await.unwrap();
+        let result = fx
+            .store
+            .list(&CredentialQuery {
+                tenant: &tenant("acme"),
+                status,
+                page: &page,
+            })
+            .await
+            .unwrap();
         pages += 1;
         assert!(result.items.len() <= limit);
         seen.extend(result.items.iter().map(|c| c.client_id.clone()));
@@ -321,7 +333,11 @@ async fn listing_filters_on_status_computed_now(fx: Fixture) {
         async move {
             let page = fx
                 .store
-                .list(&tenant("acme"), Some(status), &PageRequest::first(100))
+                .list(&CredentialQuery {
+                    tenant: &tenant("acme"),
+                    status: Some(status),
+                    page: &PageRequest::first(100),
+                })
                 .await
                 .unwrap();
             page.items
@@ -410,7 +426,11 @@ async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
         .unwrap();
     let result = fx
         .store
-        .list(&tenant("acme"), None, &PageRequest::after(10, audit_cursor))
+        .list(&CredentialQuery {
+            tenant: &tenant("acme"),
+            status: None,
+            page: &PageRequest::after(10, audit_cursor),
+        })
         .await;
     assert!(
         matches!(result, Err(StoreError::InvalidCursor)),
@@ -420,7 +440,11 @@ async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
     let cursor = listed(&fx, 1).await.next_cursor.unwrap();
     let other = fx
         .store
-        .list(&tenant("globex"), None, &PageRequest::after(10, cursor))
+        .list(&CredentialQuery {
+            tenant: &tenant("globex"),
+            status: None,
+            page: &PageRequest::after(10, cursor),
+        })
         .await
         .unwrap();
     assert!(other.items.is_empty());
@@ -620,7 +644,11 @@ async fn denied_tokens_are_remembered_until_they_expire(fx: Fixture) {
     let anyone = ClientId::generate();
     let denied = async |jti: &str| {
         fx.store
-            .credential_state(&anyone, Some(jti), None)
+            .credential_state(&StateQuery {
+                client_id: &anyone,
+                jti: Some(jti),
+                month: None,
+            })
             .await
             .unwrap()
             .token_denied
@@ -641,7 +669,11 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
         let (fx, id) = (&fx, c.client_id.clone());
         async move {
             fx.store
-                .credential_state(&id, jti, Some(month))
+                .credential_state(&StateQuery {
+                    client_id: &id,
+                    jti,
+                    month: Some(month),
+                })
                 .await
                 .unwrap()
         }
@@ -683,7 +715,11 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
     // Uses not asked for are not read.
     let without = fx
         .store
-        .credential_state(&c.client_id, Some("jti-a"), None)
+        .credential_state(&StateQuery {
+            client_id: &c.client_id,
+            jti: Some("jti-a"),
+            month: None,
+        })
         .await
         .unwrap();
     assert_eq!(without.uses_this_month, None);
@@ -698,22 +734,23 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
     );
     let window = fx.now();
     let end = window + Duration::minutes(5);
+    let attempt = |client_id, source, window_start: Timestamp| Attempt {
+        client_id,
+        source,
+        window_start,
+        window_end: window_start + Duration::minutes(5),
+    };
     let failures = async |id, source, window| {
         let (_, failures) = fx
             .store
-            .credential_and_failures(id, source, window)
+            .credential_and_failures(&attempt(id, source, window))
             .await
             .unwrap();
         failures
     };
-    let fail = async |client_id, source| {
-        let attempt = FailedAttempt {
-            client_id,
-            source,
-            window_start: window,
-            window_end: end,
-        };
-        fx.store.record_failure(&attempt).await.unwrap();
+    let fail = async |id, source| {
+        let failed = attempt(id, source, window);
+        fx.store.record_failure(&failed).await.unwrap();
     };
     let counts = |client_from_source, source| Failures {
         client_from_source,
@@ -730,7 +767,7 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
     assert_eq!(failures(&a, &there, window).await, counts(1, 1));
     let (credential, read_together) = fx
         .store
-        .credential_and_failures(&a, &here, window)
+        .credential_and_failures(&attempt(&a, &here, window))
         .await
         .unwrap();
     assert_eq!((credential, read_together), (None, counts(3, 4)));

@@ -35,7 +35,7 @@ use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::Environment;
 use crate::ids::ClientId;
 use crate::source::SourceAddress;
-use crate::store::{CredentialState, StoreError, UsageMonth, VerifierPorts};
+use crate::store::{CredentialState, StateQuery, StoreError, UsageMonth, VerifierPorts};
 use crate::time::Clock;
 use crate::token::Tokens;
 use crate::usage::UsageRecorder;
@@ -237,7 +237,11 @@ impl RequestVerifier {
         let read_uses = self.quotas.may_have_quota(client_id);
         let mut state = self
             .store
-            .credential_state(client_id, Some(jti), read_uses.then_some(month))
+            .credential_state(&StateQuery {
+                client_id,
+                jti: Some(jti),
+                month: read_uses.then_some(month),
+            })
             .await?;
         let has_quota = state
             .credential

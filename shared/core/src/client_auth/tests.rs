@@ -91,12 +91,14 @@ async fn apply(s: &Setup, before: &Credential, change: Transition) -> Credential
 
 /// Failures of `id` from the owner's address.
 async fn failures(s: &Setup, id: &ClientId) -> u32 {
-    let (start, _) = ThrottlePolicy::default().window_at(s.clock.now());
-    let (_, failures) = s
-        .store
-        .credential_and_failures(id, &owner(), start)
-        .await
-        .unwrap();
+    let (window_start, window_end) = ThrottlePolicy::default().window_at(s.clock.now());
+    let attempt = Attempt {
+        client_id: id,
+        source: &owner(),
+        window_start,
+        window_end,
+    };
+    let (_, failures) = s.store.credential_and_failures(&attempt).await.unwrap();
     failures.client_from_source
 }
 

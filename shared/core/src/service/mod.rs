@@ -16,7 +16,9 @@ use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{self, DetailsPatch, LifecycleError, Transition};
 use crate::retry::Backoff;
 use crate::secret::{HashError, SecretHasher};
-use crate::store::{AuditScope, ManagementPorts, Page, PageRequest, StoreError, UsageMonth};
+use crate::store::{
+    AuditScope, CredentialQuery, ManagementPorts, Page, PageRequest, StoreError, UsageMonth,
+};
 use crate::time::{Clock, Timestamp};
 
 /// How many times an operation without `If-Match` re-reads and re-decides after losing a race.
@@ -328,7 +330,12 @@ impl CredentialService {
         status: Option<Status>,
         page: &PageRequest,
     ) -> Result<Page<Snapshot>, ServiceError> {
-        let found = self.store.list(tenant, status, page).await?;
+        let query = CredentialQuery {
+            tenant,
+            status,
+            page,
+        };
+        let found = self.store.list(&query).await?;
         Ok(Page {
             items: self.snapshots(found.items).await?,
             next_cursor: found.next_cursor,

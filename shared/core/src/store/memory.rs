@@ -8,14 +8,14 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    AuditLog, AuditScope, CredentialListing, CredentialReader, CredentialState,
-    CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery, FailedAttempt,
+    Attempt, AuditLog, AuditScope, CredentialListing, CredentialQuery, CredentialReader,
+    CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery,
     FailureRecorder, Failures, IdempotencyReader, Page, PageRequest, RememberingWriter, Retention,
-    StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
-    USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
+    StateQuery, StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList,
+    TransitionWriter, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use crate::audit::AuditEvent;
-use crate::credential::{Credential, Status};
+use crate::credential::Credential;
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
@@ -228,12 +228,8 @@ impl TransitionWriter for MemoryStore {
 
 #[async_trait]
 impl CredentialListing for MemoryStore {
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        status: Option<Status>,
-        page: &PageRequest,
-    ) -> Result<Page<Credential>, StoreError> {
+    async fn list(&self, query: &CredentialQuery<'_>) -> Result<Page<Credential>, StoreError> {
+        let (tenant, status, page) = (query.tenant, query.status, query.page);
         let now = self.clock.now();
         let state = self.state();
         let matching = state

@@ -135,16 +135,20 @@ pub trait CredentialReader: Send + Sync {
     async fn get(&self, client_id: &ClientId) -> Result<Option<Credential>, StoreError>;
 }
 
+/// A page of a tenant's credentials; `status` filters on the status computed at the store's
+/// current time.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialQuery<'a> {
+    pub tenant: &'a TenantId,
+    pub status: Option<Status>,
+    pub page: &'a PageRequest,
+}
+
 /// Lists a tenant's credentials.
 #[async_trait]
 pub trait CredentialListing: Send + Sync {
-    /// Newest first; `status` filters on the status computed at the store's current time.
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        status: Option<Status>,
-        page: &PageRequest,
-    ) -> Result<Page<Credential>, StoreError>;
+    /// Newest first.
+    async fn list(&self, query: &CredentialQuery<'_>) -> Result<Page<Credential>, StoreError>;
 }
 
 /// Adds and removes credentials. Every write carries its audit event and lands atomically
@@ -245,19 +249,18 @@ pub struct Failures {
 /// alone) keeps a stranger who knows a public client ID from locking its owner out.
 #[async_trait]
 pub trait ThrottleReader: Send + Sync {
-    /// The credential (strongly consistent) and the failures recorded in the window that
-    /// starts at `window_start`, in one round trip.
+    /// The credential (strongly consistent) and the failures recorded in the attempt's window,
+    /// in one round trip.
     async fn credential_and_failures(
         &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
+        attempt: &Attempt<'_>,
     ) -> Result<(Option<Credential>, Failures), StoreError>;
 }
 
-/// A failed client authentication, as throttling counts it.
+/// A client authentication, as throttling counts it: the client ID, where it came from, and
+/// the fixed window it falls in.
 #[derive(Debug, Clone, Copy)]
-pub struct FailedAttempt<'a> {
+pub struct Attempt<'a> {
     pub client_id: &'a ClientId,
     pub source: &'a SourceAddress,
     /// The fixed window it falls in.
@@ -269,8 +272,9 @@ pub struct FailedAttempt<'a> {
 /// address, in fixed time windows.
 #[async_trait]
 pub trait FailureRecorder: Send + Sync {
-    /// Counts one failure in both counts; the counters expire (by TTL) at the window's end.
-    async fn record_failure(&self, failure: &FailedAttempt<'_>) -> Result<(), StoreError>;
+    /// Counts the attempt as failed in both counts; the counters expire (by TTL) at the
+    /// window's end.
+    async fn record_failure(&self, failure: &Attempt<'_>) -> Result<(), StoreError>;
 }
 
 /// What the request authorizer needs to know about a token's credential, read together.
@@ -284,18 +288,23 @@ pub struct CredentialState {
     pub uses_this_month: Option<u64>,
 }
 
+/// What to read of a credential's state: the credential, whether the token `jti` is denied
+/// (`false` without one), and the stored uses in `month` (if asked: only a credential with a
+/// quota needs them, and each key read costs).
+#[derive(Debug, Clone, Copy)]
+pub struct StateQuery<'a> {
+    pub client_id: &'a ClientId,
+    pub jti: Option<&'a str>,
+    pub month: Option<UsageMonth>,
+}
+
 /// The request authorizer's one read per request.
 #[async_trait]
 pub trait CredentialStateReader: Send + Sync {
     /// The credential, whether the token `jti` is denied (`false` without one), and the
     /// credential's stored uses in `month` (if asked: only a credential with a quota needs
     /// them, and each key read costs), in one round trip.
-    async fn credential_state(
-        &self,
-        client_id: &ClientId,
-        jti: Option<&str>,
-        month: Option<UsageMonth>,
-    ) -> Result<CredentialState, StoreError>;
+    async fn credential_state(&self, read: &StateQuery<'_>) -> Result<CredentialState, StoreError>;
 }
 
 /// Where a page of the sweep index ended; the next page starts after it.

@@ -64,12 +64,8 @@ impl UsageReader for MemoryStore {
 
 #[async_trait]
 impl CredentialStateReader for MemoryStore {
-    async fn credential_state(
-        &self,
-        client_id: &ClientId,
-        jti: Option<&str>,
-        month: Option<UsageMonth>,
-    ) -> Result<CredentialState, StoreError> {
+    async fn credential_state(&self, read: &StateQuery<'_>) -> Result<CredentialState, StoreError> {
+        let (client_id, jti, month) = (read.client_id, read.jti, read.month);
         let uses_this_month = match month {
             Some(month) => {
                 let counts = self
@@ -108,20 +104,18 @@ impl TokenDenyList for MemoryStore {
 impl ThrottleReader for MemoryStore {
     async fn credential_and_failures(
         &self,
-        client_id: &ClientId,
-        source: &SourceAddress,
-        window_start: Timestamp,
+        attempt: &Attempt<'_>,
     ) -> Result<(Option<Credential>, Failures), StoreError> {
         Ok((
-            CredentialReader::get(self, client_id).await?,
-            self.failures(client_id, source, window_start),
+            CredentialReader::get(self, attempt.client_id).await?,
+            self.failures(attempt.client_id, attempt.source, attempt.window_start),
         ))
     }
 }
 
 #[async_trait]
 impl FailureRecorder for MemoryStore {
-    async fn record_failure(&self, failure: &FailedAttempt<'_>) -> Result<(), StoreError> {
+    async fn record_failure(&self, failure: &Attempt<'_>) -> Result<(), StoreError> {
         let mut state = self.state();
         for counter in [
             FailureCount::ClientFromSource(failure.client_id.clone(), failure.source.clone()),
