@@ -16,6 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// A request as a stub sees it: read whole.
@@ -151,6 +152,17 @@ struct Fault {
     retry_after: Option<String>,
     remaining: usize,
     delay: Duration,
+    /// Held until the test opens it (see [`Proxy::fail_when_opened`]).
+    gate: Option<watch::Receiver<bool>>,
+}
+
+/// Holds the answers of a fault until the test opens it.
+pub struct Gate(watch::Sender<bool>);
+
+impl Gate {
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +219,10 @@ impl Proxy {
                         forwarded: fault.is_none(),
                     });
                 if let Some(fault) = fault {
+                    if let Some(mut gate) = fault.gate.clone() {
+                        // A gate dropped unopened answers at once: the test has moved on.
+                        let _ = gate.wait_for(|open| *open).await;
+                    }
                     tokio::time::sleep(fault.delay).await;
                     let mut reply = StubResponse::new(fault.status)
                         .json(&serde_json::json!({"message": "injected by the test proxy"}));
@@ -256,6 +272,42 @@ impl Proxy {
         retry_after: Option<&str>,
         times: usize,
     ) {
+        self.add_fault(delay, None, method, path_prefix, status, retry_after, times);
+    }
+
+    /// As [`fail`](Self::fail), answering only once the returned gate is opened: the test
+    /// decides when the caller can learn the answer, with no timing involved.
+    pub fn fail_when_opened(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        status: u16,
+        times: usize,
+    ) -> Gate {
+        let (open, gate) = watch::channel(false);
+        self.add_fault(
+            Duration::ZERO,
+            Some(gate),
+            method,
+            path_prefix,
+            status,
+            None,
+            times,
+        );
+        Gate(open)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_fault(
+        &self,
+        delay: Duration,
+        gate: Option<watch::Receiver<bool>>,
+        method: &str,
+        path_prefix: &str,
+        status: u16,
+        retry_after: Option<&str>,
+        times: usize,
+    ) {
         self.state
             .faults
             .lock()
@@ -267,6 +319,7 @@ impl Proxy {
                 retry_after: retry_after.map(str::to_owned),
                 remaining: times,
                 delay,
+                gate,
             });
     }
 

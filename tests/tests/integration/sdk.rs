@@ -516,14 +516,13 @@ async fn callers_waiting_on_a_failed_refresh_share_its_error() {
     let client = client(&api, "acme");
     let credentials = integration(&client, "Failing").await;
     let proxy = Proxy::start(api.gateway.url()).await;
-    proxy.fail_after(Duration::ZERO, "POST", "/oauth/token", 503, Some("0"), 100);
+    let answer = proxy.fail_when_opened("POST", "/oauth/token", 503, 100);
     let tokens = TokenSource::builder(proxy.url(), credentials)
         .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
-    // Each caller polled once before any is polled again: the first holds the refresh and
-    // cannot learn its answer before it is polled again, so the other nineteen are all
-    // queued behind it when the fetch fails.
+    // Each caller polled once while the token endpoint's answer is held back: the first holds
+    // the refresh, so the other nineteen are all queued behind it when the fetch fails.
     let mut callers: Vec<_> = (0..20).map(|_| Box::pin(tokens.token())).collect();
     for caller in &mut callers {
         let polled = std::future::poll_fn(|cx| Poll::Ready(caller.as_mut().poll(cx))).await;
@@ -532,6 +531,7 @@ async fn callers_waiting_on_a_failed_refresh_share_its_error() {
             "no token before the token endpoint answers"
         );
     }
+    answer.open();
     for outcome in futures_util::future::join_all(callers).await {
         let error = outcome.unwrap_err();
         assert_eq!(error.status(), Some(503), "{error}");
