@@ -50,6 +50,9 @@ pub struct TenantPolicy {
     leak_action: LeakAction,
 }
 
+/// Both environments: what a tenant without a policy allows.
+const EVERY_ENVIRONMENT: [Environment; 2] = [Environment::Live, Environment::Test];
+
 impl Default for TenantPolicy {
     fn default() -> Self {
         Self {
@@ -57,8 +60,8 @@ impl Default for TenantPolicy {
             require_expiry: false,
             max_grace_seconds: None,
             allowed_scopes: None,
-            allowed_environments: vec![Environment::Live, Environment::Test],
-            leak_action: LeakAction::Revoke,
+            allowed_environments: EVERY_ENVIRONMENT.to_vec(),
+            leak_action: LeakAction::default(),
         }
     }
 }
@@ -71,8 +74,9 @@ pub struct InvalidPolicy {
     pub reason: String,
 }
 
-/// A policy's fields as an admin sends them, before they are checked.
-#[derive(Debug, Clone, Default)]
+/// A policy's fields as an admin sends them, before they are checked. The default is the
+/// open policy's.
+#[derive(Debug, Clone)]
 pub struct PolicyFields {
     pub max_lifetime_days: Option<i64>,
     pub require_expiry: bool,
@@ -80,6 +84,19 @@ pub struct PolicyFields {
     pub allowed_scopes: Option<Scopes>,
     pub allowed_environments: Vec<Environment>,
     pub leak_action: LeakAction,
+}
+
+impl Default for PolicyFields {
+    fn default() -> Self {
+        Self {
+            max_lifetime_days: None,
+            require_expiry: false,
+            max_grace_seconds: None,
+            allowed_scopes: None,
+            allowed_environments: EVERY_ENVIRONMENT.to_vec(),
+            leak_action: LeakAction::default(),
+        }
+    }
 }
 
 /// The longest lifetime a policy may cap at, as GitHub's (a year and a day).

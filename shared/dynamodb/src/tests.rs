@@ -100,3 +100,42 @@ fn lifecycle_updates_remove_absent_optionals_and_spare_usage() {
         assert!(named.iter().any(|n| n.as_str() == optional), "{optional}");
     }
 }
+
+fn remembered(client_id: &ClientId, version: u64) -> IdempotencyRecord {
+    let now = sample(false).created_at;
+    IdempotencyRecord {
+        key: KeyDigest::parse(&"a".repeat(64)).expect("a digest"),
+        tenant: testing::tenant("acme"),
+        operation: Operation::Create,
+        client_id: client_id.clone(),
+        version,
+        fingerprint: Fingerprint::of(&[b"request"]),
+        response: serde_json::json!({"credential": {"version": 4}}),
+        sealed_secret: vec![1, 2, 3],
+        created_at: now,
+        expires_at: now + chrono::Duration::days(1),
+    }
+}
+
+#[test]
+fn an_idempotency_record_keeps_its_version_and_an_older_one_finds_it_in_its_response() {
+    let client_id = ClientId::generate();
+    let item = to_item(&IdempotencyItem::from_record(&remembered(&client_id, 7))).unwrap();
+    let back = from_item::<IdempotencyItem>(item.clone())
+        .unwrap()
+        .into_record()
+        .unwrap();
+    assert_eq!(back, remembered(&client_id, 7));
+    let mut older = item;
+    older.remove("version");
+    let back = from_item::<IdempotencyItem>(older.clone())
+        .unwrap()
+        .into_record()
+        .unwrap();
+    assert_eq!(back.version, 4, "read from the stored response");
+    older.insert("response".into(), AttributeValue::S("{}".into()));
+    assert!(matches!(
+        from_item::<IdempotencyItem>(older).unwrap().into_record(),
+        Err(StoreError::Corrupt(_))
+    ));
+}

@@ -58,17 +58,23 @@ fn names_after(code: &str, at: usize) -> Vec<String> {
             .collect()
     };
     let rest = &code[at..];
-    match rest.strip_prefix('{') {
-        Some(group) => group
-            .split('}')
-            .next()
-            .unwrap_or_default()
-            .split(',')
-            .map(|item| ident(item.split("::").next().unwrap_or_default()))
-            .filter(|name| !name.is_empty())
-            .collect(),
-        None => vec![ident(rest)],
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![ident(rest)];
+    };
+    // The first name of each item of the group, at its own depth: `{a::{b, c}, d}` names a, d.
+    let mut names = vec![ident(group)];
+    let mut depth = 0;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => names.push(ident(&group[i + 1..])),
+            _ => {}
+        }
     }
+    names.retain(|name| !name.is_empty());
+    names
 }
 
 /// Which top-level modules each one names, through `crate::…` or through as many `super::` as
@@ -154,7 +160,10 @@ fn the_graph_sees_through_super_as_well_as_crate() {
     std::fs::create_dir(src.join("store")).expect("a folder");
     for (file, text) in [
         ("gateway.rs", "use super::upstream::Upstream;\n"),
-        ("upstream.rs", "use super::{gateway, store::Port};\n"),
+        (
+            "upstream.rs",
+            "use super::{gateway, store::{Port, memory}};\n",
+        ),
         ("store/mod.rs", "use super::gateway;\n"),
         (
             "store/memory.rs",

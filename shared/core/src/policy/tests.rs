@@ -8,10 +8,7 @@ fn now() -> Timestamp {
 }
 
 fn policy(change: impl FnOnce(&mut PolicyFields)) -> TenantPolicy {
-    let mut fields = PolicyFields {
-        allowed_environments: vec![Environment::Live, Environment::Test],
-        ..PolicyFields::default()
-    };
+    let mut fields = PolicyFields::default();
     change(&mut fields);
     TenantPolicy::new(fields).expect("a valid policy")
 }
@@ -23,6 +20,7 @@ fn scopes(items: &[&str]) -> Scopes {
 #[test]
 fn no_policy_allows_everything_and_revokes_a_leaked_key() {
     let open = TenantPolicy::default();
+    assert_eq!(TenantPolicy::new(PolicyFields::default()), Ok(open.clone()));
     let credential = created(&["a:read"], None, now()).credential;
     assert!(open.violations(&credential, now()).is_empty());
     assert_eq!(open.check_grace(Duration::days(7)), Ok(()));
