@@ -690,6 +690,9 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
         .await
         .expect(200);
     api.access_token(&client).await;
+    // The use is written now, not by the gateway's flusher while a fault below waits for the
+    // request it is meant for (usage is a TransactWriteItems too).
+    api.flush_usage().await;
 
     // Throttling that outlasts the retries: 503 with Retry-After, never a 500.
     let mut persistent = Vec::new();
@@ -1036,6 +1039,8 @@ async fn sdk_creates_and_rotations_whose_answers_are_lost_still_deliver_their_on
         secret: created.client_secret.expose_secret().to_owned(),
     };
     api.token_request(&integration).await.expect(200);
+    // Written now, so that the lost answers below are the rotation's, not the use's.
+    api.flush_usage().await;
 
     faults.inject("TransactWriteItems", Fault::LoseAnswer, 3);
     let rotated = acme
@@ -1101,6 +1106,8 @@ async fn handlers_dropped_mid_write_leave_all_or_nothing_and_a_cold_start_sees_e
         .integration_named(tenant, "Steady", &["products:read"])
         .await;
     let steady_token = first.access_token(&steady).await;
+    // Written now: the faults below are for the handlers' transactions, not the use's.
+    first.flush_usage().await;
     let held_back = first
         .integration_named(tenant, "Held back", &["products:read"])
         .await;
