@@ -198,6 +198,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        /** The tenant's policy; a tenant that never set one has the open policy, version 0. */
+        get: operations["get-policy"];
+        /**
+         * Replace the tenant's policy (the whole document; a member left out takes its open default).
+         * @description Audited as tenant.policy_changed with before and after. Credentials that no longer comply are blocked (not revoked) until an admin fixes them or the policy is relaxed; their representation lists why in policy_violations.
+         */
+        put: operations["put-policy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/scopes": {
         parameters: {
             query?: never;
@@ -407,8 +430,48 @@ export interface components {
             request_count: number;
             usage_month: string;
             monthly_request_quota: components["schemas"]["MonthlyRequestQuota"];
+            /** @description The tenant policy's rules this credential breaks, as sentences; while any is listed the credential is blocked (no tokens, existing ones refused) until an admin edits it or the policy is relaxed. Empty for a credential that complies. */
+            policy_violations: string[];
             /** @description The optimistic-concurrency version; also the ETag. */
             version: number;
+        };
+        /** @description A tenant's rules for its credentials. A member left out takes its open default. */
+        PolicyDocument: {
+            /** @description Every credential must expire within this many days of when its expiry was set (exactly that many is allowed); null for no limit. Implies an expiry is required. */
+            max_lifetime_days?: number | null;
+            /** @default false */
+            require_expiry?: boolean;
+            /** @description The longest a rotated-out secret may keep working; null for the rotation's own limit. */
+            max_grace_seconds?: number | null;
+            /** @description The scopes credentials may carry (within the catalogue when one is configured); null for any. */
+            allowed_scopes?: components["schemas"]["Scope"][] | null;
+            /**
+             * @default [
+             *       "live",
+             *       "test"
+             *     ]
+             */
+            allowed_environments?: ("live" | "test")[];
+            /**
+             * @description What Clavis does to a credential whose secret is reported leaked.
+             * @default revoke
+             * @enum {string}
+             */
+            leak_action?: "revoke" | "suspend" | "notify";
+        };
+        Policy: {
+            tenant: string;
+            max_lifetime_days: number | null;
+            require_expiry: boolean;
+            max_grace_seconds: number | null;
+            allowed_scopes: string[] | null;
+            allowed_environments: ("live" | "test")[];
+            /** @enum {string} */
+            leak_action: "revoke" | "suspend" | "notify";
+            /** @description 0 while the tenant has never set a policy; also the ETag. */
+            version: number;
+            updated_at: components["schemas"]["NullableTimestamp"];
+            updated_by: string | null;
         };
         IssuedSecret: {
             credential: components["schemas"]["Credential"];
@@ -419,7 +482,8 @@ export interface components {
             /** @description A ULID. */
             id: string;
             tenant: string;
-            client_id: string;
+            /** @description The credential the event is about; null for events about the tenant (tenant.policy_changed). */
+            client_id: string | null;
             at: components["schemas"]["Timestamp"];
             actor: {
                 subject: string;
@@ -428,7 +492,7 @@ export interface components {
             };
             request_id: string | null;
             /** @enum {string} */
-            type: "credential.created" | "credential.secret_rotated" | "credential.expiry_changed" | "credential.updated" | "credential.suspended" | "credential.reactivated" | "credential.revoked" | "credential.deleted" | "credential.expired" | "credential.expiring_soon";
+            type: "credential.created" | "credential.secret_rotated" | "credential.expiry_changed" | "credential.updated" | "credential.suspended" | "credential.reactivated" | "credential.revoked" | "credential.deleted" | "credential.expired" | "credential.expiring_soon" | "tenant.policy_changed";
             /** @description What changed; never a secret or a hash. */
             details: Record<string, never>;
         };
@@ -468,6 +532,16 @@ export interface components {
         };
     };
     responses: {
+        /** @description The tenant's policy. */
+        PolicyAnswer: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Policy"];
+            };
+        };
         /** @description The credential after the change. */
         CredentialChanged: {
             headers: {
@@ -490,7 +564,7 @@ export interface components {
                 };
             };
         };
-        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, … */
+        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), … */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1077,6 +1151,65 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "get-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PolicyAnswer"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "put-policy": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The policy version the change is based on, e.g. "3" (its ETag; "0" for a tenant that never set one), or *; a stale one answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyDocument"];
+            };
+        };
+        responses: {
+            200: components["responses"]["PolicyAnswer"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            /** @description If-Match names a version that is no longer current; the current policy is in `policy`. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        policy: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
