@@ -1,17 +1,20 @@
-//! Audit events: what happened to a credential, who did it, and when. By construction they
-//! hold no secret and no hash: no variant has a field that could carry one.
+//! Audit events: what happened to a credential (or to its tenant's policy), who did it, and
+//! when. By construction they hold no secret and no hash: no variant has a field that could
+//! carry one.
 
 use serde::{Deserialize, Serialize};
 
 use crate::credential::{Credential, Environment};
 use crate::ids::{ClientId, EventId, TenantId};
+use crate::policy::PolicyDocument;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: EventId,
     pub tenant: TenantId,
-    pub client_id: ClientId,
+    /// `None` for events about the tenant itself (its policy).
+    pub client_id: Option<ClientId>,
     pub at: Timestamp,
     pub actor: Actor,
     pub request_id: Option<String>,
@@ -24,7 +27,20 @@ impl AuditEvent {
         Self {
             id: EventId::generate(),
             tenant: credential.tenant.clone(),
-            client_id: credential.client_id.clone(),
+            client_id: Some(credential.client_id.clone()),
+            at: context.now,
+            actor: context.actor.clone(),
+            request_id: context.request_id.clone(),
+            action,
+        }
+    }
+
+    /// An event about the tenant itself, not one of its credentials.
+    pub fn for_tenant(tenant: &TenantId, context: &Context, action: AuditAction) -> Self {
+        Self {
+            id: EventId::generate(),
+            tenant: tenant.clone(),
+            client_id: None,
             at: context.now,
             actor: context.actor.clone(),
             request_id: context.request_id.clone(),
@@ -128,10 +144,15 @@ pub enum AuditAction {
     Expired { expires_at: Timestamp },
     #[serde(rename = "credential.expiring_soon")]
     ExpiringSoon { expires_at: Timestamp },
+    #[serde(rename = "tenant.policy_changed")]
+    PolicyChanged {
+        before: PolicyDocument,
+        after: PolicyDocument,
+    },
 }
 
 impl AuditAction {
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 11] = [
         "credential.created",
         "credential.secret_rotated",
         "credential.expiry_changed",
@@ -142,6 +163,7 @@ impl AuditAction {
         "credential.deleted",
         "credential.expired",
         "credential.expiring_soon",
+        "tenant.policy_changed",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -156,6 +178,7 @@ impl AuditAction {
             AuditAction::Deleted { .. } => Self::KINDS[7],
             AuditAction::Expired { .. } => Self::KINDS[8],
             AuditAction::ExpiringSoon { .. } => Self::KINDS[9],
+            AuditAction::PolicyChanged { .. } => Self::KINDS[10],
         }
     }
 }
@@ -200,6 +223,10 @@ mod tests {
             },
             AuditAction::ExpiringSoon {
                 expires_at: chrono::DateTime::UNIX_EPOCH,
+            },
+            AuditAction::PolicyChanged {
+                before: crate::policy::TenantPolicy::default().document(),
+                after: crate::policy::TenantPolicy::default().document(),
             },
         ];
         for action in actions {

@@ -14,7 +14,10 @@
 //!   failing is made to wait (the right secret included, cached or not), while the right
 //!   secret from any other address is still served. Client IDs are public, so knowing one
 //!   must never be enough to lock its owner out; the per-address count bounds the argon2id
-//!   work one source can force across client IDs.
+//!   work one source can force across client IDs;
+//! - a credential that breaks its tenant's policy is blocked (never revoked) while it does:
+//!   the policy is read in the same round trip as the credential once this instance knows the
+//!   credential's tenant, and by one more read the first time.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -25,10 +28,11 @@ use lru::LruCache;
 use tokio::sync::Semaphore;
 
 use crate::credential::{Credential, Status};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, TenantId};
+use crate::policy::StoredPolicy;
 use crate::secret::{ClientSecret, SecretHash, SecretHasher};
 use crate::source::SourceAddress;
-use crate::store::{Attempt, ClientPorts, Failures, StoreError};
+use crate::store::{Attempt, ClientPorts, ClientRead, Failures, StoreError};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,10 @@ pub enum AuthFailure {
     /// The right secret, for a credential that may not be used now.
     #[error("the credential is {0}")]
     Inactive(Status),
+    /// The right secret, for a credential its tenant's policy blocks: the rules it breaks,
+    /// as sentences.
+    #[error("the credential is blocked by its tenant's policy: {}", .0.join(" "))]
+    BlockedByPolicy(Vec<String>),
     #[error("too many failed attempts; retry after {retry_after_seconds} s")]
     Throttled { retry_after_seconds: i64 },
     #[error(transparent)]
@@ -136,8 +144,28 @@ impl VerificationCache {
     }
 }
 
+/// The tenant of each credential this instance has authenticated, so that the next request
+/// reads the tenant's policy with the credential. A credential never changes tenant.
+struct KnownTenants(Mutex<LruCache<ClientId, TenantId>>);
+
+/// Enough for the credentials in use at once on one warm instance.
+const KNOWN_TENANTS: NonZeroUsize = NonZeroUsize::new(10_000).unwrap();
+
+impl KnownTenants {
+    fn recall(&self, client_id: &ClientId) -> Option<TenantId> {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(client_id).cloned()
+    }
+
+    fn remember(&self, credential: &Credential) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.put(credential.client_id.clone(), credential.tenant.clone());
+    }
+}
+
 pub struct ClientAuthenticator {
     store: Arc<dyn ClientPorts>,
+    tenants: KnownTenants,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
     cache: VerificationCache,
@@ -161,6 +189,7 @@ impl ClientAuthenticator {
         let decoy = hasher.decoy();
         Self {
             store,
+            tenants: KnownTenants(Mutex::new(LruCache::new(KNOWN_TENANTS))),
             hasher,
             clock,
             cache,
@@ -196,7 +225,15 @@ impl ClientAuthenticator {
             window_start,
             window_end,
         };
-        let (credential, failures) = self.store.credential_and_failures(&attempt).await?;
+        let known_tenant = self.tenants.recall(&client_id);
+        let ClientRead {
+            credential,
+            failures,
+            policy,
+        } = self
+            .store
+            .credential_and_failures(&attempt, known_tenant.as_ref())
+            .await?;
         if self.throttle.throttles(failures) {
             return Err(AuthFailure::Throttled {
                 retry_after_seconds: (window_end - now).num_seconds().max(1),
@@ -216,7 +253,7 @@ impl ClientAuthenticator {
         if let Some(verified) = self.cache.recall(&client_id, &secret)
             && hashes.iter().any(|hash| hash.as_phc() == verified)
         {
-            return admit(credential, now);
+            return self.comply(admit(credential, now)?, policy).await;
         }
         // Pad with the decoy to the most hashes a known credential can have, so that a refusal
         // costs the same for an unknown ID, a known one, and one inside a rotation's grace
@@ -231,12 +268,38 @@ impl ClientAuthenticator {
         match (matched, &credential) {
             (Some((_, hash)), Some(_)) => {
                 self.cache.remember(&client_id, &secret, &hash);
-                admit(credential, now)
+                self.comply(admit(credential, now)?, policy).await
             }
             _ => {
                 failed().await?;
                 Err(AuthFailure::BadCredentials)
             }
+        }
+    }
+
+    /// The credential, if it complies with its tenant's policy: the one read with it, or read
+    /// now when this instance did not know the tenant yet.
+    async fn comply(
+        &self,
+        credential: Credential,
+        read: Option<StoredPolicy>,
+    ) -> Result<Credential, AuthFailure> {
+        let policy = match read.filter(|p| p.tenant == credential.tenant) {
+            Some(policy) => policy,
+            None => {
+                self.tenants.remember(&credential);
+                self.store.policy(&credential.tenant).await?
+            }
+        };
+        let violations = policy
+            .policy
+            .violations(&credential, credential.expiry_decided_at());
+        if violations.is_empty() {
+            Ok(credential)
+        } else {
+            Err(AuthFailure::BlockedByPolicy(
+                violations.into_iter().map(|v| v.sentence).collect(),
+            ))
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Credential {
     pub created_at: Timestamp,
     pub created_by: String,
     pub expires_at: Option<Timestamp>,
+    /// When the expiry was last edited; `None`: as created. A tenant policy's lifetime counts
+    /// from here.
+    pub expiry_set_at: Option<Timestamp>,
     pub secret: SecretRecord,
     pub suspended_at: Option<Timestamp>,
     /// Tokens carry the generation they were issued in; one of an earlier generation is
@@ -104,6 +107,11 @@ impl fmt::Display for Status {
 }
 
 impl Credential {
+    /// When its expiry (or the lack of one) was decided: the last expiry edit, or its creation.
+    pub fn expiry_decided_at(&self) -> Timestamp {
+        self.expiry_set_at.unwrap_or(self.created_at)
+    }
+
     /// Status is derived, never stored: `revoked` > `expired` > `suspended` > `active`, with
     /// expiry effective to the second whether or not the sweeper has recorded it yet.
     pub fn status(&self, now: Timestamp) -> Status {

@@ -124,6 +124,10 @@ impl GracePeriod {
     pub fn none() -> Self {
         Self(Duration::zero())
     }
+
+    pub fn duration(self) -> Duration {
+        self.0
+    }
 }
 
 /// How a rotation treats what the replaced secret already gave out.
@@ -184,6 +188,7 @@ pub fn create(
         created_at: context.now,
         created_by: context.actor.subject.clone(),
         expires_at: new.expires_at,
+        expiry_set_at: None,
         secret: SecretRecord {
             hash: secret_hash,
             version: 1,
@@ -276,6 +281,7 @@ pub fn set_expiry(
     }
     let mut next = next_version(credential);
     next.expires_at = expires_at;
+    next.expiry_set_at = Some(context.now);
     next.expiry_notice_recorded_at = None;
     let event = AuditEvent::new(
         &next,

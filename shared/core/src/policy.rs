@@ -5,12 +5,16 @@
 //! Plain rules over the policy, the credential and the time.
 
 use chrono::Duration;
+use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditAction, AuditEvent, Context};
 use crate::credential::{Credential, Environment, Scopes};
+use crate::ids::TenantId;
 use crate::time::Timestamp;
 
 /// What happens to a credential whose secret is reported leaked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LeakAction {
     #[default]
     Revoke,
@@ -261,6 +265,112 @@ impl TenantPolicy {
         .filter_map(Result::err)
         .collect()
     }
+}
+
+/// A policy in its wire form: what is stored, shown and audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDocument {
+    pub max_lifetime_days: Option<u16>,
+    pub require_expiry: bool,
+    pub max_grace_seconds: Option<u32>,
+    pub allowed_scopes: Option<Vec<String>>,
+    pub allowed_environments: Vec<Environment>,
+    pub leak_action: LeakAction,
+}
+
+impl TenantPolicy {
+    pub fn document(&self) -> PolicyDocument {
+        PolicyDocument {
+            max_lifetime_days: self.max_lifetime_days,
+            require_expiry: self.require_expiry,
+            max_grace_seconds: self.max_grace_seconds,
+            allowed_scopes: self.allowed_scopes.as_ref().map(Scopes::to_strings),
+            allowed_environments: self.allowed_environments.clone(),
+            leak_action: self.leak_action,
+        }
+    }
+
+    /// A stored document, checked again as it is read.
+    pub fn from_document(document: PolicyDocument) -> Result<Self, InvalidPolicy> {
+        let allowed_scopes = document
+            .allowed_scopes
+            .map(|scopes| {
+                Scopes::parse(&scopes).map_err(|e| InvalidPolicy {
+                    field: "allowed_scopes",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        Self::new(PolicyFields {
+            max_lifetime_days: document.max_lifetime_days.map(i64::from),
+            require_expiry: document.require_expiry,
+            max_grace_seconds: document.max_grace_seconds.map(i64::from),
+            allowed_scopes,
+            allowed_environments: document.allowed_environments,
+            leak_action: document.leak_action,
+        })
+    }
+
+    /// Whether a credential of this policy must have an expiry.
+    pub fn requires_expiry(&self) -> bool {
+        self.require_expiry || self.max_lifetime_days.is_some()
+    }
+}
+
+/// A tenant's policy as stored: its version (0 while the tenant has never set one, which is
+/// the open policy) and who last set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    pub tenant: TenantId,
+    pub policy: TenantPolicy,
+    pub version: u64,
+    pub updated_at: Option<Timestamp>,
+    pub updated_by: Option<String>,
+}
+
+impl StoredPolicy {
+    /// What a tenant that never set a policy has.
+    pub fn open(tenant: TenantId) -> Self {
+        Self {
+            tenant,
+            policy: TenantPolicy::default(),
+            version: 0,
+            updated_at: None,
+            updated_by: None,
+        }
+    }
+
+    /// This policy replaced by `policy`, set by the caller in `context`, with its audit
+    /// event.
+    pub fn replace(&self, policy: TenantPolicy, context: &Context) -> PolicyChange {
+        let after = StoredPolicy {
+            tenant: self.tenant.clone(),
+            policy,
+            version: self.version + 1,
+            updated_at: Some(context.now),
+            updated_by: Some(context.actor.subject.clone()),
+        };
+        let event = AuditEvent::for_tenant(
+            &self.tenant,
+            context,
+            AuditAction::PolicyChanged {
+                before: self.policy.document(),
+                after: after.policy.document(),
+            },
+        );
+        PolicyChange {
+            policy: after,
+            event,
+        }
+    }
+}
+
+/// A policy write: the policy after it, and its `tenant.policy_changed` event, stored
+/// together.
+#[derive(Debug, Clone)]
+pub struct PolicyChange {
+    pub policy: StoredPolicy,
+    pub event: AuditEvent,
 }
 
 /// A rule of the tenant's policy that a credential, or a change to it, breaks: the field it

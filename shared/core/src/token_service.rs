@@ -118,18 +118,29 @@ impl TokenService {
         let Some(client_id) = ClientId::parse(&claims.client_id) else {
             return Ok(Introspection::Inactive);
         };
-        // The credential and the deny list in one round trip, as the authorizer reads them.
+        // The credential, the deny list and the tenant's policy in one round trip, as the
+        // authorizer reads them.
         let state = self
             .store
             .credential_state(&StateQuery {
                 client_id: &client_id,
                 jti: Some(&claims.jti),
                 month: None,
+                policy_of: Some(&caller.tenant),
             })
             .await?;
         let (false, Some(credential)) = (state.token_denied, state.credential) else {
             return Ok(Introspection::Inactive);
         };
+        let blocked = state.policy.is_none_or(|stored| {
+            !stored
+                .policy
+                .violations(&credential, credential.expiry_decided_at())
+                .is_empty()
+        });
+        if blocked {
+            return Ok(Introspection::Inactive);
+        }
         match still_granted(&claims, &credential, now) {
             Some(scope) => {
                 self.usage.record(&credential, now);

@@ -9,7 +9,10 @@
 //!    whatever ended its credential's tokens (a suspension, a rotation that asked to);
 //! 5. the key's environment is one this API accepts (`ACCEPTED_ENVIRONMENTS`);
 //! 6. the route's scopes are all granted, by the token **and** by the credential now;
-//! 7. this month's requests are below the credential's quota.
+//! 7. this month's requests are below the credential's quota;
+//!
+//! and, after 4, the credential complies with its tenant's policy (read in the same round
+//! trip as the credential), existing tokens included.
 //!
 //! Rotation follows the seeds: an old secret stops at once (Basic is authenticated like the
 //! token endpoint, failures counted per client ID and source address), while tokens issued
@@ -33,7 +36,7 @@ use lru::LruCache;
 use crate::authorization::Authorization;
 use crate::client_auth::{AuthFailure, ClientAuthenticator};
 use crate::credential::Environment;
-use crate::ids::ClientId;
+use crate::ids::{ClientId, TenantId};
 use crate::source::SourceAddress;
 use crate::store::{CredentialState, StateQuery, StoreError, UsageMonth, VerifierPorts};
 use crate::time::Clock;
@@ -172,7 +175,10 @@ impl RequestVerifier {
                 let claims = verify_bearer(&self.tokens, token, now)?;
                 let client_id =
                     ClientId::parse(&claims.client_id).ok_or(Refusal::CredentialNotFound)?;
-                let state = self.bearer_state(&client_id, &claims.jti, month).await?;
+                let tenant = TenantId::parse(&claims.tenant).ok_or(Refusal::CredentialNotFound)?;
+                let state = self
+                    .bearer_state(&client_id, &tenant, &claims.jti, month)
+                    .await?;
                 let unflushed = self.usage.unflushed(&client_id, month);
                 let allowed = admit_bearer(&claims, &state, accept, unflushed, now)?;
                 (allowed, state.credential)
@@ -227,6 +233,7 @@ impl RequestVerifier {
     async fn bearer_state(
         &self,
         client_id: &ClientId,
+        tenant: &TenantId,
         jti: &str,
         month: UsageMonth,
     ) -> Result<CredentialState, StoreError> {
@@ -241,6 +248,7 @@ impl RequestVerifier {
                 client_id,
                 jti: Some(jti),
                 month: read_uses.then_some(month),
+                policy_of: Some(tenant),
             })
             .await?;
         let has_quota = state
@@ -262,6 +270,7 @@ fn basic_refusal(failure: AuthFailure) -> VerifyError {
     match failure {
         AuthFailure::Malformed | AuthFailure::BadCredentials => Refusal::InvalidClient.into(),
         AuthFailure::Throttled { .. } => Refusal::Throttled.into(),
+        AuthFailure::BlockedByPolicy(_) => Refusal::PolicyViolation.into(),
         AuthFailure::Inactive(status) => Refusal::inactive(status)
             .unwrap_or(Refusal::InvalidClient)
             .into(),

@@ -3,6 +3,7 @@
 
 use crate::authorization::{Authorization, MalformedAuthorization};
 use crate::credential::{Credential, Environment, Scope, Status};
+use crate::policy::StoredPolicy;
 use crate::store::{CredentialState, StoreError};
 use crate::time::Timestamp;
 use crate::token::{AccessTokenClaims, Tokens};
@@ -36,6 +37,8 @@ pub enum Refusal {
     QuotaExceeded,
     #[error("this API does not accept keys of the credential's environment")]
     EnvironmentNotAccepted,
+    #[error("the credential breaks its tenant's policy")]
+    PolicyViolation,
 }
 
 impl Refusal {
@@ -53,6 +56,7 @@ impl Refusal {
             Self::InsufficientScope => "insufficient_scope",
             Self::QuotaExceeded => "quota_exceeded",
             Self::EnvironmentNotAccepted => "environment_not_accepted",
+            Self::PolicyViolation => "policy_violation",
         }
     }
 
@@ -151,6 +155,26 @@ pub(super) fn require_environment(
     }
 }
 
+/// The credential complies with its tenant's policy, as read with it (`None`, not read, is
+/// refused: nothing passes a policy unchecked).
+pub(super) fn require_policy(
+    credential: &Credential,
+    policy: Option<&StoredPolicy>,
+) -> Result<(), Refusal> {
+    match policy {
+        Some(stored)
+            if stored.tenant == credential.tenant
+                && stored
+                    .policy
+                    .violations(credential, credential.expiry_decided_at())
+                    .is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(Refusal::PolicyViolation),
+    }
+}
+
 /// What an API accepts beyond a valid key: its route table's scopes and its environments.
 #[derive(Debug, Clone, Copy)]
 pub struct Acceptance<'a> {
@@ -158,7 +182,7 @@ pub struct Acceptance<'a> {
     pub environments: &'a [Environment],
 }
 
-/// Checks 3 to 7 for a verified token, given what was read of its credential and the uses this
+/// Checks 3 to 7 (and the tenant's policy) for a verified token, given what was read of its credential and the uses this
 /// instance counted but has not flushed.
 pub fn admit_bearer(
     claims: &AccessTokenClaims,
@@ -182,6 +206,7 @@ pub fn admit_bearer(
     if !credential.accepts_token_generation(claims.token_generation) {
         return Err(Refusal::TokenRevoked);
     }
+    require_policy(credential, state.policy.as_ref())?;
     require_environment(credential, accept.environments)?;
     let scope = still_granted(claims, credential, now).ok_or(Refusal::InsufficientScope)?;
     let granted: Vec<&str> = scope.split(' ').collect();

@@ -1,6 +1,7 @@
 use super::*;
 use crate::credential::{Credential, RequestQuota, Scope};
 use crate::lifecycle::{self, DetailsPatch};
+use crate::policy::{PolicyFields, StoredPolicy, TenantPolicy};
 use crate::time::Timestamp;
 use crate::token::AccessTokenClaims;
 
@@ -139,6 +140,7 @@ fn case() -> Case {
     Case {
         claims,
         state: CredentialState {
+            policy: Some(StoredPolicy::open(credential.tenant.clone())),
             credential: Some(credential),
             token_denied: false,
             uses_this_month: Some(0),
@@ -332,5 +334,41 @@ fn the_quota_counts_stored_and_unflushed_uses() {
     assert_eq!(
         admit(&c, &["orders:write"], 3),
         Err(Refusal::InsufficientScope)
+    );
+}
+
+#[test]
+fn a_token_of_a_credential_its_tenant_policy_now_blocks_is_refused_until_the_policy_relaxes() {
+    let mut c = case();
+    let tightened = TenantPolicy::new(PolicyFields {
+        require_expiry: true,
+        ..PolicyFields::default()
+    })
+    .unwrap();
+    let tenant = c.state.credential.as_ref().unwrap().tenant.clone();
+    c.state.policy = Some(StoredPolicy {
+        policy: tightened,
+        version: 1,
+        ..StoredPolicy::open(tenant.clone())
+    });
+    assert_eq!(
+        admit(&c, &["products:read"], 0),
+        Err(Refusal::PolicyViolation),
+        "issued before the policy required an expiry, refused now"
+    );
+    c.state.policy = Some(StoredPolicy::open(tenant.clone()));
+    assert!(admit(&c, &["products:read"], 0).is_ok(), "relaxed again");
+    c.state.policy = None;
+    assert_eq!(
+        admit(&c, &["products:read"], 0),
+        Err(Refusal::PolicyViolation),
+        "a policy that was not read lets nothing through"
+    );
+    let other = crate::ids::TenantId::parse("globex").unwrap();
+    c.state.policy = Some(StoredPolicy::open(other));
+    assert_eq!(
+        admit(&c, &["products:read"], 0),
+        Err(Refusal::PolicyViolation),
+        "another tenant's policy is not this credential's"
     );
 }

@@ -98,8 +98,12 @@ async fn failures(s: &Setup, id: &ClientId) -> u32 {
         window_start,
         window_end,
     };
-    let (_, failures) = s.store.credential_and_failures(&attempt).await.unwrap();
-    failures.client_from_source
+    let read = s
+        .store
+        .credential_and_failures(&attempt, None)
+        .await
+        .unwrap();
+    read.failures.client_from_source
 }
 
 #[tokio::test]

@@ -226,6 +226,10 @@ impl CredentialService {
         let expires_at =
             lifecycle::requested_expiry(request.expires_at, request.expires_in_days, now)
                 .map_err(LifecycleError::from)?;
+        let policy = self.store.policy(&acting.tenant).await?.policy;
+        policy.check_environment(request.environment)?;
+        policy.check_scopes(&request.scopes)?;
+        policy.check_expiry(expires_at, now)?;
         let (secret, hash) = self.new_secret(request.environment).await?;
         let remembering = once
             .map(|once| self.remembering(acting, Operation::Create, None, once, &secret))
@@ -257,7 +261,7 @@ impl CredentialService {
                 count: 0,
                 month: UsageMonth::of(created.event.at),
             };
-            let snapshot = self.written(created.credential.clone(), usage);
+            let snapshot = self.written(created.credential.clone(), usage, &policy);
             let inserted = match &remembering {
                 None => self.store.insert(&created).await,
                 Some(remembering) => {
@@ -305,9 +309,13 @@ impl CredentialService {
         rotation: Rotation,
         once: Option<&Once<'_>>,
     ) -> Result<Issued, ServiceError> {
-        let (current, usage) =
-            tokio::join!(self.load(&acting.tenant, client_id), self.usage(client_id));
-        let (current, usage) = (current?, usage?);
+        let (current, usage, policy) = tokio::join!(
+            self.load(&acting.tenant, client_id),
+            self.usage(client_id),
+            self.store.policy(&acting.tenant)
+        );
+        let (current, usage, policy) = (current?, usage?, policy?.policy);
+        policy.check_grace(rotation.grace.duration())?;
         let environment = current.environment;
         // Hash once, outside the retry loop: the environment of a credential never changes.
         let (secret, hash) = self.new_secret(environment).await?;
@@ -333,7 +341,8 @@ impl CredentialService {
                 |current, context| {
                     let transition =
                         lifecycle::rotate_secret(current, hash.clone(), rotation, context)?;
-                    let snapshot = self.written(transition.credential.clone(), usage);
+                    let snapshot =
+                        self.written(transition.credential.clone(), usage, &policy);
                     let write = match &remembering {
                         None => Write::Update(transition),
                         Some(remembering) => {
@@ -346,7 +355,7 @@ impl CredentialService {
                 },
             )
             .await?;
-        let snapshot = issued.unwrap_or_else(|| self.written(after, usage));
+        let snapshot = issued.unwrap_or_else(|| self.written(after, usage, &policy));
         Ok(Issued::Fresh(snapshot, secret))
     }
 }

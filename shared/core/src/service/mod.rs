@@ -14,6 +14,7 @@ use crate::credential::{
 use crate::idempotency::{IdempotencyPepper, IdempotencyRecord};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{self, DetailsPatch, LifecycleError, Transition};
+use crate::policy::{InvalidPolicy, StoredPolicy, TenantPolicy, Violation};
 use crate::retry::Backoff;
 use crate::secret::{HashError, SecretHasher};
 use crate::store::{
@@ -29,6 +30,7 @@ const RETRY_AFTER_CONFLICT: Backoff =
     Backoff::new(StdDuration::from_millis(10), StdDuration::from_millis(160));
 
 mod issue;
+mod policy;
 
 pub use issue::{Issued, Once};
 
@@ -56,16 +58,38 @@ impl Precondition {
     }
 }
 
-/// A credential as read at one instant, with this month's usage.
+/// A credential as read at one instant, with this month's usage and the rules of its
+/// tenant's policy it breaks.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub credential: Credential,
     pub requests_this_month: u64,
     pub usage_month: UsageMonth,
     pub read_at: Timestamp,
+    /// Sentences; while there are any, the credential is blocked.
+    pub policy_violations: Vec<String>,
 }
 
 impl Snapshot {
+    fn new(credential: Credential, usage: Usage, policy: &TenantPolicy, read_at: Timestamp) -> Self {
+        // A revoked or expired credential is ended already: a policy has nothing to block.
+        let policy_violations = match credential.status(read_at) {
+            Status::Active | Status::Suspended => policy
+                .violations(&credential, credential.expiry_decided_at())
+                .into_iter()
+                .map(|v| v.sentence)
+                .collect(),
+            Status::Expired | Status::Revoked => Vec::new(),
+        };
+        Self {
+            credential,
+            requests_this_month: usage.count,
+            usage_month: usage.month,
+            read_at,
+            policy_violations,
+        }
+    }
+
     pub fn status(&self) -> Status {
         self.credential.status(self.read_at)
     }
@@ -91,6 +115,13 @@ pub enum ServiceError {
     IdempotencyKeyReused,
     #[error("could not seal the new secret for safe retries")]
     Sealing,
+    /// The change breaks the tenant's policy.
+    #[error(transparent)]
+    PolicyViolation(#[from] Violation),
+    #[error(transparent)]
+    InvalidPolicy(#[from] InvalidPolicy),
+    #[error("The policy has changed since you read it: its version is {}, not the one in If-Match.", .0.version)]
+    PolicyPreconditionFailed(Box<StoredPolicy>),
 }
 
 impl From<HashError> for ServiceError {
@@ -200,7 +231,11 @@ impl CredentialService {
         }
     }
 
-    async fn snapshots(&self, credentials: Vec<Credential>) -> Result<Vec<Snapshot>, ServiceError> {
+    async fn snapshots(
+        &self,
+        credentials: Vec<Credential>,
+        policy: &TenantPolicy,
+    ) -> Result<Vec<Snapshot>, ServiceError> {
         let read_at = self.clock.now();
         let usage_month = UsageMonth::of(read_at);
         let ids: Vec<ClientId> = credentials.iter().map(|c| c.client_id.clone()).collect();
@@ -211,11 +246,12 @@ impl CredentialService {
         };
         Ok(credentials
             .into_iter()
-            .map(|credential| Snapshot {
-                requests_this_month: counts.get(&credential.client_id).copied().unwrap_or(0),
-                credential,
-                usage_month,
-                read_at,
+            .map(|credential| {
+                let usage = Usage {
+                    count: counts.get(&credential.client_id).copied().unwrap_or(0),
+                    month: usage_month,
+                };
+                Snapshot::new(credential, usage, policy, read_at)
             })
             .collect())
     }
@@ -235,23 +271,18 @@ impl CredentialService {
         })
     }
 
-    /// The credential as a write left it, with the usage read before the write.
-    fn written(&self, credential: Credential, usage: Usage) -> Snapshot {
-        Snapshot {
-            credential,
-            requests_this_month: usage.count,
-            usage_month: usage.month,
-            read_at: self.clock.now(),
-        }
+    /// The credential as a write left it, with the usage and the policy read before the
+    /// write.
+    fn written(&self, credential: Credential, usage: Usage, policy: &TenantPolicy) -> Snapshot {
+        Snapshot::new(credential, usage, policy, self.clock.now())
     }
 
     async fn snapshot(&self, credential: Credential) -> Result<Snapshot, ServiceError> {
-        let mut snapshots = self.snapshots(vec![credential]).await?;
-        snapshots
-            .pop()
-            .ok_or(ServiceError::Store(StoreError::Backend(
-                "empty snapshot".into(),
-            )))
+        let (usage, policy) = tokio::join!(
+            self.usage(&credential.client_id),
+            self.store.policy(&credential.tenant)
+        );
+        Ok(self.written(credential, usage?, &policy?.policy))
     }
 
     /// Read, check, decide, write; on a lost race, read again and decide again. With a
@@ -320,8 +351,12 @@ impl CredentialService {
         tenant: &TenantId,
         client_id: &ClientId,
     ) -> Result<Snapshot, ServiceError> {
-        let credential = self.load(tenant, client_id).await?;
-        self.snapshot(credential).await
+        let (credential, usage, policy) = tokio::join!(
+            self.load(tenant, client_id),
+            self.usage(client_id),
+            self.store.policy(tenant)
+        );
+        Ok(self.written(credential?, usage?, &policy?.policy))
     }
 
     pub async fn list(
@@ -335,9 +370,10 @@ impl CredentialService {
             status,
             page,
         };
-        let found = self.store.list(&query).await?;
+        let (found, policy) = tokio::join!(self.store.list(&query), self.store.policy(tenant));
+        let found = found?;
         Ok(Page {
-            items: self.snapshots(found.items).await?,
+            items: self.snapshots(found.items, &policy?.policy).await?,
             next_cursor: found.next_cursor,
         })
     }
@@ -350,14 +386,22 @@ impl CredentialService {
         precondition: Option<&Precondition>,
         change: Change,
     ) -> Result<Snapshot, ServiceError> {
-        if let Change::Details(DetailsPatch {
-            scopes: Some(scopes),
-            ..
-        }) = &change
-        {
-            self.catalogue.check(scopes).map_err(LifecycleError::from)?;
+        let (usage, policy) = tokio::join!(
+            self.usage(client_id),
+            self.store.policy(&acting.tenant)
+        );
+        let (usage, policy) = (usage?, policy?.policy);
+        match &change {
+            Change::Details(DetailsPatch {
+                scopes: Some(scopes),
+                ..
+            }) => {
+                self.catalogue.check(scopes).map_err(LifecycleError::from)?;
+                policy.check_scopes(scopes)?;
+            }
+            Change::Expiry(expires_at) => policy.check_expiry(*expires_at, self.clock.now())?,
+            _ => {}
         }
-        let usage = self.usage(client_id).await?;
         let after = self
             .mutate(acting, client_id, precondition, |current, context| {
                 let transition = match &change {
@@ -377,7 +421,7 @@ impl CredentialService {
                 Ok(Write::Update(transition))
             })
             .await?;
-        Ok(self.written(after, usage))
+        Ok(self.written(after, usage, &policy))
     }
 
     pub async fn delete(

@@ -35,6 +35,18 @@ pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")
 }
 
+/// A tenant's policy: `TENANT#<tenant>`, `POLICY`.
+pub const POLICY_SK: &str = "POLICY";
+
+/// The partition an audit event is stored in: its credential's, or its tenant's for an event
+/// about the tenant itself.
+pub fn event_pk(tenant: &TenantId, client_id: Option<&ClientId>) -> String {
+    match client_id {
+        Some(client_id) => credential_pk(client_id),
+        None => tenant_pk(tenant),
+    }
+}
+
 pub fn denied_token_pk(jti: &str) -> String {
     format!("JTI#{jti}")
 }
@@ -128,12 +140,13 @@ impl std::fmt::Display for UsageMonth {
 }
 
 /// Where the next page starts: the sort key of the last item handed out, and the client ID
-/// that completes its primary key. Opaque to callers (base64url JSON) and checked on the way
-/// back in, so a forged cursor is a 400 and never reaches the database.
+/// that completes its primary key (`None`: an event about the tenant, in the tenant's
+/// partition). Opaque to callers (base64url JSON) and checked on the way back in, so a forged
+/// cursor is a 400 and never reaches the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub sort_key: String,
-    pub client_id: ClientId,
+    pub client_id: Option<ClientId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -153,7 +166,7 @@ impl Cursor {
     pub fn for_credential(credential: &Credential) -> Self {
         Self {
             sort_key: credential_listing_key(credential),
-            client_id: credential.client_id.clone(),
+            client_id: Some(credential.client_id.clone()),
         }
     }
 
@@ -167,7 +180,11 @@ impl Cursor {
     pub fn encode(&self) -> String {
         let wire = CursorWire {
             k: self.sort_key.clone(),
-            c: self.client_id.to_string(),
+            c: self
+                .client_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         };
         // Serialising two strings cannot fail.
         let json = serde_json::to_vec(&wire).unwrap_or_default();
@@ -182,7 +199,10 @@ impl Cursor {
             .map_err(|_| StoreError::InvalidCursor)?;
         let wire: CursorWire =
             serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
-        let client_id = ClientId::parse(&wire.c).ok_or(StoreError::InvalidCursor)?;
+        let client_id = match wire.c.as_str() {
+            "" => None,
+            id => Some(ClientId::parse(id).ok_or(StoreError::InvalidCursor)?),
+        };
         Ok(Self {
             sort_key: wire.k,
             client_id,
@@ -202,7 +222,7 @@ impl Cursor {
         let (time, id) = rest.split_once('#').ok_or(StoreError::InvalidCursor)?;
         let time_ok = parse_rfc3339(time).is_some_and(|t| key_format(t) == time);
         let id_ok = match listing {
-            Listing::Credentials => id == self.client_id.as_str(),
+            Listing::Credentials => self.client_id.as_ref().is_some_and(|c| id == c.as_str()),
             Listing::Audit => EventId::parse(id).is_some_and(|e| e.as_str() == id),
         };
         if time_ok && id_ok {
@@ -236,8 +256,24 @@ mod tests {
     fn cursor(k: &str) -> Cursor {
         Cursor {
             sort_key: k.to_owned(),
-            client_id: ClientId::parse("cid_abcdefghijklmnopqrstuvwxyz").unwrap(),
+            client_id: ClientId::parse("cid_abcdefghijklmnopqrstuvwxyz"),
         }
+    }
+
+    #[test]
+    fn a_cursor_after_a_tenant_event_names_no_credential() {
+        let c = Cursor {
+            sort_key: "AUDIT#2026-01-01T00:00:00Z#01JZ0000000000000000000000".to_owned(),
+            client_id: None,
+        };
+        let back = Cursor::decode(&c.encode()).unwrap();
+        assert_eq!(back, c);
+        assert!(back.check(Listing::Audit).is_ok());
+        let listing = Cursor {
+            sort_key: "CRED#2026-01-01T00:00:00Z#cid_abcdefghijklmnopqrstuvwxyz".to_owned(),
+            client_id: None,
+        };
+        assert!(listing.check(Listing::Credentials).is_err());
     }
 
     #[test]

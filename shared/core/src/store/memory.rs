@@ -8,17 +8,19 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    Attempt, AuditLog, AuditScope, CredentialListing, CredentialQuery, CredentialReader,
-    CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery,
-    FailureRecorder, Failures, IdempotencyReader, Page, PageRequest, RememberingWriter, Retention,
-    StateQuery, StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList,
-    TransitionWriter, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
+    Attempt, AuditLog, AuditScope, ClientRead, CredentialListing, CredentialQuery,
+    CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor,
+    DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader, Page, PageRequest,
+    PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery, StoreError,
+    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
+    USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
+use crate::policy::{PolicyChange, StoredPolicy};
 use crate::source::SourceAddress;
 use crate::time::{Clock, Timestamp};
 
@@ -41,6 +43,7 @@ struct State {
     sweep_index: HashMap<ClientId, Timestamp>,
     sweep_checkpoint: Option<Timestamp>,
     idempotency: HashMap<(TenantId, KeyDigest), IdempotencyRecord>,
+    policies: HashMap<TenantId, StoredPolicy>,
 }
 
 impl State {
@@ -327,7 +330,7 @@ impl AuditLog for MemoryStore {
         let in_scope = |e: &AuditEvent| match scope {
             AuditScope::Tenant(tenant) => &e.tenant == tenant,
             AuditScope::Credential(tenant, client_id) => {
-                &e.tenant == tenant && &e.client_id == client_id
+                &e.tenant == tenant && e.client_id.as_ref() == Some(client_id)
             }
         };
         let matching = state
@@ -336,6 +339,37 @@ impl AuditLog for MemoryStore {
             .filter(|e| in_scope(e) && self.retention.audit_expires_at(e) > now)
             .map(|e| (audit_key(e), e));
         newest_first(matching, page, Listing::Audit, Cursor::for_event)
+    }
+}
+
+#[async_trait]
+impl PolicyReader for MemoryStore {
+    async fn policy(&self, tenant: &TenantId) -> Result<StoredPolicy, StoreError> {
+        Ok(self
+            .state()
+            .policies
+            .get(tenant)
+            .cloned()
+            .unwrap_or_else(|| StoredPolicy::open(tenant.clone())))
+    }
+}
+
+#[async_trait]
+impl PolicyWriter for MemoryStore {
+    async fn put_policy(
+        &self,
+        expected_version: u64,
+        change: &PolicyChange,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let tenant = &change.policy.tenant;
+        let stored = state.policies.get(tenant).map_or(0, |p| p.version);
+        if stored != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        state.policies.insert(tenant.clone(), change.policy.clone());
+        state.events.push(change.event.clone());
+        Ok(())
     }
 }
 

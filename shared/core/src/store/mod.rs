@@ -13,6 +13,7 @@ use crate::credential::{Credential, Status};
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::Transition;
+use crate::policy::{PolicyChange, StoredPolicy};
 use crate::source::SourceAddress;
 use crate::time::Timestamp;
 
@@ -250,11 +251,42 @@ pub struct Failures {
 #[async_trait]
 pub trait ThrottleReader: Send + Sync {
     /// The credential (strongly consistent) and the failures recorded in the attempt's window,
-    /// in one round trip.
+    /// and the policy of `policy_of` if given (the tenant the caller expects the credential to
+    /// be in), in one round trip.
     async fn credential_and_failures(
         &self,
         attempt: &Attempt<'_>,
-    ) -> Result<(Option<Credential>, Failures), StoreError>;
+        policy_of: Option<&TenantId>,
+    ) -> Result<ClientRead, StoreError>;
+}
+
+/// What [`ThrottleReader::credential_and_failures`] read.
+#[derive(Debug, Clone)]
+pub struct ClientRead {
+    pub credential: Option<Credential>,
+    pub failures: Failures,
+    /// The policy asked for; `None` when none was.
+    pub policy: Option<StoredPolicy>,
+}
+
+/// Reads a tenant's policy.
+#[async_trait]
+pub trait PolicyReader: Send + Sync {
+    /// Strongly consistent; the open policy (version 0) for a tenant that never set one.
+    async fn policy(&self, tenant: &TenantId) -> Result<StoredPolicy, StoreError>;
+}
+
+/// Replaces a tenant's policy, with its audit event, atomically, conditioned on the version
+/// the caller read.
+#[async_trait]
+pub trait PolicyWriter: Send + Sync {
+    /// Fails with `Conflict` unless the stored version is still `expected_version` (0: the
+    /// tenant has none stored).
+    async fn put_policy(
+        &self,
+        expected_version: u64,
+        change: &PolicyChange,
+    ) -> Result<(), StoreError>;
 }
 
 /// A client authentication, as throttling counts it: the client ID, where it came from, and
@@ -286,6 +318,8 @@ pub struct CredentialState {
     pub token_denied: bool,
     /// Uses stored in the month asked about; `None` when none was.
     pub uses_this_month: Option<u64>,
+    /// The policy of the tenant asked about; `None` when none was asked.
+    pub policy: Option<StoredPolicy>,
 }
 
 /// What to read of a credential's state: the credential, whether the token `jti` is denied
@@ -296,6 +330,8 @@ pub struct StateQuery<'a> {
     pub client_id: &'a ClientId,
     pub jti: Option<&'a str>,
     pub month: Option<UsageMonth>,
+    /// The tenant whose policy to read too (the one the token names).
+    pub policy_of: Option<&'a TenantId>,
 }
 
 /// The request authorizer's one read per request.
@@ -397,9 +433,9 @@ macro_rules! ports {
 }
 
 ports! {
-    /// The client authenticator's: the credential with the failures that throttle it, and
-    /// counting a failure.
-    ClientPorts: ThrottleReader + FailureRecorder
+    /// The client authenticator's: the credential with the failures that throttle it,
+    /// counting a failure, and the credential's tenant policy when it was not read with it.
+    ClientPorts: ThrottleReader + FailureRecorder + PolicyReader
 }
 
 ports! {
@@ -430,6 +466,8 @@ ports! {
         + IdempotencyReader
         + AuditLog
         + UsageReader
+        + PolicyReader
+        + PolicyWriter
 }
 
 ports! {

@@ -20,7 +20,7 @@ fn create_records_who_and_when_and_starts_at_version_one() {
     assert_eq!((c.version, c.secret.version, c.created_at), (1, 1, t0()));
     assert_eq!(c.created_by, ADMIN_SUBJECT);
     assert_eq!(transition.event.kind(), "credential.created");
-    assert_eq!(transition.event.client_id, c.client_id);
+    assert_eq!(transition.event.client_id.as_ref(), Some(&c.client_id));
     assert_eq!(transition.event.request_id.as_deref(), Some(REQUEST_ID));
 }
 

@@ -82,10 +82,15 @@ impl CredentialStateReader for MemoryStore {
                 .get(jti)
                 .is_some_and(|expires_at| *expires_at > now)
         });
+        let policy = match read.policy_of {
+            Some(tenant) => Some(PolicyReader::policy(self, tenant).await?),
+            None => None,
+        };
         Ok(CredentialState {
             credential: CredentialReader::get(self, client_id).await?,
             token_denied,
             uses_this_month,
+            policy,
         })
     }
 }
@@ -105,11 +110,17 @@ impl ThrottleReader for MemoryStore {
     async fn credential_and_failures(
         &self,
         attempt: &Attempt<'_>,
-    ) -> Result<(Option<Credential>, Failures), StoreError> {
-        Ok((
-            CredentialReader::get(self, attempt.client_id).await?,
-            self.failures(attempt.client_id, attempt.source, attempt.window_start),
-        ))
+        policy_of: Option<&TenantId>,
+    ) -> Result<ClientRead, StoreError> {
+        let policy = match policy_of {
+            Some(tenant) => Some(PolicyReader::policy(self, tenant).await?),
+            None => None,
+        };
+        Ok(ClientRead {
+            credential: CredentialReader::get(self, attempt.client_id).await?,
+            failures: self.failures(attempt.client_id, attempt.source, attempt.window_start),
+            policy,
+        })
     }
 }
 
