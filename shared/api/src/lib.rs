@@ -8,6 +8,7 @@ pub mod authorizer;
 pub mod credentials;
 pub mod http;
 pub mod oauth;
+pub mod policy;
 pub mod response;
 pub mod routes;
 pub mod state;

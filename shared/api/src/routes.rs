@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use clavis_core::route::RouteTemplate;
 use lambda_http::{Body, Request, Response};
 
-use super::{credentials, oauth};
+use super::{credentials, oauth, policy};
 use crate::state::{App, OAuthApp};
 use clavis_core::usage::UsageRecorder;
 
@@ -26,6 +26,8 @@ pub enum CredentialsEndpoint {
     Delete,
     ListAuditEvents,
     ListScopes,
+    GetPolicy,
+    PutPolicy,
 }
 
 /// The OAuth operations; each is one Lambda function.
@@ -74,6 +76,8 @@ impl Endpoint {
             Endpoint::Credentials(C::Delete) => "delete-credential",
             Endpoint::Credentials(C::ListAuditEvents) => "list-audit-events",
             Endpoint::Credentials(C::ListScopes) => "list-scopes",
+            Endpoint::Credentials(C::GetPolicy) => "get-policy",
+            Endpoint::Credentials(C::PutPolicy) => "put-policy",
             Endpoint::OAuth(O::IssueToken) => "issue-token",
             Endpoint::OAuth(O::IntrospectToken) => "introspect-token",
             Endpoint::OAuth(O::RevokeToken) => "revoke-token",
@@ -111,7 +115,7 @@ const CREDENTIAL: &str = "/v1/tenants/{tenant}/credentials/{client_id}";
 
 /// The one table of routes: the local gateway serves it, and the SAM template and the OpenAPI
 /// document are checked against it.
-pub const ROUTES: [Route; 19] = {
+pub const ROUTES: [Route; 21] = {
     use CredentialsEndpoint as C;
     use OAuthEndpoint as O;
     const fn managed(method: &'static str, path: &'static str, endpoint: C) -> Route {
@@ -167,6 +171,8 @@ pub const ROUTES: [Route; 19] = {
             C::ListAuditEvents,
         ),
         managed("GET", "/v1/tenants/{tenant}/audit", C::ListAuditEvents),
+        managed("GET", "/v1/tenants/{tenant}/policy", C::GetPolicy),
+        managed("PUT", "/v1/tenants/{tenant}/policy", C::PutPolicy),
         managed("GET", "/v1/scopes", C::ListScopes),
         public("POST", "/oauth/token", O::IssueToken),
         public("POST", "/oauth/introspect", O::IntrospectToken),
@@ -261,6 +267,8 @@ impl EndpointFamily for CredentialsEndpoint {
             Self::Delete => credentials::delete_credential(app, request).await,
             Self::ListAuditEvents => credentials::list_audit_events(app, request).await,
             Self::ListScopes => credentials::list_scopes(app, request).await,
+            Self::GetPolicy => policy::get_policy(app, request).await,
+            Self::PutPolicy => policy::put_policy(app, request).await,
         }
     }
 }
@@ -297,7 +305,7 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
-        assert_eq!(functions().len(), 16);
+        assert_eq!(functions().len(), 18);
     }
 
     #[test]

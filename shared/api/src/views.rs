@@ -6,6 +6,7 @@ use serde::Serialize;
 use clavis_core::audit::AuditEvent;
 use clavis_core::credential::{Environment, RequestQuota, Status};
 use clavis_core::lifecycle::is_expiry_locked;
+use clavis_core::policy::{PolicyDocument, StoredPolicy};
 use clavis_core::service::Snapshot;
 use clavis_core::store::Page;
 use clavis_core::time::Timestamp;
@@ -40,6 +41,9 @@ pub struct CredentialView {
     pub usage_month: String,
     /// `null`: no quota.
     pub monthly_request_quota: Option<u64>,
+    /// The rules of the tenant's policy the credential breaks, as sentences: while there are
+    /// any, it is blocked.
+    pub policy_violations: Vec<String>,
     /// The optimistic-concurrency version; also the ETag.
     pub version: u64,
 }
@@ -77,6 +81,7 @@ impl From<&Snapshot> for CredentialView {
             request_count: snapshot.requests_this_month,
             usage_month: snapshot.usage_month.to_string(),
             monthly_request_quota: c.monthly_request_quota.map(RequestQuota::get),
+            policy_violations: snapshot.policy_violations.clone(),
             version: c.version,
         }
     }
@@ -113,6 +118,30 @@ impl<'a> PageView<&'a AuditEvent> {
         Self {
             items: page.items.iter().collect(),
             next_cursor: page.next_cursor.as_ref().map(|c| c.encode()),
+        }
+    }
+}
+
+/// A tenant's policy: its rules, its version (0 while it never set one; also the ETag), and
+/// who last set it.
+#[derive(Debug, Serialize)]
+pub struct PolicyView {
+    pub tenant: String,
+    #[serde(flatten)]
+    pub rules: PolicyDocument,
+    pub version: u64,
+    pub updated_at: Option<Timestamp>,
+    pub updated_by: Option<String>,
+}
+
+impl From<&StoredPolicy> for PolicyView {
+    fn from(stored: &StoredPolicy) -> Self {
+        Self {
+            tenant: stored.tenant.to_string(),
+            rules: stored.policy.document(),
+            version: stored.version,
+            updated_at: stored.updated_at,
+            updated_by: stored.updated_by.clone(),
         }
     }
 }

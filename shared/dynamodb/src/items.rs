@@ -9,6 +9,7 @@ pub(super) const ENTITY_DENIED_TOKEN: &str = "denied_token";
 pub(super) const ENTITY_FAILURES: &str = "auth_failures";
 pub(super) const ENTITY_SWEEP_CHECKPOINT: &str = "sweep_checkpoint";
 pub(super) const ENTITY_IDEMPOTENCY: &str = "idempotency";
+pub(super) const ENTITY_POLICY: &str = "policy";
 
 /// The keys of an item listed in its tenant's index (GSI1): the item's own, and the index's.
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,6 +45,8 @@ pub(super) struct CredentialItem {
     created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_set_at: Option<String>,
     secret_hash: String,
     secret_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,11 +80,12 @@ pub(super) struct CredentialItem {
 /// Attributes a lifecycle write never sets: the key, and what the token endpoint maintains.
 pub(super) const NOT_WRITTEN_BY_LIFECYCLE: [&str; 3] = ["PK", "SK", "last_used_at"];
 /// Attributes a lifecycle write removes when the new state has no value for them.
-pub(super) const OPTIONAL_ATTRIBUTES: [&str; 14] = [
+pub(super) const OPTIONAL_ATTRIBUTES: [&str; 15] = [
     "GSI2PK",
     "monthly_request_quota",
     "GSI2SK",
     "expires_at",
+    "expiry_set_at",
     "secret_rotated_at",
     "previous_secret_hash",
     "previous_secret_valid_until",
@@ -146,6 +150,7 @@ impl CredentialItem {
             created_at: key_format(credential.created_at),
             created_by: credential.created_by.clone(),
             expires_at: credential.expires_at.map(key_format),
+            expiry_set_at: credential.expiry_set_at.map(key_format),
             secret_hash: credential.secret.hash.as_phc().to_owned(),
             secret_version: credential.secret.version,
             secret_rotated_at: credential.secret.rotated_at.map(key_format),
@@ -228,6 +233,7 @@ impl CredentialItem {
             created_at: stored_time("created_at", &self.created_at)?,
             created_by: self.created_by,
             expires_at: stored_time_opt("expires_at", self.expires_at.as_ref())?,
+            expiry_set_at: stored_time_opt("expiry_set_at", self.expiry_set_at.as_ref())?,
             secret: SecretRecord {
                 hash: SecretHash::from_phc(self.secret_hash),
                 version: self.secret_version,
@@ -266,7 +272,7 @@ impl AuditItem {
         let key = audit_key(event);
         Self {
             keys: TenantIndexed {
-                pk: credential_pk(&event.client_id),
+                pk: event_pk(&event.tenant, event.client_id.as_ref()),
                 sk: key.clone(),
                 gsi1pk: tenant_pk(&event.tenant),
                 gsi1sk: key,
@@ -275,6 +281,56 @@ impl AuditItem {
             event: event.clone(),
             ttl: epoch(retention.audit_expires_at(event)),
         }
+    }
+}
+
+/// A tenant's policy: the document's rules as attributes, and its version.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct PolicyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant: String,
+    #[serde(flatten)]
+    document: PolicyDocument,
+    pub(super) version: u64,
+    updated_at: String,
+    updated_by: String,
+}
+
+impl PolicyItem {
+    /// `None` for the open policy of a tenant that never set one: there is nothing to store.
+    pub(super) fn from_policy(stored: &StoredPolicy) -> Option<Self> {
+        Some(Self {
+            pk: tenant_pk(&stored.tenant),
+            sk: POLICY_SK.to_owned(),
+            entity: ENTITY_POLICY.to_owned(),
+            tenant: stored.tenant.to_string(),
+            document: stored.policy.document(),
+            version: stored.version,
+            updated_at: key_format(stored.updated_at?),
+            updated_by: stored.updated_by.clone()?,
+        })
+    }
+
+    pub(super) fn into_policy(self) -> Result<StoredPolicy, StoreError> {
+        if self.entity != ENTITY_POLICY {
+            return Err(StoreError::Corrupt(format!(
+                "expected a policy, found {}",
+                self.entity
+            )));
+        }
+        let policy = TenantPolicy::from_document(self.document)
+            .map_err(|e| StoreError::Corrupt(format!("a stored policy breaks its rules: {e}")))?;
+        Ok(StoredPolicy {
+            tenant: TenantId::parse(&self.tenant).ok_or_else(|| corrupt("tenant", &self.tenant))?,
+            policy,
+            version: self.version,
+            updated_at: Some(stored_time("updated_at", &self.updated_at)?),
+            updated_by: Some(self.updated_by),
+        })
     }
 }
 

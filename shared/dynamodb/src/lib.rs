@@ -26,21 +26,23 @@ use clavis_core::credential::{
 use clavis_core::idempotency::{Fingerprint, IdempotencyRecord, KeyDigest, Operation};
 use clavis_core::ids::{ClientId, TenantId};
 use clavis_core::lifecycle::Transition;
+use clavis_core::policy::{PolicyChange, PolicyDocument, StoredPolicy, TenantPolicy};
 use clavis_core::secret::SecretHash;
 use clavis_core::source::SourceAddress;
 use clavis_core::store::keys::{
-    CREDENTIAL_SK, DENIED_TOKEN_SK, IDEMPOTENCY_SK, Listing, SWEEP_CHECKPOINT_PK,
+    CREDENTIAL_SK, DENIED_TOKEN_SK, IDEMPOTENCY_SK, Listing, POLICY_SK, SWEEP_CHECKPOINT_PK,
     SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, client_id_of_pk, credential_listing_key,
-    credential_listing_prefix, credential_pk, denied_token_pk, failure_window_sk, idempotency_pk,
-    page_from, source_throttle_pk, sweep_bucket, sweep_sort_key, sweep_sort_key_until, tenant_pk,
-    throttle_pk,
+    credential_listing_prefix, credential_pk, denied_token_pk, event_owner_of_pk, event_pk,
+    failure_window_sk, idempotency_pk, page_from, source_throttle_pk, sweep_bucket,
+    sweep_sort_key, sweep_sort_key_until, tenant_pk, throttle_pk,
 };
 use clavis_core::store::{
-    Attempt, AuditLog, AuditScope, CredentialListing, CredentialQuery, CredentialReader,
-    CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor, DuePage, DueQuery,
-    FailureRecorder, Failures, IdempotencyReader, Page, PageRequest, RememberingWriter, Retention,
-    StateQuery, StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList,
-    TransitionWriter, UsageBatch, UsageMonth, UsageReader, UsageWriter,
+    Attempt, AuditLog, AuditScope, ClientRead, CredentialListing, CredentialQuery,
+    CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor,
+    DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader, Page, PageRequest,
+    PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery, StoreError,
+    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter, UsageBatch,
+    UsageMonth, UsageReader, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
 use schema::{GSI1, GSI2, TABLE};

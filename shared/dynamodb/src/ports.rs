@@ -72,7 +72,8 @@ impl CredentialListing for DynamoStore {
         let start = match &page.cursor {
             Some(cursor) => {
                 let cursor = cursor.check(Listing::Credentials)?;
-                let own = key(credential_pk(&cursor.client_id), CREDENTIAL_SK);
+                let client_id = cursor.client_id.as_ref().ok_or(StoreError::InvalidCursor)?;
+                let own = key(credential_pk(client_id), CREDENTIAL_SK);
                 Some(tenant_index_start(tenant, own, &cursor.sort_key))
             }
             None => None,
@@ -106,7 +107,7 @@ impl AuditLog for DynamoStore {
             AuditScope::Tenant(tenant) => {
                 values.insert(":pk".into(), s(tenant_pk(tenant)));
                 let start = cursor.map(|c| {
-                    let own = key(credential_pk(&c.client_id), c.sort_key.clone());
+                    let own = key(event_pk(tenant, c.client_id.as_ref()), c.sort_key.clone());
                     tenant_index_start(tenant, own, &c.sort_key)
                 });
                 let filter = live.to_owned();
@@ -240,28 +241,33 @@ impl ThrottleReader for DynamoStore {
     async fn credential_and_failures(
         &self,
         attempt: &Attempt<'_>,
-    ) -> Result<(Option<Credential>, Failures), StoreError> {
+        policy_of: Option<&TenantId>,
+    ) -> Result<ClientRead, StoreError> {
         let (client_id, source, window_start) =
             (attempt.client_id, attempt.source, attempt.window_start);
         let credential_pk = credential_pk(client_id);
         let window = failure_window_sk(window_start);
-        let items = self
-            .batch_get(
-                vec![
-                    key(credential_pk.clone(), CREDENTIAL_SK),
-                    key(throttle_pk(client_id, source), window.clone()),
-                    key(source_throttle_pk(source), window),
-                ],
-                true,
-            )
-            .await?;
+        let mut keys = vec![
+            key(credential_pk.clone(), CREDENTIAL_SK),
+            key(throttle_pk(client_id, source), window.clone()),
+            key(source_throttle_pk(source), window),
+        ];
+        keys.extend(policy_of.map(policy_key));
+        let mut items = self.batch_get(keys, true).await?;
         let failures = failures_of(&items, client_id, source)?;
+        let policy = policy_of
+            .map(|tenant| take_policy(&mut items, tenant))
+            .transpose()?;
         let credential = items
             .into_iter()
             .find(|item| string_attr(item, "PK") == Some(credential_pk.as_str()))
             .map(|item| from_item::<CredentialItem>(item)?.into_credential())
             .transpose()?;
-        Ok((credential, failures))
+        Ok(ClientRead {
+            credential,
+            failures,
+            policy,
+        })
     }
 }
 
@@ -288,6 +294,65 @@ impl FailureRecorder for DynamoStore {
         for_client.map_err(map_sdk_error)?;
         for_source.map_err(map_sdk_error)?;
         Ok(())
+    }
+}
+
+fn policy_key(tenant: &TenantId) -> Item {
+    key(tenant_pk(tenant), POLICY_SK)
+}
+
+/// Takes `tenant`'s policy out of items read back; the open policy when it has none.
+fn take_policy(items: &mut Vec<Item>, tenant: &TenantId) -> Result<StoredPolicy, StoreError> {
+    let pk = tenant_pk(tenant);
+    let found = items.iter().position(|item| {
+        string_attr(item, "PK") == Some(pk.as_str()) && string_attr(item, "SK") == Some(POLICY_SK)
+    });
+    match found {
+        Some(at) => from_item::<PolicyItem>(items.swap_remove(at))?.into_policy(),
+        None => Ok(StoredPolicy::open(tenant.clone())),
+    }
+}
+
+#[async_trait]
+impl PolicyReader for DynamoStore {
+    async fn policy(&self, tenant: &TenantId) -> Result<StoredPolicy, StoreError> {
+        match self.get_item(policy_key(tenant)).await? {
+            Some(item) => from_item::<PolicyItem>(item)?.into_policy(),
+            None => Ok(StoredPolicy::open(tenant.clone())),
+        }
+    }
+}
+
+#[async_trait]
+impl PolicyWriter for DynamoStore {
+    async fn put_policy(
+        &self,
+        expected_version: u64,
+        change: &PolicyChange,
+    ) -> Result<(), StoreError> {
+        let item = PolicyItem::from_policy(&change.policy).ok_or_else(|| {
+            StoreError::Backend("a policy change must say when and by whom".into())
+        })?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?));
+        let put = if expected_version == 0 {
+            put.condition_expression("attribute_not_exists(PK)")
+        } else {
+            put.condition_expression("#version = :expected_version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected_version", n(expected_version))
+        };
+        let put = put
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.transact(
+            TransactWriteItem::builder().put(put).build(),
+            &change.event,
+            None,
+            StoreError::Conflict,
+        )
+        .await
     }
 }
 
@@ -322,13 +387,19 @@ impl CredentialStateReader for DynamoStore {
                 .map(|sk| key(credential_pk.clone(), sk.clone())),
         );
         keys.extend(jti.map(|jti| key(denied_token_pk(jti), DENIED_TOKEN_SK)));
+        keys.extend(read.policy_of.map(policy_key));
         let now = self.clock.now();
+        let mut items = self.batch_get(keys, true).await?;
         let mut state = CredentialState {
             credential: None,
             token_denied: false,
             uses_this_month: month.map(|_| 0),
+            policy: read
+                .policy_of
+                .map(|tenant| take_policy(&mut items, tenant))
+                .transpose()?,
         };
-        for item in self.batch_get(keys, true).await? {
+        for item in items {
             if !is_live(&item, now) {
                 continue;
             }

@@ -139,7 +139,7 @@ impl DynamoStore {
 
 /// A cursor at a position DynamoDB reported (`LastEvaluatedKey`).
 pub(super) fn cursor_at(key: &Item, sort_attribute: &str) -> Option<Cursor> {
-    let client_id = client_id_of_pk(string_attr(key, "PK")?)?;
+    let client_id = event_owner_of_pk(string_attr(key, "PK")?)?;
     Some(Cursor {
         sort_key: string_attr(key, sort_attribute)?.to_owned(),
         client_id,

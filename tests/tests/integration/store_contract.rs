@@ -11,6 +11,7 @@ use clavis_core::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, O
 use clavis_core::ids::ClientId;
 use clavis_core::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
 use clavis_core::source::SourceAddress;
+use clavis_core::policy::{PolicyFields, StoredPolicy, TenantPolicy};
 use clavis_core::store::{
     Attempt, AuditScope, CredentialQuery, CredentialState, Cursor, Failures, Page, PageRequest,
     StateQuery, StoreError, UsageBatch, UsageMonth,
@@ -41,6 +42,8 @@ clavis_tests::against_both_stores!(
     a_taken_idempotency_key_refuses_the_whole_write,
     a_taken_key_explains_a_stale_rotation_too,
     idempotency_records_vanish_after_a_day_and_the_key_is_free_again,
+    policies_are_versioned_per_tenant_and_land_with_their_event,
+    a_policy_is_read_with_the_credential_where_it_is_asked_for,
 );
 
 async fn insert(fx: &Fixture, tenant_name: &str) -> Credential {
@@ -103,7 +106,7 @@ async fn client_ids_are_never_reused(fx: Fixture) {
     fx.store.insert(&created).await.unwrap();
     let mut again = new_credential("acme", None, fx.now());
     again.credential.client_id = created.credential.client_id.clone();
-    again.event.client_id = created.credential.client_id.clone();
+    again.event.client_id = Some(created.credential.client_id.clone());
     assert!(matches!(
         fx.store.insert(&again).await,
         Err(StoreError::AlreadyExists)
@@ -481,7 +484,7 @@ async fn audit_trails_page_per_credential_and_per_tenant(fx: Fixture) {
         }
     }
     assert_eq!(all.len(), 9);
-    assert!(all.iter().all(|e| e.client_id == a.client_id));
+    assert!(all.iter().all(|e| e.client_id.as_ref() == Some(&a.client_id)));
     assert!(all.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
     assert_eq!(all.last().unwrap().kind(), "credential.created");
     // Per tenant: both acme credentials, not globex's.
@@ -498,13 +501,13 @@ async fn audit_trails_page_per_credential_and_per_tenant(fx: Fixture) {
         tenant_events
             .items
             .iter()
-            .any(|e| e.client_id == b.client_id)
+            .any(|e| e.client_id.as_ref() == Some(&b.client_id))
     );
     assert!(
         !tenant_events
             .items
             .iter()
-            .any(|e| e.client_id == g.client_id)
+            .any(|e| e.client_id.as_ref() == Some(&g.client_id))
     );
     // A credential's trail is not readable through another tenant.
     let foreign = AuditScope::Credential(tenant("globex"), a.client_id.clone());
@@ -648,6 +651,7 @@ async fn denied_tokens_are_remembered_until_they_expire(fx: Fixture) {
                 client_id: &anyone,
                 jti: Some(jti),
                 month: None,
+                policy_of: None,
             })
             .await
             .unwrap()
@@ -673,6 +677,7 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
                     client_id: &id,
                     jti,
                     month: Some(month),
+                    policy_of: None,
                 })
                 .await
                 .unwrap()
@@ -684,6 +689,7 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
             credential: Some(c.clone()),
             token_denied: false,
             uses_this_month: Some(0),
+            policy: None,
         }
     );
     record_uses(&fx, &c.client_id, 12, now, false).await;
@@ -719,6 +725,7 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
             client_id: &c.client_id,
             jti: Some("jti-a"),
             month: None,
+            policy_of: None,
         })
         .await
         .unwrap();
@@ -741,12 +748,11 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
         window_end: window_start + Duration::minutes(5),
     };
     let failures = async |id, source, window| {
-        let (_, failures) = fx
-            .store
-            .credential_and_failures(&attempt(id, source, window))
+        fx.store
+            .credential_and_failures(&attempt(id, source, window), None)
             .await
-            .unwrap();
-        failures
+            .unwrap()
+            .failures
     };
     let fail = async |id, source| {
         let failed = attempt(id, source, window);
@@ -765,12 +771,13 @@ async fn failures_count_per_client_and_source_and_per_source_until_the_window_en
     assert_eq!(failures(&a, &here, window).await, counts(3, 4));
     assert_eq!(failures(&b, &here, window).await, counts(1, 4));
     assert_eq!(failures(&a, &there, window).await, counts(1, 1));
-    let (credential, read_together) = fx
+    let read = fx
         .store
-        .credential_and_failures(&attempt(&a, &here, window))
+        .credential_and_failures(&attempt(&a, &here, window), None)
         .await
         .unwrap();
-    assert_eq!((credential, read_together), (None, counts(3, 4)));
+    assert_eq!((read.credential, read.failures), (None, counts(3, 4)));
+    assert!(read.policy.is_none(), "not asked for");
     assert_eq!(
         failures(&a, &here, end).await,
         counts(0, 0),
@@ -949,4 +956,124 @@ async fn idempotency_records_vanish_after_a_day_and_the_key_is_free_again(fx: Fi
     let (_, later_record, written) = create_under_key(&fx).await;
     written.unwrap();
     assert_eq!(recalled(&fx, &later_record).await, Some(later_record));
+}
+
+fn tightened(days: i64) -> TenantPolicy {
+    TenantPolicy::new(PolicyFields {
+        max_lifetime_days: Some(days),
+        allowed_scopes: Some(Scopes::parse(&["products:read"]).unwrap()),
+        ..PolicyFields::default()
+    })
+    .unwrap()
+}
+
+async fn policies_are_versioned_per_tenant_and_land_with_their_event(fx: Fixture) {
+    let acme = tenant("acme");
+    let open = fx.store.policy(&acme).await.unwrap();
+    assert_eq!(open, StoredPolicy::open(acme.clone()), "never set: open, version 0");
+
+    let first = open.replace(tightened(90), &fx.context());
+    fx.store.put_policy(0, &first).await.unwrap();
+    let stored = fx.store.policy(&acme).await.unwrap();
+    assert_eq!(stored, first.policy, "read back whole");
+    assert_eq!(stored.version, 1);
+
+    // A writer who read version 0 lost: nothing of its write lands, event included.
+    let stale = open.replace(tightened(30), &fx.context());
+    assert!(matches!(
+        fx.store.put_policy(0, &stale).await,
+        Err(StoreError::Conflict)
+    ));
+    let second = stored.replace(tightened(30), &fx.context());
+    assert!(matches!(
+        fx.store.put_policy(2, &second).await,
+        Err(StoreError::Conflict)
+    ));
+    fx.store.put_policy(1, &second).await.unwrap();
+    assert_eq!(fx.store.policy(&acme).await.unwrap().version, 2);
+    assert_eq!(
+        fx.store.policy(&tenant("globex")).await.unwrap(),
+        StoredPolicy::open(tenant("globex")),
+        "another tenant's policy is its own"
+    );
+
+    // The tenant's trail holds one event per landed change, beside its credentials' events,
+    // and pages across both kinds.
+    let c = insert(&fx, "acme").await;
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(1);
+    loop {
+        let found = fx
+            .store
+            .list_events(&AuditScope::Tenant(acme.clone()), &page)
+            .await
+            .unwrap();
+        seen.extend(found.items);
+        match found.next_cursor {
+            Some(cursor) => {
+                let token = Cursor::decode(&cursor.encode()).unwrap();
+                page = PageRequest::after(1, token);
+            }
+            None => break,
+        }
+    }
+    let policy_events: Vec<&AuditEvent> = seen
+        .iter()
+        .filter(|e| e.kind() == "tenant.policy_changed")
+        .collect();
+    assert_eq!(policy_events.len(), 2, "{seen:?}");
+    assert!(policy_events.iter().all(|e| e.client_id.is_none()));
+    assert_eq!(policy_events[0].id, second.event.id, "newest first");
+    assert!(seen.iter().any(|e| e.client_id.as_ref() == Some(&c.client_id)));
+    assert!(
+        events(&fx, &c)
+            .await
+            .iter()
+            .all(|e| e.kind() != "tenant.policy_changed"),
+        "not in a credential's trail"
+    );
+}
+
+async fn a_policy_is_read_with_the_credential_where_it_is_asked_for(fx: Fixture) {
+    let c = insert(&fx, "acme").await;
+    let acme = tenant("acme");
+    let source = SourceAddress::parse("192.0.2.7").unwrap();
+    let attempt = Attempt {
+        client_id: &c.client_id,
+        source: &source,
+        window_start: fx.now(),
+        window_end: fx.now() + Duration::minutes(5),
+    };
+    let read = fx
+        .store
+        .credential_and_failures(&attempt, Some(&acme))
+        .await
+        .unwrap();
+    assert_eq!(read.credential.as_ref(), Some(&c));
+    assert_eq!(read.policy, Some(StoredPolicy::open(acme.clone())));
+
+    let set = StoredPolicy::open(acme.clone()).replace(tightened(90), &fx.context());
+    fx.store.put_policy(0, &set).await.unwrap();
+    let read = fx
+        .store
+        .credential_and_failures(&attempt, Some(&acme))
+        .await
+        .unwrap();
+    assert_eq!(read.policy, Some(set.policy.clone()));
+    assert_eq!(read.credential.as_ref(), Some(&c));
+
+    let state = fx
+        .store
+        .credential_state(&StateQuery {
+            client_id: &c.client_id,
+            jti: Some("jti-p"),
+            month: Some(UsageMonth::of(fx.now())),
+            policy_of: Some(&acme),
+        })
+        .await
+        .unwrap();
+    assert_eq!(state.policy, Some(set.policy));
+    assert_eq!(state.credential.as_ref(), Some(&c));
+    assert!(!state.token_denied, "the policy item is not a deny-list entry");
+    assert_eq!(state.uses_this_month, Some(0));
 }

@@ -36,6 +36,23 @@ async fn managed(
     request: &Request,
     op: impl AsyncFnOnce(Acting) -> Result<Response<Body>, Problem>,
 ) -> Response<Body> {
+    managed_as(request, OtherTenant::Forbidden, op).await
+}
+
+/// What a caller who manages some tenant, but not the path's, is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OtherTenant {
+    Forbidden,
+    /// As if the tenant's resource did not exist, so that its existence cannot be probed.
+    NotFound(&'static str),
+}
+
+/// [`managed`], answering a manager of another tenant as `other_tenant` says.
+pub(crate) async fn managed_as(
+    request: &Request,
+    other_tenant: OtherTenant,
+    op: impl AsyncFnOnce(Acting) -> Result<Response<Body>, Problem>,
+) -> Response<Body> {
     answered(request, async |request_id| {
         let caller = super::http::caller(request)?;
         let tenant = path_parameter(request, "tenant")
@@ -47,7 +64,17 @@ async fn managed(
                 )
                 .with_field("tenant")
             })?;
-        let actor = caller.authorize(&tenant)?;
+        let actor = match (caller.authorize(&tenant), other_tenant) {
+            (Ok(actor), _) => actor,
+            (Err(_), OtherTenant::NotFound(code)) if caller.authorize_any().is_ok() => {
+                return Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    code,
+                    "Nothing of this tenant exists for you.",
+                ));
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
         op(Acting {
             actor,
             tenant,

@@ -229,6 +229,26 @@ impl From<ServiceError> for Problem {
                 "idempotency_key_reused",
                 e.to_string(),
             ),
+            ServiceError::PolicyViolation(violation) => {
+                Problem::bad_request("policy_violation", violation.sentence)
+                    .with_field(violation.field)
+            }
+            ServiceError::InvalidPolicy(invalid) => Problem::bad_request(
+                "invalid_field",
+                format!("{} {}.", invalid.field, invalid.reason),
+            )
+            .with_field(invalid.field),
+            ServiceError::PolicyPreconditionFailed(ref current) => {
+                let detail = e.to_string();
+                let view = super::views::PolicyView::from(current.as_ref());
+                let problem =
+                    Problem::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", detail)
+                        .with_header(header::ETAG, &etag(current.version));
+                match serde_json::to_value(view) {
+                    Ok(value) => problem.with_extension("policy", value),
+                    Err(_) => problem,
+                }
+            }
             ServiceError::Hashing(_) | ServiceError::Sealing => Problem::internal(e),
         }
     }

@@ -102,6 +102,11 @@ impl From<AuthFailure> for OAuthError {
             AuthFailure::Inactive(status) => {
                 Self::invalid_client(format!("The credential is {status} and cannot be used."))
             }
+            AuthFailure::BlockedByPolicy(rules) => Self::invalid_client(format!(
+                "The credential is blocked by its tenant's policy until an admin fixes it or \
+                 relaxes the policy: {}",
+                rules.join(" ")
+            )),
             AuthFailure::Throttled {
                 retry_after_seconds,
             } => Self {

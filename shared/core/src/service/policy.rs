@@ -24,7 +24,7 @@ impl CredentialService {
         if let Some(scopes) = &fields.allowed_scopes {
             self.catalogue.check(scopes).map_err(|e| InvalidPolicy {
                 field: "allowed_scopes",
-                reason: e.to_string(),
+                reason: format!("must be scopes of the catalogue: {}", e.message),
             })?;
         }
         let policy = TenantPolicy::new(fields)?;

@@ -31,8 +31,10 @@ pub fn client_id_of_pk(pk: &str) -> Option<ClientId> {
         .and_then(ClientId::parse)
 }
 
+const TENANT_PK_PREFIX: &str = "TENANT#";
+
 pub fn tenant_pk(tenant: &TenantId) -> String {
-    format!("TENANT#{tenant}")
+    format!("{TENANT_PK_PREFIX}{tenant}")
 }
 
 /// A tenant's policy: `TENANT#<tenant>`, `POLICY`.
@@ -45,6 +47,15 @@ pub fn event_pk(tenant: &TenantId, client_id: Option<&ClientId>) -> String {
         Some(client_id) => credential_pk(client_id),
         None => tenant_pk(tenant),
     }
+}
+
+/// Whose an audit event's partition is: `Some(Some(id))` a credential's, `Some(None)` a
+/// tenant's; `None` for a key that is neither.
+pub fn event_owner_of_pk(pk: &str) -> Option<Option<ClientId>> {
+    if pk.starts_with(TENANT_PK_PREFIX) {
+        return Some(None);
+    }
+    client_id_of_pk(pk).map(Some)
 }
 
 pub fn denied_token_pk(jti: &str) -> String {

@@ -1,0 +1,6 @@
+//! get-policy: GET /v1/tenants/{tenant}/policy
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    clavis_runtime::run_endpoint(clavis_runtime::CredentialsEndpoint::GetPolicy).await
+}
