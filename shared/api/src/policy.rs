@@ -85,9 +85,8 @@ impl PolicyBody {
         };
         let leak_action = match self.leak_action.as_deref() {
             None => open.leak_action,
-            Some(text) => LeakAction::parse(text).ok_or_else(|| {
-                invalid("leak_action", "must be one of revoke, suspend, notify.")
-            })?,
+            Some(text) => LeakAction::parse(text)
+                .ok_or_else(|| invalid("leak_action", "must be one of revoke, suspend, notify."))?,
         };
         Ok(PolicyFields {
             max_lifetime_days: self.max_lifetime_days,

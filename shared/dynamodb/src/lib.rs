@@ -33,8 +33,8 @@ use clavis_core::store::keys::{
     CREDENTIAL_SK, DENIED_TOKEN_SK, IDEMPOTENCY_SK, Listing, POLICY_SK, SWEEP_CHECKPOINT_PK,
     SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, client_id_of_pk, credential_listing_key,
     credential_listing_prefix, credential_pk, denied_token_pk, event_owner_of_pk, event_pk,
-    failure_window_sk, idempotency_pk, page_from, source_throttle_pk, sweep_bucket,
-    sweep_sort_key, sweep_sort_key_until, tenant_pk, throttle_pk,
+    failure_window_sk, idempotency_pk, page_from, source_throttle_pk, sweep_bucket, sweep_sort_key,
+    sweep_sort_key_until, tenant_pk, throttle_pk,
 };
 use clavis_core::store::{
     Attempt, AuditLog, AuditScope, ClientRead, CredentialListing, CredentialQuery,

@@ -821,3 +821,101 @@ async fn the_proxy_refuses_paths_and_methods_that_could_mean_something_else() {
         "only the first request reached the upstream"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_a_tightened_policy_breaks_is_blocked_until_fixed_or_the_policy_relaxes() {
+    let p = Platform::start().await;
+    let api = &p.api;
+    let admin = api.admin("acme");
+    let who = api.integration("acme", &["products:read"]).await;
+    let path = format!("/v1/tenants/acme/credentials/{}", who.id);
+    let bearer = p.bearer(&who).await;
+    let basic = who.basic(&who.secret);
+    allowed(&p.get("/products", &bearer).await);
+    // Introspects for the tenant, and complies with every policy below.
+    let inspector = Integration::of(
+        &api.create(
+            "acme",
+            json!({"name": "Inspector", "scopes": ["orders:write"], "expires_in_days": 5}),
+        )
+        .await,
+    );
+    let set_policy = async |body: Value| {
+        api.send(
+            Method::PUT,
+            "/v1/tenants/acme/policy",
+            Some(&admin),
+            Some(body),
+            &[],
+        )
+        .await
+        .expect(200)
+    };
+    let expiry = async |days: i64| {
+        let at = (chrono::Utc::now() + Duration::days(days)).to_rfc3339();
+        api.send(
+            Method::PUT,
+            &format!("{path}/expiry"),
+            Some(&admin),
+            Some(json!({ "expires_at": at })),
+            &[],
+        )
+        .await
+        .expect(200)
+    };
+    let blocked = async |why: &str| {
+        let token = api.token_request(&who).await.expect(401);
+        assert_eq!(token.json()["error"], "invalid_client");
+        let description = token.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            description.contains("policy") && description.contains(why),
+            "{description}"
+        );
+        refused(&p.get("/products", &bearer).await, "policy_violation");
+        refused(&p.get("/products", &basic).await, "policy_violation");
+        let introspected = api.introspect(&inspector, &bearer["Bearer ".len()..]).await;
+        assert_eq!(introspected["active"], false, "{introspected}");
+        let shown = api.get(&path, &admin).await.expect(200).json();
+        assert_eq!(shown["status"], "active", "blocked, not revoked");
+        let violations = shown["policy_violations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.as_str().unwrap_or_default().contains(why)),
+            "{shown}"
+        );
+    };
+    let unblocked = async || {
+        api.access_token(&who).await;
+        let introspected = api.introspect(&inspector, &bearer["Bearer ".len()..]).await;
+        assert_eq!(introspected["active"], true, "{introspected}");
+        allowed(&p.get("/products", &bearer).await);
+        allowed(&p.get("/products", &basic).await);
+        let shown = api.get(&path, &admin).await.expect(200).json();
+        assert_eq!(shown["policy_violations"], json!([]), "{shown}");
+    };
+
+    // Made without an expiry; the policy now requires one. Its tokens already issued stop too.
+    set_policy(json!({"require_expiry": true})).await;
+    blocked("expiry date").await;
+    // Fixed by an admin: an expiry, and it works again.
+    expiry(30).await;
+    unblocked().await;
+    // Tightened further: 30 days is more than 10 from when the expiry was set.
+    set_policy(json!({"max_lifetime_days": 10})).await;
+    blocked("within 10 days").await;
+    // Relaxed: unblocked without touching the credential.
+    set_policy(json!({})).await;
+    unblocked().await;
+    // A scope the tenant no longer allows blocks too.
+    set_policy(json!({"allowed_scopes": ["orders:write"]})).await;
+    blocked("products:read").await;
+    set_policy(json!({"allowed_scopes": ["orders:write", "products:read"]})).await;
+    unblocked().await;
+}

@@ -13,6 +13,7 @@ mod hostile;
 mod infra;
 mod lockout;
 mod oauth;
+mod policy;
 mod races;
 mod readme;
 mod sdk;

@@ -10,8 +10,8 @@ use clavis_core::credential::{Credential, Name, Reason, Scopes, Status};
 use clavis_core::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, Operation};
 use clavis_core::ids::ClientId;
 use clavis_core::lifecycle::{self, DetailsPatch, GracePeriod, Transition};
-use clavis_core::source::SourceAddress;
 use clavis_core::policy::{PolicyFields, StoredPolicy, TenantPolicy};
+use clavis_core::source::SourceAddress;
 use clavis_core::store::{
     Attempt, AuditScope, CredentialQuery, CredentialState, Cursor, Failures, Page, PageRequest,
     StateQuery, StoreError, UsageBatch, UsageMonth,
@@ -484,7 +484,10 @@ async fn audit_trails_page_per_credential_and_per_tenant(fx: Fixture) {
         }
     }
     assert_eq!(all.len(), 9);
-    assert!(all.iter().all(|e| e.client_id.as_ref() == Some(&a.client_id)));
+    assert!(
+        all.iter()
+            .all(|e| e.client_id.as_ref() == Some(&a.client_id))
+    );
     assert!(all.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
     assert_eq!(all.last().unwrap().kind(), "credential.created");
     // Per tenant: both acme credentials, not globex's.
@@ -970,7 +973,11 @@ fn tightened(days: i64) -> TenantPolicy {
 async fn policies_are_versioned_per_tenant_and_land_with_their_event(fx: Fixture) {
     let acme = tenant("acme");
     let open = fx.store.policy(&acme).await.unwrap();
-    assert_eq!(open, StoredPolicy::open(acme.clone()), "never set: open, version 0");
+    assert_eq!(
+        open,
+        StoredPolicy::open(acme.clone()),
+        "never set: open, version 0"
+    );
 
     let first = open.replace(tightened(90), &fx.context());
     fx.store.put_policy(0, &first).await.unwrap();
@@ -1024,7 +1031,10 @@ async fn policies_are_versioned_per_tenant_and_land_with_their_event(fx: Fixture
     assert_eq!(policy_events.len(), 2, "{seen:?}");
     assert!(policy_events.iter().all(|e| e.client_id.is_none()));
     assert_eq!(policy_events[0].id, second.event.id, "newest first");
-    assert!(seen.iter().any(|e| e.client_id.as_ref() == Some(&c.client_id)));
+    assert!(
+        seen.iter()
+            .any(|e| e.client_id.as_ref() == Some(&c.client_id))
+    );
     assert!(
         events(&fx, &c)
             .await
@@ -1074,6 +1084,9 @@ async fn a_policy_is_read_with_the_credential_where_it_is_asked_for(fx: Fixture)
         .unwrap();
     assert_eq!(state.policy, Some(set.policy));
     assert_eq!(state.credential.as_ref(), Some(&c));
-    assert!(!state.token_denied, "the policy item is not a deny-list entry");
+    assert!(
+        !state.token_denied,
+        "the policy item is not a deny-list entry"
+    );
     assert_eq!(state.uses_this_month, Some(0));
 }

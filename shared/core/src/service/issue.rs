@@ -341,8 +341,7 @@ impl CredentialService {
                 |current, context| {
                     let transition =
                         lifecycle::rotate_secret(current, hash.clone(), rotation, context)?;
-                    let snapshot =
-                        self.written(transition.credential.clone(), usage, &policy);
+                    let snapshot = self.written(transition.credential.clone(), usage, &policy);
                     let write = match &remembering {
                         None => Write::Update(transition),
                         Some(remembering) => {

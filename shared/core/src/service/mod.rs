@@ -71,7 +71,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn new(credential: Credential, usage: Usage, policy: &TenantPolicy, read_at: Timestamp) -> Self {
+    fn new(
+        credential: Credential,
+        usage: Usage,
+        policy: &TenantPolicy,
+        read_at: Timestamp,
+    ) -> Self {
         // A revoked or expired credential is ended already: a policy has nothing to block.
         let policy_violations = match credential.status(read_at) {
             Status::Active | Status::Suspended => policy
@@ -386,10 +391,8 @@ impl CredentialService {
         precondition: Option<&Precondition>,
         change: Change,
     ) -> Result<Snapshot, ServiceError> {
-        let (usage, policy) = tokio::join!(
-            self.usage(client_id),
-            self.store.policy(&acting.tenant)
-        );
+        let (usage, policy) =
+            tokio::join!(self.usage(client_id), self.store.policy(&acting.tenant));
         let (usage, policy) = (usage?, policy?.policy);
         match &change {
             Change::Details(DetailsPatch {

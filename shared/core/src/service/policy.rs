@@ -1,8 +1,8 @@
 //! A tenant's policy, read and replaced by its admins: versioned like a credential (`If-Match`),
 //! and audited as `tenant.policy_changed`.
 
-use super::{Acting, CredentialService, MAX_ATTEMPTS, Precondition, RETRY_AFTER_CONFLICT};
 use super::ServiceError;
+use super::{Acting, CredentialService, MAX_ATTEMPTS, Precondition, RETRY_AFTER_CONFLICT};
 use crate::ids::TenantId;
 use crate::policy::{InvalidPolicy, PolicyFields, StoredPolicy, TenantPolicy};
 use crate::store::StoreError;
