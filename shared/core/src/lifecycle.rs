@@ -10,6 +10,7 @@ use crate::credential::{
     Scopes, SecretRecord, Status, ValidationError,
 };
 use crate::ids::{ClientId, TenantId};
+use crate::policy::{StoredPolicy, TenantPolicy};
 use crate::secret::SecretHash;
 use crate::time::Timestamp;
 
@@ -452,3 +453,38 @@ pub fn delete(credential: &Credential, context: &Context) -> AuditEvent {
 
 #[cfg(test)]
 mod tests;
+
+/// A policy write: the policy after it, and its `tenant.policy_changed` event, stored
+/// together.
+#[derive(Debug, Clone)]
+pub struct PolicyChange {
+    pub policy: StoredPolicy,
+    pub event: AuditEvent,
+}
+
+/// `current` replaced by `policy`, set by the caller in `context`, with its audit event.
+pub fn replace_policy(
+    current: &StoredPolicy,
+    policy: TenantPolicy,
+    context: &Context,
+) -> PolicyChange {
+    let after = StoredPolicy {
+        tenant: current.tenant.clone(),
+        policy,
+        version: current.version + 1,
+        updated_at: Some(context.now),
+        updated_by: Some(context.actor.subject.clone()),
+    };
+    let event = AuditEvent::for_tenant(
+        &current.tenant,
+        context,
+        AuditAction::PolicyChanged {
+            before: current.policy.document(),
+            after: after.policy.document(),
+        },
+    );
+    PolicyChange {
+        policy: after,
+        event,
+    }
+}

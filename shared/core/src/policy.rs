@@ -7,7 +7,6 @@
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditAction, AuditEvent, Context};
 use crate::credential::{Credential, Environment, Scopes};
 use crate::ids::TenantId;
 use crate::time::Timestamp;
@@ -339,38 +338,6 @@ impl StoredPolicy {
             updated_by: None,
         }
     }
-
-    /// This policy replaced by `policy`, set by the caller in `context`, with its audit
-    /// event.
-    pub fn replace(&self, policy: TenantPolicy, context: &Context) -> PolicyChange {
-        let after = StoredPolicy {
-            tenant: self.tenant.clone(),
-            policy,
-            version: self.version + 1,
-            updated_at: Some(context.now),
-            updated_by: Some(context.actor.subject.clone()),
-        };
-        let event = AuditEvent::for_tenant(
-            &self.tenant,
-            context,
-            AuditAction::PolicyChanged {
-                before: self.policy.document(),
-                after: after.policy.document(),
-            },
-        );
-        PolicyChange {
-            policy: after,
-            event,
-        }
-    }
-}
-
-/// A policy write: the policy after it, and its `tenant.policy_changed` event, stored
-/// together.
-#[derive(Debug, Clone)]
-pub struct PolicyChange {
-    pub policy: StoredPolicy,
-    pub event: AuditEvent,
 }
 
 /// A rule of the tenant's policy that a credential, or a change to it, breaks: the field it

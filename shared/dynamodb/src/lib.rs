@@ -25,8 +25,9 @@ use clavis_core::credential::{
 };
 use clavis_core::idempotency::{Fingerprint, IdempotencyRecord, KeyDigest, Operation};
 use clavis_core::ids::{ClientId, TenantId};
+use clavis_core::lifecycle::PolicyChange;
 use clavis_core::lifecycle::Transition;
-use clavis_core::policy::{PolicyChange, PolicyDocument, StoredPolicy, TenantPolicy};
+use clavis_core::policy::{PolicyDocument, StoredPolicy, TenantPolicy};
 use clavis_core::secret::SecretHash;
 use clavis_core::source::SourceAddress;
 use clavis_core::store::keys::{

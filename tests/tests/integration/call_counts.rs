@@ -65,18 +65,22 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
             json!({"name": "Meter", "scopes": ["introspect:read"]}),
         )
         .await;
-    meter.expect("create", &[("TransactWriteItems", 1)]);
+    meter.expect(
+        "create: the tenant's policy, then the write",
+        &[("GetItem", 1), ("TransactWriteItems", 1)],
+    );
     let who = Integration::of(&created);
     let other = api
         .integration_named(tenant, "Other", &["products:read"])
         .await;
-    meter.expect("create", &[("TransactWriteItems", 1)]);
+    meter.expect("create", &[("GetItem", 1), ("TransactWriteItems", 1)]);
 
     // The token path.
     api.token_request(&who).await.expect(200);
     meter.expect(
-        "first-time token: credential and failure counter in one round trip",
-        &[("BatchGetItem", 1)],
+        "first-time token: credential and failure counters in one round trip, then its \
+         tenant's policy, which this instance reads with the credential from now on",
+        &[("BatchGetItem", 1), ("GetItem", 1)],
     );
     for _ in 0..5 {
         api.token_request(&who).await.expect(200);
@@ -117,8 +121,8 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
         api.token_request(&other).await.expect(200);
     }
     meter.expect(
-        "41 tokens, two credentials: one read each",
-        &[("BatchGetItem", 41)],
+        "41 tokens, two credentials: one read each, and the policy for the first of the new one",
+        &[("BatchGetItem", 41), ("GetItem", 1)],
     );
     api.flush_usage().await;
     meter.expect(
@@ -150,9 +154,11 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
         }
     };
     manage(Method::GET, base.clone(), None).await;
-    meter.expect("list", &[("Query", 1), ("BatchGetItem", 1)]);
+    // Each view of a credential shows the rules of its tenant's policy it breaks: one more
+    // GetItem, sent alongside the other reads.
+    meter.expect("list", &[("Query", 1), ("BatchGetItem", 1), ("GetItem", 1)]);
     manage(Method::GET, credential.clone(), None).await;
-    meter.expect("get", &[("GetItem", 1), ("BatchGetItem", 1)]);
+    meter.expect("get", &[("GetItem", 2), ("BatchGetItem", 1)]);
     manage(
         Method::PATCH,
         credential.clone(),
@@ -162,7 +168,7 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
     meter.expect(
         "update",
         &[
-            ("GetItem", 1),
+            ("GetItem", 2),
             ("TransactWriteItems", 1),
             ("BatchGetItem", 1),
         ],
@@ -176,7 +182,7 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
     meter.expect(
         "suspend",
         &[
-            ("GetItem", 1),
+            ("GetItem", 2),
             ("TransactWriteItems", 1),
             ("BatchGetItem", 1),
         ],
@@ -190,7 +196,7 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
     meter.expect(
         "rotate: one read, though the new secret is hashed between it and the write",
         &[
-            ("GetItem", 1),
+            ("GetItem", 2),
             ("TransactWriteItems", 1),
             ("BatchGetItem", 1),
         ],
@@ -247,14 +253,15 @@ async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flu
         call(basic(&who)).await;
     }
     meter.expect(
-        "basic requests: as the token endpoint, one round trip each",
-        &[("BatchGetItem", 6)],
+        "basic requests: as the token endpoint, one round trip each, and the tenant's policy \
+         the first time",
+        &[("BatchGetItem", 6), ("GetItem", 1)],
     );
     call(basic(&metered)).await;
     call(basic(&metered)).await;
     meter.expect(
-        "basic requests with a quota: the usage counter too",
-        &[("BatchGetItem", 4)],
+        "basic requests with a quota: the usage counter too (and the policy, a first time)",
+        &[("BatchGetItem", 4), ("GetItem", 1)],
     );
     api.flush_usage().await;
     meter.expect(

@@ -676,7 +676,8 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
     let before = faults.attempts("GetItem");
     faults.inject("GetItem", Fault::throttling(), 2);
     let read = api.get(&path, &admin).await.expect(200);
-    assert_eq!(faults.attempts("GetItem") - before, 3);
+    // The credential and the tenant's policy, one GetItem each, and the two throttled.
+    assert_eq!(faults.attempts("GetItem") - before, 4);
     assert_eq!(version(&read), 1);
     faults.inject("TransactWriteItems", Fault::throughput_exceeded(), 2);
     let suspended = api
@@ -696,12 +697,14 @@ async fn throttling_is_absorbed_by_retries_and_persistent_throttling_answers_503
 
     // Throttling that outlasts the retries: 503 with Retry-After, never a 500.
     let mut persistent = Vec::new();
+    // A read of a credential is two GetItems at once (the credential, its tenant's policy),
+    // each tried three times: six faults outlast both.
     for (operation, fault) in [
         ("GetItem", Fault::throttling()),
         ("GetItem", Fault::throughput_exceeded()),
         ("GetItem", Fault::internal_error()),
     ] {
-        faults.inject(operation, fault, 3);
+        faults.inject(operation, fault, 6);
         let started = Instant::now();
         let reply = api.get(&path, &admin).await;
         persistent.push(Probed {

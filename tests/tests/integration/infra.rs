@@ -764,6 +764,12 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         )
         .await;
     usage.manage(Method::GET, &credential, None, None).await;
+    // The tenant's policy: read, set, and set against a stale version.
+    let policy = "/v1/tenants/iam/policy";
+    usage.manage(Method::GET, policy, None, None).await;
+    let grace = |seconds: u32| Some(json!({"max_grace_seconds": seconds}));
+    usage.manage(Method::PUT, policy, grace(86_400), None).await;
+    usage.manage(Method::PUT, policy, grace(3_600), stale).await;
     usage
         .manage(
             Method::PATCH,
@@ -835,6 +841,17 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         ("/oauth/introspect", "introspect-token"),
         ("/oauth/revoke", "revoke-token"),
     ] {
+        // A caller new to the function, as every caller is to a cold instance: its tenant's
+        // policy is read once, on its own.
+        let caller = Integration::of(&api.create("iam", body(function, 10)).await);
+        usage.file("create-credential");
+        api.form(
+            path,
+            Some((&caller.id, &caller.secret)),
+            &[("token", "not-a-token")],
+        )
+        .await
+        .expect(200);
         api.form(path, Some((&id, &secret)), &[("token", &token)])
             .await
             .expect(200);

@@ -979,19 +979,19 @@ async fn policies_are_versioned_per_tenant_and_land_with_their_event(fx: Fixture
         "never set: open, version 0"
     );
 
-    let first = open.replace(tightened(90), &fx.context());
+    let first = lifecycle::replace_policy(&open, tightened(90), &fx.context());
     fx.store.put_policy(0, &first).await.unwrap();
     let stored = fx.store.policy(&acme).await.unwrap();
     assert_eq!(stored, first.policy, "read back whole");
     assert_eq!(stored.version, 1);
 
     // A writer who read version 0 lost: nothing of its write lands, event included.
-    let stale = open.replace(tightened(30), &fx.context());
+    let stale = lifecycle::replace_policy(&open, tightened(30), &fx.context());
     assert!(matches!(
         fx.store.put_policy(0, &stale).await,
         Err(StoreError::Conflict)
     ));
-    let second = stored.replace(tightened(30), &fx.context());
+    let second = lifecycle::replace_policy(&stored, tightened(30), &fx.context());
     assert!(matches!(
         fx.store.put_policy(2, &second).await,
         Err(StoreError::Conflict)
@@ -1062,7 +1062,11 @@ async fn a_policy_is_read_with_the_credential_where_it_is_asked_for(fx: Fixture)
     assert_eq!(read.credential.as_ref(), Some(&c));
     assert_eq!(read.policy, Some(StoredPolicy::open(acme.clone())));
 
-    let set = StoredPolicy::open(acme.clone()).replace(tightened(90), &fx.context());
+    let set = lifecycle::replace_policy(
+        &StoredPolicy::open(acme.clone()),
+        tightened(90),
+        &fx.context(),
+    );
     fx.store.put_policy(0, &set).await.unwrap();
     let read = fx
         .store

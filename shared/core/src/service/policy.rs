@@ -4,6 +4,7 @@
 use super::ServiceError;
 use super::{Acting, CredentialService, MAX_ATTEMPTS, Precondition, RETRY_AFTER_CONFLICT};
 use crate::ids::TenantId;
+use crate::lifecycle;
 use crate::policy::{InvalidPolicy, PolicyFields, StoredPolicy, TenantPolicy};
 use crate::store::StoreError;
 
@@ -42,7 +43,7 @@ impl CredentialService {
             if current.policy == policy {
                 return Ok(current);
             }
-            let change = current.replace(policy.clone(), &self.context(acting));
+            let change = lifecycle::replace_policy(&current, policy.clone(), &self.context(acting));
             match self.store.put_policy(current.version, &change).await {
                 Ok(()) => return Ok(change.policy),
                 Err(StoreError::Conflict) => continue,

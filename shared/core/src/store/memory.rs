@@ -19,8 +19,9 @@ use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
+use crate::lifecycle::PolicyChange;
 use crate::lifecycle::Transition;
-use crate::policy::{PolicyChange, StoredPolicy};
+use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::{Clock, Timestamp};
 

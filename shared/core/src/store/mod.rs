@@ -12,8 +12,8 @@ use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
-use crate::lifecycle::Transition;
-use crate::policy::{PolicyChange, StoredPolicy};
+use crate::lifecycle::{PolicyChange, Transition};
+use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::Timestamp;
 
