@@ -158,7 +158,8 @@ async function reloadAfterConflict(ctx: ConsoleContext, current: Policy | undefi
   if (ctx.dialog?.kind !== "policy") return;
   // The fields are re-created with the current values; focus stays on Save policy, next to the alert.
   ctx.dialog = { kind: "policy", policy };
-  ctx.dialogError = `The policy was changed since you loaded it${policy.updated_by ? ` (by ${policy.updated_by})` : ""}, so nothing was saved. The form now shows the current policy: check it, make your change again and save.`;
+  const by = policy.updated_by ? ` (saved by ${policy.updated_by})` : "";
+  ctx.dialogError = `The policy was changed since you loaded it, so nothing was saved. The form now shows the current policy${by}: check it, make your change again and save.`;
 }
 
 /**
