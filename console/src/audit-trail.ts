@@ -22,6 +22,7 @@ const EVENT_WORDS: Record<string, string> = {
   "credential.deleted": "Deleted",
   "credential.expired": "Expired",
   "credential.expiring_soon": "Expiring soon",
+  "tenant.policy_changed": "Policy changed",
 };
 
 /** Opens the dialog (empty, loading) and reads the first page. */

@@ -8,8 +8,8 @@
 //
 // This element owns the state (state.ts) and the pages of the list; the parts render and act
 // through a ConsoleContext: the list (credential-list.ts), the dialogs (dialogs.ts: create,
-// secret, rotate, expiry, edit, revoke/delete, audit trail), and the homes of what comes next
-// (usage-panel.ts, webhooks-section.ts, policy-panel.ts).
+// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy), and the homes
+// of what comes next (usage-panel.ts, webhooks-section.ts).
 
 import { LitElement, html, nothing } from "lit";
 import type { PropertyValues, TemplateResult } from "lit";
@@ -21,7 +21,7 @@ import type { ListView, StatusFilter } from "./credential-list.js";
 import { renderDialog } from "./dialogs.js";
 import { sentence } from "./format.js";
 import { loadScopeCatalogue } from "./form-fields.js";
-import { renderPolicyPanel } from "./policy-panel.js";
+import { renderPolicyButton } from "./policy-panel.js";
 import type { ConsoleContext, Dialog, ExpiryMode, Notice, ScopeInfo } from "./state.js";
 import { consoleStyles } from "./styles.js";
 import { renderWebhooksSection } from "./webhooks-section.js";
@@ -117,6 +117,7 @@ export class ClavisCredentials extends LitElement {
     client: () => el.#tenantClient(),
     replace: (credential) => el.#replace(credential),
     remove: (clientId) => el.#remove(clientId),
+    reload: () => void el.reload(),
     open: (dialog, event) => el.#open(dialog, event),
     show: (dialog) => el.#show(dialog),
     close: () => el.#closeDialog(),
@@ -336,7 +337,10 @@ export class ClavisCredentials extends LitElement {
             <h2 id="title">API credentials</h2>
             <p class="lead">Each integration gets a Client ID and a Client Secret to call the API${this.tenant ? html` for <strong>${this.tenant}</strong>` : nothing}.</p>
           </div>
-          <button id="create" class="primary" type="button" ?disabled=${this.#tenantClient() === undefined} @click=${(e: Event) => this.#open({ kind: "create" }, e)}>Create credential</button>
+          <div class="top-actions">
+            ${renderPolicyButton(this.#ctx)}
+            <button id="create" class="primary" type="button" ?disabled=${this.#tenantClient() === undefined} @click=${(e: Event) => this.#open({ kind: "create" }, e)}>Create credential</button>
+          </div>
         </div>
         ${renderToolbar(view)}
         <div class="live" role="status">${this.notice?.kind === "info" ? html`<p class="notice info">${this.notice.text}</p>` : nothing}</div>
@@ -345,7 +349,6 @@ export class ClavisCredentials extends LitElement {
           : nothing}</div>
         ${renderList(this.#ctx, view)}
         ${renderWebhooksSection(this.#ctx)}
-        ${renderPolicyPanel(this.#ctx)}
       </section>
       ${this.dialog === null ? nothing : renderDialog(this.#ctx, this.dialog, this.#onDialogClose, this.#onDialogCancel)}
     `;

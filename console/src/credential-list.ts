@@ -11,6 +11,7 @@ import { STATUS_WORDS, expiryLocked, localTime } from "./format.js";
 import { openAuditTrail } from "./audit-trail.js";
 import { suspendOrReactivate } from "./confirm-dialogs.js";
 import type { ConsoleContext } from "./state.js";
+import { renderPolicyViolations } from "./policy-panel.js";
 import { renderUsagePanel } from "./usage-panel.js";
 
 export type StatusFilter = CredentialStatus | "";
@@ -77,6 +78,7 @@ function renderCard(ctx: ConsoleContext, c: Credential): TemplateResult {
         <span class=${`badge ${c.status}`}>${STATUS_WORDS[c.status] ?? c.status}</span>
       </div>
       ${c.description ? html`<p class="description">${c.description}</p>` : nothing}
+      ${renderPolicyViolations(c)}
       <dl class="facts">
         <div><dt>Client ID</dt><dd><code>${c.client_id}</code></dd></div>
         <div><dt>Scopes</dt><dd><ul class="scopes">${c.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul></dd></div>

@@ -9,6 +9,7 @@ import { renderDeleteDialog, renderRevokeDialog } from "./confirm-dialogs.js";
 import { renderCreateDialog } from "./create-dialog.js";
 import { renderEditDialog } from "./edit-dialog.js";
 import { renderExpiryDialog } from "./expiry-dialog.js";
+import { renderPolicyDialog } from "./policy-panel.js";
 import { renderRotateDialog } from "./rotate-dialog.js";
 import { renderSecretDialog } from "./secret-dialog.js";
 import type { ConsoleContext, Dialog } from "./state.js";
@@ -39,5 +40,7 @@ function dialogBody(ctx: ConsoleContext, dialog: Dialog): TemplateResult {
       return renderEditDialog(ctx, dialog);
     case "audit":
       return renderAuditDialog(ctx, dialog);
+    case "policy":
+      return renderPolicyDialog(ctx, dialog);
   }
 }

@@ -2,7 +2,7 @@
 // the page's notice, the expiry picker's mode, the scope catalogue, and the context the parts
 // (list, dialogs, audit trail) use to read and change the element's state.
 
-import type { AuditEvent, Credential, IssuedSecret, TenantClient } from "@clavis/sdk";
+import type { AuditEvent, Credential, IssuedSecret, Policy, TenantClient } from "@clavis/sdk";
 
 /** No dialog is open: `dialog` is null. Each variant is one dialog and what it needs. */
 export interface CreateDialog {
@@ -31,6 +31,12 @@ export interface AuditDialog {
   loading: boolean;
 }
 
+/** The tenant's policy as loaded (its version is the If-Match); null while it loads. */
+export interface PolicyDialog {
+  kind: "policy";
+  policy: Policy | null;
+}
+
 export type RotateDialog = CredentialDialog<"rotate">;
 export type RevokeDialog = CredentialDialog<"revoke">;
 export type DeleteDialog = CredentialDialog<"delete">;
@@ -40,9 +46,9 @@ export type EditDialog = CredentialDialog<"edit">;
 /**
  * The open dialog. Moves: none → any (a button; the opener gets focus back on close);
  * create → secret and rotate → secret (in place, on success); audit → audit (more events);
- * any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
+ * policy → policy (loaded, or reloaded after a 412); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
  */
-export type Dialog = CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog;
+export type Dialog = CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog | PolicyDialog;
 
 export type DialogKind = Dialog["kind"];
 
@@ -86,6 +92,8 @@ export interface ConsoleContext {
   /** Shows this credential as it is now (added at the top if the list does not have it). */
   replace(credential: Credential): void;
   remove(clientId: string): void;
+  /** Reads the list's first page again (after a change that may alter every credential, e.g. the policy). */
+  reload(): void;
   /** Opens a dialog; the element that was clicked gets focus back when it closes. */
   open(dialog: Dialog, event?: Event): void;
   /** Replaces the open dialog (create → secret, rotate → secret) and moves focus into it. */

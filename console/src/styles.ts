@@ -16,6 +16,7 @@ export const consoleStyles = css`
   h3 { font-size: 1.05rem; margin: 0; overflow-wrap: anywhere; }
   .top { display: flex; flex-wrap: wrap; gap: 0.75rem; justify-content: space-between; align-items: flex-start; }
   .lead { margin: 0; color: #57606a; }
+  .top-actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
   .toolbar { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: end; margin: 1rem 0 0.5rem; }
   .toolbar label { display: flex; gap: 0.5rem; align-items: center; }
   button {
@@ -27,6 +28,7 @@ export const consoleStyles = css`
     outline: 3px solid #5b9dff; outline-offset: 2px;
   }
   button:disabled { opacity: 0.55; cursor: not-allowed; }
+  button[aria-disabled="true"] { opacity: 0.55; cursor: progress; }
   button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
   button.primary:hover:not(:disabled) { background: #0842a0; }
   button.danger { color: var(--danger); border-color: #f1aeb5; background: #fff; }
@@ -58,6 +60,10 @@ export const consoleStyles = css`
   .actions { display: flex; flex-wrap: wrap; gap: 0.4rem; }
   .reason { font-size: 0.9rem; color: #7d4e00; margin: 0.5rem 0 0; }
   .more { text-align: center; }
+  .blocked { background: #fff0ee; border: 1px solid #f1aeb5; border-radius: 6px; padding: 0.5rem 0.75rem; margin: 0.6rem 0 0; color: #82071e; }
+  .blocked p { margin: 0; }
+  .blocked ul { margin: 0.25rem 0; padding-left: 1.25rem; }
+  .blocked .fix { font-size: 0.9rem; color: #1f2328; }
   dialog {
     width: min(36rem, calc(100vw - 1.5rem)); max-height: calc(100dvh - 1.5rem); border: 1px solid var(--line);
     border-radius: 10px; padding: 1.25rem; color: inherit; overflow-wrap: anywhere;
@@ -66,6 +72,10 @@ export const consoleStyles = css`
   dialog form, dialog .secret, dialog .audit { display: grid; gap: 0.6rem; }
   dialog label { display: grid; gap: 0.25rem; font-weight: 500; }
   dialog label.check { display: flex; gap: 0.5rem; align-items: center; }
+  dialog .field { display: grid; gap: 0.25rem; }
+  dialog .field > label { font-weight: 500; }
+  dialog fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 0; padding: 0.4rem 0.75rem 0.6rem; display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; }
+  dialog legend { font-weight: 500; padding: 0 0.25rem; }
   dialog h2 { outline: none; }
   .hint { font-size: 0.85rem; color: #57606a; margin: 0; }
   .warning { background: #fff8c5; border: 1px solid #e0c55d; border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0; }

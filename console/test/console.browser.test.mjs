@@ -558,5 +558,110 @@ if (binary === "") {
         await held.close();
       }
     });
+
+    // The tenant policy: the last tests, since a tightened policy refuses the creates above; the
+    // last one leaves the open policy again.
+    const policyPanel = () => page.getByRole("dialog", { name: "Tenant policy" });
+    const lifetimeField = () => policyPanel().getByLabel("Maximum lifetime (days)", { exact: true });
+    let madeBefore;
+
+    it("opens the Policy panel on the open policy, and a tightened one marks a credential made before it Blocked by policy, with why and the fix", async () => {
+      madeBefore = (await demo.create({ name: "Made before the policy", scopes: ["products:read"] })).credential;
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Made before the policy");
+      await item.waitFor();
+      assert.equal(await item.getByText("Blocked by policy").count(), 0);
+
+      await page.getByRole("button", { name: "Policy", exact: true }).click();
+      await lifetimeField().waitFor();
+      await policyPanel().getByText(/No policy has been set/).waitFor();
+      assert.equal(await lifetimeField().inputValue(), "");
+      assert.equal(await policyPanel().getByRole("checkbox", { name: "Require an expiry date", exact: true }).isChecked(), false);
+      assert.equal(await policyPanel().getByLabel("Maximum grace period (seconds)", { exact: true }).inputValue(), "");
+      assert.equal(await policyPanel().getByLabel("Allowed scopes", { exact: true }).inputValue(), "");
+      const environments = policyPanel().getByRole("group", { name: "Allowed environments" });
+      assert.equal(await environments.getByRole("checkbox", { name: "Live", exact: true }).isChecked(), true);
+      assert.equal(await environments.getByRole("checkbox", { name: "Test", exact: true }).isChecked(), true);
+      assert.equal(await policyPanel().getByLabel("When a secret leaks", { exact: true }).inputValue(), "revoke");
+      await page.screenshot({ path: join(shots, "policy-desktop.png") });
+
+      await lifetimeField().fill("30");
+      await policyPanel().getByRole("button", { name: "Save policy" }).click();
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Policy", "focus returns to the Policy button");
+      await page.getByRole("status").getByText(/Saved the policy \(version 1\)/).waitFor();
+      const saved = mutations.filter((m) => m.method === "PUT" && m.url.endsWith("/v1/tenants/demo/policy"));
+      assert.equal(saved.length, 1);
+      assert.equal(saved[0].headers["if-match"], '"0"', "If-Match: the version the panel loaded");
+      const { policy } = await demo.policy();
+      assert.equal(policy.max_lifetime_days, 30);
+      assert.equal(policy.version, 1);
+
+      await item.getByText("Blocked by policy", { exact: true }).waitFor();
+      const { credential } = await demo.get(madeBefore.client_id);
+      assert.ok(credential.policy_violations.length > 0, JSON.stringify(credential));
+      for (const reason of credential.policy_violations) await item.getByText(reason, { exact: true }).waitFor();
+      await item.getByText(/Edit its expiry or scopes, or relax the tenant's policy/).waitFor();
+      await page.screenshot({ path: join(shots, "blocked-desktop.png"), fullPage: true });
+    });
+
+    it("shows the policy's sentence when a create breaks the policy", async () => {
+      let refused;
+      try {
+        await demo.create({ name: "Never expires", scopes: ["products:read"] });
+      } catch (error) {
+        refused = error;
+      }
+      assert.equal(refused?.code, "policy_violation", String(refused));
+      assert.match(refused.detail, /30 days/);
+
+      await page.getByRole("button", { name: "Create credential" }).click();
+      await dialog().getByRole("textbox", { name: "Name" }).fill("Never expires");
+      await dialog().getByRole("textbox", { name: "Scopes" }).fill("products:read");
+      await dialog().getByRole("button", { name: "Create", exact: true }).click();
+      await dialog().getByRole("alert").getByText(refused.detail).waitFor();
+      assert.equal(await dialog().getByRole("textbox", { name: "Client secret" }).count(), 0);
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      assert.equal((await demo.list({ limit: 100 })).items.filter((c) => c.name === "Never expires").length, 0);
+    });
+
+    it("does not overwrite a policy changed since the panel loaded it: says so and shows the current values", async () => {
+      await page.getByRole("button", { name: "Policy", exact: true }).click();
+      await lifetimeField().waitFor();
+      assert.equal(await lifetimeField().inputValue(), "30");
+      await demo.setPolicy({ max_lifetime_days: 60, leak_action: "suspend" }, { ifMatch: 1 });
+
+      // A value the panel refuses itself first, naming the field.
+      await lifetimeField().fill("0");
+      await policyPanel().getByRole("button", { name: "Save policy" }).click();
+      await policyPanel().getByRole("alert").getByText(/^Maximum lifetime \(days\): /).waitFor();
+
+      await lifetimeField().fill("45");
+      await policyPanel().getByRole("button", { name: "Save policy" }).click();
+      await policyPanel().getByRole("alert").getByText(/changed since you loaded it, so nothing was saved/).waitFor();
+      assert.equal(await lifetimeField().inputValue(), "60");
+      assert.equal(await policyPanel().getByLabel("When a secret leaks", { exact: true }).inputValue(), "suspend");
+      await page.screenshot({ path: join(shots, "policy-conflict-desktop.png") });
+      const { policy } = await demo.policy();
+      assert.equal(policy.max_lifetime_days, 60, "nothing was overwritten");
+      assert.equal(policy.version, 2);
+    });
+
+    it("clears the mark when the policy is relaxed", async () => {
+      await lifetimeField().fill("");
+      await policyPanel().getByLabel("When a secret leaks", { exact: true }).selectOption("revoke");
+      await policyPanel().getByRole("button", { name: "Save policy" }).click();
+      await dialogClosed();
+      await page.getByRole("status").getByText(/Saved the policy \(version 3\)/).waitFor();
+      const saved = mutations.filter((m) => m.method === "PUT" && m.url.endsWith("/v1/tenants/demo/policy"));
+      assert.equal(saved.at(-1).headers["if-match"], '"2"', "the version reloaded after the 412");
+      await card("Made before the policy").getByText("Blocked by policy").waitFor({ state: "detached" });
+      const { credential } = await demo.get(madeBefore.client_id);
+      assert.deepEqual(credential.policy_violations, []);
+      const { policy } = await demo.policy();
+      assert.equal(policy.max_lifetime_days, null);
+      assert.equal(policy.leak_action, "revoke");
+    });
   });
 }

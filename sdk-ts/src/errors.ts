@@ -7,6 +7,7 @@
 import type { components } from "./schema.js";
 
 export type Credential = components["schemas"]["Credential"];
+export type Policy = components["schemas"]["Policy"];
 export type Problem = components["schemas"]["Problem"];
 export type OAuthErrorBody = components["schemas"]["OAuthError"];
 
@@ -25,6 +26,8 @@ export abstract class ClavisSdkError extends Error {
 export interface ProblemExtras {
   /** On `412 version_mismatch`: the credential as it is now, to refresh from. */
   credential?: Credential;
+  /** On a `412` to a policy change: the tenant's policy as it is now, to refresh from. */
+  policy?: Policy;
   /** On `503 service_unavailable`: `"unknown"` when a change may or may not have been applied. */
   outcome?: string;
 }
@@ -37,7 +40,7 @@ export class ClavisError extends ClavisSdkError {
   override readonly name = "ClavisError";
   /** The HTTP status. */
   readonly status: number;
-  /** Stable and machine-readable: `credential_revoked`, `expiry_locked`, `version_mismatch`, … */
+  /** Stable and machine-readable: `credential_revoked`, `expiry_locked`, `version_mismatch`, `policy_violation`, … */
   readonly code: string;
   readonly title: string;
   /** A sentence a person understands. */
@@ -48,6 +51,8 @@ export class ClavisError extends ClavisSdkError {
   readonly requestId: string | undefined;
   /** On `412`: the credential as it is now, so that a view can refresh to it. */
   readonly credential: Credential | undefined;
+  /** On `412` to `setPolicy`: the tenant's policy as it is now, so that a view can refresh to it. */
+  readonly policy: Policy | undefined;
   /** On `503`: `"unknown"` when the change may or may not have been applied. */
   readonly outcome: string | undefined;
   /** How long the server asked to wait before trying again (`Retry-After`), in milliseconds. */
@@ -64,6 +69,7 @@ export class ClavisError extends ClavisSdkError {
     this.field = problem.field;
     this.requestId = problem.request_id;
     this.credential = problem.credential;
+    this.policy = problem.policy;
     this.outcome = problem.outcome;
     this.retryAfterMs = retryAfterMs;
   }

@@ -14,6 +14,10 @@ export type Credential = Schemas["Credential"];
 export type CredentialStatus = Schemas["Status"];
 export type AuditEvent = Schemas["AuditEvent"];
 export type IssuedSecret = Schemas["IssuedSecret"];
+/** The tenant's rules for its credentials, as read: the rules, `version` (0 while never set; also the ETag), who set them and when. */
+export type Policy = Schemas["Policy"];
+/** The rules to set: every member optional, one left out takes its open default (no limit, any scope, both environments, `revoke`). */
+export type PolicyDocument = Schemas["PolicyDocument"];
 /** The body of a create: `name`, `scopes`, and optionally `description`, `environment`, `expires_at` or `expires_in_days`. */
 export type NewCredential = JsonOf<operations["create-credential"]["requestBody"]>;
 type UpdateBody = JsonOf<operations["update-credential"]["requestBody"]>;
@@ -58,6 +62,8 @@ export const managementRoutes = {
   "revoke-credential": ["POST", "/v1/tenants/{tenant}/credentials/{client_id}/revoke"],
   "list-audit-events": ["GET", "/v1/tenants/{tenant}/credentials/{client_id}/audit"],
   "list-tenant-audit-events": ["GET", "/v1/tenants/{tenant}/audit"],
+  "get-policy": ["GET", "/v1/tenants/{tenant}/policy"],
+  "put-policy": ["PUT", "/v1/tenants/{tenant}/policy"],
   "list-scopes": ["GET", "/v1/scopes"],
 } as const satisfies Record<ManagementOperation, readonly [HttpMethod, string]>;
 
@@ -79,6 +85,16 @@ export type IfMatch = number | "*";
 
 export interface ChangeOptions {
   /** Apply only if the credential is still at this version; otherwise a `412` {@link ClavisError} carries the current one. */
+  ifMatch?: IfMatch;
+  /** Cancel the request. */
+  signal?: AbortSignal;
+}
+
+export interface PolicyChangeOptions {
+  /**
+   * Apply only if the policy is still at this version (its `version`; `0` for a tenant that never
+   * set one), or `"*"`; otherwise a `412` {@link ClavisError} carries the current policy in `policy`.
+   */
   ifMatch?: IfMatch;
   /** Cancel the request. */
   signal?: AbortSignal;
@@ -123,12 +139,20 @@ export interface CredentialWithETag {
   etag: string | undefined;
 }
 
+/** The tenant's policy as read or just set, and its ETag (`"<version>"`, `"0"` while never set). */
+export interface PolicyWithETag {
+  policy: Policy;
+  etag: string | undefined;
+}
+
 interface Call {
   method: HttpMethod;
   segments: readonly string[];
   query?: Record<string, string | number | undefined>;
   body?: unknown;
   ifMatch?: IfMatch | undefined;
+  /** The lowest version If-Match may name: 1 for a credential (the default), 0 for the policy. */
+  ifMatchMinimum?: 0 | 1;
   idempotencyKey?: string | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -199,7 +223,7 @@ export class ClavisClient {
         headers.set("content-type", "application/json");
       }
       if (call.ifMatch !== undefined) {
-        headers.set("if-match", ifMatchHeader(call.ifMatch));
+        headers.set("if-match", ifMatchHeader(call.ifMatch, call.ifMatchMinimum ?? 1));
       }
       if (call.idempotencyKey !== undefined) {
         headers.set("idempotency-key", call.idempotencyKey);
@@ -226,12 +250,13 @@ export class ClavisClient {
   }
 }
 
-function ifMatchHeader(ifMatch: IfMatch): string {
+function ifMatchHeader(ifMatch: IfMatch, minimum: 0 | 1): string {
   if (ifMatch === "*") {
     return "*";
   }
-  if (!Number.isSafeInteger(ifMatch) || ifMatch < 1) {
-    throw new RangeError(`ifMatch must be a credential version (a positive integer) or "*", not ${String(ifMatch)}`);
+  if (!Number.isSafeInteger(ifMatch) || ifMatch < minimum) {
+    const what = minimum === 0 ? "a policy version (0 or more)" : "a credential version (a positive integer)";
+    throw new RangeError(`ifMatch must be ${what} or "*", not ${String(ifMatch)}`);
   }
   return `"${ifMatch}"`;
 }
@@ -263,6 +288,7 @@ async function problem(url: URL, response: Response): Promise<ClavisError | Unex
     typeof body["detail"] === "string"
   ) {
     const credential = body["credential"];
+    const policy = body["policy"];
     const outcome = body["outcome"];
     return new ClavisError(
       {
@@ -274,6 +300,7 @@ async function problem(url: URL, response: Response): Promise<ClavisError | Unex
         ...(typeof body["field"] === "string" ? { field: body["field"] } : {}),
         ...(typeof body["request_id"] === "string" ? { request_id: body["request_id"] } : {}),
         ...(isRecord(credential) ? { credential: credential as Credential } : {}),
+        ...(isRecord(policy) ? { policy: policy as Policy } : {}),
         ...(typeof outcome === "string" ? { outcome } : {}),
       },
       wait,
@@ -283,7 +310,7 @@ async function problem(url: URL, response: Response): Promise<ClavisError | Unex
   return ClavisError.fromGateway(response.status, message, wait);
 }
 
-/** The credentials and audit trail of one tenant. Every method maps to one `/v1` route. */
+/** The credentials, policy and audit trail of one tenant. Every method maps to one `/v1` route. */
 export class TenantClient {
   readonly #client: ClavisClient;
   readonly tenant: string;
@@ -448,6 +475,38 @@ export class TenantClient {
   /** Every audit event of the tenant, newest first, page after page as iterated. */
   auditAll(options: Omit<AuditListOptions, "cursor"> = {}): AsyncIterableIterator<AuditEvent> {
     return paginate((cursor) => this.audit(withCursor(options, cursor)));
+  }
+
+  /**
+   * `GET /v1/tenants/{tenant}/policy`: the tenant's rules for its credentials and its ETag. A
+   * tenant that never set one has the open policy at version 0.
+   */
+  policy(options: { signal?: AbortSignal } = {}): Promise<PolicyWithETag> {
+    return this.#policyCall({ method: "GET", segments: this.#path("policy"), signal: options.signal });
+  }
+
+  /**
+   * `PUT /v1/tenants/{tenant}/policy`: replaces the whole policy (a rule left out takes its open
+   * default). Pass the `version` read as `ifMatch` so that a change made meanwhile is not
+   * overwritten: a `412` {@link ClavisError} then carries the current policy in `policy`. A rule
+   * the server refuses is a `400 invalid_field` naming it in `field`. Credentials that no longer
+   * comply are blocked (not revoked) and list why in `policy_violations`.
+   */
+  setPolicy(document: PolicyDocument, options: PolicyChangeOptions = {}): Promise<PolicyWithETag> {
+    return this.#policyCall({
+      method: "PUT",
+      segments: this.#path("policy"),
+      body: document,
+      ifMatch: options.ifMatch,
+      ifMatchMinimum: 0,
+      signal: options.signal,
+    });
+  }
+
+  async #policyCall(call: Call): Promise<PolicyWithETag> {
+    const response = await this.#client.call(call);
+    const policy = await readJson<Policy>(new URL(this.#client.url), response);
+    return { policy, etag: response.headers.get("etag") ?? undefined };
   }
 }
 

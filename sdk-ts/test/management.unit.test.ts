@@ -9,7 +9,7 @@ import { inspect } from "node:util";
 import { ClavisClient, ClavisError, ConfigError, NetworkError, managementRoutes } from "../src/index.js";
 import type { ClavisClientOptions, Fetch } from "../src/index.js";
 import { repoRoot } from "./local-gateway.js";
-import { json, problem, recordingSleep, sampleCredential, stubFetch } from "./stub.js";
+import { json, problem, recordingSleep, sampleCredential, samplePolicy, stubFetch } from "./stub.js";
 
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.management-token.signature";
 const CID = "cid_abcdefghijklmnopqrstuvwxyz";
@@ -290,5 +290,100 @@ describe("ClavisClient", () => {
     } finally {
       clearInterval(keepAlive);
     }
+  });
+});
+
+describe("the tenant policy", () => {
+  const POLICY = "/v1/tenants/demo/policy";
+
+  it("reads the policy with its ETag, and replaces it with If-Match of the version read (0 while never set)", async () => {
+    const tightened = samplePolicy({ max_lifetime_days: 90, require_expiry: true, version: 1, updated_at: "2026-01-02T00:00:00Z", updated_by: "alice" });
+    const stub = stubFetch((request) =>
+      request.method === "GET" ? json(200, samplePolicy(), { etag: '"0"' }) : json(200, tightened, { etag: '"1"' }),
+    );
+    const demo = client(stub.fetch).tenant("demo");
+    const read = await demo.policy();
+    assert.equal(read.policy.version, 0);
+    assert.equal(read.etag, '"0"');
+    assert.equal(read.policy.leak_action, "revoke");
+    assert.deepEqual(read.policy.allowed_environments, ["live", "test"]);
+
+    const set = await demo.setPolicy({ max_lifetime_days: 90, require_expiry: true }, { ifMatch: read.policy.version });
+    assert.equal(set.policy.version, 1);
+    assert.equal(set.etag, '"1"');
+    assert.equal(set.policy.updated_by, "alice");
+    await demo.setPolicy({ allowed_scopes: null, allowed_environments: ["test"], leak_action: "suspend" }, { ifMatch: "*" });
+    await demo.setPolicy({});
+
+    // @ts-expect-error leak_action is one of the spec's three
+    const loose: Parameters<typeof demo.setPolicy>[0] = { leak_action: "delete" };
+    assert.ok(loose);
+    const seen = stub.requests.map((r) => [r.method, r.url.pathname, r.headers.get("if-match"), r.body]);
+    assert.deepEqual(seen, [
+      ["GET", POLICY, null, ""],
+      ["PUT", POLICY, '"0"', '{"max_lifetime_days":90,"require_expiry":true}'],
+      ["PUT", POLICY, "*", '{"allowed_scopes":null,"allowed_environments":["test"],"leak_action":"suspend"}'],
+      ["PUT", POLICY, null, "{}"],
+    ]);
+    for (const request of stub.requests) {
+      assert.equal(request.headers.get("authorization"), `Bearer ${TOKEN}`);
+    }
+    await assert.rejects(demo.setPolicy({}, { ifMatch: -1 }), RangeError);
+    await assert.rejects(demo.setPolicy({}, { ifMatch: 1.5 }), RangeError);
+    assert.equal(stub.requests.length, 4, "a bad If-Match is refused before anything is sent");
+  });
+
+  it("carries the current policy on 412, as credential changes carry the credential", async () => {
+    const now = samplePolicy({ version: 4, max_lifetime_days: 30, updated_by: "bob" });
+    const stub = stubFetch(() => problem(412, "version_mismatch", { policy: now }));
+    await assert.rejects(client(stub.fetch).tenant("demo").setPolicy({ max_lifetime_days: 90 }, { ifMatch: 3 }), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.status, 412);
+      assert.equal(error.code, "version_mismatch");
+      assert.deepEqual(error.policy, now);
+      assert.equal(error.credential, undefined);
+      return true;
+    });
+    assert.equal(stub.requests.length, 1, "a 412 is not repeated");
+  });
+
+  it("names the rule at fault: invalid_field on the policy, policy_violation on a credential change", async () => {
+    const stub = stubFetch((request) =>
+      request.url.pathname === POLICY
+        ? problem(400, "invalid_field", { field: "max_lifetime_days", detail: "max_lifetime_days must be from 1 to 366." })
+        : problem(400, "policy_violation", { field: "expires_at", detail: "This tenant requires credentials to expire within 90 days." }),
+    );
+    const demo = client(stub.fetch).tenant("demo");
+    await assert.rejects(demo.setPolicy({ max_lifetime_days: 400 }), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.code, "invalid_field");
+      assert.equal(error.field, "max_lifetime_days");
+      assert.equal(error.policy, undefined);
+      return true;
+    });
+    await assert.rejects(demo.create({ name: "n", scopes: ["a:b"], expires_in_days: 365 }), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "policy_violation");
+      assert.equal(error.field, "expires_at");
+      assert.equal(error.detail, "This tenant requires credentials to expire within 90 days.");
+      assert.equal(error.message, "This tenant requires credentials to expire within 90 days. (policy_violation, HTTP 400)");
+      return true;
+    });
+    assert.equal(stub.requests.length, 2, "a 400 is not repeated");
+  });
+
+  it("repeats a policy read and a policy PUT after a 502 (both are safe to repeat)", async () => {
+    let calls = 0;
+    const stub = stubFetch(() => {
+      calls += 1;
+      return calls % 2 === 1 ? json(502, { message: "Bad Gateway" }) : json(200, samplePolicy({ version: 2 }), { etag: '"2"' });
+    });
+    const { sleep } = recordingSleep();
+    const demo = client(stub.fetch, { sleep }).tenant("demo");
+    assert.equal((await demo.policy()).policy.version, 2);
+    assert.equal((await demo.setPolicy({ require_expiry: true }, { ifMatch: 1 })).etag, '"2"');
+    assert.equal(stub.requests.length, 4);
+    assert.equal(stub.requests[3]?.headers.get("if-match"), '"1"');
   });
 });

@@ -97,7 +97,25 @@ export function sampleCredential(overrides: Record<string, unknown> = {}): Recor
     request_count: 0,
     monthly_request_quota: null,
     usage_month: "2026-01",
+    policy_violations: [],
     version: 1,
+    ...overrides,
+  };
+}
+
+/** A tenant's policy as the API answers it: the open policy, never set (version 0), unless overridden. */
+export function samplePolicy(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    tenant: "demo",
+    max_lifetime_days: null,
+    require_expiry: false,
+    max_grace_seconds: null,
+    allowed_scopes: null,
+    allowed_environments: ["live", "test"],
+    leak_action: "revoke",
+    version: 0,
+    updated_at: null,
+    updated_by: null,
     ...overrides,
   };
 }
