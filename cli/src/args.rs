@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
-use clavis_sdk::{Environment, Status};
+use clavis_sdk::{Environment, LeakAction, Status};
 use secrecy::SecretString;
 
 const AFTER_HELP: &str = "\
@@ -132,6 +132,44 @@ pub enum Manage {
     Delete(Destroy),
     /// Read the audit trail of the tenant, or of one credential, newest first
     Audit(AuditArgs),
+    /// Show or set the tenant's policy: the rules every credential of the tenant follows
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Show the tenant's policy
+    Get,
+    /// Replace the tenant's policy: a rule left out allows everything (credentials that no
+    /// longer comply are blocked until fixed, not revoked)
+    Set(PolicySetArgs),
+}
+
+#[derive(Args)]
+pub struct PolicySetArgs {
+    /// Every credential expires within this many days (1-366) of when its expiry was set
+    #[arg(long, value_name = "DAYS")]
+    pub max_lifetime_days: Option<u16>,
+    /// Every credential must have an expiry date
+    #[arg(long)]
+    pub require_expiry: bool,
+    /// A rotated-out secret keeps working at most this long (e.g. 0, 30m, 1h, 7d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_grace: Option<Duration>,
+    /// A scope credentials may carry (repeat, or separate with commas) [default: any]
+    #[arg(long = "allowed-scope", value_delimiter = ',', value_name = "SCOPE")]
+    pub allowed_scopes: Vec<String>,
+    /// An environment credentials may be made for: live or test (repeat) [default: both]
+    #[arg(long = "allowed-environment", value_delimiter = ',', value_parser = parse_environment, value_name = "ENV")]
+    pub allowed_environments: Vec<Environment>,
+    /// What happens to a credential whose secret is reported leaked [default: revoke]
+    #[arg(long, value_parser = parse_leak_action, value_name = "ACTION")]
+    pub leak_action: Option<LeakAction>,
+    /// Apply only if the policy is still at this version (`clavis policy get` prints it; 0 for
+    /// a tenant that never set one)
+    #[arg(long, value_name = "VERSION")]
+    pub if_match: Option<u64>,
 }
 
 const SHOW_ONCE_HELP: &str = "\
@@ -366,6 +404,15 @@ fn parse_status(text: &str) -> Result<Status, String> {
 
 fn parse_environment(text: &str) -> Result<Environment, String> {
     text.parse()
+}
+
+fn parse_leak_action(text: &str) -> Result<LeakAction, String> {
+    match text {
+        "revoke" => Ok(LeakAction::Revoke),
+        "suspend" => Ok(LeakAction::Suspend),
+        "notify" => Ok(LeakAction::Notify),
+        other => Err(format!("{other:?} is not one of revoke, suspend, notify")),
+    }
 }
 
 /// RFC 3339, or a bare date meaning its midnight UTC.

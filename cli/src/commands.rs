@@ -5,11 +5,14 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clavis_sdk::{
     Client, ClientCredentials, CredentialRef, CredentialUpdate, IfMatch, IssuedSecret, ListOptions,
-    NewCredential, Pager, Tenant, TokenSource,
+    NewCredential, Pager, PolicyRules, Tenant, TokenSource,
 };
 use serde::de::DeserializeOwned;
 
-use crate::args::{Change, Cli, Command, Destroy, ExpiryCommand, Manage, SaveArgs, TokenArgs};
+use crate::args::{
+    Change, Cli, Command, Destroy, ExpiryCommand, Manage, PolicyCommand, PolicySetArgs, SaveArgs,
+    TokenArgs,
+};
 use crate::config::Settings;
 use crate::dev_token;
 use crate::error::{CliError, Context};
@@ -51,7 +54,7 @@ impl Command {
         let change = match command {
             Manage::Show(target) => return Some(&target.client_id),
             Manage::Audit(args) => return args.client_id.as_deref(),
-            Manage::Create(_) | Manage::List(_) => return None,
+            Manage::Create(_) | Manage::List(_) | Manage::Policy(_) => return None,
             Manage::Update(args) => &args.change,
             Manage::Expiry(ExpiryCommand::Set(args)) => &args.change,
             Manage::Expiry(ExpiryCommand::Remove(change))
@@ -187,6 +190,17 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
                 client_id: destroy.change.target.client_id,
             }
         }
+        Manage::Policy(PolicyCommand::Get) => Outcome::Policy {
+            policy: tenant.policy().await?,
+            done: None,
+        },
+        Manage::Policy(PolicyCommand::Set(args)) => {
+            let if_match = args.if_match.map(IfMatch::Version);
+            Outcome::Policy {
+                policy: tenant.set_policy(&policy_rules(args)?, if_match).await?,
+                done: Some("Set the policy of"),
+            }
+        }
         Manage::Audit(args) => {
             let size = Some(page_size(args.limit));
             let pager = match &args.client_id {
@@ -196,6 +210,28 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             Outcome::Events(take(pager, Some(args.limit)).await?)
         }
     })
+}
+
+/// The whole policy `policy set` sends: what a flag does not say is allowed.
+fn policy_rules(args: PolicySetArgs) -> Result<PolicyRules, CliError> {
+    let open = PolicyRules::default();
+    let max_grace_seconds = args
+        .max_grace
+        .map(|grace| u32::try_from(grace.as_secs()))
+        .transpose()
+        .map_err(|_| CliError::config("--max-grace is too long: at most 7d", None))?;
+    let mut rules = PolicyRules::default();
+    rules.max_lifetime_days = args.max_lifetime_days;
+    rules.require_expiry = args.require_expiry;
+    rules.max_grace_seconds = max_grace_seconds;
+    rules.allowed_scopes = (!args.allowed_scopes.is_empty()).then_some(args.allowed_scopes);
+    rules.allowed_environments = if args.allowed_environments.is_empty() {
+        open.allowed_environments
+    } else {
+        args.allowed_environments
+    };
+    rules.leak_action = args.leak_action.unwrap_or(open.leak_action);
+    Ok(rules)
 }
 
 fn management(settings: &Settings) -> Result<Tenant, CliError> {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clavis_sdk::{AccessToken, AuditEvent, Credential, IssuedSecret, Timestamp};
+use clavis_sdk::{AccessToken, AuditEvent, Credential, IssuedSecret, Policy, Timestamp};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -22,6 +22,11 @@ pub enum Outcome {
     },
     Credentials(Vec<Credential>),
     Events(Vec<AuditEvent>),
+    /// The tenant's policy, and what was done to it.
+    Policy {
+        policy: Policy,
+        done: Option<&'static str>,
+    },
     Deleted {
         client_id: String,
     },
@@ -69,6 +74,7 @@ impl Outcome {
             }
             Outcome::Credentials(credentials) => json!(credentials),
             Outcome::Events(events) => json!(events),
+            Outcome::Policy { policy, .. } => json!(policy),
             Outcome::Deleted { client_id } => json!({"client_id": client_id, "deleted": true}),
             Outcome::Token(token) => json!({
                 "access_token": token.secret().expose_secret(),
@@ -128,13 +134,20 @@ impl Outcome {
                     vec![
                         time(e.at),
                         e.kind.clone(),
-                        e.client_id.clone(),
+                        e.client_id.clone().unwrap_or_else(|| "(tenant)".to_owned()),
                         format!("{} ({})", e.actor.subject, e.actor.role),
                     ]
                 }),
             ),
             Outcome::Deleted { client_id } => {
                 format!("Deleted {client_id}. The audit trail keeps a record of it.\n")
+            }
+            Outcome::Policy { policy, done } => {
+                let mut text = String::new();
+                if let Some(done) = done {
+                    let _ = writeln!(text, "{done} tenant {}.\n", policy.tenant);
+                }
+                text + &policy_details(policy)
             }
             // Alone on its line, so that `$(clavis token)` is the token.
             Outcome::Token(token) => format!("{}\n", token.secret().expose_secret()),
@@ -246,11 +259,75 @@ fn details(c: &Credential) -> String {
             },
         ));
     }
+    if !c.policy_violations.is_empty() {
+        rows.push((
+            "Blocked",
+            format!(
+                "by the tenant's policy: {} Fix its expiry or scopes, or relax the policy.",
+                c.policy_violations.join(" ")
+            ),
+        ));
+    }
     rows.push(("Version", c.version.to_string()));
+    aligned(&rows)
+}
+
+fn aligned(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     rows.iter()
         .map(|(label, value)| format!("{label:<width$}  {value}\n"))
         .collect()
+}
+
+fn policy_details(p: &Policy) -> String {
+    let rules = &p.rules;
+    let environments: Vec<&str> = rules
+        .allowed_environments
+        .iter()
+        .map(|e| e.as_str())
+        .collect();
+    let rows = [
+        ("Tenant", p.tenant.clone()),
+        (
+            "Maximum lifetime",
+            rules
+                .max_lifetime_days
+                .map_or("none".to_owned(), |days| format!("{days} days")),
+        ),
+        (
+            "Require expiry",
+            if rules.require_expiry || rules.max_lifetime_days.is_some() {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_owned(),
+        ),
+        (
+            "Maximum grace",
+            rules
+                .max_grace_seconds
+                .map_or("none".to_owned(), |seconds| format!("{seconds} seconds")),
+        ),
+        (
+            "Allowed scopes",
+            rules
+                .allowed_scopes
+                .as_ref()
+                .map_or("any".to_owned(), |scopes| scopes.join(" ")),
+        ),
+        ("Environments", environments.join(" ")),
+        ("When leaked", rules.leak_action.as_str().to_owned()),
+        (
+            "Set",
+            match (p.updated_at, &p.updated_by) {
+                (Some(at), Some(who)) => by(time(at), who),
+                _ => "never (the open policy)".to_owned(),
+            },
+        ),
+        ("Version", p.version.to_string()),
+    ];
+    aligned(&rows)
 }
 
 fn by(what: String, who: &str) -> String {

@@ -801,6 +801,7 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         "revoke",
         "delete",
         "audit",
+        "policy",
         "token",
         "dev-token",
     ];
@@ -811,11 +812,12 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         );
     }
     assert!(help.contains("Exit status"), "{help}");
-    for command in commands
-        .iter()
-        .map(|c| vec![*c])
-        .chain([vec!["expiry", "set"], vec!["expiry", "remove"]])
-    {
+    for command in commands.iter().map(|c| vec![*c]).chain([
+        vec!["expiry", "set"],
+        vec!["expiry", "remove"],
+        vec!["policy", "get"],
+        vec!["policy", "set"],
+    ]) {
         let mut args = command.clone();
         args.push("--help");
         let text = s.run(&args).await.expect(0).stdout;
@@ -855,4 +857,96 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         .await
         .expect(2);
     assert!(bad_time.stderr.contains("RFC 3339"), "{bad_time:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_get_and_set_and_a_blocked_credential_says_why() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+    let open = s.json(&["policy", "get"]).await;
+    assert_eq!(open["version"], 0, "{open}");
+    assert_eq!(open["allowed_environments"], json!(["live", "test"]));
+    let text = s.run(&["policy", "get"]).await.expect(0).stdout;
+    assert!(text.contains("never (the open policy)"), "{text}");
+
+    // Made before the policy, without an expiry.
+    let made = s
+        .json(&["create", "Older", "--scope", "products:read"])
+        .await;
+    let id = made["credential"]["client_id"].as_str().unwrap().to_owned();
+
+    let set = s
+        .json(&[
+            "policy",
+            "set",
+            "--max-lifetime-days",
+            "30",
+            "--max-grace",
+            "1h",
+            "--allowed-scope",
+            "products:read,orders:read",
+            "--allowed-environment",
+            "live",
+            "--leak-action",
+            "suspend",
+            "--if-match",
+            "0",
+        ])
+        .await;
+    assert_eq!(set["version"], 1);
+    assert_eq!(set["max_lifetime_days"], 30);
+    assert_eq!(set["max_grace_seconds"], 3600);
+    assert_eq!(
+        set["allowed_scopes"],
+        json!(["orders:read", "products:read"])
+    );
+    assert_eq!(set["allowed_environments"], json!(["live"]));
+    assert_eq!(set["leak_action"], "suspend");
+
+    let shown = s.run(&["show", &id]).await.expect(0).stdout;
+    assert!(
+        shown.contains("Blocked") && shown.contains("expire within 30 days"),
+        "{shown}"
+    );
+    // A change that breaks it is refused with the rule, exit status 1.
+    let refused = s
+        .run(&[
+            "create",
+            "Too long",
+            "--scope",
+            "products:read",
+            "--expires-in-days",
+            "31",
+        ])
+        .await
+        .expect(1);
+    assert!(
+        refused.stderr.contains("expire within 30 days"),
+        "{refused:#?}"
+    );
+    // A stale version changes nothing.
+    let stale = s
+        .run(&["policy", "set", "--require-expiry", "--if-match", "0"])
+        .await
+        .expect(1);
+    assert!(
+        stale.stderr.contains("version_mismatch") || stale.stderr.contains("changed"),
+        "{stale:#?}"
+    );
+    // Setting replaces the whole policy: what a flag does not say is allowed again.
+    let relaxed = s.json(&["policy", "set"]).await;
+    assert_eq!(relaxed["max_lifetime_days"], Value::Null);
+    assert_eq!(relaxed["allowed_scopes"], Value::Null);
+    let shown = s.json(&["show", &id]).await;
+    assert_eq!(shown["policy_violations"], json!([]));
+    let events = s.json(&["audit"]).await;
+    let changes = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "tenant.policy_changed")
+        .count();
+    assert_eq!(changes, 2, "{events}");
+    let table = s.run(&["audit"]).await.expect(0).stdout;
+    assert!(table.contains("(tenant)"), "{table}");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::Credential;
+use crate::model::{Credential, Policy};
 
 /// Every failure of this crate. Cheap to clone, so that one failed token refresh can be handed
 /// to every task that was waiting for it.
@@ -150,6 +150,9 @@ pub struct Problem {
     /// On `412 version_mismatch`: the credential as it is now, to refresh from.
     #[serde(default)]
     pub credential: Option<Credential>,
+    /// On `412 version_mismatch` of a policy: the policy as it is now.
+    #[serde(default)]
+    pub policy: Option<Policy>,
     /// On `503 service_unavailable`: `"unknown"` when the change may or may not have been
     /// applied (see [`Problem::outcome_unknown`]).
     #[serde(default)]
@@ -190,6 +193,7 @@ impl Problem {
             field: None,
             request_id: None,
             credential: None,
+            policy: None,
             outcome: None,
             retry_after: None,
         }

@@ -97,8 +97,8 @@ mod transport;
 pub use error::{Error, OAuthError, Problem, Result};
 pub use management::{Client, ClientBuilder, CredentialRef, IfMatch, ListOptions, Pager, Tenant};
 pub use model::{
-    Actor, AuditEvent, Credential, CredentialUpdate, Environment, IssuedSecret, NewCredential,
-    ScopeDescription, Status, Timestamp,
+    Actor, AuditEvent, Credential, CredentialUpdate, Environment, IssuedSecret, LeakAction,
+    NewCredential, Policy, PolicyRules, ScopeDescription, Status, Timestamp,
 };
 pub use token::{
     AccessToken, ClientCredentials, Clock, SystemClock, TokenSource, TokenSourceBuilder,

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Problem, Result};
 use crate::model::{
     AuditEvent, Credential, CredentialUpdate, IssuedSecret, IssuedSecretDocument, NewCredential,
-    PageDocument, ScopeDescription, Status, Timestamp,
+    PageDocument, Policy, PolicyRules, ScopeDescription, Status, Timestamp,
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{
@@ -310,6 +310,30 @@ impl Tenant {
             self.client.clone(),
             with_limit(self.url(["audit"]), page_size),
         )
+    }
+
+    /// The tenant's policy: the rules every credential of the tenant follows. A tenant that
+    /// never set one has the open policy, version 0.
+    pub async fn policy(&self) -> Result<Policy> {
+        let url = self.url(["policy"]);
+        self.client
+            .call_json(Method::GET, &url, None::<&()>, None, None)
+            .await
+    }
+
+    /// Replaces the tenant's policy with `rules`, if it is still at `if_match` (its version,
+    /// 0 for one never set; `None`: whatever it is). A stale version answers `412
+    /// version_mismatch` with the current policy in [`Problem::policy`]. Credentials that no
+    /// longer comply are blocked, not changed: see [`Credential::policy_violations`].
+    pub async fn set_policy(
+        &self,
+        rules: &PolicyRules,
+        if_match: Option<IfMatch>,
+    ) -> Result<Policy> {
+        let url = self.url(["policy"]);
+        self.client
+            .call_json(Method::PUT, &url, Some(rules), if_match, None)
+            .await
     }
 
     /// One credential of this tenant, by client ID.

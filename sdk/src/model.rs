@@ -140,6 +140,11 @@ pub struct Credential {
     /// The most API requests allowed per calendar month; `None`: no quota.
     #[serde(default)]
     pub monthly_request_quota: Option<u64>,
+    /// The rules of the tenant's policy this credential breaks, as sentences. While there are
+    /// any it is blocked (no tokens; those it holds are refused) until an admin edits it or
+    /// the policy is relaxed.
+    #[serde(default)]
+    pub policy_violations: Vec<String>,
     /// The optimistic-concurrency version, which is also the ETag: pass it to
     /// [`CredentialRef::if_match`](crate::CredentialRef::if_match) so that a change applies
     /// only to the credential as you last saw it.
@@ -321,7 +326,9 @@ pub struct Actor {
 pub struct AuditEvent {
     pub id: String,
     pub tenant: String,
-    pub client_id: String,
+    /// `None` for events about the tenant itself (`tenant.policy_changed`).
+    #[serde(default)]
+    pub client_id: Option<String>,
     pub at: Timestamp,
     pub actor: Actor,
     #[serde(default)]
@@ -347,4 +354,80 @@ pub(crate) struct PageDocument<T> {
 pub struct ScopeDescription {
     pub scope: String,
     pub description: String,
+}
+
+/// What Clavis does to a credential whose secret is reported leaked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakAction {
+    #[default]
+    Revoke,
+    Suspend,
+    /// Only the event; the tenant's people decide.
+    Notify,
+}
+
+impl LeakAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeakAction::Revoke => "revoke",
+            LeakAction::Suspend => "suspend",
+            LeakAction::Notify => "notify",
+        }
+    }
+}
+
+/// A tenant's rules for its credentials, as sent to `PUT …/policy`: the whole document. The
+/// default allows everything (what a tenant that never set a policy has).
+///
+/// ```
+/// use clavis_sdk::{Environment, PolicyRules};
+///
+/// let rules = PolicyRules {
+///     max_lifetime_days: Some(90),
+///     allowed_environments: vec![Environment::Live],
+///     ..PolicyRules::default()
+/// };
+/// assert!(!rules.require_expiry);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PolicyRules {
+    /// Every credential expires within this many days (1–366) of when its expiry was set.
+    pub max_lifetime_days: Option<u16>,
+    pub require_expiry: bool,
+    /// The longest a rotated-out secret may keep working (0–604800).
+    pub max_grace_seconds: Option<u32>,
+    /// The scopes credentials may carry; `None`: any.
+    pub allowed_scopes: Option<Vec<String>>,
+    pub allowed_environments: Vec<Environment>,
+    pub leak_action: LeakAction,
+}
+
+impl Default for PolicyRules {
+    fn default() -> Self {
+        Self {
+            max_lifetime_days: None,
+            require_expiry: false,
+            max_grace_seconds: None,
+            allowed_scopes: None,
+            allowed_environments: vec![Environment::Live, Environment::Test],
+            leak_action: LeakAction::Revoke,
+        }
+    }
+}
+
+/// A tenant's policy as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Policy {
+    pub tenant: String,
+    #[serde(flatten)]
+    pub rules: PolicyRules,
+    /// 0 while the tenant never set one; also the ETag: pass it to
+    /// [`Tenant::set_policy`](crate::Tenant::set_policy) so that the change applies only to
+    /// the policy as you last saw it.
+    pub version: u64,
+    pub updated_at: Option<Timestamp>,
+    pub updated_by: Option<String>,
 }

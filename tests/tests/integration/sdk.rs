@@ -8,8 +8,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use clavis_sdk::{
-    Client, ClientCredentials, Clock, CredentialUpdate, Environment, Error, IfMatch, ListOptions,
-    NewCredential, RetryPolicy, Status, TokenSource,
+    Client, ClientCredentials, Clock, CredentialUpdate, Environment, Error, IfMatch, LeakAction,
+    ListOptions, NewCredential, PolicyRules, RetryPolicy, Status, TokenSource,
 };
 use clavis_tests::api::{Integration, TestApi, captured_logs};
 use clavis_tests::stub::{Proxy, Stub, StubRequest, StubResponse};
@@ -317,6 +317,68 @@ async fn if_match_makes_every_change_conditional() {
     let any = credential.with_precondition(Some(IfMatch::Any));
     assert_eq!(any.revoke(None).await.unwrap().status, Status::Revoked);
     credential.if_match(4).delete().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_policy_is_read_and_set_and_its_refusals_name_the_rule() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let acme = client.tenant("acme");
+    let open = acme.policy().await.unwrap();
+    assert_eq!(
+        (open.version, open.rules.clone()),
+        (0, PolicyRules::default())
+    );
+    let older = acme.credential(integration(&client, "Older").await.client_id());
+
+    let mut rules = PolicyRules::default();
+    rules.require_expiry = true;
+    rules.allowed_environments = vec![Environment::Live];
+    rules.leak_action = LeakAction::Notify;
+    let set = acme
+        .set_policy(&rules, Some(IfMatch::Version(0)))
+        .await
+        .unwrap();
+    assert_eq!((set.version, &set.rules), (1, &rules));
+    assert_eq!(set.updated_by.as_deref(), Some("admin-of-acme"));
+
+    let stale = acme
+        .set_policy(&PolicyRules::default(), Some(IfMatch::Version(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Some("version_mismatch"));
+    let current = stale
+        .problem()
+        .and_then(|p| p.policy.as_ref())
+        .expect("a 412 carries the current policy");
+    assert_eq!(current.version, 1);
+
+    let blocked = older.get().await.unwrap();
+    assert_eq!(
+        blocked.policy_violations,
+        ["This tenant requires credentials to have an expiry date."]
+    );
+    let refused = acme
+        .create(
+            &NewCredential::new("Test key", ["products:read"])
+                .environment(Environment::Test)
+                .expires_in_days(5),
+        )
+        .await
+        .unwrap_err();
+    let problem = refused.problem().expect("a problem");
+    assert_eq!(
+        (problem.code.as_str(), problem.field.as_deref()),
+        ("policy_violation", Some("environment"))
+    );
+    assert_eq!(problem.detail, "This tenant does not allow test keys.");
+
+    let events = acme.audit(None).collect_all().await.unwrap();
+    let change = events
+        .iter()
+        .find(|e| e.kind == "tenant.policy_changed")
+        .expect("the change is audited");
+    assert_eq!(change.client_id, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
