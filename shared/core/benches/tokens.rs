@@ -57,7 +57,7 @@ fn tokens(c: &mut Criterion) {
 }
 
 /// The authorizer's decision on one request, everything but the read: the header parsed, the
-/// route's scopes looked up, the token verified, then deny list, status, scopes and quota.
+/// route's scopes looked up, the token verified, then deny list, status, policy, scopes and quota.
 fn decide(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
@@ -74,6 +74,9 @@ fn decide(
         credential: Some(credential.clone()),
         token_denied: false,
         uses_this_month: Some(1_000),
+        policy: Some(clavis_core::policy::StoredPolicy::open(
+            credential.tenant.clone(),
+        )),
     };
     let header = format!("Bearer {token}");
     group.bench_function(format!("authorize/{name}"), |b| {
