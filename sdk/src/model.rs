@@ -383,11 +383,9 @@ impl LeakAction {
 /// ```
 /// use clavis_sdk::{Environment, PolicyRules};
 ///
-/// let rules = PolicyRules {
-///     max_lifetime_days: Some(90),
-///     allowed_environments: vec![Environment::Live],
-///     ..PolicyRules::default()
-/// };
+/// let mut rules = PolicyRules::default();
+/// rules.max_lifetime_days = Some(90);
+/// rules.allowed_environments = vec![Environment::Live];
 /// assert!(!rules.require_expiry);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ fn sample(all_optional: bool) -> Credential {
     .credential;
     if all_optional {
         credential.expires_at = Some(now);
+        credential.expiry_set_at = Some(now);
         credential.secret.rotated_at = Some(now);
         credential.secret.previous = Some(PreviousSecret {
             hash: SecretHash::from_phc("$argon2id$y".into()),

@@ -327,3 +327,38 @@ async fn each_rule_is_refused_on_change_with_its_field_and_a_sentence_naming_it(
         .expect(200);
     assert_eq!(renamed.json()["policy_violations"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_scopes_stay_within_the_scope_catalogue() {
+    let api = TestApi::dynamodb_with(clavis_runtime::config::Env::default().with(
+        "SCOPE_CATALOGUE",
+        r#"[{"scope": "products:read", "description": "Read products"},
+            {"scope": "orders:write", "description": "Place orders"}]"#,
+    ))
+    .await;
+    let refused = put_policy(
+        &api,
+        "acme",
+        None,
+        json!({"allowed_scopes": ["products:read", "stock:write"]}),
+    )
+    .await
+    .expect_problem(400, "invalid_field");
+    assert_eq!(refused.json()["field"], "allowed_scopes");
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stock:write"),
+        "{}",
+        refused.text
+    );
+    put_policy(
+        &api,
+        "acme",
+        None,
+        json!({"allowed_scopes": ["products:read"]}),
+    )
+    .await
+    .expect(200);
+}

@@ -339,3 +339,41 @@ async fn both_secrets_work_inside_a_grace_period_and_only_the_new_one_after() {
         assert!(present(&s, &c, &new).await.is_ok());
     }
 }
+
+#[tokio::test]
+async fn the_right_secret_of_a_credential_its_policy_blocks_is_refused_with_the_rule() {
+    use crate::policy::{PolicyFields, StoredPolicy, TenantPolicy};
+    use crate::store::PolicyWriter;
+
+    let s = setup(100);
+    let (c, secret) = create(&s).await;
+    present(&s, &c, &secret).await.unwrap();
+    // The tenant now allows only another scope.
+    let tightened = TenantPolicy::new(PolicyFields {
+        allowed_scopes: Some(crate::credential::Scopes::parse(&["b:write"]).unwrap()),
+        ..PolicyFields::default()
+    })
+    .unwrap();
+    let open = StoredPolicy::open(c.tenant.clone());
+    let change = lifecycle::replace_policy(&open, tightened, &context(&s));
+    s.store.put_policy(0, &change).await.unwrap();
+
+    match present(&s, &c, &secret).await {
+        Err(AuthFailure::BlockedByPolicy(rules)) => {
+            assert_eq!(rules, ["This tenant does not allow the scope a:read."]);
+        }
+        other => panic!("expected a block, got {other:?}"),
+    }
+    // A wrong secret learns nothing of the policy, and is counted as ever.
+    let (_, other_secret) = create(&s).await;
+    assert!(matches!(
+        present(&s, &c, &other_secret).await,
+        Err(AuthFailure::BadCredentials)
+    ));
+    assert_eq!(failures(&s, &c.client_id).await, 1);
+
+    // Relaxed: the same secret works at once.
+    let relax = lifecycle::replace_policy(&change.policy, TenantPolicy::default(), &context(&s));
+    s.store.put_policy(1, &relax).await.unwrap();
+    present(&s, &c, &secret).await.unwrap();
+}
