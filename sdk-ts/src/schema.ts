@@ -198,6 +198,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/credentials/{client_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                client_id: components["parameters"]["ClientId"];
+            };
+            cookie?: never;
+        };
+        /** One credential's uses and refusals per UTC day, every day of the range. */
+        get: operations["get-credential-usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        /** The tenant's uses and refusals per UTC day (its credentials summed), and its ten most used credentials. */
+        get: operations["get-tenant-usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/policy": {
         parameters: {
             query?: never;
@@ -426,6 +466,8 @@ export interface components {
             revoked_by: string | null;
             revocation_reason: string | null;
             last_used_at: components["schemas"]["NullableTimestamp"];
+            /** @description The source address of the latest use, refreshed with last_used_at (at most once a minute). */
+            last_used_from: string | null;
             /** @description API requests the authorizer allowed, tokens issued and introspections, in usage_month (UTC). */
             request_count: number;
             usage_month: string;
@@ -434,6 +476,44 @@ export interface components {
             policy_violations: string[];
             /** @description The optimistic-concurrency version; also the ETag. */
             version: number;
+        };
+        /** @enum {string} */
+        RefusalReason: "invalid_client" | "credential_suspended" | "credential_revoked" | "credential_expired" | "token_revoked" | "insufficient_scope" | "quota_exceeded" | "environment_not_accepted" | "policy_violation" | "throttled";
+        UsageDay: {
+            /** Format: date */
+            date: string;
+            /** @description What counts toward request_count - requests the authorizer allowed, tokens issued, introspections. */
+            uses: number;
+            /** @description Refusals that named this credential, by reason; a reason with none is left out. */
+            refused: {
+                [key: string]: number;
+            };
+        };
+        CredentialUsage: {
+            client_id: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            days: components["schemas"]["UsageDay"][];
+            total_uses: number;
+            total_refused: number;
+        };
+        TenantUsage: {
+            tenant: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            days: components["schemas"]["UsageDay"][];
+            total_uses: number;
+            total_refused: number;
+            /** @description The credentials with the most uses in the range, most first (those with none left out). */
+            top: {
+                client_id: string;
+                name: string;
+                uses: number;
+            }[];
         };
         /** @description A tenant's rules for its credentials. A member left out takes its open default. */
         PolicyDocument: {
@@ -564,7 +644,7 @@ export interface components {
                 };
             };
         };
-        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), … */
+        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, invalid_range (a usage range: `field` from or to), invalid_unused_for_days, policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), … */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -732,6 +812,10 @@ export interface components {
         Cursor: string;
         /** @description The credential version the change is based on, e.g. "3" (its ETag), or *; a stale one answers 412. */
         IfMatch: string;
+        /** @description The first UTC day (YYYY-MM-DD), at most 400 days ago [default: 29 days before to]; from after to, more than 400 days, or a day in the future answer 400 invalid_range. */
+        UsageFrom: string;
+        /** @description The last UTC day (YYYY-MM-DD), at most today [default: today]. */
+        UsageTo: string;
         /** @description Makes the request safe to repeat: a repeat with the same key and the same request (operation, credential, caller, body, If-Match) within 24 hours answers the first answer again, secret included, and changes nothing. A fresh random value per request, such as a UUID v4; 32 to 255 visible ASCII characters without commas. The key is never stored; the secret is kept only encrypted under a key derived from it. */
         IdempotencyKey: string;
     };
@@ -762,6 +846,8 @@ export interface operations {
             query?: {
                 /** @description Only credentials with this computed status. */
                 status?: components["schemas"]["Status"];
+                /** @description Only credentials with no use in the last N days (a never-used one counts from its creation). */
+                unused_for_days?: number;
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the page before; opaque. */
                 cursor?: components["parameters"]["Cursor"];
@@ -1151,6 +1237,72 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "get-credential-usage": {
+        parameters: {
+            query?: {
+                /** @description The first UTC day (YYYY-MM-DD), at most 400 days ago [default: 29 days before to]; from after to, more than 400 days, or a day in the future answer 400 invalid_range. */
+                from?: components["parameters"]["UsageFrom"];
+                /** @description The last UTC day (YYYY-MM-DD), at most today [default: today]. */
+                to?: components["parameters"]["UsageTo"];
+            };
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                client_id: components["parameters"]["ClientId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The days, oldest first, zeros included. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialUsage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "get-tenant-usage": {
+        parameters: {
+            query?: {
+                /** @description The first UTC day (YYYY-MM-DD), at most 400 days ago [default: 29 days before to]; from after to, more than 400 days, or a day in the future answer 400 invalid_range. */
+                from?: components["parameters"]["UsageFrom"];
+                /** @description The last UTC day (YYYY-MM-DD), at most today [default: today]. */
+                to?: components["parameters"]["UsageTo"];
+            };
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The days, oldest first, zeros included. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantUsage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
