@@ -511,7 +511,8 @@ export interface components {
             /** @description The credentials with the most uses in the range, most first (those with none left out). */
             top: {
                 client_id: string;
-                name: string;
+                /** @description null for a credential deleted since. */
+                name: string | null;
                 uses: number;
             }[];
         };

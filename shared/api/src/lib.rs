@@ -12,4 +12,5 @@ pub mod policy;
 pub mod response;
 pub mod routes;
 pub mod state;
+pub mod usage;
 pub mod views;

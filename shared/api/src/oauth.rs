@@ -152,7 +152,10 @@ pub async fn issue_token(app: &OAuthApp, request: Request) -> Response<Body> {
             ));
         }
         let credential = authenticate(app, &request, &form).await?;
-        let issued = app.tokens.issue(&credential, form.get("scope")).await?;
+        let issued = app
+            .tokens
+            .issue(&credential, form.get("scope"), &source_address(&request))
+            .await?;
         tracing::info!(client_id = %credential.client_id, jti = %issued.claims.jti, "token issued");
         Ok(json_response(
             StatusCode::OK,
@@ -174,7 +177,11 @@ pub async fn introspect_token(app: &OAuthApp, request: Request) -> Response<Body
         let form = Form::read(&request)?;
         let caller = authenticate(app, &request, &form).await?;
         let token = form.required("token")?;
-        let Introspection::Active(claims) = app.tokens.introspect(&caller, token).await? else {
+        let asked = app
+            .tokens
+            .introspect(&caller, token, &source_address(&request))
+            .await?;
+        let Introspection::Active(claims) = asked else {
             return Ok(json_response(StatusCode::OK, &json!({"active": false})));
         };
         Ok(json_response(

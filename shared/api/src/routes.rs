@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use clavis_core::route::RouteTemplate;
 use lambda_http::{Body, Request, Response};
 
-use super::{credentials, oauth, policy};
+use super::{credentials, oauth, policy, usage};
 use crate::state::{App, OAuthApp};
 use clavis_core::usage::UsageRecorder;
 
@@ -28,6 +28,7 @@ pub enum CredentialsEndpoint {
     ListScopes,
     GetPolicy,
     PutPolicy,
+    GetUsage,
 }
 
 /// The OAuth operations; each is one Lambda function.
@@ -78,6 +79,7 @@ impl Endpoint {
             Endpoint::Credentials(C::ListScopes) => "list-scopes",
             Endpoint::Credentials(C::GetPolicy) => "get-policy",
             Endpoint::Credentials(C::PutPolicy) => "put-policy",
+            Endpoint::Credentials(C::GetUsage) => "get-usage",
             Endpoint::OAuth(O::IssueToken) => "issue-token",
             Endpoint::OAuth(O::IntrospectToken) => "introspect-token",
             Endpoint::OAuth(O::RevokeToken) => "revoke-token",
@@ -115,7 +117,7 @@ const CREDENTIAL: &str = "/v1/tenants/{tenant}/credentials/{client_id}";
 
 /// The one table of routes: the local gateway serves it, and the SAM template and the OpenAPI
 /// document are checked against it.
-pub const ROUTES: [Route; 21] = {
+pub const ROUTES: [Route; 23] = {
     use CredentialsEndpoint as C;
     use OAuthEndpoint as O;
     const fn managed(method: &'static str, path: &'static str, endpoint: C) -> Route {
@@ -171,6 +173,12 @@ pub const ROUTES: [Route; 21] = {
             C::ListAuditEvents,
         ),
         managed("GET", "/v1/tenants/{tenant}/audit", C::ListAuditEvents),
+        managed(
+            "GET",
+            "/v1/tenants/{tenant}/credentials/{client_id}/usage",
+            C::GetUsage,
+        ),
+        managed("GET", "/v1/tenants/{tenant}/usage", C::GetUsage),
         managed("GET", "/v1/tenants/{tenant}/policy", C::GetPolicy),
         managed("PUT", "/v1/tenants/{tenant}/policy", C::PutPolicy),
         managed("GET", "/v1/scopes", C::ListScopes),
@@ -269,6 +277,7 @@ impl EndpointFamily for CredentialsEndpoint {
             Self::ListScopes => credentials::list_scopes(app, request).await,
             Self::GetPolicy => policy::get_policy(app, request).await,
             Self::PutPolicy => policy::put_policy(app, request).await,
+            Self::GetUsage => usage::get_usage(app, request).await,
         }
     }
 }
@@ -305,7 +314,7 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
-        assert_eq!(functions().len(), 18);
+        assert_eq!(functions().len(), 19);
     }
 
     #[test]

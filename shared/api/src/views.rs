@@ -7,7 +7,10 @@ use clavis_core::audit::AuditEvent;
 use clavis_core::credential::{Environment, RequestQuota, Status};
 use clavis_core::lifecycle::is_expiry_locked;
 use clavis_core::policy::{PolicyDocument, StoredPolicy};
-use clavis_core::service::Snapshot;
+use std::collections::BTreeMap;
+
+use clavis_core::ids::{ClientId, TenantId};
+use clavis_core::service::{DailyReport, Snapshot, TopCredential};
 use clavis_core::store::Page;
 use clavis_core::time::Timestamp;
 
@@ -35,6 +38,8 @@ pub struct CredentialView {
     pub revoked_by: Option<String>,
     pub revocation_reason: Option<String>,
     pub last_used_at: Option<Timestamp>,
+    /// The source address of the use at `last_used_at`.
+    pub last_used_from: Option<String>,
     /// API requests the authorizer allowed, tokens issued and introspections, in
     /// `usage_month` (UTC).
     pub request_count: u64,
@@ -78,6 +83,7 @@ impl From<&Snapshot> for CredentialView {
             revoked_by: revocation.map(|r| r.by.clone()),
             revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(|r| r.to_string())),
             last_used_at: c.last_used_at,
+            last_used_from: c.last_used_from.as_ref().map(|from| from.as_str().to_owned()),
             request_count: snapshot.requests_this_month,
             usage_month: snapshot.usage_month.to_string(),
             monthly_request_quota: c.monthly_request_quota.map(RequestQuota::get),
@@ -142,6 +148,93 @@ impl From<&StoredPolicy> for PolicyView {
             version: stored.version,
             updated_at: stored.updated_at,
             updated_by: stored.updated_by.clone(),
+        }
+    }
+}
+
+/// One day of usage: the uses, and the refusals by reason (a reason with none left out).
+#[derive(Debug, Serialize)]
+pub struct UsageDayView {
+    pub date: String,
+    pub uses: u64,
+    pub refused: BTreeMap<&'static str, u64>,
+}
+
+fn day_views(report: &DailyReport) -> Vec<UsageDayView> {
+    report
+        .days
+        .iter()
+        .map(|(day, counts)| UsageDayView {
+            date: day.format("%Y-%m-%d").to_string(),
+            uses: counts.uses,
+            refused: counts
+                .refused
+                .iter()
+                .map(|(reason, n)| (reason.as_str(), *n))
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct CredentialUsageView {
+    pub client_id: String,
+    pub from: String,
+    pub to: String,
+    pub days: Vec<UsageDayView>,
+    pub total_uses: u64,
+    pub total_refused: u64,
+}
+
+impl CredentialUsageView {
+    pub fn new(client_id: &ClientId, report: &DailyReport) -> Self {
+        Self {
+            client_id: client_id.to_string(),
+            from: report.range.from().format("%Y-%m-%d").to_string(),
+            to: report.range.to().format("%Y-%m-%d").to_string(),
+            days: day_views(report),
+            total_uses: report.total.uses,
+            total_refused: report.total.total_refused(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TopCredentialView {
+    pub client_id: String,
+    /// `null` for a credential deleted since.
+    pub name: Option<String>,
+    pub uses: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantUsageView {
+    pub tenant: String,
+    pub from: String,
+    pub to: String,
+    pub days: Vec<UsageDayView>,
+    pub total_uses: u64,
+    pub total_refused: u64,
+    pub top: Vec<TopCredentialView>,
+}
+
+impl TenantUsageView {
+    pub fn new(tenant: &TenantId, report: &DailyReport, top: &[TopCredential]) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            from: report.range.from().format("%Y-%m-%d").to_string(),
+            to: report.range.to().format("%Y-%m-%d").to_string(),
+            days: day_views(report),
+            total_uses: report.total.uses,
+            total_refused: report.total.total_refused(),
+            top: top
+                .iter()
+                .map(|t| TopCredentialView {
+                    client_id: t.client_id.to_string(),
+                    name: t.name.clone(),
+                    uses: t.uses,
+                })
+                .collect(),
         }
     }
 }

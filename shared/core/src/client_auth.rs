@@ -34,6 +34,8 @@ use crate::secret::{ClientSecret, SecretHash, SecretHasher};
 use crate::source::SourceAddress;
 use crate::store::{Attempt, ClientPorts, ClientRead, Failures, StoreError};
 use crate::time::{Clock, Timestamp};
+use crate::usage::UsageRecorder;
+use crate::usage::days::RefusalReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFailure {
@@ -176,6 +178,8 @@ pub struct ClientAuthenticator {
     /// (19 MiB by default), so an unbounded burst would exhaust memory, and more threads than
     /// cores only thrash the caches without finishing any sooner.
     verifying: Semaphore,
+    /// Where refusals of a known credential are counted, for its owner's usage view.
+    refusals: Option<Arc<UsageRecorder>>,
 }
 
 impl ClientAuthenticator {
@@ -198,6 +202,19 @@ impl ClientAuthenticator {
             verifying: Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             ),
+            refusals: None,
+        }
+    }
+
+    /// Counts each refusal of a request that named an existing credential in `usage`.
+    pub fn counting_refusals(mut self, usage: Arc<UsageRecorder>) -> Self {
+        self.refusals = Some(usage);
+        self
+    }
+
+    fn refused(&self, credential: Option<&Credential>, reason: RefusalReason, now: Timestamp) {
+        if let (Some(usage), Some(credential)) = (&self.refusals, credential) {
+            usage.refuse(credential, reason, now);
         }
     }
 
@@ -235,6 +252,7 @@ impl ClientAuthenticator {
             .credential_and_failures(&attempt, known_tenant.as_ref())
             .await?;
         if self.throttle.throttles(failures) {
+            self.refused(credential.as_ref(), RefusalReason::Throttled, now);
             return Err(AuthFailure::Throttled {
                 retry_after_seconds: (window_end - now).num_seconds().max(1),
             });
@@ -243,6 +261,7 @@ impl ClientAuthenticator {
         // A secret failing its checksum is refused without a hash, but counted like any
         // other failure: otherwise it would be a free way to probe.
         let Some(secret) = secret else {
+            self.refused(credential.as_ref(), RefusalReason::InvalidClient, now);
             failed().await?;
             return Err(AuthFailure::Malformed);
         };
@@ -253,7 +272,7 @@ impl ClientAuthenticator {
         if let Some(verified) = self.cache.recall(&client_id, &secret)
             && hashes.iter().any(|hash| hash.as_phc() == verified)
         {
-            return self.comply(admit(credential, now)?, policy).await;
+            return self.admit(credential, policy, now).await;
         }
         // Pad with the decoy to the most hashes a known credential can have, so that a refusal
         // costs the same for an unknown ID, a known one, and one inside a rotation's grace
@@ -268,13 +287,34 @@ impl ClientAuthenticator {
         match (matched, &credential) {
             (Some((_, hash)), Some(_)) => {
                 self.cache.remember(&client_id, &secret, &hash);
-                self.comply(admit(credential, now)?, policy).await
+                self.admit(credential, policy, now).await
             }
             _ => {
+                self.refused(credential.as_ref(), RefusalReason::InvalidClient, now);
                 failed().await?;
                 Err(AuthFailure::BadCredentials)
             }
         }
+    }
+
+    /// The credential whose secret was presented, if it is active and complies with its
+    /// tenant's policy.
+    async fn admit(
+        &self,
+        credential: Option<Credential>,
+        policy: Option<StoredPolicy>,
+        now: Timestamp,
+    ) -> Result<Credential, AuthFailure> {
+        let credential = credential.ok_or(AuthFailure::BadCredentials)?;
+        let status = credential.status(now);
+        let inactive = match status {
+            Status::Active => return self.comply(credential, policy, now).await,
+            Status::Suspended => RefusalReason::CredentialSuspended,
+            Status::Expired => RefusalReason::CredentialExpired,
+            Status::Revoked => RefusalReason::CredentialRevoked,
+        };
+        self.refused(Some(&credential), inactive, now);
+        Err(AuthFailure::Inactive(status))
     }
 
     /// The credential, if it complies with its tenant's policy: the one read with it, or read
@@ -283,6 +323,7 @@ impl ClientAuthenticator {
         &self,
         credential: Credential,
         read: Option<StoredPolicy>,
+        now: Timestamp,
     ) -> Result<Credential, AuthFailure> {
         let policy = match read.filter(|p| p.tenant == credential.tenant) {
             Some(policy) => policy,
@@ -297,6 +338,7 @@ impl ClientAuthenticator {
         if violations.is_empty() {
             Ok(credential)
         } else {
+            self.refused(Some(&credential), RefusalReason::PolicyViolation, now);
             Err(AuthFailure::BlockedByPolicy(
                 violations.into_iter().map(|v| v.sentence).collect(),
             ))
@@ -346,13 +388,6 @@ fn accepted_hashes(credential: &Credential, now: Timestamp) -> Vec<SecretHash> {
         .collect()
 }
 
-fn admit(credential: Option<Credential>, now: Timestamp) -> Result<Credential, AuthFailure> {
-    let credential = credential.ok_or(AuthFailure::BadCredentials)?;
-    match credential.status(now) {
-        Status::Active => Ok(credential),
-        other => Err(AuthFailure::Inactive(other)),
-    }
-}
 
 #[cfg(test)]
 mod tests;

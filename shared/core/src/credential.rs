@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::environment::Environment;
 use crate::ids::{ClientId, TenantId};
 use crate::secret::{SecretHash, looks_like_secret};
+use crate::source::SourceAddress;
 use crate::time::Timestamp;
 
 /// A credential as the domain sees it. The secret itself never appears here, only its hash.
@@ -42,6 +43,8 @@ pub struct Credential {
     pub expiry_notice_recorded_at: Option<Timestamp>,
     /// Maintained by the token endpoint outside the versioned lifecycle writes.
     pub last_used_at: Option<Timestamp>,
+    /// Where the use at `last_used_at` came from; maintained with it.
+    pub last_used_from: Option<SourceAddress>,
     /// Optimistic-concurrency version: every lifecycle write increments it by one.
     pub version: u64,
 }
@@ -107,6 +110,11 @@ impl fmt::Display for Status {
 }
 
 impl Credential {
+    /// Whether it has had no use since `since` (a never-used one: was not created since).
+    pub fn unused_since(&self, since: Timestamp) -> bool {
+        self.last_used_at.unwrap_or(self.created_at) < since
+    }
+
     /// When its expiry (or the lack of one) was decided: the last expiry edit, or its creation.
     pub fn expiry_decided_at(&self) -> Timestamp {
         self.expiry_set_at.unwrap_or(self.created_at)

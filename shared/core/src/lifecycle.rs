@@ -202,6 +202,7 @@ pub fn create(
         expiry_notice_recorded_at: None,
         token_generation: 0,
         last_used_at: None,
+        last_used_from: None,
         version: 1,
     };
     let event = AuditEvent::new(

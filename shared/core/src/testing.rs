@@ -72,3 +72,32 @@ pub fn created(scopes: &[&str], expires_at: Option<Timestamp>, now: Timestamp) -
         &context_at(now),
     )
 }
+
+/// The address [`uses`] says a refreshed use came from.
+pub const USE_SOURCE: &str = "192.0.2.10";
+
+/// A usage batch of `uses` uses of `credential` at `at`, as a recorder's flush writes it;
+/// `refresh` also sets the credential's last use.
+pub fn uses(
+    credential: &crate::credential::Credential,
+    uses: u64,
+    at: Timestamp,
+    refresh: bool,
+) -> crate::store::UsageBatch {
+    let counts = crate::usage::days::DayCounts {
+        uses,
+        ..Default::default()
+    };
+    let last_use = refresh.then(|| crate::store::LastUse {
+        at,
+        from: crate::source::SourceAddress::parse(USE_SOURCE).expect("an address"),
+    });
+    crate::store::UsageBatch::new(
+        credential.client_id.clone(),
+        credential.tenant.clone(),
+        at.date_naive(),
+        counts,
+        at,
+        last_use,
+    )
+}

@@ -12,6 +12,7 @@ use crate::store::{StateQuery, StoreError, TokenPorts};
 use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
 use crate::usage::UsageRecorder;
+use crate::usage::days::RefusalReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -83,19 +84,23 @@ impl TokenService {
     }
 
     /// A token for an authenticated credential, with all its scopes or the `requested`
-    /// (space-separated) subset of them.
+    /// (space-separated) subset of them, asked for from `source`.
     pub async fn issue(
         &self,
         credential: &Credential,
         requested: Option<&str>,
+        source: &SourceAddress,
     ) -> Result<IssuedToken, TokenError> {
-        let scopes = granted_scopes(requested, credential)?;
         let now = self.clock.now();
+        let scopes = granted_scopes(requested, credential).inspect_err(|_| {
+            self.usage
+                .refuse(credential, RefusalReason::InsufficientScope, now)
+        })?;
         let issued = self
             .tokens
             .issue(credential, &scopes, now)
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        self.usage.record(credential, now);
+        self.usage.record(credential, now, source);
         Ok(issued)
     }
 
@@ -107,6 +112,7 @@ impl TokenService {
         &self,
         caller: &Credential,
         token: &str,
+        source: &SourceAddress,
     ) -> Result<Introspection, TokenError> {
         let now = self.clock.now();
         let Ok(claims) = self.tokens.verify(token, now) else {
@@ -143,7 +149,7 @@ impl TokenService {
         }
         match still_granted(&claims, &credential, now) {
             Some(scope) => {
-                self.usage.record(&credential, now);
+                self.usage.record(&credential, now, source);
                 Ok(Introspection::Active(Box::new(AccessTokenClaims {
                     scope,
                     environment: Some(credential.environment.as_str().to_owned()),

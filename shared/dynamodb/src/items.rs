@@ -10,6 +10,7 @@ pub(super) const ENTITY_FAILURES: &str = "auth_failures";
 pub(super) const ENTITY_SWEEP_CHECKPOINT: &str = "sweep_checkpoint";
 pub(super) const ENTITY_IDEMPOTENCY: &str = "idempotency";
 pub(super) const ENTITY_POLICY: &str = "policy";
+pub(super) const ENTITY_USAGE_DAY: &str = "usage_day";
 
 /// The keys of an item listed in its tenant's index (GSI1): the item's own, and the index's.
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,13 +73,15 @@ pub(super) struct CredentialItem {
     expiry_notice_recorded_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_used_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_used_from: Option<String>,
     version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
 }
 
 /// Attributes a lifecycle write never sets: the key, and what the token endpoint maintains.
-pub(super) const NOT_WRITTEN_BY_LIFECYCLE: [&str; 3] = ["PK", "SK", "last_used_at"];
+pub(super) const NOT_WRITTEN_BY_LIFECYCLE: [&str; 4] = ["PK", "SK", "last_used_at", "last_used_from"];
 /// Attributes a lifecycle write removes when the new state has no value for them.
 pub(super) const OPTIONAL_ATTRIBUTES: [&str; 15] = [
     "GSI2PK",
@@ -164,6 +167,10 @@ impl CredentialItem {
             expiry_recorded_at: credential.expiry_recorded_at.map(key_format),
             expiry_notice_recorded_at: credential.expiry_notice_recorded_at.map(key_format),
             last_used_at: credential.last_used_at.map(key_format),
+            last_used_from: credential
+                .last_used_from
+                .as_ref()
+                .map(|from| from.as_str().to_owned()),
             version: credential.version,
             ttl: retention.credential_expires_at(credential).map(epoch),
         }
@@ -252,6 +259,11 @@ impl CredentialItem {
                 self.expiry_notice_recorded_at.as_ref(),
             )?,
             last_used_at: stored_time_opt("last_used_at", self.last_used_at.as_ref())?,
+            last_used_from: self
+                .last_used_from
+                .as_deref()
+                .map(|from| SourceAddress::parse(from).ok_or_else(|| corrupt("last_used_from", from)))
+                .transpose()?,
             version: self.version,
         })
     }
@@ -489,4 +501,40 @@ pub(super) fn failure_count(item: &Item) -> Result<u32, StoreError> {
             "a failure counter has no numeric failures".into(),
         )),
     }
+}
+
+/// The attribute a day's count of refusals for `reason` is kept in.
+pub(super) fn refused_attribute(reason: RefusalReason) -> String {
+    format!("refused_{}", reason.as_str())
+}
+
+/// A day's counts as stored: `uses` and a `refused_<reason>` per reason counted.
+pub(super) fn day_counts_of(item: &Item) -> Result<CountedDay, StoreError> {
+    let text = |name: &str| {
+        string_attr(item, name).ok_or_else(|| StoreError::Corrupt(format!("a usage day has no {name}")))
+    };
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse::<u64>().map_err(|_| corrupt(name, value)),
+        _ => Err(StoreError::Corrupt(format!("a usage day has no numeric {name}"))),
+    };
+    let client_id = text("client_id")?;
+    let day = text("day")?;
+    let mut counts = DayCounts {
+        uses: number("uses")?,
+        ..DayCounts::default()
+    };
+    for reason in RefusalReason::ALL {
+        let name = refused_attribute(reason);
+        if item.contains_key(&name) {
+            let count = number(&name)?;
+            if count > 0 {
+                counts.refused.insert(reason, count);
+            }
+        }
+    }
+    Ok(CountedDay {
+        client_id: ClientId::parse(client_id).ok_or_else(|| corrupt("client_id", client_id))?,
+        day: NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| corrupt("day", day))?,
+        counts,
+    })
 }

@@ -25,8 +25,7 @@ use clavis_core::credential::{
 };
 use clavis_core::idempotency::{Fingerprint, IdempotencyRecord, KeyDigest, Operation};
 use clavis_core::ids::{ClientId, TenantId};
-use clavis_core::lifecycle::PolicyChange;
-use clavis_core::lifecycle::Transition;
+use clavis_core::lifecycle::{PolicyChange, Transition};
 use clavis_core::policy::{PolicyDocument, StoredPolicy, TenantPolicy};
 use clavis_core::secret::SecretHash;
 use clavis_core::source::SourceAddress;
@@ -35,10 +34,14 @@ use clavis_core::store::keys::{
     SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, client_id_of_pk, credential_listing_key,
     credential_listing_prefix, credential_pk, denied_token_pk, event_owner_of_pk, event_pk,
     failure_window_sk, idempotency_pk, page_from, source_throttle_pk, sweep_bucket, sweep_sort_key,
-    sweep_sort_key_until, tenant_pk, throttle_pk,
+    sweep_sort_key_until, tenant_pk, throttle_pk, usage_day_listing_end, usage_day_listing_key,
+    usage_day_sk,
 };
+use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange, day_expires_at};
+use chrono::NaiveDate;
 use clavis_core::store::{
-    Attempt, AuditLog, AuditScope, ClientRead, CredentialListing, CredentialQuery,
+    Attempt, AuditLog, AuditScope, ClientRead, CountedDay, CredentialListing, CredentialQuery,
+    DailyUsageReader,
     CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor,
     DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader, Page, PageRequest,
     PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery, StoreError,

@@ -69,6 +69,14 @@ impl CredentialListing for DynamoStore {
             }
             filter = format!("{filter} AND {expression}");
         }
+        if let Some(since) = query.unused_since {
+            // A never-used credential counts from its creation.
+            values.insert(":unused_since".into(), s(key_format(since)));
+            filter = format!(
+                "{filter} AND ((attribute_exists(last_used_at) AND last_used_at < :unused_since) \
+                 OR (attribute_not_exists(last_used_at) AND created_at < :unused_since))"
+            );
+        }
         let start = match &page.cursor {
             Some(cursor) => {
                 let cursor = cursor.check(Listing::Credentials)?;
@@ -143,49 +151,55 @@ impl UsageWriter for DynamoStore {
     async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
         let client_id = &batch.client_id;
         let at = batch.latest;
-        // A one-item transaction rather than a plain update for its client request token:
-        // DynamoDB applies a retried batch (its answer lost) only once, so an `ADD` can be
-        // retried without counting twice.
-        let add = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(credential_pk(client_id), UsageMonth::of(at).sort_key())))
-            .update_expression(
-                "ADD request_count :uses SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
-            )
-            .expression_attribute_names("#ttl", TABLE.ttl_attribute)
-            .expression_attribute_values(":uses", n(batch.uses))
-            .expression_attribute_values(":at", s(key_format(at)))
-            .expression_attribute_values(":ttl", n(epoch(at + self.retention.usage_counters)))
-            .expression_attribute_values(":entity", s(ENTITY_USAGE))
-            .expression_attribute_values(":client_id", s(client_id.as_str()))
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let counter = self
+        // One transaction rather than plain updates for its client request token: DynamoDB
+        // applies a retried batch (its answer lost) only once, so an `ADD` can be retried
+        // without counting twice. At most two items: the month's count and the day's.
+        let mut counters = Vec::with_capacity(2);
+        if batch.counts.uses > 0 {
+            let month = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(credential_pk(client_id), UsageMonth::of(at).sort_key())))
+                .update_expression(
+                    "ADD request_count :uses SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
+                )
+                .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+                .expression_attribute_values(":uses", n(batch.counts.uses))
+                .expression_attribute_values(":at", s(key_format(at)))
+                .expression_attribute_values(":ttl", n(epoch(at + self.retention.usage_counters)))
+                .expression_attribute_values(":entity", s(ENTITY_USAGE))
+                .expression_attribute_values(":client_id", s(client_id.as_str()))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            counters.push(TransactWriteItem::builder().update(month).build());
+        }
+        counters.push(TransactWriteItem::builder().update(day_update(&self.table, batch)?).build());
+        let roles = vec![TransactItem::Change; counters.len()];
+        let counted = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(add).build())
+            .set_transact_items(Some(counters))
             .client_request_token(&batch.write_id)
             .send();
-        if !batch.refresh_last_used {
-            counter.await.map_err(|e| {
-                map_transaction_error(e, &[TransactItem::Change], StoreError::Conflict)
-            })?;
+        let Some(last) = &batch.refresh else {
+            counted
+                .await
+                .map_err(|e| map_transaction_error(e, &roles, StoreError::Conflict))?;
             return Ok(());
-        }
+        };
         let last_used = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(credential_pk(client_id), CREDENTIAL_SK)))
-            .update_expression("SET last_used_at = :at")
+            .update_expression("SET last_used_at = :at, last_used_from = :from")
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :at)",
             )
-            .expression_attribute_values(":at", s(key_format(at)))
+            .expression_attribute_values(":at", s(key_format(last.at)))
+            .expression_attribute_values(":from", s(last.from.as_str()))
             .send();
-        let (counter, last_used) = tokio::join!(counter, last_used);
-        counter
-            .map_err(|e| map_transaction_error(e, &[TransactItem::Change], StoreError::Conflict))?;
+        let (counted, last_used) = tokio::join!(counted, last_used);
+        counted.map_err(|e| map_transaction_error(e, &roles, StoreError::Conflict))?;
         match last_used {
             // A deleted credential, or a later use already recorded: nothing to do.
             Err(e)
@@ -196,6 +210,98 @@ impl UsageWriter for DynamoStore {
             }
             other => other.map(drop).map_err(map_sdk_error),
         }
+    }
+}
+
+/// Adds a batch to its day's counts: the uses, and each refusal reason in an attribute of its
+/// own (`refused_<reason>`), listed in the tenant's index by day.
+fn day_update(table: &str, batch: &UsageBatch) -> Result<Update, StoreError> {
+    let mut adds = vec!["uses :uses".to_owned()];
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(credential_pk(&batch.client_id), usage_day_sk(batch.day))))
+        .expression_attribute_values(":uses", n(batch.counts.uses));
+    for (i, (reason, count)) in batch.counts.refused.iter().enumerate() {
+        adds.push(format!("#r{i} :r{i}"));
+        update = update
+            .expression_attribute_names(format!("#r{i}"), refused_attribute(*reason))
+            .expression_attribute_values(format!(":r{i}"), n(*count));
+    }
+    update
+        .update_expression(format!(
+            "ADD {} SET entity = :entity, client_id = :client_id, tenant = :tenant, #day = :day, \
+             GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, #ttl = :ttl",
+            adds.join(", ")
+        ))
+        .expression_attribute_names("#day", "day")
+        .expression_attribute_names("#ttl", TABLE.ttl_attribute)
+        .expression_attribute_values(":entity", s(ENTITY_USAGE_DAY))
+        .expression_attribute_values(":client_id", s(batch.client_id.as_str()))
+        .expression_attribute_values(":tenant", s(batch.tenant.as_str()))
+        .expression_attribute_values(":day", s(batch.day.format("%Y-%m-%d").to_string()))
+        .expression_attribute_values(":gsi1pk", s(tenant_pk(&batch.tenant)))
+        .expression_attribute_values(
+            ":gsi1sk",
+            s(usage_day_listing_key(batch.day, &batch.client_id)),
+        )
+        .expression_attribute_values(":ttl", n(epoch(day_expires_at(batch.day))))
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+#[async_trait]
+impl DailyUsageReader for DynamoStore {
+    async fn credential_days(
+        &self,
+        client_id: &ClientId,
+        range: &UsageRange,
+    ) -> Result<HashMap<NaiveDate, DayCounts>, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(credential_pk(client_id))),
+            (":from".to_owned(), s(usage_day_sk(range.from()))),
+            (":to".to_owned(), s(usage_day_sk(range.to()))),
+        ]);
+        let filter = self.live_filter(&mut names, &mut values).to_owned();
+        let items = self
+            .query_all(Query {
+                index: None,
+                key_condition: "PK = :pk AND SK BETWEEN :from AND :to",
+                filter,
+                names,
+                values,
+                start: None,
+            })
+            .await?;
+        items
+            .iter()
+            .map(|item| day_counts_of(item).map(|d| (d.day, d.counts)))
+            .collect()
+    }
+
+    async fn tenant_days(
+        &self,
+        tenant: &TenantId,
+        range: &UsageRange,
+    ) -> Result<Vec<CountedDay>, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(tenant_pk(tenant))),
+            (":from".to_owned(), s(usage_day_sk(range.from()))),
+            (":to".to_owned(), s(usage_day_listing_end(range.to()))),
+        ]);
+        let filter = self.live_filter(&mut names, &mut values).to_owned();
+        let items = self
+            .query_all(Query {
+                index: Some(GSI1),
+                key_condition: "GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to",
+                filter,
+                names,
+                values,
+                start: None,
+            })
+            .await?;
+        items.iter().map(day_counts_of).collect()
     }
 }
 

@@ -97,6 +97,32 @@ impl DynamoStore {
         })
     }
 
+    /// Every item `query` matches, in key order, however many round trips that takes (for
+    /// reads bounded by their key range, such as a range of days).
+    pub(super) async fn query_all(&self, mut query: Query<'_>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(query.index.map(str::to_owned))
+                .key_condition_expression(query.key_condition)
+                .filter_expression(&query.filter)
+                .set_expression_attribute_names(Some(query.names.clone()))
+                .set_expression_attribute_values(Some(query.values.clone()))
+                .set_exclusive_start_key(query.start.take())
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(last) => query.start = Some(last),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// The filter every read applies: items past their TTL are gone, whether or not DynamoDB
     /// has deleted them yet.
     pub(super) fn live_filter(

@@ -149,7 +149,8 @@ pub fn client_parts(
         store.usage(),
         settings.usage_flush_interval,
     ));
-    let clients = ClientAuthenticator::new(store.client(), hasher, clock, cache, settings.throttle);
+    let clients = ClientAuthenticator::new(store.client(), hasher, clock, cache, settings.throttle)
+        .counting_refusals(Arc::clone(&usage));
     (clients, usage)
 }
 

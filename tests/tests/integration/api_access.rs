@@ -186,7 +186,7 @@ async fn every_route_admits_exactly_the_admins_and_advisors_of_the_tenant() {
         }
     }
     assert_eq!(checked, managed.len() * 11);
-    assert_eq!(managed.len(), 15, "every management route is in the matrix");
+    assert_eq!(managed.len(), 17, "every management route is in the matrix");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -770,6 +770,13 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let grace = |seconds: u32| Some(json!({"max_grace_seconds": seconds}));
     usage.manage(Method::PUT, policy, grace(86_400), None).await;
     usage.manage(Method::PUT, policy, grace(3_600), stale).await;
+    // The usage dashboard: a credential's days, then the tenant's with its top credentials.
+    usage
+        .manage(Method::GET, &format!("{credential}/usage"), None, None)
+        .await;
+    usage
+        .manage(Method::GET, "/v1/tenants/iam/usage", None, None)
+        .await;
     usage
         .manage(
             Method::PATCH,

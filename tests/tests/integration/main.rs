@@ -23,3 +23,4 @@ mod store_strict;
 mod structure;
 mod sweep;
 mod token_timing;
+mod usage;

@@ -40,8 +40,8 @@ async fn no_plaintext_secret_is_stored_anywhere_in_the_table() {
             .await
             .unwrap();
         fx.store
-            .record_uses(&UsageBatch::new(
-                created.credential.client_id.clone(),
+            .record_uses(&clavis_core::testing::uses(
+                &created.credential,
                 1,
                 fx.now(),
                 true,

@@ -17,6 +17,7 @@ use clavis_core::store::{
     StateQuery, StoreError, UsageBatch, UsageMonth,
 };
 use clavis_core::time::Timestamp;
+use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange};
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
 clavis_tests::against_both_stores!(
@@ -43,6 +44,8 @@ clavis_tests::against_both_stores!(
     a_taken_key_explains_a_stale_rotation_too,
     idempotency_records_vanish_after_a_day_and_the_key_is_free_again,
     policies_are_versioned_per_tenant_and_land_with_their_event,
+    days_add_up_per_credential_and_read_back_per_credential_and_per_tenant,
+    listing_finds_the_credentials_nobody_used_lately,
     a_policy_is_read_with_the_credential_where_it_is_asked_for,
 );
 
@@ -70,8 +73,8 @@ async fn events(fx: &Fixture, credential: &Credential) -> Vec<AuditEvent> {
 }
 
 /// Writes one usage batch of `uses` at `at`, as a recorder's flush does.
-async fn record_uses(fx: &Fixture, client_id: &ClientId, uses: u64, at: Timestamp, refresh: bool) {
-    let batch = UsageBatch::new(client_id.clone(), uses, at, refresh);
+async fn record_uses(fx: &Fixture, credential: &Credential, uses: u64, at: Timestamp, refresh: bool) {
+    let batch = clavis_core::testing::uses(credential, uses, at, refresh);
     fx.store.record_uses(&batch).await.expect("uses recorded");
 }
 
@@ -591,10 +594,10 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
     let other = insert(&fx, "acme").await;
     let now = fx.now();
     // One use, then a batch of 40: each one atomic write.
-    record_uses(&fx, &c.client_id, 1, now, true).await;
-    record_uses(&fx, &c.client_id, 40, now, true).await;
+    record_uses(&fx, &c, 1, now, true).await;
+    record_uses(&fx, &c, 40, now, true).await;
     let next_month = now + Duration::days(32);
-    record_uses(&fx, &c.client_id, 1, next_month, true).await;
+    record_uses(&fx, &c, 1, next_month, true).await;
     // Counted, but last_used_at left alone when the caller does not ask to refresh it.
     record_uses(
         &fx,
@@ -619,7 +622,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .unwrap();
     assert_eq!(next.get(&c.client_id), Some(&2));
     // A batch written again (its first answer lost) counts once.
-    let batch = UsageBatch::new(c.client_id.clone(), 7, next_month, false);
+    let batch = clavis_core::testing::uses(&c, 7, next_month, false);
     fx.store.record_uses(&batch).await.unwrap();
     fx.store.record_uses(&batch).await.unwrap();
     let next = fx
@@ -641,7 +644,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
         .delete(&other, &lifecycle::delete(&other, &fx.context()))
         .await
         .unwrap();
-    record_uses(&fx, &other.client_id, 1, now, true).await;
+    record_uses(&fx, &other, 1, now, true).await;
     assert!(fx.store.get(&other.client_id).await.unwrap().is_none());
 }
 
@@ -695,8 +698,8 @@ async fn a_credentials_state_reads_it_its_months_uses_and_the_deny_list_together
             policy: None,
         }
     );
-    record_uses(&fx, &c.client_id, 12, now, false).await;
-    record_uses(&fx, &c.client_id, 5, now + Duration::days(40), false).await;
+    record_uses(&fx, &c, 12, now, false).await;
+    record_uses(&fx, &c, 5, now + Duration::days(40), false).await;
     fx.store
         .deny_token("jti-a", now + Duration::minutes(30))
         .await
@@ -1093,4 +1096,131 @@ async fn a_policy_is_read_with_the_credential_where_it_is_asked_for(fx: Fixture)
         "the policy item is not a deny-list entry"
     );
     assert_eq!(state.uses_this_month, Some(0));
+}
+
+fn day_range(from: Timestamp, to: Timestamp, today: Timestamp) -> UsageRange {
+    UsageRange::new(
+        Some(from.date_naive()),
+        Some(to.date_naive()),
+        today.date_naive(),
+    )
+    .unwrap()
+}
+
+async fn days_add_up_per_credential_and_read_back_per_credential_and_per_tenant(fx: Fixture) {
+    let a = insert(&fx, "acme").await;
+    let b = insert(&fx, "acme").await;
+    let g = insert(&fx, "globex").await;
+    let first = fx.now();
+    let second = first + Duration::days(1);
+    record_uses(&fx, &a, 3, first, true).await;
+    record_uses(&fx, &a, 2, first, false).await;
+    let mut refusals = clavis_core::testing::uses(&a, 0, first, false);
+    refusals.counts.refuse(RefusalReason::InvalidClient);
+    refusals.counts.refuse(RefusalReason::InvalidClient);
+    refusals.counts.refuse(RefusalReason::Throttled);
+    fx.store.record_uses(&refusals).await.unwrap();
+    // Written again (its answer lost): counted once.
+    fx.store.record_uses(&refusals).await.unwrap();
+    record_uses(&fx, &a, 4, second, false).await;
+    record_uses(&fx, &b, 7, second, false).await;
+    record_uses(&fx, &g, 9, second, false).await;
+    fx.advance(Duration::days(1));
+
+    let both = day_range(first, second, fx.now());
+    let days = fx.store.credential_days(&a.client_id, &both).await.unwrap();
+    let mut on_first = DayCounts {
+        uses: 5,
+        ..DayCounts::default()
+    };
+    on_first.refused.insert(RefusalReason::InvalidClient, 2);
+    on_first.refused.insert(RefusalReason::Throttled, 1);
+    assert_eq!(days[&first.date_naive()], on_first);
+    assert_eq!(days[&second.date_naive()].uses, 4);
+    assert_eq!(days.len(), 2);
+    let only_second = day_range(second, second, fx.now());
+    let days = fx
+        .store
+        .credential_days(&a.client_id, &only_second)
+        .await
+        .unwrap();
+    assert_eq!(days.keys().collect::<Vec<_>>(), [&second.date_naive()]);
+    // Refusals alone count no use this month.
+    let month = fx
+        .store
+        .request_counts(std::slice::from_ref(&a.client_id), UsageMonth::of(first))
+        .await
+        .unwrap();
+    assert_eq!(month.get(&a.client_id), Some(&(5 + 4)));
+
+    let mut tenant = fx.store.tenant_days(&tenant("acme"), &both).await.unwrap();
+    tenant.sort_by_key(|d| (d.day, d.client_id.to_string()));
+    let seen: Vec<(ClientId, u64)> = tenant
+        .iter()
+        .map(|d| (d.client_id.clone(), d.counts.uses))
+        .collect();
+    let mut expected_second = vec![(a.client_id.clone(), 4), (b.client_id.clone(), 7)];
+    expected_second.sort_by_key(|(id, _)| id.to_string());
+    let mut expected = vec![(a.client_id.clone(), 5)];
+    expected.extend(expected_second);
+    assert_eq!(seen, expected, "globex's day is not acme's");
+    assert!(
+        fx.store
+            .tenant_days(&tenant("acme"), &day_range(first - Duration::days(3), first - Duration::days(1), fx.now()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The refreshed use is the credential's last, with where it came from.
+    let stored = fx.store.get(&a.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.last_used_at, Some(first));
+    assert_eq!(
+        stored.last_used_from.as_ref().map(|s| s.as_str()),
+        Some(clavis_core::testing::USE_SOURCE)
+    );
+}
+
+async fn listing_finds_the_credentials_nobody_used_lately(fx: Fixture) {
+    let never = insert(&fx, "acme").await;
+    let used_long_ago = insert(&fx, "acme").await;
+    record_uses(&fx, &used_long_ago, 1, fx.now(), true).await;
+    let used_lately = insert(&fx, "acme").await;
+    fx.advance(Duration::days(20));
+    record_uses(&fx, &used_lately, 1, fx.now(), true).await;
+    let fresh = insert(&fx, "acme").await;
+    fx.advance(Duration::days(15));
+    let page = PageRequest::first(10);
+    let unused = |days: i64| {
+        let (fx, page) = (&fx, &page);
+        async move {
+            let query = CredentialQuery {
+                tenant: &tenant("acme"),
+                status: None,
+                unused_since: Some(fx.now() - Duration::days(days)),
+                page,
+            };
+            let mut ids: Vec<String> = fx
+                .store
+                .list(&query)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|c| c.client_id.to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut expected = vec![never.client_id.to_string(), used_long_ago.client_id.to_string()];
+    expected.sort();
+    assert_eq!(unused(30).await, expected);
+    let mut all_but_lately = vec![
+        never.client_id.to_string(),
+        used_long_ago.client_id.to_string(),
+        fresh.client_id.to_string(),
+    ];
+    all_but_lately.sort();
+    assert_eq!(unused(10).await, all_but_lately, "{}", used_lately.client_id);
 }

@@ -32,7 +32,7 @@ pub use issue::{create_credential, rotate_secret};
 
 /// Runs `op` for an authenticated caller allowed to manage the path's tenant, and renders
 /// whatever comes out, success or problem, with the headers every management response carries.
-async fn managed(
+pub(crate) async fn managed(
     request: &Request,
     op: impl AsyncFnOnce(Acting) -> Result<Response<Body>, Problem>,
 ) -> Response<Body> {
@@ -120,7 +120,7 @@ async fn answered(
     response
 }
 
-fn client_id(request: &Request) -> Result<ClientId, Problem> {
+pub(crate) fn client_id(request: &Request) -> Result<ClientId, Problem> {
     let raw = path_parameter(request, "client_id").unwrap_or_default();
     // A malformed ID names no credential: the same answer as an unknown one.
     ClientId::parse(&raw).ok_or_else(|| {
@@ -212,8 +212,26 @@ pub async fn list_credentials(app: &App, request: Request) -> Response<Body> {
                 .with_field("status")
             })?),
         };
+        let unused_for_days = match query_parameter(&request, "unused_for_days")? {
+            None => None,
+            Some(text) => Some(
+                text.parse::<u16>()
+                    .ok()
+                    .filter(|days| (1..=400).contains(days))
+                    .ok_or_else(|| {
+                        Problem::bad_request(
+                            "invalid_unused_for_days",
+                            "unused_for_days must be a whole number of days from 1 to 400.",
+                        )
+                        .with_field("unused_for_days")
+                    })?,
+            ),
+        };
         let page = page_request(&request)?;
-        let found = app.credentials.list(&acting.tenant, status, &page).await?;
+        let found = app
+            .credentials
+            .list(&acting.tenant, status, unused_for_days, &page)
+            .await?;
         Ok(json_response(
             StatusCode::OK,
             &PageView::credentials(&found),

@@ -35,7 +35,7 @@ use lru::LruCache;
 
 use crate::authorization::Authorization;
 use crate::client_auth::{AuthFailure, ClientAuthenticator};
-use crate::credential::Environment;
+use crate::credential::{Credential, Environment, Scope};
 use crate::ids::{ClientId, TenantId};
 use crate::source::SourceAddress;
 use crate::store::{CredentialState, StateQuery, StoreError, UsageMonth, VerifierPorts};
@@ -170,7 +170,9 @@ impl RequestVerifier {
         };
         let now = self.clock.now();
         let month = UsageMonth::of(now);
-        let (allowed, credential) = match presented(authorization)? {
+        // What was decided once the credential was known: refusals from then on are counted
+        // in its usage (the client authenticator counts its own).
+        let (decided, credential) = match presented(authorization)? {
             Authorization::Bearer(token) => {
                 let claims = verify_bearer(&self.tokens, token, now)?;
                 let client_id =
@@ -180,8 +182,9 @@ impl RequestVerifier {
                     .bearer_state(&client_id, &tenant, &claims.jti, month)
                     .await?;
                 let unflushed = self.usage.unflushed(&client_id, month);
-                let allowed = admit_bearer(&claims, &state, accept, unflushed, now)?;
-                (allowed, state.credential)
+                let decided = admit_bearer(&claims, &state, accept, unflushed, now);
+                let known = state.credential.filter(|c| c.tenant == tenant);
+                (decided, known)
             }
             Authorization::Basic { client_id, secret } => {
                 let credential = self
@@ -189,27 +192,49 @@ impl RequestVerifier {
                     .authenticate(&client_id, &secret, source)
                     .await
                     .map_err(basic_refusal)?;
-                require_environment(&credential, accept.environments)?;
-                require_scopes(|s| credential.scopes.contains(s), required)?;
-                if credential.monthly_request_quota.is_some() {
-                    let stored = self.stored_uses(&credential.client_id, month).await?;
-                    let unflushed = self.usage.unflushed(&credential.client_id, month);
-                    require_quota(&credential, Some(stored), unflushed)?;
-                }
-                let allowed = Allowed {
-                    tenant: credential.tenant.to_string(),
-                    client_id: credential.client_id.to_string(),
-                    scope: credential.scopes.to_oauth_string(),
-                    environment: credential.environment,
-                    jti: String::new(),
-                };
-                (allowed, Some(credential))
+                let decided = self.admit_basic(&credential, required, accept, month).await?;
+                (decided, Some(credential))
             }
         };
-        if let Some(credential) = &credential {
-            self.usage.record(credential, now);
+        match (&decided, &credential) {
+            (Ok(_), Some(credential)) => self.usage.record(credential, now, source),
+            (Err(refusal), Some(credential)) => {
+                if let Some(reason) = refusal.counted_as() {
+                    self.usage.refuse(credential, reason, now);
+                }
+            }
+            (_, None) => {}
         }
-        Ok(allowed)
+        Ok(decided?)
+    }
+
+    /// Checks 5 to 7 for a client authenticated by its ID and secret.
+    async fn admit_basic(
+        &self,
+        credential: &Credential,
+        required: &[Scope],
+        accept: Acceptance<'_>,
+        month: UsageMonth,
+    ) -> Result<Result<Allowed, Refusal>, StoreError> {
+        let checked = require_environment(credential, accept.environments)
+            .and_then(|()| require_scopes(|s| credential.scopes.contains(s), required));
+        if let Err(refusal) = checked {
+            return Ok(Err(refusal));
+        }
+        if credential.monthly_request_quota.is_some() {
+            let stored = self.stored_uses(&credential.client_id, month).await?;
+            let unflushed = self.usage.unflushed(&credential.client_id, month);
+            if let Err(refusal) = require_quota(credential, Some(stored), unflushed) {
+                return Ok(Err(refusal));
+            }
+        }
+        Ok(Ok(Allowed {
+            tenant: credential.tenant.to_string(),
+            client_id: credential.client_id.to_string(),
+            scope: credential.scopes.to_oauth_string(),
+            environment: credential.environment,
+            jti: String::new(),
+        }))
     }
 
     /// This month's stored uses of a credential whose item is already in hand: the usage

@@ -4,6 +4,7 @@
 use crate::authorization::{Authorization, MalformedAuthorization};
 use crate::credential::{Credential, Environment, Scope, Status};
 use crate::policy::StoredPolicy;
+use crate::usage::days::RefusalReason;
 use crate::store::{CredentialState, StoreError};
 use crate::time::Timestamp;
 use crate::token::{AccessTokenClaims, Tokens};
@@ -58,6 +59,26 @@ impl Refusal {
             Self::EnvironmentNotAccepted => "environment_not_accepted",
             Self::PolicyViolation => "policy_violation",
         }
+    }
+
+    /// The reason this refusal is counted under in its credential's usage; `None` for those
+    /// that name no credential verified to exist.
+    pub fn counted_as(self) -> Option<RefusalReason> {
+        Some(match self {
+            Self::RouteNotConfigured | Self::InvalidToken | Self::CredentialNotFound => {
+                return None;
+            }
+            Self::InvalidClient => RefusalReason::InvalidClient,
+            Self::Throttled => RefusalReason::Throttled,
+            Self::TokenRevoked => RefusalReason::TokenRevoked,
+            Self::CredentialRevoked => RefusalReason::CredentialRevoked,
+            Self::CredentialSuspended => RefusalReason::CredentialSuspended,
+            Self::CredentialExpired => RefusalReason::CredentialExpired,
+            Self::InsufficientScope => RefusalReason::InsufficientScope,
+            Self::QuotaExceeded => RefusalReason::QuotaExceeded,
+            Self::EnvironmentNotAccepted => RefusalReason::EnvironmentNotAccepted,
+            Self::PolicyViolation => RefusalReason::PolicyViolation,
+        })
     }
 
     pub(super) fn inactive(status: Status) -> Option<Self> {

@@ -31,8 +31,10 @@ const RETRY_AFTER_CONFLICT: Backoff =
 
 mod issue;
 mod policy;
+mod usage;
 
 pub use issue::{Issued, Once};
+pub use usage::{DailyReport, TOP_CREDENTIALS, TopCredential};
 
 /// An authorized caller acting on one tenant, within one request.
 #[derive(Debug, Clone)]
@@ -364,15 +366,21 @@ impl CredentialService {
         Ok(self.written(credential?, usage?, &policy?.policy))
     }
 
+    /// A page of the tenant's credentials, newest first: with `status` only those, with
+    /// `unused_for_days` only those not used in that many days.
     pub async fn list(
         &self,
         tenant: &TenantId,
         status: Option<Status>,
+        unused_for_days: Option<u16>,
         page: &PageRequest,
     ) -> Result<Page<Snapshot>, ServiceError> {
+        let unused_since = unused_for_days
+            .map(|days| self.clock.now() - chrono::Duration::days(i64::from(days)));
         let query = CredentialQuery {
             tenant,
             status,
+            unused_since,
             page,
         };
         let (found, policy) = tokio::join!(self.store.list(&query), self.store.policy(tenant));

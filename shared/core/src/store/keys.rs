@@ -37,6 +37,24 @@ pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("{TENANT_PK_PREFIX}{tenant}")
 }
 
+const USAGE_DAY_PREFIX: &str = "DAY#";
+
+/// A credential's counts on one UTC day, in its own partition: `DAY#yyyy-mm-dd`.
+pub fn usage_day_sk(day: chrono::NaiveDate) -> String {
+    format!("{USAGE_DAY_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+/// The same day in its tenant's index (GSI1): `DAY#yyyy-mm-dd#<client_id>`, so that a range
+/// of days reads every credential's in one query.
+pub fn usage_day_listing_key(day: chrono::NaiveDate, client_id: &ClientId) -> String {
+    format!("{}#{client_id}", usage_day_sk(day))
+}
+
+/// The last possible listing key of `day` in a tenant's index: after every client ID.
+pub fn usage_day_listing_end(day: chrono::NaiveDate) -> String {
+    format!("{}#~", usage_day_sk(day))
+}
+
 /// A tenant's policy: `TENANT#<tenant>`, `POLICY`.
 pub const POLICY_SK: &str = "POLICY";
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    Attempt, AuditLog, AuditScope, ClientRead, CredentialListing, CredentialQuery,
+    Attempt, AuditLog, AuditScope, ClientRead, CountedDay, CredentialListing, CredentialQuery, DailyUsageReader,
     CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor,
     DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader, Page, PageRequest,
     PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery, StoreError,
@@ -24,6 +24,8 @@ use crate::lifecycle::Transition;
 use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::{Clock, Timestamp};
+use crate::usage::days::{DayCounts, UsageRange, day_expires_at};
+use chrono::NaiveDate;
 
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -45,6 +47,14 @@ struct State {
     sweep_checkpoint: Option<Timestamp>,
     idempotency: HashMap<(TenantId, KeyDigest), IdempotencyRecord>,
     policies: HashMap<TenantId, StoredPolicy>,
+    usage_days: HashMap<(ClientId, NaiveDate), CountedDayEntry>,
+}
+
+/// One credential's counts on one day, with its tenant and the day's TTL.
+struct CountedDayEntry {
+    tenant: TenantId,
+    counts: DayCounts,
+    expires_at: Timestamp,
 }
 
 impl State {
@@ -241,6 +251,7 @@ impl CredentialListing for MemoryStore {
             .values()
             .filter(|c| &c.tenant == tenant && self.is_live(c, now))
             .filter(|c| status.is_none_or(|s| c.status(now) == s))
+            .filter(|c| query.unused_since.is_none_or(|since| c.unused_since(since)))
             .map(|c| (credential_listing_key(c), c));
         newest_first(matching, page, Listing::Credentials, Cursor::for_credential)
     }

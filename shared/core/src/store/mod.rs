@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 
 use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
@@ -16,6 +16,7 @@ use crate::lifecycle::{PolicyChange, Transition};
 use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::Timestamp;
+use crate::usage::days::{DayCounts, UsageRange};
 
 pub mod keys;
 pub mod memory;
@@ -142,6 +143,8 @@ pub trait CredentialReader: Send + Sync {
 pub struct CredentialQuery<'a> {
     pub tenant: &'a TenantId,
     pub status: Option<Status>,
+    /// Only credentials not used since this time (a never-used one: not created since).
+    pub unused_since: Option<Timestamp>,
     pub page: &'a PageRequest,
 }
 
@@ -180,32 +183,78 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Page<AuditEvent>, StoreError>;
 }
 
-/// One credential's uses in one month, as one flush of a usage recorder writes them.
+/// One credential's uses and refusals on one UTC day, as one flush of a usage recorder writes
+/// them: added to the day's counts and, the uses, to the month's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageBatch {
     pub client_id: ClientId,
-    pub uses: u64,
-    /// The latest use: it picks the month, and `last_used_at` when refreshed.
+    /// The credential's tenant, under which its days are listed.
+    pub tenant: TenantId,
+    pub day: NaiveDate,
+    pub counts: DayCounts,
+    /// The latest use (or first refusal) counted: it picks the month.
     pub latest: Timestamp,
-    /// Also set the credential's `last_used_at` (callers do at most once a minute: it is
-    /// shown, not billed, and skipping it halves the writes of a busy client).
-    pub refresh_last_used: bool,
+    /// Also set the credential's `last_used_at` and `last_used_from` to this use (callers do
+    /// at most once a minute: it is shown, not billed, and skipping it halves the writes of a
+    /// busy client).
+    pub refresh: Option<LastUse>,
     /// Identifies this batch: writing it again with the same ID (a retry after an answer that
     /// was lost) counts nothing more, for at least [`USAGE_WRITE_ID_LIFETIME`].
     pub write_id: String,
 }
 
+/// A use: when, and from which source address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub at: Timestamp,
+    pub from: SourceAddress,
+}
+
 impl UsageBatch {
     /// A batch with a write ID of its own.
-    pub fn new(client_id: ClientId, uses: u64, latest: Timestamp, refresh_last_used: bool) -> Self {
+    pub fn new(
+        client_id: ClientId,
+        tenant: TenantId,
+        day: NaiveDate,
+        counts: DayCounts,
+        latest: Timestamp,
+        refresh: Option<LastUse>,
+    ) -> Self {
         Self {
             client_id,
-            uses,
+            tenant,
+            day,
+            counts,
             latest,
-            refresh_last_used,
+            refresh,
             write_id: ulid::Ulid::generate().to_string(),
         }
     }
+}
+
+/// One credential's counts on one day, as the tenant's days are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedDay {
+    pub client_id: ClientId,
+    pub day: NaiveDate,
+    pub counts: DayCounts,
+}
+
+/// Reads the counts of days.
+#[async_trait]
+pub trait DailyUsageReader: Send + Sync {
+    /// A credential's counted days in `range`; a day with nothing counted is absent.
+    async fn credential_days(
+        &self,
+        client_id: &ClientId,
+        range: &UsageRange,
+    ) -> Result<HashMap<NaiveDate, DayCounts>, StoreError>;
+    /// The counted days in `range` of every credential of `tenant` (deleted ones included).
+    async fn tenant_days(
+        &self,
+        tenant: &TenantId,
+        range: &UsageRange,
+    ) -> Result<Vec<CountedDay>, StoreError>;
 }
 
 /// How long a store remembers a usage batch's write ID (DynamoDB keeps a transaction's client
@@ -466,6 +515,7 @@ ports! {
         + IdempotencyReader
         + AuditLog
         + UsageReader
+        + DailyUsageReader
         + PolicyReader
         + PolicyWriter
 }

@@ -22,22 +22,32 @@ impl UsageWriter for MemoryStore {
         }
         let at = batch.latest;
         let expires_at = at + self.retention.usage_counters;
-        let usage = state
-            .usage
-            .entry((batch.client_id.clone(), UsageMonth::of(at)))
-            .or_insert(Usage {
-                count: 0,
-                expires_at,
+        if batch.counts.uses > 0 {
+            let usage = state
+                .usage
+                .entry((batch.client_id.clone(), UsageMonth::of(at)))
+                .or_insert(Usage {
+                    count: 0,
+                    expires_at,
+                });
+            usage.count += batch.counts.uses;
+            usage.expires_at = expires_at;
+        }
+        let day = state
+            .usage_days
+            .entry((batch.client_id.clone(), batch.day))
+            .or_insert_with(|| CountedDayEntry {
+                tenant: batch.tenant.clone(),
+                counts: DayCounts::default(),
+                expires_at: day_expires_at(batch.day),
             });
-        usage.count += batch.uses;
-        usage.expires_at = expires_at;
-        if let Some(credential) = state
-            .credentials
-            .get_mut(&batch.client_id)
-            .filter(|_| batch.refresh_last_used)
-            && credential.last_used_at.is_none_or(|last| last < at)
+        day.counts.add(&batch.counts);
+        if let Some(last) = &batch.refresh
+            && let Some(credential) = state.credentials.get_mut(&batch.client_id)
+            && credential.last_used_at.is_none_or(|seen| seen < last.at)
         {
-            credential.last_used_at = Some(at);
+            credential.last_used_at = Some(last.at);
+            credential.last_used_from = Some(last.from.clone());
         }
         Ok(())
     }
@@ -140,4 +150,49 @@ impl FailureRecorder for MemoryStore {
         }
         Ok(())
     }
+}
+
+#[async_trait]
+impl DailyUsageReader for MemoryStore {
+    async fn credential_days(
+        &self,
+        client_id: &ClientId,
+        range: &UsageRange,
+    ) -> Result<HashMap<NaiveDate, DayCounts>, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .state()
+            .usage_days
+            .iter()
+            .filter(|((id, day), entry)| {
+                id == client_id && in_range(range, *day) && entry.expires_at > now
+            })
+            .map(|((_, day), entry)| (*day, entry.counts.clone()))
+            .collect())
+    }
+
+    async fn tenant_days(
+        &self,
+        tenant: &TenantId,
+        range: &UsageRange,
+    ) -> Result<Vec<CountedDay>, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .state()
+            .usage_days
+            .iter()
+            .filter(|((_, day), entry)| {
+                &entry.tenant == tenant && in_range(range, *day) && entry.expires_at > now
+            })
+            .map(|((client_id, day), entry)| CountedDay {
+                client_id: client_id.clone(),
+                day: *day,
+                counts: entry.counts.clone(),
+            })
+            .collect())
+    }
+}
+
+fn in_range(range: &UsageRange, day: NaiveDate) -> bool {
+    range.from() <= day && day <= range.to()
 }

@@ -1,8 +1,11 @@
-//! Usage counted in batches: each warm instance adds up the uses of each credential in memory
-//! and writes them at least once a second, one atomic `ADD` per credential and month, so that a
+//! Usage counted in batches: each warm instance adds up the uses of each credential in memory,
+//! and the refusals that named it, and writes them at least once a second, one atomic `ADD` per
+//! credential to its month's count and its day's (one transaction of two items), so that a
 //! credential used thousands of times a second costs each instance one write a second (DynamoDB
 //! caps one item near 1,000 writes a second) and no request waits for a usage write. What an
 //! instance has not flushed when it dies is lost: at most one flush interval of uses.
+
+pub mod days;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,10 +16,14 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
+use chrono::NaiveDate;
+
 use crate::credential::Credential;
-use crate::ids::ClientId;
-use crate::store::{USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageWriter};
+use crate::ids::{ClientId, TenantId};
+use crate::source::SourceAddress;
+use crate::store::{LastUse, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageWriter};
 use crate::time::Timestamp;
+use days::{DayCounts, RefusalReason};
 
 /// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
@@ -29,12 +36,28 @@ const RETRY_FOR: StdDuration = StdDuration::from_secs(5 * 60);
 const WRITES_AT_ONCE: usize = 32;
 const _: () = assert!(RETRY_FOR.as_secs() * 2 <= USAGE_WRITE_ID_LIFETIME.num_seconds() as u64);
 
-/// Uses of one credential in one month, counted since the last flush.
-#[derive(Debug, Clone, Copy)]
+/// Uses and refusals of one credential on one UTC day, counted since the last flush.
+#[derive(Debug, Clone)]
 struct Counting {
-    uses: u64,
+    tenant: TenantId,
+    counts: DayCounts,
+    /// The latest use (or, with none, the first refusal).
     latest: Timestamp,
+    /// Where the latest use came from.
+    latest_source: Option<SourceAddress>,
     refresh_last_used: bool,
+}
+
+impl Counting {
+    fn new(credential: &Credential, at: Timestamp) -> Self {
+        Self {
+            tenant: credential.tenant.clone(),
+            counts: DayCounts::default(),
+            latest: at,
+            latest_source: None,
+            refresh_last_used: false,
+        }
+    }
 }
 
 /// A batch whose write failed, retried as it is (same write ID) at the next flushes.
@@ -45,7 +68,7 @@ struct Unconfirmed {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FlushReport {
-    /// Batches (one per credential and month) written.
+    /// Batches (one per credential and day) written.
     pub written: usize,
     pub uses: u64,
     /// Batches whose write failed; they are retried at the next flush.
@@ -72,7 +95,7 @@ impl FlushReport {
 pub struct UsageRecorder {
     store: Arc<dyn UsageWriter>,
     flush_every: StdDuration,
-    counting: Mutex<HashMap<(ClientId, UsageMonth), Counting>>,
+    counting: Mutex<HashMap<(ClientId, NaiveDate), Counting>>,
     unconfirmed: Mutex<Vec<Unconfirmed>>,
     /// When this instance last asked for each credential's `last_used_at` to be refreshed.
     refreshed: Mutex<HashMap<ClientId, Timestamp>>,
@@ -98,8 +121,9 @@ impl UsageRecorder {
         }
     }
 
-    /// Counts one use of `credential` at `at`, in memory: nothing waits for a write.
-    pub fn record(&self, credential: &Credential, at: Timestamp) {
+    /// Counts one use of `credential` at `at` from `source`, in memory: nothing waits for a
+    /// write.
+    pub fn record(&self, credential: &Credential, at: Timestamp, source: &SourceAddress) {
         let stale =
             |last: Option<Timestamp>| last.is_none_or(|last| at - last >= LAST_USED_RESOLUTION);
         let refresh = stale(credential.last_used_at) && {
@@ -112,33 +136,44 @@ impl UsageRecorder {
         };
         let mut counting = locked(&self.counting);
         let entry = counting
-            .entry((credential.client_id.clone(), UsageMonth::of(at)))
-            .or_insert(Counting {
-                uses: 0,
-                latest: at,
-                refresh_last_used: false,
-            });
-        entry.uses += 1;
-        entry.latest = entry.latest.max(at);
+            .entry((credential.client_id.clone(), at.date_naive()))
+            .or_insert_with(|| Counting::new(credential, at));
+        if entry.counts.uses == 0 || at >= entry.latest {
+            entry.latest = at;
+            entry.latest_source = Some(source.clone());
+        }
+        entry.counts.uses += 1;
         entry.refresh_last_used |= refresh;
+    }
+
+    /// Counts one refusal of a request that named `credential`, in memory.
+    pub fn refuse(&self, credential: &Credential, reason: RefusalReason, at: Timestamp) {
+        let mut counting = locked(&self.counting);
+        counting
+            .entry((credential.client_id.clone(), at.date_naive()))
+            .or_insert_with(|| Counting::new(credential, at))
+            .counts
+            .refuse(reason);
     }
 
     /// Uses of `client_id` in `month` this instance has counted but not yet seen written: with
     /// the stored count, what a quota check compares (uses in a flush under way are in
     /// neither for the length of its write).
     pub fn unflushed(&self, client_id: &ClientId, month: UsageMonth) -> u64 {
-        let counted = locked(&self.counting)
-            .get(&(client_id.clone(), month))
-            .map_or(0, |c| c.uses);
+        let counted: u64 = locked(&self.counting)
+            .iter()
+            .filter(|((id, _), c)| id == client_id && UsageMonth::of(c.latest) == month)
+            .map(|(_, c)| c.counts.uses)
+            .sum();
         let retrying: u64 = locked(&self.unconfirmed)
             .iter()
             .filter(|u| u.batch.client_id == *client_id && UsageMonth::of(u.batch.latest) == month)
-            .map(|u| u.batch.uses)
+            .map(|u| u.batch.counts.uses)
             .sum();
         counted + retrying
     }
 
-    /// Writes everything counted so far, one batch per credential and month, all at once, and
+    /// Writes everything counted so far, one batch per credential and day, all at once, and
     /// retries the batches whose write failed before.
     pub fn flush(&self) -> BoxFuture<'_, FlushReport> {
         // Boxed: the flusher and the shutdown hook both call it, and one copy of its state
@@ -153,8 +188,17 @@ impl UsageRecorder {
         due.extend(
             locked(&self.counting)
                 .drain()
-                .map(|((client_id, _), c)| Unconfirmed {
-                    batch: UsageBatch::new(client_id, c.uses, c.latest, c.refresh_last_used),
+                .map(|((client_id, day), c)| Unconfirmed {
+                    batch: UsageBatch::new(
+                        client_id,
+                        c.tenant,
+                        day,
+                        c.counts,
+                        c.latest,
+                        c.latest_source
+                            .filter(|_| c.refresh_last_used)
+                            .map(|from| LastUse { at: c.latest, from }),
+                    ),
                     first_tried: now,
                 }),
         );
@@ -177,16 +221,16 @@ impl UsageRecorder {
             match outcome {
                 Ok(()) => {
                     report.written += 1;
-                    report.uses += batch.uses;
+                    report.uses += batch.counts.uses;
                 }
                 Err(e) if now.duration_since(unconfirmed.first_tried) < RETRY_FOR => {
-                    tracing::warn!(client_id = %batch.client_id, uses = batch.uses, error = %e, "usage not written yet; retried at the next flush");
+                    tracing::warn!(client_id = %batch.client_id, uses = batch.counts.uses, error = %e, "usage not written yet; retried at the next flush");
                     report.failed += 1;
                     retry.push(unconfirmed);
                 }
                 Err(e) => {
-                    tracing::error!(client_id = %batch.client_id, uses = batch.uses, error = %e, "usage given up after failing for {RETRY_FOR:?}");
-                    report.lost += batch.uses;
+                    tracing::error!(client_id = %batch.client_id, uses = batch.counts.uses, error = %e, "usage given up after failing for {RETRY_FOR:?}");
+                    report.lost += batch.counts.uses;
                 }
             }
         }
