@@ -135,6 +135,23 @@ pub enum Manage {
     /// Show or set the tenant's policy: the rules every credential of the tenant follows
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Show a credential's uses and refusals day by day, or the tenant's
+    Usage(UsageArgs),
+}
+
+#[derive(Args)]
+pub struct UsageArgs {
+    /// The credential (cid_…) [default: the whole tenant, with its most used credentials]
+    pub client_id: Option<String>,
+    /// The first UTC day, YYYY-MM-DD [default: 29 days before --to]
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    pub from: Option<NaiveDate>,
+    /// The last UTC day, YYYY-MM-DD [default: today]
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    pub to: Option<NaiveDate>,
+    /// Print CSV (date,uses,refused) instead of a table
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Subcommand)]
@@ -239,6 +256,9 @@ pub struct ListArgs {
     /// Only credentials with this status: active, suspended, expired or revoked
     #[arg(long, value_parser = parse_status)]
     pub status: Option<Status>,
+    /// Only credentials nobody used in the last N days (1-400)
+    #[arg(long, value_name = "N")]
+    pub unused_for_days: Option<u16>,
     /// Show at most this many [default: all]
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -404,6 +424,11 @@ fn parse_status(text: &str) -> Result<Status, String> {
 
 fn parse_environment(text: &str) -> Result<Environment, String> {
     text.parse()
+}
+
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a day: use YYYY-MM-DD, e.g. 2026-12-01"))
 }
 
 fn parse_leak_action(text: &str) -> Result<LeakAction, String> {

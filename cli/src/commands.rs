@@ -54,6 +54,7 @@ impl Command {
         let change = match command {
             Manage::Show(target) => return Some(&target.client_id),
             Manage::Audit(args) => return args.client_id.as_deref(),
+            Manage::Usage(args) => return args.client_id.as_deref(),
             Manage::Create(_) | Manage::List(_) | Manage::Policy(_) => return None,
             Manage::Update(args) => &args.change,
             Manage::Expiry(ExpiryCommand::Set(args)) => &args.change,
@@ -108,6 +109,9 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             }
             if let Some(limit) = args.limit {
                 options = options.page_size(page_size(limit));
+            }
+            if let Some(days) = args.unused_for_days {
+                options = options.unused_for_days(days);
             }
             Outcome::Credentials(take(tenant.list(options), args.limit).await?)
         }
@@ -199,6 +203,23 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             Outcome::Policy {
                 policy: tenant.set_policy(&policy_rules(args)?, if_match).await?,
                 done: Some("Set the policy of"),
+            }
+        }
+        Manage::Usage(args) => {
+            let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+            let (from, to) = (day(args.from), day(args.to));
+            let usage = match &args.client_id {
+                Some(id) => {
+                    tenant
+                        .credential(id.clone())
+                        .usage(from.as_deref(), to.as_deref())
+                        .await?
+                }
+                None => tenant.usage(from.as_deref(), to.as_deref()).await?,
+            };
+            Outcome::Usage {
+                usage,
+                csv: args.csv,
             }
         }
         Manage::Audit(args) => {

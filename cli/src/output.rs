@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clavis_sdk::{AccessToken, AuditEvent, Credential, IssuedSecret, Policy, Timestamp};
+use clavis_sdk::{AccessToken, AuditEvent, Credential, IssuedSecret, Policy, Timestamp, Usage};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -22,6 +22,8 @@ pub enum Outcome {
     },
     Credentials(Vec<Credential>),
     Events(Vec<AuditEvent>),
+    /// A credential's or a tenant's days, as a table or CSV.
+    Usage { usage: Usage, csv: bool },
     /// The tenant's policy, and what was done to it.
     Policy {
         policy: Policy,
@@ -75,6 +77,7 @@ impl Outcome {
             Outcome::Credentials(credentials) => json!(credentials),
             Outcome::Events(events) => json!(events),
             Outcome::Policy { policy, .. } => json!(policy),
+            Outcome::Usage { usage, .. } => json!(usage),
             Outcome::Deleted { client_id } => json!({"client_id": client_id, "deleted": true}),
             Outcome::Token(token) => json!({
                 "access_token": token.secret().expose_secret(),
@@ -142,6 +145,8 @@ impl Outcome {
             Outcome::Deleted { client_id } => {
                 format!("Deleted {client_id}. The audit trail keeps a record of it.\n")
             }
+            Outcome::Usage { usage, csv: true } => usage_csv(usage),
+            Outcome::Usage { usage, csv: false } => usage_text(usage),
             Outcome::Policy { policy, done } => {
                 let mut text = String::new();
                 if let Some(done) = done {
@@ -249,7 +254,13 @@ fn details(c: &Credential) -> String {
         }
         rows.push(("Revoked", revoked));
     }
-    rows.push(("Last used", time_or(c.last_used_at, "never")));
+    rows.push((
+        "Last used",
+        match (c.last_used_at, &c.last_used_from) {
+            (Some(at), Some(from)) => format!("{} from {from}", time(at)),
+            (at, _) => time_or(at, "never"),
+        },
+    ));
     if !c.usage_month.is_empty() {
         rows.push((
             "Requests",
@@ -277,6 +288,57 @@ fn aligned(rows: &[(&str, String)]) -> String {
     rows.iter()
         .map(|(label, value)| format!("{label:<width$}  {value}\n"))
         .collect()
+}
+
+/// `date,uses,refused`, one line per day: what the console's Download CSV holds.
+fn usage_csv(usage: &Usage) -> String {
+    let mut text = String::from("date,uses,refused\n");
+    for day in &usage.days {
+        let _ = writeln!(text, "{},{},{}", day.date, day.uses, day.total_refused());
+    }
+    text
+}
+
+fn usage_text(usage: &Usage) -> String {
+    let whose = match (&usage.client_id, &usage.tenant) {
+        (Some(id), _) => id.clone(),
+        (None, Some(tenant)) => format!("tenant {tenant}"),
+        (None, None) => String::new(),
+    };
+    let mut text = format!(
+        "Usage of {whose}, {} to {}: {} uses, {} refused.\n\n",
+        usage.from, usage.to, usage.total_uses, usage.total_refused
+    );
+    text += &table(
+        &["DATE", "USES", "REFUSED", "WHY"],
+        usage.days.iter().map(|day| {
+            let why: Vec<String> = day
+                .refused
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
+            vec![
+                day.date.clone(),
+                day.uses.to_string(),
+                day.total_refused().to_string(),
+                why.join(", "),
+            ]
+        }),
+    );
+    if !usage.top.is_empty() {
+        text += "\nMost used:\n";
+        text += &table(
+            &["CLIENT ID", "NAME", "USES"],
+            usage.top.iter().map(|t| {
+                vec![
+                    t.client_id.clone(),
+                    t.name.clone().unwrap_or_else(|| "(deleted)".to_owned()),
+                    t.uses.to_string(),
+                ]
+            }),
+        );
+    }
+    text
 }
 
 fn policy_details(p: &Policy) -> String {

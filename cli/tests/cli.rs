@@ -802,6 +802,7 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         "delete",
         "audit",
         "policy",
+        "usage",
         "token",
         "dev-token",
     ];
@@ -949,4 +950,31 @@ async fn policy_get_and_set_and_a_blocked_credential_says_why() {
     assert_eq!(changes, 2, "{events}");
     let table = s.run(&["audit"]).await.expect(0).stdout;
     assert!(table.contains("(tenant)"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_prints_every_day_as_a_table_or_csv() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+    let made = s.json(&["create", "Counted", "--scope", "products:read"]).await;
+    let who = clavis_tests::api::Integration::of(&made);
+    for _ in 0..3 {
+        api.access_token(&who).await;
+    }
+    api.flush_usage().await;
+
+    let csv = s.run(&["usage", &who.id, "--csv"]).await.expect(0).stdout;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 31, "a header and 30 days: {csv}");
+    assert_eq!(lines[0], "date,uses,refused");
+    let today = api.fixture.now().date_naive().format("%Y-%m-%d").to_string();
+    assert_eq!(lines[30], format!("{today},3,0"));
+    let report = s.json(&["usage", &who.id]).await;
+    assert_eq!(report["total_uses"], 3);
+    let tenant = s.run(&["usage"]).await.expect(0).stdout;
+    assert!(tenant.contains("Most used") && tenant.contains("Counted"), "{tenant}");
+    let bad = s.run(&["usage", &who.id, "--from", "soon"]).await.expect(2);
+    assert!(bad.stderr.contains("YYYY-MM-DD"), "{bad:#?}");
+    let unused = s.json(&["list", "--unused-for-days", "30"]).await;
+    assert_eq!(unused, json!([]), "used today");
 }

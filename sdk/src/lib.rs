@@ -98,7 +98,8 @@ pub use error::{Error, OAuthError, Problem, Result};
 pub use management::{Client, ClientBuilder, CredentialRef, IfMatch, ListOptions, Pager, Tenant};
 pub use model::{
     Actor, AuditEvent, Credential, CredentialUpdate, Environment, IssuedSecret, LeakAction,
-    NewCredential, Policy, PolicyRules, ScopeDescription, Status, Timestamp,
+    NewCredential, Policy, PolicyRules, ScopeDescription, Status, Timestamp, TopCredential, Usage,
+    UsageDay,
 };
 pub use token::{
     AccessToken, ClientCredentials, Clock, SystemClock, TokenSource, TokenSourceBuilder,

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Problem, Result};
 use crate::model::{
     AuditEvent, Credential, CredentialUpdate, IssuedSecret, IssuedSecretDocument, NewCredential,
-    PageDocument, Policy, PolicyRules, ScopeDescription, Status, Timestamp,
+    PageDocument, Policy, PolicyRules, ScopeDescription, Status, Timestamp, Usage,
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{
@@ -300,6 +300,9 @@ impl Tenant {
             if let Some(limit) = options.page_size {
                 query.append_pair("limit", &limit.to_string());
             }
+            if let Some(days) = options.unused_for_days {
+                query.append_pair("unused_for_days", &days.to_string());
+            }
         }
         Pager::new(self.client.clone(), url)
     }
@@ -310,6 +313,15 @@ impl Tenant {
             self.client.clone(),
             with_limit(self.url(["audit"]), page_size),
         )
+    }
+
+    /// The tenant's uses and refusals on each UTC day from `from` to `to` (`YYYY-MM-DD`;
+    /// default the last 30 days), its credentials summed, and its ten most used credentials.
+    pub async fn usage(&self, from: Option<&str>, to: Option<&str>) -> Result<Usage> {
+        let url = with_range(self.url(["usage"]), from, to);
+        self.client
+            .call_json(Method::GET, &url, None::<&()>, None, None)
+            .await
     }
 
     /// The tenant's policy: the rules every credential of the tenant follows. A tenant that
@@ -346,6 +358,19 @@ impl Tenant {
     }
 }
 
+fn with_range(mut url: Url, from: Option<&str>, to: Option<&str>) -> Url {
+    {
+        let mut query = url.query_pairs_mut();
+        if let Some(from) = from {
+            query.append_pair("from", from);
+        }
+        if let Some(to) = to {
+            query.append_pair("to", to);
+        }
+    }
+    url
+}
+
 fn with_limit(mut url: Url, page_size: Option<u32>) -> Url {
     if let Some(limit) = page_size {
         url.query_pairs_mut()
@@ -359,6 +384,7 @@ fn with_limit(mut url: Url, page_size: Option<u32>) -> Url {
 pub struct ListOptions {
     status: Option<Status>,
     page_size: Option<u32>,
+    unused_for_days: Option<u16>,
 }
 
 impl ListOptions {
@@ -375,6 +401,13 @@ impl ListOptions {
     /// Items per request, 1 to 100 (the API's default is 25).
     pub fn page_size(mut self, page_size: u32) -> Self {
         self.page_size = Some(page_size);
+        self
+    }
+
+    /// Only credentials nobody used in the last `days` (1 to 400; a never-used one counts
+    /// from its creation).
+    pub fn unused_for_days(mut self, days: u16) -> Self {
+        self.unused_for_days = Some(days);
         self
     }
 }
@@ -458,6 +491,16 @@ impl CredentialRef {
         self.tenant
             .client
             .call_json(method, &url, body, self.if_match, None)
+            .await
+    }
+
+    /// Its uses and refusals on each UTC day from `from` to `to` (`YYYY-MM-DD`; default the
+    /// last 30 days).
+    pub async fn usage(&self, from: Option<&str>, to: Option<&str>) -> Result<Usage> {
+        let url = with_range(self.url(["usage"]), from, to);
+        self.tenant
+            .client
+            .call_json(Method::GET, &url, None::<&()>, None, None)
             .await
     }
 

@@ -131,6 +131,9 @@ pub struct Credential {
     pub revoked_by: Option<String>,
     pub revocation_reason: Option<String>,
     pub last_used_at: Option<Timestamp>,
+    /// The source address of the use at `last_used_at`.
+    #[serde(default)]
+    pub last_used_from: Option<String>,
     /// API requests the authorizer allowed, tokens issued and introspections, in
     /// `usage_month` (UTC, `yyyy-mm`).
     #[serde(default)]
@@ -428,4 +431,54 @@ pub struct Policy {
     pub version: u64,
     pub updated_at: Option<Timestamp>,
     pub updated_by: Option<String>,
+}
+
+/// One UTC day of usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UsageDay {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub uses: u64,
+    /// Refusals by reason (`invalid_client`, `quota_exceeded`, …); a reason with none is absent.
+    #[serde(default)]
+    pub refused: std::collections::BTreeMap<String, u64>,
+}
+
+impl UsageDay {
+    /// All refusals of the day.
+    pub fn total_refused(&self) -> u64 {
+        self.refused.values().sum()
+    }
+}
+
+/// What a credential, or a tenant's credentials together, did on each day of a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Usage {
+    /// The credential's (absent for a tenant's usage).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The tenant's (absent for a credential's usage).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    pub from: String,
+    pub to: String,
+    /// Every day of the range, oldest first, zeros included.
+    pub days: Vec<UsageDay>,
+    pub total_uses: u64,
+    pub total_refused: u64,
+    /// A tenant's most used credentials in the range (empty for a credential's usage).
+    #[serde(default)]
+    pub top: Vec<TopCredential>,
+}
+
+/// One of a tenant's most used credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TopCredential {
+    pub client_id: String,
+    /// `None` for a credential deleted since.
+    pub name: Option<String>,
+    pub uses: u64,
 }

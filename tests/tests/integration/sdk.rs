@@ -382,6 +382,35 @@ async fn the_tenant_policy_is_read_and_set_and_its_refusals_name_the_rule() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_reads_every_day_and_the_tenants_top_credentials() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let acme = client.tenant("acme");
+    let who = api.integration("acme", &["products:read"]).await;
+    let id = who.id.clone();
+    api.access_token(&who).await;
+    api.flush_usage().await;
+    let usage = acme.credential(&id).usage(None, None).await.unwrap();
+    assert_eq!(usage.days.len(), 30);
+    assert_eq!(usage.total_uses, usage.days.iter().map(|d| d.uses).sum::<u64>());
+    assert!(usage.total_uses >= 1);
+    let tenant = acme.usage(None, None).await.unwrap();
+    assert_eq!(tenant.top.first().map(|t| t.client_id.as_str()), Some(id.as_str()));
+    let refused = acme
+        .credential(&id)
+        .usage(Some("2026-02-30"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("invalid_range"));
+    let unused = acme
+        .list(ListOptions::new().unused_for_days(1))
+        .collect_all()
+        .await
+        .unwrap();
+    assert!(unused.iter().all(|c| c.client_id != id), "used today");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_carry_the_problem_code_and_a_sentence() {
     let api = TestApi::memory().await;
     let client = client(&api, "acme");
