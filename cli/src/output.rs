@@ -23,7 +23,10 @@ pub enum Outcome {
     Credentials(Vec<Credential>),
     Events(Vec<AuditEvent>),
     /// A credential's or a tenant's days, as a table or CSV.
-    Usage { usage: Usage, csv: bool },
+    Usage {
+        usage: Usage,
+        csv: bool,
+    },
     /// The tenant's policy, and what was done to it.
     Policy {
         policy: Policy,

@@ -956,7 +956,9 @@ async fn policy_get_and_set_and_a_blocked_credential_says_why() {
 async fn usage_prints_every_day_as_a_table_or_csv() {
     let api = TestApi::memory().await;
     let s = Session::new(&api, "acme");
-    let made = s.json(&["create", "Counted", "--scope", "products:read"]).await;
+    let made = s
+        .json(&["create", "Counted", "--scope", "products:read"])
+        .await;
     let who = clavis_tests::api::Integration::of(&made);
     for _ in 0..3 {
         api.access_token(&who).await;
@@ -967,12 +969,20 @@ async fn usage_prints_every_day_as_a_table_or_csv() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 31, "a header and 30 days: {csv}");
     assert_eq!(lines[0], "date,uses,refused");
-    let today = api.fixture.now().date_naive().format("%Y-%m-%d").to_string();
+    let today = api
+        .fixture
+        .now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
     assert_eq!(lines[30], format!("{today},3,0"));
     let report = s.json(&["usage", &who.id]).await;
     assert_eq!(report["total_uses"], 3);
     let tenant = s.run(&["usage"]).await.expect(0).stdout;
-    assert!(tenant.contains("Most used") && tenant.contains("Counted"), "{tenant}");
+    assert!(
+        tenant.contains("Most used") && tenant.contains("Counted"),
+        "{tenant}"
+    );
     let bad = s.run(&["usage", &who.id, "--from", "soon"]).await.expect(2);
     assert!(bad.stderr.contains("YYYY-MM-DD"), "{bad:#?}");
     let unused = s.json(&["list", "--unused-for-days", "30"]).await;

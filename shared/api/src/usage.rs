@@ -27,9 +27,8 @@ fn range(app: &App, request: &Request) -> Result<UsageRange, Problem> {
             .transpose()
     };
     let today = app.credentials.clock().now().date_naive();
-    UsageRange::new(day("from")?, day("to")?, today).map_err(|e| {
-        Problem::bad_request("invalid_range", e.reason).with_field(e.field)
-    })
+    UsageRange::new(day("from")?, day("to")?, today)
+        .map_err(|e| Problem::bad_request("invalid_range", e.reason).with_field(e.field))
 }
 
 async fn get_credential_usage(app: &App, request: Request) -> Response<Body> {

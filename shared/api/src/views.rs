@@ -83,7 +83,10 @@ impl From<&Snapshot> for CredentialView {
             revoked_by: revocation.map(|r| r.by.clone()),
             revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(|r| r.to_string())),
             last_used_at: c.last_used_at,
-            last_used_from: c.last_used_from.as_ref().map(|from| from.as_str().to_owned()),
+            last_used_from: c
+                .last_used_from
+                .as_ref()
+                .map(|from| from.as_str().to_owned()),
             request_count: snapshot.requests_this_month,
             usage_month: snapshot.usage_month.to_string(),
             monthly_request_quota: c.monthly_request_quota.map(RequestQuota::get),

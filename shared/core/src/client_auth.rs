@@ -388,6 +388,5 @@ fn accepted_hashes(credential: &Credential, now: Timestamp) -> Vec<SecretHash> {
         .collect()
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -81,7 +81,8 @@ pub(super) struct CredentialItem {
 }
 
 /// Attributes a lifecycle write never sets: the key, and what the token endpoint maintains.
-pub(super) const NOT_WRITTEN_BY_LIFECYCLE: [&str; 4] = ["PK", "SK", "last_used_at", "last_used_from"];
+pub(super) const NOT_WRITTEN_BY_LIFECYCLE: [&str; 4] =
+    ["PK", "SK", "last_used_at", "last_used_from"];
 /// Attributes a lifecycle write removes when the new state has no value for them.
 pub(super) const OPTIONAL_ATTRIBUTES: [&str; 15] = [
     "GSI2PK",
@@ -262,7 +263,9 @@ impl CredentialItem {
             last_used_from: self
                 .last_used_from
                 .as_deref()
-                .map(|from| SourceAddress::parse(from).ok_or_else(|| corrupt("last_used_from", from)))
+                .map(|from| {
+                    SourceAddress::parse(from).ok_or_else(|| corrupt("last_used_from", from))
+                })
                 .transpose()?,
             version: self.version,
         })
@@ -511,11 +514,14 @@ pub(super) fn refused_attribute(reason: RefusalReason) -> String {
 /// A day's counts as stored: `uses` and a `refused_<reason>` per reason counted.
 pub(super) fn day_counts_of(item: &Item) -> Result<CountedDay, StoreError> {
     let text = |name: &str| {
-        string_attr(item, name).ok_or_else(|| StoreError::Corrupt(format!("a usage day has no {name}")))
+        string_attr(item, name)
+            .ok_or_else(|| StoreError::Corrupt(format!("a usage day has no {name}")))
     };
     let number = |name: &str| match item.get(name) {
         Some(AttributeValue::N(value)) => value.parse::<u64>().map_err(|_| corrupt(name, value)),
-        _ => Err(StoreError::Corrupt(format!("a usage day has no numeric {name}"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "a usage day has no numeric {name}"
+        ))),
     };
     let client_id = text("client_id")?;
     let day = text("day")?;

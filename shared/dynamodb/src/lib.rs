@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use chrono::NaiveDate;
 use clavis_core::audit::AuditEvent;
 use clavis_core::credential::{
     Credential, Description, Environment, Name, PreviousSecret, Reason, RequestQuota, Revocation,
@@ -37,18 +38,16 @@ use clavis_core::store::keys::{
     sweep_sort_key_until, tenant_pk, throttle_pk, usage_day_listing_end, usage_day_listing_key,
     usage_day_sk,
 };
-use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange, day_expires_at};
-use chrono::NaiveDate;
 use clavis_core::store::{
     Attempt, AuditLog, AuditScope, ClientRead, CountedDay, CredentialListing, CredentialQuery,
-    DailyUsageReader,
-    CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor,
-    DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader, Page, PageRequest,
-    PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery, StoreError,
-    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter, UsageBatch,
-    UsageMonth, UsageReader, UsageWriter,
+    CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor,
+    DailyUsageReader, DueCursor, DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader,
+    Page, PageRequest, PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery,
+    StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
+    UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
+use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange, day_expires_at};
 use schema::{GSI1, GSI2, TABLE};
 
 mod errors;

@@ -172,7 +172,11 @@ impl UsageWriter for DynamoStore {
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
             counters.push(TransactWriteItem::builder().update(month).build());
         }
-        counters.push(TransactWriteItem::builder().update(day_update(&self.table, batch)?).build());
+        counters.push(
+            TransactWriteItem::builder()
+                .update(day_update(&self.table, batch)?)
+                .build(),
+        );
         let roles = vec![TransactItem::Change; counters.len()];
         let counted = self
             .client
@@ -219,7 +223,10 @@ fn day_update(table: &str, batch: &UsageBatch) -> Result<Update, StoreError> {
     let mut adds = vec!["uses :uses".to_owned()];
     let mut update = Update::builder()
         .table_name(table)
-        .set_key(Some(key(credential_pk(&batch.client_id), usage_day_sk(batch.day))))
+        .set_key(Some(key(
+            credential_pk(&batch.client_id),
+            usage_day_sk(batch.day),
+        )))
         .expression_attribute_values(":uses", n(batch.counts.uses));
     for (i, (reason, count)) in batch.counts.refused.iter().enumerate() {
         adds.push(format!("#r{i} :r{i}"));

@@ -392,10 +392,16 @@ async fn usage_reads_every_day_and_the_tenants_top_credentials() {
     api.flush_usage().await;
     let usage = acme.credential(&id).usage(None, None).await.unwrap();
     assert_eq!(usage.days.len(), 30);
-    assert_eq!(usage.total_uses, usage.days.iter().map(|d| d.uses).sum::<u64>());
+    assert_eq!(
+        usage.total_uses,
+        usage.days.iter().map(|d| d.uses).sum::<u64>()
+    );
     assert!(usage.total_uses >= 1);
     let tenant = acme.usage(None, None).await.unwrap();
-    assert_eq!(tenant.top.first().map(|t| t.client_id.as_str()), Some(id.as_str()));
+    assert_eq!(
+        tenant.top.first().map(|t| t.client_id.as_str()),
+        Some(id.as_str())
+    );
     let refused = acme
         .credential(&id)
         .usage(Some("2026-02-30"), None)

@@ -4,7 +4,6 @@ use chrono::Duration;
 use clavis_core::credential::{Environment, Reason};
 use clavis_core::lifecycle::{self, GracePeriod, NewCredential};
 use clavis_core::secret::{ClientSecret, SecretHasher, looks_like_secret};
-use clavis_core::store::UsageBatch;
 use clavis_core::testing;
 use clavis_tests::{dynamodb_fixture, scan::table_text};
 

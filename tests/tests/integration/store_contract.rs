@@ -14,7 +14,7 @@ use clavis_core::policy::{PolicyFields, StoredPolicy, TenantPolicy};
 use clavis_core::source::SourceAddress;
 use clavis_core::store::{
     Attempt, AuditScope, CredentialQuery, CredentialState, Cursor, Failures, Page, PageRequest,
-    StateQuery, StoreError, UsageBatch, UsageMonth,
+    StateQuery, StoreError, UsageMonth,
 };
 use clavis_core::time::Timestamp;
 use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange};
@@ -73,7 +73,13 @@ async fn events(fx: &Fixture, credential: &Credential) -> Vec<AuditEvent> {
 }
 
 /// Writes one usage batch of `uses` at `at`, as a recorder's flush does.
-async fn record_uses(fx: &Fixture, credential: &Credential, uses: u64, at: Timestamp, refresh: bool) {
+async fn record_uses(
+    fx: &Fixture,
+    credential: &Credential,
+    uses: u64,
+    at: Timestamp,
+    refresh: bool,
+) {
     let batch = clavis_core::testing::uses(credential, uses, at, refresh);
     fx.store.record_uses(&batch).await.expect("uses recorded");
 }
@@ -84,6 +90,7 @@ async fn listed(fx: &Fixture, limit: usize) -> Page<Credential> {
         .list(&CredentialQuery {
             tenant: &tenant("acme"),
             status: None,
+            unused_since: None,
             page: &PageRequest::first(limit),
         })
         .await
@@ -275,6 +282,7 @@ async fn page_through(
             .list(&CredentialQuery {
                 tenant: &tenant("acme"),
                 status,
+                unused_since: None,
                 page: &page,
             })
             .await
@@ -342,6 +350,7 @@ async fn listing_filters_on_status_computed_now(fx: Fixture) {
                 .list(&CredentialQuery {
                     tenant: &tenant("acme"),
                     status: Some(status),
+                    unused_since: None,
                     page: &PageRequest::first(100),
                 })
                 .await
@@ -435,6 +444,7 @@ async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
         .list(&CredentialQuery {
             tenant: &tenant("acme"),
             status: None,
+            unused_since: None,
             page: &PageRequest::after(10, audit_cursor),
         })
         .await;
@@ -449,6 +459,7 @@ async fn forged_and_foreign_cursors_are_refused(fx: Fixture) {
         .list(&CredentialQuery {
             tenant: &tenant("globex"),
             status: None,
+            unused_since: None,
             page: &PageRequest::after(10, cursor),
         })
         .await
@@ -599,14 +610,7 @@ async fn usage_counts_per_month_and_survives_lifecycle_writes(fx: Fixture) {
     let next_month = now + Duration::days(32);
     record_uses(&fx, &c, 1, next_month, true).await;
     // Counted, but last_used_at left alone when the caller does not ask to refresh it.
-    record_uses(
-        &fx,
-        &c.client_id,
-        1,
-        next_month + Duration::seconds(5),
-        false,
-    )
-    .await;
+    record_uses(&fx, &c, 1, next_month + Duration::seconds(5), false).await;
     let ids = [c.client_id.clone(), other.client_id.clone()];
     let this = fx
         .store
@@ -1153,9 +1157,9 @@ async fn days_add_up_per_credential_and_read_back_per_credential_and_per_tenant(
         .unwrap();
     assert_eq!(month.get(&a.client_id), Some(&(5 + 4)));
 
-    let mut tenant = fx.store.tenant_days(&tenant("acme"), &both).await.unwrap();
-    tenant.sort_by_key(|d| (d.day, d.client_id.to_string()));
-    let seen: Vec<(ClientId, u64)> = tenant
+    let mut of_acme = fx.store.tenant_days(&tenant("acme"), &both).await.unwrap();
+    of_acme.sort_by_key(|d| (d.day, d.client_id.to_string()));
+    let seen: Vec<(ClientId, u64)> = of_acme
         .iter()
         .map(|d| (d.client_id.clone(), d.counts.uses))
         .collect();
@@ -1166,7 +1170,14 @@ async fn days_add_up_per_credential_and_read_back_per_credential_and_per_tenant(
     assert_eq!(seen, expected, "globex's day is not acme's");
     assert!(
         fx.store
-            .tenant_days(&tenant("acme"), &day_range(first - Duration::days(3), first - Duration::days(1), fx.now()))
+            .tenant_days(
+                &tenant("acme"),
+                &day_range(
+                    first - Duration::days(3),
+                    first - Duration::days(1),
+                    fx.now()
+                )
+            )
             .await
             .unwrap()
             .is_empty()
@@ -1188,8 +1199,9 @@ async fn listing_finds_the_credentials_nobody_used_lately(fx: Fixture) {
     let used_lately = insert(&fx, "acme").await;
     fx.advance(Duration::days(20));
     record_uses(&fx, &used_lately, 1, fx.now(), true).await;
+    fx.advance(Duration::days(10));
     let fresh = insert(&fx, "acme").await;
-    fx.advance(Duration::days(15));
+    fx.advance(Duration::days(5));
     let page = PageRequest::first(10);
     let unused = |days: i64| {
         let (fx, page) = (&fx, &page);
@@ -1213,14 +1225,18 @@ async fn listing_finds_the_credentials_nobody_used_lately(fx: Fixture) {
             ids
         }
     };
-    let mut expected = vec![never.client_id.to_string(), used_long_ago.client_id.to_string()];
-    expected.sort();
-    assert_eq!(unused(30).await, expected);
-    let mut all_but_lately = vec![
+    let mut expected = vec![
         never.client_id.to_string(),
         used_long_ago.client_id.to_string(),
-        fresh.client_id.to_string(),
     ];
-    all_but_lately.sort();
-    assert_eq!(unused(10).await, all_but_lately, "{}", used_lately.client_id);
+    expected.sort();
+    assert_eq!(unused(30).await, expected);
+    // Used 15 days ago: unused for 10; made 5 days ago: not yet.
+    let mut all_but_fresh = vec![
+        never.client_id.to_string(),
+        used_long_ago.client_id.to_string(),
+        used_lately.client_id.to_string(),
+    ];
+    all_but_fresh.sort();
+    assert_eq!(unused(10).await, all_but_fresh, "{}", fresh.client_id);
 }

@@ -18,7 +18,10 @@ async fn platform() -> (TestApi, Stub) {
     let api = TestApi::dynamodb_with(
         Env::default()
             .with("CLAVIS_UPSTREAM", upstream.url())
-            .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"], "GET /orders": ["orders:read"]}"#)
+            .with(
+                "ROUTE_SCOPES",
+                r#"{"GET /products": ["products:read"], "GET /orders": ["orders:read"]}"#,
+            )
             .with("ACCEPTED_ENVIRONMENTS", "live")
             .with("TOKEN_FAILURE_LIMIT", "2")
             .with("USAGE_FLUSH_SECONDS", "300"),
@@ -37,7 +40,11 @@ async fn usage(api: &TestApi, tenant: &str, path: &str) -> Reply {
 }
 
 fn today(api: &TestApi) -> String {
-    api.fixture.now().date_naive().format("%Y-%m-%d").to_string()
+    api.fixture
+        .now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn day_of<'a>(report: &'a Value, date: &str) -> &'a Value {
@@ -72,14 +79,20 @@ async fn each_use_and_each_refusal_is_counted_on_its_day_under_its_reason() {
             .expect(401);
     }
     assert_eq!(
-        api.token_request_from(address(9), &who, &wrong).await.status,
+        api.token_request_from(address(9), &who, &wrong)
+            .await
+            .status,
         429
     );
     // A token revoked (RFC 7009), then refused.
     let revoked = api.access_token(&who).await;
-    api.form("/oauth/revoke", Some((&who.id, &who.secret)), &[("token", &revoked)])
-        .await
-        .expect(200);
+    api.form(
+        "/oauth/revoke",
+        Some((&who.id, &who.secret)),
+        &[("token", &revoked)],
+    )
+    .await
+    .expect(200);
     api.platform_get("/products", &format!("Bearer {revoked}"))
         .await
         .expect(403);
@@ -96,16 +109,27 @@ async fn each_use_and_each_refusal_is_counted_on_its_day_under_its_reason() {
         .expect(403);
     // Suspended, its right secret refused.
     let path = format!("/credentials/{}", who.id);
-    api.post(&format!("/v1/tenants/acme{path}/suspend"), &admin, json!({}))
-        .await
-        .expect(200);
+    api.post(
+        &format!("/v1/tenants/acme{path}/suspend"),
+        &admin,
+        json!({}),
+    )
+    .await
+    .expect(200);
     api.token_request(&who).await.expect(401);
     api.flush_usage().await;
 
-    let report = usage(&api, "acme", &format!("{path}/usage")).await.expect(200).json();
+    let report = usage(&api, "acme", &format!("{path}/usage"))
+        .await
+        .expect(200)
+        .json();
     let days = report["days"].as_array().unwrap();
     assert_eq!(days.len(), 30, "every day of the default range");
-    assert!(days.windows(2).all(|w| w[0]["date"].as_str() < w[1]["date"].as_str()), "oldest first");
+    assert!(
+        days.windows(2)
+            .all(|w| w[0]["date"].as_str() < w[1]["date"].as_str()),
+        "oldest first"
+    );
     let day = day_of(&report, &today(&api));
     assert_eq!(day["uses"], 3 + 4 + 1, "{report}");
     assert_eq!(
@@ -121,7 +145,11 @@ async fn each_use_and_each_refusal_is_counted_on_its_day_under_its_reason() {
     );
     assert_eq!(report["total_uses"], 8);
     assert_eq!(report["total_refused"], 6);
-    assert!(days.iter().filter(|d| d["date"] != today(&api)).all(|d| d["uses"] == 0 && d["refused"] == json!({})));
+    assert!(
+        days.iter()
+            .filter(|d| d["date"] != today(&api))
+            .all(|d| d["uses"] == 0 && d["refused"] == json!({}))
+    );
     let test_day = usage(&api, "acme", &format!("/credentials/{}/usage", test_key.id))
         .await
         .expect(200)
@@ -132,7 +160,11 @@ async fn each_use_and_each_refusal_is_counted_on_its_day_under_its_reason() {
     );
 
     // Where it was last used from: the API request's address, not a refused one's.
-    let shown = api.get(&format!("/v1/tenants/acme{path}"), &admin).await.expect(200).json();
+    let shown = api
+        .get(&format!("/v1/tenants/acme{path}"), &admin)
+        .await
+        .expect(200)
+        .json();
     assert!(shown["last_used_from"].is_string(), "{shown}");
     assert_ne!(shown["last_used_from"], "127.0.0.9");
 }
@@ -179,10 +211,18 @@ async fn a_policy_block_and_a_used_up_quota_are_refusals_of_their_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenants_days_sum_its_credentials_and_name_the_most_used() {
     let (api, _upstream) = platform().await;
-    let busy = api.integration_named("acme", "Busy", &["products:read"]).await;
-    let quiet = api.integration_named("acme", "Quiet", &["products:read"]).await;
-    let idle = api.integration_named("acme", "Idle", &["products:read"]).await;
-    let other = api.integration_named("globex", "Elsewhere", &["products:read"]).await;
+    let busy = api
+        .integration_named("acme", "Busy", &["products:read"])
+        .await;
+    let quiet = api
+        .integration_named("acme", "Quiet", &["products:read"])
+        .await;
+    let idle = api
+        .integration_named("acme", "Idle", &["products:read"])
+        .await;
+    let other = api
+        .integration_named("globex", "Elsewhere", &["products:read"])
+        .await;
     for _ in 0..5 {
         api.access_token(&busy).await;
     }
@@ -199,10 +239,14 @@ async fn a_tenants_days_sum_its_credentials_and_name_the_most_used() {
         .date_naive()
         .format("%Y-%m-%d")
         .to_string();
-    let report = usage(&api, "acme", &format!("/usage?from={yesterday}&to={}", today(&api)))
-        .await
-        .expect(200)
-        .json();
+    let report = usage(
+        &api,
+        "acme",
+        &format!("/usage?from={yesterday}&to={}", today(&api)),
+    )
+    .await
+    .expect(200)
+    .json();
     assert_eq!(report["tenant"], "acme");
     assert_eq!(report["days"].as_array().unwrap().len(), 2);
     assert_eq!(day_of(&report, &yesterday)["uses"], 6);
@@ -225,13 +269,24 @@ async fn ranges_are_checked_and_every_day_is_present() {
     let who = api.integration("acme", &["products:read"]).await;
     let base = format!("/credentials/{}/usage", who.id);
     let today = api.fixture.now().date_naive();
-    let day = |offset: i64| (today + Duration::days(offset)).format("%Y-%m-%d").to_string();
-    let report = usage(&api, "acme", &format!("{base}?from={}&to={}", day(-399), day(0)))
-        .await
-        .expect(200)
-        .json();
+    let day = |offset: i64| {
+        (today + Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let report = usage(
+        &api,
+        "acme",
+        &format!("{base}?from={}&to={}", day(-399), day(0)),
+    )
+    .await
+    .expect(200)
+    .json();
     assert_eq!(report["days"].as_array().unwrap().len(), 400);
-    assert_eq!((report["from"].as_str(), report["to"].as_str()), (Some(day(-399).as_str()), Some(day(0).as_str())));
+    assert_eq!(
+        (report["from"].as_str(), report["to"].as_str()),
+        (Some(day(-399).as_str()), Some(day(0).as_str()))
+    );
     for (query, field) in [
         (format!("?from={}", day(-400)), "from"),
         (format!("?to={}", day(1)), "to"),
@@ -257,9 +312,12 @@ async fn usage_is_each_tenants_own() {
     api.get(&path, &api.admin("globex"))
         .await
         .expect_problem(403, "forbidden");
-    api.get(&format!("/v1/tenants/globex/credentials/{}/usage", who.id), &api.admin("globex"))
-        .await
-        .expect_problem(404, "credential_not_found");
+    api.get(
+        &format!("/v1/tenants/globex/credentials/{}/usage", who.id),
+        &api.admin("globex"),
+    )
+    .await
+    .expect_problem(404, "credential_not_found");
     api.get("/v1/tenants/acme/usage", &api.token("viewer", "acme", &[]))
         .await
         .expect_problem(403, "forbidden");
@@ -270,14 +328,23 @@ async fn usage_is_each_tenants_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_nobody_used_lately_are_listed_as_unused() {
     let (api, _upstream) = platform().await;
-    let old_unused = api.integration_named("acme", "Old, never used", &["products:read"]).await;
-    let old_used = api.integration_named("acme", "Old, used", &["products:read"]).await;
+    let old_unused = api
+        .integration_named("acme", "Old, never used", &["products:read"])
+        .await;
+    let old_used = api
+        .integration_named("acme", "Old, used", &["products:read"])
+        .await;
     api.fixture.advance(Duration::days(40));
-    let fresh = api.integration_named("acme", "Fresh", &["products:read"]).await;
+    let fresh = api
+        .integration_named("acme", "Fresh", &["products:read"])
+        .await;
     api.access_token(&old_used).await;
     api.flush_usage().await;
     let listed = api
-        .get("/v1/tenants/acme/credentials?unused_for_days=30", &api.admin("acme"))
+        .get(
+            "/v1/tenants/acme/credentials?unused_for_days=30",
+            &api.admin("acme"),
+        )
         .await
         .expect(200)
         .json();
@@ -287,7 +354,13 @@ async fn credentials_nobody_used_lately_are_listed_as_unused() {
         .iter()
         .filter_map(|c| c["client_id"].as_str())
         .collect();
-    assert_eq!(ids, [old_unused.id.as_str()], "not {} nor {}", old_used.id, fresh.id);
+    assert_eq!(
+        ids,
+        [old_unused.id.as_str()],
+        "not {} nor {}",
+        old_used.id,
+        fresh.id
+    );
     for bad in ["0", "401", "soon"] {
         api.get(
             &format!("/v1/tenants/acme/credentials?unused_for_days={bad}"),

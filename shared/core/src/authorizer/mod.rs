@@ -192,7 +192,9 @@ impl RequestVerifier {
                     .authenticate(&client_id, &secret, source)
                     .await
                     .map_err(basic_refusal)?;
-                let decided = self.admit_basic(&credential, required, accept, month).await?;
+                let decided = self
+                    .admit_basic(&credential, required, accept, month)
+                    .await?;
                 (decided, Some(credential))
             }
         };

@@ -4,11 +4,11 @@
 use crate::authorization::{Authorization, MalformedAuthorization};
 use crate::credential::{Credential, Environment, Scope, Status};
 use crate::policy::StoredPolicy;
-use crate::usage::days::RefusalReason;
 use crate::store::{CredentialState, StoreError};
 use crate::time::Timestamp;
 use crate::token::{AccessTokenClaims, Tokens};
 use crate::token_service::still_granted;
+use crate::usage::days::RefusalReason;
 
 /// Why a request is refused: the first check that failed. The code is logged, never shown to
 /// the caller (API Gateway answers every refusal with the same 403).

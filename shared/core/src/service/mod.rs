@@ -375,8 +375,8 @@ impl CredentialService {
         unused_for_days: Option<u16>,
         page: &PageRequest,
     ) -> Result<Page<Snapshot>, ServiceError> {
-        let unused_since = unused_for_days
-            .map(|days| self.clock.now() - chrono::Duration::days(i64::from(days)));
+        let unused_since =
+            unused_for_days.map(|days| self.clock.now() - chrono::Duration::days(i64::from(days)));
         let query = CredentialQuery {
             tenant,
             status,

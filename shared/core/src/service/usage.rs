@@ -67,8 +67,10 @@ impl CredentialService {
             by_day.entry(day.day).or_default().add(&day.counts);
             *by_credential.entry(day.client_id.clone()).or_default() += day.counts.uses;
         }
-        let mut ranked: Vec<(ClientId, u64)> =
-            by_credential.into_iter().filter(|(_, uses)| *uses > 0).collect();
+        let mut ranked: Vec<(ClientId, u64)> = by_credential
+            .into_iter()
+            .filter(|(_, uses)| *uses > 0)
+            .collect();
         // Most uses first; equal counts in client ID order, so that the answer is stable.
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
         ranked.truncate(TOP_CREDENTIALS);

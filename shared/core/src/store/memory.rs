@@ -8,11 +8,11 @@ use async_trait::async_trait;
 
 use super::keys::{Listing, audit_key, credential_listing_key, page_from, sweep_sort_key};
 use super::{
-    Attempt, AuditLog, AuditScope, ClientRead, CountedDay, CredentialListing, CredentialQuery, DailyUsageReader,
-    CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor, DueCursor,
-    DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader, Page, PageRequest,
-    PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery, StoreError,
-    SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
+    Attempt, AuditLog, AuditScope, ClientRead, CountedDay, CredentialListing, CredentialQuery,
+    CredentialReader, CredentialState, CredentialStateReader, CredentialWriter, Cursor,
+    DailyUsageReader, DueCursor, DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader,
+    Page, PageRequest, PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery,
+    StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
     USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use crate::audit::AuditEvent;

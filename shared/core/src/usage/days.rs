@@ -135,7 +135,10 @@ impl UsageRange {
                 .unwrap_or(NaiveDate::MIN)
         });
         if from > to {
-            return Err(invalid("from", format!("from must not be after to ({to}).")));
+            return Err(invalid(
+                "from",
+                format!("from must not be after to ({to})."),
+            ));
         }
         let oldest = today
             .checked_sub_days(Days::new(USAGE_DAYS_KEPT - 1))
@@ -143,9 +146,7 @@ impl UsageRange {
         if from < oldest {
             return Err(invalid(
                 "from",
-                format!(
-                    "from must be {oldest} or later: usage is kept {USAGE_DAYS_KEPT} days."
-                ),
+                format!("from must be {oldest} or later: usage is kept {USAGE_DAYS_KEPT} days."),
             ));
         }
         Ok(Self { from, to })
@@ -195,7 +196,10 @@ mod tests {
     #[test]
     fn the_default_range_is_today_and_the_29_days_before() {
         let range = UsageRange::new(None, None, day("2026-12-06")).unwrap();
-        assert_eq!((range.from(), range.to()), (day("2026-11-07"), day("2026-12-06")));
+        assert_eq!(
+            (range.from(), range.to()),
+            (day("2026-11-07"), day("2026-12-06"))
+        );
         assert_eq!(range.days().count(), 30);
         let ending = UsageRange::new(None, Some(day("2026-03-01")), day("2026-12-06")).unwrap();
         assert_eq!(ending.from(), day("2026-01-31"));
@@ -221,8 +225,12 @@ mod tests {
 
     #[test]
     fn every_day_is_present_and_totals_add_up() {
-        let range = UsageRange::new(Some(day("2026-12-01")), Some(day("2026-12-03")), day("2026-12-06"))
-            .unwrap();
+        let range = UsageRange::new(
+            Some(day("2026-12-01")),
+            Some(day("2026-12-03")),
+            day("2026-12-06"),
+        )
+        .unwrap();
         let mut second = DayCounts {
             uses: 5,
             ..DayCounts::default()

@@ -185,23 +185,21 @@ impl UsageRecorder {
         let _one_at_a_time = self.flushing.lock().await;
         let now = Instant::now();
         let mut due: Vec<Unconfirmed> = std::mem::take(&mut *locked(&self.unconfirmed));
-        due.extend(
-            locked(&self.counting)
-                .drain()
-                .map(|((client_id, day), c)| Unconfirmed {
-                    batch: UsageBatch::new(
-                        client_id,
-                        c.tenant,
-                        day,
-                        c.counts,
-                        c.latest,
-                        c.latest_source
-                            .filter(|_| c.refresh_last_used)
-                            .map(|from| LastUse { at: c.latest, from }),
-                    ),
-                    first_tried: now,
-                }),
-        );
+        due.extend(locked(&self.counting).drain().map(|((client_id, day), c)| {
+            Unconfirmed {
+                batch: UsageBatch::new(
+                    client_id,
+                    c.tenant,
+                    day,
+                    c.counts,
+                    c.latest,
+                    c.latest_source
+                        .filter(|_| c.refresh_last_used)
+                        .map(|from| LastUse { at: c.latest, from }),
+                ),
+                first_tried: now,
+            }
+        }));
         if let Some(newest) = due.iter().map(|u| u.batch.latest).max() {
             // Forget refreshes older than the resolution: they decide nothing any more.
             locked(&self.refreshed).retain(|_, at| newest - *at < LAST_USED_RESOLUTION);
@@ -297,6 +295,10 @@ mod tests {
     use crate::store::{Retention, SharedStore, StoreError};
     use crate::time::{Clock, ManualClock, SystemClock};
 
+    fn here() -> SourceAddress {
+        SourceAddress::parse("192.0.2.1").unwrap()
+    }
+
     async fn setup() -> (Arc<ManualClock>, SharedStore, Credential) {
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let store: SharedStore = Arc::new(MemoryStore::new(clock.clone(), Retention::default()));
@@ -310,7 +312,7 @@ mod tests {
         let (clock, store, c) = setup().await;
         let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
         for _ in 0..250 {
-            recorder.record(&c, clock.now());
+            recorder.record(&c, clock.now(), &here());
         }
         let month = UsageMonth::of(clock.now());
         let ids = [c.client_id.clone()];
@@ -338,18 +340,18 @@ mod tests {
         let (clock, store, c) = setup().await;
         let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
         let first = clock.now();
-        recorder.record(&c, first);
+        recorder.record(&c, first, &here());
         recorder.flush().await;
         // The instance refreshed it a moment ago, even if the credential it read is older.
         clock.advance(Duration::seconds(30));
-        recorder.record(&c, clock.now());
+        recorder.record(&c, clock.now(), &here());
         recorder.flush().await;
         assert_eq!(
             store.get(&c.client_id).await.unwrap().unwrap().last_used_at,
             Some(first)
         );
         clock.advance(Duration::seconds(30));
-        recorder.record(&c, clock.now());
+        recorder.record(&c, clock.now(), &here());
         recorder.flush().await;
         assert_eq!(
             store.get(&c.client_id).await.unwrap().unwrap().last_used_at,
@@ -366,7 +368,7 @@ mod tests {
     #[async_trait::async_trait]
     impl UsageWriter for Refusing {
         async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
-            locked(&self.sent).push((batch.write_id.clone(), batch.uses));
+            locked(&self.sent).push((batch.write_id.clone(), batch.counts.uses));
             Err(StoreError::OutcomeUnknown("the answer was lost".into()))
         }
     }
@@ -377,12 +379,12 @@ mod tests {
         let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
         let c = crate::testing::created(&["products:read"], None, SystemClock.now()).credential;
         for _ in 0..3 {
-            recorder.record(&c, SystemClock.now());
+            recorder.record(&c, SystemClock.now(), &here());
         }
         let report = recorder.flush().await;
         assert_eq!((report.written, report.failed, report.lost), (0, 1, 0));
         // Later uses travel in a batch of their own; the failed one is sent again unchanged.
-        recorder.record(&c, SystemClock.now());
+        recorder.record(&c, SystemClock.now(), &here());
         tokio::time::advance(RETRY_FOR - StdDuration::from_secs(1)).await;
         let report = recorder.flush().await;
         assert_eq!((report.failed, report.lost), (2, 0));
@@ -396,5 +398,51 @@ mod tests {
         tokio::time::advance(StdDuration::from_secs(2)).await;
         let report = recorder.flush().await;
         assert_eq!((report.failed, report.lost), (1, 3));
+    }
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Retention, SharedStore};
+    use crate::time::{Clock, ManualClock, SystemClock};
+    use crate::usage::days::UsageRange;
+
+    #[tokio::test]
+    async fn refusals_and_uses_are_flushed_as_one_batch_per_credential_and_day() {
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let store: SharedStore = Arc::new(MemoryStore::new(clock.clone(), Retention::default()));
+        let created = crate::testing::created(&["products:read"], None, clock.now());
+        store.insert(&created).await.unwrap();
+        let c = created.credential;
+        let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
+        let from = SourceAddress::parse("192.0.2.7").unwrap();
+        recorder.refuse(&c, RefusalReason::InvalidClient, clock.now());
+        recorder.record(&c, clock.now(), &from);
+        recorder.record(&c, clock.now(), &from);
+        recorder.refuse(&c, RefusalReason::InvalidClient, clock.now());
+        recorder.refuse(&c, RefusalReason::QuotaExceeded, clock.now());
+        let report = recorder.flush().await;
+        assert_eq!(
+            (report.written, report.uses),
+            (1, 2),
+            "one batch for the day"
+        );
+        let today = clock.now().date_naive();
+        let range = UsageRange::new(None, None, today).unwrap();
+        let days = store.credential_days(&c.client_id, &range).await.unwrap();
+        let counted = &days[&today];
+        assert_eq!(counted.uses, 2);
+        assert_eq!(counted.refused[&RefusalReason::InvalidClient], 2);
+        assert_eq!(counted.refused[&RefusalReason::QuotaExceeded], 1);
+        let stored = store.get(&c.client_id).await.unwrap().unwrap();
+        assert_eq!(stored.last_used_from, Some(from));
+        // A refusal alone is no use: nothing is unflushed toward a quota.
+        recorder.refuse(&c, RefusalReason::Throttled, clock.now());
+        assert_eq!(
+            recorder.unflushed(&c.client_id, UsageMonth::of(clock.now())),
+            0
+        );
     }
 }
