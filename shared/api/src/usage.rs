@@ -9,7 +9,7 @@ use super::http::query_parameter;
 use super::response::{Problem, json_response};
 use super::views::{CredentialUsageView, TenantUsageView};
 use crate::state::App;
-use clavis_core::usage::days::UsageRange;
+use clavis_core::usage_days::UsageRange;
 
 /// `from` and `to` as asked, with their defaults (the last 30 days, today included).
 fn range(app: &App, request: &Request) -> Result<UsageRange, Problem> {

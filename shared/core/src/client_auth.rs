@@ -35,7 +35,7 @@ use crate::source::SourceAddress;
 use crate::store::{Attempt, ClientPorts, ClientRead, Failures, StoreError};
 use crate::time::{Clock, Timestamp};
 use crate::usage::UsageRecorder;
-use crate::usage::days::RefusalReason;
+use crate::usage_days::RefusalReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFailure {

@@ -29,6 +29,7 @@ pub mod time;
 pub mod token;
 pub mod token_service;
 pub mod usage;
+pub mod usage_days;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -84,7 +84,7 @@ pub fn uses(
     at: Timestamp,
     refresh: bool,
 ) -> crate::store::UsageBatch {
-    let counts = crate::usage::days::DayCounts {
+    let counts = crate::usage_days::DayCounts {
         uses,
         ..Default::default()
     };

@@ -12,7 +12,7 @@ use crate::store::{StateQuery, StoreError, TokenPorts};
 use crate::time::{Clock, Timestamp};
 use crate::token::{AccessTokenClaims, IssuedToken, Tokens};
 use crate::usage::UsageRecorder;
-use crate::usage::days::RefusalReason;
+use crate::usage_days::RefusalReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

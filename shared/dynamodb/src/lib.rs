@@ -47,7 +47,7 @@ use clavis_core::store::{
     UsageBatch, UsageMonth, UsageReader, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
-use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange, day_expires_at};
+use clavis_core::usage_days::{DayCounts, RefusalReason, UsageRange, day_expires_at};
 use schema::{GSI1, GSI2, TABLE};
 
 mod errors;

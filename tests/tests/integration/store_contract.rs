@@ -17,7 +17,7 @@ use clavis_core::store::{
     StateQuery, StoreError, UsageMonth,
 };
 use clavis_core::time::Timestamp;
-use clavis_core::usage::days::{DayCounts, RefusalReason, UsageRange};
+use clavis_core::usage_days::{DayCounts, RefusalReason, UsageRange};
 use clavis_tests::{Fixture, fake_hash, new_credential, tenant};
 
 clavis_tests::against_both_stores!(

@@ -8,7 +8,7 @@ use crate::store::{CredentialState, StoreError};
 use crate::time::Timestamp;
 use crate::token::{AccessTokenClaims, Tokens};
 use crate::token_service::still_granted;
-use crate::usage::days::RefusalReason;
+use crate::usage_days::RefusalReason;
 
 /// Why a request is refused: the first check that failed. The code is logged, never shown to
 /// the caller (API Gateway answers every refusal with the same 403).

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 
 use super::{CredentialService, ServiceError};
 use crate::ids::{ClientId, TenantId};
-use crate::usage::days::{DayCounts, UsageRange, every_day, totals};
+use crate::usage_days::{DayCounts, UsageRange, every_day, totals};
 
 /// Every day of a range with its counts, oldest first, and their sums.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use crate::lifecycle::Transition;
 use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::{Clock, Timestamp};
-use crate::usage::days::{DayCounts, UsageRange, day_expires_at};
+use crate::usage_days::{DayCounts, UsageRange, day_expires_at};
 use chrono::NaiveDate;
 
 pub struct MemoryStore {

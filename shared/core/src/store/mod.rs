@@ -16,7 +16,7 @@ use crate::lifecycle::{PolicyChange, Transition};
 use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::Timestamp;
-use crate::usage::days::{DayCounts, UsageRange};
+use crate::usage_days::{DayCounts, UsageRange};
 
 pub mod keys;
 pub mod memory;

@@ -5,8 +5,6 @@
 //! caps one item near 1,000 writes a second) and no request waits for a usage write. What an
 //! instance has not flushed when it dies is lost: at most one flush interval of uses.
 
-pub mod days;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration as StdDuration;
@@ -23,7 +21,7 @@ use crate::ids::{ClientId, TenantId};
 use crate::source::SourceAddress;
 use crate::store::{LastUse, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageWriter};
 use crate::time::Timestamp;
-use days::{DayCounts, RefusalReason};
+use crate::usage_days::{DayCounts, RefusalReason};
 
 /// `last_used_at` is refreshed at most this often per credential: it is shown, not billed.
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
@@ -407,7 +405,7 @@ mod day_tests {
     use crate::store::memory::MemoryStore;
     use crate::store::{Retention, SharedStore};
     use crate::time::{Clock, ManualClock, SystemClock};
-    use crate::usage::days::UsageRange;
+    use crate::usage_days::UsageRange;
 
     #[tokio::test]
     async fn refusals_and_uses_are_flushed_as_one_batch_per_credential_and_day() {
