@@ -113,23 +113,27 @@ export const consoleStyles = css`
   .legend .key.uses { background: var(--accent); }
   .legend .key.refused { background: #d1242f; margin-left: 0.75rem; }
   .usage-actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
-  .table-wrap { max-height: 45dvh; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
+  .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
   .table-wrap[hidden] { display: none; }
   .usage table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
   .usage caption { text-align: left; font-size: 0.85rem; color: #57606a; padding: 0.4rem 0.5rem; }
-  .usage th, .usage td { text-align: left; padding: 0.25rem 0.5rem; border-top: 1px solid #eaeef2; vertical-align: top; }
+  .usage th, .usage td { text-align: left; padding: 0.25rem 0.5rem; border-top: 1px solid #eaeef2; vertical-align: top; overflow-wrap: normal; }
+  .usage thead th { white-space: nowrap; }
   .usage th[scope="row"] { font-weight: 500; white-space: nowrap; }
   .usage td:nth-child(2), .usage td:nth-child(3) { text-align: right; font-variant-numeric: tabular-nums; }
   .usage tfoot th, .usage tfoot td { font-weight: 600; border-top: 2px solid var(--line); }
   .reasons { list-style: none; margin: 0; padding: 0; }
   .usage-dialog h3 { margin-top: 0.5rem; }
-  .top { list-style: none; margin: 0; padding: 0; display: grid; }
-  .top li { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 1rem; padding: 0.3rem 0; border-top: 1px solid #eaeef2; }
-  .top-name { font-weight: 500; overflow-wrap: anywhere; }
-  .top-uses { font-variant-numeric: tabular-nums; color: #57606a; }
+  .top-list { list-style: none; margin: 0; padding: 0; display: grid; }
+  .top-list li { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 1rem; padding: 0.3rem 0; border-top: 1px solid #eaeef2; }
+  .top-name { flex: 1 1 12rem; font-weight: 500; overflow-wrap: anywhere; }
+  .top-uses { margin-left: auto; white-space: nowrap; font-variant-numeric: tabular-nums; color: #57606a; }
   @media (max-width: 480px) {
     .facts { grid-template-columns: 1fr 1fr; }
     .card { padding: 0.75rem; }
     .actions button { flex: 1 1 auto; }
+    dialog.wide { padding: 1rem; }
+    .usage table { font-size: 0.85rem; }
+    .usage th, .usage td { padding: 0.25rem 0.35rem; }
   }
 `;

@@ -1,7 +1,7 @@
 // Days of use as a chart, a table and a CSV, for one credential or the whole tenant: an SVG bar
 // per day (uses, refusals stacked on top) whose accessible name states the totals; "Show as table"
-// gives the same numbers, with the refusal reasons, as an HTML table; "Download CSV" saves
-// `date,uses,refused`, one row per day.
+// gives the same numbers, with the refusal reasons in words (the API's code on hover), as an HTML
+// table; "Download CSV" saves `date,uses,refused`, one row per day.
 //
 // Drawn by hand: stacked bars on a fixed scale are some forty lines of SVG, while a chart library
 // would add tens of kilobytes to the embedded module and its own styling and accessibility to
@@ -105,5 +105,5 @@ function reasons(day: UsageDay): TemplateResult | typeof nothing {
   const list = refusalReasons(day);
   if (list.length === 0) return nothing;
   return html`<ul class="reasons">${list.map(([reason, n]) =>
-    html`<li>${REFUSAL_WORDS[reason] ?? reason} <code>${reason}</code>: ${n.toLocaleString("en-US")}</li>`)}</ul>`;
+    html`<li title=${reason}>${REFUSAL_WORDS[reason] ?? reason}: ${n.toLocaleString("en-US")}</li>`)}</ul>`;
 }

@@ -111,7 +111,7 @@ export function renderTenantUsageDialog(ctx: ConsoleContext, dialog: TenantUsage
           <h3 id="top-title">Most used credentials</h3>
           ${usage.top.length === 0
             ? html`<p>No credential was used in this period.</p>`
-            : html`<ol class="top" aria-labelledby="top-title">
+            : html`<ol class="top-list" aria-labelledby="top-title">
                 ${usage.top.map((t) => html`<li><span class="top-name">${t.name}</span> <span class="top-uses">${t.uses.toLocaleString("en-US")} ${t.uses === 1 ? "use" : "uses"}</span></li>`)}
               </ol>`}`}
       ${dialogErrorLine(ctx)}
