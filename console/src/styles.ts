@@ -17,7 +17,7 @@ export const consoleStyles = css`
   .top { display: flex; flex-wrap: wrap; gap: 0.75rem; justify-content: space-between; align-items: flex-start; }
   .lead { margin: 0; color: #57606a; }
   .top-actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
-  .toolbar { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: end; margin: 1rem 0 0.5rem; }
+  .toolbar { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; margin: 1rem 0 0.5rem; }
   .toolbar label { display: flex; gap: 0.5rem; align-items: center; }
   button {
     font: inherit; min-height: 2.5rem; padding: 0.4rem 0.85rem; border-radius: 6px;
