@@ -120,7 +120,8 @@ export const consoleStyles = css`
   .usage th, .usage td { text-align: left; padding: 0.25rem 0.5rem; border-top: 1px solid #eaeef2; vertical-align: top; overflow-wrap: normal; }
   .usage thead th { white-space: nowrap; }
   .usage th[scope="row"] { font-weight: 500; white-space: nowrap; }
-  .usage td:nth-child(2), .usage td:nth-child(3) { text-align: right; font-variant-numeric: tabular-nums; }
+  .usage td:nth-child(2), .usage td:nth-child(3), .usage thead th:nth-child(2), .usage thead th:nth-child(3) { text-align: right; font-variant-numeric: tabular-nums; }
+  .usage thead th:nth-child(4) { width: 50%; }
   .usage tfoot th, .usage tfoot td { font-weight: 600; border-top: 2px solid var(--line); }
   .reasons { list-style: none; margin: 0; padding: 0; }
   .usage-dialog h3 { margin-top: 0.5rem; }

@@ -666,9 +666,9 @@ if (binary === "") {
       const top = panel.getByRole("list", { name: "Most used credentials" }).getByRole("listitem");
       assert.deepEqual(await top.allTextContents().then((texts) => texts.map((t) => t.replace(/\s+/g, " ").trim())), tenant.top.map((t) => `${t.name} ${t.uses} ${t.uses === 1 ? "use" : "uses"}`));
       await top.filter({ hasText: "Usage check" }).getByText("3 uses").waitFor();
+      await page.screenshot({ path: join(shots, "tenant-usage-desktop.png") });
       await panel.getByRole("button", { name: "Show as table" }).click();
       assert.equal(await panel.getByRole("table").locator("tbody tr").count(), 30);
-      await page.screenshot({ path: join(shots, "tenant-usage-desktop.png") });
       await page.keyboard.press("Escape");
       await dialogClosed();
       assert.equal(await focused(page), "button:Usage");
