@@ -58,6 +58,11 @@ async function openTenantUsage(ctx: ConsoleContext, event: Event): Promise<void>
   }
 }
 
+/** A top credential's name; the API gives null for one deleted since (its uses still count). */
+function topName(top: { client_id: string; name: string | null }): TemplateResult {
+  return top.name === null ? html`<em>Deleted credential</em> <code>${top.client_id}</code>` : html`${top.name}`;
+}
+
 function loading(ctx: ConsoleContext): TemplateResult | typeof nothing {
   return ctx.dialogError === "" ? html`<p aria-busy="true">Loading usage…</p>` : nothing;
 }
@@ -112,7 +117,7 @@ export function renderTenantUsageDialog(ctx: ConsoleContext, dialog: TenantUsage
           ${usage.top.length === 0
             ? html`<p>No credential was used in this period.</p>`
             : html`<ol class="top-list" aria-labelledby="top-title">
-                ${usage.top.map((t) => html`<li><span class="top-name">${t.name}</span> <span class="top-uses">${t.uses.toLocaleString("en-US")} ${t.uses === 1 ? "use" : "uses"}</span></li>`)}
+                ${usage.top.map((t) => html`<li><span class="top-name">${topName(t)}</span> <span class="top-uses">${t.uses.toLocaleString("en-US")} ${t.uses === 1 ? "use" : "uses"}</span></li>`)}
               </ol>`}`}
       ${dialogErrorLine(ctx)}
       ${closeButton(ctx)}

@@ -672,6 +672,19 @@ if (binary === "") {
       await page.keyboard.press("Escape");
       await dialogClosed();
       assert.equal(await focused(page), "button:Usage");
+
+      // A credential deleted since keeps its uses in the tenant's view, without its name.
+      const gone = await demo.create({ name: "Used then deleted", scopes: ["products:read"] });
+      await new TokenSource({ url: gateway.url, clientId: gone.credential.client_id, clientSecret: gone.client_secret, retry: { maxRetries: 0 } }).token();
+      await until(() => demo.usage(), (u) => u.top.some((t) => t.client_id === gone.credential.client_id), "the deleted credential's use");
+      await demo.delete(gone.credential.client_id);
+      const after = await demo.usage();
+      const deleted = after.top.find((t) => t.client_id === gone.credential.client_id);
+      assert.deepEqual(deleted, { client_id: gone.credential.client_id, name: null, uses: 1 }, JSON.stringify(after.top));
+      await page.getByRole("button", { name: "Usage", exact: true }).click();
+      await panel.getByRole("list", { name: "Most used credentials" }).getByRole("listitem").filter({ hasText: gone.credential.client_id }).getByText("Deleted credential").waitFor();
+      await page.keyboard.press("Escape");
+      await dialogClosed();
     });
 
     it("fits usage in a 375px-wide screen: the credential's chart and table, and the tenant's view", async () => {
