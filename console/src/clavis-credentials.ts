@@ -8,8 +8,8 @@
 //
 // This element owns the state (state.ts) and the pages of the list; the parts render and act
 // through a ConsoleContext: the list (credential-list.ts), the dialogs (dialogs.ts: create,
-// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy), and the homes
-// of what comes next (usage-panel.ts, webhooks-section.ts).
+// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy, usage), and the
+// home of what comes next (webhooks-section.ts).
 
 import { LitElement, html, nothing } from "lit";
 import type { PropertyValues, TemplateResult } from "lit";
@@ -24,6 +24,8 @@ import { loadScopeCatalogue } from "./form-fields.js";
 import { renderPolicyButton } from "./policy-panel.js";
 import type { ConsoleContext, Dialog, ExpiryMode, Notice, ScopeInfo } from "./state.js";
 import { consoleStyles } from "./styles.js";
+import { renderTenantUsageButton } from "./usage-panel.js";
+import { USAGE_DAYS } from "./usage-series.js";
 import { renderWebhooksSection } from "./webhooks-section.js";
 
 export { expiryLocked } from "./format.js";
@@ -41,6 +43,7 @@ export class ClavisCredentials extends LitElement {
     loading: { state: true },
     listError: { state: true },
     statusFilter: { state: true },
+    unusedOnly: { state: true },
     notice: { state: true },
     dialog: { state: true },
     dialogError: { state: true },
@@ -61,6 +64,7 @@ export class ClavisCredentials extends LitElement {
   declare loading: boolean;
   declare listError: string;
   declare statusFilter: StatusFilter;
+  declare unusedOnly: boolean;
   declare notice: Notice | null;
   declare dialog: Dialog | null;
   declare dialogError: string;
@@ -87,6 +91,7 @@ export class ClavisCredentials extends LitElement {
     this.loading = false;
     this.listError = "";
     this.statusFilter = "";
+    this.unusedOnly = false;
     this.notice = null;
     this.dialog = null;
     this.dialogError = "";
@@ -195,7 +200,7 @@ export class ClavisCredentials extends LitElement {
     this.loading = true;
     this.listError = "";
     try {
-      const page = await client.list({ limit: this.#limit(), ...(this.statusFilter ? { status: this.statusFilter } : {}) });
+      const page = await client.list({ limit: this.#limit(), ...this.#filters() });
       if (seq !== this.#loadSeq) return;
       this.credentials = page.items;
       this.cursor = page.next_cursor;
@@ -215,7 +220,7 @@ export class ClavisCredentials extends LitElement {
     const seq = this.#loadSeq;
     this.loading = true;
     try {
-      const page = await client.list({ limit: this.#limit(), cursor: this.cursor, ...(this.statusFilter ? { status: this.statusFilter } : {}) });
+      const page = await client.list({ limit: this.#limit(), cursor: this.cursor, ...this.#filters() });
       if (seq !== this.#loadSeq) return;
       const known = new Set(this.credentials.map((c) => c.client_id));
       this.credentials = [...this.credentials, ...page.items.filter((c) => !known.has(c.client_id))];
@@ -225,6 +230,14 @@ export class ClavisCredentials extends LitElement {
     } finally {
       this.loading = false;
     }
+  }
+
+  /** The list's filters as the API takes them: status, and no use in 30 days. */
+  #filters(): { status?: Exclude<StatusFilter, "">; unusedForDays?: number } {
+    return {
+      ...(this.statusFilter ? { status: this.statusFilter } : {}),
+      ...(this.unusedOnly ? { unusedForDays: USAGE_DAYS } : {}),
+    };
   }
 
   #limit(): number {
@@ -316,8 +329,13 @@ export class ClavisCredentials extends LitElement {
       loading: this.loading,
       listError: this.listError,
       statusFilter: this.statusFilter,
+      unusedOnly: this.unusedOnly,
       filter: (status) => {
         this.statusFilter = status;
+        void this.reload();
+      },
+      filterUnused: (only) => {
+        this.unusedOnly = only;
         void this.reload();
       },
       refresh: () => {
@@ -338,6 +356,7 @@ export class ClavisCredentials extends LitElement {
             <p class="lead">Each integration gets a Client ID and a Client Secret to call the API${this.tenant ? html` for <strong>${this.tenant}</strong>` : nothing}.</p>
           </div>
           <div class="top-actions">
+            ${renderTenantUsageButton(this.#ctx)}
             ${renderPolicyButton(this.#ctx)}
             <button id="create" class="primary" type="button" ?disabled=${this.#tenantClient() === undefined} @click=${(e: Event) => this.#open({ kind: "create" }, e)}>Create credential</button>
           </div>

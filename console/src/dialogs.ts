@@ -13,10 +13,11 @@ import { renderPolicyDialog } from "./policy-panel.js";
 import { renderRotateDialog } from "./rotate-dialog.js";
 import { renderSecretDialog } from "./secret-dialog.js";
 import type { ConsoleContext, Dialog } from "./state.js";
+import { renderTenantUsageDialog, renderUsageDialog } from "./usage-panel.js";
 
 export function renderDialog(ctx: ConsoleContext, dialog: Dialog, onClose: () => void, onCancel: (event: Event) => void): TemplateResult {
   return html`
-    <dialog aria-labelledby="dialog-title" @close=${onClose} @cancel=${onCancel}>
+    <dialog aria-labelledby="dialog-title" class=${dialog.kind === "usage" || dialog.kind === "tenant-usage" ? "wide" : ""} @close=${onClose} @cancel=${onCancel}>
       ${dialogBody(ctx, dialog)}
     </dialog>
   `;
@@ -42,5 +43,9 @@ function dialogBody(ctx: ConsoleContext, dialog: Dialog): TemplateResult {
       return renderAuditDialog(ctx, dialog);
     case "policy":
       return renderPolicyDialog(ctx, dialog);
+    case "usage":
+      return renderUsageDialog(ctx, dialog);
+    case "tenant-usage":
+      return renderTenantUsageDialog(ctx, dialog);
   }
 }

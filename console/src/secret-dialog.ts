@@ -6,6 +6,7 @@
 import { html } from "lit";
 import type { TemplateResult } from "lit";
 
+import { download } from "./download.js";
 import { envFile, fileBase, jsonFile } from "./files.js";
 import type { ConsoleContext, SecretDialog } from "./state.js";
 
@@ -24,8 +25,8 @@ export function renderSecretDialog(ctx: ConsoleContext, dialog: SecretDialog): T
       <textarea id="secret" readonly rows="3" spellcheck="false" autocomplete="off" autofocus .value=${issued.client_secret} @focus=${(e: Event) => (e.target as HTMLTextAreaElement).select()}></textarea>
       <div class="secret-actions">
         <button type="button" @click=${() => copy(ctx, issued.client_secret)}>Copy</button>
-        <button type="button" @click=${() => download(ctx, `${base}.env`, envFile(file), "text/plain")}>Download .env</button>
-        <button type="button" @click=${() => download(ctx, `${base}.json`, jsonFile(file), "application/json")}>Download JSON</button>
+        <button type="button" @click=${() => download(ctx.root, `${base}.env`, envFile(file), "text/plain")}>Download .env</button>
+        <button type="button" @click=${() => download(ctx.root, `${base}.json`, jsonFile(file), "application/json")}>Download JSON</button>
       </div>
       <p class="copied" role="status">${ctx.copied}</p>
       <p class="hint">Keep it in a secret manager or an environment variable; never commit it (add <code>.env</code> to <code>.gitignore</code>).</p>
@@ -46,18 +47,4 @@ async function copy(ctx: ConsoleContext, secret: string): Promise<void> {
     field?.select();
     ctx.copied = "The browser did not allow copying: the secret is selected, press Ctrl+C (⌘C on a Mac) to copy it.";
   }
-}
-
-/** Saves the text as a file: a hidden link to a blob URL, clicked once, the URL revoked 10 s later. */
-function download(ctx: ConsoleContext, fileName: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = fileName;
-  link.rel = "noopener";
-  link.style.display = "none";
-  ctx.root.appendChild(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

@@ -2,7 +2,7 @@
 // the page's notice, the expiry picker's mode, the scope catalogue, and the context the parts
 // (list, dialogs, audit trail) use to read and change the element's state.
 
-import type { AuditEvent, Credential, IssuedSecret, Policy, TenantClient } from "@clavis/sdk";
+import type { AuditEvent, Credential, CredentialUsage, IssuedSecret, Policy, TenantClient, TenantUsage } from "@clavis/sdk";
 
 /** No dialog is open: `dialog` is null. Each variant is one dialog and what it needs. */
 export interface CreateDialog {
@@ -37,6 +37,21 @@ export interface PolicyDialog {
   policy: Policy | null;
 }
 
+/** One credential's last 30 days of use (null while it loads), as a chart or also a table. */
+export interface UsageDialog {
+  kind: "usage";
+  credential: Credential;
+  usage: CredentialUsage | null;
+  table: boolean;
+}
+
+/** The tenant's last 30 days of use and its most used credentials (null while it loads). */
+export interface TenantUsageDialog {
+  kind: "tenant-usage";
+  usage: TenantUsage | null;
+  table: boolean;
+}
+
 export type RotateDialog = CredentialDialog<"rotate">;
 export type RevokeDialog = CredentialDialog<"revoke">;
 export type DeleteDialog = CredentialDialog<"delete">;
@@ -46,9 +61,10 @@ export type EditDialog = CredentialDialog<"edit">;
 /**
  * The open dialog. Moves: none → any (a button; the opener gets focus back on close);
  * create → secret and rotate → secret (in place, on success); audit → audit (more events);
- * policy → policy (loaded, or reloaded after a 412); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
+ * policy → policy (loaded, or reloaded after a 412); usage → usage and tenant-usage →
+ * tenant-usage (loaded, table shown or hidden); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
  */
-export type Dialog = CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog | PolicyDialog;
+export type Dialog = CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog | PolicyDialog | UsageDialog | TenantUsageDialog;
 
 export type DialogKind = Dialog["kind"];
 

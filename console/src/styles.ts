@@ -17,7 +17,7 @@ export const consoleStyles = css`
   .top { display: flex; flex-wrap: wrap; gap: 0.75rem; justify-content: space-between; align-items: flex-start; }
   .lead { margin: 0; color: #57606a; }
   .top-actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
-  .toolbar { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: end; margin: 1rem 0 0.5rem; }
+  .toolbar { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; margin: 1rem 0 0.5rem; }
   .toolbar label { display: flex; gap: 0.5rem; align-items: center; }
   button {
     font: inherit; min-height: 2.5rem; padding: 0.4rem 0.85rem; border-radius: 6px;
@@ -42,13 +42,19 @@ export const consoleStyles = css`
   .empty { border: 1px dashed var(--line); border-radius: 8px; padding: 1.25rem; text-align: center; color: #57606a; }
   .cards { list-style: none; padding: 0; margin: 0.5rem 0; display: grid; gap: 0.75rem; }
   .card { border: 1px solid var(--line); border-radius: 8px; padding: 0.9rem 1rem; background: #fff; min-width: 0; }
-  .card-head { display: flex; gap: 0.75rem; align-items: center; justify-content: space-between; }
+  .card-head { display: flex; flex-wrap: wrap; gap: 0.5rem 0.75rem; align-items: center; justify-content: space-between; }
+  .marks { display: flex; flex-wrap: wrap; gap: 0.35rem; justify-content: flex-end; }
   .description { margin: 0.35rem 0 0; color: #57606a; overflow-wrap: anywhere; }
   .badge { font-size: 0.85rem; font-weight: 600; padding: 0.15rem 0.6rem; border-radius: 999px; white-space: nowrap; border: 1px solid; }
   .badge.active { background: #dafbe1; color: #116329; border-color: #8ddb9e; }
   .badge.suspended { background: #fff8c5; color: #7d4e00; border-color: #e0c55d; }
   .badge.expired { background: #eaeef2; color: #424a53; border-color: #afb8c1; }
   .badge.revoked { background: #ffebe9; color: #a40e26; border-color: #f1aeb5; }
+  .badge.unused { background: #f5f0ff; color: #5a32a3; border-color: #d2c4f5; font-weight: 500; }
+  .visually-hidden {
+    position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+    clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+  }
   .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: 0.5rem 1rem; margin: 0.75rem 0; }
   .facts div { min-width: 0; }
   .facts dt { font-size: 0.8rem; color: #57606a; }
@@ -90,9 +96,45 @@ export const consoleStyles = css`
   .events .when, .events .who { font-size: 0.85rem; color: #57606a; }
   .details { display: grid; grid-template-columns: max-content 1fr; gap: 0 0.5rem; font-size: 0.85rem; margin: 0.2rem 0 0; }
   .details dd { margin: 0; min-width: 0; }
+  dialog.wide { width: min(48rem, calc(100vw - 1.5rem)); }
+  .usage-dialog, .usage { display: grid; gap: 0.6rem; min-width: 0; }
+  .usage-totals { margin: 0; }
+  .chart { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 0.2rem 0.4rem; }
+  .chart svg { grid-column: 2; width: 100%; height: 10rem; display: block; }
+  .chart-scale { grid-column: 1; display: flex; flex-direction: column; justify-content: space-between; text-align: right; }
+  .chart-days { grid-column: 2; display: flex; justify-content: space-between; }
+  .chart-scale, .chart-days, .legend { font-size: 0.8rem; color: #57606a; }
+  .chart .grid { stroke: #eaeef2; }
+  .chart .axis { stroke: #8c959f; }
+  .chart .uses { fill: var(--accent); }
+  .chart .refused { fill: #d1242f; }
+  .legend { margin: 0; display: flex; flex-wrap: wrap; gap: 0.3rem; align-items: center; }
+  .legend .key { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; }
+  .legend .key.uses { background: var(--accent); }
+  .legend .key.refused { background: #d1242f; margin-left: 0.75rem; }
+  .usage-actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
+  .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
+  .table-wrap[hidden] { display: none; }
+  .usage table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+  .usage caption { text-align: left; font-size: 0.85rem; color: #57606a; padding: 0.4rem 0.5rem; }
+  .usage th, .usage td { text-align: left; padding: 0.25rem 0.5rem; border-top: 1px solid #eaeef2; vertical-align: top; overflow-wrap: normal; }
+  .usage thead th { white-space: nowrap; }
+  .usage th[scope="row"] { font-weight: 500; white-space: nowrap; }
+  .usage td:nth-child(2), .usage td:nth-child(3), .usage thead th:nth-child(2), .usage thead th:nth-child(3) { text-align: right; font-variant-numeric: tabular-nums; }
+  .usage thead th:nth-child(4) { width: 50%; }
+  .usage tfoot th, .usage tfoot td { font-weight: 600; border-top: 2px solid var(--line); }
+  .reasons { list-style: none; margin: 0; padding: 0; }
+  .usage-dialog h3 { margin-top: 0.5rem; }
+  .top-list { list-style: none; margin: 0; padding: 0; display: grid; }
+  .top-list li { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 1rem; padding: 0.3rem 0; border-top: 1px solid #eaeef2; }
+  .top-name { flex: 1 1 12rem; font-weight: 500; overflow-wrap: anywhere; }
+  .top-uses { margin-left: auto; white-space: nowrap; font-variant-numeric: tabular-nums; color: #57606a; }
   @media (max-width: 480px) {
     .facts { grid-template-columns: 1fr 1fr; }
     .card { padding: 0.75rem; }
     .actions button { flex: 1 1 auto; }
+    dialog.wide { padding: 1rem; }
+    .usage table { font-size: 0.85rem; }
+    .usage th, .usage td { padding: 0.25rem 0.35rem; }
   }
 `;

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { ClavisClient } from "@clavis/sdk";
+import { ClavisClient, OAuthError, TokenSource } from "@clavis/sdk";
 import { chromium } from "playwright-core";
 
 import { consoleDir, startGateway } from "./gateway.mjs";
@@ -556,6 +556,167 @@ if (binary === "") {
         assert.equal(await held.getByRole("alert").filter({ hasText: /different management token/ }).count(), 0);
       } finally {
         await held.close();
+      }
+    });
+
+    // Usage: tokens asked for through the SDK's token source, counted by the gateway (which flushes
+    // every second: the API is polled until the counts show, with a deadline), then read in the page.
+    const usageDialog = (name) => page.getByRole("dialog", { name });
+    const utcDay = (offset = 0) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    let used;
+    let usage;
+
+    /** Reads `read` until `done` holds, failing after 20 s with what it read last. */
+    async function until(read, done, what) {
+      const deadline = Date.now() + 20_000;
+      let value = await read();
+      while (!done(value)) {
+        assert.ok(Date.now() < deadline, `${what} did not show within 20 s: ${JSON.stringify(value)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        value = await read();
+      }
+      return value;
+    }
+
+    it("charts a credential's last 30 days after token requests: the SVG's name states the totals", async () => {
+      used = await demo.create({ name: "Usage check", scopes: ["products:read"] });
+      const tokens = (secret) => new TokenSource({ url: gateway.url, clientId: used.credential.client_id, clientSecret: secret, retry: { maxRetries: 0 } });
+      for (let i = 0; i < 3; i += 1) await tokens(used.client_secret).token();
+      await assert.rejects(tokens(`${used.client_secret}x`).token(), OAuthError);
+      usage = await until(() => demo.credentialUsage(used.credential.client_id), (u) => u.total_uses >= 3 && u.total_refused >= 1, "3 uses and 1 refusal");
+      assert.equal(usage.total_uses, 3);
+      assert.equal(usage.total_refused, 1);
+
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Usage check");
+      await item.getByRole("button", { name: "Usage of “Usage check”" }).click();
+      const chart = usageDialog("Usage of “Usage check”").getByRole("img", { name: "Last 30 days: 3 uses, 1 refused" });
+      await chart.waitFor();
+      assert.equal(await chart.evaluate((el) => el.tagName.toLowerCase()), "svg");
+      await page.screenshot({ path: join(shots, "usage-desktop.png") });
+    });
+
+    it("shows the same numbers as a table, the refusal's reason in words", async () => {
+      const panel = usageDialog("Usage of “Usage check”");
+      await panel.getByRole("button", { name: "Show as table" }).click();
+      const table = panel.getByRole("table", { name: /Uses and refusals per day/ });
+      await table.waitFor();
+      const rows = await table.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent.trim())));
+      assert.equal(rows.length, 30);
+      const refusedOf = (day) => Object.values(day.refused).reduce((a, b) => a + b, 0);
+      assert.deepEqual(rows.map((r) => r.slice(0, 3)), usage.days.map((d) => [d.date, String(d.uses), String(refusedOf(d))]));
+      assert.deepEqual(rows.at(-1), [utcDay(), "3", "1", "Wrong secret: 1"]);
+      assert.deepEqual(await table.locator("tfoot tr").first().locator("th, td").allTextContents(), ["Total", "3", "1", ""]);
+      await panel.getByRole("button", { name: "Hide table" }).waitFor();
+      await page.screenshot({ path: join(shots, "usage-table-desktop.png") });
+    });
+
+    it("downloads the series as CSV: the header date,uses,refused and 30 rows", async () => {
+      const panel = usageDialog("Usage of “Usage check”");
+      const [csv] = await Promise.all([page.waitForEvent("download"), panel.getByRole("button", { name: "Download CSV" }).click()]);
+      assert.equal(csv.suggestedFilename(), `usage-check-usage-${usage.from}-${usage.to}.csv`);
+      const lines = readFileSync(await csv.path(), "utf8").trimEnd().split("\n");
+      assert.equal(lines[0], "date,uses,refused");
+      assert.equal(lines.length, 31);
+      assert.equal(lines[1], `${utcDay(-29)},0,0`);
+      assert.equal(lines[30], `${utcDay()},3,1`);
+      await panel.getByRole("button", { name: "Close" }).click();
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Usage of “Usage check”", "focus returns to the card's Usage");
+    });
+
+    it("marks a credential not used in 30 days, and filters to them through the API (unused_for_days=30)", async () => {
+      // Nothing the gateway holds is 30 days old, so a second page sees one credential aged: its
+      // creation moved 60 days back in the list's answer. The filter itself is the server's.
+      const aged = await context.newPage();
+      const asked = [];
+      try {
+        await aged.route(/\/v1\/tenants\/demo\/credentials(\?|$)/, async (route) => {
+          asked.push(new URL(route.request().url()).search);
+          const response = await route.fetch();
+          const json = await response.json();
+          for (const c of json.items) if (c.name === "Short-lived") c.created_at = new Date(Date.now() - 60 * 86_400_000).toISOString();
+          return route.fulfill({ response, json });
+        });
+        await aged.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        const agedCard = (name) => aged.getByRole("listitem").filter({ has: aged.getByRole("heading", { name, exact: true, level: 3 }) });
+        await agedCard("Short-lived").getByText("Not used in 30 days", { exact: true }).waitFor();
+        assert.equal(await agedCard("Usage check").getByText("Not used in 30 days").count(), 0, "used today");
+        assert.equal(await agedCard("Moved behind").getByText("Not used in 30 days").count(), 0, "made today, never used");
+
+        const filter = aged.getByRole("checkbox", { name: "Only those not used in 30 days" });
+        await filter.check();
+        await aged.getByText(/No credential has gone unused for 30 days/).waitFor();
+        assert.ok(asked.some((search) => new URLSearchParams(search).get("unused_for_days") === "30"), asked.join(" "));
+        await filter.uncheck();
+        await agedCard("Usage check").waitFor();
+        assert.equal(new URLSearchParams(asked.at(-1)).get("unused_for_days"), null);
+      } finally {
+        await aged.close();
+      }
+    });
+
+    it("shows the tenant's Usage: its days and its most used credentials", async () => {
+      const tenant = await demo.usage();
+      await page.getByRole("button", { name: "Usage", exact: true }).click();
+      const panel = usageDialog("Usage of demo");
+      const label = `Last 30 days: ${tenant.total_uses.toLocaleString("en-US")} ${tenant.total_uses === 1 ? "use" : "uses"}, ${tenant.total_refused} refused`;
+      await panel.getByRole("img", { name: label }).waitFor();
+      assert.ok(tenant.total_uses >= 3, JSON.stringify(tenant));
+      const top = panel.getByRole("list", { name: "Most used credentials" }).getByRole("listitem");
+      assert.deepEqual(await top.allTextContents().then((texts) => texts.map((t) => t.replace(/\s+/g, " ").trim())), tenant.top.map((t) => `${t.name} ${t.uses} ${t.uses === 1 ? "use" : "uses"}`));
+      await top.filter({ hasText: "Usage check" }).getByText("3 uses").waitFor();
+      await page.screenshot({ path: join(shots, "tenant-usage-desktop.png") });
+      await panel.getByRole("button", { name: "Show as table" }).click();
+      assert.equal(await panel.getByRole("table").locator("tbody tr").count(), 30);
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Usage");
+
+      // A credential deleted since keeps its uses in the tenant's view, without its name.
+      const gone = await demo.create({ name: "Used then deleted", scopes: ["products:read"] });
+      await new TokenSource({ url: gateway.url, clientId: gone.credential.client_id, clientSecret: gone.client_secret, retry: { maxRetries: 0 } }).token();
+      await until(() => demo.usage(), (u) => u.top.some((t) => t.client_id === gone.credential.client_id), "the deleted credential's use");
+      await demo.delete(gone.credential.client_id);
+      const after = await demo.usage();
+      const deleted = after.top.find((t) => t.client_id === gone.credential.client_id);
+      assert.deepEqual(deleted, { client_id: gone.credential.client_id, name: null, uses: 1 }, JSON.stringify(after.top));
+      await page.getByRole("button", { name: "Usage", exact: true }).click();
+      await panel.getByRole("list", { name: "Most used credentials" }).getByRole("listitem").filter({ hasText: gone.credential.client_id }).getByText("Deleted credential").waitFor();
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+    });
+
+    it("fits usage in a 375px-wide screen: the credential's chart and table, and the tenant's view", async () => {
+      const narrow = await context.newPage();
+      try {
+        await narrow.setViewportSize({ width: 375, height: 812 });
+        await narrow.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        await narrow.getByRole("heading", { name: "Usage check", level: 3 }).waitFor();
+        await narrow.getByRole("button", { name: "Usage of “Usage check”" }).click();
+        const panel = narrow.getByRole("dialog", { name: "Usage of “Usage check”" });
+        await panel.getByRole("img", { name: "Last 30 days: 3 uses, 1 refused" }).waitFor();
+        const box = await panel.boundingBox();
+        assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, JSON.stringify(box));
+        const chart = await panel.getByRole("img").boundingBox();
+        assert.ok(chart !== null && chart.width > 200 && chart.x + chart.width <= box.x + box.width, JSON.stringify(chart));
+        await narrow.screenshot({ path: join(shots, "usage-375.png") });
+        await panel.getByRole("button", { name: "Show as table" }).click();
+        const table = panel.getByRole("table");
+        await table.waitFor();
+        const fits = await table.evaluate((t) => t.scrollWidth <= t.parentElement.clientWidth);
+        assert.equal(fits, true, "the table scrolls sideways at 375px");
+        await table.locator("tbody tr").last().scrollIntoViewIfNeeded();
+        await narrow.screenshot({ path: join(shots, "usage-table-375.png") });
+        assert.equal(await noHorizontalScroll(narrow), true);
+        await narrow.keyboard.press("Escape");
+        await narrow.getByRole("button", { name: "Usage", exact: true }).click();
+        const tenant = narrow.getByRole("dialog", { name: "Usage of demo" });
+        await tenant.getByRole("list", { name: "Most used credentials" }).waitFor();
+        assert.equal(await noHorizontalScroll(narrow), true);
+        await narrow.screenshot({ path: join(shots, "tenant-usage-375.png") });
+      } finally {
+        await narrow.close();
       }
     });
 

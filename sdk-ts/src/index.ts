@@ -13,6 +13,7 @@ export {
   type CredentialPage,
   type CredentialStatus,
   type CredentialUpdate,
+  type CredentialUsage,
   type CredentialWithETag,
   type IfMatch,
   type IssueOptions,
@@ -24,10 +25,15 @@ export {
   type PolicyChangeOptions,
   type PolicyDocument,
   type PolicyWithETag,
+  type RefusalReason,
   type RevokeOptions,
   type RotateOptions,
   type ScopeDescription,
+  type TenantUsage,
   type TokenProvider,
+  type UsageDate,
+  type UsageDay,
+  type UsageOptions,
 } from "./management.js";
 export { AccessToken, TokenSource, type TokenResponse, type TokenSourceOptions } from "./token.js";
 export {

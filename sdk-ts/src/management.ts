@@ -31,11 +31,20 @@ export type CredentialPage = JsonOf<operations["list-credentials"]["responses"][
 export type AuditPage = JsonOf<components["responses"]["AuditPage"]>;
 /** One scope of the platform's catalogue, with the sentence an admin reads beside it. */
 export type ScopeDescription = JsonOf<operations["list-scopes"]["responses"][200]>["items"][number];
+/** Why a request naming a credential was refused, as usage counts it (`refused` of a {@link UsageDay}). */
+export type RefusalReason = Schemas["RefusalReason"];
+/** One UTC day of use: `date` (YYYY-MM-DD), `uses`, and `refused` by reason (only reasons with one or more). */
+export type UsageDay = Schemas["UsageDay"];
+/** A credential's days of use, every day of the range (zeros included), oldest first, and the totals. */
+export type CredentialUsage = Schemas["CredentialUsage"];
+/** The tenant's days of use (its credentials summed), the totals, and `top`: its most used credentials (at most 10). */
+export type TenantUsage = Schemas["TenantUsage"];
 type ExpiryBody = JsonOf<operations["update-expiry"]["requestBody"]>;
 type RotateBody = JsonOf<NonNullable<operations["rotate-secret"]["requestBody"]>>;
 type RevokeBody = JsonOf<NonNullable<operations["revoke-credential"]["requestBody"]>>;
 type ListQuery = NonNullable<operations["list-credentials"]["parameters"]["query"]>;
 type AuditQuery = NonNullable<operations["list-audit-events"]["parameters"]["query"]>;
+type UsageQuery = NonNullable<operations["get-credential-usage"]["parameters"]["query"]>;
 
 /** The operations of the spec that this client serves: every one under `/v1`. */
 export type ManagementOperation = Exclude<
@@ -64,6 +73,8 @@ export const managementRoutes = {
   "list-tenant-audit-events": ["GET", "/v1/tenants/{tenant}/audit"],
   "get-policy": ["GET", "/v1/tenants/{tenant}/policy"],
   "put-policy": ["PUT", "/v1/tenants/{tenant}/policy"],
+  "get-credential-usage": ["GET", "/v1/tenants/{tenant}/credentials/{client_id}/usage"],
+  "get-tenant-usage": ["GET", "/v1/tenants/{tenant}/usage"],
   "list-scopes": ["GET", "/v1/scopes"],
 } as const satisfies Record<ManagementOperation, readonly [HttpMethod, string]>;
 
@@ -124,6 +135,11 @@ export interface RevokeOptions extends ChangeOptions {
 export interface ListOptions {
   /** Only credentials with this computed status. */
   status?: CredentialStatus;
+  /**
+   * Only credentials with no use in the last N days, 1 to 400 (a never-used one counts from its
+   * creation): the ones to review and perhaps revoke.
+   */
+  unusedForDays?: number;
   /** Items per page, 1 to 100 (the API's default is 25). */
   limit?: number;
   /** The `next_cursor` of the page before. */
@@ -131,7 +147,18 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
-export type AuditListOptions = Omit<ListOptions, "status">;
+export type AuditListOptions = Omit<ListOptions, "status" | "unusedForDays">;
+
+/** A day: `YYYY-MM-DD`, or a `Date` (its UTC day). */
+export type UsageDate = string | Date;
+
+export interface UsageOptions {
+  /** The first UTC day, at most 400 days ago; without it, 29 days before `to`. */
+  from?: UsageDate;
+  /** The last UTC day, at most today; without it, today. */
+  to?: UsageDate;
+  signal?: AbortSignal;
+}
 
 /** A credential as read, and its ETag (`"<version>"`). */
 export interface CredentialWithETag {
@@ -355,6 +382,7 @@ export class TenantClient {
   list(options: ListOptions = {}): Promise<CredentialPage> {
     const query: ListQuery = {};
     if (options.status !== undefined) query.status = options.status;
+    if (options.unusedForDays !== undefined) query.unused_for_days = options.unusedForDays;
     if (options.limit !== undefined) query.limit = options.limit;
     if (options.cursor !== undefined) query.cursor = options.cursor;
     return this.#client.callJson<CredentialPage>({
@@ -365,7 +393,7 @@ export class TenantClient {
     });
   }
 
-  /** Every credential (matching `status`), newest first, reading page after page as iterated. */
+  /** Every credential (matching `status` and `unusedForDays`), newest first, reading page after page as iterated. */
   listAll(options: Omit<ListOptions, "cursor"> = {}): AsyncIterableIterator<Credential> {
     return paginate((cursor) => this.list(withCursor(options, cursor)));
   }
@@ -478,6 +506,35 @@ export class TenantClient {
   }
 
   /**
+   * `GET …/credentials/{client_id}/usage`: the credential's uses and refusals (by reason) per UTC
+   * day, one entry for every day from `from` to `to` (the last 30 days by default), oldest first,
+   * zeros included. A range the server refuses (from after to, a day in the future, more than
+   * 400 days) is a `400 invalid_range` {@link ClavisError} naming `from` or `to` in `field`.
+   */
+  async credentialUsage(clientId: string, options: UsageOptions = {}): Promise<CredentialUsage> {
+    return this.#client.callJson<CredentialUsage>({
+      method: "GET",
+      segments: this.#credential(clientId, "usage"),
+      query: { ...usageQuery(options) },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `GET /v1/tenants/{tenant}/usage`: the tenant's uses and refusals per UTC day (its credentials
+   * summed; the same days as {@link credentialUsage}) and `top`, its ten most used credentials of
+   * the range, most first.
+   */
+  async usage(options: UsageOptions = {}): Promise<TenantUsage> {
+    return this.#client.callJson<TenantUsage>({
+      method: "GET",
+      segments: this.#path("usage"),
+      query: { ...usageQuery(options) },
+      signal: options.signal,
+    });
+  }
+
+  /**
    * `GET /v1/tenants/{tenant}/policy`: the tenant's rules for its credentials and its ETag. A
    * tenant that never set one has the open policy at version 0.
    */
@@ -515,6 +572,24 @@ function auditQuery(options: AuditListOptions): AuditQuery {
   if (options.limit !== undefined) query.limit = options.limit;
   if (options.cursor !== undefined) query.cursor = options.cursor;
   return query;
+}
+
+function usageQuery(options: UsageOptions): UsageQuery {
+  const query: UsageQuery = {};
+  if (options.from !== undefined) query.from = utcDay(options.from);
+  if (options.to !== undefined) query.to = utcDay(options.to);
+  return query;
+}
+
+/** `YYYY-MM-DD`: a Date's UTC day, or the string as given (the server checks it). */
+function utcDay(day: UsageDate): string {
+  if (typeof day === "string") {
+    return day;
+  }
+  if (Number.isNaN(day.getTime())) {
+    throw new RangeError("a usage day must be a valid Date or a YYYY-MM-DD string");
+  }
+  return day.toISOString().slice(0, 10);
 }
 
 function withCursor<T extends object>(options: T, cursor: string | undefined): T & { cursor?: string } {

@@ -8,6 +8,8 @@ export interface LocalGateway {
   url: string;
   /** A management token for tenant `demo`, role `admin`. */
   token: string;
+  /** Another caller's management token, signed by this gateway's identity provider (`clavis-local dev-token`). */
+  devToken(caller: { tenant: string; role?: string; subject?: string }): string;
   stop(): Promise<void>;
 }
 

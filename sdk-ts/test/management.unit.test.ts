@@ -9,7 +9,7 @@ import { inspect } from "node:util";
 import { ClavisClient, ClavisError, ConfigError, NetworkError, managementRoutes } from "../src/index.js";
 import type { ClavisClientOptions, Fetch } from "../src/index.js";
 import { repoRoot } from "./local-gateway.js";
-import { json, problem, recordingSleep, sampleCredential, samplePolicy, stubFetch } from "./stub.js";
+import { json, problem, recordingSleep, sampleCredential, samplePolicy, sampleUsage, stubFetch } from "./stub.js";
 
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.management-token.signature";
 const CID = "cid_abcdefghijklmnopqrstuvwxyz";
@@ -385,5 +385,67 @@ describe("the tenant policy", () => {
     assert.equal((await demo.setPolicy({ require_expiry: true }, { ifMatch: 1 })).etag, '"2"');
     assert.equal(stub.requests.length, 4);
     assert.equal(stub.requests[3]?.headers.get("if-match"), '"1"');
+  });
+});
+
+describe("usage", () => {
+  it("reads a credential's and the tenant's days, with the range as UTC days (a Date too), or the server's default", async () => {
+    const credentialDays = sampleUsage(30, { "2026-01-30": { uses: 3, refused: { invalid_client: 1 } } });
+    const tenantDays = { ...sampleUsage(2), client_id: undefined, tenant: "demo", top: [{ client_id: CID, name: "Inventory sync", uses: 3 }] };
+    const stub = stubFetch((request) => json(200, request.url.pathname.endsWith("/credentials/" + CID + "/usage") ? credentialDays : tenantDays));
+    const demo = client(stub.fetch).tenant("demo");
+
+    const usage = await demo.credentialUsage(CID);
+    assert.equal(usage.days.length, 30);
+    assert.equal(usage.total_uses, 3);
+    assert.equal(usage.total_refused, 1);
+    assert.deepEqual(usage.days.at(-1), { date: "2026-01-30", uses: 3, refused: { invalid_client: 1 } });
+    await demo.credentialUsage(CID, { from: "2026-01-01", to: new Date("2026-01-30T23:59:59.999Z") });
+    const tenant = await demo.usage({ from: new Date("2026-01-29T00:00:00Z") });
+    assert.deepEqual(tenant.top, [{ client_id: CID, name: "Inventory sync", uses: 3 }]);
+    await demo.usage({ to: "2026-01-30" });
+
+    assert.deepEqual(stub.requests.map((r) => [r.method, r.url.pathname + r.url.search, r.body]), [
+      ["GET", `${BASE}/usage`, ""],
+      ["GET", `${BASE}/usage?from=2026-01-01&to=2026-01-30`, ""],
+      ["GET", "/v1/tenants/demo/usage?from=2026-01-29", ""],
+      ["GET", "/v1/tenants/demo/usage?to=2026-01-30", ""],
+    ]);
+    for (const request of stub.requests) {
+      assert.equal(request.headers.get("authorization"), `Bearer ${TOKEN}`);
+    }
+    await assert.rejects(demo.usage({ from: new Date("not a day") }), RangeError);
+    assert.equal(stub.requests.length, 4, "an invalid Date is refused before anything is sent");
+  });
+
+  it("turns a refused range into a ClavisError invalid_range naming the field, not repeated", async () => {
+    const stub = stubFetch(() => problem(400, "invalid_range", { field: "from", detail: "from must not be after to." }));
+    await assert.rejects(client(stub.fetch).tenant("demo").credentialUsage(CID, { from: "2026-02-01", to: "2026-01-01" }), (error: unknown) => {
+      assert.ok(error instanceof ClavisError);
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "invalid_range");
+      assert.equal(error.field, "from");
+      return true;
+    });
+    assert.equal(stub.requests.length, 1);
+  });
+
+  it("lists the credentials unused for N days, on every page", async () => {
+    const stub = stubFetch((request) =>
+      json(200, request.url.searchParams.has("cursor")
+        ? { items: [], next_cursor: null }
+        : { items: [sampleCredential({ last_used_from: "203.0.113.7", last_used_at: "2025-11-01T00:00:00Z" })], next_cursor: "p2" }),
+    );
+    const demo = client(stub.fetch).tenant("demo");
+    const page = await demo.list({ unusedForDays: 30 });
+    assert.equal(page.items[0]?.last_used_from, "203.0.113.7");
+    const all = [];
+    for await (const credential of demo.listAll({ unusedForDays: 30, status: "active" })) all.push(credential);
+    assert.equal(all.length, 1);
+    assert.deepEqual(stub.requests.map((r) => r.url.search), [
+      "?unused_for_days=30",
+      "?status=active&unused_for_days=30",
+      "?status=active&unused_for_days=30&cursor=p2",
+    ]);
   });
 });

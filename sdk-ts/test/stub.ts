@@ -94,6 +94,7 @@ export function sampleCredential(overrides: Record<string, unknown> = {}): Recor
     revoked_by: null,
     revocation_reason: null,
     last_used_at: null,
+    last_used_from: null,
     request_count: 0,
     monthly_request_quota: null,
     usage_month: "2026-01",
@@ -117,5 +118,23 @@ export function samplePolicy(overrides: Record<string, unknown> = {}): Record<st
     updated_at: null,
     updated_by: null,
     ...overrides,
+  };
+}
+
+/** A credential's usage as the API answers it: `days` days ending 2026-01-30, all zero unless given. */
+export function sampleUsage(days = 30, given: Record<string, { uses?: number; refused?: Record<string, number> }> = {}): Record<string, unknown> {
+  const last = Date.UTC(2026, 0, 30);
+  const series = Array.from({ length: days }, (_, i) => {
+    const date = new Date(last - (days - 1 - i) * 86_400_000).toISOString().slice(0, 10);
+    return { date, uses: given[date]?.uses ?? 0, refused: given[date]?.refused ?? {} };
+  });
+  const refused = (day: { refused: Record<string, number> }) => Object.values(day.refused).reduce((a, b) => a + b, 0);
+  return {
+    client_id: "cid_abcdefghijklmnopqrstuvwxyz",
+    from: series[0]?.date,
+    to: series.at(-1)?.date,
+    days: series,
+    total_uses: series.reduce((sum, day) => sum + day.uses, 0),
+    total_refused: series.reduce((sum, day) => sum + refused(day), 0),
   };
 }
