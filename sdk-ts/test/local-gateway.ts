@@ -1,8 +1,29 @@
 // Starts the real local gateway (`$CLAVIS_LOCAL_BIN serve`, DynamoDB Local behind it) through the
 // harness the JavaScript suites share (scripts/local-gateway.mjs).
 
+import assert from "node:assert/strict";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+
+import { ClavisError } from "../src/index.js";
+
+/** The prebuilt gateway the integration suites run against, and why they skip without it. */
+export const binary = process.env["CLAVIS_LOCAL_BIN"];
+export const skip =
+  binary === undefined || binary === "" ? "CLAVIS_LOCAL_BIN is not set (the prebuilt clavis-local binary)" : false;
+
+/** Asserts that `promise` rejects with a ClavisError of this status and code; returns it. */
+export async function refusal(promise: Promise<unknown>, status: number, code: string): Promise<ClavisError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ClavisError, `expected a ClavisError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.equal(error.status, status, error.message);
+    return error;
+  }
+  assert.fail(`expected ${status} ${code}, but the request succeeded`);
+}
 
 export interface LocalGateway {
   url: string;

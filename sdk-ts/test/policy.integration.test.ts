@@ -8,26 +8,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { ClavisClient, ClavisError } from "../src/index.js";
+import { ClavisClient } from "../src/index.js";
 import type { Credential, Policy, TenantClient } from "../src/index.js";
-import { startLocalGateway } from "./local-gateway.js";
+import { binary, refusal, skip, startLocalGateway } from "./local-gateway.js";
 import type { LocalGateway } from "./local-gateway.js";
 
-const binary = process.env["CLAVIS_LOCAL_BIN"];
-const skip = binary === undefined || binary === "" ? "CLAVIS_LOCAL_BIN is not set (the prebuilt clavis-local binary)" : false;
 
-/** Asserts that `promise` rejects with a ClavisError of this status and code; returns it. */
-async function refusal(promise: Promise<unknown>, status: number, code: string): Promise<ClavisError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ClavisError, `expected a ClavisError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.status, status, error.message);
-    return error;
-  }
-  assert.fail(`expected ${status} ${code}, but the request succeeded`);
-}
 
 if (skip !== false) {
   it("the tenant policy through the SDK against the local gateway", { skip }, () => undefined);

@@ -9,13 +9,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { ClavisClient, ClavisError, OAuthError, TokenSource } from "../src/index.js";
+import { ClavisClient, OAuthError, TokenSource } from "../src/index.js";
 import type { Credential, CredentialUsage, IssuedSecret, TenantClient, UsageDay } from "../src/index.js";
-import { startLocalGateway } from "./local-gateway.js";
+import { binary, refusal, skip, startLocalGateway } from "./local-gateway.js";
 import type { LocalGateway } from "./local-gateway.js";
 
-const binary = process.env["CLAVIS_LOCAL_BIN"];
-const skip = binary === undefined || binary === "" ? "CLAVIS_LOCAL_BIN is not set (the prebuilt clavis-local binary)" : false;
 
 const DAY_MS = 86_400_000;
 /** How long the counts may take to show: the gateway flushes every second. */
@@ -26,18 +24,6 @@ function utcDay(offset = 0): string {
   return new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** Asserts that `promise` rejects with a ClavisError of this status and code; returns it. */
-async function refusal(promise: Promise<unknown>, status: number, code: string): Promise<ClavisError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ClavisError, `expected a ClavisError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.status, status, error.message);
-    return error;
-  }
-  assert.fail(`expected ${status} ${code}, but the request succeeded`);
-}
 
 /** Reads `read` until `done` holds of what it returns, or fails at the deadline with the last value. */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {

@@ -299,13 +299,20 @@ impl AuditItem {
     }
 }
 
-/// A tenant's policy: the document's rules as attributes, and its version.
+/// An item's own key, for the items no index lists.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct PolicyItem {
+pub(super) struct OwnKey {
     #[serde(rename = "PK")]
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+}
+
+/// A tenant's policy: the document's rules as attributes, and its version.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct PolicyItem {
+    #[serde(flatten)]
+    key: OwnKey,
     entity: String,
     tenant: String,
     #[serde(flatten)]
@@ -319,8 +326,10 @@ impl PolicyItem {
     /// `None` for the open policy of a tenant that never set one: there is nothing to store.
     pub(super) fn from_policy(stored: &StoredPolicy) -> Option<Self> {
         Some(Self {
-            pk: tenant_pk(&stored.tenant),
-            sk: POLICY_SK.to_owned(),
+            key: OwnKey {
+                pk: tenant_pk(&stored.tenant),
+                sk: POLICY_SK.to_owned(),
+            },
             entity: ENTITY_POLICY.to_owned(),
             tenant: stored.tenant.to_string(),
             document: stored.policy.document(),
@@ -353,10 +362,8 @@ impl PolicyItem {
 /// is sealed under a key derived from it (see `clavis_core::idempotency`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct IdempotencyItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: OwnKey,
     entity: String,
     tenant: String,
     key_digest: String,
@@ -394,8 +401,10 @@ mod serde_bytes_base64 {
 impl IdempotencyItem {
     pub(super) fn from_record(record: &IdempotencyRecord) -> Self {
         Self {
-            pk: idempotency_pk(&record.tenant, &record.key),
-            sk: IDEMPOTENCY_SK.to_owned(),
+            key: OwnKey {
+                pk: idempotency_pk(&record.tenant, &record.key),
+                sk: IDEMPOTENCY_SK.to_owned(),
+            },
             entity: ENTITY_IDEMPOTENCY.to_owned(),
             tenant: record.tenant.to_string(),
             key_digest: record.key.as_str().to_owned(),

@@ -1,6 +1,7 @@
 //! Queries paged through a round-trip budget, and the sweep index.
 
 use super::*;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 /// One query, paged through until `want` matching items are in hand or the partition ends.
 pub(super) struct Query<'a> {
@@ -59,17 +60,9 @@ impl DynamoStore {
         let mut items = Vec::new();
         for _ in 0..MAX_QUERY_ROUND_TRIPS {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(query.index.map(str::to_owned))
-                .key_condition_expression(query.key_condition)
-                .filter_expression(&query.filter)
-                .set_expression_attribute_names(Some(query.names.clone()))
-                .set_expression_attribute_values(Some(query.values.clone()))
+                .next_page_of(&mut query)
                 .scan_index_forward(false)
                 .limit(i32::try_from((want - items.len()).max(25)).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(query.start.take())
                 .send()
                 .await
                 .map_err(map_sdk_error)?;
@@ -97,21 +90,26 @@ impl DynamoStore {
         })
     }
 
+    /// The request for the next page of `query`, from where the last one stopped.
+    fn next_page_of(&self, query: &mut Query<'_>) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(query.index.map(str::to_owned))
+            .key_condition_expression(query.key_condition)
+            .filter_expression(&query.filter)
+            .set_expression_attribute_names(Some(query.names.clone()))
+            .set_expression_attribute_values(Some(query.values.clone()))
+            .set_exclusive_start_key(query.start.take())
+    }
+
     /// Every item `query` matches, in key order, however many round trips that takes (for
     /// reads bounded by their key range, such as a range of days).
     pub(super) async fn query_all(&self, mut query: Query<'_>) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(query.index.map(str::to_owned))
-                .key_condition_expression(query.key_condition)
-                .filter_expression(&query.filter)
-                .set_expression_attribute_names(Some(query.names.clone()))
-                .set_expression_attribute_values(Some(query.values.clone()))
-                .set_exclusive_start_key(query.start.take())
+                .next_page_of(&mut query)
                 .send()
                 .await
                 .map_err(map_sdk_error)?;
