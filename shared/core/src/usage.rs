@@ -93,7 +93,9 @@ impl FlushReport {
 pub struct UsageRecorder {
     store: Arc<dyn UsageWriter>,
     flush_every: StdDuration,
-    counting: Mutex<HashMap<(ClientId, NaiveDate), Counting>>,
+    /// Per credential, then per UTC day: a quota check reads one credential's days without
+    /// walking every credential's.
+    counting: Mutex<HashMap<ClientId, HashMap<NaiveDate, Counting>>>,
     unconfirmed: Mutex<Vec<Unconfirmed>>,
     /// When this instance last asked for each credential's `last_used_at` to be refreshed.
     refreshed: Mutex<HashMap<ClientId, Timestamp>>,
@@ -133,23 +135,37 @@ impl UsageRecorder {
             due
         };
         let mut counting = locked(&self.counting);
-        let entry = counting
-            .entry((credential.client_id.clone(), at.date_naive()))
-            .or_insert_with(|| Counting::new(credential, at));
-        if entry.counts.uses == 0 || at >= entry.latest {
+        let entry = Self::day_of(&mut counting, credential, at);
+        entry.refresh_last_used |= refresh;
+        let newest = entry.counts.uses == 0 || at >= entry.latest;
+        if newest {
             entry.latest = at;
+        }
+        // Where a use came from matters only to a refresh of the last use (once a minute):
+        // the other uses copy nothing.
+        if entry.refresh_last_used && (newest || entry.latest_source.is_none()) {
             entry.latest_source = Some(source.clone());
         }
         entry.counts.uses += 1;
-        entry.refresh_last_used |= refresh;
+    }
+
+    /// What is being counted for `credential` on the UTC day of `at`.
+    fn day_of<'a>(
+        counting: &'a mut HashMap<ClientId, HashMap<NaiveDate, Counting>>,
+        credential: &Credential,
+        at: Timestamp,
+    ) -> &'a mut Counting {
+        counting
+            .entry(credential.client_id.clone())
+            .or_default()
+            .entry(at.date_naive())
+            .or_insert_with(|| Counting::new(credential, at))
     }
 
     /// Counts one refusal of a request that named `credential`, in memory.
     pub fn refuse(&self, credential: &Credential, reason: RefusalReason, at: Timestamp) {
         let mut counting = locked(&self.counting);
-        counting
-            .entry((credential.client_id.clone(), at.date_naive()))
-            .or_insert_with(|| Counting::new(credential, at))
+        Self::day_of(&mut counting, credential, at)
             .counts
             .refuse(reason);
     }
@@ -159,10 +175,14 @@ impl UsageRecorder {
     /// neither for the length of its write).
     pub fn unflushed(&self, client_id: &ClientId, month: UsageMonth) -> u64 {
         let counted: u64 = locked(&self.counting)
-            .iter()
-            .filter(|((id, _), c)| id == client_id && UsageMonth::of(c.latest) == month)
-            .map(|(_, c)| c.counts.uses)
-            .sum();
+            .get(client_id)
+            .map(|days| {
+                days.values()
+                    .filter(|c| UsageMonth::of(c.latest) == month)
+                    .map(|c| c.counts.uses)
+                    .sum()
+            })
+            .unwrap_or(0);
         let retrying: u64 = locked(&self.unconfirmed)
             .iter()
             .filter(|u| u.batch.client_id == *client_id && UsageMonth::of(u.batch.latest) == month)
@@ -183,7 +203,14 @@ impl UsageRecorder {
         let _one_at_a_time = self.flushing.lock().await;
         let now = Instant::now();
         let mut due: Vec<Unconfirmed> = std::mem::take(&mut *locked(&self.unconfirmed));
-        due.extend(locked(&self.counting).drain().map(|((client_id, day), c)| {
+        let counted: Vec<(ClientId, NaiveDate, Counting)> = locked(&self.counting)
+            .drain()
+            .flat_map(|(client_id, days)| {
+                days.into_iter()
+                    .map(move |(day, c)| (client_id.clone(), day, c))
+            })
+            .collect();
+        due.extend(counted.into_iter().map(|(client_id, day, c)| {
             Unconfirmed {
                 batch: UsageBatch::new(
                     client_id,
