@@ -5,9 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::credential::{Credential, Environment};
-use crate::ids::{ClientId, EventId, TenantId};
+use crate::ids::{ClientId, EventId, TenantId, WebhookId};
 use crate::policy::PolicyDocument;
 use crate::time::Timestamp;
+use crate::webhook::{DisabledReason, WebhookStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -149,10 +150,54 @@ pub enum AuditAction {
         before: PolicyDocument,
         after: PolicyDocument,
     },
+    /// This month's verified requests reached `percent` (80 or 100) of the credential's quota;
+    /// recorded once per credential, month and threshold.
+    #[serde(rename = "credential.quota_threshold")]
+    QuotaThreshold {
+        percent: u8,
+        /// `yyyy-mm`, UTC.
+        month: String,
+        monthly_request_quota: u64,
+    },
+    /// Webhook events name the endpoint's origin (scheme, host, port), never its full URL: a
+    /// receiver's path or query often carries a token of its own.
+    #[serde(rename = "webhook.created")]
+    WebhookCreated {
+        webhook_id: WebhookId,
+        destination: String,
+        event_types: Option<Vec<String>>,
+    },
+    #[serde(rename = "webhook.updated")]
+    WebhookUpdated {
+        webhook_id: WebhookId,
+        destination: String,
+        /// The fields the change set: `url`, `event_types`, `description`, `status`.
+        changed: Vec<String>,
+        status: WebhookStatus,
+    },
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated {
+        webhook_id: WebhookId,
+        previous_secret_valid_until: Timestamp,
+    },
+    #[serde(rename = "webhook.deleted")]
+    WebhookDeleted {
+        webhook_id: WebhookId,
+        destination: String,
+    },
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled {
+        webhook_id: WebhookId,
+        destination: String,
+        reason: DisabledReason,
+    },
+    /// Sent by **Send test** to this one endpoint.
+    #[serde(rename = "webhook.test")]
+    WebhookTest { webhook_id: WebhookId },
 }
 
 impl AuditAction {
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 18] = [
         "credential.created",
         "credential.secret_rotated",
         "credential.expiry_changed",
@@ -164,6 +209,13 @@ impl AuditAction {
         "credential.expired",
         "credential.expiring_soon",
         "tenant.policy_changed",
+        "credential.quota_threshold",
+        "webhook.created",
+        "webhook.updated",
+        "webhook.secret_rotated",
+        "webhook.deleted",
+        "webhook.disabled",
+        "webhook.test",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -179,6 +231,13 @@ impl AuditAction {
             AuditAction::Expired { .. } => Self::KINDS[8],
             AuditAction::ExpiringSoon { .. } => Self::KINDS[9],
             AuditAction::PolicyChanged { .. } => Self::KINDS[10],
+            AuditAction::QuotaThreshold { .. } => Self::KINDS[11],
+            AuditAction::WebhookCreated { .. } => Self::KINDS[12],
+            AuditAction::WebhookUpdated { .. } => Self::KINDS[13],
+            AuditAction::WebhookSecretRotated { .. } => Self::KINDS[14],
+            AuditAction::WebhookDeleted { .. } => Self::KINDS[15],
+            AuditAction::WebhookDisabled { .. } => Self::KINDS[16],
+            AuditAction::WebhookTest { .. } => Self::KINDS[17],
         }
     }
 }
@@ -228,7 +287,40 @@ mod tests {
                 before: crate::policy::TenantPolicy::default().document(),
                 after: crate::policy::TenantPolicy::default().document(),
             },
+            AuditAction::QuotaThreshold {
+                percent: 80,
+                month: "2026-12".into(),
+                monthly_request_quota: 10,
+            },
+            AuditAction::WebhookCreated {
+                webhook_id: WebhookId::generate(),
+                destination: "https://hooks.example".into(),
+                event_types: None,
+            },
+            AuditAction::WebhookUpdated {
+                webhook_id: WebhookId::generate(),
+                destination: "https://hooks.example".into(),
+                changed: vec!["status".into()],
+                status: WebhookStatus::Disabled,
+            },
+            AuditAction::WebhookSecretRotated {
+                webhook_id: WebhookId::generate(),
+                previous_secret_valid_until: chrono::DateTime::UNIX_EPOCH,
+            },
+            AuditAction::WebhookDeleted {
+                webhook_id: WebhookId::generate(),
+                destination: "https://hooks.example".into(),
+            },
+            AuditAction::WebhookDisabled {
+                webhook_id: WebhookId::generate(),
+                destination: "https://hooks.example".into(),
+                reason: DisabledReason::Gone,
+            },
+            AuditAction::WebhookTest {
+                webhook_id: WebhookId::generate(),
+            },
         ];
+        assert_eq!(actions.len(), AuditAction::KINDS.len());
         for action in actions {
             let json = serde_json::to_value(&action).unwrap();
             assert_eq!(json["type"], action.kind());

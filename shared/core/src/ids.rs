@@ -18,23 +18,53 @@ const BASE32_LOWER: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 #[serde(try_from = "String", into = "String")]
 pub struct ClientId(String);
 
+/// `prefix` and `len` random base32 characters.
+fn random_id(prefix: &str, len: usize) -> String {
+    let alphabet = Uniform::new(0, BASE32_LOWER.len()).expect("non-empty alphabet");
+    let mut rng = crate::random::os_rng();
+    let random: String = alphabet
+        .sample_iter(&mut rng)
+        .take(len)
+        .map(|i| char::from(BASE32_LOWER[i]))
+        .collect();
+    format!("{prefix}{random}")
+}
+
+fn is_random_id(text: &str, prefix: &str, len: usize) -> bool {
+    text.strip_prefix(prefix).is_some_and(|random| {
+        random.len() == len && random.bytes().all(|b| BASE32_LOWER.contains(&b))
+    })
+}
+
 impl ClientId {
     pub fn generate() -> Self {
-        let alphabet = Uniform::new(0, BASE32_LOWER.len()).expect("non-empty alphabet");
-        let mut rng = crate::random::os_rng();
-        let random: String = alphabet
-            .sample_iter(&mut rng)
-            .take(CLIENT_ID_RANDOM_LEN)
-            .map(|i| char::from(BASE32_LOWER[i]))
-            .collect();
-        Self(format!("{CLIENT_ID_PREFIX}{random}"))
+        Self(random_id(CLIENT_ID_PREFIX, CLIENT_ID_RANDOM_LEN))
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        let random = text.strip_prefix(CLIENT_ID_PREFIX)?;
-        let well_formed = random.len() == CLIENT_ID_RANDOM_LEN
-            && random.bytes().all(|b| BASE32_LOWER.contains(&b));
-        well_formed.then(|| Self(text.to_owned()))
+        is_random_id(text, CLIENT_ID_PREFIX, CLIENT_ID_RANDOM_LEN).then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+const WEBHOOK_ID_PREFIX: &str = "wh_";
+
+/// A tenant's webhook endpoint: `wh_` and 26 random base32 characters, unguessable like a
+/// client ID.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WebhookId(String);
+
+impl WebhookId {
+    pub fn generate() -> Self {
+        Self(random_id(WEBHOOK_ID_PREFIX, CLIENT_ID_RANDOM_LEN))
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        is_random_id(text, WEBHOOK_ID_PREFIX, CLIENT_ID_RANDOM_LEN).then(|| Self(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -129,7 +159,12 @@ macro_rules! string_id_impls {
     )*};
 }
 
-string_id_impls!(ClientId: "client ID", TenantId: "tenant", EventId: "event ID");
+string_id_impls!(
+    ClientId: "client ID",
+    TenantId: "tenant",
+    EventId: "event ID",
+    WebhookId: "webhook ID",
+);
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,7 @@ pub mod token;
 pub mod token_service;
 pub mod usage;
 pub mod usage_days;
+pub mod webhook;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -1,0 +1,337 @@
+//! Webhook endpoints: where a tenant's events are sent, which of them, and the secret that
+//! signs them (Standard Webhooks 1.0, so any of its libraries verifies Clavis). The rules are
+//! plain functions; `service::webhooks` applies them for admins, `events` for deliveries.
+
+pub mod delivery;
+pub mod destination;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hkdf::{self, HKDF_SHA256};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{TenantId, WebhookId};
+use crate::time::Timestamp;
+pub use destination::{DestinationRules, UrlRefusal, WebhookUrl};
+
+/// A tenant's endpoints: enough for a pager, a chat room and a few systems, few enough that
+/// one event never fans out into a storm.
+pub const MAX_WEBHOOKS_PER_TENANT: usize = 10;
+/// How long a replaced signing secret keeps signing beside the new one, so that receivers can
+/// switch without dropping a delivery.
+pub const SECRET_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+/// An endpoint whose deliveries have all failed this long is disabled.
+pub const FAILING_DISABLES_AFTER: chrono::Duration = chrono::Duration::days(5);
+pub const DESCRIPTION_MAX_CHARS: usize = 500;
+
+/// Every event type an endpoint can ask for.
+pub const EVENT_TYPES: &[&str] = &[
+    "credential.created",
+    "credential.updated",
+    "credential.secret_rotated",
+    "credential.expiry_changed",
+    "credential.suspended",
+    "credential.reactivated",
+    "credential.revoked",
+    "credential.deleted",
+    "credential.expired",
+    "credential.expiring_soon",
+    "credential.quota_threshold",
+    "credential.leaked",
+    "tenant.policy_changed",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.secret_rotated",
+    "webhook.deleted",
+    "webhook.disabled",
+];
+
+/// Sent by **Send test** to one endpoint, whatever its filter.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// Which event types an endpoint receives: every one, or those listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventFilter(Option<Vec<String>>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {0:?}")]
+pub struct UnknownEventType(pub String);
+
+impl EventFilter {
+    pub fn every_type() -> Self {
+        Self(None)
+    }
+
+    /// `None` is every type; a list is deduplicated and each entry must be in [`EVENT_TYPES`].
+    pub fn parse(types: Option<Vec<String>>) -> Result<Self, UnknownEventType> {
+        let Some(mut types) = types else {
+            return Ok(Self(None));
+        };
+        if let Some(unknown) = types.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
+            return Err(UnknownEventType(unknown.clone()));
+        }
+        types.sort();
+        types.dedup();
+        Ok(Self(Some(types)))
+    }
+
+    pub fn matches(&self, event_type: &str) -> bool {
+        event_type == TEST_EVENT_TYPE
+            || self
+                .0
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|t| t == event_type))
+    }
+
+    pub fn types(&self) -> Option<&[String]> {
+        self.0.as_deref()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    Enabled,
+    Disabled,
+}
+
+/// Why an endpoint is disabled: by an admin, after 5 days of failures, or because it answered
+/// 410 Gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledReason {
+    Admin,
+    Failing,
+    Gone,
+}
+
+/// A signing secret as the receiver holds it: `whsec_` and the base64 of 32 random bytes.
+/// Shown once; stored only sealed.
+pub struct SigningSecret(SecretString);
+
+const SIGNING_SECRET_PREFIX: &str = "whsec_";
+
+impl SigningSecret {
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = crate::random::bytes();
+        Self(format!("{SIGNING_SECRET_PREFIX}{}", STANDARD.encode(bytes)).into())
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let key = text.strip_prefix(SIGNING_SECRET_PREFIX)?;
+        let decoded = STANDARD.decode(key).ok()?;
+        (decoded.len() == 32).then(|| Self(text.to_owned().into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(<redacted>)")
+    }
+}
+
+/// A signing secret as the table holds it: AES-256-GCM under a key derived from the
+/// deployment's [`SealingKey`], bound to its webhook, so a copy of the table signs nothing
+/// and a sealed secret moved to another webhook's item does not open.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SealedSecret(Vec<u8>);
+
+impl SealedSecret {
+    pub fn from_stored(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealedSecret(..)")
+    }
+}
+
+/// The deployment's key for signing secrets at rest (Secrets Manager, or `.data/` locally):
+/// held only by the functions that issue secrets and the one that delivers.
+pub struct SealingKey(SecretBox<[u8]>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the webhook sealing key must be at least 32 bytes")]
+pub struct WeakSealingKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a webhook signing secret could not be sealed or opened")]
+pub struct SealError;
+
+const SEALING_INFO: &[u8] = b"clavis webhook signing secret";
+
+impl SealingKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeakSealingKey> {
+        if bytes.len() < 32 {
+            return Err(WeakSealingKey);
+        }
+        Ok(Self(SecretBox::new(bytes.into())))
+    }
+
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = crate::random::bytes();
+        Self(SecretBox::new(Box::new(bytes)))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+
+    fn key_for(&self, webhook: &WebhookId) -> LessSafeKey {
+        let prk = hkdf::Salt::new(HKDF_SHA256, webhook.as_str().as_bytes()).extract(self.expose());
+        let okm = prk
+            .expand(&[SEALING_INFO], &AES_256_GCM)
+            .unwrap_or_else(|_| unreachable!("32 bytes is within HKDF's output limit"));
+        LessSafeKey::new(UnboundKey::from(okm))
+    }
+
+    pub fn seal(&self, webhook: &WebhookId, secret: &SigningSecret) -> Result<SealedSecret, SealError> {
+        let nonce: [u8; NONCE_LEN] = crate::random::bytes();
+        let mut sealed = secret.expose().as_bytes().to_vec();
+        self.key_for(webhook)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(webhook.as_str().as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| SealError)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(SealedSecret(out))
+    }
+
+    pub fn open(&self, webhook: &WebhookId, sealed: &SealedSecret) -> Result<SigningSecret, SealError> {
+        if sealed.0.len() < NONCE_LEN {
+            return Err(SealError);
+        }
+        let (nonce, ciphertext) = sealed.0.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
+        let mut buffer = ciphertext.to_vec();
+        let plain = self
+            .key_for(webhook)
+            .open_in_place(nonce, Aad::from(webhook.as_str().as_bytes()), &mut buffer)
+            .map_err(|_| SealError)?;
+        let text = std::str::from_utf8(plain).map_err(|_| SealError)?;
+        SigningSecret::parse(text).ok_or(SealError)
+    }
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealingKey(<redacted>)")
+    }
+}
+
+/// A replaced signing secret, signing beside the current one until `valid_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    pub sealed: SealedSecret,
+    pub valid_until: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub tenant: TenantId,
+    pub url: WebhookUrl,
+    pub event_types: EventFilter,
+    pub description: Option<String>,
+    pub status: WebhookStatus,
+    pub disabled_reason: Option<DisabledReason>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub secret: SealedSecret,
+    pub previous_secret: Option<PreviousSecret>,
+    pub secret_rotated_at: Option<Timestamp>,
+    /// When the first of the failures since the last success happened; `None` while
+    /// deliveries succeed.
+    pub failing_since: Option<Timestamp>,
+    pub version: u64,
+}
+
+impl Webhook {
+    pub fn is_enabled(&self) -> bool {
+        self.status == WebhookStatus::Enabled
+    }
+
+    /// The sealed secrets that sign now: the current one, and the replaced one within its 24 h.
+    pub fn signing_secrets(&self, now: Timestamp) -> Vec<&SealedSecret> {
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .filter(|p| p.valid_until > now)
+            .map(|p| &p.sealed);
+        std::iter::once(&self.secret).chain(previous).collect()
+    }
+
+    /// `previous_secret_valid_until` as shown: only while it still signs.
+    pub fn previous_secret_valid_until(&self, now: Timestamp) -> Option<Timestamp> {
+        self.previous_secret
+            .as_ref()
+            .map(|p| p.valid_until)
+            .filter(|until| *until > now)
+    }
+
+    /// The endpoint as it stands after a delivery's attempt: failing since the first failure,
+    /// recovered by a success, disabled by a 410 or by failures lasting
+    /// [`FAILING_DISABLES_AFTER`]. `None` when nothing about the endpoint changes.
+    pub fn after_attempt(&self, succeeded: bool, gone: bool, now: Timestamp) -> Option<Webhook> {
+        let mut next = self.clone();
+        if succeeded {
+            next.failing_since = None;
+        } else {
+            let since = *next.failing_since.get_or_insert(now);
+            let reason = if gone {
+                Some(DisabledReason::Gone)
+            } else if now - since >= FAILING_DISABLES_AFTER {
+                Some(DisabledReason::Failing)
+            } else {
+                None
+            };
+            if let Some(reason) = reason.filter(|_| self.is_enabled()) {
+                next.status = WebhookStatus::Disabled;
+                next.disabled_reason = Some(reason);
+                next.updated_at = now;
+            }
+        }
+        (next != *self).then_some(next)
+    }
+}
+
+/// The `webhook-signature` header: one `v1,<base64 HMAC-SHA256>` per secret that signs,
+/// space-separated, made by the Standard Webhooks library itself.
+pub fn signature_header(
+    secrets: &[SigningSecret],
+    message_id: &str,
+    timestamp: i64,
+    body: &str,
+) -> Result<String, SealError> {
+    let mut signatures = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        let signer = standardwebhooks::Webhook::new(secret.expose()).map_err(|_| SealError)?;
+        let signature = signer
+            .sign(message_id, timestamp, body.as_bytes())
+            .map_err(|_| SealError)?;
+        signatures.push(signature);
+    }
+    Ok(signatures.join(" "))
+}
