@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod client_auth;
 pub mod credential;
 pub mod environment;
+pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
@@ -31,6 +32,7 @@ pub mod token_service;
 pub mod usage;
 pub mod usage_days;
 pub mod webhook;
+pub mod webhook_service;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -23,10 +23,10 @@ use crate::store::{
 use crate::time::{Clock, Timestamp};
 
 /// How many times an operation without `If-Match` re-reads and re-decides after losing a race.
-const MAX_ATTEMPTS: u32 = 5;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 /// Between attempts that lost a race: short, since the winner has already committed, and
 /// jittered, so that the losers do not meet again on their next try.
-const RETRY_AFTER_CONFLICT: Backoff =
+pub(crate) const RETRY_AFTER_CONFLICT: Backoff =
     Backoff::new(StdDuration::from_millis(10), StdDuration::from_millis(160));
 
 mod issue;
@@ -42,6 +42,17 @@ pub struct Acting {
     pub actor: Actor,
     pub tenant: TenantId,
     pub request_id: Option<String>,
+}
+
+impl Acting {
+    /// The audit context of this caller's change made at `now`.
+    pub fn at(&self, now: Timestamp) -> Context {
+        Context {
+            actor: self.actor.clone(),
+            now,
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 /// The caller's `If-Match`: the versions it expects, or `*` for any.
@@ -219,11 +230,7 @@ impl CredentialService {
     }
 
     fn context(&self, acting: &Acting) -> Context {
-        Context {
-            actor: acting.actor.clone(),
-            now: self.clock.now(),
-            request_id: acting.request_id.clone(),
-        }
+        acting.at(self.clock.now())
     }
 
     async fn load(

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::KeyDigest;
-use crate::ids::{ClientId, EventId, TenantId};
+use crate::ids::{ClientId, EventId, TenantId, WebhookId};
+use crate::webhook::delivery::Delivery;
 use crate::source::SourceAddress;
 use crate::store::StoreError;
 use crate::time::{Timestamp, key_format, parse_rfc3339};
@@ -53,6 +54,41 @@ pub fn usage_day_listing_key(day: chrono::NaiveDate, client_id: &ClientId) -> St
 /// The last possible listing key of `day` in a tenant's index: after every client ID.
 pub fn usage_day_listing_end(day: chrono::NaiveDate) -> String {
     format!("{}#~", usage_day_sk(day))
+}
+
+/// A tenant's webhook endpoint, in the tenant's partition: `WEBHOOK#<id>`.
+pub fn webhook_sk(id: &WebhookId) -> String {
+    format!("{WEBHOOK_PREFIX}{id}")
+}
+
+pub const fn webhook_prefix() -> &'static str {
+    WEBHOOK_PREFIX
+}
+
+const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// The count of a tenant's endpoints, beside them, which keeps the limit under concurrency.
+pub const WEBHOOK_COUNT_SK: &str = "WEBHOOKS";
+
+/// A webhook's deliveries, in a partition of their own: `WEBHOOK#<id>`.
+pub fn delivery_pk(webhook: &WebhookId) -> String {
+    format!("{WEBHOOK_PREFIX}{webhook}")
+}
+
+/// A delivery, by its event's time and id: `DELIVERY#<event time>#<event id>`, newest last.
+pub fn delivery_sk(event_at: Timestamp, event_id: &EventId) -> String {
+    format!("{DELIVERY_PREFIX}{}#{event_id}", key_format(event_at))
+}
+
+pub const fn delivery_prefix() -> &'static str {
+    DELIVERY_PREFIX
+}
+
+const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+/// The marker of an event recorded once per owner and marker (a quota threshold's month).
+pub fn once_sk(marker: &str) -> String {
+    format!("ONCE#{marker}")
 }
 
 /// A tenant's policy: `TENANT#<tenant>`, `POLICY`.
@@ -189,6 +225,7 @@ struct CursorWire {
 pub enum Listing {
     Credentials,
     Audit,
+    Deliveries,
 }
 
 impl Cursor {
@@ -203,6 +240,13 @@ impl Cursor {
         Self {
             sort_key: audit_key(event),
             client_id: event.client_id.clone(),
+        }
+    }
+
+    pub fn for_delivery(delivery: &Delivery) -> Self {
+        Self {
+            sort_key: delivery_sk(delivery.event_at, &delivery.event_id),
+            client_id: None,
         }
     }
 
@@ -243,6 +287,7 @@ impl Cursor {
         let prefix = match listing {
             Listing::Credentials => CREDENTIAL_LISTING_PREFIX,
             Listing::Audit => AUDIT_PREFIX,
+            Listing::Deliveries => DELIVERY_PREFIX,
         };
         let rest = self
             .sort_key
@@ -252,7 +297,9 @@ impl Cursor {
         let time_ok = parse_rfc3339(time).is_some_and(|t| key_format(t) == time);
         let id_ok = match listing {
             Listing::Credentials => self.client_id.as_ref().is_some_and(|c| id == c.as_str()),
-            Listing::Audit => EventId::parse(id).is_some_and(|e| e.as_str() == id),
+            Listing::Audit | Listing::Deliveries => {
+                EventId::parse(id).is_some_and(|e| e.as_str() == id)
+            }
         };
         if time_ok && id_ok {
             Ok(self)

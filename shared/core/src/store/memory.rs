@@ -18,7 +18,9 @@ use super::{
 use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
-use crate::ids::{ClientId, TenantId};
+use crate::ids::{ClientId, TenantId, WebhookId};
+use crate::webhook::Webhook;
+use crate::webhook::delivery::Delivery;
 use crate::lifecycle::PolicyChange;
 use crate::lifecycle::Transition;
 use crate::policy::StoredPolicy;
@@ -48,6 +50,11 @@ struct State {
     idempotency: HashMap<(TenantId, KeyDigest), IdempotencyRecord>,
     policies: HashMap<TenantId, StoredPolicy>,
     usage_days: HashMap<(ClientId, NaiveDate), CountedDayEntry>,
+    /// Endpoints in the order they were made.
+    webhooks: Vec<Webhook>,
+    deliveries: HashMap<(WebhookId, String), Delivery>,
+    /// Markers of events recorded once: (owner partition, marker).
+    once: std::collections::HashSet<(String, String)>,
 }
 
 /// One credential's counts on one day, with its tenant and the day's TTL.
@@ -308,7 +315,7 @@ impl RememberingWriter for MemoryStore {
 
 /// One page of `matching` (each with its listing key) newest first, after the page's cursor,
 /// as the DynamoDB adapter's descending index queries return them.
-fn newest_first<'a, T: Clone + 'a>(
+pub(super) fn newest_first<'a, T: Clone + 'a>(
     matching: impl Iterator<Item = (String, &'a T)>,
     page: &PageRequest,
     listing: Listing,
@@ -387,3 +394,4 @@ impl PolicyWriter for MemoryStore {
 
 mod counters;
 mod sweep;
+mod webhooks;

@@ -18,9 +18,14 @@ use crate::source::SourceAddress;
 use crate::time::Timestamp;
 use crate::usage_days::{DayCounts, UsageRange};
 
+mod events;
 pub mod keys;
 pub mod memory;
 
+pub use events::{
+    DeliveryLog, DeliveryStore, EndpointChange, EventFeed, EventRecorder, FeedPosition,
+    WebhookReader, WebhookWriter,
+};
 pub use keys::{Cursor, UsageMonth};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Backend(String),
+    /// The tenant already has as many of these as it may.
+    #[error("the tenant has reached its limit")]
+    LimitReached,
 }
 
 /// One page of a listing: newest first, at most `limit` items, and a cursor when there are more.
@@ -521,9 +529,28 @@ ports! {
 }
 
 ports! {
+    /// The webhook management service's: the endpoints, a test event, the deliveries.
+    WebhookPorts: WebhookReader + WebhookWriter + EventRecorder + DeliveryLog
+}
+
+ports! {
+    /// The publisher's (an event to its deliveries) and the deliverer's (one attempt): the
+    /// endpoints, the credential an event names, and the deliveries.
+    DeliveryPorts: WebhookReader + CredentialReader + DeliveryStore
+}
+
+ports! {
     /// Everything a deployment's storage offers: what one process serving every function (the
     /// local gateway, the test harness) holds and hands out as the bundles above.
-    Store: ClientPorts + TokenPorts + VerifierPorts + SweepPorts + ManagementPorts + UsageWriter
+    Store: ClientPorts
+        + TokenPorts
+        + VerifierPorts
+        + SweepPorts
+        + ManagementPorts
+        + UsageWriter
+        + WebhookPorts
+        + DeliveryPorts
+        + EventFeed
 }
 
 pub type SharedStore = Arc<dyn Store>;
