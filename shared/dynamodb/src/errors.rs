@@ -44,6 +44,8 @@ pub(super) enum TransactItem {
     Event,
     /// An idempotency key's record, written with the change it remembers.
     Remembered,
+    /// A count kept below a limit (a tenant's webhooks).
+    Limit,
 }
 
 /// Reads why DynamoDB cancelled a transaction of `items` (in the order they were sent).
@@ -76,6 +78,9 @@ pub(super) fn map_transaction_error<R: std::fmt::Debug>(
         // wrote it also changed the credential.
         if condition_failed(TransactItem::Remembered) {
             return StoreError::IdempotencyKeyTaken;
+        }
+        if condition_failed(TransactItem::Limit) {
+            return StoreError::LimitReached;
         }
         if condition_failed(TransactItem::Change) {
             return on_condition_failed;

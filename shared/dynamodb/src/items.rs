@@ -11,6 +11,9 @@ pub(super) const ENTITY_SWEEP_CHECKPOINT: &str = "sweep_checkpoint";
 pub(super) const ENTITY_IDEMPOTENCY: &str = "idempotency";
 pub(super) const ENTITY_POLICY: &str = "policy";
 pub(super) const ENTITY_USAGE_DAY: &str = "usage_day";
+pub(super) const ENTITY_WEBHOOK: &str = "webhook";
+pub(super) const ENTITY_DELIVERY: &str = "delivery";
+pub(super) const ENTITY_ONCE: &str = "once";
 
 /// The keys of an item listed in its tenant's index (GSI1): the item's own, and the index's.
 #[derive(Debug, Serialize, Deserialize)]
@@ -303,9 +306,9 @@ impl AuditItem {
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct OwnKey {
     #[serde(rename = "PK")]
-    pk: String,
+    pub(super) pk: String,
     #[serde(rename = "SK")]
-    sk: String,
+    pub(super) sk: String,
 }
 
 /// A tenant's policy: the document's rules as attributes, and its version.
@@ -383,7 +386,7 @@ pub(super) struct IdempotencyItem {
 }
 
 /// Binary attributes as base64 text: the item stays readable in the console and in scans.
-mod serde_bytes_base64 {
+pub(super) mod serde_bytes_base64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};

@@ -55,6 +55,8 @@ mod items;
 mod ports;
 mod queries;
 pub mod schema;
+pub mod stream;
+mod webhooks;
 mod writes;
 
 pub(crate) use errors::map_sdk_error;

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
 use super::map_sdk_error;
@@ -120,6 +120,7 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<(), Store
         .set_attribute_definitions(Some(attributes))
         .set_key_schema(Some(key_schema(TABLE.key)?))
         .set_global_secondary_indexes(Some(indexes))
+        .stream_specification(stream_specification()?)
         .send()
         .await
         .map_err(map_sdk_error)?;
@@ -139,10 +140,36 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<(), Store
     Ok(())
 }
 
-/// Creates the table unless it exists; for the local gateway, whose data persists across runs.
+/// The table's stream: each new item's image, which the event publisher reads (the stream is
+/// the outbox of events: an event is delivered if and only if it was written).
+fn stream_specification() -> Result<StreamSpecification, StoreError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewImage)
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Creates the table unless it exists, and turns its stream on if a table made before events
+/// has none; for the local gateway, whose data persists across runs.
 pub async fn ensure_table(client: &Client, table_name: &str) -> Result<(), StoreError> {
     match client.describe_table().table_name(table_name).send().await {
-        Ok(_) => Ok(()),
+        Ok(described) => {
+            let streaming = described
+                .table()
+                .and_then(|t| t.stream_specification())
+                .is_some_and(|s| s.stream_enabled());
+            if !streaming {
+                client
+                    .update_table()
+                    .table_name(table_name)
+                    .stream_specification(stream_specification()?)
+                    .send()
+                    .await
+                    .map_err(map_sdk_error)?;
+            }
+            Ok(())
+        }
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>

@@ -82,11 +82,23 @@ impl DynamoStore {
         if let Some(record) = remembered {
             items.push((TransactItem::Remembered, self.remembered_put(record)?));
         }
+        self.transact_items(items, event.id.as_str(), on_condition_failed)
+            .await
+    }
+
+    /// Writes `items` atomically; `token` makes an SDK retry of a transaction that did land
+    /// succeed rather than conflict with itself.
+    pub(super) async fn transact_items(
+        &self,
+        items: Vec<(TransactItem, TransactWriteItem)>,
+        token: &str,
+        on_condition_failed: StoreError,
+    ) -> Result<(), StoreError> {
         let (kinds, items): (Vec<_>, Vec<_>) = items.into_iter().unzip();
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
-            .client_request_token(event.id.as_str())
+            .client_request_token(token)
             .send()
             .await
             .map_err(|e| map_transaction_error(e, &kinds, on_condition_failed))?;

@@ -14,6 +14,9 @@ use crate::time::Timestamp;
 
 /// A receiver has this long to answer.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a delivery's record is kept after its event: past the whole retry schedule, long
+/// enough to look back on a month.
+pub const DELIVERY_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
