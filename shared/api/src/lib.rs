@@ -14,3 +14,4 @@ pub mod routes;
 pub mod state;
 pub mod usage;
 pub mod views;
+pub mod webhooks;

@@ -7,8 +7,8 @@ use std::sync::{Arc, LazyLock};
 use clavis_core::route::RouteTemplate;
 use lambda_http::{Body, Request, Response};
 
-use super::{credentials, oauth, policy, usage};
-use crate::state::{App, OAuthApp};
+use super::{credentials, oauth, policy, usage, webhooks};
+use crate::state::{App, OAuthApp, WebhooksApp};
 use clavis_core::usage::UsageRecorder;
 
 /// The management operations; each is one Lambda function.
@@ -40,11 +40,32 @@ pub enum OAuthEndpoint {
     Discovery,
 }
 
+/// The webhook operations, served by two functions: only the one that issues signing secrets
+/// holds the key that seals them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhooksEndpoint {
+    Create,
+    RotateSecret,
+    List,
+    Get,
+    Update,
+    Delete,
+    Test,
+    ListDeliveries,
+}
+
 /// Every operation the API offers, by the state its function needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Credentials(CredentialsEndpoint),
     OAuth(OAuthEndpoint),
+    Webhooks(WebhooksEndpoint),
+}
+
+impl From<WebhooksEndpoint> for Endpoint {
+    fn from(endpoint: WebhooksEndpoint) -> Self {
+        Endpoint::Webhooks(endpoint)
+    }
 }
 
 impl From<CredentialsEndpoint> for Endpoint {
@@ -84,6 +105,10 @@ impl Endpoint {
             Endpoint::OAuth(O::IntrospectToken) => "introspect-token",
             Endpoint::OAuth(O::RevokeToken) => "revoke-token",
             Endpoint::OAuth(O::Discovery) => "discovery",
+            Endpoint::Webhooks(WebhooksEndpoint::Create | WebhooksEndpoint::RotateSecret) => {
+                "issue-webhook-secret"
+            }
+            Endpoint::Webhooks(_) => "manage-webhooks",
         }
     }
 }
@@ -92,6 +117,10 @@ impl Endpoint {
 pub const AUTHORIZER_FUNCTION: &str = "authorize-request";
 /// The function EventBridge runs on a schedule: no route reaches it.
 pub const SWEEPER_FUNCTION: &str = "sweep-expired";
+/// The function the table's stream runs: each new event to its deliveries.
+pub const PUBLISHER_FUNCTION: &str = "publish-events";
+/// The function the delivery queue runs: one attempt per message.
+pub const DELIVERER_FUNCTION: &str = "deliver-webhooks";
 
 /// How API Gateway admits a request to a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,11 +142,13 @@ pub struct Route {
 }
 
 const CREDENTIALS: &str = "/v1/tenants/{tenant}/credentials";
+const WEBHOOKS: &str = "/v1/tenants/{tenant}/webhooks";
+const WEBHOOK: &str = "/v1/tenants/{tenant}/webhooks/{webhook_id}";
 const CREDENTIAL: &str = "/v1/tenants/{tenant}/credentials/{client_id}";
 
 /// The one table of routes: the local gateway serves it, and the SAM template and the OpenAPI
 /// document are checked against it.
-pub const ROUTES: [Route; 23] = {
+pub const ROUTES: [Route; 31] = {
     use CredentialsEndpoint as C;
     use OAuthEndpoint as O;
     const fn managed(method: &'static str, path: &'static str, endpoint: C) -> Route {
@@ -125,6 +156,18 @@ pub const ROUTES: [Route; 23] = {
             method,
             path,
             endpoint: Endpoint::Credentials(endpoint),
+            access: Access::Jwt,
+        }
+    }
+    const fn webhooks(
+        method: &'static str,
+        path: &'static str,
+        endpoint: WebhooksEndpoint,
+    ) -> Route {
+        Route {
+            method,
+            path,
+            endpoint: Endpoint::Webhooks(endpoint),
             access: Access::Jwt,
         }
     }
@@ -182,6 +225,26 @@ pub const ROUTES: [Route; 23] = {
         managed("GET", "/v1/tenants/{tenant}/policy", C::GetPolicy),
         managed("PUT", "/v1/tenants/{tenant}/policy", C::PutPolicy),
         managed("GET", "/v1/scopes", C::ListScopes),
+        webhooks("POST", WEBHOOKS, WebhooksEndpoint::Create),
+        webhooks("GET", WEBHOOKS, WebhooksEndpoint::List),
+        webhooks("GET", WEBHOOK, WebhooksEndpoint::Get),
+        webhooks("PATCH", WEBHOOK, WebhooksEndpoint::Update),
+        webhooks("DELETE", WEBHOOK, WebhooksEndpoint::Delete),
+        webhooks(
+            "POST",
+            "/v1/tenants/{tenant}/webhooks/{webhook_id}/rotate-secret",
+            WebhooksEndpoint::RotateSecret,
+        ),
+        webhooks(
+            "POST",
+            "/v1/tenants/{tenant}/webhooks/{webhook_id}/test",
+            WebhooksEndpoint::Test,
+        ),
+        webhooks(
+            "GET",
+            "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries",
+            WebhooksEndpoint::ListDeliveries,
+        ),
         public("POST", "/oauth/token", O::IssueToken),
         public("POST", "/oauth/introspect", O::IntrospectToken),
         public("POST", "/oauth/revoke", O::RevokeToken),
@@ -282,6 +345,37 @@ impl EndpointFamily for CredentialsEndpoint {
     }
 }
 
+impl WebhooksEndpoint {
+    fn into_function(self) -> &'static str {
+        Endpoint::from(self).function()
+    }
+}
+
+impl EndpointFamily for WebhooksEndpoint {
+    type State = WebhooksApp;
+
+    /// One function serves several of these routes: each request goes to the route it came
+    /// by, among those of this endpoint's function.
+    async fn handle(self, app: &WebhooksApp, request: Request) -> Response<Body> {
+        let routed = find_route(request.method().as_str(), request.uri().path())
+            .and_then(|(route, _)| match route.endpoint {
+                Endpoint::Webhooks(e) if e.into_function() == self.into_function() => Some(e),
+                _ => None,
+            })
+            .unwrap_or(self);
+        match routed {
+            Self::Create => webhooks::create_webhook(app, request).await,
+            Self::RotateSecret => webhooks::rotate_webhook_secret(app, request).await,
+            Self::List => webhooks::list_webhooks(app, request).await,
+            Self::Get => webhooks::get_webhook(app, request).await,
+            Self::Update => webhooks::update_webhook(app, request).await,
+            Self::Delete => webhooks::delete_webhook(app, request).await,
+            Self::Test => webhooks::test_webhook(app, request).await,
+            Self::ListDeliveries => webhooks::list_deliveries(app, request).await,
+        }
+    }
+}
+
 impl EndpointFamily for OAuthEndpoint {
     type State = OAuthApp;
 
@@ -314,7 +408,7 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
-        assert_eq!(functions().len(), 19);
+        assert_eq!(functions().len(), 21);
     }
 
     #[test]

@@ -3,7 +3,10 @@
 
 use clavis_core::authorizer::RequestVerifier;
 use clavis_core::service::CredentialService;
+use clavis_core::time::Clock;
 use clavis_core::token_service::TokenService;
+use clavis_core::webhook_service::WebhookService;
+use std::sync::Arc;
 
 /// What the management functions share.
 pub struct App {
@@ -18,4 +21,11 @@ pub struct OAuthApp {
 /// What `authorize-request` builds once per cold start.
 pub struct AuthorizerApp {
     pub verifier: RequestVerifier,
+}
+
+/// What the webhook functions share: the endpoints' service (holding the sealing key only in
+/// `issue-webhook-secret`), and the clock the views are shown at.
+pub struct WebhooksApp {
+    pub webhooks: WebhookService,
+    pub clock: Arc<dyn Clock>,
 }

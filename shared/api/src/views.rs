@@ -9,10 +9,12 @@ use clavis_core::lifecycle::is_expiry_locked;
 use clavis_core::policy::{PolicyDocument, StoredPolicy};
 use std::collections::BTreeMap;
 
-use clavis_core::ids::{ClientId, TenantId};
+use clavis_core::ids::{ClientId, EventId, TenantId, WebhookId};
 use clavis_core::service::{DailyReport, Snapshot, TopCredential};
 use clavis_core::store::Page;
 use clavis_core::time::Timestamp;
+use clavis_core::webhook::delivery::{Delivery, DeliveryState};
+use clavis_core::webhook::{DisabledReason, Webhook, WebhookStatus};
 
 #[derive(Debug, Serialize)]
 pub struct CredentialView {
@@ -238,6 +240,68 @@ impl TenantUsageView {
                     uses: t.uses,
                 })
                 .collect(),
+        }
+    }
+}
+
+/// An endpoint as its admins see it: the URL in full (it is theirs), never a secret.
+#[derive(Debug, Serialize)]
+pub struct WebhookView<'a> {
+    pub id: &'a WebhookId,
+    pub url: &'a str,
+    pub event_types: Option<&'a [String]>,
+    pub description: Option<&'a str>,
+    pub status: WebhookStatus,
+    pub disabled_reason: Option<DisabledReason>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub secret_rotated_at: Option<Timestamp>,
+    /// While the replaced secret still signs beside the new one.
+    pub previous_secret_valid_until: Option<Timestamp>,
+}
+
+impl<'a> WebhookView<'a> {
+    pub fn of(webhook: &'a Webhook, now: Timestamp) -> Self {
+        Self {
+            id: &webhook.id,
+            url: webhook.url.as_str(),
+            event_types: webhook.event_types.types(),
+            description: webhook.description.as_deref(),
+            status: webhook.status,
+            disabled_reason: webhook.disabled_reason,
+            created_at: webhook.created_at,
+            updated_at: webhook.updated_at,
+            secret_rotated_at: webhook.secret_rotated_at,
+            previous_secret_valid_until: webhook.previous_secret_valid_until(now),
+        }
+    }
+}
+
+/// A delivery without its body: the event is in the audit trail, and the receiver has it.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView<'a> {
+    pub event_id: &'a EventId,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
+    pub state: DeliveryState,
+    pub created_at: Timestamp,
+}
+
+impl<'a> From<&'a Delivery> for DeliveryView<'a> {
+    fn from(d: &'a Delivery) -> Self {
+        Self {
+            event_id: &d.event_id,
+            event_type: &d.event_type,
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error.map(|e| e.to_string()),
+            next_attempt_at: d.next_attempt_at,
+            state: d.state,
+            created_at: d.event_at,
         }
     }
 }

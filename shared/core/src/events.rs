@@ -274,12 +274,20 @@ impl Deliverer {
             webhook: changed,
             event: event.as_ref(),
         });
-        match self.store.record_attempt(delivery.attempts, &next, change).await {
+        match self
+            .store
+            .record_attempt(delivery.attempts, &next, change)
+            .await
+        {
             Ok(()) => {}
             // The endpoint changed meanwhile (an admin's edit, another delivery's attempt):
             // the attempt still counts; the endpoint's record follows the next attempt.
             Err(StoreError::Conflict) if change.is_some() => {
-                match self.store.record_attempt(delivery.attempts, &next, None).await {
+                match self
+                    .store
+                    .record_attempt(delivery.attempts, &next, None)
+                    .await
+                {
                     Ok(()) | Err(StoreError::Conflict) => {}
                     Err(e) => return Err(e.into()),
                 }

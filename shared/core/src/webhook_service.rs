@@ -33,7 +33,10 @@ pub enum WebhookError {
     InvalidUrl(#[from] UrlRefusal),
     #[error("{field} {reason}")]
     InvalidField { field: &'static str, reason: String },
-    #[error("This tenant already has {} webhook endpoints, the most it may have.", crate::webhook::MAX_WEBHOOKS_PER_TENANT)]
+    #[error(
+        "This tenant already has {} webhook endpoints, the most it may have.",
+        crate::webhook::MAX_WEBHOOKS_PER_TENANT
+    )]
     LimitReached,
     #[error("The webhook is disabled; enable it to send a test.")]
     Disabled,
@@ -106,7 +109,9 @@ fn description(text: Option<String>) -> Result<Option<String>, WebhookError> {
     if text.chars().count() > DESCRIPTION_MAX_CHARS || text.chars().any(char::is_control) {
         return Err(WebhookError::InvalidField {
             field: "description",
-            reason: format!("must be at most {DESCRIPTION_MAX_CHARS} characters, without control characters"),
+            reason: format!(
+                "must be at most {DESCRIPTION_MAX_CHARS} characters, without control characters"
+            ),
         });
     }
     Ok(Some(text))
@@ -157,7 +162,11 @@ impl WebhookService {
             .ok_or_else(|| WebhookError::NotFound(id.clone()))
     }
 
-    pub async fn create(&self, acting: &Acting, new: NewWebhook) -> Result<WithSecret, WebhookError> {
+    pub async fn create(
+        &self,
+        acting: &Acting,
+        new: NewWebhook,
+    ) -> Result<WithSecret, WebhookError> {
         let event_types = EventFilter::parse(new.event_types)?;
         let description = description(new.description)?;
         let url = self.destination(&new.url).await?;
@@ -217,7 +226,11 @@ impl WebhookService {
             next.version = current.version + 1;
             next.updated_at = context.now;
             let event = AuditEvent::for_tenant(&acting.tenant, &context, action);
-            match self.store.update_webhook(current.version, &next, &event).await {
+            match self
+                .store
+                .update_webhook(current.version, &next, &event)
+                .await
+            {
                 Ok(()) => return Ok((next, Some(extra))),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -236,7 +249,11 @@ impl WebhookService {
             Some(text) => Some(self.destination(text).await?),
             None => None,
         };
-        let event_types = patch.event_types.clone().map(EventFilter::parse).transpose()?;
+        let event_types = patch
+            .event_types
+            .clone()
+            .map(EventFilter::parse)
+            .transpose()?;
         let description = patch.description.clone().map(description).transpose()?;
         let (webhook, _) = self
             .change(acting, id, |current, _| {
@@ -334,7 +351,11 @@ impl WebhookService {
 
     /// Records a `webhook.test` event for this endpoint; the publisher sends it to this one
     /// endpoint whatever its filter.
-    pub async fn send_test(&self, acting: &Acting, id: &WebhookId) -> Result<EventId, WebhookError> {
+    pub async fn send_test(
+        &self,
+        acting: &Acting,
+        id: &WebhookId,
+    ) -> Result<EventId, WebhookError> {
         let webhook = self.get(&acting.tenant, id).await?;
         if !webhook.is_enabled() {
             return Err(WebhookError::Disabled);
@@ -362,7 +383,11 @@ impl WebhookService {
 }
 
 /// The audit event of an endpoint the deliverer disabled.
-pub(crate) fn disabled_event(webhook: &Webhook, reason: DisabledReason, context: &Context) -> AuditEvent {
+pub(crate) fn disabled_event(
+    webhook: &Webhook,
+    reason: DisabledReason,
+    context: &Context,
+) -> AuditEvent {
     AuditEvent::for_tenant(
         &webhook.tenant,
         context,

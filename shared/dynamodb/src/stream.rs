@@ -10,7 +10,9 @@ use clavis_core::store::{EventFeed, FeedPosition};
 use super::*;
 
 /// The audit event a new item's image holds, or `None` for any other item.
-pub fn audit_event_of(image: impl Into<serde_dynamo::Item>) -> Result<Option<AuditEvent>, StoreError> {
+pub fn audit_event_of(
+    image: impl Into<serde_dynamo::Item>,
+) -> Result<Option<AuditEvent>, StoreError> {
     let image: serde_dynamo::Item = image.into();
     let is_event = matches!(
         image.get("entity"),
@@ -46,7 +48,11 @@ fn streams_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl StreamFeed {
-    pub fn new(dynamodb: Client, streams: aws_sdk_dynamodbstreams::Client, table: impl Into<String>) -> Self {
+    pub fn new(
+        dynamodb: Client,
+        streams: aws_sdk_dynamodbstreams::Client,
+        table: impl Into<String>,
+    ) -> Self {
         Self {
             dynamodb,
             streams,

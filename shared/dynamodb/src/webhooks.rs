@@ -53,14 +53,19 @@ struct WebhookItem {
 mod optional_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => super::serde_bytes_base64::serialize(bytes, serializer),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         #[derive(Deserialize)]
         struct Wrapped(#[serde(with = "super::serde_bytes_base64")] Vec<u8>);
         Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
@@ -85,8 +90,14 @@ impl WebhookItem {
             created_at: key_format(w.created_at),
             updated_at: key_format(w.updated_at),
             secret: w.secret.as_bytes().to_vec(),
-            previous_secret: w.previous_secret.as_ref().map(|p| p.sealed.as_bytes().to_vec()),
-            previous_secret_valid_until: w.previous_secret.as_ref().map(|p| key_format(p.valid_until)),
+            previous_secret: w
+                .previous_secret
+                .as_ref()
+                .map(|p| p.sealed.as_bytes().to_vec()),
+            previous_secret_valid_until: w
+                .previous_secret
+                .as_ref()
+                .map(|p| key_format(p.valid_until)),
             secret_rotated_at: w.secret_rotated_at.map(key_format),
             failing_since: w.failing_since.map(key_format),
             version: w.version,
@@ -116,7 +127,10 @@ impl WebhookItem {
             updated_at: stored_time("updated_at", &self.updated_at)?,
             secret: SealedSecret::from_stored(self.secret),
             previous_secret,
-            secret_rotated_at: stored_time_opt("secret_rotated_at", self.secret_rotated_at.as_ref())?,
+            secret_rotated_at: stored_time_opt(
+                "secret_rotated_at",
+                self.secret_rotated_at.as_ref(),
+            )?,
             failing_since: stored_time_opt("failing_since", self.failing_since.as_ref())?,
             version: self.version,
         })
@@ -146,7 +160,10 @@ struct DeliveryItem {
 }
 
 fn delivery_key(key: &DeliveryKey) -> Item {
-    super::key(delivery_pk(&key.webhook_id), delivery_sk(key.event_at, &key.event_id))
+    super::key(
+        delivery_pk(&key.webhook_id),
+        delivery_sk(key.event_at, &key.event_id),
+    )
 }
 
 impl DeliveryItem {
@@ -197,7 +214,11 @@ fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError>
 }
 
 impl DynamoStore {
-    fn webhook_put(&self, webhook: &Webhook, expected_version: Option<u64>) -> Result<TransactWriteItem, StoreError> {
+    fn webhook_put(
+        &self,
+        webhook: &Webhook,
+        expected_version: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(&WebhookItem::from_webhook(webhook))?));
@@ -208,7 +229,9 @@ impl DynamoStore {
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":expected_version", n(version)),
         };
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
     }
 
     /// Adds `by` to the tenant's count of endpoints; an addition past the limit fails.
@@ -227,16 +250,24 @@ impl DynamoStore {
         } else {
             update
         };
-        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
     }
 
-    fn delivery_put(&self, delivery: &Delivery, expected_attempts: u32) -> Result<TransactWriteItem, StoreError> {
+    fn delivery_put(
+        &self,
+        delivery: &Delivery,
+        expected_attempts: u32,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(&DeliveryItem::from_delivery(delivery))?))
             .condition_expression("attempts = :expected")
             .expression_attribute_values(":expected", n(expected_attempts));
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
     }
 }
 
@@ -265,8 +296,15 @@ impl WebhookReader for DynamoStore {
         Ok(webhooks)
     }
 
-    async fn webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        match self.get_item(key(tenant_pk(tenant), webhook_sk(id))).await? {
+    async fn webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+    ) -> Result<Option<Webhook>, StoreError> {
+        match self
+            .get_item(key(tenant_pk(tenant), webhook_sk(id)))
+            .await?
+        {
             Some(item) => from_item::<WebhookItem>(item)?.into_webhook().map(Some),
             None => Ok(None),
         }
@@ -275,7 +313,11 @@ impl WebhookReader for DynamoStore {
 
 #[async_trait]
 impl WebhookWriter for DynamoStore {
-    async fn insert_webhook(&self, webhook: &Webhook, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn insert_webhook(
+        &self,
+        webhook: &Webhook,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let items = vec![
             (TransactItem::Change, self.webhook_put(webhook, None)?),
             (TransactItem::Limit, self.webhook_count(&webhook.tenant, 1)?),
@@ -292,23 +334,41 @@ impl WebhookWriter for DynamoStore {
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let items = vec![
-            (TransactItem::Change, self.webhook_put(webhook, Some(expected_version))?),
+            (
+                TransactItem::Change,
+                self.webhook_put(webhook, Some(expected_version))?,
+            ),
             (TransactItem::Event, self.audit_put(event)?),
         ];
         self.transact_items(items, event.id.as_str(), StoreError::Conflict)
             .await
     }
 
-    async fn delete_webhook(&self, webhook: &Webhook, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn delete_webhook(
+        &self,
+        webhook: &Webhook,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(key(tenant_pk(&webhook.tenant), webhook_sk(&webhook.id))))
+            .set_key(Some(key(
+                tenant_pk(&webhook.tenant),
+                webhook_sk(&webhook.id),
+            )))
             .condition_expression("#version = :expected_version")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected_version", n(webhook.version));
         let items = vec![
-            (TransactItem::Change, TransactWriteItem::builder().delete(built(delete.build())?).build()),
-            (TransactItem::Limit, self.webhook_count(&webhook.tenant, -1)?),
+            (
+                TransactItem::Change,
+                TransactWriteItem::builder()
+                    .delete(built(delete.build())?)
+                    .build(),
+            ),
+            (
+                TransactItem::Limit,
+                self.webhook_count(&webhook.tenant, -1)?,
+            ),
             (TransactItem::Event, self.audit_put(event)?),
         ];
         self.transact_items(items, event.id.as_str(), StoreError::Conflict)
@@ -323,16 +383,31 @@ impl EventRecorder for DynamoStore {
             .await
     }
 
-    async fn record_event_once(&self, marker: &str, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut item = key(event_pk(&event.tenant, event.client_id.as_ref()), once_sk(marker));
+    async fn record_event_once(
+        &self,
+        marker: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(
+            event_pk(&event.tenant, event.client_id.as_ref()),
+            once_sk(marker),
+        );
         item.insert("entity".into(), s(ENTITY_ONCE));
-        item.insert(TABLE.ttl_attribute.into(), n(epoch(self.retention.audit_expires_at(event))));
+        item.insert(
+            TABLE.ttl_attribute.into(),
+            n(epoch(self.retention.audit_expires_at(event))),
+        );
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)");
         let items = vec![
-            (TransactItem::Change, TransactWriteItem::builder().put(built(put.build())?).build()),
+            (
+                TransactItem::Change,
+                TransactWriteItem::builder()
+                    .put(built(put.build())?)
+                    .build(),
+            ),
             (TransactItem::Event, self.audit_put(event)?),
         ];
         match self
@@ -426,7 +501,10 @@ impl DeliveryStore for DynamoStore {
         delivery: &Delivery,
         endpoint: Option<EndpointChange<'_>>,
     ) -> Result<(), StoreError> {
-        let mut items = vec![(TransactItem::Change, self.delivery_put(delivery, expected_attempts)?)];
+        let mut items = vec![(
+            TransactItem::Change,
+            self.delivery_put(delivery, expected_attempts)?,
+        )];
         if let Some(change) = endpoint {
             items.push((
                 TransactItem::Change,
@@ -444,6 +522,7 @@ impl DeliveryStore for DynamoStore {
         );
         // A client request token is at most 36 characters.
         let token: String = token.chars().take(36).collect();
-        self.transact_items(items, &token, StoreError::Conflict).await
+        self.transact_items(items, &token, StoreError::Conflict)
+            .await
     }
 }

@@ -177,7 +177,7 @@ impl TokenSettings {
 
 /// What a function's AWS clients other than DynamoDB's share: the region, and the
 /// credentials Lambda puts in the environment.
-fn function_sdk_config(region: &str) -> SdkConfig {
+pub(crate) fn function_sdk_config(region: &str) -> SdkConfig {
     sdk_config(
         region,
         SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
@@ -186,7 +186,7 @@ fn function_sdk_config(region: &str) -> SdkConfig {
 
 /// A Secrets Manager secret's text, read once per cold start; `variable` names the setting
 /// that named it.
-async fn secret_string(
+pub(crate) async fn secret_string(
     region: &str,
     secret_id: &str,
     variable: &str,

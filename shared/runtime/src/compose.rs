@@ -16,13 +16,20 @@ use crate::config::{
     AuthorizerSettings, ConfigError, Env, StoreSettings, TokenSettings, retention, scope_catalogue,
     secret_hasher,
 };
+use clavis_api::state::WebhooksApp;
+use clavis_core::events::{Deliverer, DeliveryQueue, Publisher, WebhookSender};
 use clavis_core::idempotency::IdempotencyPepper;
 use clavis_core::secret::SecretHasher;
 use clavis_core::service::CredentialService;
 use clavis_core::store::{
-    ClientPorts, ManagementPorts, SharedStore, Store, SweepPorts, TokenPorts, UsageWriter,
-    VerifierPorts,
+    ClientPorts, DeliveryPorts, ManagementPorts, SharedStore, Store, SweepPorts, TokenPorts,
+    UsageWriter, VerifierPorts, WebhookPorts,
 };
+use clavis_core::webhook::SealingKey;
+use clavis_core::webhook_service::{HostResolver, WebhookService};
+
+use crate::config::WebhookSettings;
+use crate::webhooks::{EventBridgeBus, HttpSender, SqsQueue, SystemResolver, sealing_key};
 use clavis_core::sweep::Sweeper;
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::token::Tokens;
@@ -39,6 +46,8 @@ pub trait Ports {
     fn usage(&self) -> Arc<dyn UsageWriter>;
     fn management(&self) -> Arc<dyn ManagementPorts>;
     fn sweep(&self) -> Arc<dyn SweepPorts>;
+    fn webhooks(&self) -> Arc<dyn WebhookPorts>;
+    fn deliveries(&self) -> Arc<dyn DeliveryPorts>;
 }
 
 macro_rules! ports_of {
@@ -60,6 +69,12 @@ macro_rules! ports_of {
                 self.clone()
             }
             fn sweep(&self) -> Arc<dyn SweepPorts> {
+                self.clone()
+            }
+            fn webhooks(&self) -> Arc<dyn WebhookPorts> {
+                self.clone()
+            }
+            fn deliveries(&self) -> Arc<dyn DeliveryPorts> {
                 self.clone()
             }
         }
@@ -234,6 +249,122 @@ impl FromEnv for Sweeper {
     }
 }
 
+/// The webhook functions' state: the sealing key only where it is configured (the template
+/// gives it to `issue-webhook-secret` alone among them).
+pub fn webhooks_app(
+    store: Arc<dyn WebhookPorts>,
+    clock: Arc<dyn Clock>,
+    settings: &WebhookSettings,
+    resolver: Arc<dyn HostResolver>,
+    sealing: Option<Arc<SealingKey>>,
+) -> WebhooksApp {
+    let mut webhooks = WebhookService::new(store, Arc::clone(&clock), settings.rules, resolver);
+    if let Some(sealing) = sealing {
+        webhooks = webhooks.issuing_secrets(sealing);
+    }
+    WebhooksApp { webhooks, clock }
+}
+
+impl FromEnv for WebhooksApp {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let store_settings = StoreSettings::from_env(env)?;
+        let settings = WebhookSettings::from_env(env)?;
+        let sealing = sealing_key(env, &store_settings.region)
+            .await?
+            .map(Arc::new);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        Ok(webhooks_app(
+            store.webhooks(),
+            clock,
+            &settings,
+            Arc::new(SystemResolver),
+            sealing,
+        ))
+    }
+}
+
+/// The queue of deliveries: `WEBHOOK_QUEUE_URL`.
+fn sqs_queue(env: &Env, region: &str) -> Result<Arc<dyn DeliveryQueue>, ConfigError> {
+    let url = env.required("WEBHOOK_QUEUE_URL")?;
+    let client = aws_sdk_sqs::Client::new(&crate::aws::function_sdk_config(region));
+    Ok(Arc::new(SqsQueue::new(client, url)))
+}
+
+/// `publish-events`: the table's stream to deliveries on the queue (and, with
+/// `EVENT_BUS_NAME`, every event to that EventBridge bus).
+pub struct PublisherApp {
+    pub publisher: Publisher,
+}
+
+impl FromEnv for PublisherApp {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = StoreSettings::from_env(env)?;
+        let queue = sqs_queue(env, &settings.region)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        let mut publisher = Publisher::new(store.deliveries(), queue, clock);
+        if let Some(bus) = env.optional("EVENT_BUS_NAME").filter(|b| !b.is_empty()) {
+            let client = aws_sdk_eventbridge::Client::new(&crate::aws::function_sdk_config(
+                &settings.region,
+            ));
+            publisher = publisher.with_bus(Arc::new(EventBridgeBus::new(client, bus)));
+        }
+        Ok(Self { publisher })
+    }
+}
+
+/// `deliver-webhooks`: one attempt per queued ticket. It cannot sign without the sealing key,
+/// so a missing key stops the cold start.
+pub struct DelivererApp {
+    pub deliverer: Deliverer,
+}
+
+/// A deliverer over `store`, posting with `sender` and queueing follow-ups on `queue`.
+pub fn deliverer(
+    store: Arc<dyn DeliveryPorts>,
+    queue: Arc<dyn DeliveryQueue>,
+    sender: Arc<dyn WebhookSender>,
+    sealing: Arc<SealingKey>,
+    settings: &WebhookSettings,
+    clock: Arc<dyn Clock>,
+) -> Deliverer {
+    Deliverer::new(
+        store,
+        queue,
+        sender,
+        sealing,
+        settings.schedule.clone(),
+        clock,
+    )
+}
+
+impl FromEnv for DelivererApp {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let store_settings = StoreSettings::from_env(env)?;
+        let settings = WebhookSettings::from_env(env)?;
+        let sealing = sealing_key(env, &store_settings.region)
+            .await?
+            .ok_or_else(|| {
+                ConfigError::new("WEBHOOK_SEALING_KEY_SECRET_ID", "is required but not set")
+            })?;
+        let queue = sqs_queue(env, &store_settings.region)?;
+        let sender = Arc::new(HttpSender::new(settings.rules)?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        Ok(Self {
+            deliverer: deliverer(
+                store.deliveries(),
+                queue,
+                sender,
+                Arc::new(sealing),
+                &settings,
+                clock,
+            ),
+        })
+    }
+}
+
 /// Every function's state over one store, as one process serving them all holds it.
 pub struct Deployment {
     pub management: Arc<App>,
@@ -241,6 +372,11 @@ pub struct Deployment {
     /// Built when `ROUTE_SCOPES` is set: the routes of a platform's API to verify requests to.
     pub authorizer: Option<Arc<AuthorizerApp>>,
     pub sweeper: Sweeper,
+    pub webhooks: Arc<WebhooksApp>,
+    /// The webhook settings and sealing key the process's own publisher and deliverer use (the
+    /// local gateway's in-process delivery).
+    pub webhook_settings: WebhookSettings,
+    pub sealing: Arc<SealingKey>,
 }
 
 impl Deployment {
@@ -279,6 +415,20 @@ impl Deployment {
             Arc::clone(&clock),
             retention(env)?.expiry_notice,
         );
+        let webhook_settings = WebhookSettings::from_env(env)?;
+        // One process issues and delivers: without a configured key, one for its life.
+        let sealing = Arc::new(
+            sealing_key(env, region)
+                .await?
+                .unwrap_or_else(SealingKey::generate),
+        );
+        let webhooks = Arc::new(webhooks_app(
+            store.webhooks(),
+            Arc::clone(&clock),
+            &webhook_settings,
+            Arc::new(SystemResolver),
+            Some(Arc::clone(&sealing)),
+        ));
         let pepper = idempotency_pepper(env, region).await?;
         let management = Arc::new(management_app(
             store.management(),
@@ -292,6 +442,9 @@ impl Deployment {
             oauth,
             authorizer,
             sweeper,
+            webhooks,
+            webhook_settings,
+            sealing,
         })
     }
 }

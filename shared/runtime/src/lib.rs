@@ -15,15 +15,21 @@ use clavis_api::routes::{AUTHORIZER_FUNCTION, EndpointFamily, SWEEPER_FUNCTION};
 // What a function's `main` names: it depends on this crate alone.
 use crate::compose::FromEnv;
 use crate::config::Env;
-pub use clavis_api::routes::{CredentialsEndpoint, OAuthEndpoint};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+pub use clavis_api::routes::{CredentialsEndpoint, OAuthEndpoint, WebhooksEndpoint};
+use clavis_api::routes::{DELIVERER_FUNCTION, PUBLISHER_FUNCTION};
 use clavis_api::state::AuthorizerApp;
 use clavis_core::sweep::Sweeper;
+use compose::{DelivererApp, PublisherApp};
+use lambda_http::aws_lambda_events::event::dynamodb::Event as StreamEvent;
 
 pub mod aws;
 pub mod compose;
 pub mod config;
 pub mod shutdown;
 pub mod telemetry;
+pub mod webhooks;
 
 #[cfg(test)]
 mod authorizer_tests;
@@ -87,5 +93,63 @@ pub async fn run_sweeper() -> Result<(), lambda_http::Error> {
                 .map_err(lambda_http::Error::from)
         },
     ))
+    .await
+}
+
+/// `publish-events`: each new audit event in the table's stream to its deliveries. A record
+/// that fails is reported, and Lambda retries from it (the stream is the outbox: nothing
+/// written is skipped); records published before are published again harmlessly.
+pub async fn run_publisher() -> Result<(), lambda_http::Error> {
+    let app = &cold_start::<PublisherApp>(PUBLISHER_FUNCTION).await?;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<StreamEvent>| async move {
+            let mut response = DynamoDbEventResponse::default();
+            for record in event.payload.records {
+                let sequence = record.change.sequence_number.clone();
+                let published = match clavis_dynamodb::stream::audit_event_of(record.change.new_image) {
+                    Ok(Some(audit)) => app.publisher.publish(&audit).await.map(|_| ()).map_err(|e| e.to_string()),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(error) = published {
+                    tracing::error!(function = PUBLISHER_FUNCTION, %error, "an event was not published");
+                    let mut failure = DynamoDbBatchItemFailure::default();
+                    failure.item_identifier = sequence;
+                    response.batch_item_failures.push(failure);
+                    // Lambda retries from the first failure: the rest would only repeat.
+                    break;
+                }
+            }
+            Ok::<_, Infallible>(response)
+        },
+    ))
+    .await
+}
+
+/// `deliver-webhooks`: one attempt per queued ticket; a ticket that fails for want of the
+/// store or the queue is reported, and SQS hands it back after its visibility timeout.
+pub async fn run_deliverer() -> Result<(), lambda_http::Error> {
+    let app = &cold_start::<DelivererApp>(DELIVERER_FUNCTION).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let mut response = SqsBatchResponse::default();
+        for message in event.payload.records {
+            let ticket = message
+                .body
+                .as_deref()
+                .and_then(|body| serde_json::from_str(body).ok());
+            let Some(ticket) = ticket else {
+                // Not a ticket: nothing can make it one, so it is dropped, and said so.
+                tracing::error!(function = DELIVERER_FUNCTION, "a message that is not a delivery ticket was dropped");
+                continue;
+            };
+            if let Err(error) = app.deliverer.deliver(&ticket).await {
+                tracing::warn!(function = DELIVERER_FUNCTION, %error, "a delivery will be tried again");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message.message_id.unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        Ok::<_, Infallible>(response)
+    }))
     .await
 }

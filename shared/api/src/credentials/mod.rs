@@ -176,7 +176,7 @@ pub async fn list_scopes(app: &App, request: Request) -> Response<Body> {
     .await
 }
 
-fn page_request(request: &Request) -> Result<PageRequest, Problem> {
+pub(crate) fn page_request(request: &Request) -> Result<PageRequest, Problem> {
     let limit = match query_parameter(request, "limit")? {
         None => PageRequest::DEFAULT_LIMIT,
         Some(text) => text

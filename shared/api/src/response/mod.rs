@@ -12,6 +12,7 @@ use clavis_core::auth::AuthError;
 use clavis_core::credential::ValidationError;
 use clavis_core::service::ServiceError;
 use clavis_core::store::StoreError;
+use clavis_core::webhook_service::WebhookError;
 
 /// An RFC 9457 problem.
 #[derive(Debug)]
@@ -190,7 +191,41 @@ impl From<StoreError> for Problem {
                 "Another request with this Idempotency-Key is being applied at this moment. Repeat this one shortly to get its answer.",
             )
             .with_header(header::RETRY_AFTER, "1"),
+            StoreError::LimitReached => Problem::new(
+                StatusCode::CONFLICT,
+                "limit_reached",
+                "The tenant already has as many of these as it may.",
+            ),
             StoreError::Corrupt(_) | StoreError::Backend(_) => Problem::internal(e),
+        }
+    }
+}
+
+impl From<WebhookError> for Problem {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::NotFound(_) => {
+                Problem::new(StatusCode::NOT_FOUND, "webhook_not_found", e.to_string())
+            }
+            WebhookError::InvalidUrl(_) => {
+                Problem::bad_request("invalid_webhook_url", e.to_string()).with_field("url")
+            }
+            WebhookError::InvalidField { field, .. } => {
+                Problem::bad_request("invalid_field", e.to_string()).with_field(field)
+            }
+            WebhookError::LimitReached => {
+                Problem::new(StatusCode::CONFLICT, "webhook_limit_reached", e.to_string())
+            }
+            WebhookError::Disabled => {
+                Problem::new(StatusCode::CONFLICT, "webhook_disabled", e.to_string())
+            }
+            WebhookError::Contention => Problem::new(
+                StatusCode::CONFLICT,
+                "concurrent_modification",
+                e.to_string(),
+            ),
+            WebhookError::NoSealingKey | WebhookError::Sealing => Problem::internal(e),
+            WebhookError::Store(e) => e.into(),
         }
     }
 }

@@ -26,7 +26,8 @@ pub trait WebhookReader: Send + Sync {
 pub trait WebhookWriter: Send + Sync {
     /// `LimitReached` when the tenant already has
     /// [`MAX_WEBHOOKS_PER_TENANT`](crate::webhook::MAX_WEBHOOKS_PER_TENANT).
-    async fn insert_webhook(&self, webhook: &Webhook, event: &AuditEvent) -> Result<(), StoreError>;
+    async fn insert_webhook(&self, webhook: &Webhook, event: &AuditEvent)
+    -> Result<(), StoreError>;
     /// `Conflict` unless the stored endpoint is at `expected_version`.
     async fn update_webhook(
         &self,
@@ -35,7 +36,8 @@ pub trait WebhookWriter: Send + Sync {
         event: &AuditEvent,
     ) -> Result<(), StoreError>;
     /// `Conflict` unless the stored endpoint is at the version of `webhook`.
-    async fn delete_webhook(&self, webhook: &Webhook, event: &AuditEvent) -> Result<(), StoreError>;
+    async fn delete_webhook(&self, webhook: &Webhook, event: &AuditEvent)
+    -> Result<(), StoreError>;
 }
 
 /// Events that are not part of a change of state: a test event, a quota threshold.

@@ -9,10 +9,10 @@ use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::KeyDigest;
 use crate::ids::{ClientId, EventId, TenantId, WebhookId};
-use crate::webhook::delivery::Delivery;
 use crate::source::SourceAddress;
 use crate::store::StoreError;
 use crate::time::{Timestamp, key_format, parse_rfc3339};
+use crate::webhook::delivery::Delivery;
 
 pub const CREDENTIAL_SK: &str = "CRED";
 pub const DENIED_TOKEN_SK: &str = "JTI";

@@ -19,14 +19,14 @@ use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId, WebhookId};
-use crate::webhook::Webhook;
-use crate::webhook::delivery::Delivery;
 use crate::lifecycle::PolicyChange;
 use crate::lifecycle::Transition;
 use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::{Clock, Timestamp};
 use crate::usage_days::{DayCounts, UsageRange, day_expires_at};
+use crate::webhook::Webhook;
+use crate::webhook::delivery::Delivery;
 use chrono::NaiveDate;
 
 pub struct MemoryStore {

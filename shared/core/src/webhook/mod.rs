@@ -204,7 +204,11 @@ impl SealingKey {
         LessSafeKey::new(UnboundKey::from(okm))
     }
 
-    pub fn seal(&self, webhook: &WebhookId, secret: &SigningSecret) -> Result<SealedSecret, SealError> {
+    pub fn seal(
+        &self,
+        webhook: &WebhookId,
+        secret: &SigningSecret,
+    ) -> Result<SealedSecret, SealError> {
         let nonce: [u8; NONCE_LEN] = crate::random::bytes();
         let mut sealed = secret.expose().as_bytes().to_vec();
         self.key_for(webhook)
@@ -219,7 +223,11 @@ impl SealingKey {
         Ok(SealedSecret(out))
     }
 
-    pub fn open(&self, webhook: &WebhookId, sealed: &SealedSecret) -> Result<SigningSecret, SealError> {
+    pub fn open(
+        &self,
+        webhook: &WebhookId,
+        sealed: &SealedSecret,
+    ) -> Result<SigningSecret, SealError> {
         if sealed.0.len() < NONCE_LEN {
             return Err(SealError);
         }

@@ -49,7 +49,12 @@ fn internal_addresses_are_refused_and_public_ones_allowed() {
         assert!(!DEPLOYED.allows(ip), "{text}");
         assert!(LOCAL.allows(ip), "{text} allowed locally");
     }
-    for text in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+    for text in [
+        "93.184.216.34",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+    ] {
         let ip: IpAddr = text.parse().unwrap();
         assert!(DEPLOYED.allows(ip), "{text} is public");
     }
@@ -57,15 +62,25 @@ fn internal_addresses_are_refused_and_public_ones_allowed() {
 
 #[test]
 fn urls_are_https_with_a_host_and_no_credentials_unless_private_is_allowed() {
-    assert!(DEPLOYED.parse("https://hooks.example.com/clavis?x=1").is_ok());
+    assert!(
+        DEPLOYED
+            .parse("https://hooks.example.com/clavis?x=1")
+            .is_ok()
+    );
     let refused = [
         ("http://hooks.example.com/", UrlRefusal::NotHttps),
         ("ftp://hooks.example.com/", UrlRefusal::Malformed),
         ("not a url", UrlRefusal::Malformed),
-        ("https://user:pw@hooks.example.com/", UrlRefusal::Credentials),
+        (
+            "https://user:pw@hooks.example.com/",
+            UrlRefusal::Credentials,
+        ),
         ("https://127.0.0.1/", UrlRefusal::PrivateDestination),
         ("https://[::1]:8443/", UrlRefusal::PrivateDestination),
-        ("https://169.254.169.254/latest", UrlRefusal::PrivateDestination),
+        (
+            "https://169.254.169.254/latest",
+            UrlRefusal::PrivateDestination,
+        ),
     ];
     for (url, refusal) in refused {
         assert_eq!(DEPLOYED.parse(url).err(), Some(refusal), "{url}");
@@ -75,7 +90,9 @@ fn urls_are_https_with_a_host_and_no_credentials_unless_private_is_allowed() {
     let local = LOCAL.parse("http://127.0.0.1:9000/hook").unwrap();
     assert_eq!((local.host(), local.port()), ("127.0.0.1", 9000));
     assert_eq!(LOCAL.parse("http://[::1]:9/").unwrap().host(), "::1");
-    let with_token = DEPLOYED.parse("https://hooks.example.com/services/T0/B0/secret").unwrap();
+    let with_token = DEPLOYED
+        .parse("https://hooks.example.com/services/T0/B0/secret")
+        .unwrap();
     assert_eq!(with_token.origin(), "https://hooks.example.com");
 }
 
@@ -119,9 +136,18 @@ fn a_sealed_secret_opens_only_for_its_webhook_and_key() {
     assert!(secret.expose().starts_with("whsec_"));
     let sealed = key.seal(&webhook, &secret).unwrap();
     assert!(!String::from_utf8_lossy(sealed.as_bytes()).contains(secret.expose()));
-    assert_eq!(key.open(&webhook, &sealed).unwrap().expose(), secret.expose());
-    assert_eq!(key.open(&WebhookId::generate(), &sealed).err(), Some(SealError));
-    assert_eq!(SealingKey::generate().open(&webhook, &sealed).err(), Some(SealError));
+    assert_eq!(
+        key.open(&webhook, &sealed).unwrap().expose(),
+        secret.expose()
+    );
+    assert_eq!(
+        key.open(&WebhookId::generate(), &sealed).err(),
+        Some(SealError)
+    );
+    assert_eq!(
+        SealingKey::generate().open(&webhook, &sealed).err(),
+        Some(SealError)
+    );
     assert!(SealingKey::from_bytes(&[0; 31]).is_err());
     assert!(!format!("{secret:?} {key:?}").contains("whsec_"));
 }
@@ -169,7 +195,10 @@ fn a_delivery_retries_on_the_schedule_then_fails_and_stops_at_a_2xx_or_410() {
     for wait in [1, 2, 3] {
         delivery = delivery.after_attempt(AttemptOutcome::Answered(500), now(), &schedule);
         assert_eq!(delivery.state, DeliveryState::Pending);
-        assert_eq!(delivery.next_attempt_at, Some(now() + chrono::Duration::seconds(wait)));
+        assert_eq!(
+            delivery.next_attempt_at,
+            Some(now() + chrono::Duration::seconds(wait))
+        );
     }
     let failed = delivery.after_attempt(
         AttemptOutcome::NoAnswer(AttemptError::Timeout),
@@ -180,7 +209,10 @@ fn a_delivery_retries_on_the_schedule_then_fails_and_stops_at_a_2xx_or_410() {
     assert_eq!(failed.last_error, Some(AttemptError::Timeout));
     let fresh = Delivery::of(&event(), &WebhookId::generate(), "{}".into(), now());
     let delivered = fresh.after_attempt(AttemptOutcome::Answered(204), now(), &schedule);
-    assert_eq!((delivered.state, delivered.next_attempt_at), (DeliveryState::Delivered, None));
+    assert_eq!(
+        (delivered.state, delivered.next_attempt_at),
+        (DeliveryState::Delivered, None)
+    );
     let gone = fresh.after_attempt(AttemptOutcome::Answered(410), now(), &schedule);
     assert_eq!(gone.state, DeliveryState::Failed);
 }
@@ -207,15 +239,23 @@ fn webhook() -> Webhook {
 #[test]
 fn an_endpoint_failing_for_five_days_or_answering_410_is_disabled_and_a_success_clears_it() {
     let healthy = webhook();
-    let failing = healthy.after_attempt(false, false, now()).expect("failing from now");
+    let failing = healthy
+        .after_attempt(false, false, now())
+        .expect("failing from now");
     assert_eq!(failing.failing_since, Some(now()));
-    assert!(failing.after_attempt(false, false, now() + chrono::Duration::days(4)).is_none());
+    assert!(
+        failing
+            .after_attempt(false, false, now() + chrono::Duration::days(4))
+            .is_none()
+    );
     let disabled = failing
         .after_attempt(false, false, now() + FAILING_DISABLES_AFTER)
         .expect("disabled");
     assert_eq!(disabled.status, WebhookStatus::Disabled);
     assert_eq!(disabled.disabled_reason, Some(DisabledReason::Failing));
-    let recovered = failing.after_attempt(true, false, now()).expect("recovered");
+    let recovered = failing
+        .after_attempt(true, false, now())
+        .expect("recovered");
     assert_eq!(recovered.failing_since, None);
     assert!(healthy.after_attempt(true, false, now()).is_none());
     let gone = healthy.after_attempt(false, true, now()).expect("gone");
@@ -231,7 +271,10 @@ fn the_previous_secret_signs_only_within_its_overlap() {
     });
     assert_eq!(rotated.signing_secrets(now()).len(), 2);
     assert_eq!(rotated.signing_secrets(now() + SECRET_OVERLAP).len(), 1);
-    assert_eq!(rotated.previous_secret_valid_until(now() + SECRET_OVERLAP), None);
+    assert_eq!(
+        rotated.previous_secret_valid_until(now() + SECRET_OVERLAP),
+        None
+    );
 }
 
 #[test]

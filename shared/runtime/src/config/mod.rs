@@ -14,6 +14,8 @@ use clavis_core::secret::SecretHasher;
 use clavis_core::store::Retention;
 use clavis_core::token::keys::KeyAlgorithm;
 use clavis_core::token::{PublicKeys, Tokens};
+use clavis_core::webhook::DestinationRules;
+use clavis_core::webhook::delivery::RetrySchedule;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {variable} {problem}")]
@@ -113,6 +115,39 @@ pub fn retention(env: &Env) -> Result<Retention, ConfigError> {
         usage_counters: defaults.usage_counters,
         expiry_notice: days("EXPIRY_NOTICE_DAYS", defaults.expiry_notice)?,
     })
+}
+
+/// Where webhooks may point and how deliveries are retried: `WEBHOOK_ALLOW_PRIVATE`
+/// (`true` lets `http://` and internal addresses through, for a receiver on this machine) and
+/// `WEBHOOK_RETRY_SCHEDULE` (comma-separated seconds between attempts).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    pub rules: DestinationRules,
+    pub schedule: RetrySchedule,
+}
+
+impl WebhookSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let allow_private = match env.optional("WEBHOOK_ALLOW_PRIVATE") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "WEBHOOK_ALLOW_PRIVATE",
+                    "must be true or false",
+                ));
+            }
+        };
+        let schedule = match env.optional("WEBHOOK_RETRY_SCHEDULE") {
+            None | Some("") => RetrySchedule::default(),
+            Some(text) => RetrySchedule::parse(text)
+                .map_err(|e| ConfigError::new("WEBHOOK_RETRY_SCHEDULE", e.to_string()))?,
+        };
+        Ok(Self {
+            rules: DestinationRules { allow_private },
+            schedule,
+        })
+    }
 }
 
 /// Where the table lives and how long ended items are kept.

@@ -52,7 +52,11 @@ impl WebhookReader for MemoryStore {
 
 #[async_trait]
 impl WebhookWriter for MemoryStore {
-    async fn insert_webhook(&self, webhook: &Webhook, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn insert_webhook(
+        &self,
+        webhook: &Webhook,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         let count = state
             .webhooks
@@ -88,7 +92,11 @@ impl WebhookWriter for MemoryStore {
         Ok(())
     }
 
-    async fn delete_webhook(&self, webhook: &Webhook, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn delete_webhook(
+        &self,
+        webhook: &Webhook,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         let at = state
             .webhooks
@@ -206,6 +214,9 @@ impl EventFeed for MemoryStore {
             .and_then(|(_, at)| at.parse::<usize>().ok())
             .unwrap_or(0)
             .min(state.events.len());
-        Ok((state.events[from..].to_vec(), position_of(state.events.len())))
+        Ok((
+            state.events[from..].to_vec(),
+            position_of(state.events.len()),
+        ))
     }
 }

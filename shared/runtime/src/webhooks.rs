@@ -1,0 +1,221 @@
+//! The webhook pipeline's edges: DNS for registration, the HTTP client that posts deliveries
+//! (no redirects, a 15 s timeout, and only to addresses the destination rules allow: the check
+//! is made on the addresses the connection uses, so a name that starts resolving to an
+//! internal address later is refused too), SQS as the delivery queue, EventBridge as the
+//! optional bus, and the sealing key.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use clavis_core::audit::AuditEvent;
+use clavis_core::events::{DeliveryQueue, EventBus, QueueError, SignedRequest, WebhookSender};
+use clavis_core::webhook::delivery::{
+    ATTEMPT_TIMEOUT, AttemptError, AttemptOutcome, DeliveryTicket,
+};
+use clavis_core::webhook::{DestinationRules, SealingKey};
+use clavis_core::webhook_service::HostResolver;
+
+use crate::config::{ConfigError, Env};
+
+/// Resolves with the operating system's resolver, as the sender's connections do.
+pub struct SystemResolver;
+
+#[async_trait]
+impl HostResolver for SystemResolver {
+    async fn resolve(&self, host: &str, port: u16) -> Vec<IpAddr> {
+        match tokio::net::lookup_host((host, port)).await {
+            Ok(addresses) => addresses.map(|a| a.ip()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// The error a connection gets when its host resolves to an address the rules refuse.
+#[derive(Debug, thiserror::Error)]
+#[error("the destination resolves to an address webhooks may not reach")]
+struct DestinationRefused;
+
+/// reqwest's resolver for deliveries: the system's answer, refused whole if any address in it
+/// is one the rules do not allow.
+struct GuardedResolver(DestinationRules);
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let rules = self.0;
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let ips: Vec<IpAddr> = addresses.iter().map(SocketAddr::ip).collect();
+            rules.check_addresses(&ips).map_err(|_| {
+                Box::new(DestinationRefused) as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Posts deliveries over HTTPS (or HTTP where private destinations are allowed).
+pub struct HttpSender {
+    client: reqwest::Client,
+    rules: DestinationRules,
+}
+
+impl HttpSender {
+    pub fn new(rules: DestinationRules) -> Result<Self, ConfigError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(ATTEMPT_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent("Clavis-Webhooks/1")
+            .dns_resolver(Arc::new(GuardedResolver(rules)))
+            .build()
+            .map_err(|e| {
+                ConfigError::new("WEBHOOK_ALLOW_PRIVATE", format!("no HTTP client: {e}"))
+            })?;
+        Ok(Self { client, rules })
+    }
+}
+
+fn refused_by_rules(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<DestinationRefused>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+#[async_trait]
+impl WebhookSender for HttpSender {
+    async fn post(&self, request: &SignedRequest) -> AttemptOutcome {
+        // An IP literal is never resolved, so the rules are applied to it here.
+        if let Ok(ip) = request.url.host().parse::<IpAddr>()
+            && !self.rules.allows(ip)
+        {
+            return AttemptOutcome::NoAnswer(AttemptError::DestinationNotAllowed);
+        }
+        let sent = self
+            .client
+            .post(request.url.as_str())
+            .header("content-type", "application/json")
+            .header("webhook-id", &request.message_id)
+            .header("webhook-timestamp", request.timestamp.to_string())
+            .header("webhook-signature", &request.signature)
+            .body(request.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) => AttemptOutcome::Answered(response.status().as_u16()),
+            Err(e) if refused_by_rules(&e) => {
+                AttemptOutcome::NoAnswer(AttemptError::DestinationNotAllowed)
+            }
+            Err(e) if e.is_timeout() => AttemptOutcome::NoAnswer(AttemptError::Timeout),
+            Err(_) => AttemptOutcome::NoAnswer(AttemptError::ConnectionFailed),
+        }
+    }
+}
+
+/// SQS holds a message back at most 15 minutes; a later ticket is re-queued by the deliverer
+/// until it is due.
+const SQS_MAX_DELAY: Duration = Duration::from_secs(900);
+
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqsQueue {
+    async fn enqueue(&self, ticket: &DeliveryTicket, delay: Duration) -> Result<(), QueueError> {
+        let body = serde_json::to_string(ticket).map_err(|e| QueueError(e.to_string()))?;
+        let seconds = delay.min(SQS_MAX_DELAY).as_secs();
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(seconds).unwrap_or(900))
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+}
+
+pub struct EventBridgeBus {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl EventBridgeBus {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus: bus.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl EventBus for EventBridgeBus {
+    async fn put(&self, event: &AuditEvent, body: &str) -> Result<(), QueueError> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source("clavis")
+            .detail_type(event.kind())
+            .detail(body)
+            .build();
+        let output = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| {
+                QueueError(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string())
+            })?;
+        if output.failed_entry_count() > 0 {
+            return Err(QueueError("EventBridge refused the event".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The key that seals signing secrets: `WEBHOOK_SEALING_KEY_SECRET_ID` (a Secrets Manager
+/// secret holding base64 of 32+ random bytes, given to `issue-webhook-secret` and
+/// `deliver-webhooks` only) or `WEBHOOK_SEALING_KEY` (base64; the local gateway keeps one under
+/// its data directory). `None` without either.
+pub async fn sealing_key(env: &Env, region: &str) -> Result<Option<SealingKey>, ConfigError> {
+    use base64::Engine;
+    let decode = |variable: &str, text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| SealingKey::from_bytes(&bytes).ok())
+            .ok_or_else(|| {
+                ConfigError::new(variable, "must hold base64 of at least 32 random bytes")
+            })
+    };
+    if let Some(secret_id) = env.optional("WEBHOOK_SEALING_KEY_SECRET_ID") {
+        const VARIABLE: &str = "WEBHOOK_SEALING_KEY_SECRET_ID";
+        let text = crate::aws::secret_string(region, secret_id, VARIABLE).await?;
+        return decode(VARIABLE, &text).map(Some);
+    }
+    match env.optional("WEBHOOK_SEALING_KEY") {
+        Some(inline) => decode("WEBHOOK_SEALING_KEY", inline).map(Some),
+        None => Ok(None),
+    }
+}
