@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::Utc;
 use clavis_api::routes::{Access, Endpoint, EndpointFamily, find_route};
-use clavis_api::state::{App, OAuthApp};
+use clavis_api::state::{App, OAuthApp, WebhooksApp};
 use clavis_core::authorization::Authorization;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -37,6 +37,7 @@ const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 pub struct Gateway {
     app: Arc<App>,
     oauth: Arc<OAuthApp>,
+    webhooks: Arc<WebhooksApp>,
     idp: Arc<LocalIdp>,
     /// The built admin console, served at `/console/` (a static site in AWS, beside the API).
     console: Option<PathBuf>,
@@ -148,10 +149,16 @@ impl Drop for RunningGateway {
 }
 
 impl Gateway {
-    pub fn new(app: Arc<App>, oauth: Arc<OAuthApp>, idp: Arc<LocalIdp>) -> Self {
+    pub fn new(
+        app: Arc<App>,
+        oauth: Arc<OAuthApp>,
+        webhooks: Arc<WebhooksApp>,
+        idp: Arc<LocalIdp>,
+    ) -> Self {
         Self {
             app,
             oauth,
+            webhooks,
             idp,
             console: None,
             platform: None,
@@ -227,6 +234,7 @@ impl Gateway {
         let response = match route.endpoint {
             Endpoint::Credentials(endpoint) => endpoint.handle(&self.app, request).await,
             Endpoint::OAuth(endpoint) => endpoint.handle(&self.oauth, request).await,
+            Endpoint::Webhooks(endpoint) => endpoint.handle(&self.webhooks, request).await,
         };
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))

@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod dynamodb_local;
+pub mod events;
 pub mod gateway;
 pub mod idp;
 pub mod runtime_api;

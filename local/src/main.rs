@@ -9,13 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clavis_core::store::EventFeed;
 use clavis_core::store::{SharedStore, memory::MemoryStore};
 use clavis_core::sweep::Sweeper;
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::token::KeySet;
 use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_dynamodb::schema::ensure_table;
+use clavis_dynamodb::stream::StreamFeed;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage, repo_root};
+use clavis_local::events::InProcessEvents;
 use clavis_local::gateway::{Bound, CONSOLE_PATH, Gateway};
 use clavis_local::idp::{DevClaims, LocalIdp, persistent_key, persistent_pepper};
 use clavis_local::upstream::{API_PREFIX, PlatformApi, Upstream};
@@ -309,44 +312,54 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let env = Env::from_process();
     let retention = retention(&env)?;
-    let (store, dynamodb, described): (SharedStore, Option<DynamoDbLocal>, String) = match kind {
-        StoreKind::Memory => (
-            Arc::new(MemoryStore::new(Arc::clone(&clock), retention)),
-            None,
-            "in memory (gone when it stops)".into(),
-        ),
-        StoreKind::Dynamodb => {
-            let (settings, local) = match dynamodb_endpoint {
-                Some(endpoint) => (
-                    StoreSettings::local(&endpoint, &table).with_retention(retention),
+    type Feed = Arc<dyn EventFeed>;
+    let (store, feed, dynamodb, described): (SharedStore, Feed, Option<DynamoDbLocal>, String) =
+        match kind {
+            StoreKind::Memory => {
+                let memory = Arc::new(MemoryStore::new(Arc::clone(&clock), retention));
+                (
+                    memory.clone(),
+                    memory,
                     None,
-                ),
-                None => {
-                    eprintln!(
-                        "Starting DynamoDB Local (data in {})…",
-                        data_dir.join("dynamodb").display()
-                    );
-                    let local =
-                        DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb"))).await?;
-                    std::fs::write(endpoint_file(&data_dir), local.endpoint())?;
-                    (
-                        local.store_settings(&table).with_retention(retention),
-                        Some(local),
-                    )
-                }
-            };
-            ensure_table(&settings.client().await, &table).await?;
-            let described = format!(
-                "DynamoDB Local at {}, table {table}",
-                settings.endpoint.as_deref().unwrap_or_default()
-            );
-            (
-                Arc::new(settings.dynamo_store(Arc::clone(&clock)).await),
-                local,
-                described,
-            )
-        }
-    };
+                    "in memory (gone when it stops)".into(),
+                )
+            }
+            StoreKind::Dynamodb => {
+                let (settings, local) = match dynamodb_endpoint {
+                    Some(endpoint) => (
+                        StoreSettings::local(&endpoint, &table).with_retention(retention),
+                        None,
+                    ),
+                    None => {
+                        eprintln!(
+                            "Starting DynamoDB Local (data in {})…",
+                            data_dir.join("dynamodb").display()
+                        );
+                        let local =
+                            DynamoDbLocal::start(Storage::Directory(data_dir.join("dynamodb")))
+                                .await?;
+                        std::fs::write(endpoint_file(&data_dir), local.endpoint())?;
+                        (
+                            local.store_settings(&table).with_retention(retention),
+                            Some(local),
+                        )
+                    }
+                };
+                ensure_table(&settings.client().await, &table).await?;
+                let described = format!(
+                    "DynamoDB Local at {}, table {table}",
+                    settings.endpoint.as_deref().unwrap_or_default()
+                );
+                let feed =
+                    StreamFeed::new(settings.client().await, settings.streams_client(), &table);
+                (
+                    Arc::new(settings.dynamo_store(Arc::clone(&clock)).await),
+                    Arc::new(feed),
+                    local,
+                    described,
+                )
+            }
+        };
     // Access tokens are signed with a development key kept beside the data; the issuer is
     // this gateway, so discovery and the JWKS are served where the tokens say.
     let (_, signing_pem) =
@@ -363,13 +376,30 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     if env.optional("TOKEN_AUDIENCE").is_none() {
         env = env.with("TOKEN_AUDIENCE", "clavis-api");
     }
+    // Signing secrets sealed under a key kept beside the data, so that endpoints registered in
+    // one run still sign in the next.
+    if env.optional("WEBHOOK_SEALING_KEY").is_none() {
+        env = env.with(
+            "WEBHOOK_SEALING_KEY",
+            persistent_pepper(&data_dir.join("webhook-sealing-key"))?,
+        );
+    }
+    // A receiver on this machine is what local webhooks are for.
+    if env.optional("WEBHOOK_ALLOW_PRIVATE").is_none() {
+        env = env.with("WEBHOOK_ALLOW_PRIVATE", "true");
+    }
     let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
     let Deployment {
         management,
         oauth,
         authorizer,
         sweeper,
-    } = Deployment::build(store, clock, &env).await?;
+        webhooks,
+        webhook_settings,
+        sealing,
+    } = Deployment::build(store.clone(), Arc::clone(&clock), &env).await?;
+    // The table's stream to webhook deliveries, in this process (Lambda and SQS in AWS).
+    let events = InProcessEvents::start(feed, store, &webhook_settings, sealing, clock)?;
     // The platform's API behind the request authorizer, when there is one to front.
     let platform = match env.optional("CLAVIS_UPSTREAM") {
         None => None,
@@ -400,7 +430,8 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     });
     let console = repo_root().join("console").join("dist");
     let console_built = console.join("index.html").is_file();
-    let mut gateway = Gateway::new(management, oauth, Arc::clone(&idp)).with_console(console);
+    let mut gateway =
+        Gateway::new(management, oauth, webhooks, Arc::clone(&idp)).with_console(console);
     if let Some(platform) = platform {
         gateway = gateway.with_platform_api(platform);
     }
@@ -438,6 +469,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     eprintln!("Stopping…");
     schedule.abort();
     gateway.stop().await;
+    events.stop().await;
     if let Some(local) = dynamodb {
         // Only a hint for `clavis-local sweep`, which checks that the endpoint answers anyway.
         let _ = std::fs::remove_file(endpoint_file(&data_dir));

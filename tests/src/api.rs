@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use clavis_core::token::keys::{KeyAlgorithm, SigningKey};
 use clavis_core::usage::UsageRecorder;
+use clavis_core::webhook::SealingKey;
+use clavis_local::events::InProcessEvents;
 use clavis_local::gateway::{Bound, Gateway, RunningGateway};
 use clavis_local::idp::{DevClaims, LocalIdp};
 use clavis_local::upstream::{PlatformApi, Upstream};
-use clavis_runtime::compose::Deployment;
-use clavis_runtime::config::Env;
+use clavis_runtime::compose::{Deployment, Ports};
+use clavis_runtime::config::{Env, WebhookSettings};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -80,6 +82,9 @@ pub struct TestApi {
     /// Where the request authorizer counts uses, when the gateway fronts a platform's API
     /// (`CLAVIS_UPSTREAM` and `ROUTE_SCOPES` in the settings).
     pub authorizer_usage: Option<Arc<UsageRecorder>>,
+    /// What [`TestApi::start_deliveries`] delivers with.
+    pub webhook_settings: WebhookSettings,
+    pub sealing: Arc<SealingKey>,
 }
 
 /// A credential created for an integration, with its one-time secret.
@@ -230,7 +235,13 @@ impl TestApi {
         let authorizer_usage = platform
             .as_ref()
             .map(|p| Arc::clone(p.authorizer().verifier.usage()));
-        let mut gateway = Gateway::new(deployment.management, deployment.oauth, Arc::clone(&idp));
+        let (webhook_settings, sealing) = (deployment.webhook_settings, deployment.sealing);
+        let mut gateway = Gateway::new(
+            deployment.management,
+            deployment.oauth,
+            deployment.webhooks,
+            Arc::clone(&idp),
+        );
         if let Some(platform) = platform {
             gateway = gateway.with_platform_api(platform);
         }
@@ -242,7 +253,22 @@ impl TestApi {
             gateway,
             usage,
             authorizer_usage,
+            webhook_settings,
+            sealing,
         }
+    }
+
+    /// Publishes the store's events and delivers them in this process, as `make run` does,
+    /// reading the events from their beginning. Retries fall due by the fixture's clock.
+    pub fn start_deliveries(&self) -> InProcessEvents {
+        InProcessEvents::start(
+            (self.fixture.feed)(),
+            self.fixture.store.deliveries(),
+            &self.webhook_settings,
+            Arc::clone(&self.sealing),
+            self.fixture.clock.clone(),
+        )
+        .expect("in-process deliveries")
     }
 
     /// Writes the uses counted so far, so that request counts read next include them.

@@ -8,10 +8,11 @@ use chrono::Duration;
 use clavis_core::audit::Context;
 use clavis_core::lifecycle::{NewCredential, Transition};
 use clavis_core::store::memory::MemoryStore;
-use clavis_core::store::{Retention, SharedStore};
+use clavis_core::store::{EventFeed, Retention, SharedStore};
 use clavis_core::testing;
 use clavis_core::time::{Clock, ManualClock, SystemClock, Timestamp};
 use clavis_dynamodb::schema::create_table;
+use clavis_dynamodb::stream::StreamFeed;
 use clavis_local::dynamodb_local::{DynamoDbLocal, Storage};
 use clavis_runtime::config::StoreSettings;
 use tokio::sync::OnceCell;
@@ -20,6 +21,7 @@ pub mod api;
 pub mod forwarder;
 pub mod injector;
 pub mod readme;
+pub mod receiver;
 pub mod scan;
 pub mod stub;
 
@@ -54,6 +56,9 @@ pub struct Fixture {
     pub clock: Arc<ManualClock>,
     /// Set for DynamoDB: lets a test inspect the raw table.
     pub table: Option<(Client, String)>,
+    /// A new reader of the store's events from their beginning (the table's stream, or the
+    /// memory store's log), as a publisher starting afresh reads them.
+    pub feed: FeedFactory,
 }
 
 impl Fixture {
@@ -78,12 +83,30 @@ fn test_clock() -> Arc<ManualClock> {
 
 pub fn memory_fixture() -> Fixture {
     let clock = test_clock();
+    let store = Arc::new(MemoryStore::new(clock.clone(), Retention::default()));
+    let log = Arc::clone(&store);
     Fixture {
-        store: Arc::new(MemoryStore::new(clock.clone(), Retention::default())),
+        store,
         clock,
         table: None,
+        feed: Arc::new(move || Arc::clone(&log) as Arc<dyn EventFeed>),
     }
 }
+
+/// New readers of a table's stream, each from the oldest record.
+pub fn stream_feed(settings: &StoreSettings, client: Client) -> FeedFactory {
+    let streams = settings.streams_client();
+    let table = settings.table_name.clone();
+    Arc::new(move || {
+        Arc::new(StreamFeed::new(
+            client.clone(),
+            streams.clone(),
+            table.clone(),
+        )) as Arc<dyn EventFeed>
+    })
+}
+
+pub type FeedFactory = Arc<dyn Fn() -> Arc<dyn EventFeed> + Send + Sync>;
 
 pub async fn dynamodb_fixture() -> Fixture {
     let (settings, client) = fresh_table().await;
@@ -91,6 +114,7 @@ pub async fn dynamodb_fixture() -> Fixture {
     Fixture {
         store: Arc::new(settings.dynamo_store(clock.clone()).await),
         clock,
+        feed: stream_feed(&settings, client.clone()),
         table: Some((client, settings.table_name)),
     }
 }

@@ -76,7 +76,17 @@ impl StoreSettings {
     /// A DynamoDB client. In AWS the credentials come from the environment Lambda sets, so no
     /// metadata endpoint is probed at cold start; DynamoDB Local gets fixed dummy credentials.
     pub async fn client(&self) -> Client {
-        let config = match &self.endpoint {
+        Client::new(&self.sdk_config())
+    }
+
+    /// A client of the table's stream, for the local gateway's publisher (in AWS, Lambda reads
+    /// the stream).
+    pub fn streams_client(&self) -> aws_sdk_dynamodbstreams::Client {
+        aws_sdk_dynamodbstreams::Client::new(&self.sdk_config())
+    }
+
+    fn sdk_config(&self) -> SdkConfig {
+        match &self.endpoint {
             Some(endpoint) => sdk_config(
                 &self.region,
                 SharedCredentialsProvider::new(Credentials::new(
@@ -94,8 +104,7 @@ impl StoreSettings {
                 &self.region,
                 SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
             ),
-        };
-        Client::new(&config)
+        }
     }
 
     pub async fn dynamo_store(&self, clock: Arc<dyn Clock>) -> DynamoStore {

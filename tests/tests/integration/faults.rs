@@ -64,7 +64,8 @@ async fn api_on(
         Some(endpoint) => endpoint.to_owned(),
         None => dynamodb_local().await.endpoint().to_owned(),
     };
-    let client = StoreSettings::local(&endpoint, &table.name).client().await;
+    let store_settings = StoreSettings::local(&endpoint, &table.name);
+    let client = store_settings.client().await;
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let store: SharedStore = Arc::new(DynamoStore::new(
         faults.wrap(&client),
@@ -76,6 +77,7 @@ async fn api_on(
         store,
         clock,
         table: Some((table.client.clone(), table.name.clone())),
+        feed: clavis_tests::stream_feed(&store_settings, client),
     };
     let idp = match idp {
         Some(idp) => idp,

@@ -706,6 +706,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         store: Arc::clone(&store),
         clock: clock.clone(),
         table: None,
+        feed: clavis_tests::stream_feed(&settings, settings.client().await),
     };
     let upstream = Stub::serve(|_| async { StubResponse::new(204) }).await;
     let api = TestApi::over(

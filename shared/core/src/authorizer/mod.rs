@@ -18,9 +18,11 @@
 //! token endpoint, failures counted per client ID and source address), while tokens issued
 //! before a rotation stay valid until they expire unless the rotation ended them.
 
+pub mod quota_notices;
 mod routes;
 mod rules;
 
+use quota_notices::QuotaNotices;
 pub use routes::RouteScopes;
 pub use rules::{
     Acceptance, Allowed, Refusal, VerifyError, admit_bearer, presented, verify_bearer,
@@ -95,6 +97,7 @@ pub struct RequestVerifier {
     /// `None`: the credential is read on every request.
     recent: Option<StateCache>,
     quotas: KnownQuotas,
+    quota_notices: QuotaNotices,
     accepted_environments: Vec<Environment>,
 }
 
@@ -122,6 +125,7 @@ impl RequestVerifier {
             accepted_environments,
             live_status_max_age,
         } = rules;
+        let quota_notices = QuotaNotices::new(store.clone(), STATE_CACHE_ENTRIES);
         let recent = (!live_status_max_age.is_zero()).then(|| StateCache {
             max_age: live_status_max_age,
             entries: Mutex::new(LruCache::new(STATE_CACHE_ENTRIES)),
@@ -135,6 +139,7 @@ impl RequestVerifier {
             usage,
             recent,
             quotas: KnownQuotas(Mutex::new(LruCache::new(STATE_CACHE_ENTRIES))),
+            quota_notices,
             accepted_environments,
         }
     }
@@ -172,7 +177,7 @@ impl RequestVerifier {
         let month = UsageMonth::of(now);
         // What was decided once the credential was known: refusals from then on are counted
         // in its usage (the client authenticator counts its own).
-        let (decided, credential) = match presented(authorization)? {
+        let (decided, credential, used) = match presented(authorization)? {
             Authorization::Bearer(token) => {
                 let claims = verify_bearer(&self.tokens, token, now)?;
                 let client_id =
@@ -183,8 +188,9 @@ impl RequestVerifier {
                     .await?;
                 let unflushed = self.usage.unflushed(&client_id, month);
                 let decided = admit_bearer(&claims, &state, accept, unflushed, now);
+                let used = state.uses_this_month.map(|stored| stored + unflushed);
                 let known = state.credential.filter(|c| c.tenant == tenant);
-                (decided, known)
+                (decided, known, used)
             }
             Authorization::Basic { client_id, secret } => {
                 let credential = self
@@ -192,12 +198,16 @@ impl RequestVerifier {
                     .authenticate(&client_id, &secret, source)
                     .await
                     .map_err(basic_refusal)?;
-                let decided = self
+                let (decided, used) = self
                     .admit_basic(&credential, required, accept, month)
                     .await?;
-                (decided, Some(credential))
+                (decided, Some(credential), used)
             }
         };
+        if let (Some(credential), Some(used)) = (&credential, used) {
+            let used = used + u64::from(decided.is_ok());
+            self.quota_notices.notice(credential, used, now).await;
+        }
         match (&decided, &credential) {
             (Ok(_), Some(credential)) => self.usage.record(credential, now, source),
             (Err(refusal), Some(credential)) => {
@@ -210,33 +220,37 @@ impl RequestVerifier {
         Ok(decided?)
     }
 
-    /// Checks 5 to 7 for a client authenticated by its ID and secret.
+    /// Checks 5 to 7 for a client authenticated by its ID and secret; with this month's uses
+    /// so far when the credential has a quota.
     async fn admit_basic(
         &self,
         credential: &Credential,
         required: &[Scope],
         accept: Acceptance<'_>,
         month: UsageMonth,
-    ) -> Result<Result<Allowed, Refusal>, StoreError> {
+    ) -> Result<(Result<Allowed, Refusal>, Option<u64>), StoreError> {
         let checked = require_environment(credential, accept.environments)
             .and_then(|()| require_scopes(|s| credential.scopes.contains(s), required));
         if let Err(refusal) = checked {
-            return Ok(Err(refusal));
+            return Ok((Err(refusal), None));
         }
+        let mut used = None;
         if credential.monthly_request_quota.is_some() {
             let stored = self.stored_uses(&credential.client_id, month).await?;
             let unflushed = self.usage.unflushed(&credential.client_id, month);
+            used = Some(stored + unflushed);
             if let Err(refusal) = require_quota(credential, Some(stored), unflushed) {
-                return Ok(Err(refusal));
+                return Ok((Err(refusal), used));
             }
         }
-        Ok(Ok(Allowed {
+        let allowed = Allowed {
             tenant: credential.tenant.to_string(),
             client_id: credential.client_id.to_string(),
             scope: credential.scopes.to_oauth_string(),
             environment: credential.environment,
             jti: String::new(),
-        }))
+        };
+        Ok((Ok(allowed), used))
     }
 
     /// This month's stored uses of a credential whose item is already in hand: the usage

@@ -503,8 +503,8 @@ ports! {
 
 ports! {
     /// The request authorizer's: a token's credential state in one read, and a Basic client's
-    /// stored uses when its credential has a quota.
-    VerifierPorts: CredentialStateReader + UsageReader
+    /// stored uses when its credential has a quota, and the quota thresholds it records.
+    VerifierPorts: CredentialStateReader + UsageReader + EventRecorder
 }
 
 ports! {
@@ -550,7 +550,6 @@ ports! {
         + UsageWriter
         + WebhookPorts
         + DeliveryPorts
-        + EventFeed
 }
 
 pub type SharedStore = Arc<dyn Store>;
