@@ -95,11 +95,16 @@ impl InProcessEvents {
 
 async fn pump(feed: Arc<dyn EventFeed>, publisher: Publisher) {
     let mut position = FeedPosition::default();
+    // A feed may hand an event over again (a shard read anew): this pump publishes it once.
+    let mut published = lru::LruCache::new(std::num::NonZeroUsize::new(100_000).expect("non-zero"));
     loop {
         match feed.events_since(&position).await {
             Ok((events, next)) => {
                 let quiet = events.is_empty();
                 for event in events {
+                    if published.put(event.id.clone(), ()).is_some() {
+                        continue;
+                    }
                     // An event that cannot be published now is retried until it can: the
                     // feed does not give it again.
                     let mut wait = Duration::from_millis(100);

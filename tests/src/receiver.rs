@@ -127,7 +127,15 @@ impl Receiver {
                 return at_path;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("{path} did not receive what was expected within {within:?}: {at_path:#?}");
+                let logs = crate::api::captured_logs();
+                let related: Vec<&str> = logs
+                    .lines()
+                    .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+                    .collect();
+                panic!(
+                    "{path} did not receive what was expected within {within:?}: {at_path:#?}\nlogs:\n{}",
+                    related.join("\n")
+                );
             }
             tick();
             tokio::time::sleep(Duration::from_millis(50)).await;

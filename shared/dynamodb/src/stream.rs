@@ -43,8 +43,11 @@ struct Shards {
     iterators: HashMap<String, Option<String>>,
 }
 
-fn streams_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("the table's stream: {e}"))
+fn streams_error<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the table's stream: {}",
+        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+    ))
 }
 
 impl StreamFeed {
@@ -142,14 +145,28 @@ impl EventFeed for StreamFeed {
         let mut events = Vec::new();
         let mut read_to = Vec::new();
         for (shard, iterator) in open {
-            let output = self
+            let output = match self
                 .streams
                 .get_records()
                 .shard_iterator(iterator)
                 .limit(1000)
                 .send()
                 .await
-                .map_err(streams_error)?;
+            {
+                Ok(output) => output,
+                // An iterator can expire, and DynamoDB Local calls a shard read from its
+                // oldest record before it had one "trimmed": the shard is read again from its
+                // oldest record on the next call (a record seen twice is published harmlessly).
+                Err(e)
+                    if e.as_service_error().is_some_and(|s| {
+                        s.is_trimmed_data_access_exception() || s.is_expired_iterator_exception()
+                    }) =>
+                {
+                    self.shards().iterators.remove(&shard);
+                    continue;
+                }
+                Err(e) => return Err(streams_error(e)),
+            };
             for record in output.records() {
                 let Some(image) = record.dynamodb().and_then(|r| r.new_image()) else {
                     continue;

@@ -277,8 +277,8 @@ impl WebhookReader for DynamoStore {
         let query = Query {
             index: None,
             key_condition: "PK = :pk AND begins_with(SK, :prefix)",
-            filter: "entity = :entity".to_owned(),
-            names: HashMap::new(),
+            filter: "#entity = :entity".to_owned(),
+            names: HashMap::from([("#entity".to_owned(), "entity".to_owned())]),
             values: HashMap::from([
                 (":pk".to_owned(), s(tenant_pk(tenant))),
                 (":prefix".to_owned(), s(webhook_prefix())),
@@ -514,15 +514,26 @@ impl DeliveryStore for DynamoStore {
                 items.push((TransactItem::Event, self.audit_put(event)?));
             }
         }
-        let token = format!(
-            "{}-{}-{}",
-            delivery.event_id,
-            delivery.webhook_id.as_str().trim_start_matches("wh_"),
-            delivery.attempts
-        );
-        // A client request token is at most 36 characters.
-        let token: String = token.chars().take(36).collect();
+        let token = attempt_token(delivery);
         self.transact_items(items, &token, StoreError::Conflict)
             .await
     }
+}
+
+/// A transaction's client request token for one attempt's record: at most 36 characters, so a
+/// digest of what makes it unique (event, endpoint, attempt) rather than the three in full.
+fn attempt_token(delivery: &Delivery) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let digest = |salt: u8| {
+        let mut hasher = DefaultHasher::new();
+        (
+            salt,
+            &delivery.event_id,
+            &delivery.webhook_id,
+            delivery.attempts,
+        )
+            .hash(&mut hasher);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", digest(1), digest(2))
 }

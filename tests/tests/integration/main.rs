@@ -24,3 +24,4 @@ mod structure;
 mod sweep;
 mod token_timing;
 mod usage;
+mod webhooks;
