@@ -756,7 +756,7 @@ impl fmt::Display for DeliveryState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Delivery {
-    /// `evt_…`: the `webhook-id` header, the same on every try.
+    /// The event's ID: the `webhook-id` header, the same on every try.
     pub event_id: String,
     /// `credential.revoked`, `webhook.test`, …
     #[serde(rename = "type")]
