@@ -447,8 +447,8 @@ impl Tenant {
         Ok(sent.event_id)
     }
 
-    /// One page of an endpoint's deliveries, newest first: `limit` per page (1 to 100; the
-    /// API's default is 50), from `cursor` (a page's `next_cursor`) or the newest.
+    /// One page of an endpoint's deliveries, newest first: `limit` per page (1 to 100; `None`
+    /// leaves it to the API), from `cursor` (a page's `next_cursor`) or the newest.
     pub async fn webhook_deliveries(
         &self,
         id: &str,
