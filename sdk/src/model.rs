@@ -766,8 +766,9 @@ pub struct Delivery {
     /// The HTTP status of the last try; `None` when there was no answer.
     #[serde(default)]
     pub last_status: Option<u16>,
-    /// Why the last try failed without an HTTP status: `timeout`, `connection refused`,
-    /// `redirect not followed`, `destination not allowed`, …
+    /// Why the last try failed without an HTTP status: `timeout`, `connection failed`,
+    /// `redirect not followed`, `destination not allowed`, `endpoint unavailable` (disabled or
+    /// deleted meanwhile), …
     #[serde(default)]
     pub last_error: Option<String>,
     /// When the next try is due, while `pending`.
