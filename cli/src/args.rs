@@ -137,6 +137,129 @@ pub enum Manage {
     Policy(PolicyCommand),
     /// Show a credential's uses and refusals day by day, or the tenant's
     Usage(UsageArgs),
+    /// Manage the tenant's webhook endpoints, where Clavis posts its events
+    #[command(subcommand, after_help = WEBHOOKS_HELP)]
+    Webhooks(WebhooksCommand),
+}
+
+const WEBHOOKS_HELP: &str = "\
+Each endpoint is sent the tenant's events (credential.created, credential.revoked,
+credential.expiring_soon, credential.leaked, webhook.disabled, …) as Standard Webhooks: verify
+the webhook-signature header with the endpoint's signing secret and any Standard Webhooks
+library. A delivery not answered with a 2xx within 15 s is tried again after 5 s, 5 min,
+30 min, 2 h, 5 h, 10 h and 10 h, then failed; an endpoint whose deliveries have all failed for
+5 days, or that answers 410, is disabled.";
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// List the tenant's webhook endpoints, oldest first
+    List,
+    /// Show one webhook endpoint
+    Show(WebhookTarget),
+    /// Add a webhook endpoint; its signing secret is shown this once
+    Add(WebhookAddArgs),
+    /// Change an endpoint's URL, event types, description, or enable or disable it
+    Update(WebhookUpdateArgs),
+    /// Delete a webhook endpoint (asks for confirmation)
+    Delete(WebhookDeleteArgs),
+    /// Issue a new signing secret, shown this once; the old one keeps signing beside it for
+    /// 24 hours
+    RotateSecret(WebhookTarget),
+    /// Send a webhook.test event to this endpoint only
+    Test(WebhookTarget),
+    /// Show an endpoint's recent deliveries, newest first
+    Deliveries(WebhookDeliveriesArgs),
+}
+
+/// The webhook endpoint a command is about.
+#[derive(Args)]
+pub struct WebhookTarget {
+    /// The endpoint's ID (wh_…); `clavis webhooks list` shows them
+    pub id: String,
+}
+
+#[derive(Args)]
+pub struct WebhookAddArgs {
+    /// Where to post events: an https:// URL (private, loopback and cloud metadata
+    /// destinations are refused)
+    // Not `url`: that is the global --url's ID, the API's own address.
+    #[arg(id = "endpoint_url", value_name = "URL")]
+    pub url: String,
+    /// Send only this event type (repeat, or separate with commas) [default: every type]
+    #[arg(
+        long = "event",
+        short = 'e',
+        value_delimiter = ',',
+        value_name = "TYPE"
+    )]
+    pub events: Vec<String>,
+    /// What it is for, in a sentence
+    #[arg(long, short = 'd')]
+    pub description: Option<String>,
+}
+
+#[derive(Args)]
+pub struct WebhookUpdateArgs {
+    #[command(flatten)]
+    pub target: WebhookTarget,
+    /// A new URL to post events to (--url is the API's own address)
+    #[arg(long = "endpoint", id = "new_endpoint_url", value_name = "URL")]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub events: EventTypesChange,
+    /// A new description ("" removes it)
+    #[arg(long, short = 'd')]
+    pub description: Option<String>,
+    #[command(flatten)]
+    pub status: StatusChange,
+}
+
+/// New event types, or every type.
+#[derive(Args)]
+#[group(multiple = false)]
+pub struct EventTypesChange {
+    /// Send only these event types from now on, replacing the current ones (repeat, or
+    /// separate with commas)
+    #[arg(
+        long = "event",
+        short = 'e',
+        value_delimiter = ',',
+        value_name = "TYPE"
+    )]
+    pub events: Vec<String>,
+    /// Send every event type from now on
+    #[arg(long)]
+    pub all_events: bool,
+}
+
+/// Enable or disable, or neither.
+#[derive(Args)]
+#[group(multiple = false)]
+pub struct StatusChange {
+    /// Send it events again (a disabled endpoint's reason is cleared)
+    #[arg(long)]
+    pub enable: bool,
+    /// Stop sending it events until it is enabled again
+    #[arg(long)]
+    pub disable: bool,
+}
+
+#[derive(Args)]
+pub struct WebhookDeleteArgs {
+    #[command(flatten)]
+    pub target: WebhookTarget,
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Args)]
+pub struct WebhookDeliveriesArgs {
+    #[command(flatten)]
+    pub target: WebhookTarget,
+    /// Show at most this many deliveries
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Args)]

@@ -5,13 +5,13 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clavis_sdk::{
     Client, ClientCredentials, CredentialRef, CredentialUpdate, IfMatch, IssuedSecret, ListOptions,
-    NewCredential, Pager, PolicyRules, Tenant, TokenSource,
+    NewCredential, NewWebhook, Pager, PolicyRules, Tenant, TokenSource, WebhookPatch,
 };
 use serde::de::DeserializeOwned;
 
 use crate::args::{
     Change, Cli, Command, Destroy, ExpiryCommand, Manage, PolicyCommand, PolicySetArgs, SaveArgs,
-    TokenArgs,
+    TokenArgs, WebhookUpdateArgs, WebhooksCommand,
 };
 use crate::config::Settings;
 use crate::dev_token;
@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let Cli { global, command } = cli;
     let mut context = Context {
         client_id: command.client_id().map(str::to_owned),
+        webhook_id: command.webhook_id().map(str::to_owned),
         ..Context::default()
     };
     let settings = match Settings::resolve(&global) {
@@ -55,7 +56,9 @@ impl Command {
             Manage::Show(target) => return Some(&target.client_id),
             Manage::Audit(args) => return args.client_id.as_deref(),
             Manage::Usage(args) => return args.client_id.as_deref(),
-            Manage::Create(_) | Manage::List(_) | Manage::Policy(_) => return None,
+            Manage::Create(_) | Manage::List(_) | Manage::Policy(_) | Manage::Webhooks(_) => {
+                return None;
+            }
             Manage::Update(args) => &args.change,
             Manage::Expiry(ExpiryCommand::Set(args)) => &args.change,
             Manage::Expiry(ExpiryCommand::Remove(change))
@@ -66,6 +69,22 @@ impl Command {
             Manage::Delete(destroy) => &destroy.change,
         };
         Some(&change.target.client_id)
+    }
+
+    fn webhook_id(&self) -> Option<&str> {
+        let Command::Manage(Manage::Webhooks(command)) = self else {
+            return None;
+        };
+        let target = match command {
+            WebhooksCommand::List | WebhooksCommand::Add(_) => return None,
+            WebhooksCommand::Show(target)
+            | WebhooksCommand::RotateSecret(target)
+            | WebhooksCommand::Test(target) => target,
+            WebhooksCommand::Update(args) => &args.target,
+            WebhooksCommand::Delete(args) => &args.target,
+            WebhooksCommand::Deliveries(args) => &args.target,
+        };
+        Some(&target.id)
     }
 }
 
@@ -222,6 +241,7 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
                 csv: args.csv,
             }
         }
+        Manage::Webhooks(command) => webhooks(&tenant, command).await?,
         Manage::Audit(args) => {
             let size = Some(page_size(args.limit));
             let pager = match &args.client_id {
@@ -231,6 +251,134 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             Outcome::Events(take(pager, Some(args.limit)).await?)
         }
     })
+}
+
+async fn webhooks(tenant: &Tenant, command: WebhooksCommand) -> Result<Outcome, CliError> {
+    Ok(match command {
+        WebhooksCommand::List => Outcome::Webhooks(tenant.webhooks().await?),
+        WebhooksCommand::Show(target) => Outcome::Webhook {
+            webhook: tenant.webhook(&target.id).await?,
+            done: None,
+        },
+        WebhooksCommand::Add(args) => {
+            let mut request = NewWebhook::new(args.url);
+            if !args.events.is_empty() {
+                request = request.event_types(args.events);
+            }
+            if let Some(description) = args.description {
+                request = request.description(description);
+            }
+            Outcome::WebhookSecret {
+                created: tenant.create_webhook(&request).await?,
+                new: true,
+            }
+        }
+        WebhooksCommand::Update(args) => {
+            let id = args.target.id.clone();
+            let patch = webhook_patch(args)?;
+            Outcome::Webhook {
+                webhook: tenant.update_webhook(&id, &patch).await?,
+                done: Some("Updated"),
+            }
+        }
+        WebhooksCommand::Delete(args) => {
+            let id = args.target.id;
+            if !args.yes {
+                confirm_webhook_deletion(tenant, &id).await?;
+            }
+            tenant.delete_webhook(&id).await?;
+            Outcome::WebhookDeleted { id }
+        }
+        WebhooksCommand::RotateSecret(target) => Outcome::WebhookSecret {
+            created: tenant.rotate_webhook_secret(&target.id).await?,
+            new: false,
+        },
+        WebhooksCommand::Test(target) => Outcome::WebhookTested {
+            event_id: tenant.test_webhook(&target.id).await?,
+            id: target.id,
+        },
+        WebhooksCommand::Deliveries(args) => {
+            let id = args.target.id;
+            let limit = args.limit.max(1);
+            let mut deliveries = Vec::new();
+            let mut cursor: Option<String> = None;
+            // Only the pages needed for `limit`.
+            while deliveries.len() < limit {
+                let left = limit - deliveries.len();
+                let page = tenant
+                    .webhook_deliveries(&id, Some(page_size(left)), cursor.as_deref())
+                    .await?;
+                deliveries.extend(page.deliveries.into_iter().take(left));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            Outcome::Deliveries { id, deliveries }
+        }
+    })
+}
+
+/// What `webhooks update` sends: only what a flag says.
+fn webhook_patch(args: WebhookUpdateArgs) -> Result<WebhookPatch, CliError> {
+    let mut patch = WebhookPatch::new();
+    if let Some(url) = args.url {
+        patch = patch.url(url);
+    }
+    if args.events.all_events {
+        patch = patch.all_event_types();
+    } else if !args.events.events.is_empty() {
+        patch = patch.event_types(args.events.events);
+    }
+    if let Some(description) = args.description {
+        patch = patch.description((!description.is_empty()).then_some(description));
+    }
+    if args.status.enable {
+        patch = patch.enable();
+    } else if args.status.disable {
+        patch = patch.disable();
+    }
+    if patch.is_empty() {
+        return Err(CliError::config(
+            "nothing to update",
+            Some("Give --endpoint URL, --event (the types replace the current ones), --all-events, --description, --enable or --disable.".to_owned()),
+        ));
+    }
+    Ok(patch)
+}
+
+/// Asks the person before a webhook endpoint is deleted, naming it.
+async fn confirm_webhook_deletion(tenant: &Tenant, id: &str) -> Result<(), CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::refused(
+            format!(
+                "not confirmed: webhooks delete {id} needs confirmation, and stdin is not a terminal"
+            ),
+            Some(format!(
+                "Run it in a terminal to be asked, or add --yes: `clavis webhooks delete {id} --yes`."
+            )),
+        ));
+    }
+    let current = tenant.webhook(id).await?;
+    eprint!(
+        "Delete webhook endpoint {id} ({}) of tenant {} for good? [y/N] ",
+        current.url,
+        tenant.id()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::file("read the answer from", std::path::Path::new("stdin"), e))?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::refused(
+            format!("not confirmed: {id} was not deleted"),
+            None,
+        ))
+    }
 }
 
 /// The whole policy `policy set` sends: what a flag does not say is allowed.

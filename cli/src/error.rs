@@ -128,10 +128,12 @@ pub struct Context {
     pub url: Option<String>,
     pub tenant: Option<String>,
     pub client_id: Option<String>,
+    pub webhook_id: Option<String>,
 }
 
 fn api_hint(error: &clavis_sdk::Error, context: &Context) -> Option<String> {
     let id = context.client_id.as_deref().unwrap_or("CLIENT_ID");
+    let webhook = context.webhook_id.as_deref().unwrap_or("ID");
     let tenant = context
         .tenant
         .as_deref()
@@ -157,6 +159,10 @@ fn api_hint(error: &clavis_sdk::Error, context: &Context) -> Option<String> {
         "credential_expired" => "An expired credential can only be revoked or deleted; create a new one with `clavis create`.".to_owned(),
         "credential_suspended" => format!("Reactivate it first: `clavis reactivate {id}`."),
         "expiry_locked" => "The expiry can no longer be changed this close to it (72 hours). Create a new credential if the integration must keep working.".to_owned(),
+        "webhook_not_found" => format!("There is no webhook endpoint {webhook} in {tenant}. `clavis webhooks list` shows the tenant's endpoints."),
+        "webhook_disabled" => format!("The endpoint is disabled; enable it first: `clavis webhooks update {webhook} --enable`."),
+        "webhook_limit_reached" => "A tenant has at most 10 webhook endpoints. Delete one (`clavis webhooks delete ID`), or send more event types to one you have (`clavis webhooks update ID --event …`).".to_owned(),
+        "invalid_webhook_url" => "Give an https:// URL whose host resolves to public addresses: loopback, private, link-local and cloud metadata destinations are refused (a local gateway started with WEBHOOK_ALLOW_PRIVATE=true, as `make run` does, accepts them).".to_owned(),
         "not_found" => format!(
             "Check that {} is the API's base URL (--url or CLAVIS_URL), with no path of its own.",
             context.url.as_deref().unwrap_or("the URL given")

@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clavis_sdk::{AccessToken, AuditEvent, Credential, IssuedSecret, Policy, Timestamp, Usage};
+use clavis_sdk::{
+    AccessToken, AuditEvent, CreatedWebhook, Credential, Delivery, IssuedSecret, Policy, Timestamp,
+    Usage, Webhook, WebhookStatus,
+};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -35,6 +38,29 @@ pub enum Outcome {
     Deleted {
         client_id: String,
     },
+    Webhooks(Vec<Webhook>),
+    /// A webhook endpoint as it is after the command, and what was done to it.
+    Webhook {
+        webhook: Webhook,
+        done: Option<&'static str>,
+    },
+    /// A webhook endpoint with its signing secret: `new` when it was just added, else rotated.
+    WebhookSecret {
+        created: CreatedWebhook,
+        new: bool,
+    },
+    WebhookDeleted {
+        id: String,
+    },
+    WebhookTested {
+        id: String,
+        event_id: String,
+    },
+    /// An endpoint's deliveries, newest first.
+    Deliveries {
+        id: String,
+        deliveries: Vec<Delivery>,
+    },
     Token(AccessToken),
     DevToken(String),
 }
@@ -55,6 +81,11 @@ impl Outcome {
         {
             // Scripts read stdout; the person running them still sees the warning.
             eprintln!("{}", reminder(issued));
+        }
+        if let Outcome::WebhookSecret { created, .. } = self
+            && json
+        {
+            eprintln!("{}", webhook_secret_reminder(&created.webhook.id));
         }
     }
 
@@ -82,6 +113,15 @@ impl Outcome {
             Outcome::Policy { policy, .. } => json!(policy),
             Outcome::Usage { usage, .. } => json!(usage),
             Outcome::Deleted { client_id } => json!({"client_id": client_id, "deleted": true}),
+            Outcome::Webhooks(webhooks) => json!(webhooks),
+            Outcome::Webhook { webhook, .. } => json!(webhook),
+            Outcome::WebhookSecret { created, .. } => json!({
+                "webhook": created.webhook,
+                "secret": created.secret.expose_secret(),
+            }),
+            Outcome::WebhookDeleted { id } => json!({"id": id, "deleted": true}),
+            Outcome::WebhookTested { id, event_id } => json!({"id": id, "event_id": event_id}),
+            Outcome::Deliveries { deliveries, .. } => json!(deliveries),
             Outcome::Token(token) => json!({
                 "access_token": token.secret().expose_secret(),
                 "token_type": "Bearer",
@@ -148,6 +188,65 @@ impl Outcome {
             Outcome::Deleted { client_id } => {
                 format!("Deleted {client_id}. The audit trail keeps a record of it.\n")
             }
+            Outcome::Webhooks(webhooks) if webhooks.is_empty() => {
+                "No webhook endpoints. Add one with `clavis webhooks add https://…`.\n".to_owned()
+            }
+            Outcome::Webhooks(webhooks) => table(
+                &["ID", "URL", "STATUS", "EVENTS", "DESCRIPTION"],
+                webhooks.iter().map(|w| {
+                    vec![
+                        w.id.clone(),
+                        w.url.clone(),
+                        webhook_status(w),
+                        event_types(w),
+                        w.description.clone().unwrap_or_default(),
+                    ]
+                }),
+            ),
+            Outcome::Webhook { webhook, done } => {
+                let mut text = String::new();
+                if let Some(done) = done {
+                    let _ = writeln!(text, "{done} {}.\n", webhook.id);
+                }
+                text + &webhook_details(webhook)
+            }
+            Outcome::WebhookSecret { created, new } => webhook_secret_text(created, *new),
+            Outcome::WebhookDeleted { id } => format!(
+                "Deleted webhook endpoint {id}. The tenant's audit trail keeps a record of it.\n"
+            ),
+            Outcome::WebhookTested { id, event_id } => format!(
+                "Sent a webhook.test event ({event_id}) to {id}. `clavis webhooks deliveries {id}` shows how it went.\n"
+            ),
+            Outcome::Deliveries { id, deliveries } if deliveries.is_empty() => {
+                format!("No deliveries to {id} yet. `clavis webhooks test {id}` sends one.\n")
+            }
+            Outcome::Deliveries { deliveries, .. } => table(
+                &[
+                    "CREATED",
+                    "EVENT ID",
+                    "TYPE",
+                    "STATE",
+                    "TRIES",
+                    "LAST ANSWER",
+                    "NEXT TRY",
+                ],
+                deliveries.iter().map(|d| {
+                    let answer = match (d.last_status, &d.last_error) {
+                        (Some(status), _) => format!("HTTP {status}"),
+                        (None, Some(error)) => error.clone(),
+                        (None, None) => "-".to_owned(),
+                    };
+                    vec![
+                        time(d.created_at),
+                        d.event_id.clone(),
+                        d.kind.clone(),
+                        d.state.to_string(),
+                        d.attempts.to_string(),
+                        answer,
+                        time_or(d.next_attempt_at, "-"),
+                    ]
+                }),
+            ),
             Outcome::Usage { usage, csv: true } => usage_csv(usage),
             Outcome::Usage { usage, csv: false } => usage_text(usage),
             Outcome::Policy { policy, done } => {
@@ -212,6 +311,90 @@ fn reminder(issued: &IssuedSecret) -> String {
     } else {
         issued.notice.clone()
     }
+}
+
+fn webhook_secret_reminder(id: &str) -> String {
+    format!(
+        "Store this signing secret now: it is shown only once and cannot be retrieved again. \
+         Your receiver verifies each delivery's webhook-signature header with it (any Standard \
+         Webhooks library). If you lose it, rotate it: `clavis webhooks rotate-secret {id}`."
+    )
+}
+
+fn webhook_secret_text(created: &CreatedWebhook, new: bool) -> String {
+    let webhook = &created.webhook;
+    let mut text = if new {
+        format!(
+            "Added webhook endpoint {} ({}).\n\n",
+            webhook.id, webhook.url
+        )
+    } else {
+        format!("Rotated the signing secret of {}.\n\n", webhook.id)
+    };
+    let _ = writeln!(text, "  Webhook ID:      {}", webhook.id);
+    let _ = writeln!(
+        text,
+        "  Signing secret:  {}",
+        created.secret.expose_secret()
+    );
+    if let Some(until) = webhook.previous_secret_valid_until {
+        let _ = writeln!(
+            text,
+            "  Old secret:      keeps signing until {}",
+            time(until)
+        );
+    }
+    let _ = writeln!(text, "\n{}", webhook_secret_reminder(&webhook.id));
+    text
+}
+
+fn webhook_status(w: &Webhook) -> String {
+    match (w.status, w.disabled_reason) {
+        (WebhookStatus::Disabled, Some(reason)) => format!("disabled ({reason})"),
+        (status, _) => status.to_string(),
+    }
+}
+
+fn event_types(w: &Webhook) -> String {
+    match &w.event_types {
+        None => "all".to_owned(),
+        Some(types) => types.join(" "),
+    }
+}
+
+fn webhook_details(w: &Webhook) -> String {
+    let mut rows: Vec<(&str, String)> = vec![("Webhook ID", w.id.clone()), ("URL", w.url.clone())];
+    if let Some(description) = &w.description {
+        rows.push(("Description", description.clone()));
+    }
+    rows.push(("Events", event_types(w)));
+    rows.push((
+        "Status",
+        match (w.status, w.disabled_reason) {
+            (WebhookStatus::Disabled, Some(reason)) => format!(
+                "disabled ({}); `clavis webhooks update {} --enable` sends it events again",
+                match reason {
+                    clavis_sdk::DisabledReason::Admin => "by an admin",
+                    clavis_sdk::DisabledReason::Failing => "every delivery failed for 5 days",
+                    clavis_sdk::DisabledReason::Gone => "it answered 410 Gone",
+                    _ => reason.as_str(),
+                },
+                w.id
+            ),
+            (status, _) => status.to_string(),
+        },
+    ));
+    rows.push(("Created", time(w.created_at)));
+    if let Some(at) = w.updated_at {
+        rows.push(("Updated", time(at)));
+    }
+    if let Some(at) = w.secret_rotated_at {
+        rows.push(("Secret rotated", time(at)));
+    }
+    if let Some(until) = w.previous_secret_valid_until {
+        rows.push(("Old secret", format!("keeps signing until {}", time(until))));
+    }
+    aligned(&rows)
 }
 
 fn details(c: &Credential) -> String {

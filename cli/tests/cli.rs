@@ -61,6 +61,23 @@ impl Session {
         }
     }
 
+    /// A session against any server at `url` (a stand-in for the API), with a made-up token.
+    fn against(url: &str, tenant: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("clavis-cli-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = BTreeMap::from([
+            ("HOME".to_owned(), dir.display().to_string()),
+            ("CLAVIS_URL".to_owned(), url.to_owned()),
+            ("CLAVIS_TENANT".to_owned(), tenant.to_owned()),
+            ("CLAVIS_TOKEN".to_owned(), "management-token".to_owned()),
+        ]);
+        Self {
+            env,
+            dir,
+            owns_dir: true,
+        }
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -803,6 +820,7 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         "audit",
         "policy",
         "usage",
+        "webhooks",
         "token",
         "dev-token",
     ];
@@ -818,6 +836,14 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         vec!["expiry", "remove"],
         vec!["policy", "get"],
         vec!["policy", "set"],
+        vec!["webhooks", "list"],
+        vec!["webhooks", "show"],
+        vec!["webhooks", "add"],
+        vec!["webhooks", "update"],
+        vec!["webhooks", "delete"],
+        vec!["webhooks", "rotate-secret"],
+        vec!["webhooks", "test"],
+        vec!["webhooks", "deliveries"],
     ]) {
         let mut args = command.clone();
         args.push("--help");
@@ -987,4 +1013,288 @@ async fn usage_prints_every_day_as_a_table_or_csv() {
     assert!(bad.stderr.contains("YYYY-MM-DD"), "{bad:#?}");
     let unused = s.json(&["list", "--unused-for-days", "30"]).await;
     assert_eq!(unused, json!([]), "used today");
+}
+
+/// A webhook endpoint as the API documents it.
+fn webhook(id: &str, status: &str, event_types: Value) -> Value {
+    json!({"id": id, "url": format!("https://hooks.example.com/{id}"),
+           "event_types": event_types, "description": "Pager", "status": status,
+           "disabled_reason": if status == "disabled" { json!("failing") } else { Value::Null },
+           "created_at": "2026-12-06T18:00:00Z", "updated_at": "2026-12-06T18:00:00Z",
+           "secret_rotated_at": null, "previous_secret_valid_until": null})
+}
+
+/// Answers the webhook routes as the API documents them (issue 31's shapes), for the CLI's
+/// side of each command; what the server does is tested against the server.
+fn webhook_api(request: &clavis_tests::stub::StubRequest) -> clavis_tests::stub::StubResponse {
+    use clavis_tests::stub::StubResponse;
+    const BASE: &str = "/v1/tenants/acme/webhooks";
+    const ID: &str = "wh_01jz0000000000000000000000";
+    let one = format!("{BASE}/{ID}");
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8P9a7Lc6M2A=";
+    let types = json!(["credential.revoked", "credential.leaked"]);
+    let path = request.path();
+    let (status, body) = match (request.method.as_str(), path) {
+        ("POST", BASE) => (
+            201,
+            json!({"webhook": webhook(ID, "enabled", types), "secret": secret}),
+        ),
+        ("GET", BASE) => (
+            200,
+            json!({"webhooks": [webhook(ID, "enabled", types),
+                                webhook("wh_01jz0000000000000000000001", "disabled", Value::Null)]}),
+        ),
+        ("GET" | "PATCH", p) if p == one => {
+            (200, json!({"webhook": webhook(ID, "enabled", types)}))
+        }
+        ("DELETE", p) if p == one => return StubResponse::new(204),
+        ("POST", p) if p == format!("{one}/rotate-secret") => {
+            let mut rotated = webhook(ID, "enabled", types);
+            rotated["secret_rotated_at"] = json!("2026-12-06T19:00:00Z");
+            rotated["previous_secret_valid_until"] = json!("2026-12-07T19:00:00Z");
+            (200, json!({"webhook": rotated, "secret": secret}))
+        }
+        ("POST", p) if p == format!("{one}/test") => {
+            (202, json!({"event_id": "evt_01jz0000000000000000000009"}))
+        }
+        ("GET", p) if p == format!("{one}/deliveries") => {
+            // Two a page, whatever the limit, so that the CLI must follow the cursor.
+            let delivery = |n: u32, state: &str| {
+                json!({"event_id": format!("evt_{n}"), "type": "credential.revoked",
+                       "attempts": n, "last_status": if n.is_multiple_of(2) { json!(204) } else { Value::Null },
+                       "last_error": if n.is_multiple_of(2) { Value::Null } else { json!("timeout") },
+                       "next_attempt_at": null, "state": state,
+                       "created_at": "2026-12-06T18:00:00Z"})
+            };
+            if request.target.contains("cursor=page2") {
+                (
+                    200,
+                    json!({"deliveries": [delivery(2, "delivered"), delivery(1, "failed")],
+                           "next_cursor": null}),
+                )
+            } else {
+                (
+                    200,
+                    json!({"deliveries": [delivery(4, "delivered"), delivery(3, "pending")],
+                           "next_cursor": "page2"}),
+                )
+            }
+        }
+        _ => (
+            404,
+            json!({"type": "about:blank", "title": "Not Found", "status": 404,
+                   "detail": "No webhook endpoint wh_nope exists in this tenant.",
+                   "code": "webhook_not_found"}),
+        ),
+    };
+    StubResponse::new(status).json(&body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_commands_send_what_the_api_expects_and_show_the_secret_once() {
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let api = clavis_tests::stub::Stub::serve(move |request| {
+        let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        log.lock()
+            .unwrap()
+            .push((request.method.clone(), request.target.clone(), body));
+        let reply = webhook_api(&request);
+        async move { reply }
+    })
+    .await;
+    let s = Session::against(&api.url(), "acme");
+    let id = "wh_01jz0000000000000000000000";
+    let one = format!("/v1/tenants/acme/webhooks/{id}");
+
+    // For people: the secret once, with the warning, as `create` shows a client secret.
+    let added = s
+        .run(&[
+            "webhooks",
+            "add",
+            "https://hooks.example.com/clavis",
+            "--event",
+            "credential.revoked,credential.leaked",
+            "-d",
+            "Pager",
+        ])
+        .await
+        .expect(0);
+    assert!(
+        added.stdout.contains("Signing secret:  whsec_"),
+        "{added:#?}"
+    );
+    assert!(added.stdout.contains("shown only once"), "{added:#?}");
+    // For scripts: the secret in the JSON, the warning on stderr.
+    let added = s
+        .run(&["webhooks", "add", "https://hooks.example.com/all", "--json"])
+        .await
+        .expect(0);
+    assert!(
+        added.json()["secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    assert_eq!(added.json()["webhook"]["id"], id);
+    assert!(added.stderr.contains("shown only once"), "{added:#?}");
+
+    let listed = s.run(&["webhooks", "list"]).await.expect(0).stdout;
+    assert!(listed.contains("disabled (failing)"), "{listed}");
+    assert!(
+        listed.contains("credential.revoked credential.leaked"),
+        "{listed}"
+    );
+    let shown = s.run(&["webhooks", "show", id]).await.expect(0).stdout;
+    assert!(shown.contains("https://hooks.example.com/"), "{shown}");
+    assert_eq!(s.json(&["webhooks", "show", id]).await["status"], "enabled");
+
+    s.run(&[
+        "webhooks",
+        "update",
+        id,
+        "--all-events",
+        "--enable",
+        "--description",
+        "",
+    ])
+    .await
+    .expect(0);
+    s.run(&[
+        "webhooks",
+        "update",
+        id,
+        "--endpoint",
+        "https://hooks.example.com/v2",
+        "--event",
+        "webhook.disabled",
+        "--disable",
+    ])
+    .await
+    .expect(0);
+    // Nothing to change, or two contradicting flags: a usage error, and nothing is sent.
+    let nothing = s.run(&["webhooks", "update", id]).await.expect(2);
+    assert!(nothing.stderr.contains("nothing to update"), "{nothing:#?}");
+    s.run(&["webhooks", "update", id, "--enable", "--disable"])
+        .await
+        .expect(2);
+    s.run(&["webhooks", "update", id, "--event", "x.y", "--all-events"])
+        .await
+        .expect(2);
+
+    let rotated = s
+        .run(&["webhooks", "rotate-secret", id])
+        .await
+        .expect(0)
+        .stdout;
+    assert!(rotated.contains("Signing secret:  whsec_"), "{rotated}");
+    assert!(
+        rotated.contains("keeps signing until 2026-12-07"),
+        "{rotated}"
+    );
+    let tested = s.run(&["webhooks", "test", id]).await.expect(0).stdout;
+    assert!(
+        tested.contains("evt_01jz0000000000000000000009"),
+        "{tested}"
+    );
+    let deliveries = s
+        .json(&["webhooks", "deliveries", id, "--limit", "3"])
+        .await;
+    let events: Vec<&str> = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["evt_4", "evt_3", "evt_2"]);
+    let table = s
+        .run(&["webhooks", "deliveries", id])
+        .await
+        .expect(0)
+        .stdout;
+    assert!(
+        table.contains("HTTP 204") && table.contains("timeout") && table.contains("failed"),
+        "{table}"
+    );
+
+    // Deleting asks first; a script must say --yes.
+    let unconfirmed = s.run(&["webhooks", "delete", id]).await.expect(3);
+    assert!(unconfirmed.stderr.contains("--yes"), "{unconfirmed:#?}");
+    let deleted = s
+        .run(&["webhooks", "delete", id, "--yes"])
+        .await
+        .expect(0)
+        .stdout;
+    assert!(
+        deleted.contains(&format!("Deleted webhook endpoint {id}")),
+        "{deleted}"
+    );
+    let missing = s.run(&["webhooks", "show", "wh_nope"]).await.expect(1);
+    assert!(
+        missing.stderr.contains("webhook_not_found")
+            && missing.stderr.contains("clavis webhooks list"),
+        "{missing:#?}"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let base = "/v1/tenants/acme/webhooks".to_owned();
+    let expected: Vec<(String, String, Value)> = vec![
+        (
+            "POST".into(),
+            base.clone(),
+            json!({"url": "https://hooks.example.com/clavis",
+                   "event_types": ["credential.revoked", "credential.leaked"],
+                   "description": "Pager"}),
+        ),
+        (
+            "POST".into(),
+            base.clone(),
+            json!({"url": "https://hooks.example.com/all"}),
+        ),
+        ("GET".into(), base, Value::Null),
+        ("GET".into(), one.clone(), Value::Null),
+        ("GET".into(), one.clone(), Value::Null),
+        (
+            "PATCH".into(),
+            one.clone(),
+            json!({"event_types": null, "description": null, "status": "enabled"}),
+        ),
+        (
+            "PATCH".into(),
+            one.clone(),
+            json!({"url": "https://hooks.example.com/v2",
+                   "event_types": ["webhook.disabled"], "status": "disabled"}),
+        ),
+        ("POST".into(), format!("{one}/rotate-secret"), Value::Null),
+        ("POST".into(), format!("{one}/test"), Value::Null),
+        (
+            "GET".into(),
+            format!("{one}/deliveries?limit=3"),
+            Value::Null,
+        ),
+        (
+            "GET".into(),
+            format!("{one}/deliveries?limit=1&cursor=page2"),
+            Value::Null,
+        ),
+        (
+            "GET".into(),
+            format!("{one}/deliveries?limit=50"),
+            Value::Null,
+        ),
+        (
+            "GET".into(),
+            format!("{one}/deliveries?limit=48&cursor=page2"),
+            Value::Null,
+        ),
+        ("DELETE".into(), one, Value::Null),
+        (
+            "GET".into(),
+            "/v1/tenants/acme/webhooks/wh_nope".into(),
+            Value::Null,
+        ),
+    ];
+    assert_eq!(seen, expected);
 }

@@ -97,9 +97,10 @@ mod transport;
 pub use error::{Error, OAuthError, Problem, Result};
 pub use management::{Client, ClientBuilder, CredentialRef, IfMatch, ListOptions, Pager, Tenant};
 pub use model::{
-    Actor, AuditEvent, Credential, CredentialUpdate, Environment, IssuedSecret, LeakAction,
-    NewCredential, Policy, PolicyRules, ScopeDescription, Status, Timestamp, TopCredential, Usage,
-    UsageDay,
+    Actor, AuditEvent, CreatedWebhook, Credential, CredentialUpdate, Delivery, DeliveryPage,
+    DeliveryState, DisabledReason, Environment, IssuedSecret, LeakAction, NewCredential,
+    NewWebhook, Policy, PolicyRules, ScopeDescription, Status, Timestamp, TopCredential, Usage,
+    UsageDay, Webhook, WebhookPatch, WebhookStatus,
 };
 pub use token::{
     AccessToken, ClientCredentials, Clock, SystemClock, TokenSource, TokenSourceBuilder,

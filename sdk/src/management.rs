@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Problem, Result};
 use crate::model::{
-    AuditEvent, Credential, CredentialUpdate, IssuedSecret, IssuedSecretDocument, NewCredential,
-    PageDocument, Policy, PolicyRules, ScopeDescription, Status, Timestamp, Usage,
+    AuditEvent, CreatedWebhook, CreatedWebhookDocument, Credential, CredentialUpdate, DeliveryPage,
+    IssuedSecret, IssuedSecretDocument, NewCredential, NewWebhook, PageDocument, Policy,
+    PolicyRules, ScopeDescription, Status, Timestamp, Usage, Webhook, WebhookPatch,
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{
@@ -242,7 +243,8 @@ async fn problem(url: &Url, response: Response) -> Error {
     Error::Api(Box::new(problem))
 }
 
-/// The credentials of one tenant: create, list, and the tenant's audit trail.
+/// The credentials of one tenant: create, list, and the tenant's audit trail; its policy,
+/// usage and webhook endpoints.
 #[derive(Debug, Clone)]
 pub struct Tenant {
     client: Client,
@@ -348,6 +350,120 @@ impl Tenant {
             .await
     }
 
+    /// The tenant's webhook endpoints, oldest first (at most 10).
+    pub async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        #[derive(serde::Deserialize)]
+        struct Listing {
+            webhooks: Vec<Webhook>,
+        }
+        let url = self.url(["webhooks"]);
+        let listing: Listing = self
+            .client
+            .call_json(Method::GET, &url, None::<&()>, None, None)
+            .await?;
+        Ok(listing.webhooks)
+    }
+
+    /// One webhook endpoint, by ID (`wh_…`); another tenant's answers `404 webhook_not_found`.
+    pub async fn webhook(&self, id: &str) -> Result<Webhook> {
+        let url = self.url(["webhooks", id]);
+        self.client
+            .call_json::<WebhookDocument>(Method::GET, &url, None::<&()>, None, None)
+            .await
+            .map(|document| document.webhook)
+    }
+
+    /// Adds a webhook endpoint (at most 10 per tenant). The answer carries its signing secret:
+    /// the only time it can be read.
+    ///
+    /// ```no_run
+    /// # async fn example(client: clavis_sdk::Client) -> Result<(), clavis_sdk::Error> {
+    /// use clavis_sdk::NewWebhook;
+    /// use secrecy::ExposeSecret;
+    ///
+    /// let created = client
+    ///     .tenant("acme")
+    ///     .create_webhook(&NewWebhook::new("https://hooks.example.com/clavis")
+    ///         .event_types(["credential.revoked", "credential.leaked"]))
+    ///     .await?;
+    /// // Give it to the receiver's Standard Webhooks verifier now: it is not shown again.
+    /// let _secret: &str = created.secret.expose_secret();
+    /// let event_id = client.tenant("acme").test_webhook(&created.webhook.id).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_webhook(&self, request: &NewWebhook) -> Result<CreatedWebhook> {
+        let url = self.url(["webhooks"]);
+        let document: CreatedWebhookDocument = self
+            .client
+            .call_json(Method::POST, &url, Some(request), None, None)
+            .await?;
+        Ok(document.into())
+    }
+
+    /// Changes an endpoint's URL, event types, description or status.
+    pub async fn update_webhook(&self, id: &str, patch: &WebhookPatch) -> Result<Webhook> {
+        let url = self.url(["webhooks", id]);
+        self.client
+            .call_json::<WebhookDocument>(Method::PATCH, &url, Some(patch), None, None)
+            .await
+            .map(|document| document.webhook)
+    }
+
+    /// Removes an endpoint; deliveries still due to it are not made.
+    pub async fn delete_webhook(&self, id: &str) -> Result<()> {
+        let url = self.url(["webhooks", id]);
+        self.client
+            .call(Method::DELETE, &url, None, None, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Issues a new signing secret, answered this once; the replaced one keeps signing beside
+    /// it (a second `v1,` signature) for 24 hours, until
+    /// [`Webhook::previous_secret_valid_until`].
+    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<CreatedWebhook> {
+        let url = self.url(["webhooks", id, "rotate-secret"]);
+        let document: CreatedWebhookDocument = self
+            .client
+            .call_json(Method::POST, &url, None::<&()>, None, None)
+            .await?;
+        Ok(document.into())
+    }
+
+    /// Sends a `webhook.test` event to this endpoint only (whatever its event types), and
+    /// answers the event's ID; its delivery shows in
+    /// [`webhook_deliveries`](Self::webhook_deliveries). A disabled endpoint answers `409
+    /// webhook_disabled`.
+    pub async fn test_webhook(&self, id: &str) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Sent {
+            event_id: String,
+        }
+        let url = self.url(["webhooks", id, "test"]);
+        let sent: Sent = self
+            .client
+            .call_json(Method::POST, &url, None::<&()>, None, None)
+            .await?;
+        Ok(sent.event_id)
+    }
+
+    /// One page of an endpoint's deliveries, newest first: `limit` per page (1 to 100; `None`
+    /// leaves it to the API), from `cursor` (a page's `next_cursor`) or the newest.
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<DeliveryPage> {
+        let mut url = with_limit(self.url(["webhooks", id, "deliveries"]), limit);
+        if let Some(cursor) = cursor {
+            url.query_pairs_mut().append_pair("cursor", cursor);
+        }
+        self.client
+            .call_json(Method::GET, &url, None::<&()>, None, None)
+            .await
+    }
+
     /// One credential of this tenant, by client ID.
     pub fn credential(&self, client_id: impl Into<String>) -> CredentialRef {
         CredentialRef {
@@ -356,6 +472,12 @@ impl Tenant {
             if_match: None,
         }
     }
+}
+
+/// `{"webhook": …}`: how the API answers with one endpoint.
+#[derive(serde::Deserialize)]
+struct WebhookDocument {
+    webhook: Webhook,
 }
 
 fn with_range(mut url: Url, from: Option<&str>, to: Option<&str>) -> Url {
@@ -775,5 +897,288 @@ mod tests {
             Client::builder("https://x", "very-secret-token")
         );
         assert!(!text.contains("very-secret-token"), "{text}");
+    }
+}
+
+/// The webhook calls against a stand-in for the API: each goes to its route with its body, and
+/// each answer, as the API documents it, reads into its type.
+#[cfg(test)]
+mod webhook_tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{DeliveryState, DisabledReason, RetryPolicy, WebhookStatus};
+
+    /// One request as the stand-in saw it: method, path with query, JSON body (or null).
+    type Seen = (String, String, Value);
+
+    /// Serves each request with `answer(method, path)`, on a thread, and keeps what it saw.
+    fn stand_in(answer: fn(&str, &str) -> (u16, Value)) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_owned();
+                let path = parts.next().unwrap_or_default().to_owned();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (status, reply) = answer(&method, &path);
+                log.lock().unwrap().push((method, path, body));
+                let (kind, reply) = match (status, reply) {
+                    (204, _) => ("application/json", String::new()),
+                    (s, reply) if s >= 400 => ("application/problem+json", reply.to_string()),
+                    (_, reply) => ("application/json", reply.to_string()),
+                };
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    fn webhook(status: &str) -> Value {
+        json!({"id": "wh_01jz0000000000000000000000", "url": "https://hooks.example.com/clavis",
+               "event_types": ["credential.revoked", "credential.expiring_soon"],
+               "description": "Pager", "status": status,
+               "disabled_reason": if status == "disabled" { json!("failing") } else { Value::Null },
+               "created_at": "2026-12-06T18:00:00Z", "updated_at": "2026-12-06T18:00:00Z",
+               "secret_rotated_at": null, "previous_secret_valid_until": null})
+    }
+
+    fn api(method: &str, path: &str) -> (u16, Value) {
+        const ONE: &str = "/v1/tenants/acme/webhooks/wh_01jz0000000000000000000000";
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8P9a7Lc6M2A=";
+        match (method, path) {
+            ("POST", "/v1/tenants/acme/webhooks") => (
+                201,
+                json!({"webhook": webhook("enabled"), "secret": secret}),
+            ),
+            ("GET", "/v1/tenants/acme/webhooks") => (
+                200,
+                json!({"webhooks": [webhook("enabled"), webhook("disabled")]}),
+            ),
+            ("GET", ONE) | ("PATCH", ONE) => (200, json!({"webhook": webhook("enabled")})),
+            ("DELETE", ONE) => (204, Value::Null),
+            ("POST", p) if p == format!("{ONE}/rotate-secret") => {
+                let mut rotated = webhook("enabled");
+                rotated["secret_rotated_at"] = json!("2026-12-06T19:00:00Z");
+                rotated["previous_secret_valid_until"] = json!("2026-12-07T19:00:00Z");
+                (200, json!({"webhook": rotated, "secret": secret}))
+            }
+            ("POST", p) if p == format!("{ONE}/test") => {
+                (202, json!({"event_id": "evt_01jz0000000000000000000001"}))
+            }
+            ("GET", p) if p.starts_with(&format!("{ONE}/deliveries")) => (
+                200,
+                json!({"deliveries": [
+                    {"event_id": "evt_2", "type": "webhook.test", "attempts": 2,
+                     "last_status": null, "last_error": "timeout",
+                     "next_attempt_at": "2026-12-06T18:05:00Z", "state": "pending",
+                     "created_at": "2026-12-06T18:00:00Z"},
+                    {"event_id": "evt_1", "type": "credential.revoked", "attempts": 1,
+                     "last_status": 204, "last_error": null, "next_attempt_at": null,
+                     "state": "delivered", "created_at": "2026-12-06T17:00:00Z"}],
+                    "next_cursor": "b2xkZXI"}),
+            ),
+            _ => (
+                404,
+                json!({"type": "about:blank", "title": "Not Found", "status": 404,
+                       "detail": "No webhook wh_nope exists in this tenant.",
+                       "code": "webhook_not_found"}),
+            ),
+        }
+    }
+
+    fn tenant(url: &str) -> Tenant {
+        Client::builder(url, "management-token")
+            .retry_policy(RetryPolicy::never())
+            .build()
+            .unwrap()
+            .tenant("acme")
+    }
+
+    #[tokio::test]
+    async fn each_webhook_call_goes_to_its_route_and_reads_its_answer() {
+        let (url, seen) = stand_in(api);
+        let acme = tenant(&url);
+        let id = "wh_01jz0000000000000000000000";
+
+        let created = acme
+            .create_webhook(
+                &NewWebhook::new("https://hooks.example.com/clavis")
+                    .event_types(["credential.revoked"])
+                    .description("Pager"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.webhook.id, id);
+        assert_eq!(created.webhook.status, WebhookStatus::Enabled);
+        assert!(created.secret.expose_secret().starts_with("whsec_"));
+        // Every type unless narrowed: nothing is sent for the filter then.
+        acme.create_webhook(&NewWebhook::new("https://hooks.example.com/all"))
+            .await
+            .unwrap();
+
+        let all = acme.webhooks().await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].status, WebhookStatus::Disabled);
+        assert_eq!(all[1].disabled_reason, Some(DisabledReason::Failing));
+        assert_eq!(
+            acme.webhook(id).await.unwrap().event_types.unwrap(),
+            ["credential.revoked", "credential.expiring_soon"]
+        );
+        let patch = WebhookPatch::new()
+            .url("https://hooks.example.com/v2")
+            .all_event_types()
+            .description(None)
+            .enable();
+        acme.update_webhook(id, &patch).await.unwrap();
+        acme.update_webhook(
+            id,
+            &WebhookPatch::new()
+                .event_types(["webhook.disabled"])
+                .disable(),
+        )
+        .await
+        .unwrap();
+        let rotated = acme.rotate_webhook_secret(id).await.unwrap();
+        assert!(rotated.webhook.previous_secret_valid_until.is_some());
+        assert_eq!(
+            acme.test_webhook(id).await.unwrap(),
+            "evt_01jz0000000000000000000001"
+        );
+        let page = acme
+            .webhook_deliveries(id, Some(2), Some("b2xkZXI"))
+            .await
+            .unwrap();
+        assert_eq!(page.next_cursor.as_deref(), Some("b2xkZXI"));
+        let (pending, delivered) = (&page.deliveries[0], &page.deliveries[1]);
+        assert_eq!(
+            (pending.state, pending.attempts, pending.last_status),
+            (DeliveryState::Pending, 2, None)
+        );
+        assert_eq!(pending.last_error.as_deref(), Some("timeout"));
+        assert_eq!(pending.kind, "webhook.test");
+        assert_eq!(
+            (delivered.state, delivered.last_status),
+            (DeliveryState::Delivered, Some(204))
+        );
+        acme.webhook_deliveries(id, None, None).await.unwrap();
+        acme.delete_webhook(id).await.unwrap();
+
+        let one = format!("/v1/tenants/acme/webhooks/{id}");
+        let seen = seen.lock().unwrap().clone();
+        let expected: Vec<Seen> = vec![
+            (
+                "POST".into(),
+                "/v1/tenants/acme/webhooks".into(),
+                json!({"url": "https://hooks.example.com/clavis",
+                       "event_types": ["credential.revoked"], "description": "Pager"}),
+            ),
+            (
+                "POST".into(),
+                "/v1/tenants/acme/webhooks".into(),
+                json!({"url": "https://hooks.example.com/all"}),
+            ),
+            (
+                "GET".into(),
+                "/v1/tenants/acme/webhooks".into(),
+                Value::Null,
+            ),
+            ("GET".into(), one.clone(), Value::Null),
+            (
+                "PATCH".into(),
+                one.clone(),
+                json!({"url": "https://hooks.example.com/v2", "event_types": null,
+                       "description": null, "status": "enabled"}),
+            ),
+            (
+                "PATCH".into(),
+                one.clone(),
+                json!({"event_types": ["webhook.disabled"], "status": "disabled"}),
+            ),
+            ("POST".into(), format!("{one}/rotate-secret"), Value::Null),
+            ("POST".into(), format!("{one}/test"), Value::Null),
+            (
+                "GET".into(),
+                format!("{one}/deliveries?limit=2&cursor=b2xkZXI"),
+                Value::Null,
+            ),
+            ("GET".into(), format!("{one}/deliveries"), Value::Null),
+            ("DELETE".into(), one, Value::Null),
+        ];
+        assert_eq!(seen, expected);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_webhook_is_a_problem_with_its_code() {
+        let (url, _) = stand_in(api);
+        let error = tenant(&url).webhook("wh_nope").await.unwrap_err();
+        assert_eq!(error.code(), Some("webhook_not_found"));
+        let error = tenant(&url)
+            .update_webhook("wh_nope", &WebhookPatch::new().disable())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some("webhook_not_found"));
+    }
+
+    #[tokio::test]
+    async fn a_signing_secret_never_shows_in_debug_output() {
+        let (url, _) = stand_in(api);
+        let created = tenant(&url)
+            .create_webhook(&NewWebhook::new("https://hooks.example.com/clavis"))
+            .await
+            .unwrap();
+        let text = format!("{created:?}");
+        assert!(!text.contains("whsec_"), "{text}");
+        assert!(text.contains("wh_01jz"), "{text}");
+    }
+
+    #[test]
+    fn statuses_and_states_this_sdk_does_not_know_yet_still_read() {
+        let mut document = webhook("paused");
+        document["disabled_reason"] = json!("quarantined");
+        let read: Webhook = serde_json::from_value(document).unwrap();
+        assert_eq!(read.status, WebhookStatus::Unknown);
+        assert_eq!(read.disabled_reason, Some(DisabledReason::Unknown));
+        let delivery: crate::Delivery = serde_json::from_value(json!({
+            "event_id": "evt_1", "type": "credential.created", "attempts": 0,
+            "state": "queued", "created_at": "2026-12-06T18:00:00Z"}))
+        .unwrap();
+        assert_eq!(delivery.state, DeliveryState::Unknown);
+        assert!(WebhookPatch::new().is_empty());
+        assert_eq!(
+            serde_json::to_value(NewWebhook::new("https://x.example")).unwrap(),
+            json!({"url": "https://x.example"})
+        );
     }
 }

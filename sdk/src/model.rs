@@ -482,3 +482,309 @@ pub struct TopCredential {
     pub name: Option<String>,
     pub uses: u64,
 }
+
+/// Whether a webhook endpoint is sent events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum WebhookStatus {
+    Enabled,
+    Disabled,
+    /// A status this version of the SDK does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+impl WebhookStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookStatus::Enabled => "enabled",
+            WebhookStatus::Disabled => "disabled",
+            WebhookStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for WebhookStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a webhook endpoint is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DisabledReason {
+    /// An admin disabled it.
+    Admin,
+    /// Every delivery to it failed for 5 days.
+    Failing,
+    /// It answered `410 Gone`.
+    Gone,
+    /// A reason this version of the SDK does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Admin => "admin",
+            DisabledReason::Failing => "failing",
+            DisabledReason::Gone => "gone",
+            DisabledReason::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for DisabledReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A webhook endpoint of a tenant, as the API shows it. It never holds the signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Webhook {
+    /// `wh_…`.
+    pub id: String,
+    /// Where events are posted.
+    pub url: String,
+    /// The event types it is sent (`credential.revoked`, …); `None`: every type.
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub status: WebhookStatus,
+    /// Set while it is disabled.
+    #[serde(default)]
+    pub disabled_reason: Option<DisabledReason>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub updated_at: Option<Timestamp>,
+    #[serde(default)]
+    pub secret_rotated_at: Option<Timestamp>,
+    /// After a rotation, the replaced secret signs beside the new one until this time.
+    #[serde(default)]
+    pub previous_secret_valid_until: Option<Timestamp>,
+}
+
+/// A webhook endpoint with its signing secret (`whsec_…`): what creating an endpoint and
+/// rotating its secret answer, the only time the secret can be read. Its `Debug` output shows
+/// no secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CreatedWebhook {
+    pub webhook: Webhook,
+    /// Read it with [`secrecy::ExposeSecret`], give it to the receiver's verifier (any
+    /// Standard Webhooks library), and drop it.
+    pub secret: SecretString,
+}
+
+/// The wire form of [`CreatedWebhook`].
+#[derive(Deserialize)]
+pub(crate) struct CreatedWebhookDocument {
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+impl From<CreatedWebhookDocument> for CreatedWebhook {
+    fn from(document: CreatedWebhookDocument) -> Self {
+        Self {
+            webhook: document.webhook,
+            secret: SecretString::from(document.secret),
+        }
+    }
+}
+
+/// A new webhook endpoint. Only `url` is required.
+///
+/// ```
+/// use clavis_sdk::NewWebhook;
+///
+/// let request = NewWebhook::new("https://hooks.example.com/clavis")
+///     .event_types(["credential.revoked", "credential.expiring_soon"])
+///     .description("Pager");
+/// assert_eq!(request.event_types.as_ref().map(Vec::len), Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewWebhook {
+    /// `https://` (a private, loopback or metadata destination is refused), at most 1 KiB.
+    pub url: String,
+    /// The event types to send; `None`: every type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<Vec<String>>,
+    /// At most 500 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl NewWebhook {
+    /// An endpoint at `url` sent every event type.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            event_types: None,
+            description: None,
+        }
+    }
+
+    /// Only these event types.
+    pub fn event_types(mut self, types: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.event_types = Some(types.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// A change of a webhook endpoint; fields left unset stay as they are.
+///
+/// ```
+/// use clavis_sdk::WebhookPatch;
+///
+/// let patch = WebhookPatch::new().all_event_types().enable();
+/// assert!(!patch.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WebhookPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// `Some(None)` is sent as `null`: every type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_types: Option<Option<Vec<String>>>,
+    /// `Some(None)` is sent as `null`: no description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<WebhookStatus>,
+}
+
+impl WebhookPatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new destination (checked as on create).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Only these event types from now on.
+    pub fn event_types(mut self, types: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.event_types = Some(Some(types.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Every event type from now on.
+    pub fn all_event_types(mut self) -> Self {
+        self.event_types = Some(None);
+        self
+    }
+
+    /// A new description; `None` removes it.
+    pub fn description(mut self, description: Option<String>) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    /// Enabled or disabled. Enabling clears `disabled_reason`.
+    pub fn status(mut self, status: WebhookStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sends it events again (clearing `disabled_reason`).
+    pub fn enable(self) -> Self {
+        self.status(WebhookStatus::Enabled)
+    }
+
+    /// Stops sending it events until enabled again.
+    pub fn disable(self) -> Self {
+        self.status(WebhookStatus::Disabled)
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.url.is_none()
+            && self.event_types.is_none()
+            && self.description.is_none()
+            && self.status.is_none()
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DeliveryState {
+    /// Not delivered yet; another try is scheduled (`next_attempt_at`).
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every try of the schedule failed; no more will be made.
+    Failed,
+    /// A state this version of the SDK does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// The event's ID: the `webhook-id` header, the same on every try.
+    pub event_id: String,
+    /// `credential.revoked`, `webhook.test`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Tries made so far (every try counts, the first included).
+    pub attempts: u32,
+    /// The HTTP status of the last try; `None` when there was no answer.
+    #[serde(default)]
+    pub last_status: Option<u16>,
+    /// Why the last try failed without an HTTP status: `timeout`, `connection failed`,
+    /// `redirect not followed`, `destination not allowed`, `endpoint unavailable` (disabled or
+    /// deleted meanwhile), …
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When the next try is due, while `pending`.
+    #[serde(default)]
+    pub next_attempt_at: Option<Timestamp>,
+    pub state: DeliveryState,
+    pub created_at: Timestamp,
+}
+
+/// One page of an endpoint's deliveries, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeliveryPage {
+    pub deliveries: Vec<Delivery>,
+    /// Pass it to [`Tenant::webhook_deliveries`](crate::Tenant::webhook_deliveries) for the
+    /// next page; `None` after the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
