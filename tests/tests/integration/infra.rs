@@ -15,15 +15,23 @@ use aws_sdk_dynamodb::operation::{
     put_item::PutItemInput, query::QueryInput, transact_write_items::TransactWriteItemsInput,
     update_item::UpdateItemInput,
 };
-use clavis_api::routes::{AUTHORIZER_FUNCTION, Access, ROUTES, Route, SWEEPER_FUNCTION};
-use clavis_core::store::{Retention, SharedStore};
+use clavis_api::routes::{
+    AUTHORIZER_FUNCTION, Access, DELIVERER_FUNCTION, PUBLISHER_FUNCTION, ROUTES, Route,
+    SWEEPER_FUNCTION,
+};
+use clavis_core::events::{Deliverer, DeliveryQueue, Publisher, QueueError};
+use clavis_core::store::{AuditScope, PageRequest, Retention, SharedStore};
 use clavis_core::sweep::Sweeper;
 use clavis_core::time::{Clock, ManualClock, SystemClock};
+use clavis_core::webhook::delivery::DeliveryTicket;
 use clavis_dynamodb::DynamoStore;
 use clavis_dynamodb::schema::TABLE;
+use clavis_runtime::compose::Ports;
 use clavis_runtime::config::Env;
+use clavis_runtime::webhooks::HttpSender;
 use clavis_tests::Fixture;
 use clavis_tests::api::{Integration, TestApi};
+use clavis_tests::receiver::Receiver;
 use clavis_tests::stub::{Stub, StubResponse};
 use yaml_serde::Value;
 
@@ -255,7 +263,25 @@ fn every_template_function_has_a_binary_and_every_binary_a_function() {
         .map(String::from)
         .collect();
     let unrouted: Vec<&String> = binaries.difference(&routed).collect();
-    assert_eq!(unrouted, [AUTHORIZER_FUNCTION, SWEEPER_FUNCTION]);
+    // In name order: the authorizer, the deliverer (the delivery queue's), the publisher (the
+    // table stream's) and the sweeper (a schedule's).
+    assert_eq!(
+        unrouted,
+        [
+            AUTHORIZER_FUNCTION,
+            DELIVERER_FUNCTION,
+            PUBLISHER_FUNCTION,
+            SWEEPER_FUNCTION
+        ]
+    );
+    for function in [PUBLISHER_FUNCTION, DELIVERER_FUNCTION] {
+        assert!(
+            template_functions(&template)[function]
+                .get("Events")
+                .is_none(),
+            "{function} is run by an event source mapping of its own, not a SAM event"
+        );
+    }
     let authorizer = &template_functions(&template)[AUTHORIZER_FUNCTION];
     assert!(
         authorizer.get("Events").is_none(),
@@ -530,7 +556,15 @@ fn every_operation_that_uses_the_table_documents_503_with_retry_after() {
         .into_iter()
         .filter(|(_, g)| !g.is_empty())
         .map(|(function, _)| function)
-        .filter(|function| function != SWEEPER_FUNCTION && function != AUTHORIZER_FUNCTION)
+        .filter(|function| {
+            ![
+                SWEEPER_FUNCTION,
+                AUTHORIZER_FUNCTION,
+                PUBLISHER_FUNCTION,
+                DELIVERER_FUNCTION,
+            ]
+            .contains(&function.as_str())
+        })
         .collect();
     assert_eq!(documented, using);
 }
@@ -681,6 +715,32 @@ impl Usage<'_> {
     }
 }
 
+/// The delivery queue as a list the test works through.
+#[derive(Default)]
+struct Tickets(Mutex<Vec<DeliveryTicket>>);
+
+impl Tickets {
+    fn next(&self) -> Option<DeliveryTicket> {
+        let mut tickets = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        (!tickets.is_empty()).then(|| tickets.remove(0))
+    }
+}
+
+#[async_trait::async_trait]
+impl DeliveryQueue for Tickets {
+    async fn enqueue(
+        &self,
+        ticket: &DeliveryTicket,
+        _delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ticket.clone());
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     use reqwest::Method;
@@ -713,7 +773,9 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         fixture,
         Env::default()
             .with("CLAVIS_UPSTREAM", upstream.url())
-            .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#),
+            .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#)
+            .with("WEBHOOK_ALLOW_PRIVATE", "true")
+            .with("WEBHOOK_RETRY_SCHEDULE", "1"),
     )
     .await;
     // Every function starts with nothing; discovery must stay that way.
@@ -874,7 +936,8 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let metered = Integration::of(
         &api.create(
             "iam",
-            json!({"name": "Metered", "scopes": ["products:read"], "monthly_request_quota": 100}),
+            // One request reaches both quota thresholds, which the authorizer records.
+            json!({"name": "Metered", "scopes": ["products:read"], "monthly_request_quota": 1}),
         )
         .await,
     );
@@ -941,6 +1004,76 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         .await;
     usage.manage(Method::DELETE, &credential, None, stale).await;
     usage.manage(Method::DELETE, &credential, None, None).await;
+
+    // Webhooks: the admin's calls, then events published and delivered as the stream and the
+    // queue hand them over (the first attempt fails, so an attempt is recorded with the
+    // endpoint's record of failing, and a second without).
+    let receiver = Receiver::start().await;
+    receiver.configure("/iam", &[], &[500, 204]).await;
+    let hook = api
+        .post(
+            "/v1/tenants/iam/webhooks",
+            &admin,
+            json!({"url": receiver.url("/iam")}),
+        )
+        .await
+        .expect(201)
+        .json();
+    usage.file("issue-webhook-secret");
+    let hook_path = format!(
+        "/v1/tenants/iam/webhooks/{}",
+        hook["webhook"]["id"].as_str().expect("webhook id")
+    );
+    api.post(&format!("{hook_path}/rotate-secret"), &admin, json!({}))
+        .await
+        .expect(200);
+    usage.file("issue-webhook-secret");
+    for (method, path, body) in [
+        (Method::GET, "/v1/tenants/iam/webhooks".to_owned(), None),
+        (Method::GET, hook_path.clone(), None),
+        (
+            Method::PATCH,
+            hook_path.clone(),
+            Some(json!({"description": "IAM"})),
+        ),
+        (Method::POST, format!("{hook_path}/test"), None),
+        (Method::GET, format!("{hook_path}/deliveries"), None),
+    ] {
+        usage.manage(method, &path, body, None).await;
+    }
+    let events = store
+        .list_events(
+            &AuditScope::Tenant(clavis_tests::tenant("iam")),
+            &PageRequest::first(100),
+        )
+        .await
+        .expect("the tenant's events")
+        .items;
+    recorder.take();
+    let tickets = Arc::new(Tickets::default());
+    let publisher = Publisher::new(store.deliveries(), tickets.clone(), clock.clone());
+    for event in &events {
+        publisher.publish(event).await.expect("published");
+    }
+    usage.file(PUBLISHER_FUNCTION);
+    let deliverer = Deliverer::new(
+        store.deliveries(),
+        tickets.clone(),
+        Arc::new(HttpSender::new(api.webhook_settings.rules).expect("a sender")),
+        api.sealing.clone(),
+        api.webhook_settings.schedule.clone(),
+        clock.clone(),
+    );
+    clock.advance(chrono::Duration::seconds(2));
+    let mut attempts = 0;
+    while let Some(ticket) = tickets.next() {
+        deliverer.deliver(&ticket).await.expect("delivered");
+        clock.advance(chrono::Duration::seconds(2));
+        attempts += 1;
+    }
+    assert!(attempts >= 2, "{attempts}");
+    usage.file(DELIVERER_FUNCTION);
+    usage.manage(Method::DELETE, &hook_path, None, None).await;
 
     // The sweeper, with a notice and an expiry to record.
     api.create("iam", body("Soon", 3)).await;
@@ -1030,6 +1163,15 @@ fn only_the_token_issuer_can_read_the_signing_keys_and_only_create_and_rotate_th
         "every function that verifies tokens reads the public keys"
     );
     assert_eq!(
+        functions_referring_to(&template, "WebhookSealingKey"),
+        names(&["deliver-webhooks", "issue-webhook-secret"]),
+        "only the functions that seal or open a webhook signing secret read the sealing key"
+    );
+    assert_eq!(
+        functions_referring_to(&template, "EventBusName"),
+        names(&["publish-events"]),
+    );
+    assert_eq!(
         functions_referring_to(&template, "IdempotencyPepperSecretArn"),
         names(&["create-credential", "rotate-secret"]),
     );
@@ -1046,4 +1188,149 @@ fn only_the_token_issuer_can_read_the_signing_keys_and_only_create_and_rotate_th
     ] {
         assert!(!pattern.is_match(wide), "{wide}");
     }
+}
+
+/// The resource of the template with this logical ID, which must exist.
+fn resource<'a>(template: &'a Value, id: &str) -> &'a Value {
+    let resource = &template["Resources"][id];
+    assert!(!resource.is_null(), "no resource {id} in the template");
+    resource
+}
+
+/// The logical ID a `!Ref X` or `!GetAtt X.Attribute` names.
+fn target(value: &Value) -> String {
+    let Value::Tagged(tagged) = value else {
+        panic!("{value:?} is not a reference");
+    };
+    let text = text(&tagged.value);
+    text.split('.').next().unwrap_or(text).to_owned()
+}
+
+/// Whether a Lambda event filter pattern (the subset the template uses: a list of accepted
+/// strings, nested objects) takes `record`.
+fn filter_takes(pattern: &serde_json::Value, record: &serde_json::Value) -> bool {
+    match pattern {
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .all(|(name, inner)| filter_takes(inner, &record[name])),
+        serde_json::Value::Array(accepted) => accepted.iter().any(|a| a == record),
+        other => panic!("a filter pattern this test does not read: {other}"),
+    }
+}
+
+#[test]
+fn the_stream_reaches_publish_events_with_new_events_only_and_failures_are_kept_and_alarmed() {
+    use serde_json::json;
+
+    let template = template();
+    // The table streams new images; the mapping reads it from its oldest record.
+    let table = &resource(&template, "Table")["Properties"];
+    assert_eq!(table["StreamSpecification"]["StreamViewType"], "NEW_IMAGE");
+    let mappings: Vec<&Value> = mapping(&template["Resources"])
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .collect();
+    assert_eq!(mappings.len(), 2, "the stream's and the delivery queue's");
+    let stream = mappings
+        .iter()
+        .map(|m| &m["Properties"])
+        .find(|p| target(&p["EventSourceArn"]) == "Table")
+        .expect("a mapping of the table's stream");
+    assert_eq!(target(&stream["FunctionName"]), "PublishEventsFunction");
+    assert_eq!(stream["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(stream["BisectBatchOnFunctionError"], true);
+    assert_eq!(
+        stream["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+    assert!(
+        stream["MaximumRetryAttempts"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    let failures = target(&stream["DestinationConfig"]["OnFailure"]["Destination"]);
+    assert_eq!(resource(&template, &failures)["Type"], "AWS::SQS::Queue");
+
+    // The filter takes a new audit item (as the DynamoDB adapter writes it, whose `entity` is
+    // what clavis_dynamodb::stream::audit_event_of reads) and nothing else.
+    let filters = stream["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("Filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(text(&filters[0]["Pattern"])).expect("a JSON pattern");
+    let record = |event: &str, pk: &str, sk: &str, entity: &str| {
+        json!({"eventName": event, "dynamodb": {
+            "Keys": {"PK": {"S": pk}, "SK": {"S": sk}},
+            "NewImage": {"PK": {"S": pk}, "SK": {"S": sk}, "entity": {"S": entity}}}})
+    };
+    let audit = "AUDIT#2026-12-06T18:00:00Z#01JZ0000000000000000000000";
+    assert!(filter_takes(
+        &pattern,
+        &record("INSERT", "CRED#cid_x", audit, "audit")
+    ));
+    assert!(filter_takes(
+        &pattern,
+        &record("INSERT", "TENANT#acme", audit, "audit")
+    ));
+    assert!(!filter_takes(
+        &pattern,
+        &record("MODIFY", "CRED#cid_x", audit, "audit")
+    ));
+    assert!(!filter_takes(
+        &pattern,
+        &record("REMOVE", "CRED#cid_x", audit, "audit")
+    ));
+    assert!(!filter_takes(
+        &pattern,
+        &record("INSERT", "CRED#cid_x", "CRED", "credential")
+    ));
+    assert!(!filter_takes(
+        &pattern,
+        &record("INSERT", "TENANT#acme", "WEBHOOK#wh_x", "webhook")
+    ));
+
+    // Deliveries: the queue's visibility outlasts six runs of its consumer, five receives
+    // then the dead-letter queue; both queues of what failed have an alarm.
+    let queue = mappings
+        .iter()
+        .map(|m| &m["Properties"])
+        .find(|p| target(&p["EventSourceArn"]) == "WebhookDeliveries")
+        .expect("a mapping of the delivery queue");
+    assert_eq!(target(&queue["FunctionName"]), "DeliverWebhooksFunction");
+    assert_eq!(queue["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    let deliveries = &resource(&template, "WebhookDeliveries")["Properties"];
+    let timeout = resource(&template, "DeliverWebhooksFunction")["Properties"]["Timeout"]
+        .as_u64()
+        .expect("deliver-webhooks' timeout");
+    assert!(
+        deliveries["VisibilityTimeout"]
+            .as_u64()
+            .expect("visibility")
+            >= 6 * timeout
+    );
+    let redrive = &deliveries["RedrivePolicy"];
+    assert_eq!(
+        target(&redrive["deadLetterTargetArn"]),
+        "WebhookDeliveriesDLQ"
+    );
+    assert_eq!(redrive["maxReceiveCount"], 5);
+    let alarmed: BTreeSet<String> = mapping(&template["Resources"])
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|alarm| {
+            let properties = &alarm["Properties"];
+            assert_eq!(
+                properties["MetricName"],
+                "ApproximateNumberOfMessagesVisible"
+            );
+            assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold");
+            assert_eq!(properties["Threshold"], 0);
+            target(&properties["Dimensions"][0]["Value"])
+        })
+        .collect();
+    assert_eq!(
+        alarmed,
+        BTreeSet::from([failures, "WebhookDeliveriesDLQ".to_owned()])
+    );
 }
