@@ -219,3 +219,92 @@ pub async fn sealing_key(env: &Env, region: &str) -> Result<Option<SealingKey>, 
         None => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn post_to(url: &str, rules: DestinationRules) -> AttemptOutcome {
+        let allowing = DestinationRules {
+            allow_private: true,
+        };
+        let request = SignedRequest {
+            url: allowing.parse(url).expect("a URL"),
+            message_id: "01J00000000000000000000000".into(),
+            timestamp: 0,
+            signature: "v1,x".into(),
+            body: "{}".into(),
+        };
+        HttpSender::new(rules)
+            .expect("a sender")
+            .post(&request)
+            .await
+    }
+
+    /// A listener that answers every request with `status` (and a `Location`).
+    async fn answering(status: u16) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn deliveries_to_internal_addresses_are_refused_at_delivery_whatever_the_url_said() {
+        let deployed = DestinationRules::default();
+        let addr = answering(204).await;
+        // The endpoint answers, but deployed rules never connect to it: by literal address, or
+        // by a name that resolves to loopback (as a name can start to, after registration).
+        for url in [
+            format!("http://127.0.0.1:{}/hook", addr.port()),
+            format!("http://localhost:{}/hook", addr.port()),
+        ] {
+            assert_eq!(
+                post_to(&url, deployed).await,
+                AttemptOutcome::NoAnswer(AttemptError::DestinationNotAllowed),
+                "{url}"
+            );
+        }
+        let local = DestinationRules {
+            allow_private: true,
+        };
+        let url = format!("http://localhost:{}/hook", addr.port());
+        assert_eq!(post_to(&url, local).await, AttemptOutcome::Answered(204));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_answer_that_is_not_followed() {
+        let allowing = DestinationRules {
+            allow_private: true,
+        };
+        let addr = answering(307).await;
+        let url = format!("http://127.0.0.1:{}/hook", addr.port());
+        assert_eq!(post_to(&url, allowing).await, AttemptOutcome::Answered(307));
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_a_failed_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let allowing = DestinationRules {
+            allow_private: true,
+        };
+        assert_eq!(
+            post_to(&format!("http://127.0.0.1:{port}/"), allowing).await,
+            AttemptOutcome::NoAnswer(AttemptError::ConnectionFailed)
+        );
+    }
+}

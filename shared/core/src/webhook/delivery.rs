@@ -33,8 +33,6 @@ pub enum DeliveryState {
 pub enum AttemptError {
     Timeout,
     ConnectionFailed,
-    /// The receiver answered with a redirect, which is not followed.
-    RedirectNotFollowed,
     /// The host now resolves to an address the destination rules refuse.
     DestinationNotAllowed,
     /// The endpoint was disabled or deleted before this attempt.
@@ -46,7 +44,6 @@ impl fmt::Display for AttemptError {
         f.write_str(match self {
             AttemptError::Timeout => "timeout",
             AttemptError::ConnectionFailed => "connection failed",
-            AttemptError::RedirectNotFollowed => "redirect not followed",
             AttemptError::DestinationNotAllowed => "destination not allowed",
             AttemptError::EndpointUnavailable => "endpoint unavailable",
         })

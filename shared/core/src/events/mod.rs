@@ -298,3 +298,6 @@ impl Deliverer {
         Ok(Handled::Attempted(next))
     }
 }
+
+#[cfg(test)]
+mod tests;
