@@ -514,26 +514,16 @@ impl DeliveryStore for DynamoStore {
                 items.push((TransactItem::Event, self.audit_put(event)?));
             }
         }
-        let token = attempt_token(delivery);
+        let token = attempt_token();
         self.transact_items(items, &token, StoreError::Conflict)
             .await
     }
 }
 
-/// A transaction's client request token for one attempt's record: at most 36 characters, so a
-/// digest of what makes it unique (event, endpoint, attempt) rather than the three in full.
-fn attempt_token(delivery: &Delivery) -> String {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let digest = |salt: u8| {
-        let mut hasher = DefaultHasher::new();
-        (
-            salt,
-            &delivery.event_id,
-            &delivery.webhook_id,
-            delivery.attempts,
-        )
-            .hash(&mut hasher);
-        hasher.finish()
-    };
-    format!("{:016x}{:016x}", digest(1), digest(2))
+/// A transaction's client request token for one attempt's record: fresh per call, so that
+/// the SDK's own retry of a record that landed succeeds, while a second worker recording the
+/// same attempt is refused by the condition rather than taken for that retry.
+fn attempt_token() -> String {
+    let bytes: [u8; 16] = clavis_core::random::bytes();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

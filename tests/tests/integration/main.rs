@@ -19,6 +19,7 @@ mod readme;
 mod sdk;
 mod secrets_at_rest;
 mod store_contract;
+mod store_contract_webhooks;
 mod store_strict;
 mod structure;
 mod sweep;
