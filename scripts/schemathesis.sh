@@ -40,9 +40,13 @@ TOKEN=$(TENANT=demo ROLE=admin target/debug/clavis-local dev-token)
   --max-examples "$EXAMPLES" --seed "$SEED" \
   --report-dir target/schemathesis --no-color
 
-# Every credential schemathesis created or rotated had its secret in one response and nowhere
-# else: nothing shaped like a secret may be in the gateway's log.
+# Every credential (and webhook) schemathesis created or rotated had its secret in one response
+# and nowhere else: nothing shaped like a secret may be in the gateway's log.
 if grep -qE 'csk_(live|test)_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}' target/schemathesis-gateway.log; then
   echo "a client secret appears in target/schemathesis-gateway.log" >&2
+  exit 1
+fi
+if grep -qE 'whsec_[0-9A-Za-z+/]{43}=' target/schemathesis-gateway.log; then
+  echo "a webhook signing secret appears in target/schemathesis-gateway.log" >&2
   exit 1
 fi
