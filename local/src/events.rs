@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
+
+use clavis_core::audit::AuditEvent;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -93,6 +96,20 @@ impl InProcessEvents {
     }
 }
 
+/// Events of one read published at the same time.
+const PUBLISHING_AT_ONCE: usize = 16;
+
+/// An event that cannot be published now is retried until it can: the feed does not hand it
+/// over again.
+async fn publish(publisher: &Publisher, event: AuditEvent) {
+    let mut wait = Duration::from_millis(100);
+    while let Err(error) = publisher.publish(&event).await {
+        tracing::warn!(%error, kind = event.kind(), "an event will be published again");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
 async fn pump(feed: Arc<dyn EventFeed>, publisher: Publisher) {
     let mut position = FeedPosition::default();
     // A feed may hand an event over again (a shard read anew): this pump publishes it once.
@@ -101,19 +118,15 @@ async fn pump(feed: Arc<dyn EventFeed>, publisher: Publisher) {
         match feed.events_since(&position).await {
             Ok((events, next)) => {
                 let quiet = events.is_empty();
-                for event in events {
-                    if published.put(event.id.clone(), ()).is_some() {
-                        continue;
-                    }
-                    // An event that cannot be published now is retried until it can: the
-                    // feed does not give it again.
-                    let mut wait = Duration::from_millis(100);
-                    while let Err(error) = publisher.publish(&event).await {
-                        tracing::warn!(%error, kind = event.kind(), "an event will be published again");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(5));
-                    }
-                }
+                let fresh: Vec<_> = events
+                    .into_iter()
+                    .filter(|event| published.put(event.id.clone(), ()).is_none())
+                    .collect();
+                // No order is promised, so a batch is published side by side, as Lambda's
+                // concurrent batches would.
+                futures_util::stream::iter(fresh)
+                    .for_each_concurrent(PUBLISHING_AT_ONCE, |event| publish(&publisher, event))
+                    .await;
                 position = next;
                 if quiet {
                     tokio::time::sleep(FEED_POLL).await;
