@@ -41,7 +41,10 @@ async fn wait_for(arrivals: &Arrivals, ids: &[String], within: Duration) -> Resu
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{missing} of {} events not delivered within {within:?}", ids.len()));
+            return Err(format!(
+                "{missing} of {} events not delivered within {within:?}",
+                ids.len()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -136,7 +139,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     wait_for(&arrivals, &burst, Duration::from_secs(300)).await?;
     let last = {
         let arrived = arrivals.lock().unwrap_or_else(|p| p.into_inner());
-        burst.iter().map(|id| arrived[id]).max().ok_or("no arrivals")?
+        burst
+            .iter()
+            .map(|id| arrived[id])
+            .max()
+            .ok_or("no arrivals")?
     };
     let delivery_time = last.saturating_duration_since(started);
     deliveries.stop().await;

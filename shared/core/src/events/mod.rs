@@ -264,7 +264,7 @@ impl Deliverer {
             .map(|mut changed| {
                 changed.version = webhook.version + 1;
                 let event = (changed.status != webhook.status)
-                    .then(|| changed.disabled_reason)
+                    .then_some(changed.disabled_reason)
                     .flatten()
                     .map(|reason| disabled_event(&changed, reason, &system_context(now)));
                 (changed, event)
