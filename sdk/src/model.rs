@@ -767,8 +767,8 @@ pub struct Delivery {
     #[serde(default)]
     pub last_status: Option<u16>,
     /// Why the last try failed without an HTTP status: `timeout`, `connection failed`,
-    /// `redirect not followed`, `destination not allowed`, `endpoint unavailable` (disabled or
-    /// deleted meanwhile), …
+    /// `destination not allowed`, `endpoint unavailable` (disabled or deleted meanwhile), …
+    /// (a redirect is an answer: its status is in `last_status`, and it is not followed).
     #[serde(default)]
     pub last_error: Option<String>,
     /// When the next try is due, while `pending`.

@@ -8,8 +8,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use clavis_sdk::{
-    Client, ClientCredentials, Clock, CredentialUpdate, Environment, Error, IfMatch, LeakAction,
-    ListOptions, NewCredential, PolicyRules, RetryPolicy, Status, TokenSource,
+    Client, ClientCredentials, Clock, CredentialUpdate, DeliveryState, Environment, Error, IfMatch,
+    LeakAction, ListOptions, NewCredential, NewWebhook, PolicyRules, RetryPolicy, Status,
+    TokenSource, WebhookPatch, WebhookStatus,
 };
 use clavis_tests::api::{Integration, TestApi, captured_logs};
 use clavis_tests::stub::{Proxy, Stub, StubRequest, StubResponse};
@@ -414,6 +415,76 @@ async fn usage_reads_every_day_and_the_tenants_top_credentials() {
         .await
         .unwrap();
     assert!(unused.iter().all(|c| c.client_id != id), "used today");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_managed_tested_and_their_deliveries_read_through_the_sdk() {
+    let api = TestApi::dynamodb_with(
+        clavis_runtime::config::Env::default().with("WEBHOOK_ALLOW_PRIVATE", "true"),
+    )
+    .await;
+    let receiver = clavis_tests::receiver::Receiver::start().await;
+    let deliveries = api.start_deliveries();
+    let acme = client(&api, "acme").tenant("acme");
+    let created = acme
+        .create_webhook(
+            &NewWebhook::new(receiver.url("/sdk"))
+                .event_types(["credential.revoked"])
+                .description("From the SDK"),
+        )
+        .await
+        .unwrap();
+    assert!(created.secret.expose_secret().starts_with("whsec_"));
+    assert!(!format!("{created:?}").contains(created.secret.expose_secret()));
+    receiver
+        .configure("/sdk", &[created.secret.expose_secret()], &[204])
+        .await;
+    let id = created.webhook.id.clone();
+    assert_eq!(acme.webhooks().await.unwrap().len(), 1);
+    let event_id = acme.test_webhook(&id).await.unwrap();
+    let received = receiver
+        .wait_for("/sdk", Duration::from_secs(30), || {}, |r| !r.is_empty())
+        .await;
+    assert_eq!(received[0].id, event_id);
+    assert_eq!(received[0].verified, [true]);
+    let mut page = acme.webhook_deliveries(&id, Some(10), None).await.unwrap();
+    for _ in 0..100 {
+        if page
+            .deliveries
+            .first()
+            .is_some_and(|d| d.state == DeliveryState::Delivered)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        page = acme.webhook_deliveries(&id, Some(10), None).await.unwrap();
+    }
+    assert_eq!(page.deliveries[0].event_id, event_id);
+    assert_eq!(page.deliveries[0].state, DeliveryState::Delivered);
+    let rotated = acme.rotate_webhook_secret(&id).await.unwrap();
+    assert_ne!(
+        rotated.secret.expose_secret(),
+        created.secret.expose_secret()
+    );
+    assert!(rotated.webhook.previous_secret_valid_until.is_some());
+    let disabled = acme
+        .update_webhook(&id, &WebhookPatch::new().status(WebhookStatus::Disabled))
+        .await
+        .unwrap();
+    assert_eq!(disabled.status, WebhookStatus::Disabled);
+    let Err(Error::Api(refused)) = acme.test_webhook(&id).await else {
+        panic!("a disabled endpoint takes no test");
+    };
+    assert_eq!(refused.code, "webhook_disabled");
+    acme.delete_webhook(&id).await.unwrap();
+    let Err(Error::Api(gone)) = acme.webhook(&id).await else {
+        panic!("deleted");
+    };
+    assert_eq!(
+        (gone.status, gone.code.as_str()),
+        (404, "webhook_not_found")
+    );
+    deliveries.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
