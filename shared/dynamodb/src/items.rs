@@ -285,8 +285,29 @@ pub(super) struct AuditItem {
     ttl: i64,
 }
 
+/// An audit event's `details` when it has none (a suspension, a reactivation) is not stored:
+/// DynamoDB Local writes an empty map into its stream in a form the SDK cannot read, which
+/// would stop the local event feed at that record.
+const DETAILS: &str = "details";
+
 impl AuditItem {
-    pub(super) fn from_event(event: &AuditEvent, retention: &Retention) -> Self {
+    /// The item an event is stored as.
+    pub(super) fn item_of(event: &AuditEvent, retention: &Retention) -> Result<Item, StoreError> {
+        let mut item = to_item(&Self::from_event(event, retention))?;
+        if matches!(item.get(DETAILS), Some(AttributeValue::M(details)) if details.is_empty()) {
+            item.remove(DETAILS);
+        }
+        Ok(item)
+    }
+
+    /// The event an item holds, `details` restored when none was stored.
+    pub(super) fn event_of(mut item: Item) -> Result<AuditEvent, StoreError> {
+        item.entry(DETAILS.to_owned())
+            .or_insert_with(|| AttributeValue::M(HashMap::new()));
+        Ok(from_item::<AuditItem>(item)?.event)
+    }
+
+    fn from_event(event: &AuditEvent, retention: &Retention) -> Self {
         let key = audit_key(event);
         Self {
             keys: TenantIndexed {

@@ -138,7 +138,7 @@ impl AuditLog for DynamoStore {
         self.query_page(
             query,
             page.limit,
-            |item| Ok(from_item::<AuditItem>(item)?.event),
+            AuditItem::event_of,
             Cursor::for_event,
             sort_attribute,
         )

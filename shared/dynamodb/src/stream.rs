@@ -21,9 +21,8 @@ pub fn audit_event_of(
     if !is_event {
         return Ok(None);
     }
-    let item: AuditItem = serde_dynamo::from_item(image)
-        .map_err(|e| StoreError::Corrupt(format!("an audit event in the stream: {e}")))?;
-    Ok(Some(item.event))
+    let item: Item = image.into();
+    AuditItem::event_of(item).map(Some)
 }
 
 /// Reads a table's stream from its oldest record, shard by shard, keeping each shard's

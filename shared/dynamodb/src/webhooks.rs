@@ -379,7 +379,7 @@ impl WebhookWriter for DynamoStore {
 #[async_trait]
 impl EventRecorder for DynamoStore {
     async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.put_item(to_item(&AuditItem::from_event(event, &self.retention))?)
+        self.put_item(AuditItem::item_of(event, &self.retention)?)
             .await
     }
 

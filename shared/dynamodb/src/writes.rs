@@ -39,10 +39,7 @@ impl DynamoStore {
     pub(super) fn audit_put(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(&AuditItem::from_event(
-                event,
-                &self.retention,
-            ))?))
+            .set_item(Some(AuditItem::item_of(event, &self.retention)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
