@@ -1,7 +1,10 @@
 //! Who may do what: every route of the route table, for every kind of caller.
 
-use clavis_api::routes::{Access, CredentialsEndpoint as C, Endpoint, ROUTES, Route};
+use clavis_api::routes::{
+    Access, CredentialsEndpoint as C, Endpoint, ROUTES, Route, WebhooksEndpoint as W,
+};
 use clavis_local::idp::{DevClaims, LocalIdp};
+use clavis_runtime::config::Env;
 use clavis_tests::api::{Reply, TestApi};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,14 +21,17 @@ fn body_for(endpoint: Endpoint) -> Option<Value> {
         Endpoint::Credentials(C::Suspend)
         | Endpoint::Credentials(C::RotateSecret)
         | Endpoint::Credentials(C::Revoke) => Some(json!({})),
+        Endpoint::Webhooks(W::Create) => Some(json!({"url": "http://127.0.0.1:9/matrix"})),
+        Endpoint::Webhooks(W::Update) => Some(json!({"description": "Matrix"})),
         _ => None,
     }
 }
 
 fn success_status(endpoint: Endpoint) -> u16 {
     match endpoint {
-        Endpoint::Credentials(C::Create) => 201,
-        Endpoint::Credentials(C::Delete) => 204,
+        Endpoint::Credentials(C::Create) | Endpoint::Webhooks(W::Create) => 201,
+        Endpoint::Credentials(C::Delete) | Endpoint::Webhooks(W::Delete) => 204,
+        Endpoint::Webhooks(W::Test) => 202,
         _ => 200,
     }
 }
@@ -40,14 +46,43 @@ async fn call(
     let path = route
         .path
         .replace("{tenant}", tenant)
-        .replace("{client_id}", client_id);
+        .replace("{client_id}", client_id)
+        .replace("{webhook_id}", client_id);
     let method = Method::from_bytes(route.method.as_bytes()).unwrap();
     api.send(method, &path, token, body_for(route.endpoint), &[])
         .await
 }
 
-/// A credential in the state the route acts on (reactivate needs a suspended one).
+/// A credential in the state the route acts on (reactivate needs a suspended one), or for the
+/// webhook routes the tenant's one webhook (made afresh, so that the limit of 10 is never hit).
 async fn target(api: &TestApi, endpoint: Endpoint) -> String {
+    if let Endpoint::Webhooks(_) = endpoint {
+        let admin = api.admin("acme");
+        let listed = api
+            .get("/v1/tenants/acme/webhooks", &admin)
+            .await
+            .expect(200)
+            .json();
+        for webhook in listed["webhooks"].as_array().into_iter().flatten() {
+            let path = format!(
+                "/v1/tenants/acme/webhooks/{}",
+                webhook["id"].as_str().unwrap()
+            );
+            api.send(Method::DELETE, &path, Some(&admin), None, &[])
+                .await
+                .expect(204);
+        }
+        let created = api
+            .post(
+                "/v1/tenants/acme/webhooks",
+                &admin,
+                json!({"url": "http://127.0.0.1:9/matrix"}),
+            )
+            .await
+            .expect(201)
+            .json();
+        return created["webhook"]["id"].as_str().unwrap().to_owned();
+    }
     let id = api.create_in("acme").await;
     if endpoint == Endpoint::Credentials(C::Reactivate) {
         api.post(
@@ -63,7 +98,7 @@ async fn target(api: &TestApi, endpoint: Endpoint) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_admits_exactly_the_admins_and_advisors_of_the_tenant() {
-    let api = TestApi::dynamodb().await;
+    let api = TestApi::dynamodb_with(Env::default().with("WEBHOOK_ALLOW_PRIVATE", "true")).await;
     let stranger_idp = LocalIdp::ephemeral().unwrap();
     let forged = stranger_idp
         .mint(
@@ -186,7 +221,7 @@ async fn every_route_admits_exactly_the_admins_and_advisors_of_the_tenant() {
         }
     }
     assert_eq!(checked, managed.len() * 11);
-    assert_eq!(managed.len(), 17, "every management route is in the matrix");
+    assert_eq!(managed.len(), 25, "every management route is in the matrix");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

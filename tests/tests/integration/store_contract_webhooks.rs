@@ -128,7 +128,7 @@ async fn webhooks_are_limited_per_tenant_versioned_and_read_back_whole(fx: Fixtu
 
 fn delivery_of(fx: &Fixture, webhook: &Webhook, seconds: i64) -> Delivery {
     fx.advance(Duration::seconds(seconds));
-    Delivery::of(
+    clavis_core::events::delivery_of(
         &event_about(fx, webhook),
         &webhook.id,
         "{}".into(),

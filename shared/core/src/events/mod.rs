@@ -10,10 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::{AuditAction, AuditEvent};
+use crate::ids::WebhookId;
 use crate::store::{DeliveryPorts, EndpointChange, StoreError};
 use crate::time::{Clock, Timestamp};
 use crate::webhook::delivery::{
-    AttemptOutcome, Delivery, DeliveryState, DeliveryTicket, RetrySchedule, event_body,
+    AttemptOutcome, Delivery, DeliveryKey, DeliveryState, DeliveryTicket, RetrySchedule,
 };
 use crate::webhook::{SealingKey, TEST_EVENT_TYPE, WebhookUrl, signature_header};
 use crate::webhook_service::{disabled_event, system_context};
@@ -61,6 +62,45 @@ pub enum EventError {
     /// The sealed secret does not open with this deployment's key.
     #[error("a webhook's signing secret could not be opened")]
     Sealing,
+}
+
+/// The body every endpoint receives for `event`:
+/// `{"type", "timestamp", "data": {"tenant", "client_id", "name", "actor", "details"}}`.
+/// Built from the audit event, which holds no secret, hash or token by construction.
+pub fn event_body(event: &AuditEvent, credential_name: Option<&str>) -> String {
+    let action = serde_json::to_value(&event.action).unwrap_or_default();
+    let details = action
+        .get("details")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    serde_json::json!({
+        "type": event.kind(),
+        "timestamp": crate::time::key_format(event.at),
+        "data": {
+            "tenant": event.tenant,
+            "client_id": event.client_id,
+            "name": credential_name,
+            "actor": event.actor,
+            "details": details,
+        },
+    })
+    .to_string()
+}
+
+/// A delivery of `event` to `webhook`, due now.
+pub fn delivery_of(
+    event: &AuditEvent,
+    webhook: &WebhookId,
+    body: String,
+    now: Timestamp,
+) -> Delivery {
+    let key = DeliveryKey {
+        tenant: event.tenant.clone(),
+        webhook_id: webhook.clone(),
+        event_id: event.id.clone(),
+        event_at: event.at,
+    };
+    Delivery::new(key, event.kind(), body, now)
 }
 
 fn delay_until(due: Timestamp, now: Timestamp) -> Duration {
@@ -129,7 +169,7 @@ impl Publisher {
         let now = self.clock.now();
         let mut queued = 0;
         for webhook in targets {
-            let made = Delivery::of(event, &webhook.id, body.clone(), now);
+            let made = delivery_of(event, &webhook.id, body.clone(), now);
             let stored = self.store.put_delivery(&made).await?;
             if stored.state == DeliveryState::Pending {
                 let ticket = ticket_of(&stored, now);

@@ -223,3 +223,27 @@ async fn five_days_of_failures_disable_the_endpoint_and_say_so_in_an_event() {
     world.store.record_event(&event).await.unwrap();
     assert_eq!(world.publisher().publish(&event).await.unwrap(), 0);
 }
+
+#[test]
+fn the_body_names_the_event_and_its_credential_and_nothing_else() {
+    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 6, 18, 0, 0).unwrap();
+    let credential = testing::created(&["a:read"], None, now).credential;
+    let event = AuditEvent::new(
+        &credential,
+        &testing::context_at(now),
+        AuditAction::Revoked {
+            reason: Some("leaked".into()),
+            was_expired: false,
+        },
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&event_body(&event, Some("Billing sync"))).unwrap();
+    assert_eq!(body["type"], "credential.revoked");
+    assert_eq!(body["timestamp"], "2026-12-06T18:00:00Z");
+    assert_eq!(body["data"]["client_id"], event.client_id.unwrap().as_str());
+    assert_eq!(body["data"]["name"], "Billing sync");
+    assert_eq!(body["data"]["details"]["reason"], "leaked");
+    assert_eq!(body["data"]["actor"]["role"], "admin");
+    let keys: Vec<_> = body["data"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["tenant", "client_id", "name", "actor", "details"]);
+}

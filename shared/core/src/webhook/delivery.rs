@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditEvent;
 use crate::ids::{EventId, TenantId, WebhookId};
 use crate::time::Timestamp;
 
@@ -126,14 +125,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A delivery of `event` to `webhook`, due now.
-    pub fn of(event: &AuditEvent, webhook: &WebhookId, body: String, now: Timestamp) -> Self {
+    /// A delivery of the event `key` names (of type `event_type`), due now.
+    pub fn new(key: DeliveryKey, event_type: &str, body: String, now: Timestamp) -> Self {
         Self {
-            tenant: event.tenant.clone(),
-            webhook_id: webhook.clone(),
-            event_id: event.id.clone(),
-            event_type: event.kind().to_owned(),
-            event_at: event.at,
+            tenant: key.tenant,
+            webhook_id: key.webhook_id,
+            event_id: key.event_id,
+            event_type: event_type.to_owned(),
+            event_at: key.event_at,
             body,
             attempts: 0,
             last_status: None,
@@ -208,27 +207,4 @@ pub struct DeliveryTicket {
     pub key: DeliveryKey,
     pub attempts: u32,
     pub due_at: Timestamp,
-}
-
-/// The body every endpoint receives for `event`:
-/// `{"type", "timestamp", "data": {"tenant", "client_id", "name", "actor", "details"}}`.
-/// Built from the audit event, which holds no secret, hash or token by construction.
-pub fn event_body(event: &AuditEvent, credential_name: Option<&str>) -> String {
-    let action = serde_json::to_value(&event.action).unwrap_or_default();
-    let details = action
-        .get("details")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
-    serde_json::json!({
-        "type": event.kind(),
-        "timestamp": crate::time::key_format(event.at),
-        "data": {
-            "tenant": event.tenant,
-            "client_id": event.client_id,
-            "name": credential_name,
-            "actor": event.actor,
-            "details": details,
-        },
-    })
-    .to_string()
 }
