@@ -247,3 +247,17 @@ fn the_body_names_the_event_and_its_credential_and_nothing_else() {
     let keys: Vec<_> = body["data"].as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["tenant", "client_id", "name", "actor", "details"]);
 }
+
+#[test]
+fn endpoints_can_ask_for_every_audit_event_but_the_test_and_for_leaks() {
+    use crate::webhook::{EVENT_TYPES, TEST_EVENT_TYPE};
+    let audited: Vec<&str> = AuditAction::KINDS
+        .into_iter()
+        .filter(|kind| *kind != TEST_EVENT_TYPE)
+        .collect();
+    for kind in &audited {
+        assert!(EVENT_TYPES.contains(kind), "{kind} cannot be asked for");
+    }
+    let beyond: Vec<&&str> = EVENT_TYPES.iter().filter(|t| !audited.contains(t)).collect();
+    assert_eq!(beyond, [&"credential.leaked"], "sent once leak reports exist");
+}
