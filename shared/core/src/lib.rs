@@ -16,6 +16,7 @@ pub mod environment;
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod leak;
 pub mod lifecycle;
 pub mod policy;
 pub mod random;

@@ -258,6 +258,13 @@ fn endpoints_can_ask_for_every_audit_event_but_the_test_and_for_leaks() {
     for kind in &audited {
         assert!(EVENT_TYPES.contains(kind), "{kind} cannot be asked for");
     }
-    let beyond: Vec<&&str> = EVENT_TYPES.iter().filter(|t| !audited.contains(t)).collect();
-    assert_eq!(beyond, [&"credential.leaked"], "sent once leak reports exist");
+    let beyond: Vec<&&str> = EVENT_TYPES
+        .iter()
+        .filter(|t| !audited.contains(t))
+        .collect();
+    assert_eq!(
+        beyond,
+        [&"credential.leaked"],
+        "sent once leak reports exist"
+    );
 }

@@ -1,0 +1,298 @@
+//! Leaked secrets (DESIGN: "Leaked secrets"): what leads from a found secret to its credential
+//! without a scan or argon2 (its fingerprint), and GitHub's secret scanning partner contract
+//! (a report signed with one of GitHub's ECDSA P-256 keys, and the feedback it expects). The
+//! lookup items, the endpoints and the tenant policy's action build on these.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::ClientSecret;
+
+/// GitHub sends at most this many tokens in one report; a longer one is refused whole.
+pub const MAX_REPORTED_TOKENS: usize = 1000;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a whole secret string, in hex: what a lookup item is keyed by. A 256-bit random
+/// secret cannot be recovered from it, and it is the `token_hash` GitHub's feedback names.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretFingerprint(String);
+
+impl SecretFingerprint {
+    pub fn of(secret: &ClientSecret) -> Self {
+        Self::of_text(secret.expose())
+    }
+
+    /// The fingerprint of any reported string, secret-shaped or not (GitHub's `token_hash`).
+    pub fn of_text(text: &str) -> Self {
+        Self(hex(digest(&SHA256, text.as_bytes()).as_ref()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| Self(text.to_owned()))
+    }
+}
+
+impl fmt::Debug for SecretFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretFingerprint({}…)", &self.0[..12.min(self.0.len())])
+    }
+}
+
+/// GitHub's signing keys, as `GET /meta/public_keys/secret_scanning` lists them.
+pub struct GithubKeys(HashMap<String, Vec<u8>>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeySetError {
+    #[error(
+        "not GitHub's key set JSON ({{\"public_keys\": [{{\"key_identifier\", \"key\"}}]}}): {0}"
+    )]
+    Shape(String),
+    #[error("the key {0} is not a PEM public key")]
+    Key(String),
+}
+
+#[derive(Deserialize)]
+struct KeySetDocument {
+    public_keys: Vec<KeyDocument>,
+}
+
+#[derive(Deserialize)]
+struct KeyDocument {
+    key_identifier: String,
+    key: String,
+}
+
+/// Why a report is not GitHub's: answered 401, and nothing happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureRefusal {
+    #[error("the report is not signed")]
+    Missing,
+    #[error("the report names a key GitHub does not list")]
+    UnknownKey,
+    #[error("the report's signature does not verify")]
+    Invalid,
+}
+
+impl GithubKeys {
+    pub fn parse(json: &str) -> Result<Self, KeySetError> {
+        let document: KeySetDocument =
+            serde_json::from_str(json).map_err(|e| KeySetError::Shape(e.to_string()))?;
+        let mut keys = HashMap::new();
+        for key in document.public_keys {
+            let parsed = pem::parse(key.key.trim())
+                .ok()
+                .filter(|p| p.tag() == "PUBLIC KEY")
+                .ok_or_else(|| KeySetError::Key(key.key_identifier.clone()))?;
+            keys.insert(key.key_identifier, parsed.into_contents());
+        }
+        Ok(Self(keys))
+    }
+
+    /// Checks `Github-Public-Key-Signature` (base64 of an ASN.1 DER ECDSA P-256 SHA-256
+    /// signature) over the raw body, by the key `Github-Public-Key-Identifier` names.
+    pub fn verify(
+        &self,
+        key_identifier: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), SignatureRefusal> {
+        let (Some(key_identifier), Some(signature)) = (key_identifier, signature) else {
+            return Err(SignatureRefusal::Missing);
+        };
+        let key = self
+            .0
+            .get(key_identifier)
+            .ok_or(SignatureRefusal::UnknownKey)?;
+        let signature = STANDARD
+            .decode(signature.trim())
+            .map_err(|_| SignatureRefusal::Invalid)?;
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key)
+            .verify(body, &signature)
+            .map_err(|_| SignatureRefusal::Invalid)
+    }
+}
+
+/// One token of a report.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportedToken {
+    pub token: String,
+    #[serde(rename = "type")]
+    pub token_type: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error("the report is not a JSON array of {{\"token\", \"type\", \"url\", \"source\"}}")]
+    Shape,
+    #[error("a report holds at most {MAX_REPORTED_TOKENS} tokens")]
+    TooMany,
+}
+
+/// The tokens of a report's raw body.
+pub fn parse_report(body: &[u8]) -> Result<Vec<ReportedToken>, ReportError> {
+    let tokens: Vec<ReportedToken> =
+        serde_json::from_slice(body).map_err(|_| ReportError::Shape)?;
+    if tokens.len() > MAX_REPORTED_TOKENS {
+        return Err(ReportError::TooMany);
+    }
+    Ok(tokens)
+}
+
+/// GitHub's feedback label for one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    /// A secret Clavis issued, current or not.
+    TruePositive,
+    FalsePositive,
+}
+
+/// One entry of the answer: `{"token_hash", "token_type", "label"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Feedback {
+    pub token_hash: SecretFingerprint,
+    pub token_type: String,
+    pub label: Label,
+}
+
+/// What a reported string can be before any lookup: a well-formed secret (its checksum holds)
+/// to look up by fingerprint, or a false positive answered without touching the store.
+pub fn candidate(token: &str) -> Option<ClientSecret> {
+    ClientSecret::parse(token).ok().map(|(secret, _)| secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Environment;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+
+    /// A key pair standing in for GitHub's, and its key set document.
+    fn github() -> (EcdsaKeyPair, String) {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let der = pair.public_key().as_der().unwrap();
+        let pem = pem::encode(&pem::Pem::new("PUBLIC KEY", der.as_ref().to_vec()));
+        let set = serde_json::json!({"public_keys": [
+            {"key_identifier": "test-key", "key": pem, "is_current": true}
+        ]});
+        (pair, set.to_string())
+    }
+
+    fn sign(pair: &EcdsaKeyPair, body: &[u8]) -> String {
+        STANDARD.encode(pair.sign(&SystemRandom::new(), body).unwrap().as_ref())
+    }
+
+    #[test]
+    fn a_report_verifies_only_with_its_signature_over_the_raw_body_by_a_listed_key() {
+        let (pair, set) = github();
+        let keys = GithubKeys::parse(&set).unwrap();
+        let body = br#"[{"token":"x","type":"clavis_secret","url":"https://github.com/a/b","source":"content"}]"#;
+        let signature = sign(&pair, body);
+        assert_eq!(
+            keys.verify(Some("test-key"), Some(&signature), body),
+            Ok(())
+        );
+        let tampered = br#"[{"token":"y","type":"clavis_secret","url":"https://github.com/a/b","source":"content"}]"#;
+        assert_eq!(
+            keys.verify(Some("test-key"), Some(&signature), tampered),
+            Err(SignatureRefusal::Invalid)
+        );
+        assert_eq!(
+            keys.verify(Some("other-key"), Some(&signature), body),
+            Err(SignatureRefusal::UnknownKey)
+        );
+        assert_eq!(
+            keys.verify(None, Some(&signature), body),
+            Err(SignatureRefusal::Missing)
+        );
+        assert_eq!(
+            keys.verify(Some("test-key"), None, body),
+            Err(SignatureRefusal::Missing)
+        );
+        assert_eq!(
+            keys.verify(Some("test-key"), Some("not base64!"), body),
+            Err(SignatureRefusal::Invalid)
+        );
+        let (stranger, _) = github();
+        assert_eq!(
+            keys.verify(Some("test-key"), Some(&sign(&stranger, body)), body),
+            Err(SignatureRefusal::Invalid),
+            "a key GitHub does not hold"
+        );
+    }
+
+    #[test]
+    fn key_sets_are_parsed_or_refused_by_what_is_wrong() {
+        assert!(matches!(
+            GithubKeys::parse("{}"),
+            Err(KeySetError::Shape(_))
+        ));
+        let bad = r#"{"public_keys": [{"key_identifier": "k", "key": "not pem"}]}"#;
+        assert_eq!(
+            GithubKeys::parse(bad).err(),
+            Some(KeySetError::Key("k".into()))
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_sha256_hex_and_only_secrets_are_candidates() {
+        let secret = ClientSecret::generate(Environment::Live);
+        let fingerprint = SecretFingerprint::of(&secret);
+        assert_eq!(fingerprint.as_str().len(), 64);
+        assert_eq!(
+            SecretFingerprint::parse(fingerprint.as_str()),
+            Some(fingerprint.clone())
+        );
+        assert_eq!(
+            SecretFingerprint::of_text("abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(!format!("{fingerprint:?}").contains(fingerprint.as_str()));
+        assert!(candidate(secret.expose()).is_some());
+        let mut broken = secret.expose().to_owned();
+        broken.pop();
+        broken.push('x');
+        assert!(
+            candidate(&broken).is_none(),
+            "a failed checksum is a false positive"
+        );
+        assert!(candidate("ghp_notours").is_none());
+    }
+
+    #[test]
+    fn reports_are_arrays_of_at_most_a_thousand_tokens() {
+        let one = br#"[{"token":"t","type":"clavis_secret","url":"u","source":"content"}]"#;
+        assert_eq!(parse_report(one).unwrap()[0].token_type, "clavis_secret");
+        assert_eq!(parse_report(b"{}").err(), Some(ReportError::Shape));
+        let many = serde_json::to_vec(&vec![
+            serde_json::json!({"token": "t", "type": "x"});
+            MAX_REPORTED_TOKENS + 1
+        ])
+        .unwrap();
+        assert_eq!(parse_report(&many).err(), Some(ReportError::TooMany));
+    }
+}
