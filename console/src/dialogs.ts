@@ -25,7 +25,7 @@ import {
 
 export function renderDialog(ctx: ConsoleContext, dialog: Dialog, onClose: () => void, onCancel: (event: Event) => void): TemplateResult {
   return html`
-    <dialog aria-labelledby="dialog-title" class=${dialog.kind === "usage" || dialog.kind === "tenant-usage" || dialog.kind === "webhook-deliveries" ? "wide" : ""} @close=${onClose} @cancel=${onCancel}>
+    <dialog aria-labelledby="dialog-title" class=${dialog.kind === "usage" || dialog.kind === "tenant-usage" || dialog.kind === "webhook-deliveries" || dialog.kind === "webhook-form" ? "wide" : ""} @close=${onClose} @cancel=${onCancel}>
       ${dialogBody(ctx, dialog)}
     </dialog>
   `;

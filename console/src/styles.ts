@@ -140,7 +140,7 @@ export const consoleStyles = css`
     display: inline-block; width: 0.55rem; height: 0.55rem; border-right: 2px solid currentColor;
     border-bottom: 2px solid currentColor; transform: rotate(-45deg); transition: transform 0.15s;
   }
-  button.disclosure[aria-expanded="true"] .chevron { transform: rotate(45deg); }
+  button.disclosure[aria-expanded="true"] .chevron { transform: translateY(-0.2rem) rotate(45deg); }
   #webhooks-body[hidden] { display: none; }
   .webhooks .toolbar { margin-top: 0.75rem; }
   .webhooks .toolbar .hint { flex: 1 1 14rem; }
@@ -152,7 +152,7 @@ export const consoleStyles = css`
   .url-line { margin: 0; }
   dialog .webhook-form { display: grid; gap: 0.75rem; }
   dialog fieldset.event-types { display: grid; gap: 0.5rem; }
-  dialog fieldset.event-group { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: 0.15rem 1rem; }
+  dialog fieldset.event-group { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 0.15rem 1rem; }
   dialog fieldset.event-group legend { font-size: 0.9rem; }
   dialog label.check.all { font-weight: 600; }
   dialog .event-group code { font-size: 0.85rem; }
@@ -168,6 +168,19 @@ export const consoleStyles = css`
   .deliveries .when { display: block; font-size: 0.8rem; color: #57606a; }
   .deliveries td.number { text-align: right; font-variant-numeric: tabular-nums; }
   .deliveries .empty { text-align: left; }
+  @media (max-width: 560px) {
+    /* Each delivery a small card of labelled cells: six columns do not fit a phone. */
+    .deliveries .table-wrap { border: none; }
+    .deliveries table, .deliveries tbody, .deliveries tr, .deliveries th[scope="row"], .deliveries td { display: block; }
+    .deliveries thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+    .deliveries caption { display: block; padding: 0 0 0.25rem; }
+    .deliveries tbody tr { border: 1px solid var(--line); border-radius: 6px; padding: 0.4rem 0.6rem; margin-bottom: 0.5rem; }
+    .deliveries tbody th[scope="row"], .deliveries tbody td {
+      display: grid; grid-template-columns: 6.5rem minmax(0, 1fr); gap: 0.5rem; border: none; padding: 0.1rem 0;
+    }
+    .deliveries tbody [data-label]::before { content: attr(data-label); color: #57606a; font-size: 0.85rem; font-weight: 400; }
+    .deliveries td.number { text-align: left; }
+  }
   @media (max-width: 480px) {
     .facts { grid-template-columns: 1fr 1fr; }
     .card { padding: 0.75rem; }

@@ -47,7 +47,7 @@ export function renderWebhookFormDialog(ctx: ConsoleContext, dialog: WebhookForm
         <label for="webhook-url">Endpoint URL</label>
         <input id="webhook-url" name="url" type="url" inputmode="url" autocomplete="off" spellcheck="false" required maxlength="1024" autofocus
           placeholder="https://hooks.example.com/clavis" .value=${values.url} aria-describedby="webhook-url-hint">
-        <p class="hint" id="webhook-url-hint">Clavis POSTs each event there as JSON and expects a 2xx answer within 15 seconds; anything else is retried for up to a day and a half. Use an <code>https://</code> address your server answers on.</p>
+        <p class="hint" id="webhook-url-hint">Clavis POSTs each event there as JSON and expects a 2xx answer within 15 seconds; anything else is retried for a little over a day. Use an <code>https://</code> address your server answers on.</p>
       </div>
       <fieldset class="event-types">
         <legend>Events to send</legend>
@@ -303,23 +303,28 @@ export function renderWebhookDeliveriesDialog(ctx: ConsoleContext, dialog: Webho
   `;
 }
 
+/**
+ * The table; on a narrow screen each row becomes a small card of labelled cells (styles.ts). The
+ * explicit roles keep it a table for assistive technology whatever its CSS display is.
+ */
 function renderDeliveriesTable(deliveries: readonly WebhookDelivery[], loading: boolean): TemplateResult {
+  const cell = (label: string, content: unknown, cls = ""): TemplateResult => html`<td role="cell" data-label=${label} class=${cls}><span class="v">${content}</span></td>`;
   return html`
     <div class="table-wrap" role="region" aria-labelledby="deliveries-caption" tabindex="0">
-      <table aria-busy=${loading ? "true" : "false"}>
+      <table role="table" aria-busy=${loading ? "true" : "false"}>
         <caption id="deliveries-caption">Deliveries, newest first</caption>
-        <thead>
-          <tr><th scope="col">Event</th><th scope="col">Type</th><th scope="col">Attempts</th><th scope="col">Last status</th><th scope="col">Next attempt</th><th scope="col">State</th></tr>
+        <thead role="rowgroup">
+          <tr role="row">${["Event", "Type", "Attempts", "Last status", "Next attempt", "State"].map((h) => html`<th role="columnheader" scope="col">${h}</th>`)}</tr>
         </thead>
-        <tbody>
+        <tbody role="rowgroup">
           ${repeat(deliveries, (d) => d.event_id, (d) => html`
-            <tr>
-              <th scope="row"><code>${d.event_id}</code><span class="when">${localTime(d.created_at, "")}</span></th>
-              <td><code>${d.type}</code></td>
-              <td class="number">${d.attempts}</td>
-              <td>${lastStatusText(d)}</td>
-              <td>${localTime(d.next_attempt_at, "—")}</td>
-              <td><span class=${`badge ${d.state}`}>${DELIVERY_STATE_WORDS[d.state] ?? d.state}</span></td>
+            <tr role="row">
+              <th role="rowheader" scope="row" data-label="Event"><span class="v"><code>${d.event_id}</code><span class="when">${localTime(d.created_at, "")}</span></span></th>
+              ${cell("Type", html`<code>${d.type}</code>`)}
+              ${cell("Attempts", d.attempts, "number")}
+              ${cell("Last status", lastStatusText(d))}
+              ${cell("Next attempt", localTime(d.next_attempt_at, "—"))}
+              ${cell("State", html`<span class=${`badge ${d.state}`}>${DELIVERY_STATE_WORDS[d.state] ?? d.state}</span>`)}
             </tr>`)}
         </tbody>
       </table>
