@@ -171,8 +171,8 @@ export class ClavisCredentials extends LitElement {
       void this.reload();
       void this.#loadCatalogue();
       // Another tenant or token: the endpoints read before are not this one's.
+      this.webhooks = this.webhooks.open ? { ...CLOSED_WEBHOOKS, open: true } : CLOSED_WEBHOOKS;
       if (this.webhooks.open) void loadWebhooks(this.#ctx);
-      else this.webhooks = CLOSED_WEBHOOKS;
     }
     const dialog = this.renderRoot.querySelector<HTMLDialogElement>("dialog");
     if (dialog !== null && this.dialog !== null) {

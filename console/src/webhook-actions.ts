@@ -37,8 +37,10 @@ export async function loadWebhooks(ctx: ConsoleContext): Promise<void> {
   patchWebhooks(ctx, { loading: true, error: "" });
   try {
     const webhooks = await client.webhooks();
+    if (ctx.client() !== client) return; // another tenant or token since: its own read is under way
     patchWebhooks(ctx, { webhooks, loading: false });
   } catch (error) {
+    if (ctx.client() !== client) return;
     patchWebhooks(ctx, { webhooks: null, loading: false, error: sentence(error) });
   }
 }

@@ -261,7 +261,7 @@ async function loadDeliveries(ctx: ConsoleContext, opened: number, which: "first
     const deliveries = which === "more" ? [...(now.deliveries ?? []), ...page.deliveries.filter((d) => !known.has(d.event_id))] : page.deliveries;
     ctx.dialog = { ...now, deliveries, cursor: page.next_cursor, loading: false };
     if (ctx.dialogError !== "" && which === "first") ctx.dialogError = "";
-    if (which === "first" && polls < MAX_POLLS && dueSoon(page.deliveries, Date.now())) {
+    if (which === "first" && polls < MAX_POLLS && ctx.root.isConnected && dueSoon(page.deliveries, Date.now())) {
       setTimeout(() => void loadDeliveries(ctx, opened, "first", polls + 1), POLL_MS);
     }
   } catch (error) {
