@@ -156,7 +156,7 @@ export const consoleStyles = css`
   dialog fieldset.event-group legend { font-size: 0.9rem; }
   dialog label.check.all { font-weight: 600; }
   dialog .event-group code { font-size: 0.85rem; }
-  #webhook-url { width: 100%; }
+  #webhook-url, #webhook-description { width: 100%; }
   #webhook-secret { width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; resize: none; }
   .deliveries { display: grid; gap: 0.6rem; min-width: 0; }
   .deliveries table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }

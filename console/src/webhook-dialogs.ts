@@ -63,7 +63,7 @@ export function renderWebhookFormDialog(ctx: ConsoleContext, dialog: WebhookForm
       </fieldset>
       <div class="field">
         <label for="webhook-description">Description (optional)</label>
-        <textarea id="webhook-description" name="description" rows="2" maxlength=${MAX_DESCRIPTION_LENGTH} .value=${values.description}></textarea>
+        <input id="webhook-description" name="description" autocomplete="off" maxlength=${MAX_DESCRIPTION_LENGTH} .value=${values.description} placeholder="Pager alerts for expiring keys">
       </div>
       ${dialogErrorLine(ctx)}
       <div class="dialog-actions">

@@ -91,8 +91,12 @@ export function newWebhook(values: WebhookFormValues): { webhook: NewWebhook } |
   const eventTypes = eventTypesOf(values);
   if (isProblem(eventTypes)) return { problem: eventTypes };
   const description = values.description.trim();
-  if (description.length > MAX_DESCRIPTION_LENGTH) {
+  if ([...description].length > MAX_DESCRIPTION_LENGTH) {
     return { problem: { field: "description", message: `At most ${MAX_DESCRIPTION_LENGTH} characters.` } };
+  }
+  // eslint-disable-next-line no-control-regex -- the server refuses control characters
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(description)) {
+    return { problem: { field: "description", message: "One line of text, without tabs or other control characters." } };
   }
   const webhook: NewWebhook = { url: values.url.trim() };
   if (eventTypes !== null) webhook.eventTypes = eventTypes;

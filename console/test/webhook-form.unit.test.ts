@@ -85,6 +85,7 @@ describe("the webhook endpoint form", () => {
     assert.match(problem(form({ url: `https://h.example/${"a".repeat(1024)}` })).message, /1024 bytes/);
     assert.deepEqual(problem(form({ url: "https://h.example/", allEvents: false, eventTypes: [] })), { field: "event_types", message: "Tick at least one event type, or “All events”." });
     assert.equal(problem(form({ url: "https://h.example/", description: "x".repeat(501) })).field, "description");
+    assert.match(problem(form({ url: "https://h.example/", description: "a\tb" })).message, /control characters/);
     assert.equal(webhookFieldLabel("url"), "Endpoint URL");
     assert.equal(webhookFieldLabel("event_types"), "Events to send");
     assert.equal(webhookFieldLabel("status"), undefined);

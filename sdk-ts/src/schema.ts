@@ -325,7 +325,7 @@ export interface paths {
         put?: never;
         /**
          * A new signing secret for the endpoint, returned this once.
-         * @description The old secret keeps signing beside the new one (two signatures in `webhook-signature`) until `webhook.previous_secret_valid_until`, 24 hours from now, so that the receiver can switch without losing an event. Audited as webhook.secret_rotated.
+         * @description The old secret keeps signing beside the new one (two signatures in `webhook-signature`) until `webhook.previous_secret_valid_until`, 24 hours from now, so that the receiver can switch without losing an event. Audited as webhook.secret_rotated. Takes no request body.
          */
         post: operations["rotate-webhook-secret"];
         delete?: never;
@@ -349,7 +349,7 @@ export interface paths {
         put?: never;
         /**
          * Send a webhook.test event to this endpoint only (whatever its event types).
-         * @description The event is delivered like any other (signed, retried); follow it in the endpoint's deliveries. A disabled endpoint answers 409 webhook_disabled.
+         * @description The event is delivered like any other (signed, retried); follow it in the endpoint's deliveries. A disabled endpoint answers 409 webhook_disabled. Takes no request body.
          */
         post: operations["test-webhook"];
         delete?: never;
@@ -684,6 +684,8 @@ export interface components {
         WebhookEventType: "credential.created" | "credential.updated" | "credential.secret_rotated" | "credential.expiry_changed" | "credential.suspended" | "credential.reactivated" | "credential.revoked" | "credential.deleted" | "credential.expired" | "credential.expiring_soon" | "credential.quota_threshold" | "credential.leaked" | "tenant.policy_changed" | "webhook.created" | "webhook.updated" | "webhook.secret_rotated" | "webhook.deleted" | "webhook.disabled";
         /** @description The event types sent to the endpoint; null for every type. */
         WebhookEventTypes: components["schemas"]["WebhookEventType"][] | null;
+        /** @description What the endpoint is for: at most 500 characters after trimming, without control characters (no newlines); blank or null means none. */
+        WebhookDescription: string | null;
         /**
          * Format: uri
          * @description Where events are POSTed. Deployed, `https://` only, to a host resolving to public addresses; redirects are not followed.
@@ -697,20 +699,20 @@ export interface components {
         CreateWebhook: {
             url: components["schemas"]["WebhookUrl"];
             event_types?: components["schemas"]["WebhookEventTypes"];
-            description?: components["schemas"]["Description"] | null;
+            description?: components["schemas"]["WebhookDescription"];
         };
-        /** @description The members to change (at least one). `event_types: null` subscribes to every type; `description: null` removes the description. */
+        /** @description The members to change; one left out stays as it is (so `{}` changes nothing). `event_types: null` subscribes to every type; `description: null` removes the description. Enabling clears `disabled_reason`. */
         UpdateWebhook: {
             url?: components["schemas"]["WebhookUrl"];
             event_types?: components["schemas"]["WebhookEventTypes"];
-            description?: components["schemas"]["Description"] | null;
+            description?: components["schemas"]["WebhookDescription"];
             /** @enum {string} */
             status?: "enabled" | "disabled";
         };
         Webhook: {
             id: components["schemas"]["WebhookId"];
             url: string;
-            /** @description The event types sent to the endpoint; null for every type. */
+            /** @description The event types sent to the endpoint, sorted and without duplicates; null for every type. */
             event_types: components["schemas"]["WebhookEventType"][] | null;
             description: string | null;
             /** @enum {string} */
@@ -1733,7 +1735,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: components["requestBodies"]["Empty"];
+        requestBody?: never;
         responses: {
             /** @description Rotated. Store `secret` now; it cannot be shown again. */
             200: {
@@ -1750,8 +1752,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["WebhookNotFound"];
             409: components["responses"]["WebhookConflict"];
-            413: components["responses"]["PayloadTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1766,7 +1766,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: components["requestBodies"]["Empty"];
+        requestBody?: never;
         responses: {
             /** @description Queued for delivery. */
             202: {
@@ -1784,8 +1784,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["WebhookNotFound"];
             409: components["responses"]["WebhookConflict"];
-            413: components["responses"]["PayloadTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
