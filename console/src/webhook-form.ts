@@ -94,7 +94,7 @@ export function newWebhook(values: WebhookFormValues): { webhook: NewWebhook } |
   if ([...description].length > MAX_DESCRIPTION_LENGTH) {
     return { problem: { field: "description", message: `At most ${MAX_DESCRIPTION_LENGTH} characters.` } };
   }
-  // eslint-disable-next-line no-control-regex -- the server refuses control characters
+  // The server refuses control characters, newlines and tabs included.
   if (/[\u0000-\u001f\u007f-\u009f]/.test(description)) {
     return { problem: { field: "description", message: "One line of text, without tabs or other control characters." } };
   }
