@@ -172,7 +172,6 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
 
   it("sends a test event, signed per Standard Webhooks, that shows as delivered", async () => {
     const { eventId } = await demo.testWebhook(hook.id);
-    assert.match(eventId, /^evt_/);
     const [request] = await until(() => receiver.of(eventId), (r) => r.length >= 1, "the test event's arrival");
     assert.ok(request !== undefined);
     assert.equal(request.path, "/hook");
@@ -192,6 +191,7 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
       { ...delivered, created_at: "" },
       { event_id: eventId, type: "webhook.test", attempts: 1, last_status: 204, last_error: null, next_attempt_at: null, state: "delivered", created_at: "" },
     );
+    assert.match(eventId, /^evt_/, "API.md: event ids are evt_…");
   });
 
   it("sends only the event types the endpoint asked for", async () => {
@@ -282,7 +282,7 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
     hook = rotated.webhook;
   });
 
-  it("refuses a bad URL (naming the field), an unknown event type, an empty change and an unknown endpoint", async () => {
+  it("refuses a bad URL (naming the field), an unknown event type and an unknown endpoint; an empty change changes nothing", async () => {
     const url = await refusal(demo.createWebhook({ url: "not a url" }), 400, "invalid_webhook_url");
     assert.equal(url.field, "url");
     const ftp = await refusal(demo.createWebhook({ url: "ftp://127.0.0.1/hook" }), 400, "invalid_webhook_url");
@@ -293,6 +293,7 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
     assert.equal(type.field, "event_types");
     await refusal(demo.webhook("wh_aaaaaaaaaaaaaaaaaaaaaaaaaa"), 404, "webhook_not_found");
     await refusal(demo.webhook("not-an-id"), 404, "webhook_not_found");
+    assert.deepEqual(await demo.updateWebhook(hook.id, {}), hook, "{} changes nothing");
     assert.deepEqual((await demo.webhooks()).map((w) => w.id), [hook.id], "nothing was registered");
   });
 
