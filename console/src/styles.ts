@@ -167,6 +167,8 @@ export const consoleStyles = css`
   .deliveries th[scope="row"] code { display: block; word-break: break-all; }
   .deliveries .when { display: block; font-size: 0.8rem; color: #57606a; }
   .deliveries td.number { text-align: right; font-variant-numeric: tabular-nums; }
+  .deliveries td code { white-space: nowrap; overflow-wrap: normal; }
+  .webhook .facts .event-types { grid-column: 1 / -1; }
   .deliveries .empty { text-align: left; }
   @media (max-width: 560px) {
     /* Each delivery a small card of labelled cells: six columns do not fit a phone. */

@@ -102,7 +102,7 @@ function renderEndpoint(ctx: ConsoleContext, w: Webhook): TemplateResult {
       ${w.description ? html`<p class="description">${w.description}</p>` : nothing}
       ${reason !== undefined ? html`<p class="reason" id=${`${id}-why`}>${reason}</p>` : nothing}
       <dl class="facts">
-        <div><dt>Events</dt><dd>${w.event_types === null
+        <div class=${w.event_types === null ? "" : "event-types"}><dt>Events</dt><dd>${w.event_types === null
           ? "All events"
           : html`<ul class="scopes">${w.event_types.map((t) => html`<li><code>${t}</code></li>`)}</ul>`}</dd></div>
         <div><dt>Endpoint ID</dt><dd><code>${w.id}</code></dd></div>
