@@ -688,8 +688,9 @@ export interface components {
         WebhookDescription: string | null;
         /**
          * Format: uri
-         * @description Where events are POSTed. Deployed, `https://` only, to a host resolving to public addresses; redirects are not followed.
+         * @description Where events are POSTed. Deployed, `https://` only, to a host resolving to public addresses; redirects are not followed. Locally (`WEBHOOK_ALLOW_PRIVATE=true`, as `make run` sets it) `http://` and loopback or private hosts are accepted too.
          * @example https://hooks.example.com/clavis
+         * @example http://127.0.0.1:8080/clavis
          */
         WebhookUrl: string;
         WebhookId: string;
@@ -758,8 +759,8 @@ export interface components {
                 role: "admin" | "advisor" | "system";
             };
             request_id: string | null;
-            /** @enum {string} */
-            type: "credential.created" | "credential.secret_rotated" | "credential.expiry_changed" | "credential.updated" | "credential.suspended" | "credential.reactivated" | "credential.revoked" | "credential.deleted" | "credential.expired" | "credential.expiring_soon" | "tenant.policy_changed" | "webhook.created" | "webhook.updated" | "webhook.secret_rotated" | "webhook.deleted" | "webhook.disabled";
+            /** @description Every event endpoints can receive is recorded here first, and so is each test sent to an endpoint (webhook.test). */
+            type: components["schemas"]["WebhookEventType"] | "webhook.test";
             /** @description What changed; never a secret or a hash. */
             details: Record<string, never>;
         };
