@@ -39,7 +39,7 @@ const hook: Webhook = {
 const form = (changes: Partial<WebhookFormValues> = {}): WebhookFormValues => ({ ...webhookFormValues(), ...changes });
 
 const delivery = (changes: Partial<WebhookDelivery> = {}): WebhookDelivery => ({
-  event_id: "evt_1",
+  event_id: "01M968Q8HN3R1PXATWAND4D85K",
   type: "webhook.test",
   attempts: 1,
   last_status: 204,

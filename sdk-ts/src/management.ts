@@ -218,7 +218,7 @@ export interface WebhookUpdate {
 }
 
 export interface DeliveriesOptions {
-  /** Deliveries per page, 1 to 100 (the API's default is 50). */
+  /** Deliveries per page, 1 to 100 (the API's default is 25). */
   limit?: number;
   /** The `next_cursor` of the page before. */
   cursor?: string;

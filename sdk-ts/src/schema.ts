@@ -694,7 +694,7 @@ export interface components {
          */
         WebhookUrl: string;
         WebhookId: string;
-        /** @description The event's id, sent as `webhook-id` (the same on every retry). */
+        /** @description The event's id, a ULID (the id of its audit event), sent as `webhook-id` (the same on every retry). */
         EventId: string;
         /** @description Optional members may also be null, which means the same as leaving them out. */
         CreateWebhook: {
@@ -1791,7 +1791,7 @@ export interface operations {
     "list-webhook-deliveries": {
         parameters: {
             query?: {
-                limit?: number;
+                limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the page before; opaque. */
                 cursor?: components["parameters"]["Cursor"];
             };

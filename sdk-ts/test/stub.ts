@@ -159,7 +159,7 @@ export function sampleWebhook(overrides: Record<string, unknown> = {}): Record<s
 /** A delivery as the API answers it: delivered at the first try, unless overridden. */
 export function sampleDelivery(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    event_id: "evt_01hzzzzzzzzzzzzzzzzzzzzzzz",
+    event_id: "01M968Q8HN3R1PXATWAND4D85K",
     type: "webhook.test",
     attempts: 1,
     last_status: 204,

@@ -1,7 +1,8 @@
 // Webhooks through the SDK against the real local gateway on DynamoDB Local, delivering to a
 // receiver on a loopback port (the gateway's `serve` allows private destinations and delivers in
-// process): register (the secret once, `whsec_` + base64 of 32 bytes), list, read, a test event
-// that arrives signed per Standard Webhooks and shows as delivered, the event-type filter, a
+// process): register (the secret once, `whsec_` + base64 of 32 bytes; no event from before it),
+// list, read, a test event that arrives signed per Standard Webhooks and shows as delivered, the
+// event-type filter (a suspension in between does not stall the feed), a
 // failing delivery retried on a short schedule (WEBHOOK_RETRY_SCHEDULE), disable (a test is then
 // refused) and enable, a rotation that signs with both secrets, refusals (a bad URL, an unknown
 // event type, another tenant), the audit trail, and delete. Its own gateway, so that no other
@@ -23,6 +24,8 @@ import type { LocalGateway } from "./local-gateway.js";
 const DEADLINE_MS = 30_000;
 const SECRET = /^whsec_[A-Za-z0-9+/]{43}=$/;
 const WEBHOOK_ID = /^wh_[a-z2-7]{26}$/;
+/** A ULID: the event's audit event id. */
+const EVENT_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 interface Received {
   path: string;
@@ -140,6 +143,9 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
   });
 
   it("registers an endpoint and answers its signing secret once", async () => {
+    // An event from before the endpoint existed, which it must never receive (checked below).
+    const before = await demo.create({ name: "Before the endpoint", scopes: ["products:read"] });
+    await demo.revoke(before.credential.client_id);
     made = await demo.createWebhook({ url: `${receiver.url}/hook`, eventTypes: ["credential.revoked", "webhook.disabled"], description: "Pager" });
     hook = made.webhook;
     assert.match(made.secret, SECRET);
@@ -185,17 +191,21 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
     assert.ok(!Number.isNaN(Date.parse(request.json.timestamp)));
     assert.equal(request.json.data["tenant"], "demo");
     assert.ok(!request.body.includes(made.secret));
+    assert.deepEqual(receiver.received.filter((r) => r.json.type === "credential.revoked"), [], "no event from before the endpoint was registered");
 
     const delivered = await until(() => delivery(eventId), (d) => d?.state === "delivered", "the delivery's state delivered");
     assert.deepEqual(
       { ...delivered, created_at: "" },
       { event_id: eventId, type: "webhook.test", attempts: 1, last_status: 204, last_error: null, next_attempt_at: null, state: "delivered", created_at: "" },
     );
-    assert.match(eventId, /^evt_/, "API.md: event ids are evt_…");
+    assert.match(eventId, EVENT_ID, "an event id is a ULID");
   });
 
-  it("sends only the event types the endpoint asked for", async () => {
+  it("sends only the event types the endpoint asked for, a suspension in between notwithstanding", async () => {
     const issued = await demo.create({ name: "Watched", scopes: ["products:read"] });
+    // Events with empty details (suspend, reactivate) once stalled the local event feed.
+    await demo.suspend(issued.credential.client_id);
+    await demo.reactivate(issued.credential.client_id);
     await demo.revoke(issued.credential.client_id, { reason: "test" });
     const [revoked] = await until(
       () => receiver.received.filter((r) => r.json.type === "credential.revoked"),
@@ -208,7 +218,9 @@ describe("webhooks through the SDK against the local gateway", { skip, timeout: 
     const id = String(revoked?.headers["webhook-id"]);
     const listed = await until(() => delivery(id), (d) => d?.state === "delivered", "its delivery");
     assert.equal(listed?.type, "credential.revoked");
-    assert.equal(receiver.received.filter((r) => r.json.type === "credential.created").length, 0, "credential.created is not subscribed");
+    for (const type of ["credential.created", "credential.suspended", "credential.reactivated"]) {
+      assert.equal(receiver.received.filter((r) => r.json.type === type).length, 0, `${type} is not subscribed`);
+    }
   });
 
   it("retries a failing delivery on the schedule and counts every attempt", async () => {

@@ -26,7 +26,7 @@ describe("webhooks", () => {
       const path = request.url.pathname;
       if (request.method === "POST" && path === HOOKS) return json(201, { webhook: sampleWebhook(), secret: SECRET }, { "cache-control": "no-store" });
       if (path.endsWith("/rotate-secret")) return json(200, { webhook: sampleWebhook({ secret_rotated_at: "2026-01-02T00:00:00Z" }), secret: SECRET });
-      if (path.endsWith("/test")) return json(202, { event_id: "evt_01test" });
+      if (path.endsWith("/test")) return json(202, { event_id: "01M968Q8HN3R1PXATWAND4D85K" });
       if (path.endsWith("/deliveries")) return json(200, { deliveries: [sampleDelivery()], next_cursor: null });
       if (request.method === "DELETE") return new Response(null, { status: 204 });
       if (request.method === "GET" && path === HOOKS) return json(200, { webhooks: [sampleWebhook(), sampleWebhook({ id: "wh_second" })] });
@@ -50,7 +50,7 @@ describe("webhooks", () => {
     const rotated = await demo.rotateWebhookSecret(WH);
     assert.equal(rotated.secret, SECRET);
     assert.equal(rotated.webhook.secret_rotated_at, "2026-01-02T00:00:00Z");
-    assert.deepEqual(await demo.testWebhook(WH), { eventId: "evt_01test" });
+    assert.deepEqual(await demo.testWebhook(WH), { eventId: "01M968Q8HN3R1PXATWAND4D85K" });
     const page = await demo.webhookDeliveries(WH, { limit: 10, cursor: "c1" });
     assert.equal(page.deliveries[0]?.state, "delivered");
     assert.equal(page.next_cursor, null);
@@ -164,15 +164,15 @@ describe("webhooks", () => {
 
   it("pages through every delivery with the async iterator", async () => {
     const pages: Record<string, { deliveries: unknown[]; next_cursor: string | null }> = {
-      "": { deliveries: [sampleDelivery({ event_id: "evt_3", state: "pending", attempts: 2, last_status: 500, next_attempt_at: "2026-01-01T00:05:00Z" }), sampleDelivery({ event_id: "evt_2" })], next_cursor: "p2" },
-      p2: { deliveries: [sampleDelivery({ event_id: "evt_1", state: "failed", attempts: 8, last_status: null, last_error: "timeout" })], next_cursor: null },
+      "": { deliveries: [sampleDelivery({ event_id: "01M968Q8HN3R1PXATWAND4D853", state: "pending", attempts: 2, last_status: 500, next_attempt_at: "2026-01-01T00:05:00Z" }), sampleDelivery({ event_id: "01M968Q8HN3R1PXATWAND4D852" })], next_cursor: "p2" },
+      p2: { deliveries: [sampleDelivery({ event_id: "01M968Q8HN3R1PXATWAND4D851", state: "failed", attempts: 8, last_status: null, last_error: "timeout" })], next_cursor: null },
     };
     const stub = stubFetch((request) => json(200, pages[request.url.searchParams.get("cursor") ?? ""]));
     const seen = [];
     for await (const delivery of client(stub.fetch).tenant("demo").webhookDeliveriesAll(WH, { limit: 2 })) {
       seen.push(`${delivery.event_id} ${delivery.state} ${delivery.attempts} ${delivery.last_status ?? delivery.last_error}`);
     }
-    assert.deepEqual(seen, ["evt_3 pending 2 500", "evt_2 delivered 1 204", "evt_1 failed 8 timeout"]);
+    assert.deepEqual(seen, ["01M968Q8HN3R1PXATWAND4D853 pending 2 500", "01M968Q8HN3R1PXATWAND4D852 delivered 1 204", "01M968Q8HN3R1PXATWAND4D851 failed 8 timeout"]);
     assert.deepEqual(stub.requests.map((r) => r.url.search), ["?limit=2", "?limit=2&cursor=p2"]);
   });
 
