@@ -913,6 +913,14 @@ if (binary === "") {
       await form.getByRole("textbox", { name: "Endpoint URL" }).fill("hooks.example.com");
       await form.getByRole("button", { name: "Add", exact: true }).click();
       await form.getByRole("alert").getByText(/^Endpoint URL: .*is not a URL/).waitFor();
+      // One the server refuses (a host that does not resolve) is named by the field too.
+      await form.getByRole("textbox", { name: "Endpoint URL" }).fill("https://no-such-host.invalid/hook");
+      await form.getByRole("button", { name: "Add", exact: true }).click();
+      const refused = form.getByRole("alert").filter({ hasText: /^Endpoint URL: / }).filter({ hasNotText: /is not a URL/ });
+      await refused.waitFor();
+      console.log(`# the server's refusal shown: ${(await refused.textContent())?.trim()}`);
+      assert.equal(await form.getByRole("textbox", { name: "Signing secret" }).count(), 0);
+      assert.deepEqual(await demo.webhooks(), [], "nothing was registered");
       await form.getByRole("textbox", { name: "Endpoint URL" }).fill(hookUrl);
       await form.getByRole("textbox", { name: /Description/ }).fill("Pager");
       await form.getByRole("button", { name: "Add", exact: true }).click();
