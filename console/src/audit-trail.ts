@@ -22,6 +22,8 @@ const EVENT_WORDS: Record<string, string> = {
   "credential.deleted": "Deleted",
   "credential.expired": "Expired",
   "credential.expiring_soon": "Expiring soon",
+  "credential.quota_threshold": "Quota threshold reached",
+  "credential.leaked": "Reported leaked",
   "tenant.policy_changed": "Policy changed",
 };
 

@@ -8,8 +8,8 @@
 //
 // This element owns the state (state.ts) and the pages of the list; the parts render and act
 // through a ConsoleContext: the list (credential-list.ts), the dialogs (dialogs.ts: create,
-// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy, usage), and the
-// home of what comes next (webhooks-section.ts).
+// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy, usage, and the
+// webhook endpoints' dialogs), and the webhooks section below the list (webhooks-section.ts).
 
 import { LitElement, html, nothing } from "lit";
 import type { PropertyValues, TemplateResult } from "lit";
@@ -22,11 +22,12 @@ import { renderDialog } from "./dialogs.js";
 import { sentence } from "./format.js";
 import { loadScopeCatalogue } from "./form-fields.js";
 import { renderPolicyButton } from "./policy-panel.js";
-import type { ConsoleContext, Dialog, ExpiryMode, Notice, ScopeInfo } from "./state.js";
+import { CLOSED_WEBHOOKS } from "./state.js";
+import type { ConsoleContext, Dialog, ExpiryMode, Notice, ScopeInfo, WebhooksState } from "./state.js";
 import { consoleStyles } from "./styles.js";
 import { renderTenantUsageButton } from "./usage-panel.js";
 import { USAGE_DAYS } from "./usage-series.js";
-import { renderWebhooksSection } from "./webhooks-section.js";
+import { loadWebhooks, renderWebhooksSection } from "./webhooks-section.js";
 
 export { expiryLocked } from "./format.js";
 
@@ -51,6 +52,7 @@ export class ClavisCredentials extends LitElement {
     expiryMode: { state: true },
     copied: { state: true },
     catalogue: { state: true },
+    webhooks: { state: true },
   };
 
   static override styles = consoleStyles;
@@ -72,6 +74,7 @@ export class ClavisCredentials extends LitElement {
   declare expiryMode: ExpiryMode;
   declare copied: string;
   declare catalogue: ScopeInfo[];
+  declare webhooks: WebhooksState;
 
   #client: TenantClient | undefined;
   /** Why no client could be made from the attributes (the SDK refused the api-url), if it could not. */
@@ -99,6 +102,7 @@ export class ClavisCredentials extends LitElement {
     this.expiryMode = "none";
     this.copied = "";
     this.catalogue = [];
+    this.webhooks = CLOSED_WEBHOOKS;
   }
 
   /** What the parts see: this element's state, read and written through, and its shared operations. */
@@ -115,6 +119,8 @@ export class ClavisCredentials extends LitElement {
     set copied(value) { el.copied = value; },
     get notice() { return el.notice; },
     set notice(value) { el.notice = value; },
+    get webhooks() { return el.webhooks; },
+    set webhooks(value) { el.webhooks = value; },
     get catalogue() { return el.catalogue; },
     get baseUrl() { return el.#baseUrl; },
     get tenant() { return el.tenant; },
@@ -125,7 +131,7 @@ export class ClavisCredentials extends LitElement {
     reload: () => void el.reload(),
     open: (dialog, event) => el.#open(dialog, event),
     show: (dialog) => el.#show(dialog),
-    close: () => el.#closeDialog(),
+    close: (fallback) => el.#closeDialog(fallback),
   }))(this);
 
   // ---- data ----
@@ -164,6 +170,9 @@ export class ClavisCredentials extends LitElement {
       this.notice = null;
       void this.reload();
       void this.#loadCatalogue();
+      // Another tenant or token: the endpoints read before are not this one's.
+      this.webhooks = this.webhooks.open ? { ...CLOSED_WEBHOOKS, open: true } : CLOSED_WEBHOOKS;
+      if (this.webhooks.open) void loadWebhooks(this.#ctx);
     }
     const dialog = this.renderRoot.querySelector<HTMLDialogElement>("dialog");
     if (dialog !== null && this.dialog !== null) {
@@ -289,24 +298,24 @@ export class ClavisCredentials extends LitElement {
     this.#focusDialog = true;
   }
 
-  #closeDialog(): void {
+  #closeDialog(fallback?: string): void {
     // Dropping the dialog state drops any secret with it; the element is emptied on render.
     this.dialog = null;
     this.dialogError = "";
     this.copied = "";
     const dialog = this.renderRoot.querySelector<HTMLDialogElement>("dialog");
     if (dialog?.open) dialog.close();
-    void this.updateComplete.then(() => this.#restoreFocus());
+    void this.updateComplete.then(() => this.#restoreFocus(fallback));
   }
 
-  #restoreFocus(): void {
+  #restoreFocus(fallback = "#create"): void {
     const opener = this.#opener;
     this.#opener = null;
     if (opener !== null && opener.isConnected && !(opener as HTMLButtonElement).disabled) {
       opener.focus();
       return;
     }
-    this.renderRoot.querySelector<HTMLElement>("#create")?.focus();
+    this.renderRoot.querySelector<HTMLElement>(fallback)?.focus();
   }
 
   #onDialogClose = (): void => {

@@ -1,4 +1,5 @@
-// The one <dialog> of the console and which part renders its body (state.ts: Dialog). The element
+// The one <dialog> of the console and which part renders its body (state.ts: Dialog), the
+// webhook endpoints' included (webhook-dialogs.ts). The element
 // opens it modally once it is rendered, moves focus in, and closes it when the state goes.
 
 import { html } from "lit";
@@ -14,10 +15,17 @@ import { renderRotateDialog } from "./rotate-dialog.js";
 import { renderSecretDialog } from "./secret-dialog.js";
 import type { ConsoleContext, Dialog } from "./state.js";
 import { renderTenantUsageDialog, renderUsageDialog } from "./usage-panel.js";
+import {
+  renderWebhookDeleteDialog,
+  renderWebhookDeliveriesDialog,
+  renderWebhookFormDialog,
+  renderWebhookRotateDialog,
+  renderWebhookSecretDialog,
+} from "./webhook-dialogs.js";
 
 export function renderDialog(ctx: ConsoleContext, dialog: Dialog, onClose: () => void, onCancel: (event: Event) => void): TemplateResult {
   return html`
-    <dialog aria-labelledby="dialog-title" class=${dialog.kind === "usage" || dialog.kind === "tenant-usage" ? "wide" : ""} @close=${onClose} @cancel=${onCancel}>
+    <dialog aria-labelledby="dialog-title" class=${dialog.kind === "usage" || dialog.kind === "tenant-usage" || dialog.kind === "webhook-deliveries" || dialog.kind === "webhook-form" ? "wide" : ""} @close=${onClose} @cancel=${onCancel}>
       ${dialogBody(ctx, dialog)}
     </dialog>
   `;
@@ -47,5 +55,15 @@ function dialogBody(ctx: ConsoleContext, dialog: Dialog): TemplateResult {
       return renderUsageDialog(ctx, dialog);
     case "tenant-usage":
       return renderTenantUsageDialog(ctx, dialog);
+    case "webhook-form":
+      return renderWebhookFormDialog(ctx, dialog);
+    case "webhook-secret":
+      return renderWebhookSecretDialog(ctx, dialog);
+    case "webhook-rotate":
+      return renderWebhookRotateDialog(ctx, dialog);
+    case "webhook-delete":
+      return renderWebhookDeleteDialog(ctx, dialog);
+    case "webhook-deliveries":
+      return renderWebhookDeliveriesDialog(ctx, dialog);
   }
 }

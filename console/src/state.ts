@@ -2,7 +2,7 @@
 // the page's notice, the expiry picker's mode, the scope catalogue, and the context the parts
 // (list, dialogs, audit trail) use to read and change the element's state.
 
-import type { AuditEvent, Credential, CredentialUsage, IssuedSecret, Policy, TenantClient, TenantUsage } from "@clavis/sdk";
+import type { AuditEvent, Credential, CredentialUsage, IssuedSecret, Policy, TenantClient, TenantUsage, Webhook, WebhookDelivery, WebhookWithSecret } from "@clavis/sdk";
 
 /** No dialog is open: `dialog` is null. Each variant is one dialog and what it needs. */
 export interface CreateDialog {
@@ -52,6 +52,38 @@ export interface TenantUsageDialog {
   table: boolean;
 }
 
+/** Add a webhook endpoint (no `webhook`), or edit one as this page last saw it. */
+export interface WebhookFormDialog {
+  kind: "webhook-form";
+  webhook?: Webhook;
+  /** "All events" is ticked: the single event types are hidden. */
+  allEvents: boolean;
+}
+
+/** An endpoint's one-time signing secret, just issued (added, or rotated). Dropped when the dialog closes. */
+export interface WebhookSecretDialog {
+  kind: "webhook-secret";
+  issued: WebhookWithSecret;
+  rotated: boolean;
+}
+
+/** A confirmation about one endpoint: rotate its secret, or delete it. */
+export interface WebhookConfirmDialog<K extends "webhook-rotate" | "webhook-delete"> {
+  kind: K;
+  webhook: Webhook;
+}
+
+/** An endpoint's deliveries, newest first (null while the first page loads). */
+export interface WebhookDeliveriesDialog {
+  kind: "webhook-deliveries";
+  webhook: Webhook;
+  deliveries: WebhookDelivery[] | null;
+  cursor: string | null;
+  loading: boolean;
+  /** Which opening of the dialog this is: a read that comes back after it closed or reopened is dropped. */
+  opened: number;
+}
+
 export type RotateDialog = CredentialDialog<"rotate">;
 export type RevokeDialog = CredentialDialog<"revoke">;
 export type DeleteDialog = CredentialDialog<"delete">;
@@ -62,9 +94,13 @@ export type EditDialog = CredentialDialog<"edit">;
  * The open dialog. Moves: none → any (a button; the opener gets focus back on close);
  * create → secret and rotate → secret (in place, on success); audit → audit (more events);
  * policy → policy (loaded, or reloaded after a 412); usage → usage and tenant-usage →
- * tenant-usage (loaded, table shown or hidden); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
+ * tenant-usage (loaded, table shown or hidden); webhook-form → webhook-form ("All events"
+ * ticked or not) and → webhook-secret (added); webhook-rotate → webhook-secret;
+ * webhook-deliveries → webhook-deliveries (loaded, more, reloaded); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
  */
-export type Dialog = CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog | PolicyDialog | UsageDialog | TenantUsageDialog;
+export type Dialog =
+  | CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog | PolicyDialog | UsageDialog | TenantUsageDialog
+  | WebhookFormDialog | WebhookSecretDialog | WebhookConfirmDialog<"webhook-rotate"> | WebhookConfirmDialog<"webhook-delete"> | WebhookDeliveriesDialog;
 
 export type DialogKind = Dialog["kind"];
 
@@ -83,6 +119,21 @@ export interface ScopeInfo {
   description: string;
 }
 
+/**
+ * The webhooks section: folded until the admin opens it (its endpoints are read then), the
+ * endpoints as last read (null before), and the section's own message.
+ */
+export interface WebhooksState {
+  open: boolean;
+  webhooks: Webhook[] | null;
+  loading: boolean;
+  /** Why the endpoints could not be read. */
+  error: string;
+  notice: Notice | null;
+}
+
+export const CLOSED_WEBHOOKS: WebhooksState = Object.freeze({ open: false, webhooks: null, loading: false, error: "", notice: null });
+
 /** What a change returns: the credential as it is now, a new secret, or nothing (delete). */
 export type ChangeResult = Credential | IssuedSecret | void;
 
@@ -97,6 +148,8 @@ export interface ConsoleContext {
   expiryMode: ExpiryMode;
   copied: string;
   notice: Notice | null;
+  /** The webhooks section's state; replace it whole to re-render. */
+  webhooks: WebhooksState;
   readonly catalogue: readonly ScopeInfo[];
   /** The api-url without a trailing slash. */
   readonly baseUrl: string;
@@ -114,6 +167,9 @@ export interface ConsoleContext {
   open(dialog: Dialog, event?: Event): void;
   /** Replaces the open dialog (create → secret, rotate → secret) and moves focus into it. */
   show(dialog: Dialog): void;
-  /** Closes the dialog, dropping its state (and any secret) and returning focus. */
-  close(): void;
+  /**
+   * Closes the dialog, dropping its state (and any secret) and returning focus to its opener,
+   * or, when the opener is gone, to the element `fallback` selects (Create credential otherwise).
+   */
+  close(fallback?: string): void;
 }

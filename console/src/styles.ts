@@ -129,6 +129,60 @@ export const consoleStyles = css`
   .top-list li { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 1rem; padding: 0.3rem 0; border-top: 1px solid #eaeef2; }
   .top-name { flex: 1 1 12rem; font-weight: 500; overflow-wrap: anywhere; }
   .top-uses { margin-left: auto; white-space: nowrap; font-variant-numeric: tabular-nums; color: #57606a; }
+  .webhooks { margin-top: 2rem; border-top: 1px solid var(--line); padding-top: 1rem; }
+  .section-heading { margin: 0; }
+  button.disclosure {
+    font: inherit; font-weight: 600; font-size: 1.25rem; border: none; background: transparent;
+    padding: 0.25rem 0.5rem 0.25rem 0.25rem; margin-left: -0.25rem; display: inline-flex; gap: 0.5rem; align-items: center;
+  }
+  button.disclosure:hover:not(:disabled) { background: #f6f8fa; }
+  .chevron {
+    display: inline-block; width: 0.55rem; height: 0.55rem; border-right: 2px solid currentColor;
+    border-bottom: 2px solid currentColor; transform: rotate(-45deg); transition: transform 0.15s;
+  }
+  button.disclosure[aria-expanded="true"] .chevron { transform: translateY(-0.2rem) rotate(45deg); }
+  #webhooks-body[hidden] { display: none; }
+  .webhooks .toolbar { margin-top: 0.75rem; }
+  .webhooks .toolbar .hint { flex: 1 1 14rem; }
+  .webhook h3.url { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.98rem; font-weight: 600; min-width: 0; }
+  .badge.disabled { background: #eaeef2; color: #424a53; border-color: #afb8c1; }
+  .badge.pending { background: #fff8c5; color: #7d4e00; border-color: #e0c55d; }
+  .badge.delivered { background: #dafbe1; color: #116329; border-color: #8ddb9e; }
+  .badge.failed { background: #ffebe9; color: #a40e26; border-color: #f1aeb5; }
+  .url-line { margin: 0; }
+  dialog .webhook-form { display: grid; gap: 0.75rem; }
+  dialog fieldset.event-types { display: grid; gap: 0.5rem; }
+  dialog fieldset.event-group { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 0.15rem 1rem; }
+  dialog fieldset.event-group legend { font-size: 0.9rem; }
+  dialog label.check.all { font-weight: 600; }
+  dialog .event-group code { font-size: 0.85rem; }
+  #webhook-url, #webhook-description { width: 100%; }
+  #webhook-secret { width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; resize: none; }
+  .deliveries { display: grid; gap: 0.6rem; min-width: 0; }
+  .deliveries table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+  .deliveries caption { text-align: left; font-size: 0.85rem; color: #57606a; padding: 0.4rem 0.5rem; }
+  .deliveries th, .deliveries td { text-align: left; padding: 0.35rem 0.5rem; border-top: 1px solid #eaeef2; vertical-align: top; overflow-wrap: normal; }
+  .deliveries thead th { white-space: nowrap; }
+  .deliveries th[scope="row"] { font-weight: 400; }
+  .deliveries th[scope="row"] code { display: block; word-break: break-all; }
+  .deliveries .when { display: block; font-size: 0.8rem; color: #57606a; }
+  .deliveries td.number { text-align: right; font-variant-numeric: tabular-nums; }
+  .deliveries td code { white-space: nowrap; overflow-wrap: normal; }
+  .webhook .facts .event-types { grid-column: 1 / -1; }
+  .deliveries .empty { text-align: left; }
+  @media (max-width: 560px) {
+    /* Each delivery a small card of labelled cells: six columns do not fit a phone. */
+    .deliveries .table-wrap { border: none; }
+    .deliveries table, .deliveries tbody, .deliveries tr, .deliveries th[scope="row"], .deliveries td { display: block; }
+    .deliveries thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+    .deliveries caption { display: block; padding: 0 0 0.25rem; }
+    .deliveries tbody tr { border: 1px solid var(--line); border-radius: 6px; padding: 0.4rem 0.6rem; margin-bottom: 0.5rem; }
+    .deliveries tbody th[scope="row"], .deliveries tbody td {
+      display: grid; grid-template-columns: 6.5rem minmax(0, 1fr); gap: 0.5rem; border: none; padding: 0.1rem 0;
+    }
+    .deliveries tbody [data-label]::before { content: attr(data-label); color: #57606a; font-size: 0.85rem; font-weight: 400; }
+    .deliveries td.number { text-align: left; }
+  }
   @media (max-width: 480px) {
     .facts { grid-template-columns: 1fr 1fr; }
     .card { padding: 0.75rem; }

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
@@ -823,6 +824,245 @@ if (binary === "") {
       const { policy } = await demo.policy();
       assert.equal(policy.max_lifetime_days, null);
       assert.equal(policy.leak_action, "revoke");
+    });
+  });
+
+  // Webhooks, with a gateway of their own (so that no other test's events reach the endpoint): an
+  // endpoint on a receiver this suite serves on a loopback port (the gateway's serve allows
+  // private destinations and delivers in process), answering 204.
+  describe("the Webhooks section in Chromium against the local gateway", { timeout: 300_000 }, () => {
+    let gateway;
+    let browser;
+    let context;
+    let page;
+    let demo;
+    const consoleMessages = [];
+    const dialog = () => page.getByRole("dialog");
+    const dialogClosed = async () => {
+      await dialog().waitFor({ state: "detached" });
+      await page.waitForFunction(() => !document.querySelector("clavis-credentials")?.shadowRoot?.querySelector("dialog"));
+    };
+    /** Reads `read` until `done` holds, failing after 20 s with what it read last. */
+    async function until(read, done, what) {
+      const deadline = Date.now() + 20_000;
+      let value = await read();
+      while (!done(value)) {
+        assert.ok(Date.now() < deadline, `${what} did not show within 20 s: ${JSON.stringify(value)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        value = await read();
+      }
+      return value;
+    }
+    const received = [];
+    let receiver;
+    let hookUrl;
+    let signingSecret;
+    let testEvent;
+    const endpoint = () => page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: hookUrl, exact: true, level: 3 }) });
+
+    before(async () => {
+      mkdirSync(shots, { recursive: true });
+      gateway = await startGateway(binary);
+      demo = new ClavisClient({ url: gateway.url, token: gateway.token }).tenant("demo");
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: gateway.url });
+      page = await context.newPage();
+      page.on("console", (message) => consoleMessages.push(message.text()));
+      await page.goto(`${gateway.url}/console/#token=${gateway.token}`);
+      await page.getByText("No credentials yet.").waitFor();
+      receiver = createServer((request, response) => {
+        const chunks = [];
+        request.on("data", (chunk) => chunks.push(chunk));
+        request.on("end", () => {
+          received.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+          response.statusCode = 204;
+          response.end();
+        });
+      });
+      await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+      hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+    });
+
+    after(async () => {
+      await browser?.close();
+      await gateway?.stop();
+      receiver?.closeAllConnections();
+      await new Promise((resolve) => (receiver ? receiver.close(resolve) : resolve()));
+    });
+
+    it("unfolds under its Webhooks control, empty, and reads the endpoints only then", async () => {
+      const control = page.getByRole("button", { name: "Webhooks", exact: true });
+      assert.equal(await control.getAttribute("aria-expanded"), "false");
+      assert.equal(await page.getByRole("button", { name: "Add endpoint" }).count(), 0, "folded: nothing shown");
+      const read = page.waitForRequest((request) => request.url().endsWith("/v1/tenants/demo/webhooks") && request.method() === "GET");
+      await control.click();
+      await read;
+      assert.equal(await control.getAttribute("aria-expanded"), "true");
+      await page.getByText("No endpoints yet.").waitFor();
+    });
+
+    it("adds an endpoint for all events and shows its signing secret once, with Copy", async () => {
+      await page.getByRole("button", { name: "Add endpoint" }).click();
+      const form = dialog();
+      await form.getByRole("heading", { name: "Add endpoint" }).waitFor();
+      assert.equal(await focused(page), "input:", "the URL field has focus");
+      assert.equal(await form.getByRole("checkbox", { name: "All events" }).isChecked(), true, "All events by default");
+      assert.equal(await form.getByRole("checkbox", { name: "credential.revoked" }).count(), 0, "single types only when All events is unticked");
+      // A URL the page can tell is wrong is explained before anything is sent.
+      await form.getByRole("textbox", { name: "Endpoint URL" }).fill("hooks.example.com");
+      await form.getByRole("button", { name: "Add", exact: true }).click();
+      await form.getByRole("alert").getByText(/^Endpoint URL: .*is not a URL/).waitFor();
+      // One the server refuses (a host that does not resolve) is named by the field too.
+      await form.getByRole("textbox", { name: "Endpoint URL" }).fill("https://no-such-host.invalid/hook");
+      await form.getByRole("button", { name: "Add", exact: true }).click();
+      const refused = form.getByRole("alert").filter({ hasText: /^Endpoint URL: / }).filter({ hasNotText: /is not a URL/ });
+      await refused.waitFor();
+      console.log(`# the server's refusal shown: ${(await refused.textContent())?.trim()}`);
+      assert.equal(await form.getByRole("textbox", { name: "Signing secret" }).count(), 0);
+      assert.deepEqual(await demo.webhooks(), [], "nothing was registered");
+      await form.getByRole("textbox", { name: "Endpoint URL" }).fill(hookUrl);
+      await form.getByRole("textbox", { name: /Description/ }).fill("Pager");
+      await form.getByRole("button", { name: "Add", exact: true }).click();
+
+      const secretField = dialog().getByRole("textbox", { name: "Signing secret" });
+      await secretField.waitFor();
+      signingSecret = await secretField.inputValue();
+      assert.match(signingSecret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+      await dialog().getByText(/cannot be shown again/).waitFor();
+      await page.screenshot({ path: join(shots, "webhook-secret-desktop.png") });
+      await dialog().getByRole("button", { name: "Copy" }).click();
+      await dialog().getByText(/Copied to the clipboard|press Ctrl\+C/).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+      if (copied !== null) assert.equal(copied, signingSecret);
+
+      await dialog().getByRole("button", { name: "I have saved the secret" }).click();
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Add endpoint", "focus returns to the opener");
+      const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + location.href + JSON.stringify(history.state));
+      assert.ok(!storage.includes(signingSecret), "the secret is in no storage and not in the URL");
+      assert.ok(!(await everythingOnPage(page)).includes(signingSecret), "the secret is gone from the page");
+      assert.ok(!consoleMessages.some((text) => text.includes(signingSecret)), "the secret was never logged");
+
+      const item = endpoint();
+      await item.getByText("Enabled", { exact: true }).waitFor();
+      await item.getByText("All events", { exact: true }).waitFor();
+      await item.getByText("Pager", { exact: true }).waitFor();
+      const listed = await demo.webhooks();
+      assert.equal(listed.length, 1);
+      assert.deepEqual([listed[0].url, listed[0].event_types, listed[0].description], [hookUrl, null, "Pager"]);
+      assert.ok(!JSON.stringify(listed).includes(signingSecret));
+    });
+
+    it("sends a test event, which reaches the receiver signed, and its delivery becomes Delivered", async () => {
+      const item = endpoint();
+      await item.getByRole("button", { name: "Send test" }).click();
+      const note = page.getByRole("status").filter({ hasText: /Sent a test event/ });
+      await note.waitFor();
+      testEvent = /Sent a test event \((\S+)\)/.exec((await note.textContent()) ?? "")?.[1];
+      assert.ok(testEvent !== undefined, "the notice names the event");
+      await until(() => received.filter((r) => r.headers["webhook-id"] === testEvent), (r) => r.length >= 1, "the test event at the receiver");
+      const request = received.find((r) => r.headers["webhook-id"] === testEvent);
+      assert.equal(JSON.parse(request.body).type, "webhook.test");
+      assert.match(request.headers["webhook-signature"] ?? "", /^v1,/);
+
+      await item.getByRole("button", { name: "Deliveries" }).click();
+      const table = dialog().getByRole("table", { name: "Deliveries, newest first" });
+      const row = table.getByRole("row").filter({ hasText: testEvent });
+      await row.waitFor();
+      // Pending at first perhaps; the dialog reads again by itself while a delivery is due.
+      await row.getByText("Delivered", { exact: true }).waitFor({ timeout: 30_000 });
+      const cells = await row.getByRole("cell").allTextContents();
+      assert.deepEqual(cells.map((c) => c.trim()), ["webhook.test", "1", "204", "—", "Delivered"]);
+      for (const header of ["Event", "Type", "Attempts", "Last status", "Next attempt", "State"]) {
+        await table.getByRole("columnheader", { name: header, exact: true }).waitFor();
+      }
+      await page.screenshot({ path: join(shots, "webhook-deliveries-desktop.png") });
+      await dialog().getByRole("button", { name: "Close" }).click();
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Deliveries", "focus returns to Deliveries");
+    });
+
+    it("disables the endpoint (Send test is then off, with why) and enables it again", async () => {
+      const item = endpoint();
+      await item.getByRole("button", { name: "Disable" }).click();
+      await item.getByText("Disabled", { exact: true }).waitFor();
+      await item.getByText(/Disabled by an admin/).waitFor();
+      assert.equal(await item.getByRole("button", { name: "Send test" }).isDisabled(), true);
+      assert.equal(await focused(page), "button:Enable", "focus stays on the control, now Enable");
+      assert.equal((await demo.webhook((await demo.webhooks())[0].id)).status, "disabled");
+      await page.screenshot({ path: join(shots, "webhook-disabled-desktop.png"), fullPage: true });
+      await item.getByRole("button", { name: "Enable" }).click();
+      await item.getByText("Enabled", { exact: true }).waitFor();
+      assert.equal(await item.getByRole("button", { name: "Send test" }).isDisabled(), false);
+      const [now] = await demo.webhooks();
+      assert.equal(now.status, "enabled");
+      assert.equal(now.disabled_reason, null);
+    });
+
+    it("chooses event types: untick All events, tick some, and the endpoint lists them", async () => {
+      await endpoint().getByRole("button", { name: "Edit" }).click();
+      await dialog().getByRole("checkbox", { name: "All events" }).uncheck();
+      await dialog().getByRole("checkbox", { name: "credential.revoked" }).check();
+      await dialog().getByRole("checkbox", { name: "credential.expiring_soon" }).check();
+      await page.screenshot({ path: join(shots, "webhook-event-types-desktop.png") });
+      await dialog().getByRole("button", { name: "Save changes" }).click();
+      await dialogClosed();
+      await endpoint().getByText("credential.expiring_soon", { exact: true }).waitFor();
+      const [now] = await demo.webhooks();
+      assert.deepEqual([...now.event_types].sort(), ["credential.expiring_soon", "credential.revoked"]);
+    });
+
+    it("rotates the signing secret into a new one-time dialog", async () => {
+      await endpoint().getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("heading", { name: "Rotate the signing secret?" }).waitFor();
+      await dialog().getByText(/keeps signing beside it for 24 hours/).waitFor();
+      await dialog().getByRole("button", { name: "Rotate secret" }).click();
+      const secretField = dialog().getByRole("textbox", { name: "Signing secret" });
+      await secretField.waitFor();
+      const rotated = await secretField.inputValue();
+      assert.match(rotated, /^whsec_/);
+      assert.notEqual(rotated, signingSecret);
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      assert.ok(!(await everythingOnPage(page)).includes(rotated));
+      await endpoint().getByText("Old secret signs until").waitFor();
+    });
+
+    it("fits a 375px-wide screen: the endpoint and its deliveries", async () => {
+      const narrow = await context.newPage();
+      try {
+        await narrow.setViewportSize({ width: 375, height: 812 });
+        await narrow.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        await narrow.getByRole("button", { name: "Webhooks", exact: true }).click();
+        const item = narrow.getByRole("listitem").filter({ has: narrow.getByRole("heading", { name: hookUrl, exact: true, level: 3 }) });
+        await item.getByRole("button", { name: "Send test" }).waitFor();
+        await item.scrollIntoViewIfNeeded();
+        assert.equal(await noHorizontalScroll(narrow), true, "the section scrolls sideways at 375px");
+        await narrow.screenshot({ path: join(shots, "webhooks-375.png"), fullPage: true });
+        await item.getByRole("button", { name: "Deliveries" }).click();
+        const panel = narrow.getByRole("dialog");
+        await panel.getByRole("row").filter({ hasText: testEvent }).waitFor();
+        const box = await panel.boundingBox();
+        assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, JSON.stringify(box));
+        assert.equal(await noHorizontalScroll(narrow), true);
+        await narrow.screenshot({ path: join(shots, "webhook-deliveries-375.png") });
+      } finally {
+        await narrow.close();
+      }
+    });
+
+    it("deletes the endpoint after a confirmation that names it", async () => {
+      await endpoint().getByRole("button", { name: "Delete" }).click();
+      await dialog().getByRole("heading", { name: "Delete this endpoint?" }).waitFor();
+      await dialog().getByText(hookUrl).waitFor();
+      assert.equal(await focused(page), "button:Cancel", "Cancel has focus first");
+      await dialog().getByRole("button", { name: "Delete" }).click();
+      await dialogClosed();
+      await endpoint().waitFor({ state: "detached" });
+      await page.getByRole("status").getByText(/Deleted the endpoint/).waitFor();
+      await page.getByText("No endpoints yet.").waitFor();
+      assert.deepEqual(await demo.webhooks(), []);
     });
   });
 }

@@ -4,10 +4,12 @@ export {
   ClavisClient,
   TenantClient,
   managementRoutes,
+  webhookEventTypes,
   type AuditEvent,
   type AuditListOptions,
   type AuditPage,
   type ChangeOptions,
+  type DeliveriesOptions,
   type ClavisClientOptions,
   type Credential,
   type CredentialPage,
@@ -21,6 +23,7 @@ export {
   type ListOptions,
   type ManagementOperation,
   type NewCredential,
+  type NewWebhook,
   type Policy,
   type PolicyChangeOptions,
   type PolicyDocument,
@@ -34,6 +37,12 @@ export {
   type UsageDate,
   type UsageDay,
   type UsageOptions,
+  type Webhook,
+  type WebhookDelivery,
+  type WebhookDeliveryPage,
+  type WebhookEventType,
+  type WebhookUpdate,
+  type WebhookWithSecret,
 } from "./management.js";
 export { AccessToken, TokenSource, type TokenResponse, type TokenSourceOptions } from "./token.js";
 export {

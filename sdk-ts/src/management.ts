@@ -39,6 +39,19 @@ export type UsageDay = Schemas["UsageDay"];
 export type CredentialUsage = Schemas["CredentialUsage"];
 /** The tenant's days of use (its credentials summed), the totals, and `top`: its most used credentials (at most 10). */
 export type TenantUsage = Schemas["TenantUsage"];
+/** A webhook endpoint of the tenant: where events go, which ones, and whether it is enabled (and if not, why). */
+export type Webhook = Schemas["Webhook"];
+/** An endpoint and its signing secret (`whsec_…`), as registration and rotation answer: the only time the secret can be read. */
+export type WebhookWithSecret = Schemas["WebhookWithSecret"];
+/** An event type an endpoint can subscribe to (`webhook.test` is not one: the test route sends it whatever the filter). */
+export type WebhookEventType = Schemas["WebhookEventType"];
+/** One event's delivery to an endpoint: its attempts so far, the last answer, the next try, and its state. */
+export type WebhookDelivery = Schemas["Delivery"];
+/** A page of deliveries, newest first, and the cursor of the next page (null on the last). */
+export type WebhookDeliveryPage = JsonOf<operations["list-webhook-deliveries"]["responses"][200]>;
+type CreateWebhookBody = JsonOf<operations["create-webhook"]["requestBody"]>;
+type UpdateWebhookBody = JsonOf<operations["update-webhook"]["requestBody"]>;
+type DeliveriesQuery = NonNullable<operations["list-webhook-deliveries"]["parameters"]["query"]>;
 type ExpiryBody = JsonOf<operations["update-expiry"]["requestBody"]>;
 type RotateBody = JsonOf<NonNullable<operations["rotate-secret"]["requestBody"]>>;
 type RevokeBody = JsonOf<NonNullable<operations["revoke-credential"]["requestBody"]>>;
@@ -75,6 +88,14 @@ export const managementRoutes = {
   "put-policy": ["PUT", "/v1/tenants/{tenant}/policy"],
   "get-credential-usage": ["GET", "/v1/tenants/{tenant}/credentials/{client_id}/usage"],
   "get-tenant-usage": ["GET", "/v1/tenants/{tenant}/usage"],
+  "create-webhook": ["POST", "/v1/tenants/{tenant}/webhooks"],
+  "list-webhooks": ["GET", "/v1/tenants/{tenant}/webhooks"],
+  "get-webhook": ["GET", "/v1/tenants/{tenant}/webhooks/{webhook_id}"],
+  "update-webhook": ["PATCH", "/v1/tenants/{tenant}/webhooks/{webhook_id}"],
+  "delete-webhook": ["DELETE", "/v1/tenants/{tenant}/webhooks/{webhook_id}"],
+  "rotate-webhook-secret": ["POST", "/v1/tenants/{tenant}/webhooks/{webhook_id}/rotate-secret"],
+  "test-webhook": ["POST", "/v1/tenants/{tenant}/webhooks/{webhook_id}/test"],
+  "list-webhook-deliveries": ["GET", "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries"],
   "list-scopes": ["GET", "/v1/scopes"],
 } as const satisfies Record<ManagementOperation, readonly [HttpMethod, string]>;
 
@@ -148,6 +169,61 @@ export interface ListOptions {
 }
 
 export type AuditListOptions = Omit<ListOptions, "status" | "unusedForDays">;
+
+/**
+ * Every event type an endpoint can subscribe to, in the catalogue's order (the spec's
+ * `WebhookEventType`; the compiler refuses a list that misses or adds one).
+ */
+const EVENT_TYPES: Record<WebhookEventType, true> = {
+  "credential.created": true,
+  "credential.updated": true,
+  "credential.secret_rotated": true,
+  "credential.expiry_changed": true,
+  "credential.suspended": true,
+  "credential.reactivated": true,
+  "credential.revoked": true,
+  "credential.deleted": true,
+  "credential.expired": true,
+  "credential.expiring_soon": true,
+  "credential.quota_threshold": true,
+  "credential.leaked": true,
+  "tenant.policy_changed": true,
+  "webhook.created": true,
+  "webhook.updated": true,
+  "webhook.secret_rotated": true,
+  "webhook.deleted": true,
+  "webhook.disabled": true,
+};
+export const webhookEventTypes: readonly WebhookEventType[] = Object.freeze(Object.keys(EVENT_TYPES) as WebhookEventType[]);
+
+/** An endpoint to register. */
+export interface NewWebhook {
+  /** Where events are POSTed: deployed, an `https://` URL of a public host (at most 1 KiB). */
+  url: string;
+  /** The event types to send; left out or `null`, every type. */
+  eventTypes?: readonly WebhookEventType[] | null;
+  /** What the endpoint is for (at most 500 characters). */
+  description?: string | null;
+}
+
+/** What to change of an endpoint (at least one member). */
+export interface WebhookUpdate {
+  url?: string;
+  /** `null` subscribes to every type. */
+  eventTypes?: readonly WebhookEventType[] | null;
+  /** `null` removes the description. */
+  description?: string | null;
+  /** `"disabled"` stops deliveries; `"enabled"` resumes them and clears `disabled_reason`. */
+  status?: Webhook["status"];
+}
+
+export interface DeliveriesOptions {
+  /** Deliveries per page, 1 to 100 (the API's default is 25). */
+  limit?: number;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
+  signal?: AbortSignal;
+}
 
 /** A day: `YYYY-MM-DD`, or a `Date` (its UTC day). */
 export type UsageDate = string | Date;
@@ -337,7 +413,7 @@ async function problem(url: URL, response: Response): Promise<ClavisError | Unex
   return ClavisError.fromGateway(response.status, message, wait);
 }
 
-/** The credentials, policy and audit trail of one tenant. Every method maps to one `/v1` route. */
+/** The credentials, policy, audit trail, usage and webhook endpoints of one tenant. Every method maps to one `/v1` route. */
 export class TenantClient {
   readonly #client: ClavisClient;
   readonly tenant: string;
@@ -557,6 +633,118 @@ export class TenantClient {
       ifMatch: options.ifMatch,
       ifMatchMinimum: 0,
       signal: options.signal,
+    });
+  }
+
+  /** `GET /v1/tenants/{tenant}/webhooks`: the tenant's webhook endpoints, oldest first (at most 10). */
+  async webhooks(options: { signal?: AbortSignal } = {}): Promise<Webhook[]> {
+    const answer = await this.#client.callJson<JsonOf<operations["list-webhooks"]["responses"][200]>>({
+      method: "GET",
+      segments: this.#path("webhooks"),
+      signal: options.signal,
+    });
+    return answer.webhooks;
+  }
+
+  /** `GET …/webhooks/{webhook_id}`: one endpoint; an unknown one is a `404 webhook_not_found` {@link ClavisError}. */
+  async webhook(webhookId: string, options: { signal?: AbortSignal } = {}): Promise<Webhook> {
+    const answer = await this.#client.callJson<{ webhook: Webhook }>({
+      method: "GET",
+      segments: this.#path("webhooks", webhookId),
+      signal: options.signal,
+    });
+    return answer.webhook;
+  }
+
+  /**
+   * `POST /v1/tenants/{tenant}/webhooks`: registers an endpoint. The answer carries its signing
+   * secret (`whsec_…`), the only time it can be read. A URL the server refuses is a `400
+   * invalid_webhook_url` {@link ClavisError} (`field` url); an eleventh endpoint is a `409
+   * webhook_limit_reached`. Not repeated after an answer is lost (the API takes no idempotency
+   * key here): list the endpoints before registering again.
+   */
+  createWebhook(webhook: NewWebhook, options: { signal?: AbortSignal } = {}): Promise<WebhookWithSecret> {
+    const body: CreateWebhookBody = { url: webhook.url };
+    if (webhook.eventTypes !== undefined) body.event_types = webhook.eventTypes === null ? null : [...webhook.eventTypes];
+    if (webhook.description !== undefined) body.description = webhook.description;
+    return this.#client.callJson<WebhookWithSecret>({
+      method: "POST",
+      segments: this.#path("webhooks"),
+      body,
+      signal: options.signal,
+    });
+  }
+
+  /** `PATCH …/webhooks/{webhook_id}`: changes the URL, event types or description, or disables or enables the endpoint. */
+  async updateWebhook(webhookId: string, changes: WebhookUpdate, options: { signal?: AbortSignal } = {}): Promise<Webhook> {
+    const body: UpdateWebhookBody = {};
+    if (changes.url !== undefined) body.url = changes.url;
+    if (changes.eventTypes !== undefined) body.event_types = changes.eventTypes === null ? null : [...changes.eventTypes];
+    if (changes.description !== undefined) body.description = changes.description;
+    if (changes.status !== undefined) body.status = changes.status;
+    const answer = await this.#client.callJson<{ webhook: Webhook }>({
+      method: "PATCH",
+      segments: this.#path("webhooks", webhookId),
+      body,
+      signal: options.signal,
+    });
+    return answer.webhook;
+  }
+
+  /** `DELETE …/webhooks/{webhook_id}`: removes the endpoint; nothing more is sent to it. */
+  async deleteWebhook(webhookId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const response = await this.#client.call({
+      method: "DELETE",
+      segments: this.#path("webhooks", webhookId),
+      signal: options.signal,
+    });
+    await response.body?.cancel();
+  }
+
+  /**
+   * `POST …/webhooks/{webhook_id}/rotate-secret`: a new signing secret, returned this once. The
+   * old one keeps signing beside it until `webhook.previous_secret_valid_until` (24 hours).
+   */
+  rotateWebhookSecret(webhookId: string, options: { signal?: AbortSignal } = {}): Promise<WebhookWithSecret> {
+    return this.#client.callJson<WebhookWithSecret>({
+      method: "POST",
+      segments: this.#path("webhooks", webhookId, "rotate-secret"),
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `POST …/webhooks/{webhook_id}/test`: sends a `webhook.test` event to this endpoint only
+   * (whatever its event types); follow it in {@link webhookDeliveries}. A disabled endpoint is a
+   * `409 webhook_disabled` {@link ClavisError}.
+   */
+  async testWebhook(webhookId: string, options: { signal?: AbortSignal } = {}): Promise<{ eventId: string }> {
+    const answer = await this.#client.callJson<JsonOf<operations["test-webhook"]["responses"][202]>>({
+      method: "POST",
+      segments: this.#path("webhooks", webhookId, "test"),
+      signal: options.signal,
+    });
+    return { eventId: answer.event_id };
+  }
+
+  /** `GET …/webhooks/{webhook_id}/deliveries`: one page of the endpoint's deliveries, newest first. */
+  webhookDeliveries(webhookId: string, options: DeliveriesOptions = {}): Promise<WebhookDeliveryPage> {
+    const query: DeliveriesQuery = {};
+    if (options.limit !== undefined) query.limit = options.limit;
+    if (options.cursor !== undefined) query.cursor = options.cursor;
+    return this.#client.callJson<WebhookDeliveryPage>({
+      method: "GET",
+      segments: this.#path("webhooks", webhookId, "deliveries"),
+      query: { ...query },
+      signal: options.signal,
+    });
+  }
+
+  /** Every delivery of an endpoint, newest first, page after page as iterated. */
+  webhookDeliveriesAll(webhookId: string, options: Omit<DeliveriesOptions, "cursor"> = {}): AsyncIterableIterator<WebhookDelivery> {
+    return paginate(async (cursor) => {
+      const page = await this.webhookDeliveries(webhookId, withCursor(options, cursor));
+      return { items: page.deliveries, next_cursor: page.next_cursor };
     });
   }
 

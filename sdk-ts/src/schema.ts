@@ -261,6 +261,124 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        /** The tenant's webhook endpoints, oldest first (at most 10). */
+        get: operations["list-webhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint; its signing secret is in this response and nowhere else, ever.
+         * @description At most 10 endpoints per tenant. Deployed, only `https://` URLs whose host resolves to public addresses are accepted (no loopback, private, link-local, unique-local or cloud metadata destinations); locally `WEBHOOK_ALLOW_PRIVATE=true` lifts that. Audited as webhook.created.
+         */
+        post: operations["create-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** One webhook endpoint. */
+        get: operations["get-webhook"];
+        put?: never;
+        post?: never;
+        /** Remove an endpoint; nothing more is sent to it. Audited as webhook.deleted. */
+        delete: operations["delete-webhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint's URL, event types or description, or disable or enable it.
+         * @description Enabling clears `disabled_reason`; an endpoint disabled because it kept failing or answered 410 starts receiving events again. The URL is checked as on registration. Audited as webhook.updated.
+         */
+        patch: operations["update-webhook"];
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret for the endpoint, returned this once.
+         * @description The old secret keeps signing beside the new one (two signatures in `webhook-signature`) until `webhook.previous_secret_valid_until`, 24 hours from now, so that the receiver can switch without losing an event. Audited as webhook.secret_rotated. Takes no request body.
+         */
+        post: operations["rotate-webhook-secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a webhook.test event to this endpoint only (whatever its event types).
+         * @description The event is delivered like any other (signed, retried); follow it in the endpoint's deliveries. A disabled endpoint answers 409 webhook_disabled. Takes no request body.
+         */
+        post: operations["test-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** The endpoint's deliveries, newest first, with their attempts and state. */
+        get: operations["list-webhook-deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/scopes": {
         parameters: {
             query?: never;
@@ -559,11 +677,80 @@ export interface components {
             client_secret: string;
             client_secret_notice: string;
         };
+        /**
+         * @description The events an endpoint can subscribe to. `webhook.test` (sent by the test route) is not one: it ignores the filter and is not accepted in `event_types`.
+         * @enum {string}
+         */
+        WebhookEventType: "credential.created" | "credential.updated" | "credential.secret_rotated" | "credential.expiry_changed" | "credential.suspended" | "credential.reactivated" | "credential.revoked" | "credential.deleted" | "credential.expired" | "credential.expiring_soon" | "credential.quota_threshold" | "credential.leaked" | "tenant.policy_changed" | "webhook.created" | "webhook.updated" | "webhook.secret_rotated" | "webhook.deleted" | "webhook.disabled";
+        /** @description The event types sent to the endpoint; null for every type. */
+        WebhookEventTypes: components["schemas"]["WebhookEventType"][] | null;
+        /** @description What the endpoint is for: at most 500 characters after trimming, without control characters (no newlines); blank or null means none. */
+        WebhookDescription: string | null;
+        /**
+         * Format: uri
+         * @description Where events are POSTed. Deployed, `https://` only, to a host resolving to public addresses; redirects are not followed. Locally (`WEBHOOK_ALLOW_PRIVATE=true`, as `make run` sets it) `http://` and loopback or private hosts are accepted too.
+         * @example https://hooks.example.com/clavis
+         * @example http://127.0.0.1:8080/clavis
+         */
+        WebhookUrl: string;
+        WebhookId: string;
+        /** @description The event's id, a ULID (the id of its audit event), sent as `webhook-id` (the same on every retry). */
+        EventId: string;
+        /** @description Optional members may also be null, which means the same as leaving them out. */
+        CreateWebhook: {
+            url: components["schemas"]["WebhookUrl"];
+            event_types?: components["schemas"]["WebhookEventTypes"];
+            description?: components["schemas"]["WebhookDescription"];
+        };
+        /** @description The members to change; one left out stays as it is (so `{}` changes nothing). `event_types: null` subscribes to every type; `description: null` removes the description. Enabling clears `disabled_reason`. */
+        UpdateWebhook: {
+            url?: components["schemas"]["WebhookUrl"];
+            event_types?: components["schemas"]["WebhookEventTypes"];
+            description?: components["schemas"]["WebhookDescription"];
+            /** @enum {string} */
+            status?: "enabled" | "disabled";
+        };
+        Webhook: {
+            id: components["schemas"]["WebhookId"];
+            url: string;
+            /** @description The event types sent to the endpoint, sorted and without duplicates; null for every type. */
+            event_types: components["schemas"]["WebhookEventType"][] | null;
+            description: string | null;
+            /** @enum {string} */
+            status: "enabled" | "disabled";
+            /** @description Why a disabled endpoint is disabled - `admin` (an admin disabled it), `failing` (every delivery failed for 5 days) or `gone` (it answered 410); null while enabled. */
+            disabled_reason: ("admin" | "failing" | "gone") | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            secret_rotated_at: components["schemas"]["NullableTimestamp"];
+            /** @description Until when the secret replaced by the last rotation still signs beside the new one. */
+            previous_secret_valid_until: components["schemas"]["Timestamp"] | null;
+        };
+        WebhookWithSecret: {
+            webhook: components["schemas"]["Webhook"];
+            /** @description The signing secret (Standard Webhooks: base64 of 32 random bytes after `whsec_`), shown this once. */
+            secret: string;
+        };
+        Delivery: {
+            event_id: components["schemas"]["EventId"];
+            type: components["schemas"]["WebhookEventType"] | "webhook.test";
+            /** @description Every try so far (so the schedule 1,2,3 fails a delivery after 4). */
+            attempts: number;
+            /** @description The HTTP status of the last try; null when it got no answer (or before the first try). */
+            last_status: number | null;
+            /** @description Why the last try got no usable answer - timeout, connection refused, redirect not followed, destination not allowed, … */
+            last_error: string | null;
+            /** @description When the next try is due; null once delivered or failed. */
+            next_attempt_at: components["schemas"]["Timestamp"] | null;
+            /** @enum {string} */
+            state: "pending" | "delivered" | "failed";
+            created_at: components["schemas"]["Timestamp"];
+        };
         AuditEvent: {
             /** @description A ULID. */
             id: string;
             tenant: string;
-            /** @description The credential the event is about; null for events about the tenant (tenant.policy_changed). */
+            /** @description The credential the event is about; null for events about the tenant (tenant.policy_changed, webhook.*). */
             client_id: string | null;
             at: components["schemas"]["Timestamp"];
             actor: {
@@ -572,8 +759,8 @@ export interface components {
                 role: "admin" | "advisor" | "system";
             };
             request_id: string | null;
-            /** @enum {string} */
-            type: "credential.created" | "credential.secret_rotated" | "credential.expiry_changed" | "credential.updated" | "credential.suspended" | "credential.reactivated" | "credential.revoked" | "credential.deleted" | "credential.expired" | "credential.expiring_soon" | "tenant.policy_changed";
+            /** @description Every event endpoints can receive is recorded here first, and so is each test sent to an endpoint (webhook.test). */
+            type: components["schemas"]["WebhookEventType"] | "webhook.test";
             /** @description What changed; never a secret or a hash. */
             details: Record<string, never>;
         };
@@ -645,7 +832,36 @@ export interface components {
                 };
             };
         };
-        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, invalid_range (a usage range: `field` from or to), invalid_unused_for_days, policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), … */
+        /** @description The webhook endpoint. */
+        WebhookAnswer: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    webhook: components["schemas"]["Webhook"];
+                };
+            };
+        };
+        /** @description No such webhook endpoint in this tenant (code `webhook_not_found`). */
+        WebhookNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The tenant has 10 endpoints already (webhook_limit_reached), the endpoint is disabled (webhook_disabled, to a test), or the change lost a race too many times (concurrent_modification). */
+        WebhookConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, invalid_range (a usage range: `field` from or to), invalid_unused_for_days, invalid_webhook_url (`field` url: not https when deployed, a private, loopback or metadata destination, a host that does not resolve, malformed), policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), … */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -808,6 +1024,8 @@ export interface components {
         Tenant: string;
         /** @description A malformed ID answers 404, like an unknown one. */
         ClientId: string;
+        /** @description A malformed ID answers 404, like an unknown one. */
+        WebhookId: string;
         Limit: number;
         /** @description The `next_cursor` of the page before; opaque. */
         Cursor: string;
@@ -1363,6 +1581,246 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "list-webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every endpoint of the tenant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhooks: components["schemas"]["Webhook"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "create-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Registered. Store `secret` now; it cannot be shown again (rotate the secret to get a new one). */
+            201: {
+                headers: {
+                    /** @description The new endpoint. */
+                    Location?: string;
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["WebhookConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "get-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["WebhookAnswer"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["WebhookNotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "delete-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["WebhookNotFound"];
+            409: components["responses"]["WebhookConflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "update-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            200: components["responses"]["WebhookAnswer"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["WebhookNotFound"];
+            409: components["responses"]["WebhookConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "rotate-webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rotated. Store `secret` now; it cannot be shown again. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["WebhookNotFound"];
+            409: components["responses"]["WebhookConflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "test-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued for delivery. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        event_id: components["schemas"]["EventId"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["WebhookNotFound"];
+            409: components["responses"]["WebhookConflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "list-webhook-deliveries": {
+        parameters: {
+            query?: {
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the page before; opaque. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+                /** @description A malformed ID answers 404, like an unknown one. */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: components["schemas"]["Delivery"][];
+                        next_cursor: components["schemas"]["NextCursor"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["WebhookNotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -22,6 +22,7 @@ it("exports the client, the token source and the errors from its entry point", (
     assert.equal(typeof sdk[name], "function", name);
   }
   assert.ok(Object.keys(sdk.managementRoutes).length >= 12);
+  assert.ok(sdk.webhookEventTypes.includes("credential.expiring_soon"), "the webhook event catalogue");
   const client = new sdk.ClavisClient({ url: "https://api.example.com", token: "t", fetch: () => Promise.reject(new Error("unused")) });
   assert.ok(client.tenant("demo") instanceof sdk.TenantClient);
 });

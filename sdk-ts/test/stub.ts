@@ -138,3 +138,35 @@ export function sampleUsage(days = 30, given: Record<string, { uses?: number; re
     total_refused: series.reduce((sum, day) => sum + refused(day), 0),
   };
 }
+
+/** A webhook endpoint as the API answers it: enabled, every event type, never rotated, unless overridden. */
+export function sampleWebhook(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: "wh_abcdefghijklmnopqrstuvwxyz",
+    url: "https://hooks.example.com/clavis",
+    event_types: null,
+    description: null,
+    status: "enabled",
+    disabled_reason: null,
+    created_at: "2026-01-01T00:00:00Z",
+    updated_at: "2026-01-01T00:00:00Z",
+    secret_rotated_at: null,
+    previous_secret_valid_until: null,
+    ...overrides,
+  };
+}
+
+/** A delivery as the API answers it: delivered at the first try, unless overridden. */
+export function sampleDelivery(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_id: "01M968Q8HN3R1PXATWAND4D85K",
+    type: "webhook.test",
+    attempts: 1,
+    last_status: 204,
+    last_error: null,
+    next_attempt_at: null,
+    state: "delivered",
+    created_at: "2026-01-01T00:00:00Z",
+    ...overrides,
+  };
+}
