@@ -31,7 +31,7 @@ pub enum WebhookError {
     NotFound(WebhookId),
     #[error("{0}")]
     InvalidUrl(#[from] UrlRefusal),
-    #[error("{field} {reason}")]
+    #[error("The field {field} {reason}.")]
     InvalidField { field: &'static str, reason: String },
     #[error(
         "This tenant already has {} webhook endpoints, the most it may have.",
@@ -171,12 +171,13 @@ impl WebhookService {
         let description = description(new.description)?;
         let url = self.destination(&new.url).await?;
         let id = WebhookId::generate();
+        let now = self.clock.now();
+        let created = EventId::generate();
         let secret = SigningSecret::generate();
         let sealed = self
             .sealing()?
             .seal(&id, &secret)
             .map_err(|_| WebhookError::Sealing)?;
-        let now = self.clock.now();
         let webhook = Webhook {
             id,
             tenant: acting.tenant.clone(),
@@ -191,9 +192,10 @@ impl WebhookService {
             previous_secret: None,
             secret_rotated_at: None,
             failing_since: None,
+            since: created.clone(),
             version: 1,
         };
-        let event = AuditEvent::for_tenant(
+        let mut event = AuditEvent::for_tenant(
             &acting.tenant,
             &acting.at(now),
             AuditAction::WebhookCreated {
@@ -202,6 +204,7 @@ impl WebhookService {
                 event_types: webhook.event_types.types().map(<[String]>::to_vec),
             },
         );
+        event.id = created;
         self.store.insert_webhook(&webhook, &event).await?;
         Ok(WithSecret { webhook, secret })
     }

@@ -47,6 +47,7 @@ struct WebhookItem {
     secret_rotated_at: Option<String>,
     #[serde(default)]
     failing_since: Option<String>,
+    since: EventId,
     version: u64,
 }
 
@@ -100,6 +101,7 @@ impl WebhookItem {
                 .map(|p| key_format(p.valid_until)),
             secret_rotated_at: w.secret_rotated_at.map(key_format),
             failing_since: w.failing_since.map(key_format),
+            since: w.since.clone(),
             version: w.version,
         }
     }
@@ -132,6 +134,7 @@ impl WebhookItem {
                 self.secret_rotated_at.as_ref(),
             )?,
             failing_since: stored_time_opt("failing_since", self.failing_since.as_ref())?,
+            since: self.since,
             version: self.version,
         })
     }

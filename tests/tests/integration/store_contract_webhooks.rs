@@ -38,6 +38,7 @@ fn webhook(fx: &Fixture, tenant_name: &str, n: usize) -> Webhook {
         }),
         secret_rotated_at: Some(fx.now()),
         failing_since: None,
+        since: clavis_core::ids::EventId::generate(),
         version: 1,
     }
 }

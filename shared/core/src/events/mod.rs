@@ -156,7 +156,7 @@ impl Publisher {
             .into_iter()
             // An endpoint hears of what happens once it exists: a feed read again from its start
             // (a local restart) must not send it the day before.
-            .filter(|w| w.is_enabled() && w.created_at <= event.at && w.event_types.matches(kind))
+            .filter(|w| w.is_enabled() && w.since <= event.id && w.event_types.matches(kind))
             .filter(|w| match test_target {
                 Some(id) => &w.id == id,
                 None => kind != TEST_EVENT_TYPE,

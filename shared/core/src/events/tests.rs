@@ -89,6 +89,7 @@ impl World {
             previous_secret: None,
             secret_rotated_at: None,
             failing_since: None,
+            since: crate::ids::EventId::generate(),
             version: 1,
         };
         let event = AuditEvent::for_tenant(

@@ -78,18 +78,18 @@ impl From<WebhookUrl> for String {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlRefusal {
-    #[error("the URL is not a valid absolute URL")]
+    #[error("The URL is not a valid absolute URL.")]
     Malformed,
-    #[error("the URL is longer than {URL_MAX_LEN} characters")]
+    #[error("The URL is longer than {URL_MAX_LEN} characters.")]
     TooLong,
-    #[error("webhook URLs must use https")]
+    #[error("Webhook URLs must use https.")]
     NotHttps,
-    #[error("webhook URLs may not carry a user name or password")]
+    #[error("Webhook URLs may not carry a user name or password.")]
     Credentials,
-    #[error("the URL's host does not resolve")]
+    #[error("The URL's host does not resolve.")]
     Unresolvable,
     /// The address is not named: an admin learns only that the destination is not public.
-    #[error("the URL's host resolves to a private, loopback, link-local or metadata address")]
+    #[error("The URL's host resolves to a private, loopback, link-local or metadata address, which webhooks may not reach.")]
     PrivateDestination,
 }
 

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{TenantId, WebhookId};
+use crate::ids::{EventId, TenantId, WebhookId};
 use crate::time::Timestamp;
 pub use destination::{DestinationRules, UrlRefusal, WebhookUrl};
 
@@ -273,6 +273,10 @@ pub struct Webhook {
     /// When the first of the failures since the last success happened; `None` while
     /// deliveries succeed.
     pub failing_since: Option<Timestamp>,
+    /// The event that created it: it is sent that event and those after it (event IDs are
+    /// ULIDs, which order by the millisecond), never one from before, even from the same
+    /// second or from a feed read again from its start.
+    pub since: EventId,
     pub version: u64,
 }
 

@@ -229,6 +229,7 @@ fn webhook() -> Webhook {
         previous_secret: None,
         secret_rotated_at: None,
         failing_since: None,
+        since: crate::ids::EventId::generate(),
         version: 1,
     }
 }
