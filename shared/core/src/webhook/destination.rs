@@ -89,7 +89,9 @@ pub enum UrlRefusal {
     #[error("The URL's host does not resolve.")]
     Unresolvable,
     /// The address is not named: an admin learns only that the destination is not public.
-    #[error("The URL's host resolves to a private, loopback, link-local or metadata address, which webhooks may not reach.")]
+    #[error(
+        "The URL's host resolves to a private, loopback, link-local or metadata address, which webhooks may not reach."
+    )]
     PrivateDestination,
 }
 
