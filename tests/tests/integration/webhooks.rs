@@ -437,13 +437,16 @@ async fn quota_thresholds_are_sent_once_each_at_80_and_100_percent() {
         .await;
     let who = Integration::of(&created);
     let token = api.access_token(&who).await;
-    // The fourth request reaches 80 % of the quota, the fifth 100 %.
-    for _ in 0..5 {
+    // Uses count the token's issue too, and a flush may land at any time: past the quota
+    // wherever it falls, both thresholds are crossed.
+    let mut refused = 0;
+    for _ in 0..8 {
         let reply = api
             .platform_get("/products", &format!("Bearer {token}"))
             .await;
-        assert_eq!(reply.status, 204, "{reply:?}");
+        refused += usize::from(reply.status == 403);
     }
+    assert!(refused >= 1, "the quota of 5 ends somewhere in 8 requests");
     let received = receiver
         .wait_for("/quota", WAIT, || {}, |r| r.len() >= 2)
         .await;
