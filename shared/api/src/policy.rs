@@ -37,16 +37,23 @@ pub async fn get_policy(app: &App, request: Request) -> Response<Body> {
 struct PolicyBody {
     #[serde(default)]
     max_lifetime_days: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     require_expiry: Option<bool>,
     #[serde(default)]
     max_grace_seconds: Option<i64>,
     #[serde(default)]
     allowed_scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     allowed_environments: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     leak_action: Option<String>,
+}
+
+/// A member that may be left out but not sent as `null`: it has no "none" to mean.
+fn not_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 fn invalid(field: &'static str, detail: &str) -> Problem {

@@ -173,6 +173,13 @@ async fn a_document_that_is_not_a_policy_is_refused_by_field() {
         (json!({"allowed_scopes": []}), "allowed_scopes"),
         (json!({"allowed_scopes": ["Not A Scope"]}), "allowed_scopes"),
         (json!({"leak_action": "shrug"}), "leak_action"),
+        // Members without a "none" refuse null rather than read it as their default.
+        (json!({"require_expiry": null}), "require_expiry"),
+        (
+            json!({"allowed_environments": null}),
+            "allowed_environments",
+        ),
+        (json!({"leak_action": null}), "leak_action"),
     ] {
         let refused = put_policy(&api, "acme", None, body.clone())
             .await
