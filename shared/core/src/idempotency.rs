@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use aws_lc_rs::digest;
 use aws_lc_rs::hkdf::{self, HKDF_SHA256, KeyType};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -131,18 +131,8 @@ impl IdempotencyKey {
         context: &[u8],
         secret: &ClientSecret,
     ) -> Result<Vec<u8>, SealError> {
-        let nonce: [u8; NONCE_LEN] = crate::random::bytes();
-        let mut sealed = secret.expose().as_bytes().to_vec();
-        self.sealing_key(pepper, tenant)
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(context),
-                &mut sealed,
-            )
-            .map_err(|_| SealError)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        Ok(out)
+        let key = self.sealing_key(pepper, tenant);
+        crate::aead::seal(&key, context, secret.expose().as_bytes()).map_err(|_| SealError)
     }
 
     /// The secret [`seal`](Self::seal) sealed, if this is the key and `context` the record.
@@ -153,17 +143,9 @@ impl IdempotencyKey {
         context: &[u8],
         sealed: &[u8],
     ) -> Result<ClientSecret, SealError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(SealError);
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
-        let mut buffer = ciphertext.to_vec();
-        let plain = self
-            .sealing_key(pepper, tenant)
-            .open_in_place(nonce, Aad::from(context), &mut buffer)
-            .map_err(|_| SealError)?;
-        let text = std::str::from_utf8(plain).map_err(|_| SealError)?;
+        let key = self.sealing_key(pepper, tenant);
+        let plain = crate::aead::open(&key, context, sealed).map_err(|_| SealError)?;
+        let text = std::str::from_utf8(&plain).map_err(|_| SealError)?;
         ClientSecret::parse(text)
             .map(|(secret, _)| secret)
             .map_err(|_| SealError)

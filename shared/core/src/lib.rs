@@ -5,6 +5,7 @@
 //! (`clavis-dynamodb`, `clavis-api`, `clavis-runtime`), and `make lint` fails if one appears
 //! here.
 
+mod aead;
 pub mod audit;
 pub mod auth;
 pub mod authorization;

@@ -223,22 +223,44 @@ pub(crate) async fn secret_string(
 /// keeps one under its data directory). Without either, one for this process's life: enough
 /// for every function that seals nothing, and for tests.
 pub async fn idempotency_pepper(env: &Env, region: &str) -> Result<IdempotencyPepper, ConfigError> {
+    let pepper = server_key(
+        env,
+        region,
+        ("IDEMPOTENCY_PEPPER_SECRET_ID", "IDEMPOTENCY_PEPPER"),
+        |bytes| IdempotencyPepper::from_bytes(bytes).ok(),
+    )
+    .await?;
+    Ok(pepper.unwrap_or_else(IdempotencyPepper::generate))
+}
+
+/// A key of 32 or more random bytes the server holds: from the Secrets Manager secret the
+/// first variable names, or inline in the second, as base64 either way; `None` without
+/// either. `from_bytes` refuses a key that is too short.
+pub(crate) async fn server_key<K>(
+    env: &Env,
+    region: &str,
+    (secret_variable, inline_variable): (&str, &str),
+    from_bytes: impl Fn(&[u8]) -> Option<K>,
+) -> Result<Option<K>, ConfigError> {
     use base64::Engine;
     let decode = |variable: &str, text: &str| {
         base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .ok()
-            .and_then(|bytes| IdempotencyPepper::from_bytes(&bytes).ok())
+            .and_then(|bytes| from_bytes(&bytes))
+            .map(Some)
             .ok_or_else(|| {
                 ConfigError::new(variable, "must hold base64 of at least 32 random bytes")
             })
     };
-    if let Some(secret_id) = env.optional("IDEMPOTENCY_PEPPER_SECRET_ID") {
-        const VARIABLE: &str = "IDEMPOTENCY_PEPPER_SECRET_ID";
-        return decode(VARIABLE, &secret_string(region, secret_id, VARIABLE).await?);
+    if let Some(secret_id) = env.optional(secret_variable) {
+        return decode(
+            secret_variable,
+            &secret_string(region, secret_id, secret_variable).await?,
+        );
     }
-    if let Some(inline) = env.optional("IDEMPOTENCY_PEPPER") {
-        return decode("IDEMPOTENCY_PEPPER", inline);
+    match env.optional(inline_variable) {
+        Some(inline) => decode(inline_variable, inline),
+        None => Ok(None),
     }
-    Ok(IdempotencyPepper::generate())
 }

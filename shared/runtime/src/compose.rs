@@ -504,6 +504,10 @@ mod tests {
             ("ROUTE_SCOPES", "not json"),
             ("SCOPE_CATALOGUE", "{not json"),
             ("ARGON2_MEMORY_KIB", "1"),
+            ("WEBHOOK_ALLOW_PRIVATE", "yes"),
+            ("WEBHOOK_RETRY_SCHEDULE", "5,soon"),
+            // Base64 of 5 bytes: too short to seal anything with.
+            ("WEBHOOK_SEALING_KEY", "c2hvcnQ="),
         ] {
             let Err(e) = deployment(&settings().with(variable, value)).await else {
                 panic!("{variable}={value} was accepted");

@@ -199,25 +199,13 @@ impl EventBus for EventBridgeBus {
 /// `deliver-webhooks` only) or `WEBHOOK_SEALING_KEY` (base64; the local gateway keeps one under
 /// its data directory). `None` without either.
 pub async fn sealing_key(env: &Env, region: &str) -> Result<Option<SealingKey>, ConfigError> {
-    use base64::Engine;
-    let decode = |variable: &str, text: &str| {
-        base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .ok()
-            .and_then(|bytes| SealingKey::from_bytes(&bytes).ok())
-            .ok_or_else(|| {
-                ConfigError::new(variable, "must hold base64 of at least 32 random bytes")
-            })
-    };
-    if let Some(secret_id) = env.optional("WEBHOOK_SEALING_KEY_SECRET_ID") {
-        const VARIABLE: &str = "WEBHOOK_SEALING_KEY_SECRET_ID";
-        let text = crate::aws::secret_string(region, secret_id, VARIABLE).await?;
-        return decode(VARIABLE, &text).map(Some);
-    }
-    match env.optional("WEBHOOK_SEALING_KEY") {
-        Some(inline) => decode("WEBHOOK_SEALING_KEY", inline).map(Some),
-        None => Ok(None),
-    }
+    crate::aws::server_key(
+        env,
+        region,
+        ("WEBHOOK_SEALING_KEY_SECRET_ID", "WEBHOOK_SEALING_KEY"),
+        |bytes| SealingKey::from_bytes(bytes).ok(),
+    )
+    .await
 }
 
 #[cfg(test)]

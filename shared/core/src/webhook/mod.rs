@@ -10,7 +10,7 @@ mod tests;
 
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use aws_lc_rs::hkdf::{self, HKDF_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -209,18 +209,10 @@ impl SealingKey {
         webhook: &WebhookId,
         secret: &SigningSecret,
     ) -> Result<SealedSecret, SealError> {
-        let nonce: [u8; NONCE_LEN] = crate::random::bytes();
-        let mut sealed = secret.expose().as_bytes().to_vec();
-        self.key_for(webhook)
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(webhook.as_str().as_bytes()),
-                &mut sealed,
-            )
-            .map_err(|_| SealError)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        Ok(SealedSecret(out))
+        let context = webhook.as_str().as_bytes();
+        crate::aead::seal(&self.key_for(webhook), context, secret.expose().as_bytes())
+            .map(SealedSecret)
+            .map_err(|_| SealError)
     }
 
     pub fn open(
@@ -228,17 +220,10 @@ impl SealingKey {
         webhook: &WebhookId,
         sealed: &SealedSecret,
     ) -> Result<SigningSecret, SealError> {
-        if sealed.0.len() < NONCE_LEN {
-            return Err(SealError);
-        }
-        let (nonce, ciphertext) = sealed.0.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
-        let mut buffer = ciphertext.to_vec();
-        let plain = self
-            .key_for(webhook)
-            .open_in_place(nonce, Aad::from(webhook.as_str().as_bytes()), &mut buffer)
-            .map_err(|_| SealError)?;
-        let text = std::str::from_utf8(plain).map_err(|_| SealError)?;
+        let context = webhook.as_str().as_bytes();
+        let plain =
+            crate::aead::open(&self.key_for(webhook), context, &sealed.0).map_err(|_| SealError)?;
+        let text = std::str::from_utf8(&plain).map_err(|_| SealError)?;
         SigningSecret::parse(text).ok_or(SealError)
     }
 }
