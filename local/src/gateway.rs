@@ -13,8 +13,8 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::Utc;
 use clavis_api::routes::{Access, Endpoint, EndpointFamily, find_route};
-use clavis_api::state::{App, OAuthApp, WebhooksApp};
 use clavis_core::authorization::Authorization;
+use clavis_runtime::compose::RoutedFunctions;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -35,9 +35,7 @@ use crate::upstream::PlatformApi;
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
 pub struct Gateway {
-    app: Arc<App>,
-    oauth: Arc<OAuthApp>,
-    webhooks: Arc<WebhooksApp>,
+    functions: RoutedFunctions,
     idp: Arc<LocalIdp>,
     /// The built admin console, served at `/console/` (a static site in AWS, beside the API).
     console: Option<PathBuf>,
@@ -73,7 +71,7 @@ impl Bound {
     pub fn serve(self, gateway: Gateway) -> RunningGateway {
         let Bound { listener, addr } = self;
         let (stop, mut stopped) = watch::channel(false);
-        let flusher = gateway.oauth.tokens.usage().spawn_flusher();
+        let flusher = gateway.functions.oauth.tokens.usage().spawn_flusher();
         let authorizer_flusher = gateway
             .platform
             .as_ref()
@@ -149,16 +147,9 @@ impl Drop for RunningGateway {
 }
 
 impl Gateway {
-    pub fn new(
-        app: Arc<App>,
-        oauth: Arc<OAuthApp>,
-        webhooks: Arc<WebhooksApp>,
-        idp: Arc<LocalIdp>,
-    ) -> Self {
+    pub fn new(functions: RoutedFunctions, idp: Arc<LocalIdp>) -> Self {
         Self {
-            app,
-            oauth,
-            webhooks,
+            functions,
             idp,
             console: None,
             platform: None,
@@ -232,9 +223,15 @@ impl Gateway {
             }
         };
         let response = match route.endpoint {
-            Endpoint::Credentials(endpoint) => endpoint.handle(&self.app, request).await,
-            Endpoint::OAuth(endpoint) => endpoint.handle(&self.oauth, request).await,
-            Endpoint::Webhooks(endpoint) => endpoint.handle(&self.webhooks, request).await,
+            Endpoint::Credentials(endpoint) => {
+                endpoint.handle(&self.functions.management, request).await
+            }
+            Endpoint::OAuth(endpoint) => endpoint.handle(&self.functions.oauth, request).await,
+            Endpoint::Webhooks(endpoint) => {
+                endpoint.handle(&self.functions.webhooks, request).await
+            }
+            Endpoint::Leaks(endpoint) => endpoint.handle(&self.functions.leaks, request).await,
+            Endpoint::Github(endpoint) => endpoint.handle(&self.functions.github, request).await,
         };
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))

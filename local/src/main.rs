@@ -390,11 +390,9 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     }
     let every = Duration::from_secs(60 * env.number("SWEEP_INTERVAL_MINUTES", 15u64)?.max(1));
     let Deployment {
-        management,
-        oauth,
+        routed,
         authorizer,
         sweeper,
-        webhooks,
         webhook_settings,
         sealing,
     } = Deployment::build(store.clone(), Arc::clone(&clock), &env).await?;
@@ -430,8 +428,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
     });
     let console = repo_root().join("console").join("dist");
     let console_built = console.join("index.html").is_file();
-    let mut gateway =
-        Gateway::new(management, oauth, webhooks, Arc::clone(&idp)).with_console(console);
+    let mut gateway = Gateway::new(routed, Arc::clone(&idp)).with_console(console);
     if let Some(platform) = platform {
         gateway = gateway.with_platform_api(platform);
     }

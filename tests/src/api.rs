@@ -223,7 +223,7 @@ impl TestApi {
         let deployment = Deployment::build(fixture.store.clone(), fixture.clock.clone(), &env)
             .await
             .expect("the settings of the test's API");
-        let usage = Arc::clone(deployment.oauth.tokens.usage());
+        let usage = Arc::clone(deployment.routed.oauth.tokens.usage());
         let platform = env.optional("CLAVIS_UPSTREAM").map(|url| {
             PlatformApi::new(
                 deployment
@@ -236,12 +236,7 @@ impl TestApi {
             .as_ref()
             .map(|p| Arc::clone(p.authorizer().verifier.usage()));
         let (webhook_settings, sealing) = (deployment.webhook_settings, deployment.sealing);
-        let mut gateway = Gateway::new(
-            deployment.management,
-            deployment.oauth,
-            deployment.webhooks,
-            Arc::clone(&idp),
-        );
+        let mut gateway = Gateway::new(deployment.routed, Arc::clone(&idp));
         if let Some(platform) = platform {
             gateway = gateway.with_platform_api(platform);
         }
@@ -332,6 +327,27 @@ impl TestApi {
             .body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
+        }
+        Self::read(request).await
+    }
+
+    /// A report to `POST /v1/leaks/github`, signed by `scanner` unless `signature` says
+    /// otherwise (`Some(None)`: unsigned).
+    pub async fn github_report(
+        &self,
+        scanner: &crate::github::GithubScanner,
+        body: Vec<u8>,
+        signature: Option<Option<String>>,
+    ) -> Reply {
+        let signature = signature.unwrap_or_else(|| Some(scanner.sign(&body)));
+        let mut request = self
+            .http
+            .post(format!("{}/v1/leaks/github", self.gateway.url()))
+            .header("content-type", "application/json")
+            .header("github-public-key-identifier", &scanner.key_identifier)
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("github-public-key-signature", signature);
         }
         Self::read(request).await
     }

@@ -19,6 +19,7 @@ use tokio::sync::OnceCell;
 
 pub mod api;
 pub mod forwarder;
+pub mod github;
 pub mod injector;
 pub mod readme;
 pub mod receiver;

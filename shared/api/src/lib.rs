@@ -7,6 +7,7 @@
 pub mod authorizer;
 pub mod credentials;
 pub mod http;
+pub mod leaks;
 pub mod oauth;
 pub mod policy;
 pub mod response;

@@ -7,8 +7,8 @@ use std::sync::{Arc, LazyLock};
 use clavis_core::route::RouteTemplate;
 use lambda_http::{Body, Request, Response};
 
-use super::{credentials, oauth, policy, usage, webhooks};
-use crate::state::{App, OAuthApp, WebhooksApp};
+use super::{credentials, leaks, oauth, policy, usage, webhooks};
+use crate::state::{App, GithubLeaksApp, LeaksApp, OAuthApp, WebhooksApp};
 use clavis_core::usage::UsageRecorder;
 
 /// The management operations; each is one Lambda function.
@@ -54,12 +54,38 @@ pub enum WebhooksEndpoint {
     ListDeliveries,
 }
 
+/// An admin's report of a leaked secret: its own function, holding the leak ports only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeaksEndpoint {
+    Report,
+}
+
+/// GitHub's secret scanning reports: a public route whose function holds GitHub's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GithubEndpoint {
+    LeakReport,
+}
+
 /// Every operation the API offers, by the state its function needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Credentials(CredentialsEndpoint),
     OAuth(OAuthEndpoint),
     Webhooks(WebhooksEndpoint),
+    Leaks(LeaksEndpoint),
+    Github(GithubEndpoint),
+}
+
+impl From<LeaksEndpoint> for Endpoint {
+    fn from(endpoint: LeaksEndpoint) -> Self {
+        Endpoint::Leaks(endpoint)
+    }
+}
+
+impl From<GithubEndpoint> for Endpoint {
+    fn from(endpoint: GithubEndpoint) -> Self {
+        Endpoint::Github(endpoint)
+    }
 }
 
 impl From<WebhooksEndpoint> for Endpoint {
@@ -109,6 +135,8 @@ impl Endpoint {
                 "issue-webhook-secret"
             }
             Endpoint::Webhooks(_) => "manage-webhooks",
+            Endpoint::Leaks(LeaksEndpoint::Report) => "report-leak",
+            Endpoint::Github(GithubEndpoint::LeakReport) => "github-leak-report",
         }
     }
 }
@@ -148,7 +176,7 @@ const CREDENTIAL: &str = "/v1/tenants/{tenant}/credentials/{client_id}";
 
 /// The one table of routes: the local gateway serves it, and the SAM template and the OpenAPI
 /// document are checked against it.
-pub const ROUTES: [Route; 31] = {
+pub const ROUTES: [Route; 33] = {
     use CredentialsEndpoint as C;
     use OAuthEndpoint as O;
     const fn managed(method: &'static str, path: &'static str, endpoint: C) -> Route {
@@ -245,6 +273,19 @@ pub const ROUTES: [Route; 31] = {
             "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries",
             WebhooksEndpoint::ListDeliveries,
         ),
+        Route {
+            method: "POST",
+            path: "/v1/tenants/{tenant}/leaks",
+            endpoint: Endpoint::Leaks(LeaksEndpoint::Report),
+            access: Access::Jwt,
+        },
+        // GitHub's signature is the authentication.
+        Route {
+            method: "POST",
+            path: "/v1/leaks/github",
+            endpoint: Endpoint::Github(GithubEndpoint::LeakReport),
+            access: Access::Public,
+        },
         public("POST", "/oauth/token", O::IssueToken),
         public("POST", "/oauth/introspect", O::IntrospectToken),
         public("POST", "/oauth/revoke", O::RevokeToken),
@@ -372,6 +413,26 @@ impl EndpointFamily for WebhooksEndpoint {
             Self::Delete => webhooks::delete_webhook(app, request).await,
             Self::Test => webhooks::test_webhook(app, request).await,
             Self::ListDeliveries => webhooks::list_deliveries(app, request).await,
+        }
+    }
+}
+
+impl EndpointFamily for LeaksEndpoint {
+    type State = LeaksApp;
+
+    async fn handle(self, app: &LeaksApp, request: Request) -> Response<Body> {
+        match self {
+            Self::Report => leaks::report_leak(app, request).await,
+        }
+    }
+}
+
+impl EndpointFamily for GithubEndpoint {
+    type State = GithubLeaksApp;
+
+    async fn handle(self, app: &GithubLeaksApp, request: Request) -> Response<Body> {
+        match self {
+            Self::LeakReport => leaks::github_leak_report(app, request).await,
         }
     }
 }

@@ -29,3 +29,15 @@ pub struct WebhooksApp {
     pub webhooks: WebhookService,
     pub clock: Arc<dyn Clock>,
 }
+
+/// What `report-leak` builds once per cold start: the leak responder.
+pub struct LeaksApp {
+    pub leaks: clavis_core::leak_service::LeakResponder,
+}
+
+/// What `github-leak-report` builds once per cold start: the leak responder, and where
+/// GitHub's signing keys come from.
+pub struct GithubLeaksApp {
+    pub leaks: clavis_core::leak_service::LeakResponder,
+    pub keys: Arc<dyn clavis_core::leak::GithubKeySource>,
+}

@@ -10,6 +10,7 @@ use clavis_core::policy::{PolicyDocument, StoredPolicy};
 use std::collections::BTreeMap;
 
 use clavis_core::ids::{ClientId, EventId, TenantId, WebhookId};
+use clavis_core::leak::{LeakOutcome, LeakSource};
 use clavis_core::service::{DailyReport, Snapshot, TopCredential};
 use clavis_core::store::Page;
 use clavis_core::time::Timestamp;
@@ -51,8 +52,19 @@ pub struct CredentialView {
     /// The rules of the tenant's policy the credential breaks, as sentences: while there are
     /// any, it is blocked.
     pub policy_violations: Vec<String>,
+    /// The last report that the current secret leaked, and what it did; `null` when none
+    /// (a rotation clears it).
+    pub leak: Option<LeakView>,
     /// The optimistic-concurrency version; also the ETag.
     pub version: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LeakView {
+    pub reported_at: Timestamp,
+    pub source: LeakSource,
+    pub action: LeakOutcome,
+    pub url: Option<String>,
 }
 
 impl From<&Snapshot> for CredentialView {
@@ -93,6 +105,12 @@ impl From<&Snapshot> for CredentialView {
             usage_month: snapshot.usage_month.to_string(),
             monthly_request_quota: c.monthly_request_quota.map(RequestQuota::get),
             policy_violations: snapshot.policy_violations.clone(),
+            leak: c.leak.as_ref().map(|l| LeakView {
+                reported_at: l.reported_at,
+                source: l.source,
+                action: l.action,
+                url: l.url.clone(),
+            }),
             version: c.version,
         }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credential::{Credential, Environment};
 use crate::ids::{ClientId, EventId, TenantId, WebhookId};
+use crate::leak::{LeakOutcome, LeakSource, SourceUrl};
 use crate::policy::PolicyDocument;
 use crate::time::Timestamp;
 use crate::webhook::{DisabledReason, WebhookStatus};
@@ -191,13 +192,24 @@ pub enum AuditAction {
         destination: String,
         reason: DisabledReason,
     },
+    /// A secret of the credential was reported found (DESIGN: "Leaked secrets"); `action`
+    /// is what the tenant's policy did about it.
+    #[serde(rename = "credential.leaked")]
+    Leaked {
+        source: LeakSource,
+        url: Option<SourceUrl>,
+        /// Whether the credential still accepted the secret (its current one, or the previous
+        /// one within its grace period).
+        secret_current: bool,
+        action: LeakOutcome,
+    },
     /// Sent by **Send test** to this one endpoint.
     #[serde(rename = "webhook.test")]
     WebhookTest { webhook_id: WebhookId },
 }
 
 impl AuditAction {
-    pub const KINDS: [&'static str; 18] = [
+    pub const KINDS: [&'static str; 19] = [
         "credential.created",
         "credential.secret_rotated",
         "credential.expiry_changed",
@@ -216,6 +228,7 @@ impl AuditAction {
         "webhook.deleted",
         "webhook.disabled",
         "webhook.test",
+        "credential.leaked",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -238,6 +251,7 @@ impl AuditAction {
             AuditAction::WebhookDeleted { .. } => Self::KINDS[15],
             AuditAction::WebhookDisabled { .. } => Self::KINDS[16],
             AuditAction::WebhookTest { .. } => Self::KINDS[17],
+            AuditAction::Leaked { .. } => Self::KINDS[18],
         }
     }
 }
@@ -318,6 +332,12 @@ mod tests {
             },
             AuditAction::WebhookTest {
                 webhook_id: WebhookId::generate(),
+            },
+            AuditAction::Leaked {
+                source: LeakSource::Github,
+                url: SourceUrl::parse("https://github.com/o/r/blob/1/a.env"),
+                secret_current: true,
+                action: LeakOutcome::Revoked,
             },
         ];
         assert_eq!(actions.len(), AuditAction::KINDS.len());

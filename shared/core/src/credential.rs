@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::environment::Environment;
 use crate::ids::{ClientId, TenantId};
+use crate::leak::{LeakOutcome, LeakSource, SecretFingerprint};
 use crate::secret::{SecretHash, looks_like_secret};
 use crate::source::SourceAddress;
 use crate::time::Timestamp;
@@ -45,6 +46,8 @@ pub struct Credential {
     pub last_used_at: Option<Timestamp>,
     /// Where the use at `last_used_at` came from; maintained with it.
     pub last_used_from: Option<SourceAddress>,
+    /// The last report that the current secret leaked; cleared when a rotation replaces it.
+    pub leak: Option<LeakNotice>,
     /// Optimistic-concurrency version: every lifecycle write increments it by one.
     pub version: u64,
 }
@@ -52,11 +55,50 @@ pub struct Credential {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretRecord {
     pub hash: SecretHash,
+    /// What finds this credential from the secret when it leaks; `None` for a secret issued
+    /// before fingerprints were kept (a hash cannot give one).
+    pub fingerprint: Option<SecretFingerprint>,
     /// 1 for the secret issued at creation, +1 per rotation.
     pub version: u32,
     pub rotated_at: Option<Timestamp>,
     /// The secret replaced by the last rotation, while its grace period lasts.
     pub previous: Option<PreviousSecret>,
+}
+
+/// What is kept of a newly issued secret: its argon2id hash, to verify it, and its
+/// fingerprint, to find it when it leaks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSecret {
+    pub hash: SecretHash,
+    pub fingerprint: Option<SecretFingerprint>,
+}
+
+impl StoredSecret {
+    pub fn of(secret: &crate::secret::ClientSecret, hash: SecretHash) -> Self {
+        Self {
+            hash,
+            fingerprint: Some(SecretFingerprint::of(secret)),
+        }
+    }
+}
+
+/// A hash alone: a secret whose fingerprint is not known (tests of rules that need none).
+impl From<SecretHash> for StoredSecret {
+    fn from(hash: SecretHash) -> Self {
+        Self {
+            hash,
+            fingerprint: None,
+        }
+    }
+}
+
+/// A leak of the credential's current secret, as its views show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeakNotice {
+    pub reported_at: Timestamp,
+    pub source: LeakSource,
+    pub action: LeakOutcome,
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
@@ -12,7 +13,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Actor, ActorRole};
+use crate::ids::{ClientId, TenantId};
 use crate::secret::ClientSecret;
+use crate::time::Timestamp;
 
 /// GitHub sends at most this many tokens in one report; a longer one is refused whole.
 pub const MAX_REPORTED_TOKENS: usize = 1000;
@@ -130,6 +134,63 @@ impl GithubKeys {
     }
 }
 
+/// Where GitHub's keys come from: a key set given to the deployment, or GitHub's published
+/// one, fetched and cached.
+#[async_trait::async_trait]
+pub trait GithubKeySource: Send + Sync {
+    /// The keys to check a report with; `refresh` when the report named a key not among
+    /// them (GitHub rotates its keys), which a cached source may fetch again.
+    async fn keys(&self, refresh: bool) -> Arc<GithubKeys>;
+}
+
+/// A key set given once: nothing to refresh.
+pub struct FixedGithubKeys(pub Arc<GithubKeys>);
+
+#[async_trait::async_trait]
+impl GithubKeySource for FixedGithubKeys {
+    async fn keys(&self, _refresh: bool) -> Arc<GithubKeys> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl GithubKeys {
+    /// No keys: every report is refused as signed by an unknown key.
+    pub fn none() -> Self {
+        Self(HashMap::new())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Checks a report against `source`, fetching the keys again once when it names a key not
+/// known yet.
+pub async fn verify_report(
+    source: &dyn GithubKeySource,
+    key_identifier: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), SignatureRefusal> {
+    match source
+        .keys(false)
+        .await
+        .verify(key_identifier, signature, body)
+    {
+        Err(SignatureRefusal::UnknownKey) => {
+            source
+                .keys(true)
+                .await
+                .verify(key_identifier, signature, body)
+        }
+        other => other,
+    }
+}
+
 /// One token of a report.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReportedToken {
@@ -175,6 +236,111 @@ pub struct Feedback {
     pub token_hash: SecretFingerprint,
     pub token_type: String,
     pub label: Label,
+}
+
+/// Who found a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakSource {
+    /// GitHub's secret scanning, through its partner program.
+    Github,
+    /// One of the tenant's people, who pasted it.
+    Admin,
+}
+
+impl LeakSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeakSource::Github => "github",
+            LeakSource::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [LeakSource::Github, LeakSource::Admin]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// What a leak report did to its credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakOutcome {
+    Revoked,
+    Suspended,
+    /// Only the event: the tenant's policy says notify, the secret is no longer accepted, or
+    /// the credential was already suspended.
+    None,
+}
+
+impl LeakOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeakOutcome::Revoked => "revoked",
+            LeakOutcome::Suspended => "suspended",
+            LeakOutcome::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            LeakOutcome::Revoked,
+            LeakOutcome::Suspended,
+            LeakOutcome::None,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A secret Clavis issued, as its lookup item remembers it: enough to find its credential and
+/// to tell whether it is still the one the credential accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedSecret {
+    pub fingerprint: SecretFingerprint,
+    pub client_id: ClientId,
+    pub tenant: TenantId,
+    pub secret_version: u32,
+    pub issued_at: Timestamp,
+}
+
+/// Where a leaked secret was seen: an `http(s)` URL of at most [`MAX_CHARS`](Self::MAX_CHARS),
+/// as GitHub reports it or an admin gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SourceUrl(String);
+
+impl SourceUrl {
+    pub const MAX_CHARS: usize = 2048;
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let parsed = url::Url::parse(text).ok()?;
+        (text.chars().count() <= Self::MAX_CHARS
+            && matches!(parsed.scheme(), "http" | "https")
+            && parsed.host().is_some()
+            && !crate::secret::looks_like_secret(text))
+        .then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A report of one secret, found by `source` at `url`.
+#[derive(Debug, Clone)]
+pub struct LeakReport {
+    pub source: LeakSource,
+    pub url: Option<SourceUrl>,
+}
+
+/// The one acting for GitHub's reports in the audit trail.
+pub fn github_actor() -> Actor {
+    Actor {
+        subject: "github-secret-scanning".to_owned(),
+        role: ActorRole::System,
+    }
 }
 
 /// What a reported string can be before any lookup: a well-formed secret (its checksum holds)

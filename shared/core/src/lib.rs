@@ -18,6 +18,7 @@ pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod leak;
+pub mod leak_service;
 pub mod lifecycle;
 pub mod policy;
 pub mod random;

@@ -7,19 +7,20 @@ use chrono::Duration;
 use crate::audit::{AuditAction, AuditEvent, Change, Context};
 use crate::credential::{
     Credential, Description, Environment, Name, PreviousSecret, Reason, RequestQuota, Revocation,
-    Scopes, SecretRecord, Status, ValidationError,
+    Scopes, SecretRecord, Status, StoredSecret, ValidationError,
 };
 use crate::ids::{ClientId, TenantId};
 use crate::policy::{StoredPolicy, TenantPolicy};
-use crate::secret::SecretHash;
 use crate::time::Timestamp;
 
 mod expiry;
+mod leak;
 
 pub use expiry::{
     EXPIRY_LOCK_WINDOW, MAX_EXPIRY_AHEAD, check_new_expiry, is_expiry_locked, record_expiring_soon,
     record_expiry, requested_expiry, sweep,
 };
+pub use leak::{LeakRecord, record_leak, still_accepts};
 
 /// How long a rotated-out secret may keep working.
 pub const MAX_GRACE_PERIOD: Duration = Duration::days(7);
@@ -32,6 +33,24 @@ pub struct Transition {
 }
 
 impl Transition {
+    /// The secret this change issues, for the lookup item that finds it when it leaks: a
+    /// creation's or a rotation's, when its fingerprint is known.
+    pub fn issued_secret(&self) -> Option<crate::leak::IssuedSecret> {
+        if !matches!(
+            self.event.action,
+            AuditAction::Created { .. } | AuditAction::SecretRotated { .. }
+        ) {
+            return None;
+        }
+        Some(crate::leak::IssuedSecret {
+            fingerprint: self.credential.secret.fingerprint.clone()?,
+            client_id: self.credential.client_id.clone(),
+            tenant: self.credential.tenant.clone(),
+            secret_version: self.credential.secret.version,
+            issued_at: self.event.at,
+        })
+    }
+
     /// Where this change puts the credential in the sweep index: its next due time, but never
     /// earlier than the change itself (a credential created two days before its expiry is due
     /// for its notice now, not five days ago), so a sweep that has finished an hour never has
@@ -172,9 +191,10 @@ fn next_version(credential: &Credential) -> Credential {
 pub fn create(
     new: NewCredential,
     client_id: ClientId,
-    secret_hash: SecretHash,
+    secret: impl Into<StoredSecret>,
     context: &Context,
 ) -> Result<Transition, LifecycleError> {
+    let secret = secret.into();
     if let Some(at) = new.expires_at {
         check_new_expiry("expires_at", at, context.now)?;
     }
@@ -191,7 +211,8 @@ pub fn create(
         expires_at: new.expires_at,
         expiry_set_at: None,
         secret: SecretRecord {
-            hash: secret_hash,
+            hash: secret.hash,
+            fingerprint: secret.fingerprint,
             version: 1,
             rotated_at: None,
             previous: None,
@@ -203,6 +224,7 @@ pub fn create(
         token_generation: 0,
         last_used_at: None,
         last_used_from: None,
+        leak: None,
         version: 1,
     };
     let event = AuditEvent::new(
@@ -221,7 +243,7 @@ pub fn create(
 /// New secret, same client ID, same expiry (rotation never extends a credential's life).
 pub fn rotate_secret(
     credential: &Credential,
-    new_hash: SecretHash,
+    new_secret: impl Into<StoredSecret>,
     rotation: impl Into<Rotation>,
     context: &Context,
 ) -> Result<Transition, LifecycleError> {
@@ -242,8 +264,12 @@ pub fn rotate_secret(
     if end_existing_tokens {
         next.token_generation = credential.token_generation.saturating_add(1);
     }
+    let new_secret = new_secret.into();
+    // The leak reported was of the secret this one replaces.
+    next.leak = None;
     next.secret = SecretRecord {
-        hash: new_hash,
+        hash: new_secret.hash,
+        fingerprint: new_secret.fingerprint,
         version: credential.secret.version + 1,
         rotated_at: Some(context.now),
         previous,

@@ -46,6 +46,11 @@ pub(super) enum TransactItem {
     Remembered,
     /// A count kept below a limit (a tenant's webhooks).
     Limit,
+    /// The marker of something done once (a leak recorded): its condition failing means it
+    /// was done before.
+    Once,
+    /// The lookup item of an issued secret; unconditional.
+    Lookup,
 }
 
 /// Reads why DynamoDB cancelled a transaction of `items` (in the order they were sent).
@@ -81,6 +86,9 @@ pub(super) fn map_transaction_error<R: std::fmt::Debug>(
         }
         if condition_failed(TransactItem::Limit) {
             return StoreError::LimitReached;
+        }
+        if condition_failed(TransactItem::Once) {
+            return StoreError::AlreadyExists;
         }
         if condition_failed(TransactItem::Change) {
             return on_condition_failed;

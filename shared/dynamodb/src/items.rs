@@ -1,6 +1,8 @@
 //! The table's items as types, and the attribute helpers every part uses.
 
 use super::*;
+use clavis_core::credential::LeakNotice;
+use clavis_core::leak::{LeakOutcome, LeakSource, SecretFingerprint};
 
 pub(super) const ENTITY_CREDENTIAL: &str = "credential";
 pub(super) const ENTITY_AUDIT: &str = "audit";
@@ -52,6 +54,9 @@ pub(super) struct CredentialItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expiry_set_at: Option<String>,
     secret_hash: String,
+    /// Absent for secrets issued before fingerprints were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_fingerprint: Option<String>,
     secret_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     secret_rotated_at: Option<String>,
@@ -75,6 +80,14 @@ pub(super) struct CredentialItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expiry_notice_recorded_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    leak_reported_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    leak_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    leak_action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    leak_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_used_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_used_from: Option<String>,
@@ -87,7 +100,7 @@ pub(super) struct CredentialItem {
 pub(super) const NOT_WRITTEN_BY_LIFECYCLE: [&str; 4] =
     ["PK", "SK", "last_used_at", "last_used_from"];
 /// Attributes a lifecycle write removes when the new state has no value for them.
-pub(super) const OPTIONAL_ATTRIBUTES: [&str; 15] = [
+pub(super) const OPTIONAL_ATTRIBUTES: [&str; 20] = [
     "GSI2PK",
     "monthly_request_quota",
     "GSI2SK",
@@ -102,6 +115,11 @@ pub(super) const OPTIONAL_ATTRIBUTES: [&str; 15] = [
     "revocation_reason",
     "expiry_recorded_at",
     "expiry_notice_recorded_at",
+    "secret_fingerprint",
+    "leak_reported_at",
+    "leak_source",
+    "leak_action",
+    "leak_url",
     "ttl",
 ];
 
@@ -137,6 +155,7 @@ impl CredentialItem {
         let due = sweep_at;
         let revocation = credential.revocation.as_ref();
         let previous = credential.secret.previous.as_ref();
+        let leak = credential.leak.as_ref();
         Self {
             keys: TenantIndexed {
                 pk: credential_pk(&credential.client_id),
@@ -159,6 +178,11 @@ impl CredentialItem {
             expires_at: credential.expires_at.map(key_format),
             expiry_set_at: credential.expiry_set_at.map(key_format),
             secret_hash: credential.secret.hash.as_phc().to_owned(),
+            secret_fingerprint: credential
+                .secret
+                .fingerprint
+                .as_ref()
+                .map(|f| f.as_str().to_owned()),
             secret_version: credential.secret.version,
             secret_rotated_at: credential.secret.rotated_at.map(key_format),
             previous_secret_hash: previous.map(|p| p.hash.as_phc().to_owned()),
@@ -170,6 +194,10 @@ impl CredentialItem {
             revocation_reason: revocation.and_then(|r| r.reason.as_ref().map(Reason::to_string)),
             expiry_recorded_at: credential.expiry_recorded_at.map(key_format),
             expiry_notice_recorded_at: credential.expiry_notice_recorded_at.map(key_format),
+            leak_reported_at: leak.map(|l| key_format(l.reported_at)),
+            leak_source: leak.map(|l| l.source.as_str().to_owned()),
+            leak_action: leak.map(|l| l.action.as_str().to_owned()),
+            leak_url: leak.and_then(|l| l.url.clone()),
             last_used_at: credential.last_used_at.map(key_format),
             last_used_from: credential
                 .last_used_from
@@ -233,6 +261,21 @@ impl CredentialItem {
             }),
             None => None,
         };
+        let leak = match (&self.leak_reported_at, &self.leak_source, &self.leak_action) {
+            (Some(at), Some(source), Some(action)) => Some(LeakNotice {
+                reported_at: stored_time("leak_reported_at", at)?,
+                source: LeakSource::parse(source).ok_or_else(|| corrupt("leak_source", source))?,
+                action: LeakOutcome::parse(action).ok_or_else(|| corrupt("leak_action", action))?,
+                url: self.leak_url,
+            }),
+            (None, None, None) => None,
+            _ => return Err(StoreError::Corrupt("a leak notice is incomplete".into())),
+        };
+        let fingerprint = self
+            .secret_fingerprint
+            .as_deref()
+            .map(|f| SecretFingerprint::parse(f).ok_or_else(|| corrupt("secret_fingerprint", f)))
+            .transpose()?;
         Ok(Credential {
             client_id,
             tenant,
@@ -247,6 +290,7 @@ impl CredentialItem {
             expiry_set_at: stored_time_opt("expiry_set_at", self.expiry_set_at.as_ref())?,
             secret: SecretRecord {
                 hash: SecretHash::from_phc(self.secret_hash),
+                fingerprint,
                 version: self.secret_version,
                 rotated_at: stored_time_opt("secret_rotated_at", self.secret_rotated_at.as_ref())?,
                 previous,
@@ -270,6 +314,7 @@ impl CredentialItem {
                     SourceAddress::parse(from).ok_or_else(|| corrupt("last_used_from", from))
                 })
                 .transpose()?,
+            leak,
             version: self.version,
         })
     }

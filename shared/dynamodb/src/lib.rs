@@ -52,6 +52,7 @@ use schema::{GSI1, GSI2, TABLE};
 
 mod errors;
 mod items;
+mod leaks;
 mod ports;
 mod queries;
 pub mod schema;

@@ -20,8 +20,11 @@ impl CredentialWriter for DynamoStore {
             .expression_attribute_values(":expected_version", n(credential.version))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.transact(
-            TransactWriteItem::builder().delete(delete).build(),
+        self.transact_event(
+            vec![(
+                TransactItem::Change,
+                TransactWriteItem::builder().delete(delete).build(),
+            )],
             event,
             None,
             StoreError::Conflict,
@@ -459,8 +462,11 @@ impl PolicyWriter for DynamoStore {
         let put = put
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.transact(
-            TransactWriteItem::builder().put(put).build(),
+        self.transact_event(
+            vec![(
+                TransactItem::Change,
+                TransactWriteItem::builder().put(put).build(),
+            )],
             &change.event,
             None,
             StoreError::Conflict,

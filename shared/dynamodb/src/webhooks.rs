@@ -5,8 +5,7 @@
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use clavis_core::ids::{EventId, WebhookId};
 use clavis_core::store::keys::{
-    WEBHOOK_COUNT_SK, delivery_pk, delivery_prefix, delivery_sk, once_sk, webhook_prefix,
-    webhook_sk,
+    WEBHOOK_COUNT_SK, delivery_pk, delivery_prefix, delivery_sk, webhook_prefix, webhook_sk,
 };
 use clavis_core::store::{
     DeliveryLog, DeliveryStore, EndpointChange, EventRecorder, WebhookReader, WebhookWriter,
@@ -391,26 +390,8 @@ impl EventRecorder for DynamoStore {
         marker: &str,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let mut item = key(
-            event_pk(&event.tenant, event.client_id.as_ref()),
-            once_sk(marker),
-        );
-        item.insert("entity".into(), s(ENTITY_ONCE));
-        item.insert(
-            TABLE.ttl_attribute.into(),
-            n(epoch(self.retention.audit_expires_at(event))),
-        );
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)");
         let items = vec![
-            (
-                TransactItem::Change,
-                TransactWriteItem::builder()
-                    .put(built(put.build())?)
-                    .build(),
-            ),
+            (TransactItem::Once, self.once_put(marker, event)?),
             (TransactItem::Event, self.audit_put(event)?),
         ];
         match self

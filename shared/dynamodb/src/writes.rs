@@ -65,17 +65,33 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A lifecycle change: `first` (the credential's write), its audit event, the lookup item
+    /// of a secret it issues, and the idempotency record that remembers it, atomically.
     pub(super) async fn transact(
         &self,
         first: TransactWriteItem,
+        change: &Transition,
+        remembered: Option<&IdempotencyRecord>,
+        on_condition_failed: StoreError,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![(TransactItem::Change, first)];
+        if let Some(lookup) = self.secret_lookup_put(change)? {
+            items.push((TransactItem::Lookup, lookup));
+        }
+        self.transact_event(items, &change.event, remembered, on_condition_failed)
+            .await
+    }
+
+    /// `items` and the audit event, with the idempotency record if any, atomically. The
+    /// event's ID doubles as the client request token.
+    pub(super) async fn transact_event(
+        &self,
+        mut items: Vec<(TransactItem, TransactWriteItem)>,
         event: &AuditEvent,
         remembered: Option<&IdempotencyRecord>,
         on_condition_failed: StoreError,
     ) -> Result<(), StoreError> {
-        let mut items = vec![
-            (TransactItem::Change, first),
-            (TransactItem::Event, self.audit_put(event)?),
-        ];
+        items.push((TransactItem::Event, self.audit_put(event)?));
         if let Some(record) = remembered {
             items.push((TransactItem::Remembered, self.remembered_put(record)?));
         }
@@ -202,7 +218,7 @@ impl DynamoStore {
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         self.transact(
             TransactWriteItem::builder().put(put).build(),
-            &created.event,
+            created,
             remembered,
             StoreError::AlreadyExists,
         )
@@ -215,6 +231,22 @@ impl DynamoStore {
         change: &Transition,
         remembered: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
+        self.transact(
+            self.lifecycle_update_of(expected_version, change)?,
+            change,
+            remembered,
+            StoreError::Conflict,
+        )
+        .await
+    }
+
+    /// The credential's new state, written over the stored one only if it is still at
+    /// `expected_version`.
+    pub(super) fn lifecycle_update_of(
+        &self,
+        expected_version: u64,
+        change: &Transition,
+    ) -> Result<TransactWriteItem, StoreError> {
         let credential = &change.credential;
         let item = to_item(&CredentialItem::from_credential(
             credential,
@@ -236,13 +268,7 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.transact(
-            TransactWriteItem::builder().update(update).build(),
-            &change.event,
-            remembered,
-            StoreError::Conflict,
-        )
-        .await
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 

@@ -5,7 +5,11 @@
 
 use std::sync::Arc;
 
-use clavis_api::state::{App, AuthorizerApp, OAuthApp};
+use clavis_api::state::{App, AuthorizerApp, GithubLeaksApp, LeaksApp, OAuthApp};
+use clavis_core::leak::{FixedGithubKeys, GithubKeys};
+use clavis_core::leak_service::LeakResponder;
+
+use crate::github_keys::github_keys;
 use clavis_core::authorizer::{ApiRules, RequestVerifier};
 use clavis_core::catalogue::ScopeCatalogue;
 use clavis_core::client_auth::{ClientAuthenticator, VerificationCache};
@@ -22,8 +26,8 @@ use clavis_core::idempotency::IdempotencyPepper;
 use clavis_core::secret::SecretHasher;
 use clavis_core::service::CredentialService;
 use clavis_core::store::{
-    ClientPorts, DeliveryPorts, ManagementPorts, SharedStore, Store, SweepPorts, TokenPorts,
-    UsageWriter, VerifierPorts, WebhookPorts,
+    ClientPorts, DeliveryPorts, LeakPorts, ManagementPorts, SharedStore, Store, SweepPorts,
+    TokenPorts, UsageWriter, VerifierPorts, WebhookPorts,
 };
 use clavis_core::webhook::SealingKey;
 use clavis_core::webhook_service::{HostResolver, WebhookService};
@@ -48,6 +52,7 @@ pub trait Ports {
     fn sweep(&self) -> Arc<dyn SweepPorts>;
     fn webhooks(&self) -> Arc<dyn WebhookPorts>;
     fn deliveries(&self) -> Arc<dyn DeliveryPorts>;
+    fn leaks(&self) -> Arc<dyn LeakPorts>;
 }
 
 macro_rules! ports_of {
@@ -75,6 +80,9 @@ macro_rules! ports_of {
                 self.clone()
             }
             fn deliveries(&self) -> Arc<dyn DeliveryPorts> {
+                self.clone()
+            }
+            fn leaks(&self) -> Arc<dyn LeakPorts> {
                 self.clone()
             }
         }
@@ -365,14 +373,54 @@ impl FromEnv for DelivererApp {
     }
 }
 
-/// Every function's state over one store, as one process serving them all holds it.
-pub struct Deployment {
+impl FromEnv for LeaksApp {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = StoreSettings::from_env(env)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        Ok(Self {
+            leaks: LeakResponder::new(store.leaks(), clock),
+        })
+    }
+}
+
+/// `github-leak-report` cannot check a report without GitHub's keys: without them the cold
+/// start stops.
+impl FromEnv for GithubLeaksApp {
+    async fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = StoreSettings::from_env(env)?;
+        let keys = github_keys(env).await?.ok_or_else(|| {
+            ConfigError::new(
+                "GITHUB_SECRET_SCANNING_KEYS_URL",
+                "is required (or GITHUB_SECRET_SCANNING_KEYS) but neither is set",
+            )
+        })?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        Ok(Self {
+            leaks: LeakResponder::new(store.leaks(), clock),
+            keys,
+        })
+    }
+}
+
+/// The state of every function a route of the table reaches, as one gateway serves them.
+#[derive(Clone)]
+pub struct RoutedFunctions {
     pub management: Arc<App>,
     pub oauth: Arc<OAuthApp>,
+    pub webhooks: Arc<WebhooksApp>,
+    pub leaks: Arc<LeaksApp>,
+    /// Without GitHub's keys configured, every GitHub report is refused (401).
+    pub github: Arc<GithubLeaksApp>,
+}
+
+/// Every function's state over one store, as one process serving them all holds it.
+pub struct Deployment {
+    pub routed: RoutedFunctions,
     /// Built when `ROUTE_SCOPES` is set: the routes of a platform's API to verify requests to.
     pub authorizer: Option<Arc<AuthorizerApp>>,
     pub sweeper: Sweeper,
-    pub webhooks: Arc<WebhooksApp>,
     /// The webhook settings and sealing key the process's own publisher and deliverer use (the
     /// local gateway's in-process delivery).
     pub webhook_settings: WebhookSettings,
@@ -429,6 +477,16 @@ impl Deployment {
             Arc::new(SystemResolver),
             Some(Arc::clone(&sealing)),
         ));
+        let keys = github_keys(env)
+            .await?
+            .unwrap_or_else(|| Arc::new(FixedGithubKeys(Arc::new(GithubKeys::none()))));
+        let leaks = Arc::new(LeaksApp {
+            leaks: LeakResponder::new(store.leaks(), Arc::clone(&clock)),
+        });
+        let github = Arc::new(GithubLeaksApp {
+            leaks: LeakResponder::new(store.leaks(), Arc::clone(&clock)),
+            keys,
+        });
         let pepper = idempotency_pepper(env, region).await?;
         let management = Arc::new(management_app(
             store.management(),
@@ -438,11 +496,15 @@ impl Deployment {
             pepper,
         ));
         Ok(Self {
-            management,
-            oauth,
+            routed: RoutedFunctions {
+                management,
+                oauth,
+                webhooks,
+                leaks,
+                github,
+            },
             authorizer,
             sweeper,
-            webhooks,
             webhook_settings,
             sealing,
         })

@@ -17,7 +17,9 @@ use crate::compose::FromEnv;
 use crate::config::Env;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-pub use clavis_api::routes::{CredentialsEndpoint, OAuthEndpoint, WebhooksEndpoint};
+pub use clavis_api::routes::{
+    CredentialsEndpoint, GithubEndpoint, LeaksEndpoint, OAuthEndpoint, WebhooksEndpoint,
+};
 use clavis_api::routes::{DELIVERER_FUNCTION, PUBLISHER_FUNCTION};
 use clavis_api::state::AuthorizerApp;
 use clavis_core::sweep::Sweeper;
@@ -27,6 +29,7 @@ use lambda_http::aws_lambda_events::event::dynamodb::Event as StreamEvent;
 pub mod aws;
 pub mod compose;
 pub mod config;
+pub mod github_keys;
 pub mod shutdown;
 pub mod telemetry;
 pub mod webhooks;

@@ -11,6 +11,7 @@ mod call_counts;
 mod faults;
 mod hostile;
 mod infra;
+mod leaks;
 mod lockout;
 mod oauth;
 mod policy;

@@ -87,7 +87,7 @@ pub(crate) async fn managed_as(
 
 /// Renders what `op` answers, success or problem, with the headers every management response
 /// carries, and writes the access log line.
-async fn answered(
+pub(crate) async fn answered(
     request: &Request,
     op: impl AsyncFnOnce(Option<String>) -> Result<Response<Body>, Problem>,
 ) -> Response<Body> {

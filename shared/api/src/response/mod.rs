@@ -10,6 +10,7 @@ pub use oauth::OAuthError;
 
 use clavis_core::auth::AuthError;
 use clavis_core::credential::ValidationError;
+use clavis_core::leak_service::LeakError;
 use clavis_core::service::ServiceError;
 use clavis_core::store::StoreError;
 use clavis_core::webhook_service::WebhookError;
@@ -226,6 +227,25 @@ impl From<WebhookError> for Problem {
             ),
             WebhookError::NoSealingKey | WebhookError::Sealing => Problem::internal(e),
             WebhookError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LeakError> for Problem {
+    fn from(e: LeakError) -> Self {
+        match e {
+            LeakError::InvalidSecret => {
+                Problem::bad_request("invalid_secret", e.to_string()).with_field("secret")
+            }
+            LeakError::SecretNotFound => {
+                Problem::new(StatusCode::NOT_FOUND, "secret_not_found", e.to_string())
+            }
+            LeakError::Contention => Problem::new(
+                StatusCode::CONFLICT,
+                "concurrent_modification",
+                e.to_string(),
+            ),
+            LeakError::Store(store) => store.into(),
         }
     }
 }

@@ -10,12 +10,13 @@ use super::{
 };
 use super::{CreateRequest, Usage, Write};
 use crate::credential::Environment;
+use crate::credential::StoredSecret;
 use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, KeyDigest, Operation, REMEMBERED_FOR,
 };
 use crate::ids::{ClientId, TenantId};
 use crate::lifecycle::{self, LifecycleError, NewCredential, Rotation};
-use crate::secret::{ClientSecret, SecretHash};
+use crate::secret::ClientSecret;
 use crate::store::{StoreError, UsageMonth};
 
 /// A request that hands out a secret, made with an idempotency key: repeated with the same key
@@ -79,12 +80,13 @@ impl CredentialService {
     async fn new_secret(
         &self,
         environment: Environment,
-    ) -> Result<(ClientSecret, SecretHash), ServiceError> {
+    ) -> Result<(ClientSecret, StoredSecret), ServiceError> {
         let hasher = Arc::clone(&self.hasher);
         tokio::task::spawn_blocking(move || {
             let secret = ClientSecret::generate(environment);
             let hash = hasher.hash(&secret)?;
-            Ok((secret, hash))
+            let stored = StoredSecret::of(&secret, hash);
+            Ok((secret, stored))
         })
         .await
         .map_err(|e| ServiceError::Hashing(e.to_string()))?
@@ -230,7 +232,7 @@ impl CredentialService {
         policy.check_environment(request.environment)?;
         policy.check_scopes(&request.scopes)?;
         policy.check_expiry(expires_at, now)?;
-        let (secret, hash) = self.new_secret(request.environment).await?;
+        let (secret, stored) = self.new_secret(request.environment).await?;
         let remembering = once
             .map(|once| self.remembering(acting, Operation::Create, None, once, &secret))
             .transpose()?;
@@ -253,7 +255,7 @@ impl CredentialService {
             let created = lifecycle::create(
                 new.clone(),
                 ClientId::generate(),
-                hash.clone(),
+                stored.clone(),
                 &self.context(acting),
             )?;
             // A new credential has no uses yet: nothing left to read that could fail.
@@ -318,7 +320,7 @@ impl CredentialService {
         policy.check_grace(rotation.grace.duration())?;
         let environment = current.environment;
         // Hash once, outside the retry loop: the environment of a credential never changes.
-        let (secret, hash) = self.new_secret(environment).await?;
+        let (secret, stored) = self.new_secret(environment).await?;
         let remembering = once
             .map(|once| {
                 self.remembering(
@@ -340,7 +342,7 @@ impl CredentialService {
                 precondition,
                 |current, context| {
                     let transition =
-                        lifecycle::rotate_secret(current, hash.clone(), rotation, context)?;
+                        lifecycle::rotate_secret(current, stored.clone(), rotation, context)?;
                     let snapshot = self.written(transition.credential.clone(), usage, &policy);
                     let write = match &remembering {
                         None => Write::Update(transition),

@@ -9,6 +9,7 @@ use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::KeyDigest;
 use crate::ids::{ClientId, EventId, TenantId, WebhookId};
+use crate::leak::SecretFingerprint;
 use crate::source::SourceAddress;
 use crate::store::StoreError;
 use crate::time::{Timestamp, key_format, parse_rfc3339};
@@ -89,6 +90,18 @@ const DELIVERY_PREFIX: &str = "DELIVERY#";
 /// The marker of an event recorded once per owner and marker (a quota threshold's month).
 pub fn once_sk(marker: &str) -> String {
     format!("ONCE#{marker}")
+}
+
+/// The lookup item of an issued secret: `LEAK#<fingerprint>`, [`SECRET_LOOKUP_SK`].
+pub fn secret_lookup_pk(fingerprint: &SecretFingerprint) -> String {
+    format!("LEAK#{}", fingerprint.as_str())
+}
+
+pub const SECRET_LOOKUP_SK: &str = "LEAK";
+
+/// The marker under a credential that its secret's leak was recorded: one per secret.
+pub fn leak_marker(fingerprint: &SecretFingerprint) -> String {
+    format!("leak#{}", fingerprint.as_str())
 }
 
 /// A tenant's policy: `TENANT#<tenant>`, `POLICY`.

@@ -19,6 +19,7 @@ use crate::audit::AuditEvent;
 use crate::credential::Credential;
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId, WebhookId};
+use crate::leak::{IssuedSecret, SecretFingerprint};
 use crate::lifecycle::PolicyChange;
 use crate::lifecycle::Transition;
 use crate::policy::StoredPolicy;
@@ -55,6 +56,8 @@ struct State {
     deliveries: HashMap<(WebhookId, String), Delivery>,
     /// Markers of events recorded once: (owner partition, marker).
     once: std::collections::HashSet<(String, String)>,
+    /// The lookup items of issued secrets, until their TTL.
+    secret_lookups: HashMap<SecretFingerprint, (IssuedSecret, Timestamp)>,
 }
 
 /// One credential's counts on one day, with its tenant and the day's TTL.
@@ -65,6 +68,15 @@ struct CountedDayEntry {
 }
 
 impl State {
+    /// A creation's or rotation's secret, findable by its fingerprint from now on.
+    fn remember_issued(&mut self, change: &Transition, retention: &Retention) {
+        if let Some(issued) = change.issued_secret() {
+            let until = issued.issued_at + retention.secret_fingerprints;
+            self.secret_lookups
+                .insert(issued.fingerprint.clone(), (issued, until));
+        }
+    }
+
     fn index_for_sweep(&mut self, change: &Transition, notice_window: chrono::Duration) {
         let client_id = &change.credential.client_id;
         match change.sweep_index_at(notice_window) {
@@ -146,6 +158,7 @@ impl MemoryStore {
             .credentials
             .insert(credential.client_id.clone(), stored);
         state.index_for_sweep(created, self.retention.expiry_notice);
+        state.remember_issued(created, &self.retention);
         state.events.push(created.event.clone());
         Ok(())
     }
@@ -167,6 +180,7 @@ impl MemoryStore {
         next.last_used_at = stored.last_used_at;
         state.credentials.insert(credential.client_id.clone(), next);
         state.index_for_sweep(change, self.retention.expiry_notice);
+        state.remember_issued(change, &self.retention);
         state.events.push(change.event.clone());
         Ok(())
     }
@@ -393,5 +407,6 @@ impl PolicyWriter for MemoryStore {
 }
 
 mod counters;
+mod leaks;
 mod sweep;
 mod webhooks;

@@ -12,7 +12,8 @@ use crate::audit::AuditEvent;
 use crate::credential::{Credential, Status};
 use crate::idempotency::{IdempotencyRecord, KeyDigest};
 use crate::ids::{ClientId, TenantId};
-use crate::lifecycle::{PolicyChange, Transition};
+use crate::leak::{IssuedSecret, SecretFingerprint};
+use crate::lifecycle::{LeakRecord, PolicyChange, Transition};
 use crate::policy::StoredPolicy;
 use crate::source::SourceAddress;
 use crate::time::Timestamp;
@@ -107,6 +108,8 @@ pub struct Retention {
     pub audit_events: Duration,
     pub usage_counters: Duration,
     pub expiry_notice: Duration,
+    /// How long a secret's fingerprint leads back to its credential after it was issued.
+    pub secret_fingerprints: Duration,
 }
 
 impl Default for Retention {
@@ -116,6 +119,7 @@ impl Default for Retention {
             audit_events: Duration::days(400),
             usage_counters: Duration::days(400),
             expiry_notice: Duration::days(7),
+            secret_fingerprints: Duration::days(400),
         }
     }
 }
@@ -476,6 +480,26 @@ pub trait RememberingWriter: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Finds the secrets Clavis issued by their fingerprints (DESIGN: "Leaked secrets").
+#[async_trait]
+pub trait SecretLookup: Send + Sync {
+    /// The secrets issued with these fingerprints within
+    /// [`Retention::secret_fingerprints`], whichever tenant's; unknown ones are absent.
+    async fn issued_secrets(
+        &self,
+        fingerprints: &[SecretFingerprint],
+    ) -> Result<Vec<IssuedSecret>, StoreError>;
+}
+
+/// Records a leak report.
+#[async_trait]
+pub trait LeakWriter: Send + Sync {
+    /// Writes the report's events and change atomically, unless this secret's leak was
+    /// recorded for the credential before: `false` then, and nothing written. `Conflict` when
+    /// the credential is no longer at the version the record read.
+    async fn record_leak(&self, leak: &LeakRecord) -> Result<bool, StoreError>;
+}
+
 // Each consumer holds exactly the ports it calls (ARCHITECTURE.md has the table), bundled
 // under one name so that it holds one `Arc`; a test's fake implements only those ports, and a
 // function's bootstrap links only their implementations.
@@ -540,6 +564,12 @@ ports! {
 }
 
 ports! {
+    /// The leak responder's: a found secret to its credential, the credential and its
+    /// tenant's policy, and the record of what the report did.
+    LeakPorts: SecretLookup + CredentialReader + PolicyReader + LeakWriter
+}
+
+ports! {
     /// Everything a deployment's storage offers: what one process serving every function (the
     /// local gateway, the test harness) holds and hands out as the bundles above.
     Store: ClientPorts
@@ -550,6 +580,7 @@ ports! {
         + UsageWriter
         + WebhookPorts
         + DeliveryPorts
+        + LeakPorts
 }
 
 pub type SharedStore = Arc<dyn Store>;

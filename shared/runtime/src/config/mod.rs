@@ -114,6 +114,7 @@ pub fn retention(env: &Env) -> Result<Retention, ConfigError> {
         audit_events: days("AUDIT_RETENTION_DAYS", defaults.audit_events)?,
         usage_counters: defaults.usage_counters,
         expiry_notice: days("EXPIRY_NOTICE_DAYS", defaults.expiry_notice)?,
+        secret_fingerprints: defaults.secret_fingerprints,
     })
 }
 

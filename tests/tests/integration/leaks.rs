@@ -1,0 +1,390 @@
+//! Leaked secrets on DynamoDB Local (DESIGN: "Leaked secrets"): GitHub's signed reports and
+//! an admin's, each tenant's `leak_action`, secrets no longer accepted, repeats, false
+//! positives, and reports that are not GitHub's.
+
+use clavis_core::leak::SecretFingerprint;
+use clavis_core::secret::ClientSecret;
+use clavis_runtime::config::Env;
+use clavis_tests::api::{Integration, Reply, TestApi};
+use clavis_tests::github::GithubScanner;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn api_trusting(scanner: &GithubScanner) -> TestApi {
+    TestApi::dynamodb_with(Env::default().with("GITHUB_SECRET_SCANNING_KEYS", scanner.key_set()))
+        .await
+}
+
+async fn set_leak_action(api: &TestApi, tenant: &str, action: &str) {
+    api.send(
+        Method::PUT,
+        &format!("/v1/tenants/{tenant}/policy"),
+        Some(&api.admin(tenant)),
+        Some(json!({ "leak_action": action })),
+        &[],
+    )
+    .await
+    .expect(200);
+}
+
+async fn credential(api: &TestApi, tenant: &str, id: &str) -> Value {
+    api.get(
+        &format!("/v1/tenants/{tenant}/credentials/{id}"),
+        &api.admin(tenant),
+    )
+    .await
+    .expect(200)
+    .json()
+}
+
+/// The credential's audit events of `kind`, newest first.
+async fn events(api: &TestApi, tenant: &str, id: &str, kind: &str) -> Vec<Value> {
+    let trail = api
+        .get(
+            &format!("/v1/tenants/{tenant}/credentials/{id}/audit?limit=100"),
+            &api.admin(tenant),
+        )
+        .await
+        .expect(200)
+        .json();
+    trail["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == kind)
+        .cloned()
+        .collect()
+}
+
+async fn token_status(api: &TestApi, who: &Integration, secret: &str) -> u16 {
+    api.form(
+        "/oauth/token",
+        Some((&who.id, secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .status
+}
+
+fn sha256_hex(text: &str) -> String {
+    SecretFingerprint::of_text(text).as_str().to_owned()
+}
+
+async fn admin_report(api: &TestApi, tenant: &str, body: Value) -> Reply {
+    api.post(
+        &format!("/v1/tenants/{tenant}/leaks"),
+        &api.admin(tenant),
+        body,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_report_acts_as_each_tenants_policy_says_and_labels_every_token() {
+    let scanner = GithubScanner::new("github-test-1");
+    let api = api_trusting(&scanner).await;
+    set_leak_action(&api, "globex", "suspend").await;
+    set_leak_action(&api, "initech", "notify").await;
+    let revoked = api.integration("acme", &["products:read"]).await;
+    let suspended = api.integration("globex", &["products:read"]).await;
+    let notified = api.integration("initech", &["products:read"]).await;
+    // Secret-shaped but never issued, and a string that fails the checksum.
+    let never_issued = ClientSecret::generate(clavis_core::credential::Environment::Live)
+        .expose()
+        .to_owned();
+    let noise = format!("{}x", &revoked.secret[..revoked.secret.len() - 1]);
+
+    let tokens = [
+        revoked.secret.as_str(),
+        suspended.secret.as_str(),
+        notified.secret.as_str(),
+        never_issued.as_str(),
+        noise.as_str(),
+    ];
+    let reply = api
+        .github_report(&scanner, GithubScanner::report(&tokens), None)
+        .await
+        .expect(200);
+    let feedback = reply.json();
+    let labels: Vec<&str> = feedback
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|f| f["label"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "true_positive",
+            "true_positive",
+            "true_positive",
+            "false_positive",
+            "false_positive"
+        ]
+    );
+    for (entry, token) in feedback.as_array().into_iter().flatten().zip(tokens) {
+        assert_eq!(entry["token_hash"], sha256_hex(token));
+        assert_eq!(entry["token_type"], "clavis_client_secret");
+    }
+    for token in tokens {
+        assert!(!reply.text.contains(token), "no token in the answer");
+    }
+
+    let acme = credential(&api, "acme", &revoked.id).await;
+    assert_eq!(acme["status"], "revoked");
+    assert_eq!(acme["revocation_reason"], "leaked");
+    assert_eq!(acme["leak"]["action"], "revoked");
+    assert_eq!(acme["leak"]["source"], "github");
+    assert_eq!(
+        acme["leak"]["url"],
+        "https://github.com/octo/leaky/blob/main/config-0.env"
+    );
+    assert_eq!(token_status(&api, &revoked, &revoked.secret).await, 401);
+
+    let globex = credential(&api, "globex", &suspended.id).await;
+    assert_eq!(globex["status"], "suspended");
+    assert_eq!(globex["leak"]["action"], "suspended");
+    assert_eq!(token_status(&api, &suspended, &suspended.secret).await, 401);
+
+    let initech = credential(&api, "initech", &notified.id).await;
+    assert_eq!(initech["status"], "active");
+    assert_eq!(initech["leak"]["action"], "none");
+    assert_eq!(token_status(&api, &notified, &notified.secret).await, 200);
+
+    // Each has its leaked event, with what was done, and the action's own event.
+    for (tenant, who, action, also) in [
+        ("acme", &revoked, "revoked", Some("credential.revoked")),
+        (
+            "globex",
+            &suspended,
+            "suspended",
+            Some("credential.suspended"),
+        ),
+        ("initech", &notified, "none", None),
+    ] {
+        let leaked = events(&api, tenant, &who.id, "credential.leaked").await;
+        assert_eq!(leaked.len(), 1, "{tenant}");
+        let details = &leaked[0]["details"];
+        assert_eq!(details["source"], "github");
+        assert_eq!(details["secret_current"], true);
+        assert_eq!(details["action"], action);
+        assert_eq!(leaked[0]["actor"]["subject"], "github-secret-scanning");
+        if let Some(kind) = also {
+            assert_eq!(events(&api, tenant, &who.id, kind).await.len(), 1);
+        }
+        let trail = serde_json::to_string(&leaked).unwrap_or_default();
+        assert!(!trail.contains(&who.secret), "no secret in the trail");
+    }
+    // A rotation replaces the leaked secret and clears the mark.
+    let rotated = api
+        .post(
+            &format!("/v1/tenants/initech/credentials/{}/rotate", notified.id),
+            &api.admin("initech"),
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(rotated["credential"]["leak"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_not_signed_by_githubs_key_change_nothing() {
+    let scanner = GithubScanner::new("github-test-1");
+    let stranger = GithubScanner::new("github-test-2");
+    let impostor = GithubScanner::new("github-test-1");
+    let api = api_trusting(&scanner).await;
+    let who = api.integration("acme", &["products:read"]).await;
+    let body = GithubScanner::report(&[&who.secret]);
+    let mut tampered = body.clone();
+    let at = tampered.len() - 3;
+    tampered[at] = b'X';
+
+    let refusals = [
+        // Unsigned.
+        api.github_report(&scanner, body.clone(), Some(None)).await,
+        // A key GitHub does not list.
+        api.github_report(&stranger, body.clone(), None).await,
+        // GitHub's key identifier, someone else's signature.
+        api.github_report(&impostor, body.clone(), None).await,
+        // Signed, then changed.
+        api.github_report(&scanner, tampered, Some(Some(scanner.sign(&body))))
+            .await,
+        // Not a signature at all.
+        api.github_report(&scanner, body.clone(), Some(Some("not base64!".into())))
+            .await,
+    ];
+    for reply in refusals {
+        reply.expect_problem(401, "invalid_signature");
+    }
+    let after = credential(&api, "acme", &who.id).await;
+    assert_eq!(after["status"], "active");
+    assert_eq!(after["leak"], Value::Null);
+    assert_eq!(after["version"], 1);
+    assert!(
+        events(&api, "acme", &who.id, "credential.leaked")
+            .await
+            .is_empty()
+    );
+    assert_eq!(token_status(&api, &who, &who.secret).await, 200);
+
+    // Signed but malformed, or longer than GitHub ever sends: refused whole.
+    let not_a_report = br#"{"token": "x"}"#.to_vec();
+    api.github_report(&scanner, not_a_report, None)
+        .await
+        .expect_problem(400, "invalid_report");
+    let noise: Vec<String> = (0..1001).map(|i| format!("noise-{i}")).collect();
+    let noise: Vec<&str> = noise.iter().map(String::as_str).collect();
+    api.github_report(&scanner, GithubScanner::report(&noise), None)
+        .await
+        .expect_problem(400, "too_many_tokens");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_secret_is_recorded_without_action_and_a_repeat_acts_once() {
+    let scanner = GithubScanner::new("github-test-1");
+    let api = api_trusting(&scanner).await;
+    let admin = api.admin("acme");
+    let who = api.integration("acme", &["products:read"]).await;
+    let rotate = |grace: u32| {
+        let path = format!("/v1/tenants/acme/credentials/{}/rotate", who.id);
+        let admin = admin.clone();
+        let api = &api;
+        async move {
+            api.post(
+                &path,
+                &admin,
+                json!({ "previous_secret_valid_for_seconds": grace }),
+            )
+            .await
+            .expect(200)
+            .json()["client_secret"]
+                .as_str()
+                .expect("a secret")
+                .to_owned()
+        }
+    };
+    let first = who.secret.clone();
+    let second = rotate(0).await;
+    let third = rotate(600).await;
+
+    // The first secret stopped working at the second rotation: the event alone.
+    api.github_report(&scanner, GithubScanner::report(&[&first]), None)
+        .await
+        .expect(200);
+    let after = credential(&api, "acme", &who.id).await;
+    assert_eq!(after["status"], "active");
+    assert_eq!(after["leak"], Value::Null);
+    let leaked = events(&api, "acme", &who.id, "credential.leaked").await;
+    assert_eq!(leaked.len(), 1);
+    assert_eq!(leaked[0]["details"]["secret_current"], false);
+    assert_eq!(leaked[0]["details"]["action"], "none");
+    assert_eq!(token_status(&api, &who, &third).await, 200);
+
+    // The second still works within its grace period: it is acted on.
+    let reply = api
+        .github_report(&scanner, GithubScanner::report(&[&second]), None)
+        .await
+        .expect(200);
+    assert_eq!(reply.json()[0]["label"], "true_positive");
+    let revoked = credential(&api, "acme", &who.id).await;
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["leak"]["action"], "revoked");
+
+    // The same report again, and the same secret from an admin: nothing more happens.
+    api.github_report(&scanner, GithubScanner::report(&[&second, &second]), None)
+        .await
+        .expect(200);
+    let again = admin_report(&api, "acme", json!({ "secret": second }))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(again["already_reported"], true);
+    assert_eq!(again["action"], "none");
+    assert_eq!(credential(&api, "acme", &who.id).await, revoked);
+    assert_eq!(
+        events(&api, "acme", &who.id, "credential.leaked")
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        events(&api, "acme", &who.id, "credential.revoked")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reports_only_their_own_tenants_secrets() {
+    let scanner = GithubScanner::new("github-test-1");
+    let api = api_trusting(&scanner).await;
+    set_leak_action(&api, "acme", "suspend").await;
+    let ours = api.integration("acme", &["products:read"]).await;
+    let theirs = api.integration("globex", &["products:read"]).await;
+
+    // Another tenant's secret is answered like one never issued, and is left alone.
+    admin_report(&api, "acme", json!({ "secret": theirs.secret }))
+        .await
+        .expect_problem(404, "secret_not_found");
+    assert_eq!(
+        credential(&api, "globex", &theirs.id).await["status"],
+        "active"
+    );
+    // Nor may acme's admin report under globex.
+    api.post(
+        "/v1/tenants/globex/leaks",
+        &api.admin("acme"),
+        json!({ "secret": theirs.secret }),
+    )
+    .await
+    .expect(403);
+    let never_issued = ClientSecret::generate(clavis_core::credential::Environment::Test);
+    admin_report(&api, "acme", json!({ "secret": never_issued.expose() }))
+        .await
+        .expect_problem(404, "secret_not_found");
+    let malformed = admin_report(&api, "acme", json!({ "secret": "csk_live_oops" })).await;
+    assert!(!malformed.text.contains("csk_live_oops"));
+    malformed.expect_problem(400, "invalid_secret");
+    admin_report(
+        &api,
+        "acme",
+        json!({ "secret": ours.secret, "source_url": "ftp://pastebin.example/1" }),
+    )
+    .await
+    .expect_problem(400, "invalid_field");
+
+    let reply = admin_report(
+        &api,
+        "acme",
+        json!({ "secret": ours.secret, "source_url": "https://pastebin.example/abc" }),
+    )
+    .await;
+    assert!(!reply.text.contains(&ours.secret));
+    let answer = reply.expect(200).json();
+    assert_eq!(
+        answer,
+        json!({
+            "client_id": ours.id,
+            "action": "suspended",
+            "secret_current": true,
+            "already_reported": false,
+        })
+    );
+    let after = credential(&api, "acme", &ours.id).await;
+    assert_eq!(after["status"], "suspended");
+    assert_eq!(after["leak"]["source"], "admin");
+    assert_eq!(after["leak"]["url"], "https://pastebin.example/abc");
+    let leaked = events(&api, "acme", &ours.id, "credential.leaked").await;
+    assert_eq!(leaked[0]["actor"]["subject"], "admin-of-acme");
+    assert_eq!(
+        leaked[0]["details"],
+        json!({
+            "source": "admin",
+            "url": "https://pastebin.example/abc",
+            "secret_current": true,
+            "action": "suspended",
+        })
+    );
+}
