@@ -140,6 +140,25 @@ pub enum Manage {
     /// Manage the tenant's webhook endpoints, where Clavis posts its events
     #[command(subcommand, after_help = WEBHOOKS_HELP)]
     Webhooks(WebhooksCommand),
+    /// Report a secret found where it should not be; its credential gets the tenant's
+    /// leak_action (revoked by default)
+    #[command(after_help = REPORT_LEAK_HELP)]
+    ReportLeak(ReportLeakArgs),
+}
+
+const REPORT_LEAK_HELP: &str = "\
+The secret is read from standard input, never from the command line (where shell history
+and the process list would keep it):
+
+  pbpaste | clavis report-leak --url https://pastebin.example/abc
+
+Only this tenant's secrets are matched. Reporting the same secret again changes nothing.";
+
+#[derive(Args)]
+pub struct ReportLeakArgs {
+    /// Where the secret was found (http or https)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }
 
 const WEBHOOKS_HELP: &str = "\

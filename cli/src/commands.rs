@@ -56,7 +56,11 @@ impl Command {
             Manage::Show(target) => return Some(&target.client_id),
             Manage::Audit(args) => return args.client_id.as_deref(),
             Manage::Usage(args) => return args.client_id.as_deref(),
-            Manage::Create(_) | Manage::List(_) | Manage::Policy(_) | Manage::Webhooks(_) => {
+            Manage::Create(_)
+            | Manage::List(_)
+            | Manage::Policy(_)
+            | Manage::Webhooks(_)
+            | Manage::ReportLeak(_) => {
                 return None;
             }
             Manage::Update(args) => &args.change,
@@ -242,6 +246,10 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
             }
         }
         Manage::Webhooks(command) => webhooks(&tenant, command).await?,
+        Manage::ReportLeak(args) => {
+            let secret = read_secret_from_stdin()?;
+            Outcome::LeakReported(tenant.report_leak(&secret, args.url.as_deref()).await?)
+        }
         Manage::Audit(args) => {
             let size = Some(page_size(args.limit));
             let pager = match &args.client_id {
@@ -580,4 +588,19 @@ async fn token(args: &TokenArgs, settings: &Settings) -> Result<Outcome, CliErro
     }
     let tokens = builder.build().map_err(CliError::from_builder)?;
     Ok(Outcome::Token(tokens.token().await?))
+}
+
+/// The first line of standard input, trimmed: a leaked secret, which never belongs on the
+/// command line.
+fn read_secret_from_stdin() -> Result<secrecy::SecretString, CliError> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("Paste the leaked secret and press Enter (it is not shown):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CliError::file("read the secret from", std::path::Path::new("stdin"), e))?;
+    let secret = secrecy::SecretString::from(line.trim().to_owned());
+    line.clear();
+    Ok(secret)
 }

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clavis_sdk::{
-    AccessToken, AuditEvent, CreatedWebhook, Credential, Delivery, IssuedSecret, Policy, Timestamp,
-    Usage, Webhook, WebhookStatus,
+    AccessToken, AuditEvent, CreatedWebhook, Credential, Delivery, IssuedSecret, LeakReport,
+    Policy, Timestamp, Usage, Webhook, WebhookStatus,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -63,6 +63,8 @@ pub enum Outcome {
     },
     Token(AccessToken),
     DevToken(String),
+    /// What reporting a leaked secret did.
+    LeakReported(LeakReport),
 }
 
 impl Outcome {
@@ -129,6 +131,7 @@ impl Outcome {
                 "scope": token.scope(),
             }),
             Outcome::DevToken(token) => json!({"token": token}),
+            Outcome::LeakReported(report) => json!(report),
         };
         format!("{value:#}\n")
     }
@@ -214,6 +217,7 @@ impl Outcome {
             Outcome::WebhookDeleted { id } => format!(
                 "Deleted webhook endpoint {id}. The tenant's audit trail keeps a record of it.\n"
             ),
+            Outcome::LeakReported(report) => leak_text(report),
             Outcome::WebhookTested { id, event_id } => format!(
                 "Sent a webhook.test event ({event_id}) to {id}. `clavis webhooks deliveries {id}` shows how it went.\n"
             ),
@@ -639,4 +643,26 @@ mod tests {
         );
         assert_eq!(text, "A     B\nü     x\nlong  y\n");
     }
+}
+
+fn leak_text(report: &LeakReport) -> String {
+    let id = &report.client_id;
+    if report.already_reported {
+        return format!("The secret of {id} was reported before; nothing changed.\n");
+    }
+    let next = match report.action.as_str() {
+        "revoked" => {
+            format!("{id} is revoked. Create a new credential and move the integration to it.")
+        }
+        "suspended" => format!(
+            "{id} is suspended. Rotate its secret (without a grace period), update the integration, then `clavis reactivate {id}`."
+        ),
+        _ if report.secret_current => format!(
+            "{id} still works: rotate its secret now, without a grace period (`clavis rotate {id}`)."
+        ),
+        _ => {
+            format!("The secret was an earlier one of {id}, which no longer works; nothing to do.")
+        }
+    };
+    format!("Reported. {next}\n")
 }

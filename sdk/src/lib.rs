@@ -98,9 +98,9 @@ pub use error::{Error, OAuthError, Problem, Result};
 pub use management::{Client, ClientBuilder, CredentialRef, IfMatch, ListOptions, Pager, Tenant};
 pub use model::{
     Actor, AuditEvent, CreatedWebhook, Credential, CredentialUpdate, Delivery, DeliveryPage,
-    DeliveryState, DisabledReason, Environment, IssuedSecret, LeakAction, NewCredential,
-    NewWebhook, Policy, PolicyRules, ScopeDescription, Status, Timestamp, TopCredential, Usage,
-    UsageDay, Webhook, WebhookPatch, WebhookStatus,
+    DeliveryState, DisabledReason, Environment, IssuedSecret, LeakAction, LeakNotice, LeakReport,
+    NewCredential, NewWebhook, Policy, PolicyRules, ScopeDescription, Status, Timestamp,
+    TopCredential, Usage, UsageDay, Webhook, WebhookPatch, WebhookStatus,
 };
 pub use token::{
     AccessToken, ClientCredentials, Clock, SystemClock, TokenSource, TokenSourceBuilder,

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Problem, Result};
 use crate::model::{
     AuditEvent, CreatedWebhook, CreatedWebhookDocument, Credential, CredentialUpdate, DeliveryPage,
-    IssuedSecret, IssuedSecretDocument, NewCredential, NewWebhook, PageDocument, Policy,
-    PolicyRules, ScopeDescription, Status, Timestamp, Usage, Webhook, WebhookPatch,
+    IssuedSecret, IssuedSecretDocument, LeakReport, NewCredential, NewWebhook, PageDocument,
+    Policy, PolicyRules, ScopeDescription, Status, Timestamp, Usage, Webhook, WebhookPatch,
 };
 use crate::token::{ClientCredentials, TokenSource, TokenSourceBuilder};
 use crate::transport::{
@@ -323,6 +323,31 @@ impl Tenant {
         let url = with_range(self.url(["usage"]), from, to);
         self.client
             .call_json(Method::GET, &url, None::<&()>, None, None)
+            .await
+    }
+
+    /// Reports a secret found where it should not be (a paste, a public repository): the
+    /// credential it belongs to gets the tenant's `leak_action` (revoked by default). Only
+    /// this tenant's secrets are matched; another's, or one never issued, is `404
+    /// secret_not_found`. Reporting the same secret again changes nothing.
+    pub async fn report_leak(
+        &self,
+        secret: &SecretString,
+        source_url: Option<&str>,
+    ) -> Result<LeakReport> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            secret: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source_url: Option<&'a str>,
+        }
+        let url = self.url(["leaks"]);
+        let body = Body {
+            secret: secret.expose_secret(),
+            source_url,
+        };
+        self.client
+            .call_json(Method::POST, &url, Some(&body), None, None)
             .await
     }
 

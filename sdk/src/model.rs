@@ -148,10 +148,42 @@ pub struct Credential {
     /// the policy is relaxed.
     #[serde(default)]
     pub policy_violations: Vec<String>,
+    /// The last report that the current secret leaked, and what it did; `None` when there is
+    /// none (a rotation clears it).
+    #[serde(default)]
+    pub leak: Option<LeakNotice>,
     /// The optimistic-concurrency version, which is also the ETag: pass it to
     /// [`CredentialRef::if_match`](crate::CredentialRef::if_match) so that a change applies
     /// only to the credential as you last saw it.
     pub version: u64,
+}
+
+/// A report that a credential's current secret leaked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LeakNotice {
+    pub reported_at: Timestamp,
+    /// `github` (GitHub's secret scanning) or `admin` (reported through the API).
+    pub source: String,
+    /// What the tenant's policy did: `revoked`, `suspended` or `none`.
+    pub action: String,
+    /// Where the secret was found, if the report said.
+    pub url: Option<String>,
+}
+
+/// What reporting a leaked secret did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LeakReport {
+    /// The credential the secret belongs to.
+    pub client_id: String,
+    /// `revoked`, `suspended` or `none` (the policy only notifies, the secret no longer works,
+    /// or it was reported before).
+    pub action: String,
+    /// Whether the credential still accepted the secret.
+    pub secret_current: bool,
+    /// The secret was reported before: nothing changed this time.
+    pub already_reported: bool,
 }
 
 /// A credential with its newly issued secret: what `create` and `rotate` answer, the only time

@@ -469,7 +469,7 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
-        assert_eq!(functions().len(), 21);
+        assert_eq!(functions().len(), 23);
     }
 
     #[test]

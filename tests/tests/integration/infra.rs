@@ -31,6 +31,7 @@ use clavis_runtime::config::Env;
 use clavis_runtime::webhooks::HttpSender;
 use clavis_tests::Fixture;
 use clavis_tests::api::{Integration, TestApi};
+use clavis_tests::github::GithubScanner;
 use clavis_tests::receiver::Receiver;
 use clavis_tests::stub::{Stub, StubResponse};
 use yaml_serde::Value;
@@ -769,13 +770,15 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         feed: clavis_tests::stream_feed(&settings, settings.client().await),
     };
     let upstream = Stub::serve(|_| async { StubResponse::new(204) }).await;
+    let scanner = GithubScanner::new("iam-github");
     let api = TestApi::over(
         fixture,
         Env::default()
             .with("CLAVIS_UPSTREAM", upstream.url())
             .with("ROUTE_SCOPES", r#"{"GET /products": ["products:read"]}"#)
             .with("WEBHOOK_ALLOW_PRIVATE", "true")
-            .with("WEBHOOK_RETRY_SCHEDULE", "1"),
+            .with("WEBHOOK_RETRY_SCHEDULE", "1")
+            .with("GITHUB_SECRET_SCANNING_KEYS", scanner.key_set()),
     )
     .await;
     // Every function starts with nothing; discovery must stay that way.
@@ -1004,6 +1007,31 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         .await;
     usage.manage(Method::DELETE, &credential, None, stale).await;
     usage.manage(Method::DELETE, &credential, None, None).await;
+
+    // Leaked secrets: an admin's report of a live secret (the policy revokes it), one of a
+    // secret never issued, and GitHub's signed report of a live secret and of noise.
+    let leaked = Integration::of(&api.create("iam", body("Leaked", 10)).await);
+    let found = Integration::of(&api.create("iam", body("Found", 10)).await);
+    usage.file("create-credential");
+    usage
+        .manage(
+            Method::POST,
+            "/v1/tenants/iam/leaks",
+            Some(json!({"secret": leaked.secret})),
+            None,
+        )
+        .await;
+    usage
+        .manage(
+            Method::POST,
+            "/v1/tenants/iam/leaks",
+            Some(json!({"secret": wrong})),
+            None,
+        )
+        .await;
+    let report = GithubScanner::report(&[&found.secret, "noise"]);
+    api.github_report(&scanner, report, None).await.expect(200);
+    usage.file("github-leak-report");
 
     // Webhooks: the admin's calls, then events published and delivered as the stream and the
     // queue hand them over (the first attempt fails, so an attempt is recorded with the

@@ -14,6 +14,7 @@ use crate::time::{Timestamp, parse_rfc3339};
 mod changes;
 mod create_and_rotate;
 mod expiry;
+mod leaks;
 
 /// The request ID every change of these tests carries.
 const REQUEST_ID: &str = "req-1";
