@@ -27,7 +27,7 @@ export function renderLeakNotice(credential: Credential): TemplateResult | typeo
   const id = `cred-${credential.client_id}-leak`;
   const parts = leakHeadlineParts(leak);
   return html`
-    <div class="leaked" role="status" aria-labelledby=${id}>
+    <div class="leak-notice" role="status" aria-labelledby=${id}>
       <p id=${id}><strong>${parts.before} ${localTime(leak.reported_at, "")} ${parts.after}</strong></p>
       ${leak.url
         ? html`<p class="where">Found at ${linkableUrl(leak.url)

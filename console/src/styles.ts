@@ -43,7 +43,7 @@ export const consoleStyles = css`
   .cards { list-style: none; padding: 0; margin: 0.5rem 0; display: grid; gap: 0.75rem; }
   .card { border: 1px solid var(--line); border-radius: 8px; padding: 0.9rem 1rem; background: #fff; min-width: 0; }
   .card-head { display: flex; flex-wrap: wrap; gap: 0.5rem 0.75rem; align-items: center; justify-content: space-between; }
-  .marks { display: flex; flex-wrap: wrap; gap: 0.35rem; justify-content: flex-end; }
+  .marks { display: flex; flex-wrap: wrap; gap: 0.35rem; justify-content: flex-end; align-items: center; }
   .description { margin: 0.35rem 0 0; color: #57606a; overflow-wrap: anywhere; }
   .badge { font-size: 0.85rem; font-weight: 600; padding: 0.15rem 0.6rem; border-radius: 999px; white-space: nowrap; border: 1px solid; }
   .badge.active { background: #dafbe1; color: #116329; border-color: #8ddb9e; }
@@ -71,11 +71,11 @@ export const consoleStyles = css`
   .blocked p { margin: 0; }
   .blocked ul { margin: 0.25rem 0; padding-left: 1.25rem; }
   .blocked .fix { font-size: 0.9rem; color: #1f2328; }
-  .leaked { background: #fff0ee; border: 1px solid #cf222e; border-left-width: 4px; border-radius: 6px; padding: 0.5rem 0.75rem; margin: 0.6rem 0 0; color: #82071e; }
-  .leaked p { margin: 0.15rem 0; }
-  .leaked .where { font-size: 0.9rem; overflow-wrap: anywhere; }
-  .leaked .fix, .leak-answer .fix { color: #1f2328; }
-  .leaked a { color: inherit; }
+  .leak-notice { background: #fff0ee; border: 1px solid #cf222e; border-left-width: 4px; border-radius: 6px; padding: 0.5rem 0.75rem; margin: 0.6rem 0 0; color: #82071e; }
+  .leak-notice p { margin: 0.15rem 0; }
+  .leak-notice .where { font-size: 0.9rem; overflow-wrap: anywhere; }
+  .leak-notice .fix, .leak-answer .fix { color: #1f2328; }
+  .leak-notice a { color: inherit; }
   dialog {
     width: min(36rem, calc(100vw - 1.5rem)); max-height: calc(100dvh - 1.5rem); border: 1px solid var(--line);
     border-radius: 10px; padding: 1.25rem; color: inherit; overflow-wrap: anywhere;
