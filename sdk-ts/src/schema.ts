@@ -733,14 +733,12 @@ export interface components {
             /** @description Where the secret was found, when the report said. */
             url: string | null;
         };
+        /** @description Optional members may also be null, which means the same as leaving them out. */
         ReportLeak: {
             /** @description The secret found, whole (`csk_live_…` or `csk_test_…`). Something not shaped like a Clavis secret answers 400 invalid_secret. */
             secret: string;
-            /**
-             * Format: uri
-             * @description Where it was found (an http or https URL), kept in the audit event.
-             */
-            source_url?: string;
+            /** @description Where it was found (an http or https URL of at most 2048 characters, holding no secret), kept in the audit event; null means the same as leaving it out. */
+            source_url?: string | null;
         };
         LeakReportAnswer: {
             client_id: string;
