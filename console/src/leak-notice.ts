@@ -78,12 +78,13 @@ export function reportOutcome(report: LeakReport, credential?: ReportedCredentia
   const which = credential === undefined ? report.client_id : `“${credential.name}” (${report.client_id})`;
   const belongs = `The secret belongs to ${which}.`;
   if (report.already_reported) {
-    // The first report acted; what is left to do follows from what it did, if the secret is still current.
+    // The first report acted; what is left to do follows from what it did, while the credential
+    // still shows that leak (a rotation since has replaced the secret and cleared it).
     const first = credential?.leak ?? null;
     return {
       credential: belongs,
       action: "This secret was reported before, so nothing more was done.",
-      advice: report.secret_current && first !== null ? leakAdvice(first.action) : "",
+      advice: first !== null ? leakAdvice(first.action) : "",
     };
   }
   if (!report.secret_current) {

@@ -82,11 +82,14 @@ describe("the answer to a report", () => {
     assert.equal(older.advice, "");
   });
 
-  it("says a repeat changed nothing, with the first report's advice while the secret is current", () => {
+  it("says a repeat changed nothing, with the first report's advice while the credential shows that leak", () => {
     const repeat = reportOutcome(report({ action: "none", already_reported: true }), { name: "Inventory sync", leak: notice({ action: "suspended" }) });
     assert.equal(repeat.action, "This secret was reported before, so nothing more was done.");
     assert.equal(repeat.advice, LEAK_ADVICE.suspended);
-    assert.equal(reportOutcome(report({ action: "none", already_reported: true, secret_current: false }), named).advice, "");
+    const revoked = reportOutcome(report({ action: "none", already_reported: true, secret_current: false }), named);
+    assert.equal(revoked.advice, LEAK_ADVICE.revoked, "a revoked credential accepts no secret, yet still needs replacing");
+    const rotatedSince = reportOutcome(report({ action: "none", already_reported: true, secret_current: false }), { name: "Inventory sync", leak: null });
+    assert.equal(rotatedSince.advice, "", "a rotation since replaced the secret: nothing left to do");
   });
 });
 

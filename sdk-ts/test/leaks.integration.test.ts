@@ -63,8 +63,9 @@ describe("leak reports through the SDK against the local gateway", { skip, timeo
       assert.deepEqual(leaked[0]?.details, { source: "admin", url: "https://github.com/acme/app/blob/main/.env", secret_current: true, action });
       assert.ok(!JSON.stringify(items).includes(secret), "no audit event carries the secret");
 
+      // A revoked credential accepts no secret any more, so the repeat finds it no longer current.
       const again = await demo.reportLeak({ secret });
-      assert.deepEqual(again, { client_id: credential.client_id, action: "none", secret_current: true, already_reported: true });
+      assert.deepEqual(again, { client_id: credential.client_id, action: "none", secret_current: action !== "revoked", already_reported: true });
       const { credential: after } = await demo.get(credential.client_id);
       assert.equal(after.version, now.version, "a repeat changes nothing");
       assert.equal((await demo.credentialAudit(credential.client_id)).items.filter((e) => e.type === "credential.leaked").length, 1);
