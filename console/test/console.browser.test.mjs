@@ -3,6 +3,7 @@
 // built console (npm run build); fails, saying so, without the binary.
 
 import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -1091,6 +1092,24 @@ if (binary === "") {
       assert.ok(!consoleMessages.some((text) => text.includes(secret)), "the secret was never logged");
       assert.ok(!reports.some((r) => r.url.includes(secret)), "the secret was never in a request URL");
     }
+    // A stand-in for GitHub's secret scanning: the gateway is given this key's public half as
+    // GitHub's key set, and reports are signed with it as GitHub signs them.
+    const github = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const githubKeySet = JSON.stringify({
+      public_keys: [{ key_identifier: "test-key-1", key: github.publicKey.export({ type: "spki", format: "pem" }), is_current: true }],
+    });
+    /** POSTs `tokens` to the partner endpoint as GitHub would, signed; returns the feedback. */
+    async function githubReports(tokens, url) {
+      const body = JSON.stringify(tokens.map((token) => ({ token, type: "clavis_client_secret", url, source: "content" })));
+      const signature = sign("sha256", Buffer.from(body), { key: github.privateKey, dsaEncoding: "der" }).toString("base64");
+      const response = await fetch(`${gateway.url}/v1/leaks/github`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "github-public-key-identifier": "test-key-1", "github-public-key-signature": signature },
+        body,
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      return response.json();
+    }
     /** A new credential of the demo tenant under the leak action `action`, and its secret. */
     async function leakable(name, action) {
       await demo.setPolicy({ leak_action: action }, { ifMatch: "*" });
@@ -1100,7 +1119,12 @@ if (binary === "") {
 
     before(async () => {
       mkdirSync(shots, { recursive: true });
-      gateway = await startGateway(binary);
+      process.env.GITHUB_SECRET_SCANNING_KEYS = githubKeySet;
+      try {
+        gateway = await startGateway(binary);
+      } finally {
+        delete process.env.GITHUB_SECRET_SCANNING_KEYS;
+      }
       demo = new ClavisClient({ url: gateway.url, token: gateway.token }).tenant("demo");
       browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
       context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -1145,6 +1169,26 @@ if (binary === "") {
         await page.screenshot({ path: join(shots, `leaked-${policyAction}-desktop.png`), fullPage: true });
       });
     }
+
+    it("marks a secret GitHub secret scanning reported, with where GitHub found it", async () => {
+      const { credential, secret } = await leakable("Found by GitHub", "revoke");
+      const where = "https://github.com/octo/leaky/blob/main/config.env";
+      const feedback = await githubReports([secret, "csk_live_not_one_of_ours"], where);
+      assert.deepEqual(feedback, [
+        { token_hash: createHash("sha256").update(secret).digest("hex"), token_type: "clavis_client_secret", label: "true_positive" },
+        { token_hash: createHash("sha256").update("csk_live_not_one_of_ours").digest("hex"), token_type: "clavis_client_secret", label: "false_positive" },
+      ]);
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Found by GitHub");
+      await item.getByText("Revoked", { exact: true }).waitFor();
+      const notice = item.getByRole("status").filter({ hasText: "Secret reported leaked on" });
+      assert.match(await notice.innerText(), /^Secret reported leaked on .+ via GitHub secret scanning — credential revoked/);
+      await notice.getByRole("link", { name: where }).waitFor();
+      await notice.getByText("What to do: Create a new credential and move the integration to it.").waitFor();
+      const { credential: now } = await demo.get(credential.client_id);
+      assert.deepEqual({ source: now.leak?.source, action: now.leak?.action, url: now.leak?.url }, { source: "github", action: "revoked", url: where });
+      await page.screenshot({ path: join(shots, "leaked-github-desktop.png"), fullPage: true });
+    });
 
     it("presets a leaked credential's rotation (no grace, tokens ended), and the rotation clears the mark", async () => {
       const item = card("Leaked under suspend");
