@@ -7,6 +7,7 @@ import type { Credential } from "@clavis/sdk";
 
 import { localTime, sentence } from "./format.js";
 import { dialogErrorLine } from "./form-fields.js";
+import { leakedEventFacts, linkableUrl } from "./leak-notice.js";
 import type { AuditDialog, ConsoleContext } from "./state.js";
 
 const PAGE_SIZE = 25;
@@ -23,7 +24,7 @@ const EVENT_WORDS: Record<string, string> = {
   "credential.expired": "Expired",
   "credential.expiring_soon": "Expiring soon",
   "credential.quota_threshold": "Quota threshold reached",
-  "credential.leaked": "Reported leaked",
+  "credential.leaked": "Secret reported leaked",
   "tenant.policy_changed": "Policy changed",
 };
 
@@ -61,7 +62,7 @@ export function renderAuditDialog(ctx: ConsoleContext, dialog: AuditDialog): Tem
             <strong>${EVENT_WORDS[e.type] ?? e.type}</strong>
             <span class="when">${localTime(e.at, "")}</span>
             <span class="who">by ${e.actor.subject} (${e.actor.role})</span>
-            ${details(e.details)}
+            ${e.type === "credential.leaked" ? leakedDetails(e.details) : details(e.details)}
           </li>`)}
       </ol>
       ${dialogErrorLine(ctx)}
@@ -71,6 +72,13 @@ export function renderAuditDialog(ctx: ConsoleContext, dialog: AuditDialog): Tem
       </div>
     </div>
   `;
+}
+
+/** A credential.leaked event: who reported it, where it was found, whether the secret still worked, what was done. */
+function leakedDetails(details: Record<string, unknown>): TemplateResult {
+  return html`<dl class="details">${leakedEventFacts(details ?? {}).map(([term, text]) => html`<dt>${term}</dt><dd>${
+    term === "Found at" && linkableUrl(text) ? html`<a href=${text} target="_blank" rel="noopener noreferrer">${text}</a>` : text
+  }</dd>`)}</dl>`;
 }
 
 function details(details: Record<string, unknown>): TemplateResult | typeof nothing {

@@ -8,8 +8,8 @@
 //
 // This element owns the state (state.ts) and the pages of the list; the parts render and act
 // through a ConsoleContext: the list (credential-list.ts), the dialogs (dialogs.ts: create,
-// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy, usage, and the
-// webhook endpoints' dialogs), and the webhooks section below the list (webhooks-section.ts).
+// secret, rotate, expiry, edit, revoke/delete, audit trail, the tenant's policy, usage, the leak
+// report, and the webhook endpoints' dialogs), and the webhooks section below the list (webhooks-section.ts).
 
 import { LitElement, html, nothing } from "lit";
 import type { PropertyValues, TemplateResult } from "lit";
@@ -21,6 +21,7 @@ import type { ListView, StatusFilter } from "./credential-list.js";
 import { renderDialog } from "./dialogs.js";
 import { sentence } from "./format.js";
 import { loadScopeCatalogue } from "./form-fields.js";
+import { renderReportLeakButton } from "./leak-panel.js";
 import { renderPolicyButton } from "./policy-panel.js";
 import { CLOSED_WEBHOOKS } from "./state.js";
 import type { ConsoleContext, Dialog, ExpiryMode, Notice, ScopeInfo, WebhooksState } from "./state.js";
@@ -367,6 +368,7 @@ export class ClavisCredentials extends LitElement {
           <div class="top-actions">
             ${renderTenantUsageButton(this.#ctx)}
             ${renderPolicyButton(this.#ctx)}
+            ${renderReportLeakButton(this.#ctx)}
             <button id="create" class="primary" type="button" ?disabled=${this.#tenantClient() === undefined} @click=${(e: Event) => this.#open({ kind: "create" }, e)}>Create credential</button>
           </div>
         </div>

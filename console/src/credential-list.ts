@@ -11,6 +11,7 @@ import { STATUS_WORDS, expiryLocked, localTime } from "./format.js";
 import { openAuditTrail } from "./audit-trail.js";
 import { suspendOrReactivate } from "./confirm-dialogs.js";
 import type { ConsoleContext } from "./state.js";
+import { renderLeakMark, renderLeakNotice } from "./leak-panel.js";
 import { renderPolicyViolations } from "./policy-panel.js";
 import { UNUSED_MARK, renderUnusedMark, renderUsageButton } from "./usage-panel.js";
 
@@ -82,9 +83,10 @@ function renderCard(ctx: ConsoleContext, c: Credential): TemplateResult {
     <li class="card" aria-labelledby=${`${id}-name`}>
       <div class="card-head">
         <h3 id=${`${id}-name`}>${c.name}</h3>
-        <span class="marks">${renderUnusedMark(c)}<span class=${`badge ${c.status}`}>${STATUS_WORDS[c.status] ?? c.status}</span></span>
+        <span class="marks">${renderLeakMark(c)}${renderUnusedMark(c)}<span class=${`badge ${c.status}`}>${STATUS_WORDS[c.status] ?? c.status}</span></span>
       </div>
       ${c.description ? html`<p class="description">${c.description}</p>` : nothing}
+      ${renderLeakNotice(c)}
       ${renderPolicyViolations(c)}
       <dl class="facts">
         <div><dt>Client ID</dt><dd><code>${c.client_id}</code></dd></div>

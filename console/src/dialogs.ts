@@ -1,5 +1,5 @@
 // The one <dialog> of the console and which part renders its body (state.ts: Dialog), the
-// webhook endpoints' included (webhook-dialogs.ts). The element
+// webhook endpoints' and the leak report's included (webhook-dialogs.ts). The element
 // opens it modally once it is rendered, moves focus in, and closes it when the state goes.
 
 import { html } from "lit";
@@ -10,6 +10,7 @@ import { renderDeleteDialog, renderRevokeDialog } from "./confirm-dialogs.js";
 import { renderCreateDialog } from "./create-dialog.js";
 import { renderEditDialog } from "./edit-dialog.js";
 import { renderExpiryDialog } from "./expiry-dialog.js";
+import { renderReportLeakDialog } from "./leak-panel.js";
 import { renderPolicyDialog } from "./policy-panel.js";
 import { renderRotateDialog } from "./rotate-dialog.js";
 import { renderSecretDialog } from "./secret-dialog.js";
@@ -65,5 +66,7 @@ function dialogBody(ctx: ConsoleContext, dialog: Dialog): TemplateResult {
       return renderWebhookDeleteDialog(ctx, dialog);
     case "webhook-deliveries":
       return renderWebhookDeliveriesDialog(ctx, dialog);
+    case "leak-report":
+      return renderReportLeakDialog(ctx, dialog);
   }
 }

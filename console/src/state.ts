@@ -2,7 +2,7 @@
 // the page's notice, the expiry picker's mode, the scope catalogue, and the context the parts
 // (list, dialogs, audit trail) use to read and change the element's state.
 
-import type { AuditEvent, Credential, CredentialUsage, IssuedSecret, Policy, TenantClient, TenantUsage, Webhook, WebhookDelivery, WebhookWithSecret } from "@clavis/sdk";
+import type { AuditEvent, Credential, CredentialUsage, IssuedSecret, LeakReport, Policy, TenantClient, TenantUsage, Webhook, WebhookDelivery, WebhookWithSecret } from "@clavis/sdk";
 
 /** No dialog is open: `dialog` is null. Each variant is one dialog and what it needs. */
 export interface CreateDialog {
@@ -84,6 +84,15 @@ export interface WebhookDeliveriesDialog {
   opened: number;
 }
 
+/**
+ * Report a leaked secret: the form (no `outcome`), then the answer, with the credential it named
+ * as read afterwards (when it could be). The secret itself is never part of this state.
+ */
+export interface LeakReportDialog {
+  kind: "leak-report";
+  outcome: { report: LeakReport; credential?: Credential } | null;
+}
+
 export type RotateDialog = CredentialDialog<"rotate">;
 export type RevokeDialog = CredentialDialog<"revoke">;
 export type DeleteDialog = CredentialDialog<"delete">;
@@ -96,11 +105,13 @@ export type EditDialog = CredentialDialog<"edit">;
  * policy → policy (loaded, or reloaded after a 412); usage → usage and tenant-usage →
  * tenant-usage (loaded, table shown or hidden); webhook-form → webhook-form ("All events"
  * ticked or not) and → webhook-secret (added); webhook-rotate → webhook-secret;
- * webhook-deliveries → webhook-deliveries (loaded, more, reloaded); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
+ * webhook-deliveries → webhook-deliveries (loaded, more, reloaded); leak-report → leak-report
+ * (answered, or "Report another secret"); any → none (close, Escape, success, or a 404/409/412 that the page notice explains).
  */
 export type Dialog =
   | CreateDialog | SecretDialog | RotateDialog | RevokeDialog | DeleteDialog | ExpiryDialog | EditDialog | AuditDialog | PolicyDialog | UsageDialog | TenantUsageDialog
-  | WebhookFormDialog | WebhookSecretDialog | WebhookConfirmDialog<"webhook-rotate"> | WebhookConfirmDialog<"webhook-delete"> | WebhookDeliveriesDialog;
+  | WebhookFormDialog | WebhookSecretDialog | WebhookConfirmDialog<"webhook-rotate"> | WebhookConfirmDialog<"webhook-delete"> | WebhookDeliveriesDialog
+  | LeakReportDialog;
 
 export type DialogKind = Dialog["kind"];
 

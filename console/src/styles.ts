@@ -43,13 +43,14 @@ export const consoleStyles = css`
   .cards { list-style: none; padding: 0; margin: 0.5rem 0; display: grid; gap: 0.75rem; }
   .card { border: 1px solid var(--line); border-radius: 8px; padding: 0.9rem 1rem; background: #fff; min-width: 0; }
   .card-head { display: flex; flex-wrap: wrap; gap: 0.5rem 0.75rem; align-items: center; justify-content: space-between; }
-  .marks { display: flex; flex-wrap: wrap; gap: 0.35rem; justify-content: flex-end; }
+  .marks { display: flex; flex-wrap: wrap; gap: 0.35rem; justify-content: flex-end; align-items: center; }
   .description { margin: 0.35rem 0 0; color: #57606a; overflow-wrap: anywhere; }
   .badge { font-size: 0.85rem; font-weight: 600; padding: 0.15rem 0.6rem; border-radius: 999px; white-space: nowrap; border: 1px solid; }
   .badge.active { background: #dafbe1; color: #116329; border-color: #8ddb9e; }
   .badge.suspended { background: #fff8c5; color: #7d4e00; border-color: #e0c55d; }
   .badge.expired { background: #eaeef2; color: #424a53; border-color: #afb8c1; }
   .badge.revoked { background: #ffebe9; color: #a40e26; border-color: #f1aeb5; }
+  .badge.leaked { background: #a40e26; color: #fff; border-color: #a40e26; }
   .badge.unused { background: #f5f0ff; color: #5a32a3; border-color: #d2c4f5; font-weight: 500; }
   .visually-hidden {
     position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
@@ -70,12 +71,20 @@ export const consoleStyles = css`
   .blocked p { margin: 0; }
   .blocked ul { margin: 0.25rem 0; padding-left: 1.25rem; }
   .blocked .fix { font-size: 0.9rem; color: #1f2328; }
+  .leak-notice { background: #fff0ee; border: 1px solid #cf222e; border-left-width: 4px; border-radius: 6px; padding: 0.5rem 0.75rem; margin: 0.6rem 0 0; color: #82071e; }
+  .leak-notice p { margin: 0.15rem 0; }
+  .leak-notice .where { font-size: 0.9rem; overflow-wrap: anywhere; }
+  .leak-notice .fix, .leak-answer .fix { color: #1f2328; }
+  .leak-notice a { color: inherit; }
   dialog {
     width: min(36rem, calc(100vw - 1.5rem)); max-height: calc(100dvh - 1.5rem); border: 1px solid var(--line);
     border-radius: 10px; padding: 1.25rem; color: inherit; overflow-wrap: anywhere;
   }
   dialog::backdrop { background: rgb(15 23 42 / 0.55); }
-  dialog form, dialog .secret, dialog .audit { display: grid; gap: 0.6rem; }
+  dialog form, dialog .secret, dialog .audit, dialog .leak-answer { display: grid; gap: 0.6rem; }
+  .leak-answer p { margin: 0.25rem 0; }
+  #leak-secret, #leak-url { width: 100%; }
+  #leak-secret { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
   dialog label { display: grid; gap: 0.25rem; font-weight: 500; }
   dialog label.check { display: flex; gap: 0.5rem; align-items: center; }
   dialog .field { display: grid; gap: 0.25rem; }

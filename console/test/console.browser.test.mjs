@@ -3,6 +3,7 @@
 // built console (npm run build); fails, saying so, without the binary.
 
 import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -1063,6 +1064,269 @@ if (binary === "") {
       await page.getByRole("status").getByText(/Deleted the endpoint/).waitFor();
       await page.getByText("No endpoints yet.").waitFor();
       assert.deepEqual(await demo.webhooks(), []);
+    });
+  });
+
+  // Leaked secrets, with a gateway of their own (the tenant's leak action changes here, and the
+  // credentials revoked and suspended would crowd the other suites' lists).
+  describe("leaked secrets in Chromium against the local gateway", { timeout: 300_000 }, () => {
+    let gateway;
+    let browser;
+    let context;
+    let page;
+    let demo;
+    const consoleMessages = [];
+    const reports = [];
+    const dialog = () => page.getByRole("dialog");
+    const card = (name) =>
+      page.getByRole("listitem").filter({ has: page.getByRole("heading", { name, exact: true, level: 3 }) });
+    const dialogClosed = async () => {
+      await dialog().waitFor({ state: "detached" });
+      await page.waitForFunction(() => !document.querySelector("clavis-credentials")?.shadowRoot?.querySelector("dialog"));
+    };
+    /** Nothing the page keeps or shows holds `secret`: storage, the URL, the page (shadow roots and field values included), the console. */
+    async function assertSecretGone(secret) {
+      const kept = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + location.href + document.cookie);
+      assert.ok(!kept.includes(secret), "the secret is in no storage, cookie or URL");
+      assert.ok(!(await everythingOnPage(page)).includes(secret), "the secret is gone from the page and its fields");
+      assert.ok(!consoleMessages.some((text) => text.includes(secret)), "the secret was never logged");
+      assert.ok(!reports.some((r) => r.url.includes(secret)), "the secret was never in a request URL");
+    }
+    // A stand-in for GitHub's secret scanning: the gateway is given this key's public half as
+    // GitHub's key set, and reports are signed with it as GitHub signs them.
+    const github = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const githubKeySet = JSON.stringify({
+      public_keys: [{ key_identifier: "test-key-1", key: github.publicKey.export({ type: "spki", format: "pem" }), is_current: true }],
+    });
+    /** POSTs `tokens` to the partner endpoint as GitHub would, signed; returns the feedback. */
+    async function githubReports(tokens, url) {
+      const body = JSON.stringify(tokens.map((token) => ({ token, type: "clavis_client_secret", url, source: "content" })));
+      const signature = sign("sha256", Buffer.from(body), { key: github.privateKey, dsaEncoding: "der" }).toString("base64");
+      const response = await fetch(`${gateway.url}/v1/leaks/github`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "github-public-key-identifier": "test-key-1", "github-public-key-signature": signature },
+        body,
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      return response.json();
+    }
+    /** A new credential of the demo tenant under the leak action `action`, and its secret. */
+    async function leakable(name, action) {
+      await demo.setPolicy({ leak_action: action }, { ifMatch: "*" });
+      const issued = await demo.create({ name, scopes: ["products:read"] });
+      return { credential: issued.credential, secret: issued.client_secret };
+    }
+
+    before(async () => {
+      mkdirSync(shots, { recursive: true });
+      process.env.GITHUB_SECRET_SCANNING_KEYS = githubKeySet;
+      try {
+        gateway = await startGateway(binary);
+      } finally {
+        delete process.env.GITHUB_SECRET_SCANNING_KEYS;
+      }
+      demo = new ClavisClient({ url: gateway.url, token: gateway.token }).tenant("demo");
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      page = await context.newPage();
+      page.on("console", (message) => consoleMessages.push(message.text()));
+      page.on("request", (request) => {
+        if (request.url().includes("/leaks")) reports.push({ url: request.url(), method: request.method(), body: request.postData() ?? "" });
+      });
+      await page.goto(`${gateway.url}/console/#token=${gateway.token}`);
+      await page.getByText("No credentials yet.").waitFor();
+    });
+
+    after(async () => {
+      await browser?.close();
+      await gateway?.stop();
+    });
+
+    for (const [policyAction, action, status, headline, advice] of [
+      ["revoke", "revoked", "Revoked", "credential revoked", "Create a new credential and move the integration to it."],
+      ["suspend", "suspended", "Suspended", "credential suspended", "Rotate the secret (without a grace period), update the integration, then reactivate."],
+      ["notify", "none", "Active", "the credential still works", "Rotate the secret now (without a grace period)."],
+    ]) {
+      it(`marks a credential whose secret was reported leaked under leak_action ${policyAction}: ${status}, what happened and what to do`, async () => {
+        const name = `Leaked under ${policyAction}`;
+        const { credential, secret } = await leakable(name, policyAction);
+        const report = await demo.reportLeak({ secret, sourceUrl: `https://github.com/acme/app/blob/main/${policyAction}.env` });
+        assert.deepEqual(report, { client_id: credential.client_id, action, secret_current: true, already_reported: false });
+        const { credential: now } = await demo.get(credential.client_id);
+        assert.equal(now.leak?.action, action, JSON.stringify(now.leak));
+        assert.equal(now.leak?.source, "admin");
+
+        await page.getByRole("button", { name: "Refresh" }).click();
+        const item = card(name);
+        await item.getByText(status, { exact: true }).waitFor();
+        await item.getByText("Leaked", { exact: true }).waitFor();
+        const notice = item.getByRole("status").filter({ hasText: "Secret reported leaked on" });
+        await notice.waitFor();
+        assert.match(await notice.innerText(), new RegExp(`^Secret reported leaked on .+ by an administrator — ${headline}`));
+        await notice.getByText(`What to do: ${advice}`).waitFor();
+        await notice.getByRole("link", { name: `https://github.com/acme/app/blob/main/${policyAction}.env` }).waitFor();
+        assert.equal(await notice.locator("time").getAttribute("datetime"), now.leak.reported_at);
+        await page.screenshot({ path: join(shots, `leaked-${policyAction}-desktop.png`), fullPage: true });
+      });
+    }
+
+    it("marks a secret GitHub secret scanning reported, with where GitHub found it", async () => {
+      const { credential, secret } = await leakable("Found by GitHub", "revoke");
+      const where = "https://github.com/octo/leaky/blob/main/config.env";
+      const feedback = await githubReports([secret, "csk_live_not_one_of_ours"], where);
+      assert.deepEqual(feedback, [
+        { token_hash: createHash("sha256").update(secret).digest("hex"), token_type: "clavis_client_secret", label: "true_positive" },
+        { token_hash: createHash("sha256").update("csk_live_not_one_of_ours").digest("hex"), token_type: "clavis_client_secret", label: "false_positive" },
+      ]);
+      await page.getByRole("button", { name: "Refresh" }).click();
+      const item = card("Found by GitHub");
+      await item.getByText("Revoked", { exact: true }).waitFor();
+      const notice = item.getByRole("status").filter({ hasText: "Secret reported leaked on" });
+      assert.match(await notice.innerText(), /^Secret reported leaked on .+ via GitHub secret scanning — credential revoked/);
+      await notice.getByRole("link", { name: where }).waitFor();
+      await notice.getByText("What to do: Create a new credential and move the integration to it.").waitFor();
+      const { credential: now } = await demo.get(credential.client_id);
+      assert.deepEqual({ source: now.leak?.source, action: now.leak?.action, url: now.leak?.url }, { source: "github", action: "revoked", url: where });
+      await page.screenshot({ path: join(shots, "leaked-github-desktop.png"), fullPage: true });
+    });
+
+    it("presets a leaked credential's rotation (no grace, tokens ended), and the rotation clears the mark", async () => {
+      const item = card("Leaked under suspend");
+      await item.getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("note").getByText(/reported leaked: stop it at once/).waitFor();
+      assert.equal(await dialog().getByRole("combobox", { name: "Old secret" }).inputValue(), "0");
+      assert.equal(await dialog().getByRole("checkbox", { name: "End access tokens issued before now" }).isChecked(), true);
+      await dialog().getByRole("button", { name: "Rotate secret" }).click();
+      await dialog().getByRole("textbox", { name: "Client secret" }).waitFor();
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      await item.getByText("Leaked", { exact: true }).waitFor({ state: "detached" });
+      assert.equal(await item.getByText("Secret reported leaked on").count(), 0);
+      await item.getByRole("button", { name: "Reactivate" }).click();
+      await item.getByText("Active", { exact: true }).waitFor();
+    });
+
+    it("reports a leaked secret from its dialog: names the credential and the action, refreshes the list, and keeps the secret nowhere", async () => {
+      const { credential, secret } = await leakable("Found in a gist", "revoke");
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await card("Found in a gist").getByText("Active", { exact: true }).waitFor();
+
+      await page.getByRole("button", { name: "Report a leaked secret" }).click();
+      await dialog().getByRole("heading", { name: "Report a leaked secret" }).waitFor();
+      const field = dialog().getByLabel("Leaked secret", { exact: true });
+      assert.equal(await field.getAttribute("type"), "password", "the secret is not shown on screen");
+      assert.equal(await field.getAttribute("name"), null, "a field without a name is never in a form submission");
+      assert.equal(await focused(page), "input:", "the secret's field has focus");
+      await field.fill(secret);
+      await dialog().getByLabel("Where was it found (URL)").fill("https://gist.github.com/someone/abc123");
+      await dialog().getByRole("button", { name: "Report leak" }).click();
+
+      const answer = dialog().getByRole("status");
+      await answer.getByText(`The secret belongs to “Found in a gist” (${credential.client_id}).`).waitFor();
+      await answer.getByText("The credential was revoked: it can no longer get tokens.").waitFor();
+      await answer.getByText("What to do: Create a new credential and move the integration to it.").waitFor();
+      await page.screenshot({ path: join(shots, "leak-report-answer-desktop.png") });
+      const item = card("Found in a gist");
+      await item.getByText("Revoked", { exact: true }).waitFor();
+      await item.getByText("Leaked", { exact: true }).waitFor();
+
+      const posted = reports.filter((r) => r.method === "POST");
+      assert.equal(posted.length, 1);
+      assert.equal(posted[0].url, `${gateway.url}/v1/tenants/demo/leaks`);
+      assert.deepEqual(JSON.parse(posted[0].body), { secret, source_url: "https://gist.github.com/someone/abc123" });
+      const { items: trail } = await demo.credentialAudit(credential.client_id);
+      const leaked = trail.find((e) => e.type === "credential.leaked");
+      assert.deepEqual(leaked?.details, { source: "admin", url: "https://gist.github.com/someone/abc123", secret_current: true, action: "revoked" });
+
+      // Reporting another starts from an empty field.
+      await dialog().getByRole("button", { name: "Report another secret" }).click();
+      assert.equal(await dialog().getByLabel("Leaked secret", { exact: true }).inputValue(), "");
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      assert.equal(await focused(page), "button:Report a leaked secret", "focus returns to the opener");
+      await assertSecretGone(secret);
+    });
+
+    it("says a repeat was reported before and changes nothing", async () => {
+      const { credential, secret } = await leakable("Reported twice", "suspend");
+      await demo.reportLeak({ secret });
+      const before = (await demo.get(credential.client_id)).credential;
+      await page.getByRole("button", { name: "Report a leaked secret" }).click();
+      await dialog().getByLabel("Leaked secret", { exact: true }).fill(secret);
+      await dialog().getByRole("button", { name: "Report leak" }).click();
+      const answer = dialog().getByRole("status");
+      await answer.getByText("This secret was reported before, so nothing more was done.").waitFor();
+      await answer.getByText(/What to do: Rotate the secret \(without a grace period\), update the integration, then reactivate\./).waitFor();
+      await dialog().getByRole("button", { name: "Close" }).click();
+      await dialogClosed();
+      const after = (await demo.get(credential.client_id)).credential;
+      assert.equal(after.version, before.version, "a repeat changes nothing");
+      const { items } = await demo.credentialAudit(credential.client_id);
+      assert.equal(items.filter((e) => e.type === "credential.leaked").length, 1, "one event for one leak");
+      await assertSecretGone(secret);
+    });
+
+    it("says so when no credential of this tenant was issued the secret (404): another tenant's, changing nothing there", async () => {
+      const other = new ClavisClient({ url: gateway.url, token: gateway.devToken({ tenant: "other" }) }).tenant("other");
+      const { credential, client_secret: secret } = await other.create({ name: "Another tenant's", scopes: ["products:read"] });
+      const sent = reports.length;
+      await page.getByRole("button", { name: "Report a leaked secret" }).click();
+      const field = dialog().getByLabel("Leaked secret", { exact: true });
+      await field.fill(secret);
+      await dialog().getByRole("button", { name: "Report leak" }).click();
+      await dialog().getByRole("alert").getByText(/^No credential of this tenant was issued this secret\..*Nothing was changed\.$/).waitFor();
+      assert.equal(await field.inputValue(), "", "the field is emptied after the report, refused or not");
+      assert.equal(reports.length, sent + 1);
+      await page.screenshot({ path: join(shots, "leak-report-not-found-desktop.png") });
+
+      // Something that is not a Clavis secret is refused before it is sent.
+      await field.fill("ghp_notaclavissecret");
+      await dialog().getByRole("button", { name: "Report leak" }).click();
+      await dialog().getByRole("alert").getByText(/This is not a Clavis secret/).waitFor();
+      assert.equal(reports.length, sent + 1, "nothing was sent");
+      await page.keyboard.press("Escape");
+      await dialogClosed();
+      const { credential: untouched } = await other.get(credential.client_id);
+      assert.equal(untouched.status, "active");
+      assert.equal(untouched.leak, null);
+      await assertSecretGone(secret);
+    });
+
+    it("reads credential.leaked in the audit trail as sentences", async () => {
+      await card("Found in a gist").getByRole("button", { name: "Audit trail" }).click();
+      const events = dialog().getByRole("list", { name: "Events, newest first" });
+      const leaked = events.getByRole("listitem").filter({ hasText: "Secret reported leaked" });
+      await leaked.waitFor();
+      await leaked.getByText("by an administrator").waitFor();
+      await leaked.getByRole("link", { name: "https://gist.github.com/someone/abc123" }).waitFor();
+      await leaked.getByText("still accepted when reported").waitFor();
+      await leaked.getByText("Credential revoked").waitFor();
+      await events.getByText("Revoked", { exact: true }).waitFor();
+      await page.screenshot({ path: join(shots, "leak-audit-desktop.png") });
+      await dialog().getByRole("button", { name: "Close" }).click();
+      await dialogClosed();
+    });
+
+    it("fits a 375px-wide screen: a leaked card and the report dialog", async () => {
+      const narrow = await context.newPage();
+      try {
+        await narrow.setViewportSize({ width: 375, height: 800 });
+        await narrow.goto(`${gateway.url}/console/#token=${gateway.token}`);
+        const item = narrow.getByRole("listitem").filter({ has: narrow.getByRole("heading", { name: "Leaked under notify", exact: true, level: 3 }) });
+        await item.getByText("Leaked", { exact: true }).waitFor();
+        await item.scrollIntoViewIfNeeded();
+        assert.equal(await noHorizontalScroll(narrow), true, "the list scrolls sideways at 375px");
+        await narrow.screenshot({ path: join(shots, "leaked-375.png"), fullPage: true });
+        await narrow.getByRole("button", { name: "Report a leaked secret" }).click();
+        const panel = narrow.getByRole("dialog");
+        await panel.getByLabel("Leaked secret", { exact: true }).waitFor();
+        const box = await panel.boundingBox();
+        assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, JSON.stringify(box));
+        assert.equal(await noHorizontalScroll(narrow), true);
+        await narrow.screenshot({ path: join(shots, "leak-report-375.png") });
+      } finally {
+        await narrow.close();
+      }
     });
   });
 }

@@ -58,11 +58,28 @@ type RevokeBody = JsonOf<NonNullable<operations["revoke-credential"]["requestBod
 type ListQuery = NonNullable<operations["list-credentials"]["parameters"]["query"]>;
 type AuditQuery = NonNullable<operations["list-audit-events"]["parameters"]["query"]>;
 type UsageQuery = NonNullable<operations["get-credential-usage"]["parameters"]["query"]>;
+type ReportLeakBody = JsonOf<operations["report-leak"]["requestBody"]>;
+/** Who reported a leak: GitHub secret scanning (`github`) or an admin or advisor of the tenant (`admin`). */
+export type LeakSource = Schemas["LeakSource"];
+/** What a leak report did to the credential: `revoked`, `suspended` (the tenant's `leak_action`), or `none`. */
+export type LeakAction = Schemas["LeakAction"];
+/** A credential's `leak`: the latest report that its current secret leaked (null when none). */
+export type LeakNotice = Schemas["LeakNotice"];
+/**
+ * The answer to {@link TenantClient.reportLeak}: the credential the secret was issued to, what was
+ * done to it, whether the secret was still accepted, and whether it had been reported before.
+ */
+export type LeakReport = Schemas["LeakReportAnswer"];
+/** The `details` of a `credential.leaked` audit event (and of its webhook event). */
+export type CredentialLeakedDetails = Schemas["CredentialLeakedDetails"];
 
-/** The operations of the spec that this client serves: every one under `/v1`. */
+/**
+ * The operations of the spec that this client serves: every one under `/v1` but GitHub's secret
+ * scanning partner endpoint (`report-github-leaks`), which only GitHub calls, signed by GitHub.
+ */
 export type ManagementOperation = Exclude<
   keyof operations,
-  "issue-token" | "introspect-token" | "revoke-token" | `discovery-${string}`
+  "issue-token" | "introspect-token" | "revoke-token" | `discovery-${string}` | "report-github-leaks"
 >;
 
 type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -97,6 +114,7 @@ export const managementRoutes = {
   "test-webhook": ["POST", "/v1/tenants/{tenant}/webhooks/{webhook_id}/test"],
   "list-webhook-deliveries": ["GET", "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries"],
   "list-scopes": ["GET", "/v1/scopes"],
+  "report-leak": ["POST", "/v1/tenants/{tenant}/leaks"],
 } as const satisfies Record<ManagementOperation, readonly [HttpMethod, string]>;
 
 /** A management token, or a function that supplies one for each request (e.g. the console's `getToken`). */
@@ -223,6 +241,14 @@ export interface DeliveriesOptions {
   /** The `next_cursor` of the page before. */
   cursor?: string;
   signal?: AbortSignal;
+}
+
+/** A secret found where it should not be, to report with {@link TenantClient.reportLeak}. */
+export interface LeakedSecret {
+  /** The whole secret as found (`csk_live_…` or `csk_test_…`). Sent in the request body only: never in a URL, a log or an error. */
+  secret: string;
+  /** Where it was found: an `http://` or `https://` URL (at most 2048 characters), kept in the audit event. */
+  sourceUrl?: string;
 }
 
 /** A day: `YYYY-MM-DD`, or a `Date` (its UTC day). */
@@ -413,7 +439,7 @@ async function problem(url: URL, response: Response): Promise<ClavisError | Unex
   return ClavisError.fromGateway(response.status, message, wait);
 }
 
-/** The credentials, policy, audit trail, usage and webhook endpoints of one tenant. Every method maps to one `/v1` route. */
+/** The credentials, policy, audit trail, usage, leak reports and webhook endpoints of one tenant. Every method maps to one `/v1` route. */
 export class TenantClient {
   readonly #client: ClavisClient;
   readonly tenant: string;
@@ -632,6 +658,28 @@ export class TenantClient {
       body: document,
       ifMatch: options.ifMatch,
       ifMatchMinimum: 0,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `POST /v1/tenants/{tenant}/leaks`: reports a secret of this tenant found where it should not
+   * be. The credential it was issued to gets the tenant's `leak_action` (revoked, suspended, or
+   * nothing for `notify`) when the secret is still accepted; an older secret leads to no action.
+   * The answer names the credential and the action; a repeat of the same secret changes nothing
+   * and answers `already_reported: true`, `action: "none"`. A secret no credential of this tenant
+   * was issued (unknown, or another tenant's) is a `404 secret_not_found` {@link ClavisError};
+   * one not shaped like a Clavis secret a `400 invalid_secret`; a bad `sourceUrl` a `400
+   * invalid_field` naming `source_url`. The secret goes in the request body only, and no error
+   * this throws carries it.
+   */
+  reportLeak(leaked: LeakedSecret, options: { signal?: AbortSignal } = {}): Promise<LeakReport> {
+    const body: ReportLeakBody = { secret: leaked.secret };
+    if (leaked.sourceUrl !== undefined) body.source_url = leaked.sourceUrl;
+    return this.#client.callJson<LeakReport>({
+      method: "POST",
+      segments: this.#path("leaks"),
+      body,
       signal: options.signal,
     });
   }

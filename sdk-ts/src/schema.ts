@@ -261,6 +261,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/leaks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a secret of this tenant found in the wrong place; its credential gets the tenant's leak action.
+         * @description The secret leads to the credential of this tenant that was issued it (by its fingerprint, without argon2). When the secret is still accepted (the current one, or the previous one within its grace period) the credential gets the policy's `leak_action` (revoked, suspended, or nothing for `notify`), with its usual audit event; an older secret leads to no action. Either way a `credential.leaked` event is recorded and sent to webhooks. A repeat of the same secret changes nothing and answers `already_reported: true`, `action: none`. The secret is never logged or stored.
+         */
+        post: operations["report-leak"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/leaks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitHub secret scanning's partner endpoint - tokens GitHub found, answered with feedback per token.
+         * @description For GitHub only (register it with GitHub's secret scanning partner program together with the secret pattern in the README): no management token, the signature is the authentication. `Github-Public-Key-Signature` is checked over the raw body against the key `Github-Public-Key-Identifier` names in GitHub's key set (`GITHUB_SECRET_SCANNING_KEYS`); a missing, unknown or bad signature answers 401 and nothing happens. Each token Clavis issued (current or not) is a `true_positive` and its credential is handled as `POST /v1/tenants/{tenant}/leaks` does, with source `github`.
+         */
+        post: operations["report-github-leaks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/webhooks": {
         parameters: {
             query?: never;
@@ -592,6 +634,8 @@ export interface components {
             monthly_request_quota: components["schemas"]["MonthlyRequestQuota"];
             /** @description The tenant policy's rules this credential breaks, as sentences; while any is listed the credential is blocked (no tokens, existing ones refused) until an admin edits it or the policy is relaxed. Empty for a credential that complies. */
             policy_violations: string[];
+            /** @description The latest report that the credential's current secret leaked (made while that secret was still accepted); null when none, and again once a rotation replaces the secret. */
+            leak: components["schemas"]["LeakNotice"] | null;
             /** @description The optimistic-concurrency version; also the ETag. */
             version: number;
         };
@@ -671,6 +715,66 @@ export interface components {
             version: number;
             updated_at: components["schemas"]["NullableTimestamp"];
             updated_by: string | null;
+        };
+        /**
+         * @description Who reported the leak - GitHub secret scanning, or an admin or advisor of the tenant.
+         * @enum {string}
+         */
+        LeakSource: "github" | "admin";
+        /**
+         * @description What was done to the credential - revoked or suspended by the tenant's `leak_action`, or nothing (the policy only notifies, the secret was no longer accepted, or it was reported before).
+         * @enum {string}
+         */
+        LeakAction: "revoked" | "suspended" | "none";
+        LeakNotice: {
+            reported_at: components["schemas"]["Timestamp"];
+            source: components["schemas"]["LeakSource"];
+            action: components["schemas"]["LeakAction"];
+            /** @description Where the secret was found, when the report said. */
+            url: string | null;
+        };
+        /** @description Optional members may also be null, which means the same as leaving them out. */
+        ReportLeak: {
+            /** @description The secret found, whole (`csk_live_…` or `csk_test_…`). Something not shaped like a Clavis secret answers 400 invalid_secret. */
+            secret: string;
+            /** @description Where it was found (an http or https URL of at most 2048 characters, holding no secret), kept in the audit event; null means the same as leaving it out. */
+            source_url?: string | null;
+        };
+        LeakReportAnswer: {
+            client_id: string;
+            action: components["schemas"]["LeakAction"];
+            /** @description The secret is still accepted (the current one, or the previous one within its grace period); an older secret leads to action none. */
+            secret_current: boolean;
+            /** @description The same secret was reported before; this report changed nothing. */
+            already_reported: boolean;
+        };
+        /** @description The `details` of a credential.leaked audit event (and its webhook event). */
+        CredentialLeakedDetails: {
+            source: components["schemas"]["LeakSource"];
+            url: string | null;
+            secret_current: boolean;
+            action: components["schemas"]["LeakAction"];
+        };
+        GithubReportedToken: {
+            /** @description The text GitHub found. */
+            token: string;
+            /** @description The token type the pattern was registered under; echoed in the feedback. */
+            type: string;
+            /** @description Where GitHub found it. */
+            url?: string;
+            /** @description What GitHub scanned: content, commit, gist, issue, … */
+            source?: string;
+        };
+        GithubTokenFeedback: {
+            /** @description SHA-256 of the reported token, lowercase hex. */
+            token_hash: string;
+            /** @description The reported `type`. */
+            token_type: string;
+            /**
+             * @description true_positive for a secret Clavis issued (current or not); false_positive otherwise.
+             * @enum {string}
+             */
+            label: "true_positive" | "false_positive";
         };
         IssuedSecret: {
             credential: components["schemas"]["Credential"];
@@ -761,7 +865,7 @@ export interface components {
             request_id: string | null;
             /** @description Every event endpoints can receive is recorded here first, and so is each test sent to an endpoint (webhook.test). */
             type: components["schemas"]["WebhookEventType"] | "webhook.test";
-            /** @description What changed; never a secret or a hash. */
+            /** @description What changed; never a secret or a hash. For credential.leaked, a CredentialLeakedDetails. */
             details: Record<string, never>;
         };
         /** @description RFC 9457. */
@@ -861,7 +965,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, invalid_range (a usage range: `field` from or to), invalid_unused_for_days, invalid_webhook_url (`field` url: not https when deployed, a private, loopback or metadata destination, a host that does not resolve, malformed), policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), … */
+        /** @description The request is malformed: invalid_json, missing_body, unknown_field, missing_field, invalid_field, empty_update, invalid_tenant, invalid_name, invalid_description, invalid_scope, unknown_scope, too_many_scopes, invalid_environment, invalid_expiry, expiry_in_past, expiry_too_far, invalid_grace_period, invalid_reason, secret_in_text, invalid_status, invalid_limit, invalid_cursor, duplicate_parameter, invalid_if_match, invalid_idempotency_key, invalid_range (a usage range: `field` from or to), invalid_unused_for_days, invalid_webhook_url (`field` url: not https when deployed, a private, loopback or metadata destination, a host that does not resolve, malformed), policy_violation (the change breaks the tenant's policy; `field` names what, `detail` the rule), invalid_secret (a reported leak that is not shaped like a Clavis secret), … */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1577,6 +1681,99 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         policy: components["schemas"]["Policy"];
                     };
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "report-leak": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: components["parameters"]["Tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportLeak"];
+            };
+        };
+        responses: {
+            /** @description The credential the secret belongs to and what was done to it. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeakReportAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No credential of this tenant was issued this secret (code `secret_not_found`): it is unknown, or another tenant's. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "report-github-leaks": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The identifier of the GitHub key that signed the body. */
+                "Github-Public-Key-Identifier": string;
+                /** @description Base64 of the DER-encoded ECDSA P-256 SHA-256 signature of the raw body. */
+                "Github-Public-Key-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GithubReportedToken"][];
+            };
+        };
+        responses: {
+            /** @description One entry per reported token, in the order reported. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GithubTokenFeedback"][];
+                };
+            };
+            /** @description The body is not a JSON array of reported tokens (code `invalid_report`), or it holds more than 1000 (code `too_many_tokens`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signature is missing, names an unknown key or does not verify (code `invalid_signature`); nothing was done. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             413: components["responses"]["PayloadTooLarge"];

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { inspect } from "node:util";
 
 import { ClavisClient, ClavisError, ConfigError, NetworkError, managementRoutes } from "../src/index.js";
-import type { ClavisClientOptions, Fetch } from "../src/index.js";
+import type { ClavisClientOptions, Fetch, LeakNotice, LeakReport } from "../src/index.js";
 import { repoRoot } from "./local-gateway.js";
 import { json, problem, recordingSleep, sampleCredential, samplePolicy, sampleUsage, stubFetch } from "./stub.js";
 
@@ -40,6 +40,10 @@ describe("ClavisClient", () => {
     }
     const served = new Map(Object.entries(managementRoutes).map(([id, [method, route]]) => [id, `${method} ${route}`]));
     assert.ok(inSpec.size >= 12, `found ${inSpec.size} /v1 operations in the schema`);
+    // GitHub's secret scanning partner endpoint is under /v1 too, but only GitHub calls it
+    // (signed by GitHub, no management token): not a management operation.
+    assert.equal(inSpec.get("report-github-leaks"), "POST /v1/leaks/github");
+    inSpec.delete("report-github-leaks");
     assert.deepEqual(served, inSpec);
   });
 
@@ -447,5 +451,97 @@ describe("usage", () => {
       "?status=active&unused_for_days=30",
       "?status=active&unused_for_days=30&cursor=p2",
     ]);
+  });
+});
+
+describe("leak reports", () => {
+  const LEAKS = "/v1/tenants/demo/leaks";
+  // Shaped like a Clavis secret; what a test must never find in a URL, an error or a log.
+  const SECRET = `csk_live_${"A1b2C3d4E5".repeat(4)}xyz_Q9w8E7`;
+  const revoked = { client_id: CID, action: "revoked", secret_current: true, already_reported: false };
+
+  it("posts the secret and where it was found in the body, never the URL, and answers which credential and what was done", async () => {
+    const stub = stubFetch(() => json(200, revoked, { "cache-control": "no-store" }));
+    const demo = client(stub.fetch).tenant("demo");
+    const report = await demo.reportLeak({ secret: SECRET, sourceUrl: "https://github.com/acme/app/blob/main/.env" });
+    assert.deepEqual(report, revoked);
+    const again = await demo.reportLeak({ secret: SECRET });
+    assert.equal(again.client_id, CID);
+
+    assert.deepEqual(stub.requests.map((r) => [r.method, r.url.pathname + r.url.search, r.body]), [
+      ["POST", LEAKS, JSON.stringify({ secret: SECRET, source_url: "https://github.com/acme/app/blob/main/.env" })],
+      ["POST", LEAKS, JSON.stringify({ secret: SECRET })],
+    ]);
+    for (const request of stub.requests) {
+      assert.equal(request.headers.get("authorization"), `Bearer ${TOKEN}`);
+      assert.equal(request.headers.get("content-type"), "application/json");
+      assert.equal(request.headers.get("idempotency-key"), null);
+      assert.ok(!request.url.href.includes(SECRET));
+    }
+    // The answer's members, typed from the spec.
+    const action: LeakReport["action"] = report.action;
+    assert.ok(["revoked", "suspended", "none"].includes(action));
+  });
+
+  it("reads a repeat as already reported, with no second action", async () => {
+    const stub = stubFetch(() => json(200, { client_id: CID, action: "none", secret_current: true, already_reported: true }));
+    const report = await client(stub.fetch).tenant("demo").reportLeak({ secret: SECRET });
+    assert.equal(report.already_reported, true);
+    assert.equal(report.action, "none");
+  });
+
+  it("turns secret_not_found, invalid_secret and a bad source_url into ClavisErrors that never carry the secret", async () => {
+    const refusals = [
+      problem(404, "secret_not_found", { detail: "No credential of this tenant was issued this secret." }),
+      problem(400, "invalid_secret", { detail: "This is not a Clavis secret." }),
+      problem(400, "invalid_field", { field: "source_url", detail: "source_url must be an http or https URL." }),
+    ];
+    const stub = stubFetch(() => refusals.shift() ?? json(500, {}));
+    const demo = client(stub.fetch).tenant("demo");
+    const expected: [number, string, string | undefined][] = [
+      [404, "secret_not_found", undefined],
+      [400, "invalid_secret", undefined],
+      [400, "invalid_field", "source_url"],
+    ];
+    for (const [status, code, field] of expected) {
+      await assert.rejects(demo.reportLeak({ secret: SECRET, sourceUrl: "ftp://example.com/x" }), (error: unknown) => {
+        assert.ok(error instanceof ClavisError);
+        assert.equal(error.status, status);
+        assert.equal(error.code, code);
+        assert.equal(error.field, field);
+        for (const text of [error.message, String(error), inspect(error, { depth: 10 }), JSON.stringify(error), error.stack ?? ""]) {
+          assert.ok(!text.includes(SECRET), text);
+        }
+        return true;
+      });
+    }
+    assert.equal(stub.requests.length, 3, "a refusal is not repeated");
+  });
+
+  it("does not repeat a report after a 500 (a POST without an idempotency key), and an unreachable server's error has no secret", async () => {
+    const failing = stubFetch(() => problem(500, "internal_error"));
+    const { sleep } = recordingSleep();
+    await assert.rejects(client(failing.fetch, { sleep }).tenant("demo").reportLeak({ secret: SECRET }), ClavisError);
+    assert.equal(failing.requests.length, 1);
+
+    const unreachable = stubFetch(() => {
+      throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3000"), { code: "ECONNREFUSED" }) });
+    });
+    await assert.rejects(client(unreachable.fetch, { sleep, retry: { maxRetries: 0 } }).tenant("demo").reportLeak({ secret: SECRET }), (error: unknown) => {
+      assert.ok(error instanceof NetworkError);
+      for (const text of [error.message, inspect(error, { depth: 10 }), JSON.stringify(error)]) {
+        assert.ok(!text.includes(SECRET), text);
+      }
+      return true;
+    });
+  });
+
+  it("reads a credential's leak notice: null, or when, by whom, what was done and where", async () => {
+    const notice = { reported_at: "2026-01-05T10:00:00Z", source: "github", action: "suspended", url: "https://github.com/acme/app/commit/abc" };
+    const stub = stubFetch(() => json(200, { items: [sampleCredential(), sampleCredential({ leak: notice })], next_cursor: null }));
+    const page = await client(stub.fetch).tenant("demo").list();
+    assert.equal(page.items[0]?.leak, null);
+    const leak: LeakNotice | null | undefined = page.items[1]?.leak;
+    assert.deepEqual(leak, notice);
   });
 });

@@ -99,6 +99,7 @@ export function sampleCredential(overrides: Record<string, unknown> = {}): Recor
     monthly_request_quota: null,
     usage_month: "2026-01",
     policy_violations: [],
+    leak: null,
     version: 1,
     ...overrides,
   };
