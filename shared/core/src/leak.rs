@@ -13,7 +13,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Actor, ActorRole};
 use crate::ids::{ClientId, TenantId};
 use crate::secret::ClientSecret;
 use crate::time::Timestamp;
@@ -333,14 +332,6 @@ impl SourceUrl {
 pub struct LeakReport {
     pub source: LeakSource,
     pub url: Option<SourceUrl>,
-}
-
-/// The one acting for GitHub's reports in the audit trail.
-pub fn github_actor() -> Actor {
-    Actor {
-        subject: "github-secret-scanning".to_owned(),
-        role: ActorRole::System,
-    }
 }
 
 /// What a reported string can be before any lookup: a well-formed secret (its checksum holds)

@@ -7,16 +7,24 @@ use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
 
-use crate::audit::Context;
+use crate::audit::{Actor, ActorRole, Context};
 use crate::ids::ClientId;
 use crate::leak::{
     Feedback, IssuedSecret, Label, LeakOutcome, LeakReport, LeakSource, ReportedToken,
-    SecretFingerprint, SourceUrl, candidate, github_actor,
+    SecretFingerprint, SourceUrl, candidate,
 };
 use crate::lifecycle::record_leak;
 use crate::service::{Acting, MAX_ATTEMPTS, RETRY_AFTER_CONFLICT};
 use crate::store::{LeakPorts, StoreError};
 use crate::time::Clock;
+
+/// The one acting for GitHub's reports in the audit trail.
+fn github_actor() -> Actor {
+    Actor {
+        subject: "github-secret-scanning".to_owned(),
+        role: ActorRole::System,
+    }
+}
 
 /// How many of a report's secrets are answered at once: a report of 1,000 stays well inside
 /// GitHub's 30 seconds without flooding the table.
