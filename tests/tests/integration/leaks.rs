@@ -7,8 +7,10 @@ use clavis_core::secret::ClientSecret;
 use clavis_runtime::config::Env;
 use clavis_tests::api::{Integration, Reply, TestApi};
 use clavis_tests::github::GithubScanner;
+use clavis_tests::receiver::Receiver;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 async fn api_trusting(scanner: &GithubScanner) -> TestApi {
     TestApi::dynamodb_with(Env::default().with("GITHUB_SECRET_SCANNING_KEYS", scanner.key_set()))
@@ -386,5 +388,56 @@ async fn an_admin_reports_only_their_own_tenants_secrets() {
             "secret_current": true,
             "action": "suspended",
         })
+    );
+}
+
+#[tokio::test]
+async fn the_tenants_webhooks_hear_of_a_leak_without_the_secret() {
+    let scanner = GithubScanner::new("github-test-1");
+    let api = TestApi::dynamodb_with(
+        Env::default()
+            .with("GITHUB_SECRET_SCANNING_KEYS", scanner.key_set())
+            .with("WEBHOOK_ALLOW_PRIVATE", "true"),
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let _deliveries = api.start_deliveries();
+    let created = api
+        .post(
+            "/v1/tenants/acme/webhooks",
+            &api.admin("acme"),
+            json!({ "url": receiver.url("/leaks"), "event_types": ["credential.leaked"] }),
+        )
+        .await
+        .expect(201)
+        .json();
+    let signing = created["secret"].as_str().expect("a signing secret");
+    receiver.configure("/leaks", &[signing], &[204]).await;
+    let who = api.integration("acme", &["products:read"]).await;
+
+    api.github_report(&scanner, GithubScanner::report(&[&who.secret]), None)
+        .await
+        .expect(200);
+    let heard = receiver
+        .wait_for(
+            "/leaks",
+            Duration::from_secs(30),
+            || {},
+            |received| !received.is_empty(),
+        )
+        .await;
+    assert_eq!(heard.len(), 1);
+    let delivery = &heard[0];
+    assert_eq!(delivery.verified, [true], "verified by the library");
+    assert_eq!(delivery.event_type.as_deref(), Some("credential.leaked"));
+    let data = &delivery.body["data"];
+    assert_eq!(data["client_id"], who.id.as_str());
+    assert_eq!(data["details"]["action"], "revoked");
+    assert_eq!(data["details"]["source"], "github");
+    let text = delivery.body.to_string();
+    assert!(!text.contains(&who.secret));
+    assert!(
+        !text.contains(&sha256_hex(&who.secret)),
+        "not even its fingerprint"
     );
 }

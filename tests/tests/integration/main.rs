@@ -20,6 +20,7 @@ mod readme;
 mod sdk;
 mod secrets_at_rest;
 mod store_contract;
+mod store_contract_leaks;
 mod store_contract_webhooks;
 mod store_strict;
 mod structure;
