@@ -26,11 +26,23 @@ pub struct PublishedGithubKeys {
     client: reqwest::Client,
     url: String,
     cached: Mutex<(Arc<GithubKeys>, Instant)>,
+    kept_for: Duration,
+    refresh_at_most_every: Duration,
 }
 
 impl PublishedGithubKeys {
     /// Fetches the key set once; a failure stops the cold start.
     pub async fn fetch(url: &str) -> Result<Self, ConfigError> {
+        Self::fetch_with(url, KEPT_FOR, REFRESH_AT_MOST_EVERY).await
+    }
+
+    /// [`fetch`](Self::fetch), keeping the keys `kept_for` and fetching them again for an
+    /// unknown key at most every `refresh_at_most_every`.
+    pub async fn fetch_with(
+        url: &str,
+        kept_for: Duration,
+        refresh_at_most_every: Duration,
+    ) -> Result<Self, ConfigError> {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .user_agent("clavis-secret-scanning")
@@ -43,6 +55,8 @@ impl PublishedGithubKeys {
             client,
             url: url.to_owned(),
             cached: Mutex::new((Arc::new(keys), Instant::now())),
+            kept_for,
+            refresh_at_most_every,
         })
     }
 }
@@ -67,7 +81,7 @@ impl GithubKeySource for PublishedGithubKeys {
     async fn keys(&self, refresh: bool) -> Arc<GithubKeys> {
         let mut cached = self.cached.lock().await;
         let age = cached.1.elapsed();
-        if age < KEPT_FOR && !(refresh && age >= REFRESH_AT_MOST_EVERY) {
+        if age < self.kept_for && !(refresh && age >= self.refresh_at_most_every) {
             return Arc::clone(&cached.0);
         }
         match fetch(&self.client, &self.url).await {

@@ -10,7 +10,15 @@ use clavis_tests::github::GithubScanner;
 use clavis_tests::receiver::Receiver;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use clavis_api::state::GithubLeaksApp;
+use clavis_core::leak::{SignatureRefusal, verify_report};
+use clavis_runtime::compose::FromEnv;
+use clavis_runtime::github_keys::{PublishedGithubKeys, github_keys};
+use clavis_tests::stub::{Stub, StubResponse};
 
 async fn api_trusting(scanner: &GithubScanner) -> TestApi {
     TestApi::dynamodb_with(Env::default().with("GITHUB_SECRET_SCANNING_KEYS", scanner.key_set()))
@@ -439,5 +447,94 @@ async fn the_tenants_webhooks_hear_of_a_leak_without_the_secret() {
     assert!(
         !text.contains(&sha256_hex(&who.secret)),
         "not even its fingerprint"
+    );
+}
+
+/// GitHub's published key set, served as GitHub serves it, counting the fetches.
+async fn published(keys: Arc<Mutex<String>>, fetches: Arc<AtomicUsize>) -> Stub {
+    Stub::serve(move |_| {
+        let (keys, fetches) = (Arc::clone(&keys), Arc::clone(&fetches));
+        async move {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            let body = keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let mut response = StubResponse::new(200).header("content-type", "application/json");
+            response.body = body.into_bytes();
+            response
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn githubs_published_keys_are_fetched_again_when_github_rotates_them() {
+    let (old, new, stranger) = (
+        GithubScanner::new("github-old"),
+        GithubScanner::new("github-new"),
+        GithubScanner::new("made-up"),
+    );
+    let keys = Arc::new(Mutex::new(old.key_set()));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let github = published(Arc::clone(&keys), Arc::clone(&fetches)).await;
+    let url = format!("{}/meta/public_keys/secret_scanning", github.url());
+    let source = PublishedGithubKeys::fetch_with(
+        &url,
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .expect("fetched at cold start");
+    let body = GithubScanner::report(&["noise"]);
+    let check = |scanner: &GithubScanner| {
+        let signature = scanner.sign(&body);
+        let id = scanner.key_identifier.clone();
+        let (source, body) = (&source, &body);
+        async move { verify_report(source, Some(&id), Some(&signature), body).await }
+    };
+    assert_eq!(check(&old).await, Ok(()));
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "kept, not fetched per report"
+    );
+
+    // GitHub lists its new key: the first report signed with it fetches the set again.
+    *keys.lock().unwrap_or_else(|p| p.into_inner()) = new.key_set();
+    assert_eq!(check(&new).await, Ok(()));
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(check(&stranger).await, Err(SignatureRefusal::UnknownKey));
+
+    // Made-up key identifiers do not make an instance fetch more than once a minute.
+    let guarded = PublishedGithubKeys::fetch(&url).await.expect("fetched");
+    let before = fetches.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        let signature = stranger.sign(&body);
+        let refused = verify_report(&guarded, Some("made-up"), Some(&signature), &body).await;
+        assert_eq!(refused, Err(SignatureRefusal::UnknownKey));
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), before);
+
+    // A deployment given the URL reads it at cold start; one given nothing cannot start.
+    let env = Env::default().with("GITHUB_SECRET_SCANNING_KEYS_URL", &url);
+    assert!(github_keys(&env).await.expect("configured").is_some());
+    let unreachable =
+        Env::default().with("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:9/keys");
+    let error = github_keys(&unreachable).await.err().expect("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("GITHUB_SECRET_SCANNING_KEYS_URL"),
+        "{error}"
+    );
+    let error = <GithubLeaksApp as FromEnv>::from_env(
+        &Env::default()
+            .with("TABLE_NAME", "t")
+            .with("AWS_REGION", "eu-west-1"),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        error.to_string().contains("GITHUB_SECRET_SCANNING_KEYS"),
+        "{error}"
     );
 }
