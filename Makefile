@@ -12,7 +12,7 @@ SDK_TS_STAMP := sdk-ts/node_modules/.clavis-installed
 VENV := .venv
 VENV_STAMP := $(VENV)/.clavis-installed
 
-.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start bench-webhooks soak fmt clean
+.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start bench-webhooks bench-leaks soak fmt clean
 
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
@@ -83,7 +83,7 @@ deploy: build
 	cd infra && if [[ -f samconfig.toml ]]; then ../$(VENV)/bin/sam deploy; \
 	  else ../$(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_IAM; fi
 
-bench: bench-hot bench-http bench-sweep bench-cold-start bench-webhooks
+bench: bench-hot bench-http bench-sweep bench-cold-start bench-webhooks bench-leaks
 
 # criterion: secret generation and checks, argon2id, JWT sign and verify.
 bench-hot:
@@ -106,6 +106,10 @@ bench-sweep: $(NODE_STAMP)
 # and events delivered per second beside the rate they are written.
 bench-webhooks: $(NODE_STAMP)
 	$(CARGO) run --locked --profile bench -q -p clavis-tests --bin webhook-delivery
+
+# GitHub's largest secret scanning report (1,000 tokens) against its 30 s deadline.
+bench-leaks: $(NODE_STAMP)
+	$(CARGO) run --locked --profile bench -q -p clavis-tests --bin leak-report
 
 # Process start to first answered invocation, through a stand-in for the Lambda Runtime API,
 # of host (x86_64) release builds of three functions: the build deployed, but runnable here.

@@ -150,15 +150,15 @@ const REPORT_LEAK_HELP: &str = "\
 The secret is read from standard input, never from the command line (where shell history
 and the process list would keep it):
 
-  pbpaste | clavis report-leak --url https://pastebin.example/abc
+  pbpaste | clavis report-leak --found-at https://pastebin.example/abc
 
 Only this tenant's secrets are matched. Reporting the same secret again changes nothing.";
 
 #[derive(Args)]
 pub struct ReportLeakArgs {
-    /// Where the secret was found (http or https)
+    /// Where the secret was found (http or https; `--url` is the API's address)
     #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub found_at: Option<String>,
 }
 
 const WEBHOOKS_HELP: &str = "\

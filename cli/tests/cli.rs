@@ -821,6 +821,7 @@ async fn help_names_every_command_and_usage_errors_exit_2() {
         "policy",
         "usage",
         "webhooks",
+        "report-leak",
         "token",
         "dev-token",
     ];
@@ -1297,4 +1298,42 @@ async fn webhook_commands_send_what_the_api_expects_and_show_the_secret_once() {
         ),
     ];
     assert_eq!(seen, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_leak_reads_the_secret_from_stdin_and_says_what_was_done() {
+    let api = TestApi::memory().await;
+    let s = Session::new(&api, "acme");
+    let made = s
+        .json(&["create", "Leaky", "--scope", "products:read"])
+        .await;
+    let who = clavis_tests::api::Integration::of(&made);
+    let reported = s
+        .run_with_stdin(
+            &["report-leak", "--found-at", "https://pastebin.example/abc"],
+            Some(&format!("{}\n", who.secret)),
+        )
+        .await
+        .expect(0);
+    assert!(
+        reported.stdout.contains(&format!("{} is revoked", who.id)),
+        "{reported:#?}"
+    );
+    assert!(!reported.stdout.contains(&who.secret) && !reported.stderr.contains(&who.secret));
+    let shown = s.json(&["show", &who.id]).await;
+    assert_eq!(shown["status"], "revoked");
+    assert_eq!(shown["leak"]["url"], "https://pastebin.example/abc");
+    let again = s
+        .run_with_stdin(&["report-leak", "--json"], Some(&who.secret))
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(again["already_reported"], true);
+    // Not a Clavis secret: the API's refusal, without the text.
+    let refused = s
+        .run_with_stdin(&["report-leak"], Some("hunter2-not-a-secret\n"))
+        .await;
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("invalid_secret"), "{refused:#?}");
+    assert!(!refused.stderr.contains("hunter2"));
 }

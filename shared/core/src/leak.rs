@@ -157,14 +157,6 @@ impl GithubKeys {
     pub fn none() -> Self {
         Self(HashMap::new())
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Checks a report against `source`, fetching the keys again once when it names a key not

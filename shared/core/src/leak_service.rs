@@ -2,7 +2,7 @@
 //! fingerprint, then the tenant's `leak_action`, recorded once per secret. GitHub's reports
 //! reach any tenant's credentials; an admin's only their own tenant's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
@@ -120,9 +120,10 @@ impl LeakResponder {
         };
         // Each secret once, with the URL of its first report.
         let mut found: Vec<(IssuedSecret, Option<SourceUrl>)> = Vec::new();
+        let mut seen = HashSet::new();
         for (token, fingerprint) in tokens.iter().zip(&fingerprints) {
             if let Some(secret) = issued.get(fingerprint)
-                && !found.iter().any(|(f, _)| &f.fingerprint == fingerprint)
+                && seen.insert(fingerprint)
             {
                 let url = token.url.as_deref().and_then(SourceUrl::parse);
                 found.push((secret.clone(), url));

@@ -1117,3 +1117,46 @@ async fn secrets_stay_out_of_debug_output_and_logs() {
     );
     assert!(!logs.contains(&secret) && !logs.contains(&access));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaked_secret_is_reported_through_the_sdk() {
+    let api = TestApi::memory().await;
+    let client = client(&api, "acme");
+    let acme = client.tenant("acme");
+    let mut rules = PolicyRules::default();
+    rules.leak_action = LeakAction::Suspend;
+    acme.set_policy(&rules, None).await.unwrap();
+    let issued = acme
+        .create(&NewCredential::new("Leaky", ["products:read"]))
+        .await
+        .unwrap();
+    let report = acme
+        .report_leak(&issued.client_secret, Some("https://pastebin.example/abc"))
+        .await
+        .unwrap();
+    assert_eq!(report.client_id, issued.credential.client_id);
+    assert_eq!(report.action, "suspended");
+    assert!(report.secret_current && !report.already_reported);
+    let shown = acme
+        .credential(&issued.credential.client_id)
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(shown.status, Status::Suspended);
+    let leak = shown.leak.expect("the leak is shown");
+    assert_eq!(leak.action, "suspended");
+    assert_eq!(leak.source, "admin");
+    // acme's secret is not globex's to report.
+    let globex = Client::new(api.gateway.url(), api.admin("globex")).unwrap();
+    let refused = globex
+        .tenant("globex")
+        .report_leak(&issued.client_secret, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("secret_not_found"));
+    let refused = acme
+        .report_leak(&secrecy::SecretString::from("not a secret"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("invalid_secret"));
+}
