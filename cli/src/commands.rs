@@ -248,7 +248,11 @@ async fn manage(command: Manage, settings: &Settings, json: bool) -> Result<Outc
         Manage::Webhooks(command) => webhooks(&tenant, command).await?,
         Manage::ReportLeak(args) => {
             let secret = read_secret_from_stdin()?;
-            Outcome::LeakReported(tenant.report_leak(&secret, args.found_at.as_deref()).await?)
+            Outcome::LeakReported(
+                tenant
+                    .report_leak(&secret, args.found_at.as_deref())
+                    .await?,
+            )
         }
         Manage::Audit(args) => {
             let size = Some(page_size(args.limit));

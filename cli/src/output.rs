@@ -627,24 +627,6 @@ fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_on_characters_not_bytes() {
-        let text = table(
-            &["A", "B"],
-            vec![
-                vec!["ü".into(), "x".into()],
-                vec!["long".into(), "y".into()],
-            ]
-            .into_iter(),
-        );
-        assert_eq!(text, "A     B\nü     x\nlong  y\n");
-    }
-}
-
 fn leak_text(report: &LeakReport) -> String {
     let id = &report.client_id;
     if report.already_reported {
@@ -665,4 +647,22 @@ fn leak_text(report: &LeakReport) -> String {
         }
     };
     format!("Reported. {next}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_on_characters_not_bytes() {
+        let text = table(
+            &["A", "B"],
+            vec![
+                vec!["ü".into(), "x".into()],
+                vec!["long".into(), "y".into()],
+            ]
+            .into_iter(),
+        );
+        assert_eq!(text, "A     B\nü     x\nlong  y\n");
+    }
 }
