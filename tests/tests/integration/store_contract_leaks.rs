@@ -22,8 +22,9 @@ fn issued_secret() -> (ClientSecret, StoredSecret) {
     (secret, stored)
 }
 
-async fn each_issued_secret_leads_to_its_credential_and_version(fx: Fixture) {
-    let (first, stored) = issued_secret();
+/// A credential of acme stored with a fingerprinted secret, and that secret.
+async fn stored_credential(fx: &Fixture) -> (lifecycle::Transition, ClientSecret) {
+    let (secret, stored) = issued_secret();
     let created = lifecycle::create(
         testing::new_credential("acme", &["products:read"]),
         clavis_core::ids::ClientId::generate(),
@@ -32,6 +33,11 @@ async fn each_issued_secret_leads_to_its_credential_and_version(fx: Fixture) {
     )
     .expect("created");
     fx.store.insert(&created).await.expect("insert");
+    (created, secret)
+}
+
+async fn each_issued_secret_leads_to_its_credential_and_version(fx: Fixture) {
+    let (created, first) = stored_credential(&fx).await;
     let (second, stored) = issued_secret();
     let rotated = lifecycle::rotate_secret(
         &created.credential,
@@ -98,15 +104,7 @@ async fn each_issued_secret_leads_to_its_credential_and_version(fx: Fixture) {
 }
 
 async fn a_leak_is_recorded_once_and_not_at_all_on_a_conflict(fx: Fixture) {
-    let (secret, stored) = issued_secret();
-    let created = lifecycle::create(
-        testing::new_credential("acme", &["products:read"]),
-        clavis_core::ids::ClientId::generate(),
-        stored,
-        &fx.context(),
-    )
-    .expect("created");
-    fx.store.insert(&created).await.expect("insert");
+    let (created, secret) = stored_credential(&fx).await;
     let issued = fx
         .store
         .issued_secrets(&[SecretFingerprint::of(&secret)])
