@@ -1,5 +1,7 @@
 use super::writes::lifecycle_update;
 use super::*;
+use clavis_core::credential::LeakNotice;
+use clavis_core::leak::{LeakOutcome, LeakSource, SecretFingerprint};
 use clavis_core::lifecycle::NewCredential;
 use clavis_core::testing;
 
@@ -31,6 +33,13 @@ fn sample(all_optional: bool) -> Credential {
         credential.expiry_recorded_at = Some(now);
         credential.expiry_notice_recorded_at = Some(now);
         credential.last_used_at = Some(now);
+        credential.secret.fingerprint = Some(SecretFingerprint::of_text("a secret"));
+        credential.leak = Some(LeakNotice {
+            reported_at: now,
+            source: LeakSource::Github,
+            action: LeakOutcome::Revoked,
+            url: Some("https://github.com/o/r/blob/1/.env".into()),
+        });
     }
     credential
 }
