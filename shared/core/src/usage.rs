@@ -19,7 +19,9 @@ use chrono::NaiveDate;
 use crate::credential::Credential;
 use crate::ids::{ClientId, TenantId};
 use crate::source::SourceAddress;
-use crate::store::{LastUse, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageWriter};
+use crate::store::{
+    LastUse, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageShard, UsageWriter,
+};
 use crate::time::Timestamp;
 use crate::usage_days::{DayCounts, RefusalReason};
 
@@ -101,6 +103,9 @@ pub struct UsageRecorder {
     refreshed: Mutex<HashMap<ClientId, Timestamp>>,
     /// One flush at a time, so that a shutdown flush never races the periodic one.
     flushing: tokio::sync::Mutex<()>,
+    /// The counter items this instance adds to: one of each credential's, drawn once, so that
+    /// many instances counting one busy credential spread their writes over its shards.
+    shard: UsageShard,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,7 +123,13 @@ impl UsageRecorder {
             unconfirmed: Mutex::new(Vec::new()),
             refreshed: Mutex::new(HashMap::new()),
             flushing: tokio::sync::Mutex::new(()),
+            shard: UsageShard::random(),
         }
+    }
+
+    /// The counter shard this recorder (its instance) writes to.
+    pub fn shard(&self) -> UsageShard {
+        self.shard
     }
 
     /// Counts one use of `credential` at `at` from `source`, in memory: nothing waits for a
@@ -221,7 +232,8 @@ impl UsageRecorder {
                     c.latest_source
                         .filter(|_| c.refresh_last_used)
                         .map(|from| LastUse { at: c.latest, from }),
-                ),
+                )
+                .in_shard(self.shard),
                 first_tried: now,
             }
         }));

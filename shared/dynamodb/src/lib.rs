@@ -35,8 +35,8 @@ use clavis_core::store::keys::{
     SWEEP_CHECKPOINT_SK, audit_key, audit_prefix, client_id_of_pk, credential_listing_key,
     credential_listing_prefix, credential_pk, denied_token_pk, event_owner_of_pk, event_pk,
     failure_window_sk, idempotency_pk, page_from, source_throttle_pk, sweep_bucket, sweep_sort_key,
-    sweep_sort_key_until, tenant_pk, throttle_pk, usage_day_listing_end, usage_day_listing_key,
-    usage_day_sk,
+    sweep_sort_key_until, tenant_pk, throttle_pk, usage_day_index_pk, usage_day_listing_end,
+    usage_day_listing_key, usage_day_sk, usage_pk,
 };
 use clavis_core::store::{
     Attempt, AuditLog, AuditScope, ClientRead, CountedDay, CredentialListing, CredentialQuery,
@@ -44,7 +44,7 @@ use clavis_core::store::{
     DailyUsageReader, DueCursor, DuePage, DueQuery, FailureRecorder, Failures, IdempotencyReader,
     Page, PageRequest, PolicyReader, PolicyWriter, RememberingWriter, Retention, StateQuery,
     StoreError, SweepCheckpoint, SweepIndex, ThrottleReader, TokenDenyList, TransitionWriter,
-    UsageBatch, UsageMonth, UsageReader, UsageWriter,
+    UsageBatch, UsageMonth, UsageReader, UsageShard, UsageWriter,
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
 use clavis_core::usage_days::{DayCounts, RefusalReason, UsageRange, day_expires_at};

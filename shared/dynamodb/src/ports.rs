@@ -161,7 +161,10 @@ impl UsageWriter for DynamoStore {
         if batch.counts.uses > 0 {
             let month = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(credential_pk(client_id), UsageMonth::of(at).sort_key())))
+                .set_key(Some(key(
+                    usage_pk(client_id, batch.shard),
+                    UsageMonth::of(at).sort_key(),
+                )))
                 .update_expression(
                     "ADD request_count :uses SET last_used_at = :at, #ttl = :ttl, entity = :entity, client_id = :client_id",
                 )
@@ -227,7 +230,7 @@ fn day_update(table: &str, batch: &UsageBatch) -> Result<Update, StoreError> {
     let mut update = Update::builder()
         .table_name(table)
         .set_key(Some(key(
-            credential_pk(&batch.client_id),
+            usage_pk(&batch.client_id, batch.shard),
             usage_day_sk(batch.day),
         )))
         .expression_attribute_values(":uses", n(batch.counts.uses));
@@ -249,7 +252,7 @@ fn day_update(table: &str, batch: &UsageBatch) -> Result<Update, StoreError> {
         .expression_attribute_values(":client_id", s(batch.client_id.as_str()))
         .expression_attribute_values(":tenant", s(batch.tenant.as_str()))
         .expression_attribute_values(":day", s(batch.day.format("%Y-%m-%d").to_string()))
-        .expression_attribute_values(":gsi1pk", s(tenant_pk(&batch.tenant)))
+        .expression_attribute_values(":gsi1pk", s(usage_day_index_pk(&batch.tenant, batch.shard)))
         .expression_attribute_values(
             ":gsi1sk",
             s(usage_day_listing_key(batch.day, &batch.client_id)),
@@ -261,50 +264,89 @@ fn day_update(table: &str, batch: &UsageBatch) -> Result<Update, StoreError> {
 
 #[async_trait]
 impl DailyUsageReader for DynamoStore {
+    /// One `Query` per shard, at once, summed by day.
     async fn credential_days(
         &self,
         client_id: &ClientId,
         range: &UsageRange,
     ) -> Result<HashMap<NaiveDate, DayCounts>, StoreError> {
-        let mut names = HashMap::new();
-        let mut values = HashMap::from([
-            (":pk".to_owned(), s(credential_pk(client_id))),
-            (":from".to_owned(), s(usage_day_sk(range.from()))),
-            (":to".to_owned(), s(usage_day_sk(range.to()))),
-        ]);
-        let filter = self.live_filter(&mut names, &mut values).to_owned();
-        let items = self
-            .query_all(Query {
-                index: None,
-                key_condition: "PK = :pk AND SK BETWEEN :from AND :to",
-                filter,
-                names,
-                values,
-                start: None,
-            })
-            .await?;
-        items
-            .iter()
-            .map(|item| day_counts_of(item).map(|d| (d.day, d.counts)))
-            .collect()
+        let shards = UsageShard::all().map(|shard| {
+            self.days_query(
+                None,
+                "PK = :pk AND SK BETWEEN :from AND :to",
+                usage_pk(client_id, shard),
+                usage_day_sk(range.from()),
+                usage_day_sk(range.to()),
+            )
+        });
+        let mut days: HashMap<NaiveDate, DayCounts> = HashMap::new();
+        for counted in futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            days.entry(counted.day).or_default().add(&counted.counts);
+        }
+        Ok(days)
     }
 
+    /// One `Query` of the tenant's index per shard, at once, summed by credential and day.
     async fn tenant_days(
         &self,
         tenant: &TenantId,
         range: &UsageRange,
     ) -> Result<Vec<CountedDay>, StoreError> {
+        let shards = UsageShard::all().map(|shard| {
+            self.days_query(
+                Some(GSI1),
+                "GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to",
+                usage_day_index_pk(tenant, shard),
+                usage_day_sk(range.from()),
+                usage_day_listing_end(range.to()),
+            )
+        });
+        let mut days: HashMap<(ClientId, NaiveDate), DayCounts> = HashMap::new();
+        for counted in futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            days.entry((counted.client_id, counted.day))
+                .or_default()
+                .add(&counted.counts);
+        }
+        Ok(days
+            .into_iter()
+            .map(|((client_id, day), counts)| CountedDay {
+                client_id,
+                day,
+                counts,
+            })
+            .collect())
+    }
+}
+
+impl DynamoStore {
+    /// The live day counts of one partition (of the table, or of `index`) between two sort keys.
+    async fn days_query(
+        &self,
+        index: Option<&'static str>,
+        key_condition: &'static str,
+        pk: String,
+        from: String,
+        to: String,
+    ) -> Result<Vec<CountedDay>, StoreError> {
         let mut names = HashMap::new();
         let mut values = HashMap::from([
-            (":pk".to_owned(), s(tenant_pk(tenant))),
-            (":from".to_owned(), s(usage_day_sk(range.from()))),
-            (":to".to_owned(), s(usage_day_listing_end(range.to()))),
+            (":pk".to_owned(), s(pk)),
+            (":from".to_owned(), s(from)),
+            (":to".to_owned(), s(to)),
         ]);
         let filter = self.live_filter(&mut names, &mut values).to_owned();
         let items = self
             .query_all(Query {
-                index: Some(GSI1),
-                key_condition: "GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to",
+                index,
+                key_condition,
                 filter,
                 names,
                 values,
@@ -322,20 +364,25 @@ impl UsageReader for DynamoStore {
         client_ids: &[ClientId],
         month: UsageMonth,
     ) -> Result<HashMap<ClientId, u64>, StoreError> {
-        let mut counts = HashMap::new();
+        // Every shard of every credential's month, summed by the partition each came from.
+        let owners: HashMap<String, &ClientId> = client_ids
+            .iter()
+            .flat_map(|id| UsageShard::all().map(move |shard| (usage_pk(id, shard), id)))
+            .collect();
+        let keys: Vec<Item> = owners
+            .keys()
+            .map(|pk| key(pk.clone(), month.sort_key()))
+            .collect();
+        let mut counts: HashMap<ClientId, u64> = HashMap::new();
         let now = self.clock.now();
-        for chunk in client_ids.chunks(BATCH_GET_MAX_KEYS) {
-            let keys = chunk
-                .iter()
-                .map(|id| key(credential_pk(id), month.sort_key()))
-                .collect();
-            for item in self.batch_get(keys, false).await? {
+        for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
+            for item in self.batch_get(chunk.to_vec(), false).await? {
                 if !is_live(&item, now) {
                     continue;
                 }
                 let pk = string_attr(&item, "PK").unwrap_or_default();
-                let client_id = client_id_of_pk(pk).ok_or_else(|| corrupt("PK", pk))?;
-                counts.insert(client_id, usage_count(&item)?);
+                let client_id = owners.get(pk).ok_or_else(|| corrupt("PK", pk))?;
+                *counts.entry((*client_id).clone()).or_default() += usage_count(&item)?;
             }
         }
         Ok(counts)
@@ -499,12 +546,14 @@ impl CredentialStateReader for DynamoStore {
         let (client_id, jti, month) = (read.client_id, read.jti, read.month);
         let credential_pk = credential_pk(client_id);
         let usage_sk = month.map(UsageMonth::sort_key);
+        let usage_pks: Vec<String> = UsageShard::all()
+            .map(|shard| usage_pk(client_id, shard))
+            .collect();
         let mut keys = vec![key(credential_pk.clone(), CREDENTIAL_SK)];
-        keys.extend(
-            usage_sk
-                .iter()
-                .map(|sk| key(credential_pk.clone(), sk.clone())),
-        );
+        // Every shard of the month's count, in the same round trip.
+        if let Some(sk) = &usage_sk {
+            keys.extend(usage_pks.iter().map(|pk| key(pk.clone(), sk.clone())));
+        }
         keys.extend(jti.map(|jti| key(denied_token_pk(jti), DENIED_TOKEN_SK)));
         keys.extend(read.policy_of.map(policy_key));
         let now = self.clock.now();
@@ -526,8 +575,11 @@ impl CredentialStateReader for DynamoStore {
                 (Some(pk), Some(CREDENTIAL_SK)) if pk == credential_pk => {
                     state.credential = Some(from_item::<CredentialItem>(item)?.into_credential()?);
                 }
-                (Some(pk), Some(sk)) if pk == credential_pk && Some(sk) == usage_sk.as_deref() => {
-                    state.uses_this_month = Some(usage_count(&item)?);
+                (Some(pk), Some(sk))
+                    if Some(sk) == usage_sk.as_deref() && usage_pks.iter().any(|p| p == pk) =>
+                {
+                    let uses = usage_count(&item)?;
+                    state.uses_this_month = Some(state.uses_this_month.unwrap_or(0) + uses);
                 }
                 _ => state.token_denied = true,
             }

@@ -14,7 +14,7 @@ use clavis_core::policy::{PolicyFields, StoredPolicy, TenantPolicy};
 use clavis_core::source::SourceAddress;
 use clavis_core::store::{
     Attempt, AuditScope, CredentialQuery, CredentialState, Cursor, Failures, Page, PageRequest,
-    StateQuery, StoreError, UsageMonth,
+    StateQuery, StoreError, UsageMonth, UsageShard,
 };
 use clavis_core::time::Timestamp;
 use clavis_core::usage_days::{DayCounts, RefusalReason, UsageRange};
@@ -47,6 +47,7 @@ clavis_tests::against_both_stores!(
     days_add_up_per_credential_and_read_back_per_credential_and_per_tenant,
     listing_finds_the_credentials_nobody_used_lately,
     a_policy_is_read_with_the_credential_where_it_is_asked_for,
+    counts_written_to_every_shard_read_back_as_one,
 );
 
 async fn insert(fx: &Fixture, tenant_name: &str) -> Credential {
@@ -1239,4 +1240,71 @@ async fn listing_finds_the_credentials_nobody_used_lately(fx: Fixture) {
     ];
     all_but_fresh.sort();
     assert_eq!(unused(10).await, all_but_fresh, "{}", fresh.client_id);
+}
+
+/// Instances write to shards of their own; every read sums them: the month for quota checks
+/// and views, the days for the dashboard, the tenant's days with its other credentials'.
+async fn counts_written_to_every_shard_read_back_as_one(fx: Fixture) {
+    let a = insert(&fx, "acme").await;
+    let b = insert(&fx, "acme").await;
+    let now = fx.now();
+    let mut expected = 0;
+    for shard in UsageShard::all() {
+        let uses = u64::from(shard.index()) + 1;
+        expected += uses;
+        let batch = clavis_core::testing::uses(&a, uses, now, false).in_shard(shard);
+        fx.store.record_uses(&batch).await.expect("recorded");
+    }
+    let mut refused = clavis_core::testing::uses(&a, 0, now, false)
+        .in_shard(UsageShard::new(3).expect("a shard"));
+    refused.counts.refuse(RefusalReason::Throttled);
+    fx.store.record_uses(&refused).await.expect("recorded");
+    let other = clavis_core::testing::uses(&b, 5, now, false)
+        .in_shard(UsageShard::new(7).expect("a shard"));
+    fx.store.record_uses(&other).await.expect("recorded");
+
+    let month = UsageMonth::of(now);
+    let counts = fx
+        .store
+        .request_counts(&[a.client_id.clone(), b.client_id.clone()], month)
+        .await
+        .expect("counts");
+    assert_eq!(counts[&a.client_id], expected);
+    assert_eq!(counts[&b.client_id], 5);
+    let state = fx
+        .store
+        .credential_state(&StateQuery {
+            client_id: &a.client_id,
+            jti: None,
+            month: Some(month),
+            policy_of: None,
+        })
+        .await
+        .expect("state");
+    assert_eq!(state.uses_this_month, Some(expected));
+    let today = day_range(now, now, now);
+    let days = fx
+        .store
+        .credential_days(&a.client_id, &today)
+        .await
+        .expect("days");
+    let day = &days[&now.date_naive()];
+    assert_eq!(day.uses, expected);
+    assert_eq!(day.refused.get(&RefusalReason::Throttled), Some(&1));
+    let tenant_days = fx
+        .store
+        .tenant_days(&tenant("acme"), &today)
+        .await
+        .expect("tenant days");
+    let mut per_credential: Vec<(String, u64)> = tenant_days
+        .iter()
+        .map(|d| (d.client_id.to_string(), d.counts.uses))
+        .collect();
+    per_credential.sort();
+    let mut wanted = vec![
+        (a.client_id.to_string(), expected),
+        (b.client_id.to_string(), 5),
+    ];
+    wanted.sort();
+    assert_eq!(per_credential, wanted, "one entry per credential and day");
 }

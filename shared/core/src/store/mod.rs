@@ -27,7 +27,7 @@ pub use events::{
     DeliveryLog, DeliveryStore, EndpointChange, EventFeed, EventRecorder, FeedPosition,
     WebhookReader, WebhookWriter,
 };
-pub use keys::{Cursor, UsageMonth};
+pub use keys::{Cursor, USAGE_SHARDS, UsageMonth, UsageShard};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -213,6 +213,8 @@ pub struct UsageBatch {
     /// Identifies this batch: writing it again with the same ID (a retry after an answer that
     /// was lost) counts nothing more, for at least [`USAGE_WRITE_ID_LIFETIME`].
     pub write_id: String,
+    /// Which of the credential's counter items the batch adds to (its instance's).
+    pub shard: UsageShard,
 }
 
 /// A use: when, and from which source address.
@@ -240,7 +242,13 @@ impl UsageBatch {
             latest,
             refresh,
             write_id: ulid::Ulid::generate().to_string(),
+            shard: UsageShard::FIRST,
         }
+    }
+
+    /// The batch, added to `shard` of the credential's counters.
+    pub fn in_shard(self, shard: UsageShard) -> Self {
+        Self { shard, ..self }
     }
 }
 
