@@ -12,7 +12,7 @@ SDK_TS_STAMP := sdk-ts/node_modules/.clavis-installed
 VENV := .venv
 VENV_STAMP := $(VENV)/.clavis-installed
 
-.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start bench-webhooks bench-leaks soak fmt clean
+.PHONY: help run sweep dev-token test build lint deploy bench bench-hot bench-http bench-sweep bench-cold-start bench-webhooks bench-leaks simulate soak fmt clean
 
 help:
 	@echo "make run    serve the whole API on http://127.0.0.1:$${PORT:-3000} (DynamoDB Local; STORE=memory for none)"
@@ -106,6 +106,11 @@ bench-sweep: $(NODE_STAMP)
 # and events delivered per second beside the rate they are written.
 bench-webhooks: $(NODE_STAMP)
 	$(CARGO) run --locked --profile bench -q -p clavis-tests --bin webhook-delivery
+
+# The load model: instances, hottest usage items, capacity and cost per million requests, for
+# 1k to 100k requests a second on one key and over 10,000 keys (no AWS needed).
+simulate:
+	$(CARGO) run --locked -q -p clavis-tests --bin simulate
 
 # GitHub's largest secret scanning report (1,000 tokens) against its 30 s deadline.
 bench-leaks: $(NODE_STAMP)

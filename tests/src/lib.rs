@@ -21,6 +21,7 @@ pub mod api;
 pub mod forwarder;
 pub mod github;
 pub mod injector;
+pub mod load_model;
 pub mod readme;
 pub mod receiver;
 pub mod scan;

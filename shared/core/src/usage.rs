@@ -18,9 +18,10 @@ use chrono::NaiveDate;
 
 use crate::credential::Credential;
 use crate::ids::{ClientId, TenantId};
+use crate::retry::Backoff;
 use crate::source::SourceAddress;
 use crate::store::{
-    LastUse, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageShard, UsageWriter,
+    LastUse, StoreError, USAGE_WRITE_ID_LIFETIME, UsageBatch, UsageMonth, UsageShard, UsageWriter,
 };
 use crate::time::Timestamp;
 use crate::usage_days::{DayCounts, RefusalReason};
@@ -31,6 +32,11 @@ const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 /// so a retry never counts a batch twice; a batch still unwritten then is given up (and logged)
 /// rather than risk that.
 const RETRY_FOR: StdDuration = StdDuration::from_secs(5 * 60);
+/// Tries of a batch that keeps losing to other instances' writes on its counter items, within
+/// one flush; what is still unwritten then is retried at the next flush.
+const CONFLICT_ATTEMPTS: u32 = 6;
+const RETRY_AFTER_CONFLICT: Backoff =
+    Backoff::new(StdDuration::from_millis(10), StdDuration::from_millis(200));
 /// Batch writes one flush keeps in flight: enough to write many credentials in one round trip
 /// or two, few enough not to flood the connection pool.
 const WRITES_AT_ONCE: usize = 32;
@@ -241,10 +247,7 @@ impl UsageRecorder {
             // Forget refreshes older than the resolution: they decide nothing any more.
             locked(&self.refreshed).retain(|_, at| newest - *at < LAST_USED_RESOLUTION);
         }
-        let writes: Vec<_> = due
-            .iter()
-            .map(|u| self.store.record_uses(&u.batch))
-            .collect();
+        let writes: Vec<_> = due.iter().map(|u| self.write(&u.batch)).collect();
         let outcomes: Vec<_> = futures_util::stream::iter(writes)
             .buffered(WRITES_AT_ONCE)
             .collect()
@@ -278,6 +281,23 @@ impl UsageRecorder {
             "usage flushed"
         );
         report
+    }
+
+    /// Writes one batch; a write that lost a race with another instance's on the same
+    /// counter items (DynamoDB cancels one of two transactions on one item) is tried again at
+    /// once, after a short jittered wait, rather than a whole flush later: the batch was not
+    /// applied, and its write ID keeps a retry from counting twice.
+    async fn write(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.store.record_uses(batch).await {
+                Err(StoreError::Conflict) if attempt + 1 < CONFLICT_ATTEMPTS => {
+                    RETRY_AFTER_CONFLICT.wait(attempt).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Flushes every `flush_every` in the background until [stopped](Flusher::stop) (dropping
