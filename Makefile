@@ -25,6 +25,7 @@ help:
 	@echo "make lint   rustfmt, clippy and cfn-lint on infra/template.yaml"
 	@echo "make deploy build, then sam deploy (--guided the first time); see README: Deploying"
 	@echo "make bench  criterion (hot functions) and hey (token endpoint, sweeper cost); see BENCHMARKS.md"
+	@echo "make simulate  the load model: instances, hottest usage item and cost per million requests"
 	@echo "make soak   token endpoint and management API under hey together for SOAK_SECONDS (60), then"
 	@echo "            checks every accepted write is in the table and the audit trail; see SECURITY.md"
 

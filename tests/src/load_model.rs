@@ -171,6 +171,9 @@ pub struct Outcome {
     pub hottest_item_writes_per_s: f64,
     /// The same had counts not been split (every instance writing one item per credential).
     pub unsharded_item_writes_per_s: f64,
+    /// Write units a second on the busiest shard's partition (its month and day items, both
+    /// written by each flush, transactionally): DynamoDB allows 1,000.
+    pub hottest_partition_write_units_per_s: f64,
     pub read_units_per_million: f64,
     pub write_units_per_million: f64,
     pub cost_per_million_usd: f64,
@@ -234,6 +237,7 @@ pub fn simulate(operation: &Operation, shape: Shape, d: &Deployment) -> Outcome 
         instances,
         hottest_item_writes_per_s,
         unsharded_item_writes_per_s,
+        hottest_partition_write_units_per_s: hottest_item_writes_per_s * FLUSH_WRITE_UNITS,
         read_units_per_million,
         write_units_per_million,
         cost_per_million_usd: lambda + dynamodb + api + secrets,
@@ -257,6 +261,7 @@ mod tests {
             &d,
         );
         assert!(out.hottest_item_writes_per_s < 1000.0, "{out:?}");
+        assert!(out.hottest_partition_write_units_per_s < 1000.0, "{out:?}");
         assert!(out.unsharded_item_writes_per_s > out.hottest_item_writes_per_s * 4.0);
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use clavis_runtime::config::Env;
 use clavis_tests::api::Integration;
 use clavis_tests::injector::FaultInjector;
+use clavis_tests::load_model;
 use clavis_tests::stub::{Stub, StubResponse};
 use reqwest::Method;
 use serde_json::json;
@@ -82,13 +83,21 @@ async fn each_kind_of_request_makes_only_the_dynamodb_calls_it_needs() {
          tenant's policy, which this instance reads with the credential from now on",
         &[("BatchGetItem", 1), ("GetItem", 1)],
     );
+    assert_eq!(
+        load_model::FIRST_TOKEN.round_trips,
+        2,
+        "the model's first-time token"
+    );
     for _ in 0..5 {
         api.token_request(&who).await.expect(200);
     }
     meter.expect(
         "repeat tokens: one read each (the credential and this address's failure counts, \
          which throttle a verified secret too), no write",
-        &[("BatchGetItem", 5)],
+        &[(
+            "BatchGetItem",
+            5 * u64::from(load_model::BASIC_REPEAT.round_trips),
+        )],
     );
     let wrong = Integration {
         id: who.id.clone(),
@@ -245,8 +254,11 @@ async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flu
         call(format!("Bearer {token}")).await;
     }
     meter.expect(
-        "bearer requests: credential, usage counter and deny list in one read each",
-        &[("BatchGetItem", 30)],
+        "bearer requests: credential, deny list and policy in one read each",
+        &[(
+            "BatchGetItem",
+            30 * u64::from(load_model::BEARER.round_trips),
+        )],
     );
     call(basic(&who)).await;
     for _ in 0..5 {
@@ -260,7 +272,8 @@ async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flu
     call(basic(&metered)).await;
     call(basic(&metered)).await;
     meter.expect(
-        "basic requests with a quota: the usage counter too (and the policy, a first time)",
+        "basic requests with a quota: every shard of its month too, in the same read (and \
+         the policy, a first time)",
         &[("BatchGetItem", 4), ("GetItem", 1)],
     );
     api.flush_usage().await;
@@ -268,5 +281,10 @@ async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flu
         "36 uses of one credential and 2 of another: one write each; last_used_at only for the \
          one not used within the minute",
         &[("TransactWriteItems", 2), ("UpdateItem", 1)],
+    );
+    assert_eq!(
+        load_model::FLUSH_ITEMS,
+        2,
+        "the model's flush: a month and a day item"
     );
 }

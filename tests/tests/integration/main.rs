@@ -27,4 +27,5 @@ mod structure;
 mod sweep;
 mod token_timing;
 mod usage;
+mod usage_shards;
 mod webhooks;
