@@ -7,6 +7,9 @@
 use clavis_core::store::USAGE_SHARDS;
 use clavis_tests::load_model::{Deployment, Operation, Shape, simulate};
 
+/// A 30-day month.
+const SECONDS_PER_MONTH: f64 = 30.0 * 24.0 * 3600.0;
+
 fn main() {
     let d = Deployment::default();
     println!(
@@ -16,9 +19,9 @@ fn main() {
     );
     println!();
     println!(
-        "| shape | request | instances | hottest item writes/s | its partition's write units/s | unsplit item writes/s | read units / M | write units / M | USD / M |"
+        "| shape | request | instances | hottest item writes/s | its partition's write units/s | unsplit item writes/s | read units / M | write units / M | USD / M | USD / month |"
     );
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let shapes = [
         ("1k/s, one key", 1_000.0, 1),
         ("10k/s, one key", 10_000.0, 1),
@@ -36,7 +39,7 @@ fn main() {
         for operation in Operation::all(&d) {
             let out = simulate(&operation, shape, &d);
             println!(
-                "| {label} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.3} |",
+                "| {label} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.3} | {:.0} |",
                 operation.name,
                 out.instances,
                 out.hottest_item_writes_per_s,
@@ -44,7 +47,8 @@ fn main() {
                 out.unsharded_item_writes_per_s,
                 out.read_units_per_million,
                 out.write_units_per_million,
-                out.cost_per_million_usd
+                out.cost_per_million_usd,
+                out.cost_per_million_usd * requests_per_s * SECONDS_PER_MONTH / 1_000_000.0
             );
             if keys == 1
                 && requests_per_s == 100_000.0
