@@ -361,29 +361,13 @@ fn webhook_patch(args: WebhookUpdateArgs) -> Result<WebhookPatch, CliError> {
 
 /// Asks the person before a webhook endpoint is deleted, naming it.
 async fn confirm_webhook_deletion(tenant: &Tenant, id: &str) -> Result<(), CliError> {
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::refused(
-            format!(
-                "not confirmed: webhooks delete {id} needs confirmation, and stdin is not a terminal"
-            ),
-            Some(format!(
-                "Run it in a terminal to be asked, or add --yes: `clavis webhooks delete {id} --yes`."
-            )),
-        ));
-    }
+    require_terminal(&format!("webhooks delete {id}"))?;
     let current = tenant.webhook(id).await?;
-    eprint!(
-        "Delete webhook endpoint {id} ({}) of tenant {} for good? [y/N] ",
+    if answered_yes(&format!(
+        "Delete webhook endpoint {id} ({}) of tenant {} for good?",
         current.url,
         tenant.id()
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::file("read the answer from", std::path::Path::new("stdin"), e))?;
-    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+    ))? {
         Ok(())
     } else {
         Err(CliError::refused(
@@ -391,6 +375,32 @@ async fn confirm_webhook_deletion(tenant: &Tenant, id: &str) -> Result<(), CliEr
             None,
         ))
     }
+}
+
+/// Refuses to ask for a confirmation nobody can give: waiting for an answer nobody will type
+/// would hang a script. `command` is what to add `--yes` to.
+fn require_terminal(command: &str) -> Result<(), CliError> {
+    if std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(CliError::refused(
+        format!("not confirmed: {command} needs confirmation, and stdin is not a terminal"),
+        Some(format!(
+            "Run it in a terminal to be asked, or add --yes: `clavis {command} --yes`."
+        )),
+    ))
+}
+
+/// Asks `question` on the terminal; only `y` or `yes` is a yes.
+fn answered_yes(question: &str) -> Result<bool, CliError> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::file("read the answer from", std::path::Path::new("stdin"), e))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// The whole policy `policy set` sends: what a flag does not say is allowed.
@@ -508,33 +518,15 @@ async fn confirmed(
         return Ok(credential);
     }
     let id = credential.client_id().to_owned();
-    let command = verb.to_lowercase();
-    if !std::io::stdin().is_terminal() {
-        // Waiting for an answer nobody will type would hang a script.
-        return Err(CliError::refused(
-            format!(
-                "not confirmed: {command} {id} needs confirmation, and stdin is not a terminal"
-            ),
-            Some(format!(
-                "Run it in a terminal to be asked, or add --yes: `clavis {command} {id} --yes`."
-            )),
-        ));
-    }
+    require_terminal(&format!("{} {id}", verb.to_lowercase()))?;
     // Naming the credential guards against a pasted wrong ID; it also fails early if it is gone.
     let current = credential.get().await?;
-    eprint!(
-        "{verb} {id} ({:?}, {}) in tenant {} {how}? [y/N] ",
+    if answered_yes(&format!(
+        "{verb} {id} ({:?}, {}) in tenant {} {how}?",
         current.name,
         current.status,
         tenant.id()
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::file("read the answer from", std::path::Path::new("stdin"), e))?;
-    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+    ))? {
         Ok(credential)
     } else {
         Err(CliError::refused(
