@@ -182,8 +182,8 @@ pub async fn verify_report(
     }
 }
 
-/// One token of a report.
-#[derive(Debug, Clone, Deserialize)]
+/// One token of a report. `Debug` leaves the token out: it may be a live secret.
+#[derive(Clone, Deserialize)]
 pub struct ReportedToken {
     pub token: String,
     #[serde(rename = "type")]
@@ -192,6 +192,17 @@ pub struct ReportedToken {
     pub url: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+}
+
+impl fmt::Debug for ReportedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReportedToken")
+            .field("token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("url", &self.url)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -421,6 +432,11 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(!format!("{fingerprint:?}").contains(fingerprint.as_str()));
+        let reported = parse_report(
+            format!(r#"[{{"token": "{}", "type": "t"}}]"#, secret.expose()).as_bytes(),
+        )
+        .expect("a report");
+        assert!(!format!("{reported:?}").contains(secret.expose()));
         assert!(candidate(secret.expose()).is_some());
         let mut broken = secret.expose().to_owned();
         let last = broken.pop();

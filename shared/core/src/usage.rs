@@ -430,6 +430,50 @@ mod tests {
         }
     }
 
+    /// Loses `conflicts` races on the counter items, then writes.
+    struct Contended {
+        conflicts: Mutex<u32>,
+        sent: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl UsageWriter for Contended {
+        async fn record_uses(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+            locked(&self.sent).push(batch.write_id.clone());
+            let mut left = locked(&self.conflicts);
+            if *left == 0 {
+                return Ok(());
+            }
+            *left -= 1;
+            Err(StoreError::Conflict)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_that_loses_a_race_is_written_within_the_same_flush() {
+        let c = crate::testing::created(&["products:read"], None, SystemClock.now()).credential;
+        for (conflicts, written, failed) in [(3, 1, 0), (CONFLICT_ATTEMPTS, 0, 1)] {
+            let store = Arc::new(Contended {
+                conflicts: Mutex::new(conflicts),
+                sent: Mutex::new(Vec::new()),
+            });
+            let recorder = UsageRecorder::new(store.clone(), StdDuration::from_secs(1));
+            recorder.record(&c, SystemClock.now(), &here());
+            let report = recorder.flush().await;
+            assert_eq!(
+                (report.written, report.failed),
+                (written, failed),
+                "{conflicts}"
+            );
+            let sent = locked(&store.sent).clone();
+            assert_eq!(sent.len() as u32, (conflicts + 1).min(CONFLICT_ATTEMPTS));
+            assert!(
+                sent.iter().all(|id| *id == sent[0]),
+                "one write ID throughout"
+            );
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_failed_batch_is_retried_as_it_was_and_given_up_only_after_the_retry_window() {
         let store = Arc::new(Refusing::default());

@@ -375,8 +375,12 @@ impl UsageReader for DynamoStore {
             .collect();
         let mut counts: HashMap<ClientId, u64> = HashMap::new();
         let now = self.clock.now();
-        for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
-            for item in self.batch_get(chunk.to_vec(), false).await? {
+        // A page of 25 credentials is 200 keys: its batches go at once, not one after another.
+        let reads = keys
+            .chunks(BATCH_GET_MAX_KEYS)
+            .map(|chunk| self.batch_get(chunk.to_vec(), false));
+        for items in futures_util::future::try_join_all(reads).await? {
+            for item in items {
                 if !is_live(&item, now) {
                     continue;
                 }

@@ -366,6 +366,16 @@ async fn an_admin_reports_only_their_own_tenants_secrets() {
     )
     .await
     .expect_problem(400, "invalid_field");
+    // A URL holding the secret would carry it into the trail and the webhooks.
+    let carrying = admin_report(
+        &api,
+        "acme",
+        json!({ "secret": ours.secret, "source_url": format!("https://paste.example/?k={}", ours.secret) }),
+    )
+    .await;
+    assert!(!carrying.text.contains(&ours.secret));
+    carrying.expect_problem(400, "invalid_field");
+    assert_eq!(credential(&api, "acme", &ours.id).await["status"], "active");
 
     let reply = admin_report(
         &api,
