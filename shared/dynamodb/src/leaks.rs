@@ -1,10 +1,14 @@
 //! Leaked secrets: the lookup item of each issued secret (`LEAK#<fingerprint>`, written with
 //! the create or rotation that issues it) and the record of a report, once per secret.
 
+use std::collections::HashSet;
+
 use super::*;
 use clavis_core::leak::{IssuedSecret, SecretFingerprint};
 use clavis_core::lifecycle::LeakRecord;
-use clavis_core::store::keys::{SECRET_LOOKUP_SK, leak_marker, once_sk, secret_lookup_pk};
+use clavis_core::store::keys::{
+    SECRET_LOOKUP_SK, event_pk, leak_marker, once_sk, secret_lookup_pk,
+};
 use clavis_core::store::{LeakWriter, SecretLookup};
 
 pub(super) const ENTITY_SECRET_LOOKUP: &str = "secret_lookup";
@@ -122,6 +126,42 @@ impl SecretLookup for DynamoStore {
             }
         }
         Ok(issued)
+    }
+
+    async fn recorded_leaks(
+        &self,
+        secrets: &[IssuedSecret],
+    ) -> Result<HashSet<SecretFingerprint>, StoreError> {
+        // The marker's key names its secret: the answer is matched back by key, not by content.
+        let by_key: HashMap<(String, String), &SecretFingerprint> = secrets
+            .iter()
+            .map(|issued| {
+                (
+                    (
+                        event_pk(&issued.tenant, Some(&issued.client_id)),
+                        once_sk(&leak_marker(&issued.fingerprint)),
+                    ),
+                    &issued.fingerprint,
+                )
+            })
+            .collect();
+        let keys: Vec<Item> = by_key.keys().map(|(pk, sk)| key(pk.clone(), sk)).collect();
+        let reads = keys
+            .chunks(BATCH_GET_MAX_KEYS)
+            .map(|chunk| self.batch_get(chunk.to_vec(), true));
+        let mut recorded = HashSet::new();
+        for items in futures_util::future::try_join_all(reads).await? {
+            for item in items {
+                let (Some(pk), Some(sk)) = (string_attr(&item, "PK"), string_attr(&item, "SK"))
+                else {
+                    return Err(StoreError::Corrupt("a leak marker without its key".into()));
+                };
+                if let Some(fingerprint) = by_key.get(&(pk.to_owned(), sk.to_owned())) {
+                    recorded.insert((*fingerprint).clone());
+                }
+            }
+        }
+        Ok(recorded)
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use clavis_runtime::config::Env;
 use clavis_tests::api::Integration;
+use clavis_tests::github::GithubScanner;
 use clavis_tests::injector::FaultInjector;
 use clavis_tests::load_model;
 use clavis_tests::stub::{Stub, StubResponse};
@@ -286,5 +287,46 @@ async fn each_verified_api_request_is_one_round_trip_and_usage_one_write_per_flu
         load_model::FLUSH_ITEMS,
         2,
         "the model's flush: a month and a day item"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_github_report_is_settled_by_reads_alone() {
+    let faults = FaultInjector::new();
+    let scanner = GithubScanner::new("github-calls");
+    let api = api_flushed_by_hand_with(
+        &faults,
+        Env::default().with("GITHUB_SECRET_SCANNING_KEYS", scanner.key_set()),
+    )
+    .await;
+    let mut secrets = Vec::new();
+    for n in 0..3 {
+        let who = api
+            .integration_named("leaky", &format!("Leaky {n}"), &["products:read"])
+            .await;
+        secrets.push(who.secret);
+    }
+    let tokens: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let report = GithubScanner::report(&tokens);
+    let mut meter = Meter {
+        faults: &faults,
+        before: faults.all_attempts(),
+    };
+    api.github_report(&scanner, report.clone(), None)
+        .await
+        .expect(200);
+    meter.expect(
+        "a first report: the lookups and the markers in one read each, then per secret its \
+         credential, its tenant's policy and one transaction",
+        &[
+            ("BatchGetItem", 2),
+            ("GetItem", 6),
+            ("TransactWriteItems", 3),
+        ],
+    );
+    api.github_report(&scanner, report, None).await.expect(200);
+    meter.expect(
+        "the same report again: the lookups and the markers, and nothing written",
+        &[("BatchGetItem", 2)],
     );
 }

@@ -105,13 +105,24 @@ async fn each_issued_secret_leads_to_its_credential_and_version(fx: Fixture) {
 
 async fn a_leak_is_recorded_once_and_not_at_all_on_a_conflict(fx: Fixture) {
     let (created, secret) = stored_credential(&fx).await;
-    let issued = fx
+    let (_, other_secret) = stored_credential(&fx).await;
+    let mut both = fx
         .store
-        .issued_secrets(&[SecretFingerprint::of(&secret)])
+        .issued_secrets(&[
+            SecretFingerprint::of(&secret),
+            SecretFingerprint::of(&other_secret),
+        ])
         .await
-        .expect("lookup")
-        .pop()
-        .expect("found");
+        .expect("lookup");
+    both.sort_by_key(|issued| issued.fingerprint != SecretFingerprint::of(&secret));
+    assert_eq!(both.len(), 2);
+    let issued = both[0].clone();
+    let recorded = |fx: &Fixture| {
+        let store = fx.store.clone();
+        let both = both.clone();
+        async move { store.recorded_leaks(&both).await.expect("markers") }
+    };
+    assert!(recorded(&fx).await.is_empty(), "nothing recorded yet");
     let report = LeakReport {
         source: LeakSource::Github,
         url: None,
@@ -145,6 +156,7 @@ async fn a_leak_is_recorded_once_and_not_at_all_on_a_conflict(fx: Fixture) {
         Err(StoreError::Conflict)
     ));
     assert_eq!(trail(&fx).await, before);
+    assert!(recorded(&fx).await.is_empty(), "no marker after a conflict");
 
     let record = record_leak(
         Some(&created.credential),
@@ -154,6 +166,11 @@ async fn a_leak_is_recorded_once_and_not_at_all_on_a_conflict(fx: Fixture) {
         &fx.context(),
     );
     assert!(fx.store.record_leak(&record).await.expect("recorded"));
+    assert_eq!(
+        recorded(&fx).await,
+        std::collections::HashSet::from([issued.fingerprint.clone()]),
+        "this secret's leak, not the other credential's"
+    );
     let revoked = fx
         .store
         .get(&created.credential.client_id)

@@ -2,7 +2,7 @@
 //! them (DynamoDB for real, memory for fast tests and `STORE=memory`). Both pass one contract
 //! suite (`tests/tests/integration/store_contract.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -497,6 +497,13 @@ pub trait SecretLookup: Send + Sync {
         &self,
         fingerprints: &[SecretFingerprint],
     ) -> Result<Vec<IssuedSecret>, StoreError>;
+
+    /// The fingerprints among `secrets` whose leak was already recorded for their credential
+    /// (read strongly consistent): a report naming them again has nothing left to do.
+    async fn recorded_leaks(
+        &self,
+        secrets: &[IssuedSecret],
+    ) -> Result<HashSet<SecretFingerprint>, StoreError>;
 }
 
 /// Records a leak report.

@@ -1,5 +1,7 @@
 //! Secret lookups and leak records, in memory.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 
 use super::MemoryStore;
@@ -21,6 +23,23 @@ impl SecretLookup for MemoryStore {
             .filter_map(|fingerprint| state.secret_lookups.get(fingerprint))
             .filter(|(_, until)| *until > now)
             .map(|(issued, _)| issued.clone())
+            .collect())
+    }
+
+    async fn recorded_leaks(
+        &self,
+        secrets: &[IssuedSecret],
+    ) -> Result<HashSet<SecretFingerprint>, StoreError> {
+        let state = self.state();
+        Ok(secrets
+            .iter()
+            .filter(|issued| {
+                state.once.contains(&(
+                    event_pk(&issued.tenant, Some(&issued.client_id)),
+                    leak_marker(&issued.fingerprint),
+                ))
+            })
+            .map(|issued| issued.fingerprint.clone())
             .collect())
     }
 }
