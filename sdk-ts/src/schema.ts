@@ -1002,7 +1002,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The lifecycle refuses the change (credential_expired, credential_revoked, credential_suspended, credential_not_suspended, expiry_locked, …), it lost a race too many times (concurrent_modification), or a request with the same Idempotency-Key is being applied at this moment (idempotency_in_progress, with Retry-After). */
+        /** @description The lifecycle refuses the change (credential_expired, credential_revoked, credential_suspended, credential_not_suspended, expiry_locked, secret_leaked: a credential suspended for a leak is reactivated, or rotated with a grace period, before its leaked secret is rotated away, …), it lost a race too many times (concurrent_modification), or a request with the same Idempotency-Key is being applied at this moment (idempotency_in_progress, with Retry-After). */
         Conflict: {
             headers: {
                 [name: string]: unknown;

@@ -84,6 +84,17 @@ pub enum LifecycleError {
         "The expiry ({expires_at}) is 72 hours away or less and can no longer be changed. Create a new credential if you need a different expiry."
     )]
     ExpiryLocked { expires_at: Timestamp },
+    /// A suspension after a leak holds until the leaked secret is gone: reactivating first
+    /// would accept it again.
+    #[error(
+        "The credential's secret was reported leaked. Rotate the secret (without a grace period) before reactivating the credential."
+    )]
+    LeakedSecretNotRotated,
+    /// A grace period would let the leaked secret work again once the credential is reactivated.
+    #[error(
+        "The credential was suspended after its secret was reported leaked, so the old secret may not keep working: rotate without a grace period."
+    )]
+    LeakedSecretGrace,
 }
 
 impl LifecycleError {
@@ -97,6 +108,9 @@ impl LifecycleError {
             }
             LifecycleError::CredentialNotSuspended => "credential_not_suspended",
             LifecycleError::ExpiryLocked { .. } => "expiry_locked",
+            LifecycleError::LeakedSecretNotRotated | LifecycleError::LeakedSecretGrace => {
+                "secret_leaked"
+            }
         }
     }
 }
@@ -256,6 +270,14 @@ pub fn rotate_secret(
         context.now,
         &[Status::Active, Status::Suspended],
     )?;
+    // An active credential whose tenant only asked to be told of a leak may still switch
+    // over gently; a suspended one must come back with the leaked secret gone.
+    if credential.leak.is_some()
+        && credential.status(context.now) == Status::Suspended
+        && grace.0 > Duration::zero()
+    {
+        return Err(LifecycleError::LeakedSecretGrace);
+    }
     let previous = (grace.0 > Duration::zero()).then(|| PreviousSecret {
         hash: credential.secret.hash.clone(),
         valid_until: context.now + grace.0,
@@ -424,6 +446,9 @@ pub fn reactivate(
     context: &Context,
 ) -> Result<Transition, LifecycleError> {
     require(credential, context.now, &[Status::Suspended])?;
+    if credential.leak.is_some() {
+        return Err(LifecycleError::LeakedSecretNotRotated);
+    }
     let mut next = next_version(credential);
     next.suspended_at = None;
     let event = AuditEvent::new(&next, context, AuditAction::Reactivated {});

@@ -65,7 +65,10 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(rules: DestinationRules) -> Result<Self, ConfigError> {
+        // No proxy from the environment: through a proxy, the proxy resolves the receiver's
+        // name, and the guarded resolver would check only the proxy's.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(ATTEMPT_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))

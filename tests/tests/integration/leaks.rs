@@ -550,3 +550,45 @@ async fn githubs_published_keys_are_fetched_again_when_github_rotates_them() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_suspended_for_a_leak_is_reactivated_only_after_its_secret_is_rotated_away() {
+    let api = TestApi::dynamodb().await;
+    set_leak_action(&api, "acme", "suspend").await;
+    let who = api.integration("acme", &["products:read"]).await;
+    admin_report(&api, "acme", json!({ "secret": who.secret }))
+        .await
+        .expect(200);
+    let path = format!("/v1/tenants/acme/credentials/{}", who.id);
+    let admin = api.admin("acme");
+
+    api.post(&format!("{path}/reactivate"), &admin, json!({}))
+        .await
+        .expect_problem(409, "secret_leaked");
+    // A grace period would let the leaked secret back in with the reactivation.
+    api.post(
+        &format!("{path}/rotate"),
+        &admin,
+        json!({ "previous_secret_valid_for_seconds": 3600 }),
+    )
+    .await
+    .expect_problem(409, "secret_leaked");
+    let still = credential(&api, "acme", &who.id).await;
+    assert_eq!(still["status"], "suspended");
+    assert_eq!(still["secret_version"], 1, "nothing was rotated: {still}");
+
+    let rotated = api
+        .post(&format!("{path}/rotate"), &admin, json!({}))
+        .await
+        .expect(200)
+        .json();
+    let new_secret = rotated["client_secret"]
+        .as_str()
+        .expect("the new secret")
+        .to_owned();
+    api.post(&format!("{path}/reactivate"), &admin, json!({}))
+        .await
+        .expect(200);
+    assert_eq!(token_status(&api, &who, &who.secret).await, 401);
+    assert_eq!(token_status(&api, &who, &new_secret).await, 200);
+}

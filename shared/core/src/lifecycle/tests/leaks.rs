@@ -163,3 +163,49 @@ fn a_suspended_credential_stays_suspended_and_is_marked() {
     );
     assert_eq!(revoking.outcome, LeakOutcome::Revoked);
 }
+
+#[test]
+fn a_credential_suspended_for_a_leak_comes_back_only_with_the_secret_rotated_away() {
+    let record = record_leak(
+        Some(&active()),
+        &issued(&active(), 1),
+        &report(),
+        LeakAction::Suspend,
+        &at(Duration::zero()),
+    );
+    let (_, leaked) = record.update.expect("suspended");
+    assert_eq!(leaked.status(t0()), Status::Suspended);
+    let now = at(Duration::minutes(5));
+    assert_eq!(
+        reactivate(&leaked, &now).unwrap_err(),
+        LifecycleError::LeakedSecretNotRotated
+    );
+    let grace = GracePeriod::from_seconds(3600).unwrap();
+    let refused = rotate_secret(&leaked, hash("second"), grace, &now).unwrap_err();
+    assert_eq!(refused, LifecycleError::LeakedSecretGrace);
+    assert_eq!(refused.code(), "secret_leaked");
+
+    let rotated = rotate_secret(&leaked, hash("second"), GracePeriod::none(), &now)
+        .expect("rotated")
+        .credential;
+    assert!(rotated.leak.is_none() && rotated.secret.previous.is_none());
+    let back = reactivate(&rotated, &now).expect("reactivated").credential;
+    assert_eq!(back.status(now.now), Status::Active);
+}
+
+#[test]
+fn a_tenant_that_is_only_told_of_a_leak_may_still_rotate_with_a_grace_period() {
+    let record = record_leak(
+        Some(&active()),
+        &issued(&active(), 1),
+        &report(),
+        LeakAction::Notify,
+        &at(Duration::zero()),
+    );
+    let (_, noticed) = record.update.expect("marked");
+    let grace = GracePeriod::from_seconds(3600).unwrap();
+    let rotated = rotate_secret(&noticed, hash("second"), grace, &at(Duration::minutes(5)))
+        .expect("rotated")
+        .credential;
+    assert!(rotated.leak.is_none() && rotated.secret.previous.is_some());
+}
