@@ -1778,7 +1778,16 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The report names a key this instance does not hold and GitHub's key set cannot be fetched again yet (code `keys_unavailable`; fetches are rationed to one in five minutes per instance), or the credential store is unavailable (code `service_unavailable`). Nothing was done; send the report again after the time in `Retry-After`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "list-webhooks": {

@@ -2,7 +2,7 @@
 //! they found; `report-leak`) and `POST /v1/leaks/github` (GitHub's secret scanning partner
 //! contract, authenticated by GitHub's signature alone; `github-leak-report`).
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -69,12 +69,18 @@ pub async fn github_leak_report(app: &GithubLeaksApp, request: Request) -> Respo
             body,
         )
         .await
-        .map_err(|refusal: SignatureRefusal| {
-            Problem::new(
+        .map_err(|refusal: SignatureRefusal| match refusal {
+            SignatureRefusal::KeysUnavailable => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keys_unavailable",
+                refusal.to_string(),
+            )
+            .with_header(header::RETRY_AFTER, "300"),
+            _ => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_signature",
                 refusal.to_string(),
-            )
+            ),
         })?;
         let tokens = parse_report(body).map_err(|e| match e {
             ReportError::Shape => Problem::bad_request("invalid_report", e.to_string()),

@@ -83,7 +83,8 @@ struct KeyDocument {
     key: String,
 }
 
-/// Why a report is not GitHub's: answered 401, and nothing happens.
+/// Why a report is not taken: not GitHub's (answered 401), or not checkable at this moment
+/// (503, for GitHub to send again). Either way nothing happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureRefusal {
     #[error("the report is not signed")]
@@ -92,6 +93,10 @@ pub enum SignatureRefusal {
     UnknownKey,
     #[error("the report's signature does not verify")]
     Invalid,
+    /// The report names a key not held, and GitHub's key set cannot be fetched again yet (it
+    /// was fetched a moment ago, or GitHub did not answer).
+    #[error("GitHub's signing keys cannot be checked at this moment; send the report again later")]
+    KeysUnavailable,
 }
 
 impl GithubKeys {
@@ -137,9 +142,12 @@ impl GithubKeys {
 /// one, fetched and cached.
 #[async_trait::async_trait]
 pub trait GithubKeySource: Send + Sync {
-    /// The keys to check a report with; `refresh` when the report named a key not among
-    /// them (GitHub rotates its keys), which a cached source may fetch again.
-    async fn keys(&self, refresh: bool) -> Arc<GithubKeys>;
+    /// The keys to check a report with; `None` while none could be had.
+    async fn keys(&self) -> Option<Arc<GithubKeys>>;
+
+    /// The keys fetched again, for a report naming a key not among them (GitHub rotates its
+    /// keys); `None` when the source may not fetch again yet or the fetch failed.
+    async fn refetched(&self) -> Option<Arc<GithubKeys>>;
 }
 
 /// A key set given once: nothing to refresh.
@@ -147,8 +155,12 @@ pub struct FixedGithubKeys(pub Arc<GithubKeys>);
 
 #[async_trait::async_trait]
 impl GithubKeySource for FixedGithubKeys {
-    async fn keys(&self, _refresh: bool) -> Arc<GithubKeys> {
-        Arc::clone(&self.0)
+    async fn keys(&self) -> Option<Arc<GithubKeys>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    async fn refetched(&self) -> Option<Arc<GithubKeys>> {
+        Some(Arc::clone(&self.0))
     }
 }
 
@@ -160,25 +172,27 @@ impl GithubKeys {
 }
 
 /// Checks a report against `source`, fetching the keys again once when it names a key not
-/// known yet.
+/// held (or none are held yet).
 pub async fn verify_report(
     source: &dyn GithubKeySource,
     key_identifier: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(), SignatureRefusal> {
-    match source
-        .keys(false)
-        .await
-        .verify(key_identifier, signature, body)
-    {
-        Err(SignatureRefusal::UnknownKey) => {
-            source
-                .keys(true)
-                .await
-                .verify(key_identifier, signature, body)
-        }
-        other => other,
+    // What no key could verify is refused before anything is fetched for it.
+    let Some(encoded) = signature.filter(|_| key_identifier.is_some()) else {
+        return Err(SignatureRefusal::Missing);
+    };
+    if STANDARD.decode(encoded.trim()).is_err() {
+        return Err(SignatureRefusal::Invalid);
+    }
+    let verify = |keys: Arc<GithubKeys>| keys.verify(key_identifier, signature, body);
+    match source.keys().await.map(verify) {
+        None | Some(Err(SignatureRefusal::UnknownKey)) => source
+            .refetched()
+            .await
+            .map_or(Err(SignatureRefusal::KeysUnavailable), verify),
+        Some(checked) => checked,
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clavis_api::state::GithubLeaksApp;
-use clavis_core::leak::{SignatureRefusal, verify_report};
+use clavis_core::leak::{GithubKeySource, SignatureRefusal, verify_report};
 use clavis_runtime::compose::FromEnv;
 use clavis_runtime::github_keys::{PublishedGithubKeys, github_keys};
 use clavis_tests::stub::{Stub, StubResponse};
@@ -462,6 +462,22 @@ async fn the_tenants_webhooks_hear_of_a_leak_without_the_secret() {
     );
 }
 
+/// Whether `source` takes `body` signed by `scanner`.
+async fn signed_by(
+    source: &dyn GithubKeySource,
+    scanner: &GithubScanner,
+    body: &[u8],
+) -> Result<(), SignatureRefusal> {
+    let signature = scanner.sign(body);
+    verify_report(
+        source,
+        Some(&scanner.key_identifier),
+        Some(&signature),
+        body,
+    )
+    .await
+}
+
 /// GitHub's published key set, served as GitHub serves it, counting the fetches.
 async fn published(keys: Arc<Mutex<String>>, fetches: Arc<AtomicUsize>) -> Stub {
     Stub::serve(move |_| {
@@ -469,6 +485,10 @@ async fn published(keys: Arc<Mutex<String>>, fetches: Arc<AtomicUsize>) -> Stub 
         async move {
             fetches.fetch_add(1, Ordering::SeqCst);
             let body = keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if body.is_empty() {
+                // GitHub not answering, or refusing past its rate limit.
+                return StubResponse::new(503);
+            }
             let mut response = StubResponse::new(200).header("content-type", "application/json");
             response.body = body.into_bytes();
             response
@@ -488,21 +508,15 @@ async fn githubs_published_keys_are_fetched_again_when_github_rotates_them() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let github = published(Arc::clone(&keys), Arc::clone(&fetches)).await;
     let url = format!("{}/meta/public_keys/secret_scanning", github.url());
-    let source = PublishedGithubKeys::fetch_with(
+    let source = PublishedGithubKeys::start_with(
         &url,
         std::time::Duration::from_secs(3600),
         std::time::Duration::ZERO,
     )
     .await
-    .expect("fetched at cold start");
+    .expect("started");
     let body = GithubScanner::report(&["noise"]);
-    let check = |scanner: &GithubScanner| {
-        let signature = scanner.sign(&body);
-        let id = scanner.key_identifier.clone();
-        let (source, body) = (&source, &body);
-        async move { verify_report(source, Some(&id), Some(&signature), body).await }
-    };
-    assert_eq!(check(&old).await, Ok(()));
+    assert_eq!(signed_by(&source, &old, &body).await, Ok(()));
     assert_eq!(
         fetches.load(Ordering::SeqCst),
         1,
@@ -511,26 +525,86 @@ async fn githubs_published_keys_are_fetched_again_when_github_rotates_them() {
 
     // GitHub lists its new key: the first report signed with it fetches the set again.
     *keys.lock().unwrap_or_else(|p| p.into_inner()) = new.key_set();
-    assert_eq!(check(&new).await, Ok(()));
+    assert_eq!(signed_by(&source, &new, &body).await, Ok(()));
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
-    assert_eq!(check(&stranger).await, Err(SignatureRefusal::UnknownKey));
+    assert_eq!(
+        signed_by(&source, &stranger, &body).await,
+        Err(SignatureRefusal::UnknownKey)
+    );
 
-    // Made-up key identifiers do not make an instance fetch more than once a minute.
-    let guarded = PublishedGithubKeys::fetch(&url).await.expect("fetched");
+    // Made-up key identifiers do not make an instance ask GitHub more than once in five
+    // minutes: they are told to come back later, and nothing is fetched for them.
+    let rationed = PublishedGithubKeys::start(&url).await.expect("started");
     let before = fetches.load(Ordering::SeqCst);
     for _ in 0..5 {
-        let signature = stranger.sign(&body);
-        let refused = verify_report(&guarded, Some("made-up"), Some(&signature), &body).await;
-        assert_eq!(refused, Err(SignatureRefusal::UnknownKey));
+        assert_eq!(
+            signed_by(&rationed, &stranger, &body).await,
+            Err(SignatureRefusal::KeysUnavailable)
+        );
     }
-    assert_eq!(fetches.load(Ordering::SeqCst), before);
+    assert_eq!(
+        signed_by(&rationed, &new, &body).await,
+        Ok(()),
+        "GitHub's own still pass"
+    );
+    // Unsigned or garbled reports are refused before any fetch.
+    assert_eq!(
+        verify_report(&source, Some("made-up"), None, &body).await,
+        Err(SignatureRefusal::Missing)
+    );
+    assert_eq!(
+        verify_report(&source, Some("made-up"), Some("not base64!"), &body).await,
+        Err(SignatureRefusal::Invalid)
+    );
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        before,
+        "nothing fetched after the start"
+    );
 
-    // A deployment given the URL reads it at cold start; one given nothing cannot start.
+    // GitHub not answering at cold start does not stop the function: reports wait (503) until
+    // a fetch succeeds.
+    *keys.lock().unwrap_or_else(|p| p.into_inner()) = String::new();
     let env = Env::default().with("GITHUB_SECRET_SCANNING_KEYS_URL", &url);
-    assert!(github_keys(&env).await.expect("configured").is_some());
-    let unreachable =
-        Env::default().with("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:9/keys");
-    let error = github_keys(&unreachable).await.err().expect("refused");
+    let started = github_keys(&env)
+        .await
+        .expect("configured")
+        .expect("a source");
+    let signature = new.sign(&body);
+    let waiting = verify_report(
+        started.as_ref(),
+        Some(&new.key_identifier),
+        Some(&signature),
+        &body,
+    )
+    .await;
+    assert_eq!(waiting, Err(SignatureRefusal::KeysUnavailable));
+    let recovering = PublishedGithubKeys::start_with(
+        &url,
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .expect("started without keys");
+    assert_eq!(
+        signed_by(&recovering, &new, &body).await,
+        Err(SignatureRefusal::KeysUnavailable)
+    );
+    *keys.lock().unwrap_or_else(|p| p.into_inner()) = new.key_set();
+    assert_eq!(signed_by(&recovering, &new, &body).await, Ok(()));
+
+    // Through the gateway: 503 with a time to come back, so that GitHub sends it again.
+    *keys.lock().unwrap_or_else(|p| p.into_inner()) = String::new();
+    let api = TestApi::dynamodb_with(env.clone()).await;
+    let reply = api
+        .github_report(&new, body.clone(), None)
+        .await
+        .expect_problem(503, "keys_unavailable");
+    assert_eq!(reply.header("retry-after"), Some("300"));
+
+    // A deployment given no keys, or a key URL that is not one, cannot start.
+    let malformed = Env::default().with("GITHUB_SECRET_SCANNING_KEYS_URL", "not a url");
+    let error = github_keys(&malformed).await.err().expect("refused");
     assert!(
         error
             .to_string()
