@@ -24,6 +24,7 @@ use clavis_local::idp::{DevClaims, LocalIdp, persistent_key, persistent_pepper};
 use clavis_local::upstream::{API_PREFIX, PlatformApi, Upstream};
 use clavis_runtime::compose::Deployment;
 use clavis_runtime::config::{ConfigError, Env, StoreSettings, retention};
+use clavis_runtime::webhooks::webhook_url_key;
 
 #[derive(Parser)]
 #[command(
@@ -310,8 +311,17 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
         })?;
     let idp = Arc::new(LocalIdp::load_or_create(&data_dir)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let env = Env::from_process();
+    let mut env = Env::from_process();
     let retention = retention(&env)?;
+    // Endpoint URLs sealed under a key kept beside the data, so that one run's endpoints are
+    // read by the next.
+    if env.optional("WEBHOOK_URL_KEY").is_none() {
+        env = env.with(
+            "WEBHOOK_URL_KEY",
+            persistent_pepper(&data_dir.join("webhook-url-key"))?,
+        );
+    }
+    let webhook_urls = webhook_url_key(&env, "us-east-1").await?;
     type Feed = Arc<dyn EventFeed>;
     let (store, feed, dynamodb, described): (SharedStore, Feed, Option<DynamoDbLocal>, String) =
         match kind {
@@ -353,7 +363,12 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
                 let feed =
                     StreamFeed::new(settings.client().await, settings.streams_client(), &table);
                 (
-                    Arc::new(settings.dynamo_store(Arc::clone(&clock)).await),
+                    Arc::new(
+                        settings
+                            .dynamo_store(Arc::clone(&clock))
+                            .await
+                            .with_webhook_url_key(webhook_urls),
+                    ),
                     Arc::new(feed),
                     local,
                     described,

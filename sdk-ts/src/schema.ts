@@ -1767,7 +1767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The signature is missing, names an unknown key or does not verify (code `invalid_signature`); nothing was done. */
+            /** @description The signature is missing, names an unknown key or does not verify (code `invalid_signature`); nothing was done. A report naming a key this instance does not hold, while GitHub's key set cannot be fetched again yet (fetches are rationed to one in five minutes per instance, and GitHub may not answer), is 503 `service_unavailable` with `Retry-After` instead: nothing was done, and it can be sent again. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1778,16 +1778,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description The report names a key this instance does not hold and GitHub's key set cannot be fetched again yet (code `keys_unavailable`; fetches are rationed to one in five minutes per instance), or the credential store is unavailable (code `service_unavailable`). Nothing was done; send the report again after the time in `Retry-After`. */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "list-webhooks": {

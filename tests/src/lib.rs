@@ -114,7 +114,12 @@ pub async fn dynamodb_fixture() -> Fixture {
     let (settings, client) = fresh_table().await;
     let clock = test_clock();
     Fixture {
-        store: Arc::new(settings.dynamo_store(clock.clone()).await),
+        store: Arc::new(
+            settings
+                .dynamo_store(clock.clone())
+                .await
+                .with_webhook_url_key(Arc::new(clavis_core::webhook::UrlKey::generate())),
+        ),
         clock,
         feed: stream_feed(&settings, client.clone()),
         table: Some((client, settings.table_name)),

@@ -72,7 +72,7 @@ pub async fn github_leak_report(app: &GithubLeaksApp, request: Request) -> Respo
         .map_err(|refusal: SignatureRefusal| match refusal {
             SignatureRefusal::KeysUnavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "keys_unavailable",
+                "service_unavailable",
                 refusal.to_string(),
             )
             .with_header(header::RETRY_AFTER, "300"),

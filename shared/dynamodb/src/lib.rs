@@ -48,6 +48,7 @@ use clavis_core::store::{
 };
 use clavis_core::time::{Clock, Timestamp, key_format, parse_rfc3339};
 use clavis_core::usage_days::{DayCounts, RefusalReason, UsageRange, day_expires_at};
+use clavis_core::webhook::UrlKey;
 use schema::{GSI1, GSI2, TABLE};
 
 mod errors;
@@ -81,6 +82,9 @@ pub struct DynamoStore {
     table: String,
     clock: Arc<dyn Clock>,
     retention: Retention,
+    /// Seals endpoint URLs in webhook items; only the webhook functions are given it, and a
+    /// store without it neither reads nor writes endpoints.
+    webhook_urls: Option<Arc<UrlKey>>,
 }
 
 impl DynamoStore {
@@ -95,6 +99,15 @@ impl DynamoStore {
             table: table.into(),
             clock,
             retention,
+            webhook_urls: None,
+        }
+    }
+
+    /// This store, reading and writing webhook endpoints with their URLs sealed under `key`.
+    pub fn with_webhook_url_key(self, key: Arc<UrlKey>) -> Self {
+        Self {
+            webhook_urls: Some(key),
+            ..self
         }
     }
 

@@ -14,8 +14,8 @@ use clavis_core::webhook::delivery::{
     AttemptError, DELIVERY_KEPT, Delivery, DeliveryKey, DeliveryState,
 };
 use clavis_core::webhook::{
-    DisabledReason, EventFilter, MAX_WEBHOOKS_PER_TENANT, PreviousSecret, SealedSecret, Webhook,
-    WebhookStatus, WebhookUrl,
+    DisabledReason, EventFilter, MAX_WEBHOOKS_PER_TENANT, PreviousSecret, SealedSecret, UrlKey,
+    Webhook, WebhookStatus, WebhookUrl,
 };
 
 use super::*;
@@ -27,7 +27,14 @@ struct WebhookItem {
     entity: String,
     id: WebhookId,
     tenant: TenantId,
-    url: WebhookUrl,
+    /// Scheme, host and port, in the clear for whoever operates the table; the whole URL is in
+    /// `sealed_url` (items from before URLs were sealed have `url` instead).
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default, with = "optional_bytes")]
+    sealed_url: Option<Vec<u8>>,
+    #[serde(default)]
+    url: Option<WebhookUrl>,
     event_types: EventFilter,
     #[serde(default)]
     description: Option<String>,
@@ -73,8 +80,11 @@ mod optional_bytes {
 }
 
 impl WebhookItem {
-    fn from_webhook(w: &Webhook) -> Self {
-        Self {
+    fn from_webhook(w: &Webhook, urls: &UrlKey) -> Result<Self, StoreError> {
+        let sealed_url = urls
+            .seal(&w.id, &w.url)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self {
             key: OwnKey {
                 pk: tenant_pk(&w.tenant),
                 sk: webhook_sk(&w.id),
@@ -82,7 +92,9 @@ impl WebhookItem {
             entity: ENTITY_WEBHOOK.to_owned(),
             id: w.id.clone(),
             tenant: w.tenant.clone(),
-            url: w.url.clone(),
+            origin: Some(w.url.origin()),
+            sealed_url: Some(sealed_url),
+            url: None,
             event_types: w.event_types.clone(),
             description: w.description.clone(),
             status: w.status,
@@ -102,13 +114,20 @@ impl WebhookItem {
             failing_since: w.failing_since.map(key_format),
             since: w.since.clone(),
             version: w.version,
-        }
+        })
     }
 
-    fn into_webhook(self) -> Result<Webhook, StoreError> {
+    fn into_webhook(self, urls: &UrlKey) -> Result<Webhook, StoreError> {
         if self.entity != ENTITY_WEBHOOK {
             return Err(corrupt("entity", &self.entity));
         }
+        let url = match (self.sealed_url, self.url) {
+            (Some(sealed), _) => urls
+                .open(&self.id, &sealed)
+                .map_err(|_| corrupt("sealed_url", self.id.as_str()))?,
+            (None, Some(url)) => url,
+            (None, None) => return Err(corrupt("url", self.id.as_str())),
+        };
         let previous_secret = match (self.previous_secret, self.previous_secret_valid_until) {
             (Some(sealed), Some(until)) => Some(PreviousSecret {
                 sealed: SealedSecret::from_stored(sealed),
@@ -119,7 +138,7 @@ impl WebhookItem {
         Ok(Webhook {
             id: self.id,
             tenant: self.tenant,
-            url: self.url,
+            url,
             event_types: self.event_types,
             description: self.description,
             status: self.status,
@@ -223,7 +242,10 @@ impl DynamoStore {
     ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(&WebhookItem::from_webhook(webhook))?));
+            .set_item(Some(to_item(&WebhookItem::from_webhook(
+                webhook,
+                self.webhook_urls()?,
+            )?)?));
         let put = match expected_version {
             None => put.condition_expression("attribute_not_exists(PK)"),
             Some(version) => put
@@ -273,6 +295,18 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The key webhook items are read and written with; a store built without it (any function
+    /// but the webhook ones) has no business with endpoints.
+    fn webhook_urls(&self) -> Result<&UrlKey, StoreError> {
+        self.webhook_urls.as_deref().ok_or_else(|| {
+            StoreError::Backend(
+                "webhook endpoints need the URL key (WEBHOOK_URL_KEY_SECRET_ID)".into(),
+            )
+        })
+    }
+}
+
 #[async_trait]
 impl WebhookReader for DynamoStore {
     async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>, StoreError> {
@@ -288,11 +322,12 @@ impl WebhookReader for DynamoStore {
             ]),
             start: None,
         };
+        let urls = self.webhook_urls()?;
         let mut webhooks = self
             .query_all(query)
             .await?
             .into_iter()
-            .map(|item| from_item::<WebhookItem>(item)?.into_webhook())
+            .map(|item| from_item::<WebhookItem>(item)?.into_webhook(urls))
             .collect::<Result<Vec<_>, _>>()?;
         webhooks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(webhooks)
@@ -307,7 +342,9 @@ impl WebhookReader for DynamoStore {
             .get_item(key(tenant_pk(tenant), webhook_sk(id)))
             .await?
         {
-            Some(item) => from_item::<WebhookItem>(item)?.into_webhook().map(Some),
+            Some(item) => from_item::<WebhookItem>(item)?
+                .into_webhook(self.webhook_urls()?)
+                .map(Some),
             None => Ok(None),
         }
     }

@@ -33,7 +33,9 @@ use clavis_core::webhook::SealingKey;
 use clavis_core::webhook_service::{HostResolver, WebhookService};
 
 use crate::config::WebhookSettings;
-use crate::webhooks::{EventBridgeBus, HttpSender, SqsQueue, SystemResolver, sealing_key};
+use crate::webhooks::{
+    EventBridgeBus, HttpSender, SqsQueue, SystemResolver, sealing_key, webhook_url_key,
+};
 use clavis_core::sweep::Sweeper;
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::token::Tokens;
@@ -280,8 +282,14 @@ impl FromEnv for WebhooksApp {
         let sealing = sealing_key(env, &store_settings.region)
             .await?
             .map(Arc::new);
+        let urls = webhook_url_key(env, &store_settings.region).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        let store = Arc::new(
+            store_settings
+                .dynamo_store(Arc::clone(&clock))
+                .await
+                .with_webhook_url_key(urls),
+        );
         Ok(webhooks_app(
             store.webhooks(),
             clock,
@@ -309,8 +317,14 @@ impl FromEnv for PublisherApp {
     async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = StoreSettings::from_env(env)?;
         let queue = sqs_queue(env, &settings.region)?;
+        let urls = webhook_url_key(env, &settings.region).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(settings.dynamo_store(Arc::clone(&clock)).await);
+        let store = Arc::new(
+            settings
+                .dynamo_store(Arc::clone(&clock))
+                .await
+                .with_webhook_url_key(urls),
+        );
         let mut publisher = Publisher::new(store.deliveries(), queue, clock);
         if let Some(bus) = env.optional("EVENT_BUS_NAME").filter(|b| !b.is_empty()) {
             let client = aws_sdk_eventbridge::Client::new(&crate::aws::function_sdk_config(
@@ -357,9 +371,15 @@ impl FromEnv for DelivererApp {
                 ConfigError::new("WEBHOOK_SEALING_KEY_SECRET_ID", "is required but not set")
             })?;
         let queue = sqs_queue(env, &store_settings.region)?;
+        let urls = webhook_url_key(env, &store_settings.region).await?;
         let sender = Arc::new(HttpSender::new(settings.rules)?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(store_settings.dynamo_store(Arc::clone(&clock)).await);
+        let store = Arc::new(
+            store_settings
+                .dynamo_store(Arc::clone(&clock))
+                .await
+                .with_webhook_url_key(urls),
+        );
         Ok(Self {
             deliverer: deliverer(
                 store.deliveries(),

@@ -15,7 +15,7 @@ use clavis_core::events::{DeliveryQueue, EventBus, QueueError, SignedRequest, We
 use clavis_core::webhook::delivery::{
     ATTEMPT_TIMEOUT, AttemptError, AttemptOutcome, DeliveryTicket,
 };
-use clavis_core::webhook::{DestinationRules, SealingKey};
+use clavis_core::webhook::{DestinationRules, SealingKey, UrlKey};
 use clavis_core::webhook_service::HostResolver;
 
 use crate::config::{ConfigError, Env};
@@ -209,6 +209,22 @@ pub async fn sealing_key(env: &Env, region: &str) -> Result<Option<SealingKey>, 
         |bytes| SealingKey::from_bytes(bytes).ok(),
     )
     .await
+}
+
+/// The key that seals endpoint URLs in the table: `WEBHOOK_URL_KEY_SECRET_ID` (a Secrets
+/// Manager secret, given to the four webhook functions) or `WEBHOOK_URL_KEY` (base64; the
+/// local gateway keeps one under its data directory). The webhook functions cannot read or
+/// write an endpoint without it, so a missing key stops their cold start.
+pub async fn webhook_url_key(env: &Env, region: &str) -> Result<Arc<UrlKey>, ConfigError> {
+    crate::aws::server_key(
+        env,
+        region,
+        ("WEBHOOK_URL_KEY_SECRET_ID", "WEBHOOK_URL_KEY"),
+        |bytes| UrlKey::from_bytes(bytes).ok(),
+    )
+    .await?
+    .map(Arc::new)
+    .ok_or_else(|| ConfigError::new("WEBHOOK_URL_KEY_SECRET_ID", "is required but not set"))
 }
 
 #[cfg(test)]

@@ -67,12 +67,15 @@ async fn api_on(
     let store_settings = StoreSettings::local(&endpoint, &table.name);
     let client = store_settings.client().await;
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let store: SharedStore = Arc::new(DynamoStore::new(
-        faults.wrap(&client),
-        table.name.clone(),
-        clock.clone(),
-        Retention::default(),
-    ));
+    let store: SharedStore = Arc::new(
+        DynamoStore::new(
+            faults.wrap(&client),
+            table.name.clone(),
+            clock.clone(),
+            Retention::default(),
+        )
+        .with_webhook_url_key(Arc::new(clavis_core::webhook::UrlKey::generate())),
+    );
     let fixture = Fixture {
         store,
         clock,

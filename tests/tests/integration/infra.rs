@@ -757,12 +757,15 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
             .build(),
     );
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let store: SharedStore = Arc::new(DynamoStore::new(
-        recording,
-        settings.table_name.clone(),
-        clock.clone(),
-        Retention::default(),
-    ));
+    let store: SharedStore = Arc::new(
+        DynamoStore::new(
+            recording,
+            settings.table_name.clone(),
+            clock.clone(),
+            Retention::default(),
+        )
+        .with_webhook_url_key(Arc::new(clavis_core::webhook::UrlKey::generate())),
+    );
     let fixture = Fixture {
         store: Arc::clone(&store),
         clock: clock.clone(),
@@ -1198,6 +1201,16 @@ fn only_the_token_issuer_can_read_the_signing_keys_and_only_create_and_rotate_th
         functions_referring_to(&template, "WebhookSealingKey"),
         names(&["deliver-webhooks", "issue-webhook-secret"]),
         "only the functions that seal or open a webhook signing secret read the sealing key"
+    );
+    assert_eq!(
+        functions_referring_to(&template, "WebhookUrlKey"),
+        names(&[
+            "deliver-webhooks",
+            "issue-webhook-secret",
+            "manage-webhooks",
+            "publish-events"
+        ]),
+        "the functions that read or write endpoints, and no other, open their URLs"
     );
     assert_eq!(
         functions_referring_to(&template, "EventBusName"),

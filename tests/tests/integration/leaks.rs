@@ -599,7 +599,7 @@ async fn githubs_published_keys_are_fetched_again_when_github_rotates_them() {
     let reply = api
         .github_report(&new, body.clone(), None)
         .await
-        .expect_problem(503, "keys_unavailable");
+        .expect_problem(503, "service_unavailable");
     assert_eq!(reply.header("retry-after"), Some("300"));
 
     // A deployment given no keys, or a key URL that is not one, cannot start.

@@ -2,12 +2,18 @@
 //! `make run` delivers them, to a receiver on 127.0.0.1 that verifies every delivery with the
 //! Standard Webhooks library for Node.js.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use clavis_core::store::{Retention, StoreError, WebhookReader};
+use clavis_dynamodb::DynamoStore;
 use clavis_runtime::config::Env;
 use clavis_tests::api::{Integration, TestApi};
 use clavis_tests::receiver::{Received, Receiver};
+use clavis_tests::scan::table_text;
 use clavis_tests::stub::{Stub, StubResponse};
+use clavis_tests::tenant;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -606,4 +612,108 @@ async fn endpoints_are_validated_limited_to_ten_changed_and_deleted_with_an_audi
         !audit.to_string().contains("/n0"),
         "audit events name the origin, not the URL"
     );
+}
+
+#[tokio::test]
+async fn endpoint_urls_are_sealed_in_the_table_and_read_back_whole() {
+    let api = local_api().await;
+    let receiver = Receiver::start().await;
+    let deliveries = api.start_deliveries();
+    let admin = api.admin("acme");
+    // Receivers often carry a token of their own in the path or the query.
+    let hook_path = "/hooks/T000/B000/capability-token-4f3a";
+    let created = api
+        .post(
+            "/v1/tenants/acme/webhooks",
+            &admin,
+            json!({ "url": receiver.url(hook_path), "description": "Chat" }),
+        )
+        .await
+        .expect(201)
+        .json();
+    let secret = created["secret"].as_str().expect("the secret");
+    receiver.configure(hook_path, &[secret], &[204]).await;
+    let webhook = created["webhook"].clone();
+    let with_query = format!("{}?token=query-secret-77", receiver.url("/q"));
+    let queried = api
+        .post(
+            "/v1/tenants/acme/webhooks",
+            &admin,
+            json!({ "url": with_query }),
+        )
+        .await
+        .expect(201)
+        .json();
+    for (hook, url) in [
+        (&webhook, receiver.url(hook_path)),
+        (&queried["webhook"], with_query.clone()),
+    ] {
+        let read = api
+            .get(&webhook_path("acme", hook), &admin)
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(read["webhook"]["url"], url.as_str(), "read back whole");
+    }
+    receiver
+        .wait_for(hook_path, WAIT, || {}, has("webhook.created"))
+        .await;
+
+    let (client, table) = api.fixture.table.as_ref().expect("DynamoDB Local");
+    let items = table_text(client, table).await;
+    assert!(items.iter().any(|(entity, _)| entity == "webhook"));
+    for (entity, texts) in &items {
+        for text in texts {
+            assert!(
+                !text.contains("capability-token-4f3a") && !text.contains("query-secret-77"),
+                "a {entity} item holds an endpoint's path or query: {text}"
+            );
+        }
+    }
+
+    // An endpoint stored before URLs were sealed is read as it was stored.
+    let id = webhook["id"].as_str().expect("id");
+    let key = HashMap::from([
+        ("PK".to_owned(), AttributeValue::S("TENANT#acme".into())),
+        ("SK".to_owned(), AttributeValue::S(format!("WEBHOOK#{id}"))),
+    ]);
+    let mut item = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the endpoint's item");
+    item.remove("sealed_url");
+    item.remove("origin");
+    let legacy = receiver.url("/legacy/plain");
+    item.insert("url".into(), AttributeValue::S(legacy.clone()));
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("put");
+    let read = api
+        .get(&webhook_path("acme", &webhook), &admin)
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(read["webhook"]["url"], legacy.as_str());
+
+    // A store that was not given the key has no business with endpoints: an error, no panic.
+    let keyless = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        api.fixture.clock.clone(),
+        Retention::default(),
+    );
+    assert!(matches!(
+        keyless.webhooks(&tenant("acme")).await,
+        Err(StoreError::Backend(_))
+    ));
+    deliveries.stop().await;
 }

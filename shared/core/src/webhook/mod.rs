@@ -197,11 +197,7 @@ impl SealingKey {
     }
 
     fn key_for(&self, webhook: &WebhookId) -> LessSafeKey {
-        let prk = hkdf::Salt::new(HKDF_SHA256, webhook.as_str().as_bytes()).extract(self.expose());
-        let okm = prk
-            .expand(&[SEALING_INFO], &AES_256_GCM)
-            .unwrap_or_else(|_| unreachable!("32 bytes is within HKDF's output limit"));
-        LessSafeKey::new(UnboundKey::from(okm))
+        derived_key(self.expose(), webhook, SEALING_INFO)
     }
 
     pub fn seal(
@@ -231,6 +227,64 @@ impl SealingKey {
 impl fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SealingKey(<redacted>)")
+    }
+}
+
+/// An AES-256-GCM key for one webhook's item, derived from a deployment key with HKDF-SHA256
+/// (the webhook's ID as salt, `info` naming what it seals).
+fn derived_key(key: &[u8], webhook: &WebhookId, info: &[u8]) -> LessSafeKey {
+    let prk = hkdf::Salt::new(HKDF_SHA256, webhook.as_str().as_bytes()).extract(key);
+    let info = [info];
+    let okm = prk
+        .expand(&info, &AES_256_GCM)
+        .unwrap_or_else(|_| unreachable!("32 bytes is within HKDF's output limit"));
+    LessSafeKey::new(UnboundKey::from(okm))
+}
+
+const URL_SEALING_INFO: &[u8] = b"clavis webhook url";
+
+/// The deployment's key for endpoint URLs at rest: a URL's path or query often carries the
+/// receiver's own token (a chat service's incoming hook is one), so a copy of the table must
+/// not hand them out. Held by the webhook functions, which read and write endpoints; it is
+/// not the [`SealingKey`], which only the functions that sign may hold.
+pub struct UrlKey(SecretBox<[u8]>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a webhook URL could not be sealed or opened")]
+pub struct UrlSealError;
+
+impl UrlKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeakSealingKey> {
+        if bytes.len() < 32 {
+            return Err(WeakSealingKey);
+        }
+        Ok(Self(SecretBox::new(bytes.into())))
+    }
+
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = crate::random::bytes();
+        Self(SecretBox::new(Box::new(bytes)))
+    }
+
+    /// `url` sealed for `webhook`'s item: it opens for that webhook only.
+    pub fn seal(&self, webhook: &WebhookId, url: &WebhookUrl) -> Result<Vec<u8>, UrlSealError> {
+        let key = derived_key(self.0.expose_secret(), webhook, URL_SEALING_INFO);
+        crate::aead::seal(&key, webhook.as_str().as_bytes(), url.as_str().as_bytes())
+            .map_err(|_| UrlSealError)
+    }
+
+    pub fn open(&self, webhook: &WebhookId, sealed: &[u8]) -> Result<WebhookUrl, UrlSealError> {
+        let key = derived_key(self.0.expose_secret(), webhook, URL_SEALING_INFO);
+        let plain = crate::aead::open(&key, webhook.as_str().as_bytes(), sealed)
+            .map_err(|_| UrlSealError)?;
+        let text = String::from_utf8(plain).map_err(|_| UrlSealError)?;
+        WebhookUrl::try_from(text).map_err(|_| UrlSealError)
+    }
+}
+
+impl fmt::Debug for UrlKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UrlKey(<redacted>)")
     }
 }
 

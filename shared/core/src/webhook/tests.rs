@@ -152,6 +152,42 @@ fn a_sealed_secret_opens_only_for_its_webhook_and_key() {
 }
 
 #[test]
+fn a_sealed_url_opens_only_for_its_webhook_and_key_and_shows_nothing_of_it() {
+    let key = UrlKey::generate();
+    let webhook = WebhookId::generate();
+    let url = DestinationRules::default()
+        .parse("https://hooks.example.com/services/T000/B000/capability-token?x=1")
+        .unwrap();
+    let sealed = key.seal(&webhook, &url).unwrap();
+    let text = String::from_utf8_lossy(&sealed);
+    assert!(!text.contains("capability-token") && !text.contains("hooks.example.com"));
+    assert_eq!(key.open(&webhook, &sealed).unwrap(), url);
+    assert_eq!(
+        key.open(&WebhookId::generate(), &sealed).err(),
+        Some(UrlSealError),
+        "moved to another endpoint's item, it does not open"
+    );
+    assert_eq!(
+        UrlKey::generate().open(&webhook, &sealed).err(),
+        Some(UrlSealError)
+    );
+    // Not the signing secrets' key: the same bytes derive another key for URLs.
+    let bytes = [7u8; 32];
+    let sealed = UrlKey::from_bytes(&bytes)
+        .unwrap()
+        .seal(&webhook, &url)
+        .unwrap();
+    let signing = SealingKey::from_bytes(&bytes).unwrap();
+    assert!(
+        signing
+            .open(&webhook, &SealedSecret::from_stored(sealed))
+            .is_err()
+    );
+    assert!(UrlKey::from_bytes(&[0; 31]).is_err());
+    assert_eq!(format!("{key:?}"), "UrlKey(<redacted>)");
+}
+
+#[test]
 fn both_secrets_sign_during_a_rotation_and_either_verifies() {
     let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
     let body = r#"{"type":"webhook.test"}"#;
