@@ -737,7 +737,7 @@ export interface components {
         ReportLeak: {
             /** @description The secret found, whole (`csk_live_…` or `csk_test_…`). Something not shaped like a Clavis secret answers 400 invalid_secret. */
             secret: string;
-            /** @description Where it was found (an http or https URL of at most 2048 characters, holding no secret), kept in the audit event; null means the same as leaving it out. */
+            /** @description Where it was found (an http or https URL of at most 2048 characters, holding no secret, not even split by blanks, control characters or their percent-encodings), kept in the audit event as the WHATWG URL standard writes it (tabs and line breaks dropped, spaces percent-encoded); null means the same as leaving it out. */
             source_url?: string | null;
         };
         LeakReportAnswer: {

@@ -330,13 +330,26 @@ pub struct SourceUrl(String);
 impl SourceUrl {
     pub const MAX_CHARS: usize = 2048;
 
+    /// The URL as the `url` crate serialises it (what is stored and shown), if it is http(s),
+    /// not too long, and holds no secret: neither as written nor once percent-decoded with
+    /// blanks and control characters dropped, so that a secret split by a tab or `%09` is
+    /// still seen.
     pub fn parse(text: &str) -> Option<Self> {
         let parsed = url::Url::parse(text).ok()?;
-        (text.chars().count() <= Self::MAX_CHARS
+        let normalised = parsed.as_str();
+        let decoded: String = percent_encoding::percent_decode_str(normalised)
+            .decode_utf8_lossy()
+            .chars()
+            .filter(|c| !c.is_control() && !c.is_whitespace())
+            .collect();
+        let holds_secret = [text, normalised, decoded.as_str()]
+            .iter()
+            .any(|form| crate::secret::looks_like_secret(form));
+        (normalised.chars().count() <= Self::MAX_CHARS
             && matches!(parsed.scheme(), "http" | "https")
             && parsed.host().is_some()
-            && !crate::secret::looks_like_secret(text))
-        .then(|| Self(text.to_owned()))
+            && !holds_secret)
+            .then(|| Self(normalised.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -460,6 +473,32 @@ mod tests {
             "a failed checksum is a false positive"
         );
         assert!(candidate("ghp_notours").is_none());
+    }
+
+    #[test]
+    fn a_source_url_is_stored_normalised_and_never_holds_a_secret_however_it_is_split() {
+        let secret = ClientSecret::generate(Environment::Live);
+        let text = secret.expose();
+        let (head, tail) = text.split_at(20);
+        assert_eq!(
+            SourceUrl::parse("https://gist.example/u/1#L3").map(|u| u.as_str().to_owned()),
+            Some("https://gist.example/u/1#L3".to_owned())
+        );
+        for hidden in [
+            format!("https://paste.example/?k={text}"),
+            format!("https://paste.example/{head}\t{tail}"),
+            format!("https://paste.example/{head}\n{tail}"),
+            format!("https://paste.example/{head}%09{tail}"),
+            format!("https://paste.example/{head}%20{tail}"),
+            format!("https://paste.example/?k={head}%0A{tail}"),
+        ] {
+            assert_eq!(SourceUrl::parse(&hidden), None, "{hidden}");
+        }
+        assert_eq!(SourceUrl::parse("ftp://paste.example/1"), None);
+        assert_eq!(
+            SourceUrl::parse(&format!("https://a.example/{}", "x".repeat(2048))),
+            None
+        );
     }
 
     #[test]

@@ -151,7 +151,8 @@ impl DestinationRules {
 /// Addresses that are not on the public internet: loopback, private, shared (CGNAT),
 /// link-local (which holds the cloud metadata service, 169.254.169.254), unique-local (and
 /// AWS's IPv6 metadata address in it), unspecified, multicast, broadcast, documentation,
-/// benchmarking and reserved ranges, and IPv6 forms embedding any of those IPv4 addresses.
+/// benchmarking and reserved ranges, IPv6 forms embedding any of those IPv4 addresses (mapped,
+/// NAT64, 6to4), and IPv6 transition ranges that lead somewhere unseen (local-use NAT64, Teredo).
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
@@ -180,10 +181,19 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         return is_internal_v4(v4);
     }
     let segments = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = segments;
-        return is_internal_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+        return is_internal_v4(v4(segments[6], segments[7]));
+    }
+    // 6to4 (2002::/16) reaches the IPv4 address in its bits 16 to 48.
+    if segments[0] == 0x2002 {
+        return is_internal_v4(v4(segments[1], segments[2]));
+    }
+    // Local-use NAT64 (64:ff9b:1::/48) translates inside an operator's own network, and Teredo
+    // (2001::/32) tunnels to an address it hides: neither is a receiver's public address.
+    if segments[..3] == [0x64, 0xff9b, 1] || segments[..2] == [0x2001, 0] {
+        return true;
     }
     ip.is_unspecified()
         || ip.is_loopback()

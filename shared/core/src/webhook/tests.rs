@@ -41,6 +41,10 @@ fn internal_addresses_are_refused_and_public_ones_allowed() {
         "::ffff:169.254.169.254",
         "64:ff9b::a00:1",
         "ff02::1",
+        "2002:a9fe:a9fe::1",
+        "2002:7f00:1::",
+        "64:ff9b:1::808:808",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
     ];
     for text in internal {
         let ip: IpAddr = text.parse().unwrap();
@@ -53,6 +57,8 @@ fn internal_addresses_are_refused_and_public_ones_allowed() {
         "1.1.1.1",
         "2606:4700:4700::1111",
         "::ffff:8.8.8.8",
+        "2002:808:808::1",
+        "2001:4860:4860::8888",
     ] {
         let ip: IpAddr = text.parse().unwrap();
         assert!(DEPLOYED.allows(ip), "{text} is public");
