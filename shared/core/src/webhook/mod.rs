@@ -167,7 +167,7 @@ impl fmt::Debug for SealedSecret {
 
 /// The deployment's key for signing secrets at rest (Secrets Manager, or `.data/` locally):
 /// held only by the functions that issue secrets and the one that delivers.
-pub struct SealingKey(SecretBox<[u8]>);
+pub struct SealingKey(DeploymentKey);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the webhook sealing key must be at least 32 bytes")]
@@ -179,25 +179,47 @@ pub struct SealError;
 
 const SEALING_INFO: &[u8] = b"clavis webhook signing secret";
 
-impl SealingKey {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeakSealingKey> {
+/// 32 or more random bytes a deployment keeps (Secrets Manager, or `.data/` locally), from
+/// which each webhook item's own AES-256-GCM keys are derived.
+struct DeploymentKey(SecretBox<[u8]>);
+
+impl DeploymentKey {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, WeakSealingKey> {
         if bytes.len() < 32 {
             return Err(WeakSealingKey);
         }
         Ok(Self(SecretBox::new(bytes.into())))
     }
 
-    pub fn generate() -> Self {
+    fn generate() -> Self {
         let bytes: [u8; 32] = crate::random::bytes();
         Self(SecretBox::new(Box::new(bytes)))
     }
 
-    pub fn expose(&self) -> &[u8] {
-        self.0.expose_secret()
+    /// The key for what `info` names in `webhook`'s item: HKDF-SHA256 with the webhook's ID as
+    /// salt, so a sealed value moved to another item does not open.
+    fn for_webhook(&self, webhook: &WebhookId, info: &[u8]) -> LessSafeKey {
+        let prk = hkdf::Salt::new(HKDF_SHA256, webhook.as_str().as_bytes())
+            .extract(self.0.expose_secret());
+        let info = [info];
+        let okm = prk
+            .expand(&info, &AES_256_GCM)
+            .unwrap_or_else(|_| unreachable!("32 bytes is within HKDF's output limit"));
+        LessSafeKey::new(UnboundKey::from(okm))
+    }
+}
+
+impl SealingKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeakSealingKey> {
+        DeploymentKey::from_bytes(bytes).map(Self)
+    }
+
+    pub fn generate() -> Self {
+        Self(DeploymentKey::generate())
     }
 
     fn key_for(&self, webhook: &WebhookId) -> LessSafeKey {
-        derived_key(self.expose(), webhook, SEALING_INFO)
+        self.0.for_webhook(webhook, SEALING_INFO)
     }
 
     pub fn seal(
@@ -230,24 +252,13 @@ impl fmt::Debug for SealingKey {
     }
 }
 
-/// An AES-256-GCM key for one webhook's item, derived from a deployment key with HKDF-SHA256
-/// (the webhook's ID as salt, `info` naming what it seals).
-fn derived_key(key: &[u8], webhook: &WebhookId, info: &[u8]) -> LessSafeKey {
-    let prk = hkdf::Salt::new(HKDF_SHA256, webhook.as_str().as_bytes()).extract(key);
-    let info = [info];
-    let okm = prk
-        .expand(&info, &AES_256_GCM)
-        .unwrap_or_else(|_| unreachable!("32 bytes is within HKDF's output limit"));
-    LessSafeKey::new(UnboundKey::from(okm))
-}
-
 const URL_SEALING_INFO: &[u8] = b"clavis webhook url";
 
 /// The deployment's key for endpoint URLs at rest: a URL's path or query often carries the
 /// receiver's own token (a chat service's incoming hook is one), so a copy of the table must
 /// not hand them out. Held by the webhook functions, which read and write endpoints; it is
 /// not the [`SealingKey`], which only the functions that sign may hold.
-pub struct UrlKey(SecretBox<[u8]>);
+pub struct UrlKey(DeploymentKey);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a webhook URL could not be sealed or opened")]
@@ -255,26 +266,22 @@ pub struct UrlSealError;
 
 impl UrlKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeakSealingKey> {
-        if bytes.len() < 32 {
-            return Err(WeakSealingKey);
-        }
-        Ok(Self(SecretBox::new(bytes.into())))
+        DeploymentKey::from_bytes(bytes).map(Self)
     }
 
     pub fn generate() -> Self {
-        let bytes: [u8; 32] = crate::random::bytes();
-        Self(SecretBox::new(Box::new(bytes)))
+        Self(DeploymentKey::generate())
     }
 
     /// `url` sealed for `webhook`'s item: it opens for that webhook only.
     pub fn seal(&self, webhook: &WebhookId, url: &WebhookUrl) -> Result<Vec<u8>, UrlSealError> {
-        let key = derived_key(self.0.expose_secret(), webhook, URL_SEALING_INFO);
+        let key = self.0.for_webhook(webhook, URL_SEALING_INFO);
         crate::aead::seal(&key, webhook.as_str().as_bytes(), url.as_str().as_bytes())
             .map_err(|_| UrlSealError)
     }
 
     pub fn open(&self, webhook: &WebhookId, sealed: &[u8]) -> Result<WebhookUrl, UrlSealError> {
-        let key = derived_key(self.0.expose_secret(), webhook, URL_SEALING_INFO);
+        let key = self.0.for_webhook(webhook, URL_SEALING_INFO);
         let plain = crate::aead::open(&key, webhook.as_str().as_bytes(), sealed)
             .map_err(|_| UrlSealError)?;
         let text = String::from_utf8(plain).map_err(|_| UrlSealError)?;
