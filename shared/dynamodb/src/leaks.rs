@@ -112,20 +112,15 @@ impl SecretLookup for DynamoStore {
         fingerprints: &[SecretFingerprint],
     ) -> Result<Vec<IssuedSecret>, StoreError> {
         // Strongly consistent: a secret issued a moment ago is found.
-        let reads = fingerprints.chunks(BATCH_GET_MAX_KEYS).map(|chunk| {
-            let keys = chunk
-                .iter()
-                .map(|f| key(secret_lookup_pk(f), SECRET_LOOKUP_SK))
-                .collect();
-            self.batch_get(keys, true)
-        });
-        let mut issued = Vec::with_capacity(fingerprints.len());
-        for items in futures_util::future::try_join_all(reads).await? {
-            for item in items {
-                issued.push(from_item::<SecretLookupItem>(item)?.into_issued()?);
-            }
-        }
-        Ok(issued)
+        let keys = fingerprints
+            .iter()
+            .map(|f| key(secret_lookup_pk(f), SECRET_LOOKUP_SK))
+            .collect();
+        self.batch_get_all(keys, true)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<SecretLookupItem>(item)?.into_issued())
+            .collect()
     }
 
     async fn recorded_leaks(
@@ -145,20 +140,14 @@ impl SecretLookup for DynamoStore {
                 )
             })
             .collect();
-        let keys: Vec<Item> = by_key.keys().map(|(pk, sk)| key(pk.clone(), sk)).collect();
-        let reads = keys
-            .chunks(BATCH_GET_MAX_KEYS)
-            .map(|chunk| self.batch_get(chunk.to_vec(), true));
+        let keys = by_key.keys().map(|(pk, sk)| key(pk.clone(), sk)).collect();
         let mut recorded = HashSet::new();
-        for items in futures_util::future::try_join_all(reads).await? {
-            for item in items {
-                let (Some(pk), Some(sk)) = (string_attr(&item, "PK"), string_attr(&item, "SK"))
-                else {
-                    return Err(StoreError::Corrupt("a leak marker without its key".into()));
-                };
-                if let Some(fingerprint) = by_key.get(&(pk.to_owned(), sk.to_owned())) {
-                    recorded.insert((*fingerprint).clone());
-                }
+        for item in self.batch_get_all(keys, true).await? {
+            let (Some(pk), Some(sk)) = (string_attr(&item, "PK"), string_attr(&item, "SK")) else {
+                return Err(StoreError::Corrupt("a leak marker without its key".into()));
+            };
+            if let Some(fingerprint) = by_key.get(&(pk.to_owned(), sk.to_owned())) {
+                recorded.insert((*fingerprint).clone());
             }
         }
         Ok(recorded)

@@ -376,18 +376,13 @@ impl UsageReader for DynamoStore {
         let mut counts: HashMap<ClientId, u64> = HashMap::new();
         let now = self.clock.now();
         // A page of 25 credentials is 200 keys: its batches go at once, not one after another.
-        let reads = keys
-            .chunks(BATCH_GET_MAX_KEYS)
-            .map(|chunk| self.batch_get(chunk.to_vec(), false));
-        for items in futures_util::future::try_join_all(reads).await? {
-            for item in items {
-                if !is_live(&item, now) {
-                    continue;
-                }
-                let pk = string_attr(&item, "PK").unwrap_or_default();
-                let client_id = owners.get(pk).ok_or_else(|| corrupt("PK", pk))?;
-                *counts.entry((*client_id).clone()).or_default() += usage_count(&item)?;
+        for item in self.batch_get_all(keys, false).await? {
+            if !is_live(&item, now) {
+                continue;
             }
+            let pk = string_attr(&item, "PK").unwrap_or_default();
+            let client_id = owners.get(pk).ok_or_else(|| corrupt("PK", pk))?;
+            *counts.entry((*client_id).clone()).or_default() += usage_count(&item)?;
         }
         Ok(counts)
     }

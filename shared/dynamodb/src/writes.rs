@@ -130,6 +130,23 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The items of any number of keys: their batches of [`BATCH_GET_MAX_KEYS`] sent at once,
+    /// not one after another.
+    pub(super) async fn batch_get_all(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let reads = keys
+            .chunks(BATCH_GET_MAX_KEYS)
+            .map(|chunk| self.batch_get(chunk.to_vec(), consistent));
+        Ok(futures_util::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     /// The items of up to [`BATCH_GET_MAX_KEYS`] keys in one round trip (more only for keys
     /// DynamoDB leaves unprocessed, retried with backoff). Keys still unprocessed after
     /// [`BATCH_GET_ATTEMPTS`] are an error: an item left unread would pass for an absent one.
