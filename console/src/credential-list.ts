@@ -79,6 +79,10 @@ function renderCard(ctx: ConsoleContext, c: Credential): TemplateResult {
     ? c.status === "suspended" ? "Only an active credential’s expiry can be changed: reactivate it first." : ""
     : locked ? "Expiry locked: it is less than 72 hours away, so it can no longer be changed. Create a new credential if the integration needs access after it." : "";
   const canRotate = c.status === "active" || c.status === "suspended";
+  // The server refuses it too (409 secret_leaked): reactivating would accept the leaked secret.
+  const reactivateReason = c.status === "suspended" && c.leak
+    ? "Reactivate is blocked until the leaked secret is rotated away: rotate it without a grace period first."
+    : "";
   return html`
     <li class="card" aria-labelledby=${`${id}-name`}>
       <div class="card-head">
@@ -102,7 +106,7 @@ function renderCard(ctx: ConsoleContext, c: Credential): TemplateResult {
       <div class="actions">
         ${canRotate ? html`<button type="button" @click=${(e: Event) => ctx.open({ kind: "rotate", credential: c }, e)}>Rotate secret</button>` : nothing}
         ${c.status === "active" ? html`<button type="button" ?disabled=${ctx.busy} @click=${() => suspendOrReactivate(ctx, c, true)}>Suspend</button>` : nothing}
-        ${c.status === "suspended" ? html`<button type="button" ?disabled=${ctx.busy} @click=${() => suspendOrReactivate(ctx, c, false)}>Reactivate</button>` : nothing}
+        ${c.status === "suspended" ? html`<button type="button" ?disabled=${ctx.busy || reactivateReason !== ""} aria-describedby=${reactivateReason !== "" ? `${id}-leaked` : nothing} @click=${() => suspendOrReactivate(ctx, c, false)}>Reactivate</button>` : nothing}
         ${c.status === "active" || c.status === "suspended"
           ? html`<button type="button" ?disabled=${expiryReason !== ""} aria-describedby=${expiryReason !== "" ? `${id}-lock` : nothing} @click=${(e: Event) => {
               ctx.open({ kind: "expiry", credential: c }, e);
@@ -116,6 +120,7 @@ function renderCard(ctx: ConsoleContext, c: Credential): TemplateResult {
         <button type="button" class="danger" @click=${(e: Event) => ctx.open({ kind: "delete", credential: c }, e)}>Delete</button>
       </div>
       ${expiryReason !== "" ? html`<p class="reason" id=${`${id}-lock`}>${expiryReason}</p>` : nothing}
+      ${reactivateReason !== "" ? html`<p class="reason" id=${`${id}-leaked`}>${reactivateReason}</p>` : nothing}
       ${c.status === "expired" ? html`<p class="reason">Expired credentials cannot be rotated or reactivated: create a new credential if the integration still needs access.</p>` : nothing}
     </li>
   `;

@@ -1192,6 +1192,10 @@ if (binary === "") {
 
     it("presets a leaked credential's rotation (no grace, tokens ended), and the rotation clears the mark", async () => {
       const item = card("Leaked under suspend");
+      const reactivate = item.getByRole("button", { name: "Reactivate" });
+      assert.equal(await reactivate.isDisabled(), true, "a suspended, leaked credential waits for its rotation");
+      const why = await reactivate.getAttribute("aria-describedby");
+      assert.match(await page.locator(`[id="${why}"]`).innerText(), /blocked until the leaked secret is rotated away/);
       await item.getByRole("button", { name: "Rotate secret" }).click();
       await dialog().getByRole("note").getByText(/reported leaked: stop it at once/).waitFor();
       assert.equal(await dialog().getByRole("combobox", { name: "Old secret" }).inputValue(), "0");
