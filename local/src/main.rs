@@ -321,7 +321,8 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), Failure> {
             persistent_pepper(&data_dir.join("webhook-url-key"))?,
         );
     }
-    let webhook_urls = webhook_url_key(&env, "us-east-1").await?;
+    let region = env.optional("AWS_REGION").unwrap_or("us-east-1").to_owned();
+    let webhook_urls = webhook_url_key(&env, &region).await?;
     type Feed = Arc<dyn EventFeed>;
     let (store, feed, dynamodb, described): (SharedStore, Feed, Option<DynamoDbLocal>, String) =
         match kind {

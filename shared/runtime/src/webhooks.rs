@@ -301,6 +301,55 @@ mod tests {
         assert_eq!(post_to(&url, allowing).await, AttemptOutcome::Answered(307));
     }
 
+    /// Set in the child process of the proxy test: where the receiver listens.
+    const PROXY_TEST_TARGET: &str = "CLAVIS_PROXY_TEST_TARGET";
+
+    /// A proxy in the environment would resolve the receiver's name itself, out of the
+    /// guarded resolver's sight. The environment is the process's, so the sender is tried in a
+    /// child process of this test binary with `HTTP_PROXY` set to a listener that answers 299.
+    #[tokio::test]
+    async fn a_proxy_in_the_environment_is_not_used() {
+        let receiver = answering(204).await;
+        let proxy = answering(299).await;
+        let target = format!("http://127.0.0.1:{}/hook", receiver.port());
+        let proxy = format!("http://127.0.0.1:{}", proxy.port());
+        // Blocking on the child apart, so that this runtime keeps serving both listeners.
+        let child = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(std::env::current_exe().expect("this binary"))
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "webhooks::tests::posts_directly_whatever_the_environment_says",
+                ])
+                .env(PROXY_TEST_TARGET, target)
+                .env("HTTP_PROXY", &proxy)
+                .env("http_proxy", &proxy)
+                .env("ALL_PROXY", &proxy)
+                .env_remove("NO_PROXY")
+                .env_remove("no_proxy")
+                .output()
+                .expect("the child runs")
+        })
+        .await
+        .expect("joined");
+        let output = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success(), "{output}");
+        assert!(output.contains("1 passed"), "the child test ran: {output}");
+    }
+
+    #[tokio::test]
+    #[ignore = "run by a_proxy_in_the_environment_is_not_used, with a proxy in its environment"]
+    async fn posts_directly_whatever_the_environment_says() {
+        let target = std::env::var(PROXY_TEST_TARGET).expect("run by the proxy test");
+        let allowing = DestinationRules {
+            allow_private: true,
+        };
+        assert_eq!(
+            post_to(&target, allowing).await,
+            AttemptOutcome::Answered(204)
+        );
+    }
+
     #[tokio::test]
     async fn nothing_listening_is_a_failed_connection() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
